@@ -1,0 +1,69 @@
+/** The `switchyard` command: `start [--config FILE]`, `config check FILE`, `--help`, `--version`. */
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { embeddedDefault } from '../config/defaults.js';
+import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { exitOnSignals, startGateway } from '../server.js';
+
+const USAGE = `Usage:
+  switchyard start [--config FILE]   start the gateway (config also from SWITCHYARD_CONFIG,
+                                     else ./switchyard.yaml if present, else the embedded default)
+  switchyard config check FILE       validate a config file without starting
+  switchyard --version | --help
+
+Environment: HOST, PORT (listen address), LOG_LEVEL, SWITCHYARD_CONFIG, SWITCHYARD_MASTER_KEY,
+OPENAI_API_KEY (the embedded default adds an "openai" provider when set).`;
+
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+  });
+  if (values.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const [command, sub, file] = positionals;
+  if (values.help || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (command === undefined || command === 'start') {
+    const loaded = await resolveConfig(values.config, env);
+    exitOnSignals(await startGateway(loaded, env));
+    return -1; // keep running
+  }
+  if (command === 'config' && sub === 'check') {
+    const path = file ?? values.config;
+    if (!path) throw new UsageError('config check needs a FILE');
+    const loaded = await loadConfigFile(path, env);
+    for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+    const { providers, models } = loaded.config;
+    process.stdout.write(`${path}: OK (${Object.keys(providers).length} providers, ${Object.keys(models).length} model groups)\n`);
+    return 0;
+  }
+  throw new UsageError(`unknown command: ${positionals.join(' ')}`);
+}
+
+async function resolveConfig(flag: string | undefined, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
+  const path = flag ?? (env.SWITCHYARD_CONFIG || undefined) ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
+  return path ? loadConfigFile(path, env) : embeddedDefault(env);
+}
+
+export class UsageError extends Error {}
+
+export function describeCliError(err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  if (err instanceof UsageError) return `${err.message}\n\n${USAGE}`;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'EADDRINUSE') return `cannot listen: the address is already in use (${(err as Error).message}). Set PORT or server.port.`;
+  if (code === 'EACCES') return `cannot listen: permission denied (${(err as Error).message}).`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${(err as Error).message}\n\n${USAGE}`;
+  return `switchyard failed to start: ${(err as Error)?.stack ?? String(err)}`;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

@@ -1,0 +1,86 @@
+/** Loads, interpolates and validates a configuration file into a Config. */
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+import { interpolate } from './interpolate.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Where it came from: a file path, or "embedded default". */
+  source: string;
+  warnings: string[];
+}
+
+export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigError(path, [reason]);
+  }
+  return parseConfigText(text, path, env);
+}
+
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(source, ['the file must hold a mapping (key: value pairs) at the top level']);
+  }
+  const { value, missing } = interpolate(raw, env);
+  const warnings = missing.map((name) => `environment variable ${name} is not set; its value is empty`);
+  return { config: validateConfig(value, source), source, warnings: [...warnings, ...notYetInEffect(raw)] };
+}
+
+export function validateConfig(value: unknown, source: string): Config {
+  const result = configSchema.safeParse(value);
+  if (!result.success) throw new ConfigError(source, result.error.issues.map(formatIssue));
+  return result.data;
+}
+
+/** `models.smart.targets[1].provider: unknown provider "opnai"`. */
+export function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = formatPath(issue.path);
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  return path ? `${path}: ${message}` : message;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out;
+}
+
+/** Keys the schema accepts for forward compatibility but this version does not act on yet. */
+function notYetInEffect(raw: object): string[] {
+  const warnings: string[] = [];
+  const models = (raw as { models?: Record<string, { strategy?: unknown; cache?: unknown; fallbacks?: unknown }> }).models ?? {};
+  for (const [name, group] of Object.entries(models)) {
+    if (group && typeof group === 'object') {
+      if (group.strategy !== undefined && group.strategy !== 'fallback') {
+        warnings.push(`models.${name}.strategy: "${String(group.strategy)}" is not implemented yet; targets are tried in the order listed`);
+      }
+      if (group.cache !== undefined) warnings.push(`models.${name}.cache: response caching is not implemented yet; ignored`);
+    }
+  }
+  return warnings;
+}

@@ -1,0 +1,172 @@
+/**
+ * The configuration schema (DESIGN.md §4). Every key has a default here, so an empty file is a
+ * valid configuration; docs/configuration.md lists them. Errors name the path and the problem.
+ */
+import { z } from 'zod';
+
+const byteSize = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\s*\d+(\.\d+)?\s*(b|kb|mb|gb)?\s*$/i, 'expected a byte size such as 10485760, "512kb" or "10mb"'),
+]).transform((value) => {
+  if (typeof value === 'number') return value;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
+  const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+  return Math.floor(Number(match?.[1]) * (units[(match?.[2] ?? 'b').toLowerCase()] ?? 1));
+});
+
+const millis = z.coerce.number().int().nonnegative();
+
+export const timeoutsSchema = z.strictObject({
+  /** Establishing the TCP/TLS connection to the upstream. */
+  connect_ms: millis.optional(),
+  /** From sending the request until the upstream's response headers arrive (for streams: the first byte). */
+  first_byte_ms: millis.optional(),
+  /** The whole attempt, body included; 0 disables. */
+  total_ms: millis.optional(),
+});
+
+const headersSchema = z.record(z.string(), z.string());
+
+const openaiProvider = z.strictObject({
+  type: z.literal('openai'),
+  api_key: z.string().optional(),
+  base_url: z.url().optional(),
+  organization: z.string().optional(),
+  project: z.string().optional(),
+  headers: headersSchema.optional(),
+  timeouts: timeoutsSchema.optional(),
+});
+
+export const OPENAI_COMPATIBLE_PRESETS = ['vllm', 'ollama', 'together', 'groq', 'mistral', 'deepseek', 'fireworks', 'openrouter', 'lmstudio', 'llamacpp'] as const;
+
+const openaiCompatibleProvider = z.strictObject({
+  type: z.literal('openai-compatible'),
+  preset: z.enum(OPENAI_COMPATIBLE_PRESETS).optional(),
+  base_url: z.url().optional(),
+  api_key: z.string().optional(),
+  headers: headersSchema.optional(),
+  timeouts: timeoutsSchema.optional(),
+  /** Ask the upstream for `stream_options.include_usage` so usage is always captured. */
+  stream_usage: z.boolean().optional(),
+});
+
+const mockProvider = z.strictObject({
+  type: z.literal('mock'),
+  /** Delay before the first token (and before a non-streaming answer). */
+  latency_ms: millis.default(0),
+  /** Streaming speed; 0 sends every token at once. */
+  tokens_per_second: z.coerce.number().nonnegative().default(0),
+});
+
+const providerSchema = z.discriminatedUnion('type', [openaiProvider, openaiCompatibleProvider, mockProvider], {
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? `unknown provider type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)} (supported: openai, openai-compatible, mock)`
+      : undefined,
+});
+
+const targetSchema = z.strictObject({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  weight: z.coerce.number().positive().optional(),
+});
+
+export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency', 'least-busy', 'cost'] as const;
+
+const modelGroupSchema = z.strictObject({
+  targets: z.array(targetSchema).min(1, 'a model group needs at least one target'),
+  strategy: z.enum(STRATEGIES).default('fallback'),
+  fallbacks: z.array(z.string()).default([]),
+  cache: z.looseObject({}).optional(),
+});
+
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: z.coerce.number().int().min(0).max(65535).default(8080),
+        /** Largest request body accepted; larger ones get 413. */
+        body_limit: byteSize.default(10 * 1024 * 1024),
+        /** How long in-flight requests and streams may run after SIGTERM / SIGINT. */
+        shutdown_grace_ms: millis.default(10_000),
+      })
+      .prefault({}),
+    auth: z.strictObject({ master_key: z.string().optional() }).prefault({}),
+    storage: z.strictObject({ url: z.string().default('sqlite://./data/switchyard.db') }).prefault({}),
+    redis: z.strictObject({ url: z.string().optional() }).prefault({}),
+    logging: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .prefault({}),
+    upstream: z
+      .strictObject({
+        timeouts: z
+          .strictObject({
+            connect_ms: millis.default(10_000),
+            first_byte_ms: millis.default(120_000),
+            total_ms: millis.default(600_000),
+          })
+          .prefault({}),
+        /** Most connections kept to one upstream origin. */
+        max_connections_per_origin: z.coerce.number().int().positive().default(256),
+        keep_alive_timeout_ms: millis.default(30_000),
+      })
+      .prefault({}),
+    providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider ids use letters, digits, "_", "-" and "."'), providerSchema).default({}),
+    models: z.record(z.string().min(1), modelGroupSchema).default({}),
+  })
+  .superRefine((config, ctx) => {
+    const providerIds = Object.keys(config.providers);
+    for (const [name, group] of Object.entries(config.models)) {
+      group.targets.forEach((target, i) => {
+        if (!(target.provider in config.providers)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', name, 'targets', i, 'provider'],
+            message: `unknown provider ${JSON.stringify(target.provider)}${suggest(target.provider, providerIds)}`,
+          });
+        }
+      });
+      group.fallbacks.forEach((fallback, i) => {
+        if (!(fallback in config.models)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', name, 'fallbacks', i],
+            message: `unknown model group ${JSON.stringify(fallback)}${suggest(fallback, Object.keys(config.models))}`,
+          });
+        }
+      });
+    }
+    for (const [id, provider] of Object.entries(config.providers)) {
+      if (provider.type === 'openai-compatible' && !provider.base_url && !provider.preset) {
+        ctx.addIssue({ code: 'custom', path: ['providers', id, 'base_url'], message: 'an openai-compatible provider needs base_url (or a preset)' });
+      }
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ProviderConfig = Config['providers'][string];
+export type ModelGroupConfig = Config['models'][string];
+export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
+
+/** ` (did you mean "openai"?)` for a near miss, else the list of known names. */
+function suggest(name: string, known: string[]): string {
+  if (known.length === 0) return ' (none are configured)';
+  const close = known.filter((candidate) => editDistance(candidate.toLowerCase(), name.toLowerCase()) <= 2);
+  if (close.length > 0) return ` (did you mean ${close.map((c) => JSON.stringify(c)).join(' or ')}?)`;
+  return ` (known: ${known.join(', ')})`;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,83 @@
+/**
+ * Ingress checks for OpenAI-format requests: only the fields the gateway itself reads, so wrong
+ * types get a clear 400 naming the field; every other field is passed on for the upstream to judge.
+ */
+import { z } from 'zod';
+import { formatPath } from '../../config/load.js';
+import { GatewayError } from '../../gateway/errors.js';
+import type { ChatRequest, EmbeddingsRequest } from '../../gateway/types.js';
+
+const contentPart = z.looseObject({ type: z.string() });
+
+const message = z.looseObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
+  content: z.union([z.string(), z.array(contentPart), z.null()], { error: 'must be a string, an array of content parts, or null' }).optional(),
+  tool_calls: z.array(z.looseObject({ id: z.string(), type: z.string(), function: z.looseObject({ name: z.string(), arguments: z.string() }) })).optional(),
+  tool_call_id: z.string().optional(),
+  name: z.string().optional(),
+});
+
+const tool = z.looseObject({
+  type: z.string(),
+  function: z.looseObject({ name: z.string().min(1), parameters: z.looseObject({}).optional() }).optional(),
+});
+
+const toolChoice = z.union(
+  [z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string() }) })],
+  { error: 'must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}' },
+);
+
+const responseFormat = z.looseObject({
+  type: z.enum(['text', 'json_object', 'json_schema']),
+  json_schema: z.looseObject({ name: z.string().optional(), schema: z.looseObject({}).optional() }).optional(),
+});
+
+const positiveInt = z.int().positive();
+
+const chatRequest = z.looseObject({
+  model: z.string().min(1, 'must not be empty'),
+  messages: z.array(message).min(1, 'must contain at least one message'),
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+  n: z.int().min(1).max(128).nullish(),
+  max_tokens: positiveInt.nullish(),
+  max_completion_tokens: positiveInt.nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  tools: z.array(tool).nullish(),
+  tool_choice: toolChoice.nullish(),
+  response_format: responseFormat.nullish(),
+  user: z.string().optional(),
+});
+
+const embeddingsRequest = z.looseObject({
+  model: z.string().min(1, 'must not be empty'),
+  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number()).min(1)).min(1)], {
+    error: 'must be a string, an array of strings, or token arrays (and not empty)',
+  }),
+  encoding_format: z.enum(['float', 'base64']).optional(),
+  dimensions: positiveInt.optional(),
+  user: z.string().optional(),
+});
+
+export function validateChatRequest(body: unknown): ChatRequest {
+  return check(chatRequest, body) as ChatRequest;
+}
+
+export function validateEmbeddingsRequest(body: unknown): EmbeddingsRequest {
+  return check(embeddingsRequest, body) as EmbeddingsRequest;
+}
+
+/** Validates without copying: the original object (with every unknown field) is what goes on. */
+function check(schema: z.ZodType, body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatewayError('invalid_request', 'The request body must be a JSON object.');
+  }
+  const result = schema.safeParse(body);
+  if (result.success) return body;
+  const issue = result.error.issues[0]!;
+  const param = formatPath(issue.path);
+  const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined');
+  const detail = missing ? 'is required' : issue.message.replace(/^Invalid (input|option): /, '');
+  throw new GatewayError('invalid_request', `Invalid request: '${param}' ${detail}.`, { param });
+}

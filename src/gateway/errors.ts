@@ -1,0 +1,114 @@
+/**
+ * The one table of gateway error codes (DESIGN.md §3.3). Every error a client can see is a
+ * GatewayError built from a code here; the HTTP status and client-facing types are decided once.
+ */
+
+export interface ErrorCodeSpec {
+  /** HTTP status sent to the client (upstream 4xx errors may override it with the upstream's). */
+  status: number;
+  /** `error.type` in OpenAI's error shape. */
+  openaiType: string;
+  /** `error.type` in Anthropic's error shape (used by the Messages endpoint). */
+  anthropicType: string;
+  /** Whether a router may retry the request on another attempt / target. */
+  retryable: boolean;
+}
+
+export const ERROR_CODES = {
+  invalid_json: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  invalid_encoding: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  invalid_request: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  invalid_api_key: { status: 401, openaiType: 'authentication_error', anthropicType: 'authentication_error', retryable: false },
+  model_not_allowed: { status: 403, openaiType: 'permission_error', anthropicType: 'permission_error', retryable: false },
+  model_not_found: { status: 404, openaiType: 'invalid_request_error', anthropicType: 'not_found_error', retryable: false },
+  route_not_found: { status: 404, openaiType: 'invalid_request_error', anthropicType: 'not_found_error', retryable: false },
+  method_not_allowed: { status: 405, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  request_too_large: { status: 413, openaiType: 'invalid_request_error', anthropicType: 'request_too_large', retryable: false },
+  unsupported_media_type: { status: 415, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  rate_limit_exceeded: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', retryable: false },
+  /** The upstream rejected the request (4xx): its status and message are passed on. */
+  upstream_client_error: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  /** The upstream is rate limiting (429): retryable on another target, passed on as 429. */
+  upstream_rate_limited: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', retryable: true },
+  /** Upstream 5xx, refused / reset connection, or an unreadable answer. */
+  upstream_error: { status: 502, openaiType: 'api_error', anthropicType: 'api_error', retryable: true },
+  upstream_timeout: { status: 504, openaiType: 'timeout_error', anthropicType: 'timeout_error', retryable: true },
+  /** The client went away before the answer was complete (nginx's 499; logs and metrics only). */
+  client_closed_request: { status: 499, openaiType: 'api_error', anthropicType: 'api_error', retryable: false },
+  service_unavailable: { status: 503, openaiType: 'api_error', anthropicType: 'overloaded_error', retryable: false },
+  internal_error: { status: 500, openaiType: 'api_error', anthropicType: 'api_error', retryable: false },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface GatewayErrorOptions {
+  /** The request field at fault, as OpenAI's `error.param` (e.g. `messages[0].role`). */
+  param?: string | null;
+  /** Overrides the table's status (upstream 4xx statuses are passed on as they are). */
+  status?: number;
+  /** Overrides the table's retryability (decided where the error is built). */
+  retryable?: boolean;
+  retryAfterMs?: number;
+  /** Upstream's own `type` / `code`, passed on to the client when the upstream gave them. */
+  upstreamType?: string;
+  upstreamCode?: string;
+  /** The provider id the error came from, for logs and metrics (never the URL or key). */
+  provider?: string;
+  cause?: unknown;
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly param: string | null;
+  readonly retryAfterMs: number | undefined;
+  readonly upstreamType: string | undefined;
+  readonly upstreamCode: string | undefined;
+  readonly provider: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    const spec = ERROR_CODES[code];
+    this.code = code;
+    this.status = options.status ?? spec.status;
+    this.retryable = options.retryable ?? spec.retryable;
+    this.param = options.param ?? null;
+    this.retryAfterMs = options.retryAfterMs;
+    this.upstreamType = options.upstreamType;
+    this.upstreamCode = options.upstreamCode;
+    this.provider = options.provider;
+  }
+
+  get spec(): ErrorCodeSpec {
+    return ERROR_CODES[this.code];
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}
+
+/** OpenAI's error body: `{"error":{"message","type","param","code"}}`. */
+export function toOpenAIErrorBody(err: GatewayError): { error: { message: string; type: string; param: string | null; code: string } } {
+  return {
+    error: {
+      message: err.message,
+      type: err.upstreamType ?? err.spec.openaiType,
+      param: err.param,
+      code: err.upstreamCode ?? err.code,
+    },
+  };
+}
+
+/** Anthropic's error body: `{"type":"error","error":{"type","message"}}`. */
+export function toAnthropicErrorBody(err: GatewayError): { type: 'error'; error: { type: string; message: string } } {
+  return { type: 'error', error: { type: err.spec.anthropicType, message: err.message } };
+}
+
+/** Any thrown value as a GatewayError; unknown errors become a generic 500 with no internals. */
+export function asGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new GatewayError('internal_error', 'The gateway hit an unexpected error. It has been logged; please retry.', { cause: err });
+}

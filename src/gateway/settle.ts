@@ -1,0 +1,45 @@
+/** The last stage: one metrics update and one log line per request, whatever its outcome. */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Metrics } from '../observability/metrics.js';
+import type { RequestContext } from './context.js';
+
+export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLogger): void {
+  if (rc.settled) return;
+  rc.settled = true;
+  const status = rc.status ?? 200;
+  const totalMs = performance.now() - rc.startedAt;
+  const model = rc.model ?? '';
+  const provider = rc.providerId ?? '';
+  const labels = { route: rc.route, model, provider, status: String(status) };
+  metrics.requests.inc(labels);
+  metrics.duration.observe(labels, totalMs / 1000);
+  if (rc.attempts > 0) metrics.overhead.observe({ route: rc.route, model, provider }, Math.max(0, totalMs - rc.upstreamMs) / 1000);
+  if (rc.firstByteMs !== undefined) metrics.timeToFirstByte.observe({ model, provider }, rc.firstByteMs / 1000);
+  if (rc.usage) {
+    metrics.tokens.inc({ model, provider, kind: 'prompt' }, rc.usage.prompt_tokens || 0);
+    metrics.tokens.inc({ model, provider, kind: 'completion' }, rc.usage.completion_tokens || 0);
+  }
+
+  const entry = {
+    route: rc.route,
+    model: rc.model,
+    provider: rc.providerId,
+    upstream_model: rc.upstreamModel,
+    stream: rc.stream,
+    status,
+    attempts: rc.attempts,
+    latency_ms: round(totalMs),
+    upstream_ms: round(rc.upstreamMs),
+    first_byte_ms: rc.firstByteMs === undefined ? undefined : round(rc.firstByteMs),
+    prompt_tokens: rc.usage?.prompt_tokens,
+    completion_tokens: rc.usage?.completion_tokens,
+    error: rc.error ? { code: rc.error.code, message: rc.error.message } : undefined,
+  };
+  if (status >= 500) log.error(entry, 'request failed');
+  else if (status >= 400) log.warn(entry, 'request failed');
+  else log.info(entry, 'request completed');
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,130 @@
+/**
+ * Canonical request / response types. OpenAI's chat schema is canonical (DESIGN.md §1): these are
+ * lenient views of it, typing only the fields the gateway reads. Unknown fields are kept and
+ * passed on untouched, so every type carries an index signature.
+ */
+
+export interface ContentPart {
+  type: string;
+  text?: string;
+  [key: string]: unknown;
+}
+
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+  [key: string]: unknown;
+}
+
+export interface ChatMessage {
+  role: string;
+  content?: string | ContentPart[] | null;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+  name?: string;
+  [key: string]: unknown;
+}
+
+export interface ToolDefinition {
+  type: string;
+  function?: { name: string; description?: string; parameters?: Record<string, unknown>; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+
+export interface ResponseFormat {
+  type: 'text' | 'json_object' | 'json_schema';
+  json_schema?: { name?: string; schema?: Record<string, unknown>; strict?: boolean | null };
+  [key: string]: unknown;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean; [key: string]: unknown } | null;
+  n?: number | null;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  tools?: ToolDefinition[] | null;
+  tool_choice?: ToolChoice | null;
+  response_format?: ResponseFormat | null;
+  user?: string;
+  [key: string]: unknown;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  [key: string]: unknown;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
+
+export interface ChatChoice {
+  index: number;
+  message: ChatMessage;
+  finish_reason: FinishReason | null;
+  logprobs?: unknown;
+  [key: string]: unknown;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: ChatChoice[];
+  usage?: Usage;
+  [key: string]: unknown;
+}
+
+export interface ChunkToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function?: { name?: string; arguments?: string };
+}
+
+export interface ChunkChoice {
+  index: number;
+  delta: { role?: string; content?: string | null; tool_calls?: ChunkToolCallDelta[]; [key: string]: unknown };
+  finish_reason: FinishReason | null;
+  logprobs?: unknown;
+  [key: string]: unknown;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: ChunkChoice[];
+  usage?: Usage | null;
+  [key: string]: unknown;
+}
+
+export interface EmbeddingsRequest {
+  model: string;
+  input: string | string[] | number[] | number[][];
+  encoding_format?: 'float' | 'base64';
+  dimensions?: number;
+  user?: string;
+  [key: string]: unknown;
+}
+
+export interface EmbeddingsResponse {
+  object: 'list';
+  data: { object: 'embedding'; index: number; embedding: number[] | string }[];
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+  [key: string]: unknown;
+}
+
+/** A chunk is a usage-only trailer when it carries usage and no choices (OpenAI's include_usage). */
+export function isUsageOnlyChunk(chunk: ChatCompletionChunk): boolean {
+  return chunk.choices.length === 0 && chunk.usage != null;
+}

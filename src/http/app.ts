@@ -1,0 +1,76 @@
+/** Assembles the Fastify app: request ids, body parsing, auth, error mapping, and the routes. */
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from '../config/schema.js';
+import type { RequestContext } from '../gateway/context.js';
+import type { Pipeline } from '../gateway/pipeline.js';
+import type { Metrics } from '../observability/metrics.js';
+import { createKeyCheck } from './plugins/auth.js';
+import { registerJsonBodyParser } from './plugins/body.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { openaiRoutes } from './routes/openai.js';
+import { opsRoutes, type Readiness } from './routes/ops.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** performance.now() at arrival. */
+    startedAt: number;
+    /** The pipeline's per-request state, on API routes. */
+    rc: RequestContext | null;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  pipeline: Pipeline;
+  metrics: Metrics;
+  logger: FastifyBaseLogger;
+  readiness: Readiness;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+export function buildApp({ config, pipeline, metrics, logger, readiness }: AppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger,
+    // One log line per request comes from the pipeline's settle stage instead.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: config.server.body_limit,
+    // Accept a well-formed x-request-id from the client; otherwise make one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.decorateRequest('startedAt', 0);
+  app.decorateRequest('rc', null);
+  app.addHook('onRequest', (request, reply, done) => {
+    request.startedAt = performance.now();
+    reply.header('x-request-id', request.id);
+    done();
+  });
+
+  registerJsonBodyParser(app);
+  registerErrorHandling(app, metrics);
+  opsRoutes(app, { metrics, readiness });
+
+  const checkKey = createKeyCheck(config.auth.master_key);
+  void app.register(async (api) => {
+    if (checkKey) {
+      api.addHook('onRequest', (request, _reply, done) => {
+        try {
+          checkKey(request.headers);
+          done();
+        } catch (err) {
+          done(err as Error);
+        }
+      });
+    }
+    openaiRoutes(api, { pipeline, metrics, startedAt: Math.floor(Date.now() / 1000) });
+  });
+
+  return app;
+}

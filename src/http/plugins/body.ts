@@ -1,0 +1,28 @@
+/**
+ * Request bodies: every content type is read as JSON (curl's default form type included), checked
+ * for valid UTF-8 first, and rejected with a clear 400 when it is not JSON.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../../gateway/errors.js';
+
+export function registerJsonBodyParser(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+}
+
+export function parseJsonBody(body: Buffer): unknown {
+  if (body.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; send a JSON object.');
+  if (!isUtf8(body)) throw new GatewayError('invalid_encoding', 'The request body is not valid UTF-8.');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new GatewayError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
+  }
+}

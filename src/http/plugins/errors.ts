@@ -1,0 +1,62 @@
+/**
+ * Maps every failure to the client's error shape: OpenAI's on OpenAI routes, Anthropic's on
+ * /v1/messages. Fastify's own errors (body too large, bad content length, ...) are mapped onto the
+ * gateway's error table; anything unexpected becomes a 500 that reveals nothing internal.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError, asGatewayError, toAnthropicErrorBody, toOpenAIErrorBody } from '../../gateway/errors.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { settle } from '../../gateway/settle.js';
+import { createRequestContext, type RouteName } from '../../gateway/context.js';
+import { gatewayHeaders } from '../headers.js';
+
+export function registerErrorHandling(app: FastifyInstance, metrics: Metrics): void {
+  app.setErrorHandler((err: FastifyError | GatewayError, request, reply) => {
+    const error = fromFastifyError(err);
+    if (error.code === 'internal_error') request.log.error({ err: error.cause ?? err }, 'unexpected error');
+    return sendError(request, reply, error, metrics);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new GatewayError('route_not_found', `Unknown route: ${request.method} ${request.url.split('?')[0]}. See the README for the endpoints this gateway serves.`);
+    return sendError(request, reply, error, metrics);
+  });
+}
+
+function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError, metrics: Metrics): FastifyReply {
+  // Failures before a route handler ran (bad body, bad key, unknown route) are settled too.
+  const rc = request.rc ?? createRequestContext(request.id, routeOf(request.url), NEVER_ABORTED, request.startedAt);
+  rc.status = error.status;
+  rc.error = error;
+  reply.headers(gatewayHeaders(rc));
+  settle(rc, metrics, request.log);
+  if (error.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+  const body = request.url.startsWith('/v1/messages') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error);
+  return reply.code(error.status).type('application/json; charset=utf-8').send(body);
+}
+
+const NEVER_ABORTED = new AbortController().signal;
+
+function routeOf(url: string): RouteName {
+  if (url.includes('/chat/completions')) return 'chat';
+  if (url.includes('/embeddings')) return 'embeddings';
+  return 'other';
+}
+
+function fromFastifyError(err: FastifyError | GatewayError): GatewayError {
+  if (err instanceof GatewayError) return err;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new GatewayError('request_too_large', 'The request body is larger than this gateway accepts (server.body_limit).');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new GatewayError('unsupported_media_type', 'Unsupported content type; send JSON with "Content-Type: application/json".');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new GatewayError('invalid_json', 'The request body is empty; send a JSON object.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new GatewayError('invalid_request', 'The request body does not match its Content-Length.');
+  }
+  const status = err.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new GatewayError('invalid_request', err.message, { status });
+  }
+  return asGatewayError(err);
+}

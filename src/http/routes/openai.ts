@@ -1,0 +1,120 @@
+/** The OpenAI-compatible API surface: chat completions, embeddings, models. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createRequestContext, type RequestContext, type RouteName } from '../../gateway/context.js';
+import { GatewayError, asGatewayError, toOpenAIErrorBody } from '../../gateway/errors.js';
+import type { Pipeline } from '../../gateway/pipeline.js';
+import { settle } from '../../gateway/settle.js';
+import { isUsageOnlyChunk, type ChatCompletionChunk, type ChatRequest } from '../../gateway/types.js';
+import { validateChatRequest, validateEmbeddingsRequest } from '../../formats/openai/validate.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { gatewayHeaders } from '../headers.js';
+import { SseWriter } from '../sse.js';
+
+export interface OpenAIRoutesOptions {
+  pipeline: Pipeline;
+  metrics: Metrics;
+  /** Unix seconds, reported as `created` by the models list. */
+  startedAt: number;
+}
+
+export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedAt }: OpenAIRoutesOptions): void {
+  const chat = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const rc = begin(request, reply, 'chat');
+    const body = validateChatRequest(request.body);
+    if (body.stream) return streamChat(body, rc, request, reply, pipeline, metrics);
+    const completion = await pipeline.chat(body, rc);
+    return finish(rc, request, reply, metrics, completion);
+  };
+
+  const embeddings = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const rc = begin(request, reply, 'embeddings');
+    const body = validateEmbeddingsRequest(request.body);
+    return finish(rc, request, reply, metrics, await pipeline.embeddings(body, rc));
+  };
+
+  const model = (id: string) => ({ id, object: 'model', created: startedAt, owned_by: 'switchyard' });
+  const listModels = async () => ({ object: 'list', data: pipeline.models.groupNames().map(model) });
+  const getModel = async (request: FastifyRequest<{ Params: { '*': string } }>) => {
+    const id = request.params['*'];
+    if (!pipeline.models.resolve(id)) throw new GatewayError('model_not_found', `The model "${id}" does not exist on this gateway.`, { param: 'model' });
+    return model(id);
+  };
+
+  // Clients whose base URL lacks /v1 are served on the bare paths too.
+  for (const prefix of ['/v1', '']) {
+    app.post(`${prefix}/chat/completions`, chat);
+    app.post(`${prefix}/embeddings`, embeddings);
+    app.get(`${prefix}/models`, listModels);
+    app.get(`${prefix}/models/*`, getModel);
+  }
+}
+
+function begin(request: FastifyRequest, reply: FastifyReply, route: RouteName): RequestContext {
+  const controller = new AbortController();
+  const res = reply.raw;
+  res.once('close', () => {
+    if (!res.writableFinished) {
+      controller.abort(new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.'));
+    }
+  });
+  const rc = createRequestContext(request.id, route, controller.signal, request.startedAt);
+  request.rc = rc;
+  return rc;
+}
+
+function finish<T>(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, body: T): T {
+  rc.status = 200;
+  settle(rc, metrics, request.log);
+  reply.headers(gatewayHeaders(rc));
+  return body;
+}
+
+async function streamChat(
+  body: ChatRequest,
+  rc: RequestContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  pipeline: Pipeline,
+  metrics: Metrics,
+): Promise<void> {
+  // Failures until the first chunk arrived are ordinary HTTP errors (the error handler answers).
+  const chunks = await pipeline.chatStream(body, rc);
+  reply.hijack();
+  const sse = new SseWriter(reply.raw);
+  sse.start({ ...(reply.getHeaders() as Record<string, string>), ...gatewayHeaders(rc) });
+  const wantsUsage = body.stream_options?.include_usage === true;
+  rc.status = 200;
+  let completed = false;
+  try {
+    for await (const chunk of chunks) {
+      rc.firstByteMs ??= performance.now() - rc.startedAt;
+      if (!wantsUsage && stripUsage(chunk)) continue;
+      await sse.data(JSON.stringify(chunk));
+      if (sse.closed) break;
+    }
+    if (!sse.closed) {
+      sse.end(true);
+      completed = true;
+    }
+  } catch (err) {
+    const error = asGatewayError(err);
+    rc.error = error;
+    if (error.code === 'internal_error') request.log.error({ err }, 'unexpected error while streaming');
+    if (error.code === 'client_closed_request' || sse.closed) {
+      rc.status = 499;
+    } else {
+      await sse.data(JSON.stringify(toOpenAIErrorBody(error)));
+      sse.end(false);
+    }
+  } finally {
+    if (!completed && !rc.error) rc.status = 499;
+    settle(rc, metrics, request.log);
+  }
+}
+
+/** For clients that did not ask for usage: true when the chunk is the usage trailer to drop. */
+function stripUsage(chunk: ChatCompletionChunk): boolean {
+  if (isUsageOnlyChunk(chunk)) return true;
+  if ('usage' in chunk) delete chunk.usage;
+  return false;
+}

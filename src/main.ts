@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/** Process entry: run the CLI; a failure prints an actionable message and exits non-zero. */
+import { describeCliError, runCli } from './cli/index.js';
+
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`switchyard: unhandled rejection (a bug; please report it): ${String((reason as Error)?.stack ?? reason)}\n`);
+});
+
+runCli(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`switchyard: ${describeCliError(err)}\n`);
+    process.exitCode = 1;
+  },
+);

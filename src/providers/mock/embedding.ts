@@ -1,0 +1,46 @@
+/** Deterministic mock embeddings: a unit vector seeded by the input's hash. */
+import { createHash } from 'node:crypto';
+import { countTokens } from 'gpt-tokenizer';
+import { GatewayError } from '../../gateway/errors.js';
+import type { EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
+
+export const DEFAULT_DIMENSIONS = 1536;
+
+export function mockEmbeddings(request: EmbeddingsRequest, model: string): EmbeddingsResponse {
+  const inputs = normalizeInputs(request.input);
+  const dimensions = request.dimensions ?? DEFAULT_DIMENSIONS;
+  let tokens = 0;
+  const data = inputs.map((input, index) => {
+    const text = typeof input === 'string' ? input : input.join(',');
+    tokens += typeof input === 'string' ? countTokens(input) : input.length;
+    const vector = unitVector(text, dimensions);
+    const embedding = request.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+    return { object: 'embedding' as const, index, embedding };
+  });
+  return { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
+}
+
+function normalizeInputs(input: EmbeddingsRequest['input']): (string | number[])[] {
+  if (typeof input === 'string') return [input];
+  if (input.length === 0) throw new GatewayError('invalid_request', "'input' must not be empty.", { param: 'input' });
+  if (typeof input[0] === 'number') return [input as number[]];
+  return input as (string | number[])[];
+}
+
+function unitVector(text: string, dimensions: number): number[] {
+  // xorshift32 seeded from the hash: cheap, deterministic, well spread.
+  let state = createHash('sha256').update(text).digest().readUInt32LE(0) || 1;
+  const vector = new Array<number>(dimensions);
+  let norm = 0;
+  for (let i = 0; i < dimensions; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    const value = (state >>> 0) / 0xffffffff - 0.5;
+    vector[i] = value;
+    norm += value * value;
+  }
+  const scale = 1 / Math.sqrt(norm);
+  for (let i = 0; i < dimensions; i++) vector[i] = vector[i]! * scale;
+  return vector;
+}

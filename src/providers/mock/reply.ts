@@ -1,0 +1,110 @@
+/**
+ * The mock provider's deterministic "model": the same request always gets the same answer,
+ * derived from the prompt, with realistic usage counted by a real tokenizer.
+ */
+import { createHash } from 'node:crypto';
+import { countTokens } from 'gpt-tokenizer';
+import type { ChatMessage, ChatRequest, FinishReason, ToolCall, ToolDefinition, Usage } from '../../gateway/types.js';
+
+export interface MockReply {
+  /** Text pieces as they would be streamed (roughly one token each); joined, the content. */
+  pieces: string[];
+  toolCalls: ToolCall[];
+  finishReason: FinishReason;
+  usage: Usage;
+}
+
+export function messageText(message: ChatMessage): string {
+  const { content } = message;
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content.map((part) => (typeof part.text === 'string' ? part.text : '')).join(' ');
+}
+
+export function countPromptTokens(messages: ChatMessage[]): number {
+  // OpenAI's accounting: a few tokens of framing per message plus 3 to prime the reply.
+  let total = 3;
+  for (const message of messages) {
+    total += 3 + countTokens(messageText(message));
+    if (message.tool_calls) total += countTokens(JSON.stringify(message.tool_calls));
+  }
+  return total;
+}
+
+export function planReply(request: ChatRequest): MockReply {
+  const promptTokens = countPromptTokens(request.messages) + (request.tools ? countTokens(JSON.stringify(request.tools)) : 0);
+  const tool = chooseTool(request);
+  if (tool) {
+    const args = JSON.stringify(sampleFromSchema(tool.function?.parameters ?? { type: 'object' }));
+    const name = tool.function?.name ?? 'tool';
+    const toolCalls: ToolCall[] = [{ id: `call_${digest(name + args + promptTokens).slice(0, 24)}`, type: 'function', function: { name, arguments: args } }];
+    const completionTokens = countTokens(name) + countTokens(args) + 3;
+    return { pieces: [], toolCalls, finishReason: 'tool_calls', usage: usage(promptTokens, completionTokens) };
+  }
+
+  let text = replyText(request);
+  let pieces: string[] = text.match(/\s*\S+/g) ?? [];
+  let finishReason: FinishReason = 'stop';
+  const limit = request.max_completion_tokens ?? request.max_tokens;
+  if (typeof limit === 'number' && limit < pieces.length) {
+    pieces = pieces.slice(0, limit);
+    text = pieces.join('');
+    finishReason = 'length';
+  }
+  return { pieces, toolCalls: [], finishReason, usage: usage(promptTokens, countTokens(text)) };
+}
+
+function replyText(request: ChatRequest): string {
+  const last = request.messages[request.messages.length - 1];
+  const said = last ? messageText(last).trim() : '';
+  const text = last?.role === 'tool' ? `The tool returned: ${said}` : `This is a mock reply. You said: ${said || '(nothing)'}`;
+  const format = request.response_format;
+  if (format?.type === 'json_object') return JSON.stringify({ reply: text });
+  if (format?.type === 'json_schema') return JSON.stringify(sampleFromSchema(format.json_schema?.schema ?? { type: 'object' }, text));
+  return text;
+}
+
+/** Which tool the mock calls, if any: forced by tool_choice, or named in the last user message. */
+function chooseTool(request: ChatRequest): ToolDefinition | undefined {
+  const tools = request.tools ?? [];
+  const choice = request.tool_choice;
+  if (tools.length === 0 || choice === 'none') return undefined;
+  if (choice && typeof choice === 'object') return tools.find((t) => t.function?.name === choice.function.name) ?? tools[0];
+  if (choice === 'required') return tools[0];
+  const last = request.messages[request.messages.length - 1];
+  if (!last || last.role !== 'user') return undefined;
+  const said = messageText(last);
+  return tools.find((t) => t.function?.name && said.includes(t.function.name));
+}
+
+/** A minimal value that satisfies a JSON schema (first enum value, required properties, ...). */
+export function sampleFromSchema(schema: unknown, text = 'mock'): unknown {
+  if (schema === null || typeof schema !== 'object') return text;
+  const s = schema as { type?: unknown; enum?: unknown[]; const?: unknown; properties?: Record<string, unknown>; items?: unknown; anyOf?: unknown[]; oneOf?: unknown[] };
+  if ('const' in s) return s.const;
+  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
+  const variants = s.anyOf ?? s.oneOf;
+  if (Array.isArray(variants) && variants.length > 0) return sampleFromSchema(variants[0], text);
+  const type = Array.isArray(s.type) ? s.type[0] : s.type;
+  switch (type) {
+    case 'string': return text;
+    case 'number': return 0;
+    case 'integer': return 0;
+    case 'boolean': return false;
+    case 'null': return null;
+    case 'array': return s.items ? [sampleFromSchema(s.items, text)] : [];
+    default: {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(s.properties ?? {})) out[key] = sampleFromSchema(value, text);
+      return out;
+    }
+  }
+}
+
+export function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function usage(promptTokens: number, completionTokens: number): Usage {
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+}

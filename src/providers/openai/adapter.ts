@@ -1,0 +1,77 @@
+/** The adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Together, Groq, ...). */
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
+import { classifyStreamErrors, readText, send } from '../transport.js';
+import type { AttemptContext, ProviderAdapter } from '../types.js';
+import { buildChatBody, buildEmbeddingsBody, buildHeaders } from './request.js';
+import { parseJsonBody, upstreamHttpError } from './response.js';
+import { decodeChatStream } from './stream.js';
+
+export interface OpenAIAdapterOptions {
+  id: string;
+  type: 'openai' | 'openai-compatible';
+  baseUrl: string;
+  apiKey?: string;
+  headers?: Record<string, string>;
+  /** Ask for `stream_options.include_usage` upstream (some older servers reject it). */
+  streamUsage: boolean;
+}
+
+export class OpenAIAdapter implements ProviderAdapter {
+  readonly id: string;
+  readonly type: string;
+  readonly #options: OpenAIAdapterOptions;
+  readonly #chatUrl: string;
+  readonly #embeddingsUrl: string;
+
+  constructor(options: OpenAIAdapterOptions) {
+    this.id = options.id;
+    this.type = options.type;
+    this.#options = options;
+    const base = options.baseUrl.replace(/\/+$/, '');
+    this.#chatUrl = `${base}/chat/completions`;
+    this.#embeddingsUrl = `${base}/embeddings`;
+  }
+
+  async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {
+    const text = await this.#post(this.#chatUrl, buildChatBody(request, ctx.upstreamModel, false), ctx);
+    return parseJsonBody<ChatCompletion>(text, this.id);
+  }
+
+  async chatStream(request: ChatRequest, ctx: AttemptContext): Promise<AsyncIterable<ChatCompletionChunk>> {
+    const res = await send({
+      url: this.#chatUrl,
+      headers: this.#headers(ctx),
+      body: buildChatBody(request, ctx.upstreamModel, this.#options.streamUsage),
+      signal: ctx.signal,
+      firstByteTimeoutMs: ctx.timeouts.firstByteMs,
+      provider: this.id,
+    });
+    if (res.statusCode !== 200) {
+      throw upstreamHttpError(res.statusCode, await readText(res, this.id, ctx.signal), res.headers, this.id);
+    }
+    return classifyStreamErrors(decodeChatStream(res.body, this.id), this.id, ctx.signal);
+  }
+
+  async embeddings(request: EmbeddingsRequest, ctx: AttemptContext): Promise<EmbeddingsResponse> {
+    const text = await this.#post(this.#embeddingsUrl, buildEmbeddingsBody(request, ctx.upstreamModel), ctx);
+    return parseJsonBody<EmbeddingsResponse>(text, this.id);
+  }
+
+  async #post(url: string, body: string, ctx: AttemptContext): Promise<string> {
+    const res = await send({
+      url,
+      headers: this.#headers(ctx),
+      body,
+      signal: ctx.signal,
+      firstByteTimeoutMs: ctx.timeouts.firstByteMs,
+      provider: this.id,
+    });
+    const text = await readText(res, this.id, ctx.signal);
+    if (res.statusCode < 200 || res.statusCode >= 300) throw upstreamHttpError(res.statusCode, text, res.headers, this.id);
+    return text;
+  }
+
+  #headers(ctx: AttemptContext): Record<string, string> {
+    return buildHeaders(this.#options.apiKey, this.#options.headers ?? {}, ctx.requestId);
+  }
+}

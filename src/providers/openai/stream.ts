@@ -1,0 +1,32 @@
+/** OpenAI SSE stream → canonical chunks (identity, plus `[DONE]` and in-stream errors). */
+import { GatewayError } from '../../gateway/errors.js';
+import type { ChatCompletionChunk } from '../../gateway/types.js';
+import { readSse } from '../sse.js';
+import type { OpenAIErrorBody } from './api.js';
+import { streamError } from './response.js';
+
+export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provider: string): AsyncGenerator<ChatCompletionChunk> {
+  let finished = false;
+  for await (const event of readSse(body)) {
+    const data = event.data;
+    if (data === '[DONE]') return;
+    if (data === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent a stream event that is not valid JSON.`, { provider });
+    }
+    if (value === null || typeof value !== 'object') {
+      throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent an unexpected stream event.`, { provider });
+    }
+    if ('error' in value && (value as OpenAIErrorBody).error) throw streamError(value as OpenAIErrorBody, provider);
+    const chunk = value as ChatCompletionChunk;
+    if (!Array.isArray(chunk.choices)) chunk.choices = [];
+    if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
+    yield chunk;
+  }
+  // Some compatible servers omit `[DONE]`; a stream that reached a finish_reason is complete.
+  if (finished) return;
+  throw new GatewayError('upstream_error', `The upstream provider "${provider}" ended the stream before it was complete.`, { provider });
+}

@@ -1,0 +1,152 @@
+/**
+ * Executes a request against a model group's targets, in order, moving to the next target on a
+ * retryable failure. For streams an attempt counts as failed until its first chunk arrived, so a
+ * stream can fail over before anything reached the client, never after.
+ */
+import type { RequestContext } from '../gateway/context.js';
+import { GatewayError, isGatewayError } from '../gateway/errors.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../gateway/types.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { AttemptContext } from '../providers/types.js';
+import type { ModelGroup, Target } from './models.js';
+
+export class Executor {
+  constructor(private readonly metrics: Metrics) {}
+
+  chat(group: ModelGroup, request: ChatRequest, rc: RequestContext): Promise<ChatCompletion> {
+    return this.#run(group, rc, async (target, ctx, attempt) => {
+      const completion = await target.provider.adapter.chat(request, ctx);
+      attempt.done();
+      rc.usage = completion.usage;
+      return completion;
+    });
+  }
+
+  embeddings(group: ModelGroup, request: EmbeddingsRequest, rc: RequestContext): Promise<EmbeddingsResponse> {
+    return this.#run(group, rc, async (target, ctx, attempt) => {
+      const response = await target.provider.adapter.embeddings(request, ctx);
+      attempt.done();
+      rc.usage = response.usage ? { prompt_tokens: response.usage.prompt_tokens, completion_tokens: 0, total_tokens: response.usage.total_tokens } : undefined;
+      return response;
+    });
+  }
+
+  /** Resolves with the stream once a target produced its first chunk. */
+  chatStream(group: ModelGroup, request: ChatRequest, rc: RequestContext): Promise<AsyncIterable<ChatCompletionChunk>> {
+    return this.#run(group, rc, async (target, ctx, attempt) => {
+      const iterator = (await target.provider.adapter.chatStream(request, ctx))[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      return timedStream(iterator, first, rc, attempt);
+    });
+  }
+
+  async #run<T>(group: ModelGroup, rc: RequestContext, call: (target: Target, ctx: AttemptContext, attempt: Attempt) => Promise<T>): Promise<T> {
+    let lastError: unknown;
+    for (const target of group.targets) {
+      rc.attempts += 1;
+      rc.providerId = target.providerId;
+      rc.upstreamModel = target.model;
+      const attempt = new Attempt(rc, target);
+      try {
+        const result = await call(target, attempt.context(rc.requestId), attempt);
+        this.metrics.upstreamAttempts.inc({ provider: target.providerId, outcome: 'ok' });
+        return result;
+      } catch (err) {
+        attempt.done();
+        const error = attempt.explain(err);
+        this.metrics.upstreamAttempts.inc({ provider: target.providerId, outcome: isGatewayError(error) ? error.code : 'internal_error' });
+        lastError = error;
+        if (!isGatewayError(error) || !error.retryable || rc.signal.aborted) break;
+      }
+    }
+    throw lastError;
+  }
+}
+
+/**
+ * One attempt's lifetime: an abort signal that fires when the client leaves or the attempt's
+ * total timeout passes, and the time spent waiting on the upstream.
+ */
+class Attempt {
+  readonly #controller = new AbortController();
+  readonly #rc: RequestContext;
+  readonly #target: Target;
+  readonly #startedAt = performance.now();
+  #timer: NodeJS.Timeout | undefined;
+  #finished = false;
+  readonly #onClientAbort = (): void => this.#controller.abort(this.#rc.signal.reason);
+
+  constructor(rc: RequestContext, target: Target) {
+    this.#rc = rc;
+    this.#target = target;
+    if (rc.signal.aborted) this.#controller.abort(rc.signal.reason);
+    else rc.signal.addEventListener('abort', this.#onClientAbort, { once: true });
+    const totalMs = target.provider.timeouts.totalMs;
+    if (totalMs > 0) {
+      this.#timer = setTimeout(() => {
+        this.#controller.abort(
+          new GatewayError('upstream_timeout', `The upstream provider "${target.providerId}" did not finish within ${totalMs} ms.`, { provider: target.providerId }),
+        );
+      }, totalMs);
+    }
+  }
+
+  context(requestId: string): AttemptContext {
+    return { upstreamModel: this.#target.model, signal: this.#controller.signal, requestId, timeouts: this.#target.provider.timeouts };
+  }
+
+  /** Upstream time so far for a stream (called before handing the stream over). */
+  markWaited(ms: number): void {
+    this.#rc.upstreamMs += ms;
+  }
+
+  /** Ends the attempt: stops the timer, detaches from the client signal, books upstream time. */
+  done(countElapsed = true): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#timer);
+    this.#rc.signal.removeEventListener('abort', this.#onClientAbort);
+    if (countElapsed) this.#rc.upstreamMs += performance.now() - this.#startedAt;
+  }
+
+  get elapsedMs(): number {
+    return performance.now() - this.#startedAt;
+  }
+
+  /** An abort surfaces as its reason (timeout or client gone), not as a bare AbortError. */
+  explain(err: unknown): unknown {
+    const signal = this.#controller.signal;
+    if (signal.aborted && !isGatewayError(err)) return signal.reason;
+    return err;
+  }
+}
+
+/**
+ * The stream handed to the client: the first chunk (already read) and the rest, booking the time
+ * spent waiting on each upstream chunk and closing the attempt when the stream ends either way.
+ */
+async function* timedStream(
+  iterator: AsyncIterator<ChatCompletionChunk>,
+  first: IteratorResult<ChatCompletionChunk>,
+  rc: RequestContext,
+  attempt: Attempt,
+): AsyncGenerator<ChatCompletionChunk> {
+  attempt.markWaited(attempt.elapsedMs);
+  try {
+    let result = first;
+    while (!result.done) {
+      if (result.value.usage) rc.usage = result.value.usage;
+      yield result.value;
+      const waitStart = performance.now();
+      try {
+        result = await iterator.next();
+      } catch (err) {
+        throw attempt.explain(err);
+      }
+      rc.upstreamMs += performance.now() - waitStart;
+    }
+  } finally {
+    attempt.done(false);
+    await iterator.return?.();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Starts a gateway from a loaded config: wires providers → registry → executor → pipeline → app,
+ * listens, prints the banner, and shuts down gracefully on SIGTERM / SIGINT.
+ */
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { LoadedConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { Pipeline } from './gateway/pipeline.js';
+import { buildApp } from './http/app.js';
+import type { Readiness } from './http/routes/ops.js';
+import { Metrics } from './observability/metrics.js';
+import { buildProviders } from './providers/registry.js';
+import { closeTransport, configureTransport } from './providers/transport.js';
+import { Executor } from './routing/executor.js';
+import { ModelRegistry } from './routing/models.js';
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  url: string;
+  /** Stops accepting, lets in-flight requests finish up to the grace period, then closes. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+  const config = withEnvOverrides(loaded.config, env);
+  const logger = pino({ level: config.logging.level, base: { service: 'switchyard' }, timestamp: pino.stdTimeFunctions.isoTime });
+  for (const warning of loaded.warnings) logger.warn(warning);
+
+  configureTransport({
+    connectTimeoutMs: config.upstream.timeouts.connect_ms,
+    keepAliveTimeoutMs: config.upstream.keep_alive_timeout_ms,
+    maxConnectionsPerOrigin: config.upstream.max_connections_per_origin,
+  });
+  const metrics = new Metrics();
+  const models = new ModelRegistry(config, buildProviders(config, env));
+  const pipeline = new Pipeline(models, new Executor(metrics));
+  const readiness: Readiness = { ready: false };
+  const app = buildApp({ config, pipeline, metrics, logger, readiness });
+
+  await app.listen({ host: config.server.host, port: config.server.port });
+  readiness.ready = true;
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const shownHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
+  const url = `http://${shownHost}:${port}`;
+  printBanner(url, loaded.source, config, models);
+  logger.info({ url, models: models.groupNames(), providers: models.providerIds(), auth: Boolean(config.auth.master_key) }, 'switchyard listening');
+  if (!config.auth.master_key) logger.warn('no master key configured: the gateway is OPEN, any client may use it (set auth.master_key)');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      readiness.ready = false;
+      const grace = config.server.shutdown_grace_ms;
+      const force = setTimeout(() => {
+        logger.warn({ grace_ms: grace }, 'shutdown grace period over: closing remaining connections');
+        app.server.closeAllConnections();
+      }, grace);
+      force.unref();
+      await app.close();
+      clearTimeout(force);
+      await closeTransport();
+      logger.info('switchyard stopped');
+      logger.flush();
+    })();
+    return closing;
+  };
+  return { app, url, close };
+}
+
+/** Runs until SIGTERM / SIGINT, then shuts down gracefully and exits 0. */
+export function exitOnSignals(gateway: RunningGateway): void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    gateway.app.log.info({ signal }, 'shutting down: no new requests, waiting for in-flight ones');
+    gateway.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        gateway.app.log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+/** HOST / PORT / LOG_LEVEL in the environment override the file (DESIGN.md §4). */
+function withEnvOverrides(config: Config, env: NodeJS.ProcessEnv): Config {
+  const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : undefined;
+  return {
+    ...config,
+    server: {
+      ...config.server,
+      host: env.HOST || config.server.host,
+      port: port !== undefined && Number.isInteger(port) && port >= 0 && port < 65536 ? port : config.server.port,
+    },
+    logging: { level: (env.LOG_LEVEL as Config['logging']['level'] | undefined) || config.logging.level },
+  };
+}
+
+function printBanner(url: string, source: string, config: Config, models: ModelRegistry): void {
+  const direct = Object.keys(config.providers).map((id) => `${id}/<model>`).join(', ');
+  const lines = [
+    '',
+    `  Switchyard is listening on ${url}`,
+    `    OpenAI base URL  ${url}/v1`,
+    `    config           ${source}`,
+    `    models           ${models.groupNames().join(', ') || '(none configured)'}`,
+    `    direct           ${direct || '(no providers)'}`,
+    `    data             ${config.storage.url}${config.redis.url ? `, redis ${redactUrl(config.redis.url)}` : ''}`,
+    `    auth             ${config.auth.master_key ? 'on (master key required)' : 'OFF: open to any client (set auth.master_key)'}`,
+    `    metrics          ${url}/metrics`,
+    '',
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
