@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
+import { preloadTokenizer } from '../../governance/tokens.js';
 import { mockEmbeddings } from './embedding.js';
 import { planReply, type MockReply } from './reply.js';
 
@@ -20,6 +21,7 @@ export class MockAdapter implements ProviderAdapter {
   constructor(options: MockAdapterOptions) {
     this.id = options.id;
     this.#options = options;
+    preloadTokenizer();
   }
 
   async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {

@@ -1,6 +1,6 @@
 /** Deterministic mock embeddings: a unit vector seeded by the input's hash. */
 import { createHash } from 'node:crypto';
-import { countTokens } from 'gpt-tokenizer';
+import { countTokens } from '../../governance/tokens.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
 

@@ -3,7 +3,7 @@
  * derived from the prompt, with realistic usage counted by a real tokenizer.
  */
 import { createHash } from 'node:crypto';
-import { countTokens } from 'gpt-tokenizer';
+import { countTokens } from '../../governance/tokens.js';
 import type { ChatMessage, ChatRequest, FinishReason, ToolCall, ToolDefinition, Usage } from '../../gateway/types.js';
 
 export interface MockReply {
