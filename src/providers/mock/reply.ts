@@ -46,8 +46,16 @@ export function planReply(request: ChatRequest): MockReply {
   let pieces: string[] = text.match(/\s*\S+/g) ?? [];
   let finishReason: FinishReason = 'stop';
   const limit = request.max_completion_tokens ?? request.max_tokens;
-  if (typeof limit === 'number' && limit < pieces.length) {
-    pieces = pieces.slice(0, limit);
+  if (typeof limit === 'number' && countTokens(text) > limit) {
+    // Like a real model, stop within max_tokens: the most whole pieces whose tokens fit.
+    let fits = 0;
+    let tooMany = pieces.length;
+    while (tooMany - fits > 1) {
+      const middle = Math.floor((fits + tooMany) / 2);
+      if (countTokens(pieces.slice(0, middle).join('')) <= limit) fits = middle;
+      else tooMany = middle;
+    }
+    pieces = pieces.slice(0, fits);
     text = pieces.join('');
     finishReason = 'length';
   }

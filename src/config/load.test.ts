@@ -1,0 +1,321 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, formatPath, loadConfigFile, parseConfigText } from './load.js';
+
+/** The problems of the ConfigError that parsing `text` throws (fails the test if none is thrown). */
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfigText(text, 'test.yaml', env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError, but the configuration was accepted');
+}
+
+describe('parseConfigText: YAML', () => {
+  it('reports YAML syntax errors with their line and column, and names the source', () => {
+    let error: unknown;
+    try {
+      parseConfigText('server:\n  port: 8080\n  host: [unclosed\n', 'switchyard.yaml', {});
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const configError = error as ConfigError;
+    expect(configError.source).toBe('switchyard.yaml');
+    expect(configError.problems.length).toBeGreaterThan(0);
+    expect(configError.problems[0]).toMatch(/^YAML: .*line \d+, column \d+/);
+    expect(configError.message).toMatch(/^switchyard\.yaml: invalid configuration\n {2}- YAML: /);
+  });
+
+  it('rejects duplicate keys', () => {
+    expect(problemsOf('server:\n  port: 1\n  port: 2\n')).toEqual([expect.stringMatching(/^YAML: Map keys must be unique/)]);
+  });
+
+  it.each([
+    ['a list', '- a\n- b\n'],
+    ['a string', 'just text\n'],
+    ['a number', '42\n'],
+  ])('rejects %s at the top level', (_what, text) => {
+    expect(problemsOf(text)).toEqual(['the file must hold a mapping (key: value pairs) at the top level']);
+  });
+
+  it('accepts an empty file and a file of comments as the all-defaults configuration', () => {
+    for (const text of ['', '# nothing configured yet\n']) {
+      const { config, warnings } = parseConfigText(text, 'empty.yaml', {});
+      expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 10 * 1024 * 1024, shutdown_grace_ms: 10_000 });
+      expect(config.providers).toEqual({});
+      expect(config.models).toEqual({});
+      expect(warnings).toEqual([]);
+    }
+  });
+});
+
+describe('parseConfigText: defaults', () => {
+  it('applies every documented default', () => {
+    const { config, source } = parseConfigText('{}', 'defaults.yaml', {});
+    expect(source).toBe('defaults.yaml');
+    expect(config).toEqual({
+      server: { host: '0.0.0.0', port: 8080, body_limit: 10_485_760, shutdown_grace_ms: 10_000 },
+      auth: {},
+      storage: { url: 'sqlite://./data/switchyard.db' },
+      redis: {},
+      logging: { level: 'info' },
+      upstream: {
+        timeouts: { connect_ms: 10_000, first_byte_ms: 120_000, total_ms: 600_000 },
+        max_connections_per_origin: 256,
+        keep_alive_timeout_ms: 30_000,
+      },
+      providers: {},
+      models: {},
+    });
+  });
+
+  it('fills the defaults of a partly given section', () => {
+    const { config } = parseConfigText('server:\n  port: 9000\nupstream:\n  timeouts:\n    total_ms: 0\n', 't.yaml', {});
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 9000, body_limit: 10_485_760, shutdown_grace_ms: 10_000 });
+    expect(config.upstream.timeouts).toEqual({ connect_ms: 10_000, first_byte_ms: 120_000, total_ms: 0 });
+  });
+
+  it.each([
+    ['512kb', 512 * 1024],
+    ['"512KB"', 512 * 1024],
+    ['10mb', 10 * 1024 * 1024],
+    ['1.5 MB', 1.5 * 1024 * 1024],
+    ['1gb', 1024 ** 3],
+    ['2048b', 2048],
+    ['"2048"', 2048],
+    ['4096', 4096],
+  ])('reads body_limit %s as %d bytes', (given, bytes) => {
+    expect(parseConfigText(`server:\n  body_limit: ${given}\n`, 't.yaml', {}).config.server.body_limit).toBe(bytes);
+  });
+
+  it.each(['10 megabytes', '-5', '1tb', 'lots'])('rejects body_limit %s, naming the field and the expected form', (given) => {
+    const problems = problemsOf(`server:\n  body_limit: ${given}\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^server\.body_limit: /);
+  });
+
+  it('explains the byte size format when a string does not parse', () => {
+    expect(problemsOf('server:\n  body_limit: huge\n')).toEqual([
+      'server.body_limit: expected a byte size such as 10485760, "512kb" or "10mb"',
+    ]);
+  });
+
+  it('accepts numeric strings for numbers (what interpolation produces)', () => {
+    const { config } = parseConfigText('server:\n  port: ${PORT}\nupstream:\n  timeouts:\n    first_byte_ms: "${FB:-5000}"\n', 't.yaml', { PORT: '9090' });
+    expect(config.server.port).toBe(9090);
+    expect(config.upstream.timeouts.first_byte_ms).toBe(5000);
+  });
+
+  it('rejects an out-of-range port and a non-numeric timeout', () => {
+    expect(problemsOf('server:\n  port: 70000\n')).toEqual([expect.stringMatching(/^server\.port: /)]);
+    expect(problemsOf('upstream:\n  timeouts:\n    connect_ms: soon\n')).toEqual([expect.stringMatching(/^upstream\.timeouts\.connect_ms: /)]);
+  });
+
+  it('applies provider and model group defaults', () => {
+    const { config } = parseConfigText(
+      'providers:\n  demo: { type: mock }\nmodels:\n  m:\n    targets: [ { provider: demo, model: mock } ]\n',
+      't.yaml',
+      {},
+    );
+    expect(config.providers.demo).toEqual({ type: 'mock', latency_ms: 0, tokens_per_second: 0 });
+    expect(config.models.m).toEqual({ targets: [{ provider: 'demo', model: 'mock' }], strategy: 'fallback', fallbacks: [] });
+  });
+});
+
+describe('parseConfigText: schema errors name the path', () => {
+  const providers = 'providers:\n  openai: { type: openai, api_key: sk-test }\n  local: { type: openai-compatible, base_url: "http://127.0.0.1:8000/v1" }\n';
+
+  it('names an unknown target provider with a did-you-mean', () => {
+    const text = `${providers}models:\n  smart:\n    targets:\n      - { provider: openai, model: gpt-4o }\n      - { provider: opnai, model: gpt-4o-mini }\n`;
+    expect(problemsOf(text)).toEqual(['models.smart.targets[1].provider: unknown provider "opnai" (did you mean "openai"?)']);
+  });
+
+  it('lists the known providers when nothing is close', () => {
+    const text = `${providers}models:\n  m:\n    targets: [ { provider: anthropic, model: claude } ]\n`;
+    expect(problemsOf(text)).toEqual(['models.m.targets[0].provider: unknown provider "anthropic" (known: openai, local)']);
+  });
+
+  it('says when no providers are configured at all', () => {
+    expect(problemsOf('models:\n  m:\n    targets: [ { provider: openai, model: x } ]\n')).toEqual([
+      'models.m.targets[0].provider: unknown provider "openai" (none are configured)',
+    ]);
+  });
+
+  it('names an unknown fallback group with a did-you-mean', () => {
+    const text = `${providers}models:\n  gpt-4o-mini:\n    targets: [ { provider: openai, model: gpt-4o-mini } ]\n  smart:\n    targets: [ { provider: openai, model: gpt-4o } ]\n    fallbacks: [gpt-4o-mni]\n`;
+    expect(problemsOf(text)).toEqual(['models.smart.fallbacks[0]: unknown model group "gpt-4o-mni" (did you mean "gpt-4o-mini"?)']);
+  });
+
+  it('names an unknown provider type', () => {
+    expect(problemsOf('providers:\n  x: { type: opnai }\n')).toEqual([
+      'providers.x.type: unknown provider type "opnai" (supported: openai, openai-compatible, mock)',
+    ]);
+  });
+
+  it('requires base_url or a preset for an openai-compatible provider', () => {
+    expect(problemsOf('providers:\n  local: { type: openai-compatible }\n')).toEqual([
+      'providers.local.base_url: an openai-compatible provider needs base_url (or a preset)',
+    ]);
+    expect(parseConfigText('providers:\n  local: { type: openai-compatible, preset: ollama }\n', 't.yaml', {}).config.providers.local).toMatchObject({
+      preset: 'ollama',
+    });
+  });
+
+  it('rejects a model group without targets', () => {
+    expect(problemsOf('models:\n  empty:\n    targets: []\n')).toEqual(['models.empty.targets: a model group needs at least one target']);
+  });
+
+  it('reports unknown keys at the top level and inside sections', () => {
+    const problems = problemsOf('server:\n  prot: 8080\nsevrer: {}\nproviders:\n  demo: { type: mock, latency: 5 }\n');
+    expect(problems).toEqual(expect.arrayContaining(['server: unknown key "prot"', 'unknown key "sevrer"', 'providers.demo: unknown key "latency"']));
+    expect(problems).toHaveLength(3);
+  });
+
+  it('lists several unknown keys of one object in one problem', () => {
+    expect(problemsOf('server:\n  a: 1\n  b: 2\n')).toEqual(['server: unknown keys "a", "b"']);
+  });
+
+  it('reports every problem of a file, not only the first', () => {
+    const problems = problemsOf('server:\n  port: -1\nlogging:\n  level: loud\n');
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^server\.port: /);
+    expect(problems[1]).toMatch(/^logging\.level: /);
+  });
+
+  it('rejects provider ids with characters outside letters, digits, "_", "-", "."', () => {
+    expect(problemsOf('providers:\n  "my provider": { type: mock }\n')).toEqual([
+      'providers.my provider: provider ids use letters, digits, "_", "-" and "."',
+    ]);
+  });
+});
+
+describe('parseConfigText: interpolation', () => {
+  it('interpolates ${VAR} inside YAML flow mappings, as in the documented example config', () => {
+    const text = [
+      'server: { host: 0.0.0.0, port: 8080 }',
+      'auth:   { master_key: ${SWITCHYARD_MASTER_KEY} }      # admin API; also a valid client key',
+      'storage: { url: ${DATABASE_URL:-sqlite://./data/switchyard.db} }',
+      'redis:   { url: ${REDIS_URL:-} }',
+      'providers:',
+      '  openai:    { type: openai, api_key: ${OPENAI_API_KEY} }',
+      '  local:     { type: openai-compatible, base_url: http://127.0.0.1:8000/v1 }',
+      '  demo:      { type: mock }',
+      'models:',
+      '  gpt-4o-mini:',
+      '    targets: [ { provider: openai, model: gpt-4o-mini } ]',
+      '  smart:',
+      '    strategy: fallback',
+      '    targets:',
+      '      - { provider: local, model: qwen }',
+      '      - { provider: openai, model: gpt-4o, weight: 2 }',
+      '    fallbacks: [gpt-4o-mini]',
+      '',
+    ].join('\n');
+    const { config, warnings } = parseConfigText(text, 'switchyard.yaml', { SWITCHYARD_MASTER_KEY: 'sk-master', OPENAI_API_KEY: 'sk-openai' });
+    expect(config.auth.master_key).toBe('sk-master');
+    expect(config.storage.url).toBe('sqlite://./data/switchyard.db');
+    expect(config.redis.url).toBeUndefined();
+    expect(config.providers.openai).toEqual({ type: 'openai', api_key: 'sk-openai' });
+    expect(config.models.smart!.targets[1]).toEqual({ provider: 'openai', model: 'gpt-4o', weight: 2 });
+    expect(warnings).toEqual([]);
+  });
+
+  it('interpolates references in flow sequences and inside longer flow scalars', () => {
+    const text = 'providers:\n  p: { type: openai-compatible, base_url: "http://${HOST}:8000/v1", headers: { x-team: ${TEAM} } }\nmodels:\n  m: { targets: [ { provider: p, model: ${MODEL:-llama} } ] }\n';
+    const { config } = parseConfigText(text, 't.yaml', { HOST: 'gpu-box', TEAM: 'search' });
+    expect(config.providers.p).toEqual({ type: 'openai-compatible', base_url: 'http://gpu-box:8000/v1', headers: { 'x-team': 'search' } });
+    expect(config.models.m!.targets[0]!.model).toBe('llama');
+  });
+
+  it('keeps an escaped $${VAR} literal, also inside a flow mapping', () => {
+    const { config } = parseConfigText('providers:\n  p: { type: openai, api_key: $${NOT_EXPANDED} }\n', 't.yaml', { NOT_EXPANDED: 'x' });
+    expect(config.providers.p).toMatchObject({ api_key: '${NOT_EXPANDED}' });
+  });
+
+  it('keeps YAML error positions right on a line with references', () => {
+    // "trailing" starts in column 65 of line 2, after two references.
+    const line = 'auth: { master_key: ${A_LONG_VARIABLE_NAME}, x: ${B:-default} } trailing';
+    expect(line.indexOf('trailing') + 1).toBe(65);
+    expect(problemsOf(`server: {}\n${line}\n`)).toEqual(['YAML: Unexpected scalar at node end at line 2, column 65:']);
+  });
+
+  it('warns about unset variables without a default, and a key left empty takes its default', () => {
+    const { config, warnings } = parseConfigText('auth:\n  master_key: ${SWITCHYARD_MASTER_KEY}\nserver:\n  port: ${PORT}\n', 't.yaml', {});
+    expect(config.auth.master_key).toBeUndefined();
+    expect(config.server.port).toBe(8080);
+    expect([...warnings].sort()).toEqual([
+      'environment variable PORT is not set; its value is empty',
+      'environment variable SWITCHYARD_MASTER_KEY is not set; its value is empty',
+    ]);
+  });
+
+  it('does not let an env value inject configuration structure', () => {
+    const injected = 'x\nproviders:\n  evil: { type: openai, base_url: "http://attacker.example" }';
+    const { config } = parseConfigText('auth:\n  master_key: ${KEY}\n', 't.yaml', { KEY: injected });
+    expect(config.auth.master_key).toBe(injected);
+    expect(config.providers).toEqual({});
+  });
+
+  it('reads process.env when no env is given', () => {
+    const name = 'SWITCHYARD_TEST_ONLY_VAR_FOR_LOAD';
+    process.env[name] = 'from-process-env';
+    try {
+      expect(parseConfigText(`auth:\n  master_key: \${${name}}\n`, 't.yaml').config.auth.master_key).toBe('from-process-env');
+    } finally {
+      delete process.env[name];
+    }
+  });
+});
+
+describe('parseConfigText: keys accepted but not in effect yet', () => {
+  it('warns about strategies other than fallback and about cache settings', () => {
+    const text = 'providers:\n  demo: { type: mock }\nmodels:\n  m:\n    strategy: least-latency\n    targets: [ { provider: demo, model: mock } ]\n    cache: { exact: true, ttl: 3600 }\n';
+    const { config, warnings } = parseConfigText(text, 't.yaml', {});
+    expect(config.models.m!.strategy).toBe('least-latency');
+    expect(warnings).toEqual([
+      'models.m.strategy: "least-latency" is not implemented yet; targets are tried in the order listed',
+      'models.m.cache: response caching is not implemented yet; ignored',
+    ]);
+  });
+
+  it('rejects an unknown strategy', () => {
+    const text = 'providers:\n  demo: { type: mock }\nmodels:\n  m:\n    strategy: fastest\n    targets: [ { provider: demo, model: mock } ]\n';
+    expect(problemsOf(text)).toEqual([expect.stringMatching(/^models\.m\.strategy: /)]);
+  });
+});
+
+describe('loadConfigFile', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'switchyard-config-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads and interpolates a file', async () => {
+    const path = join(dir, 'ok.yaml');
+    await writeFile(path, 'server:\n  port: ${PORT:-9999}\n');
+    const loaded = await loadConfigFile(path, {});
+    expect(loaded.source).toBe(path);
+    expect(loaded.config.server.port).toBe(9999);
+  });
+
+  it('reports a missing file as a ConfigError saying so', async () => {
+    const path = join(dir, 'does-not-exist.yaml');
+    await expect(loadConfigFile(path, {})).rejects.toMatchObject({ name: 'ConfigError', source: path, problems: ['file not found'] });
+  });
+});
+
+describe('formatPath', () => {
+  it('joins keys with dots and puts indexes in brackets', () => {
+    expect(formatPath(['models', 'smart', 'targets', 1, 'provider'])).toBe('models.smart.targets[1].provider');
+    expect(formatPath(['messages', 0, 'content', 2, 'type'])).toBe('messages[0].content[2].type');
+    expect(formatPath([])).toBe('');
+  });
+});

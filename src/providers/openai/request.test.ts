@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { ChatRequest, EmbeddingsRequest } from '../../gateway/types.js';
+import { buildChatBody, buildEmbeddingsBody, buildHeaders } from './request.js';
+
+function chatRequest(extra: Partial<ChatRequest> = {}): ChatRequest {
+  return {
+    model: 'smart',
+    messages: [
+      { role: 'developer', content: 'Answer in French.' },
+      { role: 'user', content: [{ type: 'text', text: 'Hello' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] },
+    ],
+    temperature: 0.3,
+    seed: 7,
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } } }],
+    tool_choice: 'auto',
+    metadata: { team: 'search' },
+    future_field: { a: [1, { b: null }] },
+    ...extra,
+  };
+}
+
+const parse = (body: string): Record<string, unknown> => JSON.parse(body) as Record<string, unknown>;
+
+describe('buildChatBody', () => {
+  it('changes only `model` for a non-streaming request, keeping every other field as it was', () => {
+    const request = chatRequest();
+    const body = parse(buildChatBody(request, 'gpt-4o-2024-08-06', true));
+    expect(body).toEqual({ ...JSON.parse(JSON.stringify(request)), model: 'gpt-4o-2024-08-06' });
+    expect(body).not.toHaveProperty('stream_options');
+  });
+
+  it('keeps `stream: false` and a client stream_options on a non-streaming request untouched', () => {
+    const request = chatRequest({ stream: false });
+    expect(parse(buildChatBody(request, 'up', true))).toEqual({ ...JSON.parse(JSON.stringify(request)), model: 'up' });
+  });
+
+  it('forces stream_options.include_usage for streams when streamUsage is on', () => {
+    const body = parse(buildChatBody(chatRequest({ stream: true }), 'gpt-4o-mini', true));
+    expect(body.stream).toBe(true);
+    expect(body.stream_options).toEqual({ include_usage: true });
+    expect(body.model).toBe('gpt-4o-mini');
+  });
+
+  it('overrides include_usage: false and keeps other stream_options fields', () => {
+    const body = parse(buildChatBody(chatRequest({ stream: true, stream_options: { include_usage: false, include_obfuscation: false } }), 'm', true));
+    expect(body.stream_options).toEqual({ include_usage: true, include_obfuscation: false });
+  });
+
+  it('handles stream_options: null from the client', () => {
+    expect(parse(buildChatBody(chatRequest({ stream: true, stream_options: null }), 'm', true)).stream_options).toEqual({ include_usage: true });
+  });
+
+  it('leaves stream_options as the client sent it when streamUsage is off (older servers reject it)', () => {
+    expect(parse(buildChatBody(chatRequest({ stream: true }), 'm', false))).not.toHaveProperty('stream_options');
+    expect(parse(buildChatBody(chatRequest({ stream: true, stream_options: { include_usage: true } }), 'm', false)).stream_options).toEqual({
+      include_usage: true,
+    });
+  });
+
+  it('apart from model and stream_options, a streaming body equals the request', () => {
+    const request = chatRequest({ stream: true, n: 2 });
+    const { stream_options: _ignored, ...rest } = parse(buildChatBody(request, 'm', true));
+    expect(rest).toEqual({ ...JSON.parse(JSON.stringify(request)), model: 'm' });
+  });
+
+  it('does not mutate the request and gives the same body when run again (retries, other targets)', () => {
+    const request = chatRequest({ stream: true, stream_options: { include_usage: false } });
+    const before = structuredClone(request);
+    const first = buildChatBody(request, 'gpt-4o', true);
+    const second = buildChatBody(request, 'gpt-4o', true);
+    expect(second).toBe(first);
+    expect(request).toEqual(before);
+    // A second target with another upstream model sees the original request, not the first body.
+    expect(parse(buildChatBody(request, 'claude-sonnet-4-5', false))).toMatchObject({ model: 'claude-sonnet-4-5', stream_options: { include_usage: false } });
+    expect(request).toEqual(before);
+  });
+});
+
+describe('buildEmbeddingsBody', () => {
+  it('changes only `model`', () => {
+    const request: EmbeddingsRequest = { model: 'embed', input: ['a', 'b'], encoding_format: 'base64', dimensions: 256, user: 'u', extra: 1 };
+    const before = structuredClone(request);
+    expect(parse(buildEmbeddingsBody(request, 'text-embedding-3-small'))).toEqual({ ...before, model: 'text-embedding-3-small' });
+    expect(request).toEqual(before);
+  });
+});
+
+describe('buildHeaders', () => {
+  it('sends JSON, the request id and a bearer key', () => {
+    expect(buildHeaders('sk-test', {}, 'req-1')).toEqual({ 'content-type': 'application/json', 'x-request-id': 'req-1', authorization: 'Bearer sk-test' });
+  });
+
+  it('sends no authorization header without a key (local servers)', () => {
+    expect(buildHeaders(undefined, {}, 'req-1')).not.toHaveProperty('authorization');
+    expect(buildHeaders('', {}, 'req-1')).not.toHaveProperty('authorization');
+  });
+
+  it('adds configured headers, but the configured key wins over a configured authorization header', () => {
+    const headers = buildHeaders('sk-real', { 'openai-organization': 'org-1', authorization: 'Bearer other' }, 'r');
+    expect(headers['openai-organization']).toBe('org-1');
+    expect(headers.authorization).toBe('Bearer sk-real');
+  });
+});

@@ -1,0 +1,200 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errors as undiciErrors } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GatewayError } from '../gateway/errors.js';
+import { classifyStreamErrors, classifyTransportError, closeTransport, readText, send } from './transport.js';
+
+const systemError = (code: string, message: string): Error => Object.assign(new Error(message), { code, syscall: 'connect', address: '10.1.2.3', port: 443 });
+
+describe('classifyTransportError', () => {
+  it.each([
+    ['ECONNREFUSED', 'connect ECONNREFUSED 10.1.2.3:443', 'refused the connection'],
+    ['ECONNRESET', 'read ECONNRESET', 'closed the connection unexpectedly'],
+    ['ENOTFOUND', 'getaddrinfo ENOTFOUND api.internal.example', 'could not be resolved (DNS)'],
+    ['EAI_AGAIN', 'getaddrinfo EAI_AGAIN api.internal.example', 'could not be resolved (DNS)'],
+    ['EHOSTUNREACH', 'connect EHOSTUNREACH 10.1.2.3:443', 'could not be reached'],
+  ])('%s → upstream_error 502, retryable', (code, message, what) => {
+    const cause = systemError(code, message);
+    const error = classifyTransportError(cause, 'openai');
+    expect(error).toBeInstanceOf(GatewayError);
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'openai', cause });
+    expect((error as Error).message).toBe(`The upstream provider "openai" ${what}.`);
+    // The address of the upstream stays out of what the client is told.
+    expect((error as Error).message).not.toContain('10.1.2.3');
+    expect((error as Error).message).not.toContain('internal.example');
+  });
+
+  it("undici's SocketError (other side closed) → upstream_error 502, retryable", () => {
+    const error = classifyTransportError(new undiciErrors.SocketError('other side closed'), 'vllm');
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true });
+    expect((error as Error).message).toBe('The upstream provider "vllm" closed the connection unexpectedly.');
+  });
+
+  it.each([
+    ['HeadersTimeoutError', new undiciErrors.HeadersTimeoutError()],
+    ['ConnectTimeoutError', new undiciErrors.ConnectTimeoutError()],
+    ['BodyTimeoutError', new undiciErrors.BodyTimeoutError()],
+  ])('undici %s → upstream_timeout 504, retryable', (_name, cause) => {
+    const error = classifyTransportError(cause, 'openai');
+    expect(error).toMatchObject({ code: 'upstream_timeout', status: 504, retryable: true, provider: 'openai', cause });
+    expect((error as Error).message).toBe('The upstream provider "openai" did not answer in time.');
+  });
+
+  it('an unknown failure is still a retryable 502, never an internal error', () => {
+    expect(classifyTransportError(new TypeError('something odd'), 'p')).toMatchObject({ code: 'upstream_error', status: 502, retryable: true });
+    expect(classifyTransportError('a string', 'p')).toMatchObject({ code: 'upstream_error' });
+    expect(classifyTransportError(null, 'p')).toMatchObject({ code: 'upstream_error' });
+  });
+
+  it('passes a GatewayError through unchanged', () => {
+    const original = new GatewayError('upstream_rate_limited', 'slow down');
+    expect(classifyTransportError(original, 'p')).toBe(original);
+  });
+
+  it('an aborted signal yields its reason (total timeout, client gone) instead of the abort error', () => {
+    const controller = new AbortController();
+    const reason = new GatewayError('upstream_timeout', 'The upstream provider "p" did not finish within 50 ms.');
+    controller.abort(reason);
+    const abortError = new undiciErrors.RequestAbortedError();
+    expect(classifyTransportError(abortError, 'p', controller.signal)).toBe(reason);
+    // Even when the failure looks like something else (e.g. the socket was torn down by the abort).
+    expect(classifyTransportError(systemError('ECONNRESET', 'read ECONNRESET'), 'p', controller.signal)).toBe(reason);
+  });
+
+  it('an abort whose reason is not a GatewayError is passed on as it is, not as an upstream failure', () => {
+    const controller = new AbortController();
+    controller.abort();
+    const abortError = new DOMException('This operation was aborted', 'AbortError');
+    expect(classifyTransportError(abortError, 'p', controller.signal)).toBe(abortError);
+  });
+
+  it('a signal that did not abort does not change the classification', () => {
+    const error = classifyTransportError(new undiciErrors.HeadersTimeoutError(), 'p', new AbortController().signal);
+    expect(error).toMatchObject({ code: 'upstream_timeout' });
+  });
+});
+
+describe('classifyStreamErrors', () => {
+  it('passes items through and classifies a failure in the middle', async () => {
+    async function* source(): AsyncGenerator<number> {
+      yield 1;
+      yield 2;
+      throw systemError('ECONNRESET', 'read ECONNRESET');
+    }
+    const seen: number[] = [];
+    let failure: unknown;
+    try {
+      for await (const item of classifyStreamErrors(source(), 'openai', new AbortController().signal)) seen.push(item);
+    } catch (err) {
+      failure = err;
+    }
+    expect(seen).toEqual([1, 2]);
+    expect(failure).toMatchObject({ code: 'upstream_error', status: 502, retryable: true });
+  });
+});
+
+describe('send / readText against real sockets', () => {
+  let server: Server;
+  let port: number;
+  let closedPort: number;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/hang') return; // never answers
+      if (req.url === '/slow-body') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"partial":');
+        return; // body never finishes
+      }
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ method: req.method, body, auth: req.headers.authorization ?? null }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    // A port nothing listens on: bind one, then close it.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    closedPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  });
+
+  afterAll(async () => {
+    await closeTransport();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('posts the body and headers and reads the answer', async () => {
+    const res = await send({
+      url: `http://127.0.0.1:${port}/v1/chat/completions`,
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
+      body: '{"model":"m"}',
+      signal: new AbortController().signal,
+      firstByteTimeoutMs: 5000,
+      provider: 'local',
+    });
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(await readText(res, 'local', new AbortController().signal))).toEqual({ method: 'POST', body: '{"model":"m"}', auth: 'Bearer sk-test' });
+  });
+
+  it('a refused connection is a retryable upstream_error that does not name the address', async () => {
+    const error: unknown = await send({
+      url: `http://127.0.0.1:${closedPort}/v1/chat/completions`,
+      headers: {},
+      body: '{}',
+      signal: new AbortController().signal,
+      firstByteTimeoutMs: 5000,
+      provider: 'local',
+    }).catch((err: unknown) => err);
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'local' });
+    expect((error as Error).message).toBe('The upstream provider "local" refused the connection.');
+    expect((error as Error).message).not.toContain(String(closedPort));
+  });
+
+  it('no response headers within firstByteTimeoutMs is an upstream_timeout', async () => {
+    const error: unknown = await send({
+      url: `http://127.0.0.1:${port}/hang`,
+      headers: {},
+      body: '{}',
+      signal: new AbortController().signal,
+      firstByteTimeoutMs: 100,
+      provider: 'local',
+    }).catch((err: unknown) => err);
+    expect(error).toMatchObject({ code: 'upstream_timeout', status: 504, retryable: true });
+  });
+
+  it('an abort while waiting yields the abort reason', async () => {
+    const controller = new AbortController();
+    const reason = new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.');
+    setTimeout(() => controller.abort(reason), 50);
+    const error: unknown = await send({
+      url: `http://127.0.0.1:${port}/hang`,
+      headers: {},
+      body: '{}',
+      signal: controller.signal,
+      firstByteTimeoutMs: 0,
+      provider: 'local',
+    }).catch((err: unknown) => err);
+    expect(error).toBe(reason);
+  });
+
+  it('an abort while reading the body yields the abort reason', async () => {
+    const controller = new AbortController();
+    const res = await send({
+      url: `http://127.0.0.1:${port}/slow-body`,
+      headers: {},
+      body: '{}',
+      signal: controller.signal,
+      firstByteTimeoutMs: 5000,
+      provider: 'local',
+    });
+    const reason = new GatewayError('upstream_timeout', 'The upstream provider "local" did not finish within 50 ms.');
+    setTimeout(() => controller.abort(reason), 50);
+    await expect(readText(res, 'local', controller.signal)).rejects.toBe(reason);
+  });
+});

@@ -1,0 +1,393 @@
+import { describe, expect, it } from 'vitest';
+import { createRequestContext, type RequestContext } from '../gateway/context.js';
+import { GatewayError } from '../gateway/errors.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../gateway/types.js';
+import { Metrics } from '../observability/metrics.js';
+import type { AttemptContext, ProviderAdapter } from '../providers/types.js';
+import { Executor } from './executor.js';
+import type { ModelGroup } from './models.js';
+
+const request: ChatRequest = { model: 'smart', messages: [{ role: 'user', content: 'hi' }] };
+
+function completion(model: string): ChatCompletion {
+  return {
+    id: `chatcmpl-${model}`,
+    object: 'chat.completion',
+    created: 1753714262,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content: `from ${model}` }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 },
+  };
+}
+
+function chunk(model: string, content: string, extra: Partial<ChatCompletionChunk> = {}): ChatCompletionChunk {
+  return { id: `chatcmpl-${model}`, object: 'chat.completion.chunk', created: 1753714262, model, choices: [{ index: 0, delta: { content }, finish_reason: null }], ...extra };
+}
+
+/** Resolves when the signal aborts, rejecting like fetch/undici do (a plain AbortError, not the reason). */
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    const fail = (): void => reject(new DOMException('This operation was aborted', 'AbortError'));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}
+
+interface Fake extends ProviderAdapter {
+  contexts: AttemptContext[];
+}
+
+function fake(id: string, behaviour: Partial<Pick<ProviderAdapter, 'chat' | 'chatStream' | 'embeddings'>>): Fake {
+  const contexts: AttemptContext[] = [];
+  const unexpected = (): never => {
+    throw new Error(`${id}: unexpected call`);
+  };
+  return {
+    id,
+    type: 'fake',
+    contexts,
+    chat: (req, ctx) => {
+      contexts.push(ctx);
+      return (behaviour.chat ?? unexpected)(req, ctx);
+    },
+    chatStream: (req, ctx) => {
+      contexts.push(ctx);
+      return (behaviour.chatStream ?? unexpected)(req, ctx);
+    },
+    embeddings: (req, ctx) => {
+      contexts.push(ctx);
+      return (behaviour.embeddings ?? unexpected)(req, ctx);
+    },
+  };
+}
+
+function group(...targets: { adapter: ProviderAdapter; model?: string; totalMs?: number }[]): ModelGroup {
+  return {
+    name: 'smart',
+    configured: true,
+    targets: targets.map(({ adapter, model, totalMs }) => ({
+      providerId: adapter.id,
+      model: model ?? `${adapter.id}-model`,
+      provider: { adapter, timeouts: { firstByteMs: 0, totalMs: totalMs ?? 0 } },
+    })),
+  };
+}
+
+function setup(signal: AbortSignal = new AbortController().signal): { executor: Executor; metrics: Metrics; rc: RequestContext } {
+  const metrics = new Metrics();
+  return { executor: new Executor(metrics), metrics, rc: createRequestContext('req-1', 'chat', signal, performance.now()) };
+}
+
+async function outcomes(metrics: Metrics): Promise<Record<string, number>> {
+  const { values } = await metrics.upstreamAttempts.get();
+  return Object.fromEntries(values.map((v) => [`${String(v.labels.provider)}:${String(v.labels.outcome)}`, v.value]));
+}
+
+const retryable = (provider: string): GatewayError => new GatewayError('upstream_error', `The upstream provider "${provider}" failed with HTTP 503.`, { provider });
+
+async function drain(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
+  const chunks: ChatCompletionChunk[] = [];
+  for await (const item of stream) chunks.push(item);
+  return chunks;
+}
+
+describe('Executor.chat', () => {
+  it('answers from the first target and records the attempt', async () => {
+    const a = fake('a', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, metrics, rc } = setup();
+    const result = await executor.chat(group({ adapter: a, model: 'gpt-4o' }), request, rc);
+    expect(result.model).toBe('gpt-4o');
+    expect(a.contexts[0]).toMatchObject({ upstreamModel: 'gpt-4o', requestId: 'req-1', timeouts: { firstByteMs: 0, totalMs: 0 } });
+    expect(rc).toMatchObject({ attempts: 1, providerId: 'a', upstreamModel: 'gpt-4o', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } });
+    expect(rc.upstreamMs).toBeGreaterThanOrEqual(0);
+    expect(await outcomes(metrics)).toEqual({ 'a:ok': 1 });
+  });
+
+  it('fails over to the next target on a retryable GatewayError', async () => {
+    const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+    const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, metrics, rc } = setup();
+    const result = await executor.chat(group({ adapter: a }, { adapter: b }), request, rc);
+    expect(result.model).toBe('b-model');
+    expect(rc).toMatchObject({ attempts: 2, providerId: 'b', upstreamModel: 'b-model' });
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_error': 1, 'b:ok': 1 });
+  });
+
+  it('fails over on an upstream 429 (retryable on another target)', async () => {
+    const a = fake('a', { chat: () => Promise.reject(new GatewayError('upstream_rate_limited', 'slow down', { retryAfterMs: 1000 })) });
+    const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, rc } = setup();
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).resolves.toMatchObject({ model: 'b-model' });
+    expect(rc.attempts).toBe(2);
+  });
+
+  it('does not fail over on a non-retryable error, which reaches the caller as it is', async () => {
+    const rejected = new GatewayError('upstream_client_error', "Invalid value: 'superuser'.", { status: 400, param: 'messages[0].role' });
+    const a = fake('a', { chat: () => Promise.reject(rejected) });
+    const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, metrics, rc } = setup();
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(rejected);
+    expect(b.contexts).toHaveLength(0);
+    expect(rc.attempts).toBe(1);
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_client_error': 1 });
+  });
+
+  it('does not retry an unexpected (non-gateway) error', async () => {
+    const bug = new TypeError("Cannot read properties of undefined (reading 'choices')");
+    const a = fake('a', { chat: () => Promise.reject(bug) });
+    const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, metrics, rc } = setup();
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(bug);
+    expect(b.contexts).toHaveLength(0);
+    expect(await outcomes(metrics)).toEqual({ 'a:internal_error': 1 });
+  });
+
+  it('throws the last error when every target failed, counting every attempt', async () => {
+    const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+    const b = fake('b', { chat: () => Promise.reject(new GatewayError('upstream_timeout', 'b timed out', { provider: 'b' })) });
+    const c = fake('c', { chat: () => Promise.reject(retryable('c')) });
+    const { executor, metrics, rc } = setup();
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }, { adapter: c }), request, rc)).rejects.toMatchObject({
+      code: 'upstream_error',
+      provider: 'c',
+    });
+    expect(rc.attempts).toBe(3);
+    expect(rc.providerId).toBe('c');
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_error': 1, 'b:upstream_timeout': 1, 'c:upstream_error': 1 });
+  });
+
+  it("turns the abort of a target's total timeout into upstream_timeout (504) and fails over", async () => {
+    const a = fake('a', { chat: (_req, ctx) => untilAborted(ctx.signal) });
+    const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, metrics, rc } = setup();
+    const started = performance.now();
+    const result = await executor.chat(group({ adapter: a, totalMs: 40 }, { adapter: b }), request, rc);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(35);
+    expect(result.model).toBe('b-model');
+    expect(a.contexts[0]!.signal.aborted).toBe(true);
+    expect(a.contexts[0]!.signal.reason).toMatchObject({ code: 'upstream_timeout', status: 504, retryable: true, provider: 'a' });
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_timeout': 1, 'b:ok': 1 });
+  });
+
+  it('reports upstream_timeout when the only target times out', async () => {
+    const a = fake('a', { chat: (_req, ctx) => untilAborted(ctx.signal) });
+    const { executor, rc } = setup();
+    const error: unknown = await executor.chat(group({ adapter: a, totalMs: 30 }), request, rc).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(GatewayError);
+    expect(error).toMatchObject({ code: 'upstream_timeout', status: 504 });
+    expect((error as Error).message).toBe('The upstream provider "a" did not finish within 30 ms.');
+  });
+
+  it('clears the total timeout once an attempt succeeded', async () => {
+    const a = fake('a', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, rc } = setup();
+    await executor.chat(group({ adapter: a, totalMs: 20 }), request, rc);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(a.contexts[0]!.signal.aborted).toBe(false);
+  });
+
+  it('aborts the attempt when the client goes away, and does not try other targets', async () => {
+    const client = new AbortController();
+    const gone = new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.');
+    const a = fake('a', {
+      chat: (_req, ctx) => {
+        setTimeout(() => client.abort(gone), 10);
+        return untilAborted(ctx.signal);
+      },
+    });
+    const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, rc } = setup(client.signal);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(gone);
+    expect(a.contexts[0]!.signal.reason).toBe(gone);
+    expect(b.contexts).toHaveLength(0);
+  });
+
+  it('does not fail over on a retryable error once the client has gone', async () => {
+    const client = new AbortController();
+    const a = fake('a', {
+      chat: () => {
+        client.abort(new GatewayError('client_closed_request', 'gone'));
+        return Promise.reject(retryable('a'));
+      },
+    });
+    const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, rc } = setup(client.signal);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBeInstanceOf(GatewayError);
+    expect(b.contexts).toHaveLength(0);
+    expect(rc.attempts).toBe(1);
+  });
+
+  it('starts an attempt already aborted when the client left before it began', async () => {
+    const client = new AbortController();
+    const gone = new GatewayError('client_closed_request', 'gone');
+    client.abort(gone);
+    const a = fake('a', { chat: (_req, ctx) => untilAborted(ctx.signal) });
+    const { executor, rc } = setup(client.signal);
+    await expect(executor.chat(group({ adapter: a }), request, rc)).rejects.toBe(gone);
+  });
+});
+
+describe('Executor.embeddings', () => {
+  it('records prompt tokens as usage with zero completion tokens, failing over like chat', async () => {
+    const response: EmbeddingsResponse = { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.6, 0.8] }], model: 'e', usage: { prompt_tokens: 5, total_tokens: 5 } };
+    const a = fake('a', { embeddings: () => Promise.reject(retryable('a')) });
+    const b = fake('b', { embeddings: async () => response });
+    const { executor, rc } = setup();
+    await expect(executor.embeddings(group({ adapter: a }, { adapter: b }), { model: 'e', input: 'x' }, rc)).resolves.toBe(response);
+    expect(rc.usage).toEqual({ prompt_tokens: 5, completion_tokens: 0, total_tokens: 5 });
+    expect(rc.attempts).toBe(2);
+  });
+});
+
+describe('Executor.chatStream', () => {
+  it('hands over the stream, first chunk included, with the usage trailer recorded', async () => {
+    const usage = { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 };
+    const a = fake('a', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          yield chunk(ctx.upstreamModel, 'Hel');
+          yield chunk(ctx.upstreamModel, 'lo');
+          yield { ...chunk(ctx.upstreamModel, ''), choices: [], usage };
+        })(),
+    });
+    const { executor, metrics, rc } = setup();
+    const chunks = await drain(await executor.chatStream(group({ adapter: a }), request, rc));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '')).toEqual(['Hel', 'lo', '']);
+    expect(rc.usage).toEqual(usage);
+    expect(rc.attempts).toBe(1);
+    expect(await outcomes(metrics)).toEqual({ 'a:ok': 1 });
+  });
+
+  it('fails over when the upstream rejects the stream before it starts', async () => {
+    const a = fake('a', { chatStream: () => Promise.reject(retryable('a')) });
+    const b = fake('b', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          yield chunk(ctx.upstreamModel, 'from b');
+        })(),
+    });
+    const { executor, rc } = setup();
+    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc));
+    expect(chunks.map((c) => c.model)).toEqual(['b-model']);
+    expect(rc).toMatchObject({ attempts: 2, providerId: 'b' });
+  });
+
+  it('fails over when the first chunk fails (nothing has reached the client yet)', async () => {
+    let aClosed = false;
+    const a = fake('a', {
+      chatStream: async () =>
+        (async function* () {
+          try {
+            yield* [];
+            throw retryable('a');
+          } finally {
+            aClosed = true;
+          }
+        })(),
+    });
+    const b = fake('b', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          yield chunk(ctx.upstreamModel, 'one');
+          yield chunk(ctx.upstreamModel, 'two');
+        })(),
+    });
+    const { executor, metrics, rc } = setup();
+    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc));
+    expect(chunks.map((c) => c.choices[0]!.delta.content)).toEqual(['one', 'two']);
+    expect(aClosed).toBe(true);
+    expect(rc.attempts).toBe(2);
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_error': 1, 'b:ok': 1 });
+  });
+
+  it('does not fail over once a chunk was handed on: a later failure ends the stream', async () => {
+    const a = fake('a', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          yield chunk(ctx.upstreamModel, 'partial');
+          throw retryable('a');
+        })(),
+    });
+    const b = fake('b', { chatStream: () => Promise.reject(new Error('must not be called')) });
+    const { executor, rc } = setup();
+    const stream = await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc);
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const item of stream) seen.push(item.choices[0]!.delta.content ?? '');
+      })(),
+    ).rejects.toMatchObject({ code: 'upstream_error', provider: 'a' });
+    expect(seen).toEqual(['partial']);
+    expect(b.contexts).toHaveLength(0);
+    expect(rc.attempts).toBe(1);
+  });
+
+  it('bounds the whole stream by the total timeout: a stall after the first chunk becomes upstream_timeout', async () => {
+    const a = fake('a', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          yield chunk(ctx.upstreamModel, 'first');
+          await untilAborted(ctx.signal);
+        })(),
+    });
+    const { executor, rc } = setup();
+    const stream = await executor.chatStream(group({ adapter: a, totalMs: 40 }), request, rc);
+    const seen: string[] = [];
+    const error: unknown = await (async () => {
+      for await (const item of stream) seen.push(item.choices[0]!.delta.content ?? '');
+    })().catch((err: unknown) => err);
+    expect(seen).toEqual(['first']);
+    expect(error).toMatchObject({ code: 'upstream_timeout', status: 504, provider: 'a' });
+  });
+
+  it('fails over when no first chunk arrives within the total timeout', async () => {
+    const a = fake('a', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          await untilAborted(ctx.signal);
+          yield chunk(ctx.upstreamModel, 'never');
+        })(),
+    });
+    const b = fake('b', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          yield chunk(ctx.upstreamModel, 'b');
+        })(),
+    });
+    const { executor, metrics, rc } = setup();
+    const chunks = await drain(await executor.chatStream(group({ adapter: a, totalMs: 30 }, { adapter: b }), request, rc));
+    expect(chunks.map((c) => c.model)).toEqual(['b-model']);
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_timeout': 1, 'b:ok': 1 });
+  });
+
+  it('closes the upstream stream and stops the timer when the consumer stops early', async () => {
+    let closed = false;
+    const a = fake('a', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          try {
+            for (let i = 0; ; i++) yield chunk(ctx.upstreamModel, String(i));
+          } finally {
+            closed = true;
+          }
+        })(),
+    });
+    const { executor, rc } = setup();
+    const stream = await executor.chatStream(group({ adapter: a, totalMs: 20 }), request, rc);
+    for await (const item of stream) if (item.choices[0]!.delta.content === '2') break;
+    expect(closed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(a.contexts[0]!.signal.aborted).toBe(false);
+  });
+
+  it('handles an upstream stream that ends without any chunk', async () => {
+    const a = fake('a', {
+      chatStream: async () =>
+        (async function* (): AsyncGenerator<ChatCompletionChunk> {
+          // nothing
+        })(),
+    });
+    const { executor, rc } = setup();
+    expect(await drain(await executor.chatStream(group({ adapter: a }), request, rc))).toEqual([]);
+  });
+});
