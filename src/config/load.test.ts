@@ -116,6 +116,18 @@ describe('parseConfigText: defaults', () => {
     expect(problemsOf('upstream:\n  timeouts:\n    connect_ms: soon\n')).toEqual([expect.stringMatching(/^upstream\.timeouts\.connect_ms: /)]);
   });
 
+  it('rejects an empty or null number instead of reading it as 0', () => {
+    expect(problemsOf('server:\n  port:\n')).toEqual([expect.stringMatching(/^server\.port: .*number/)]);
+    expect(problemsOf('upstream:\n  timeouts: { connect_ms: "" }\n')).toEqual([expect.stringMatching(/^upstream\.timeouts\.connect_ms: /)]);
+  });
+
+  it('reads "true" / "false" strings (what interpolation produces) as booleans', () => {
+    const text = 'providers:\n  local: { type: openai-compatible, base_url: "http://127.0.0.1:1/v1", stream_usage: ${USAGE:-false} }\n';
+    const provider = parseConfigText(text, 'test.yaml', {}).config.providers.local;
+    expect(provider).toMatchObject({ stream_usage: false });
+    expect(problemsOf(text.replace('${USAGE:-false}', 'maybe'))).toEqual([expect.stringMatching(/^providers\.local\.stream_usage: /)]);
+  });
+
   it('applies provider and model group defaults', () => {
     const { config } = parseConfigText(
       'providers:\n  demo: { type: mock }\nmodels:\n  m:\n    targets: [ { provider: demo, model: mock } ]\n',

@@ -14,7 +14,14 @@ const byteSize = z.union([
   return Math.floor(Number(match?.[1]) * (units[(match?.[2] ?? 'b').toLowerCase()] ?? 1));
 });
 
-const millis = z.coerce.number().int().nonnegative();
+/**
+ * Values interpolated from env vars arrive as strings: numbers and booleans accept their string
+ * forms, but an empty or null value is an error rather than a silent 0 / false.
+ */
+const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
+const boolean = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
+const millis = numeric(z.number().int().nonnegative());
 
 export const timeoutsSchema = z.strictObject({
   /** Establishing the TCP/TLS connection to the upstream. */
@@ -47,7 +54,7 @@ const openaiCompatibleProvider = z.strictObject({
   headers: headersSchema.optional(),
   timeouts: timeoutsSchema.optional(),
   /** Ask the upstream for `stream_options.include_usage` so usage is always captured. */
-  stream_usage: z.boolean().optional(),
+  stream_usage: boolean().optional(),
 });
 
 const mockProvider = z.strictObject({
@@ -55,7 +62,7 @@ const mockProvider = z.strictObject({
   /** Delay before the first token (and before a non-streaming answer). */
   latency_ms: millis.default(0),
   /** Streaming speed; 0 sends every token at once. */
-  tokens_per_second: z.coerce.number().nonnegative().default(0),
+  tokens_per_second: numeric(z.number().nonnegative()).default(0),
 });
 
 const providerSchema = z.discriminatedUnion('type', [openaiProvider, openaiCompatibleProvider, mockProvider], {
@@ -68,7 +75,7 @@ const providerSchema = z.discriminatedUnion('type', [openaiProvider, openaiCompa
 const targetSchema = z.strictObject({
   provider: z.string().min(1),
   model: z.string().min(1),
-  weight: z.coerce.number().positive().optional(),
+  weight: numeric(z.number().positive()).optional(),
 });
 
 export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency', 'least-busy', 'cost'] as const;
@@ -85,7 +92,7 @@ export const configSchema = z
     server: z
       .strictObject({
         host: z.string().default('0.0.0.0'),
-        port: z.coerce.number().int().min(0).max(65535).default(8080),
+        port: numeric(z.number().int().min(0).max(65535)).default(8080),
         /** Largest request body accepted; larger ones get 413. */
         body_limit: byteSize.default(10 * 1024 * 1024),
         /** How long in-flight requests and streams may run after SIGTERM / SIGINT. */
@@ -108,7 +115,7 @@ export const configSchema = z
           })
           .prefault({}),
         /** Most connections kept to one upstream origin. */
-        max_connections_per_origin: z.coerce.number().int().positive().default(256),
+        max_connections_per_origin: numeric(z.number().int().positive()).default(256),
         keep_alive_timeout_ms: millis.default(30_000),
       })
       .prefault({}),

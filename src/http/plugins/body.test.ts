@@ -23,6 +23,10 @@ describe('parseJsonBody', () => {
     expect(parseJsonBody(Buffer.from(' null '))).toBeNull();
   });
 
+  it('ignores a leading UTF-8 byte order mark', () => {
+    expect(parseJsonBody(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"model":"mock"}')]))).toEqual({ model: 'mock' });
+  });
+
   it('rejects an empty body as invalid_json 400', () => {
     const error = errorOf(Buffer.alloc(0));
     expect(error).toMatchObject({ code: 'invalid_json', status: 400, retryable: false });

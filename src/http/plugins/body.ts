@@ -21,7 +21,9 @@ export function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; send a JSON object.');
   if (!isUtf8(body)) throw new GatewayError('invalid_encoding', 'The request body is not valid UTF-8.');
   try {
-    return JSON.parse(body.toString('utf8'));
+    // Some Windows tools prefix a byte order mark; it is not part of the JSON.
+    const text = body.toString('utf8');
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     throw new GatewayError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
   }

@@ -105,6 +105,11 @@ describe('planReply: max_tokens', () => {
 });
 
 describe('planReply: tools', () => {
+  it('rejects a named tool_choice that is not among the tools, as OpenAI does (400, param tool_choice)', () => {
+    const request = { model: 'mock', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'get_weather' } }], tool_choice: { type: 'function' as const, function: { name: 'get_time' } } };
+    expect(() => planReply(request)).toThrow(expect.objectContaining({ code: 'invalid_request', status: 400, param: 'tool_choice' }));
+  });
+
   it('calls the first tool when tool_choice is "required", with arguments matching its schema', () => {
     const reply = planReply(ask('hi', { tools: [weather, time], tool_choice: 'required' }));
     expect(reply.finishReason).toBe('tool_calls');

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { countTokens } from '../../governance/tokens.js';
+import { GatewayError } from '../../gateway/errors.js';
 import type { ChatMessage, ChatRequest, FinishReason, ToolCall, ToolDefinition, Usage } from '../../gateway/types.js';
 
 export interface MockReply {
@@ -77,7 +78,11 @@ function chooseTool(request: ChatRequest): ToolDefinition | undefined {
   const tools = request.tools ?? [];
   const choice = request.tool_choice;
   if (tools.length === 0 || choice === 'none') return undefined;
-  if (choice && typeof choice === 'object') return tools.find((t) => t.function?.name === choice.function.name) ?? tools[0];
+  if (choice && typeof choice === 'object') {
+    const named = tools.find((t) => t.function?.name === choice.function.name);
+    if (!named) throw new GatewayError('invalid_request', `tool_choice names the function "${choice.function.name}", which is not in 'tools'.`, { param: 'tool_choice' });
+    return named;
+  }
   if (choice === 'required') return tools[0];
   const last = request.messages[request.messages.length - 1];
   if (!last || last.role !== 'user') return undefined;

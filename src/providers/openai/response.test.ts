@@ -62,9 +62,17 @@ describe('upstreamHttpError: client errors (4xx)', () => {
     expect(toOpenAIErrorBody(error)).toEqual(JSON.parse(fixture('error-400-invalid-value.json')));
   });
 
-  it('401: keeps status 401 and the upstream code; not retryable', () => {
+  it("401: the gateway's provider key is wrong, not the client's: a retryable 502 that reveals no part of the key", () => {
     const error = upstreamHttpError(401, fixture('error-401-invalid-api-key.json'), {}, 'openai');
-    expect(error).toMatchObject({ code: 'upstream_client_error', status: 401, retryable: false, upstreamCode: 'invalid_api_key', param: null });
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, upstreamCode: 'invalid_api_key', provider: 'openai' });
+    expect(error.message).toMatch(/^The upstream provider "openai" refused the gateway's credentials \(HTTP 401\): Incorrect API key provided: \[redacted\]/);
+    expect(error.message).not.toMatch(/sk-|2aQA/);
+  });
+
+  it('403: also a credentials problem of the gateway (502, retryable)', () => {
+    const error = upstreamHttpError(403, '{"error":{"message":"Project does not have access to model gpt-4o","type":"invalid_request_error","code":"model_not_found"}}', {}, 'openai');
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true });
+    expect(error.message).toContain('Project does not have access to model gpt-4o');
   });
 
   it('404: keeps status 404 and model_not_found', () => {
@@ -79,7 +87,7 @@ describe('upstreamHttpError: client errors (4xx)', () => {
     expect(error.message).toBe(`The upstream provider "openai" rejected the request (HTTP ${status}).`);
   });
 
-  it.each([403, 413, 422])('%d: not retryable, status kept', (status) => {
+  it.each([413, 422])('%d: not retryable, status kept', (status) => {
     expect(upstreamHttpError(status, '{}', {}, 'openai')).toMatchObject({ code: 'upstream_client_error', status, retryable: false });
   });
 

@@ -18,9 +18,18 @@ type HeaderValue = string | string[] | undefined;
 /**
  * An upstream error status → GatewayError. 4xx the client caused keep their status and the
  * provider's message; 408/409/429 and 5xx are retryable; 429 keeps its Retry-After.
+ * 401 / 403 concern the gateway's own provider credentials, not the client's key: they become a
+ * retryable 502 (another target may work) whose message names no part of the key.
  */
 export function upstreamHttpError(status: number, bodyText: string, headers: Record<string, HeaderValue>, provider: string): GatewayError {
   const detail = readErrorDetail(bodyText);
+  if (status === 401 || status === 403) {
+    const reason = detail.message ? `: ${redactSecrets(detail.message)}` : '.';
+    return new GatewayError('upstream_error', `The upstream provider "${provider}" refused the gateway's credentials (HTTP ${status})${reason} Check this provider's api_key in the gateway configuration.`, {
+      provider,
+      upstreamCode: detail.code,
+    });
+  }
   if (status === 429) {
     return new GatewayError('upstream_rate_limited', detail.message ?? `The upstream provider "${provider}" is rate limiting requests.`, {
       provider,
@@ -54,6 +63,11 @@ export function streamError(value: OpenAIErrorBody, provider: string): GatewayEr
     upstreamType: detail.type,
     upstreamCode: detail.code,
   });
+}
+
+/** Masks anything that looks like an API key (even a provider's own masked echo of one). */
+export function redactSecrets(text: string): string {
+  return text.replace(/\b(?:sk|pk|rk|key|api[-_]?key)[-_][A-Za-z0-9_*.\-…]{4,}/gi, '[redacted]');
 }
 
 interface ErrorDetail {
