@@ -58,8 +58,13 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
         app.server.closeAllConnections();
       }, grace);
       force.unref();
+      // server.close() only closes the keep-alive connections idle at that moment; one whose last
+      // response ends later would hold the process until the grace period is over. Close them too.
+      const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+      idle.unref();
       await app.close();
       clearTimeout(force);
+      clearInterval(idle);
       await closeTransport();
       logger.info('switchyard stopped');
       logger.flush();

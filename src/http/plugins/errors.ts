@@ -30,6 +30,10 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayE
   reply.headers(gatewayHeaders(rc));
   settle(rc, metrics, request.log);
   if (error.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+  // Fastify closes the connection after rejecting a body it did not read; closing while the client
+  // is still uploading resets the socket, and fetch (so the OpenAI SDKs) reports EPIPE instead of
+  // this 413. Without `connection: close` Node reads and discards the rest of the body instead.
+  if (error.code === 'request_too_large') reply.removeHeader('connection');
   const body = request.url.startsWith('/v1/messages') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error);
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);
 }
