@@ -24,7 +24,9 @@ export interface RunningGateway {
 
 export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
   const config = withEnvOverrides(loaded.config, env);
-  const logger = pino({ level: config.logging.level, base: { service: 'switchyard' }, timestamp: pino.stdTimeFunctions.isoTime });
+  // Asynchronous stdout: under load, lines written while a write is in flight go out together.
+  const logStream = pino.destination({ dest: 1, sync: false });
+  const logger = pino({ level: config.logging.level, base: { service: 'switchyard' }, timestamp: pino.stdTimeFunctions.isoTime }, logStream);
   for (const warning of loaded.warnings) logger.warn(warning);
 
   configureTransport({
@@ -67,7 +69,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       clearInterval(idle);
       await closeTransport();
       logger.info('switchyard stopped');
-      logger.flush();
+      logStream.flushSync();
     })();
     return closing;
   };
