@@ -1,0 +1,308 @@
+/**
+ * Every error row of DESIGN.md §4 against the real gateway process: bad input (400), unknown model
+ * (404), body too large (413), upstream 4xx passed on (except 401/403, which concern the gateway's
+ * own provider key: 502), upstream 5xx / refused / reset / garbage (502), upstream timeout (504).
+ * Errors use OpenAI's shape, the SDK raises the matching class, and nothing is ever a 500.
+ */
+import OpenAI, { APIError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FakeOpenAI, OPENAI_ERRORS, refusedURL } from '../fakes/openai-upstream.js';
+import { isOpenAIError, raw, sdk, type OpenAIErrorShape } from '../helpers/client.js';
+import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
+
+let fake: FakeOpenAI;
+let gateway: Gateway;
+/** server.body_limit: 4kb, upstream.timeouts.first_byte_ms: 300 */
+let strict: Gateway;
+let client: OpenAI;
+let deadURL: string;
+
+beforeAll(async () => {
+  fake = await FakeOpenAI.start({ apiKeys: ['sk-upstream-oai'] });
+  deadURL = await refusedURL();
+  [gateway, strict] = await Promise.all([
+    startGateway(`
+providers:
+  oai: { type: openai, base_url: ${fake.baseURL}, api_key: sk-upstream-oai }
+  badkey: { type: openai, base_url: ${fake.baseURL}, api_key: sk-wrong-upstream-key-1234 }
+  dead: { type: openai-compatible, base_url: ${deadURL}, api_key: sk-upstream-oai }
+  slow: { type: openai, base_url: ${fake.baseURL}, api_key: sk-upstream-oai, timeouts: { first_byte_ms: 300 } }
+models:
+  gpt: { targets: [ { provider: oai, model: gpt-4o-mini } ] }
+  misconfigured: { targets: [ { provider: badkey, model: gpt-4o-mini } ] }
+  credentials-failover: { targets: [ { provider: badkey, model: gpt-4o-mini }, { provider: oai, model: gpt-4o-mini } ] }
+  unreachable: { targets: [ { provider: dead, model: gpt-4o-mini } ] }
+  slow: { targets: [ { provider: slow, model: gpt-4o-mini } ] }
+  embed: { targets: [ { provider: oai, model: text-embedding-3-small } ] }
+`),
+    startGateway(`
+server: { body_limit: 4kb }
+upstream: { timeouts: { first_byte_ms: 300 } }
+providers:
+  oai: { type: openai, base_url: ${fake.baseURL}, api_key: sk-upstream-oai }
+models:
+  gpt: { targets: [ { provider: oai, model: gpt-4o-mini } ] }
+`),
+  ]);
+  client = sdk(gateway);
+});
+
+afterAll(async () => {
+  await stopAllGateways();
+  await fake?.close();
+});
+
+beforeEach(() => fake.reset());
+
+const hello: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming = { model: 'gpt', messages: [{ role: 'user', content: 'hello' }] };
+
+/** Awaits a call that must fail with an SDK APIError of `type` and `status`; returns the error. */
+async function failure<T extends APIError>(call: Promise<unknown>, type: abstract new (...args: never[]) => T, status: number): Promise<T> {
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof APIError)) throw new Error(`expected an APIError, got ${String(error)}`);
+  expect(error).toBeInstanceOf(type);
+  expect(error.status).toBe(status);
+  expect(isOpenAIError({ error: error.error })).toBe(true);
+  expect(error.headers?.get('x-request-id')).toBeTruthy();
+  expect(error.headers?.get('content-type')).toMatch(/^application\/json/);
+  return error as T;
+}
+
+function rawError(body: unknown): OpenAIErrorShape['error'] {
+  expect(isOpenAIError(body)).toBe(true);
+  return (body as OpenAIErrorShape).error;
+}
+
+describe('requests the gateway rejects itself', () => {
+  it('answers malformed JSON with 400 invalid_json', async () => {
+    const res = await raw(gateway, '/v1/chat/completions', { body: '{"model": "gpt", "messages": [' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    expect(rawError(res.json)).toMatchObject({ type: 'invalid_request_error', code: 'invalid_json', param: null });
+    expect(rawError(res.json).message).toMatch(/not valid JSON/);
+  });
+
+  it('answers a body that is not valid UTF-8 with 400 invalid_encoding', async () => {
+    const body = Buffer.concat([Buffer.from('{"model":"gpt","messages":[{"role":"user","content":"'), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"}]}')]);
+    const res = await raw(gateway, '/v1/chat/completions', { body });
+    expect(res.status).toBe(400);
+    expect(rawError(res.json)).toMatchObject({ type: 'invalid_request_error', code: 'invalid_encoding' });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it.each(['', '[]', 'null', '"a string"', '42'])('answers the body %j with 400 in OpenAI\'s shape', async (body) => {
+    const res = await raw(gateway, '/v1/chat/completions', { body });
+    expect(res.status).toBe(400);
+    expect(rawError(res.json).type).toBe('invalid_request_error');
+  });
+
+  it.each([
+    ['messages', { model: 'gpt', messages: 'hi' }],
+    ['temperature', { ...hello, temperature: 'hot' }],
+    ['messages[0].role', { model: 'gpt', messages: [{ role: 'robot', content: 'hi' }] }],
+    ['messages[0].content', { model: 'gpt', messages: [{ role: 'user', content: 42 }] }],
+    ['stream', { ...hello, stream: 'yes' }],
+    ['n', { ...hello, n: 0 }],
+    ['max_tokens', { ...hello, max_tokens: -5 }],
+    ['tools[0].function.name', { ...hello, tools: [{ type: 'function', function: { name: '' } }] }],
+  ])('answers a wrong type with 400 naming param %s', async (param, body) => {
+    const error = await failure(client.chat.completions.create(body as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming), BadRequestError, 400);
+    expect(error.param).toBe(param);
+    expect(error.type).toBe('invalid_request_error');
+    expect(error.message).toContain(`'${param}'`);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('answers missing model and missing messages with 400 naming the field', async () => {
+    const noModel = await failure(client.chat.completions.create({ messages: hello.messages } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming), BadRequestError, 400);
+    expect(noModel.param).toBe('model');
+    expect(noModel.message).toMatch(/'model' is required/);
+    const noMessages = await failure(client.chat.completions.create({ model: 'gpt' } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming), BadRequestError, 400);
+    expect(noMessages.param).toBe('messages');
+    expect(noMessages.message).toMatch(/'messages' is required/);
+    const noInput = await failure(client.embeddings.create({ model: 'embed' } as OpenAI.EmbeddingCreateParams), BadRequestError, 400);
+    expect(noInput.param).toBe('input');
+  });
+
+  it('answers an unknown model with 404 model_not_found (chat, stream, embeddings, retrieve)', async () => {
+    const chat = await failure(client.chat.completions.create({ ...hello, model: 'gpt-9' }), NotFoundError, 404);
+    expect(chat.code).toBe('model_not_found');
+    expect(chat.param).toBe('model');
+    expect(chat.message).toContain('"gpt-9" does not exist');
+    const stream = await failure(client.chat.completions.create({ ...hello, model: 'gpt-9', stream: true }), NotFoundError, 404);
+    expect(stream.code).toBe('model_not_found');
+    const unknownProvider = await failure(client.chat.completions.create({ ...hello, model: 'nosuch/gpt-4o' }), NotFoundError, 404);
+    expect(unknownProvider.code).toBe('model_not_found');
+    const embeddings = await failure(client.embeddings.create({ model: 'nope', input: 'x' }), NotFoundError, 404);
+    expect(embeddings.code).toBe('model_not_found');
+    await failure(client.models.retrieve('gpt-9'), NotFoundError, 404);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('answers an unknown route with 404 in OpenAI\'s shape', async () => {
+    const res = await raw(gateway, '/v1/completions', { body: '{"model":"gpt","prompt":"x"}' });
+    expect(res.status).toBe(404);
+    expect(rawError(res.json).code).toBe('route_not_found');
+  });
+});
+
+describe('body limits', () => {
+  it('answers a body over a small configured server.body_limit with 413', async () => {
+    const sdkStrict = sdk(strict);
+    const error = await failure(sdkStrict.chat.completions.create({ ...hello, messages: [{ role: 'user', content: 'x'.repeat(5 * 1024) }] }), APIError, 413);
+    expect(error.code).toBe('request_too_large');
+    expect(error.message).toContain('server.body_limit');
+    // Just under the limit is accepted.
+    const ok = await sdkStrict.chat.completions.create({ ...hello, messages: [{ role: 'user', content: 'x'.repeat(3 * 1024) }] });
+    expect(ok.choices[0]!.finish_reason).toBe('stop');
+  });
+
+  it('answers an ~11 MB body with 413 under the default 10 MB limit, and accepts ~9.5 MB', async () => {
+    const big = JSON.stringify({ model: 'gpt', messages: [{ role: 'user', content: 'x'.repeat(11 * 1024 * 1024) }] });
+    for (let i = 0; i < 5; i++) {
+      // Several times: the 413 must reach the client every time, not a reset connection.
+      const res = await raw(gateway, '/v1/chat/completions', { body: big });
+      expect(res.status).toBe(413);
+      expect(rawError(res.json).code).toBe('request_too_large');
+    }
+    // A body under 10 MB gets past the limit (and fails later, on the unknown model).
+    const under = JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'x'.repeat(9.5 * 1024 * 1024) }] });
+    const res = await raw(gateway, '/v1/chat/completions', { body: under });
+    expect(res.status).toBe(404);
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('upstream errors', () => {
+  it('passes an upstream 400 on with the same status and the provider\'s message, code and param', async () => {
+    const upstream = OPENAI_ERRORS.contextLengthExceeded();
+    fake.inject({ kind: 'http-error', error: upstream });
+    const error = await failure(client.chat.completions.create(hello), BadRequestError, 400);
+    expect(error.message).toBe(`400 ${upstream.body.error.message}`);
+    expect(error.code).toBe('context_length_exceeded');
+    expect(error.param).toBe('messages');
+    expect(error.type).toBe('invalid_request_error');
+    expect(error.headers?.get('x-switchyard-provider')).toBe('oai');
+
+    // A stream that fails before its first chunk is an ordinary HTTP error too.
+    fake.inject({ kind: 'http-error', error: upstream });
+    const streamed = await failure(client.chat.completions.create({ ...hello, stream: true }), BadRequestError, 400);
+    expect(streamed.code).toBe('context_length_exceeded');
+  });
+
+  it('turns an upstream 401 (the gateway\'s own provider key is wrong) into a 502 naming no part of the key', async () => {
+    const error = await failure(client.chat.completions.create({ ...hello, model: 'misconfigured' }), InternalServerError, 502);
+    expect(error.message).toContain('"badkey" refused the gateway\'s credentials (HTTP 401)');
+    expect(error.message).toContain('Incorrect API key provided');
+    expect(error.code).toBe('invalid_api_key');
+    expect(JSON.stringify(error.error)).not.toMatch(/1234|sk-wrong/);
+    expect(fake.lastRequest().headers.authorization).toBe('Bearer sk-wrong-upstream-key-1234');
+
+    fake.inject({
+      kind: 'http-error',
+      error: { status: 403, body: { error: { message: 'You are not allowed to sample from this model', type: 'invalid_request_error', param: null, code: null } } },
+    });
+    const forbidden = await failure(client.chat.completions.create(hello), InternalServerError, 502);
+    expect(forbidden.message).toContain('"oai" refused the gateway\'s credentials (HTTP 403)');
+
+    // It is retryable: the next target with working credentials answers.
+    const { data, response } = await client.chat.completions.create({ ...hello, model: 'credentials-failover' }).withResponse();
+    expect(data.choices[0]!.message.content).toBe('Hello from gpt-4o-mini. You said: hello');
+    expect(response.headers.get('x-switchyard-attempts')).toBe('2');
+    expect(response.headers.get('x-switchyard-provider')).toBe('oai');
+  });
+
+  it('passes an upstream 404 model_not_found on (direct addressing of a model the provider lacks)', async () => {
+    const error = await failure(client.chat.completions.create({ ...hello, model: 'oai/gpt-5-imaginary' }), NotFoundError, 404);
+    expect(error.code).toBe('model_not_found');
+    expect(error.message).toBe('404 The model `gpt-5-imaginary` does not exist or you do not have access to it.');
+  });
+
+  it('passes an upstream 429 on with Retry-After', async () => {
+    fake.inject({ kind: 'http-error', error: OPENAI_ERRORS.rateLimited() });
+    const error = await failure(client.chat.completions.create(hello), RateLimitError, 429);
+    expect(error.code).toBe('rate_limit_exceeded');
+    expect(error.message).toContain('Rate limit reached for gpt-4o-mini');
+    expect(error.headers?.get('retry-after')).toBe('20');
+  });
+
+  it.each([
+    ['500 server_error', OPENAI_ERRORS.serverError()],
+    ['503 overloaded', OPENAI_ERRORS.overloaded()],
+  ])('answers an upstream %s with 502 carrying the provider\'s message', async (_name, upstream) => {
+    fake.inject({ kind: 'http-error', error: upstream });
+    const error = await failure(client.chat.completions.create(hello), InternalServerError, 502);
+    expect(error.type).toBe('api_error');
+    expect(error.message).toContain(`failed with HTTP ${upstream.status}`);
+    expect(error.message).toContain(upstream.body.error.message);
+
+    fake.inject({ kind: 'http-error', error: upstream });
+    await failure(client.chat.completions.create({ ...hello, stream: true }), InternalServerError, 502);
+    fake.inject({ kind: 'http-error', error: upstream });
+    await failure(client.embeddings.create({ model: 'embed', input: 'x' }), InternalServerError, 502);
+  });
+
+  it('answers a refused connection with 502 without revealing the upstream address', async () => {
+    const error = await failure(client.chat.completions.create({ ...hello, model: 'unreachable' }), InternalServerError, 502);
+    expect(error.message).toContain('"dead" refused the connection');
+    const port = new URL(deadURL).port;
+    expect(JSON.stringify(error.error)).not.toContain(port);
+    expect(JSON.stringify(error.error)).not.toContain('127.0.0.1');
+    await failure(client.chat.completions.create({ ...hello, model: 'unreachable', stream: true }), InternalServerError, 502);
+  });
+
+  it('answers a reset connection with 502', async () => {
+    fake.inject({ kind: 'reset' });
+    const error = await failure(client.chat.completions.create(hello), InternalServerError, 502);
+    expect(error.message).toContain('closed the connection unexpectedly');
+    fake.inject({ kind: 'reset' });
+    await failure(client.chat.completions.create({ ...hello, stream: true }), InternalServerError, 502);
+  });
+
+  it('answers a 200 with a body that is not JSON with 502', async () => {
+    fake.inject({ kind: 'garbage' });
+    const error = await failure(client.chat.completions.create(hello), InternalServerError, 502);
+    expect(error.message).toContain('not valid JSON');
+    expect(error.message).not.toContain('<html>');
+    fake.inject({ kind: 'garbage' });
+    await failure(client.embeddings.create({ model: 'embed', input: 'x' }), InternalServerError, 502);
+  });
+
+  it('answers 504 when the provider\'s first_byte_ms timeout passes', async () => {
+    fake.inject({ kind: 'delay-headers', ms: 3000 }, { times: 2 });
+    const started = performance.now();
+    const error = await failure(client.chat.completions.create({ ...hello, model: 'slow' }), InternalServerError, 504);
+    expect(performance.now() - started).toBeLessThan(2500);
+    expect(error.type).toBe('timeout_error');
+    expect(error.code).toBe('upstream_timeout');
+    await failure(client.chat.completions.create({ ...hello, model: 'slow', stream: true }), InternalServerError, 504);
+  });
+
+  it('answers 504 when upstream.timeouts.first_byte_ms passes', async () => {
+    fake.inject({ kind: 'delay-headers', ms: 3000 });
+    const started = performance.now();
+    const error = await failure(sdk(strict).chat.completions.create(hello), InternalServerError, 504);
+    expect(performance.now() - started).toBeLessThan(2500);
+    expect(error.code).toBe('upstream_timeout');
+    // A slow-but-in-time upstream is fine.
+    fake.inject({ kind: 'delay-headers', ms: 50 });
+    const ok = await sdk(strict).chat.completions.create(hello);
+    expect(ok.choices[0]!.message.content).toBe('Hello from gpt-4o-mini. You said: hello');
+  });
+});
+
+describe('never a 500', () => {
+  it('logged no unexpected error and answered no 500 during this file', () => {
+    for (const gw of [gateway, strict]) {
+      const logs = gw.logs();
+      expect(logs.filter((l) => l.msg === 'unexpected error')).toEqual([]);
+      const settled = logs.filter((l) => typeof l.status === 'number');
+      expect(settled.length).toBeGreaterThan(2);
+      expect(settled.filter((l) => l.status === 500)).toEqual([]);
+      expect(gw.process.exitCode).toBeNull();
+    }
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * Process lifecycle: graceful shutdown on SIGTERM (an in-flight stream completes, exit code 0;
+ * past the grace period remaining connections are closed), and `switchyard config check`.
+ */
+import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeOpenAI } from '../fakes/openai-upstream.js';
+import { raw, sdk } from '../helpers/client.js';
+import { runCli, startGateway, stopAllGateways } from '../helpers/gateway.js';
+
+let fake: FakeOpenAI;
+let dir: string;
+
+beforeAll(async () => {
+  fake = await FakeOpenAI.start();
+  dir = await mkdtemp(join(tmpdir(), 'switchyard-e2e-cli-'));
+});
+
+afterAll(async () => {
+  await stopAllGateways();
+  await fake?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const config = (graceMs: number): string => `
+server: { shutdown_grace_ms: ${graceMs} }
+providers:
+  oai: { type: openai, base_url: ${fake.baseURL}, api_key: sk-upstream-oai }
+models:
+  gpt: { targets: [ { provider: oai, model: gpt-4o-mini } ] }
+`;
+
+const PROMPT = 'please answer slowly so that shutdown has to wait';
+const ANSWER = `Hello from gpt-4o-mini. You said: ${PROMPT}`;
+
+describe('graceful shutdown', () => {
+  it('lets an in-flight stream finish after SIGTERM, refuses new work, and exits 0', async () => {
+    const gateway = await startGateway(config(5000));
+    fake.reset();
+    fake.inject({ kind: 'slow-stream', chunkDelayMs: 40 });
+    const stream = await sdk(gateway).chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: PROMPT }], stream: true });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    let signalled = false;
+    let duringShutdown: number | string | undefined;
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      if (!signalled) {
+        signalled = true;
+        gateway.process.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 100));
+        // New work is turned away while the stream drains: the listener is closed (or 503).
+        duringShutdown = await raw(gateway, '/health/ready').then(
+          (res) => res.status,
+          (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? err.message,
+        );
+      }
+    }
+    const streamEnded = performance.now();
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(ANSWER);
+    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('stop');
+    expect([503, 'ECONNREFUSED']).toContain(duringShutdown);
+    expect(await gateway.exited).toBe(0);
+    // Once nothing is in flight the process exits, without waiting out the 5 s grace period
+    // (the client's keep-alive connection must not hold it).
+    expect(performance.now() - streamEnded).toBeLessThan(1500);
+    const messages = gateway.logs().map((l) => l.msg);
+    expect(messages).toContain('shutting down: no new requests, waiting for in-flight ones');
+    expect(messages).toContain('switchyard stopped');
+    expect(fake.aborts).toHaveLength(0);
+  });
+
+  it('closes what is still running when shutdown_grace_ms is over, and still exits 0', async () => {
+    const gateway = await startGateway(config(300));
+    fake.reset();
+    fake.inject({ kind: 'slow-stream', chunkDelayMs: 150 });
+    const stream = await sdk(gateway).chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: PROMPT }], stream: true });
+    const started = performance.now();
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    try {
+      for await (const chunk of stream) {
+        chunks.push(chunk);
+        if (chunks.length === 1) gateway.process.kill('SIGTERM');
+      }
+    } catch {
+      // the connection was closed under the stream: expected
+    }
+    expect(await gateway.exited).toBe(0);
+    // The whole stream would take 17 chunks × 150 ms; the 300 ms grace period cut it short.
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(chunks.some((c) => c.choices[0]?.finish_reason)).toBe(false);
+    expect(gateway.logs().map((l) => l.msg)).toContain('shutdown grace period over: closing remaining connections');
+    await fake.waitForAbort(2000);
+  });
+});
+
+describe('switchyard config check', () => {
+  it('accepts a valid file (exit 0)', async () => {
+    const path = join(dir, 'valid.yaml');
+    await writeFile(path, config(1000));
+    const result = await runCli(['config', 'check', path]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(`${path}: OK (1 providers, 1 model groups)`);
+  });
+
+  it('rejects an unknown provider with a message naming the path (exit 1)', async () => {
+    const path = join(dir, 'typo.yaml');
+    await writeFile(
+      path,
+      `
+providers:
+  openai: { type: openai, api_key: sk-x }
+models:
+  smart:
+    targets:
+      - { provider: opnai, model: gpt-4o }
+`,
+    );
+    const result = await runCli(['config', 'check', path]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`${path}: invalid configuration`);
+    expect(result.stderr).toContain('models.smart.targets[0].provider: unknown provider "opnai" (did you mean "openai"?)');
+  });
+
+  it('rejects bad YAML, a wrong type, a missing file, and a missing argument (exit 1)', async () => {
+    const yaml = join(dir, 'broken.yaml');
+    await writeFile(yaml, 'providers: [unclosed\n');
+    const broken = await runCli(['config', 'check', yaml]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/YAML: /);
+
+    const typed = join(dir, 'typed.yaml');
+    await writeFile(typed, 'server: { port: eighty }\nproviders: { m: { type: mocked } }\n');
+    const wrong = await runCli(['config', 'check', typed]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('server.port:');
+    expect(wrong.stderr).toContain('providers.m.type: unknown provider type "mocked"');
+
+    const missing = await runCli(['config', 'check', join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('nope.yaml: invalid configuration');
+    expect(missing.stderr).toContain('file not found');
+
+    const usage = await runCli(['config', 'check']);
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toContain('config check needs a FILE');
+  });
+
+  it('refuses to start on an invalid config, with the problem in the output', async () => {
+    const error = await startGateway('models:\n  smart: { targets: [ { provider: opnai, model: gpt-4o } ] }\n').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toContain('exited with code 1 before listening');
+    expect((error as Error).message).toContain('models.smart.targets[0].provider: unknown provider "opnai"');
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * Streaming failure modes: an upstream error or a dropped upstream connection after the first
+ * chunk ends the client's stream with an OpenAI-format error event (the SDK throws an APIError),
+ * and a client that aborts mid-stream makes the gateway abort the upstream request.
+ */
+import { APIError, InternalServerError, type OpenAI } from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FakeOpenAI } from '../fakes/openai-upstream.js';
+import { raw, sdk } from '../helpers/client.js';
+import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
+
+let fake: FakeOpenAI;
+let gateway: Gateway;
+let client: OpenAI;
+
+beforeAll(async () => {
+  fake = await FakeOpenAI.start();
+  gateway = await startGateway(`
+providers:
+  oai: { type: openai, base_url: ${fake.baseURL}, api_key: sk-upstream-oai }
+  backup: { type: openai-compatible, base_url: ${fake.baseURL} }
+models:
+  gpt: { targets: [ { provider: oai, model: gpt-4o-mini } ] }
+  ha:
+    targets:
+      - { provider: oai, model: gpt-4o-mini }
+      - { provider: backup, model: llama-3.1-8b-instruct }
+`);
+  client = sdk(gateway);
+});
+
+afterAll(async () => {
+  await stopAllGateways();
+  await fake?.close();
+});
+
+beforeEach(() => fake.reset());
+
+type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
+
+const request = (content: string, model = 'gpt'): OpenAI.Chat.Completions.ChatCompletionCreateParamsStreaming => ({
+  model,
+  messages: [{ role: 'user', content }],
+  stream: true,
+});
+
+/** Reads a stream to its end or its error; returns the chunks and what was thrown. */
+async function drain(stream: AsyncIterable<Chunk>): Promise<{ chunks: Chunk[]; error: unknown }> {
+  const chunks: Chunk[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(chunk);
+  } catch (error) {
+    return { chunks, error };
+  }
+  return { chunks, error: undefined };
+}
+
+/** The `data:` payloads of an SSE body. */
+function sseData(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((event) => event.startsWith('data: '))
+    .map((event) => event.slice('data: '.length));
+}
+
+describe('upstream failure mid-stream', () => {
+  it('ends the stream with an OpenAI error event; the SDK throws an APIError with the message', async () => {
+    fake.inject({ kind: 'stream-error', afterChunks: 3 });
+    const { chunks, error } = await drain(await client.chat.completions.create(request('Tell me a long story')));
+    expect(chunks).toHaveLength(3);
+    expect(chunks.map((c) => c.choices[0]!.delta.content ?? '').join('')).toBe('Hello from');
+    expect(error).toBeInstanceOf(APIError);
+    const apiError = error as APIError;
+    expect(apiError.message).toContain('The server had an error while processing your request. Sorry about that!');
+    expect(apiError.message).toContain('"oai"');
+    expect(apiError.type).toBe('server_error');
+  });
+
+  it('puts the error event last on the wire, in OpenAI\'s shape, with no [DONE]', async () => {
+    fake.inject({ kind: 'stream-error', afterChunks: 2, error: { error: { message: 'Upstream exploded', type: 'server_error', param: null, code: 'boom' } } });
+    const res = await raw(gateway, '/v1/chat/completions', { body: JSON.stringify(request('wire')) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = sseData(res.text);
+    expect(events).toHaveLength(3);
+    expect(events).not.toContain('[DONE]');
+    const last = JSON.parse(events.at(-1)!) as { error: Record<string, unknown> };
+    expect(Object.keys(last)).toEqual(['error']);
+    expect(Object.keys(last.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    expect(last.error).toMatchObject({ type: 'server_error', code: 'boom', param: null });
+    expect(last.error.message).toContain('Upstream exploded');
+  });
+
+  it('ends the stream with an error event when the upstream connection drops mid-stream', async () => {
+    fake.inject({ kind: 'stream-drop', afterChunks: 4 });
+    const { chunks, error } = await drain(await client.chat.completions.create(request('drop me')));
+    expect(chunks).toHaveLength(4);
+    expect(error).toBeInstanceOf(APIError);
+    expect((error as APIError).message).toContain('"oai"');
+    expect(gateway.process.exitCode).toBeNull();
+  });
+
+  it('fails over when the stream errors before its first chunk (nothing was sent yet)', async () => {
+    fake.inject({ kind: 'stream-error', afterChunks: 0 }, { model: 'gpt-4o-mini' });
+    const { data, response } = await client.chat.completions.create(request('retry me', 'ha')).withResponse();
+    expect(response.headers.get('x-switchyard-attempts')).toBe('2');
+    const { chunks, error } = await drain(data);
+    expect(error).toBeUndefined();
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from llama-3.1-8b-instruct. You said: retry me');
+  });
+
+  it('answers 502 (not a broken 200) when the only target errors before the first chunk', async () => {
+    fake.inject({ kind: 'stream-error', afterChunks: 0 });
+    const error = await client.chat.completions.create(request('no luck')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InternalServerError);
+    expect((error as APIError).status).toBe(502);
+    expect((error as APIError).message).toContain('The server had an error while processing your request');
+  });
+});
+
+describe('slow streams and client disconnects', () => {
+  it('relays a slow stream chunk by chunk, not buffered', async () => {
+    fake.inject({ kind: 'slow-stream', chunkDelayMs: 60 });
+    const started = performance.now();
+    const arrivals: number[] = [];
+    const { chunks, error } = await drain(
+      (async function* () {
+        for await (const chunk of await client.chat.completions.create(request('slowly now'))) {
+          arrivals.push(performance.now() - started);
+          yield chunk;
+        }
+      })(),
+    );
+    expect(error).toBeUndefined();
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from gpt-4o-mini. You said: slowly now');
+    // 9 chunks 60 ms apart: the first arrives long before the last.
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(300);
+  });
+
+  it('aborts the upstream request when the client aborts mid-stream', async () => {
+    fake.inject({ kind: 'slow-stream', chunkDelayMs: 100 });
+    const controller = new AbortController();
+    const stream = await client.chat.completions.create(request('abort me please, this is a long one'), { signal: controller.signal });
+    const received: Chunk[] = [];
+    // The SDK ends the iteration quietly when its own signal aborts it.
+    for await (const chunk of stream) {
+      received.push(chunk);
+      if (received.length === 2) controller.abort();
+    }
+    expect(received).toHaveLength(2);
+    expect(received.some((c) => c.choices[0]?.finish_reason)).toBe(false);
+
+    const aborted = await fake.waitForAbort(3000);
+    expect(aborted.path).toBe('/v1/chat/completions');
+    expect((aborted.body as { messages: { content: string }[] }).messages[0]!.content).toBe('abort me please, this is a long one');
+
+    // The gateway books it as a client disconnect (499), not as an error or a success.
+    await expect.poll(() => gateway.logs().find((l) => l.status === 499 && l.stream === true), { timeout: 3000 }).toBeTruthy();
+    expect(gateway.process.exitCode).toBeNull();
+  });
+});

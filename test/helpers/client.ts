@@ -1,0 +1,58 @@
+/** Clients for e2e tests: the official OpenAI SDK, and raw HTTP for what the SDK cannot send. */
+import OpenAI from 'openai';
+import type { Gateway } from './gateway.js';
+
+/** The official SDK pointed at the gateway; no SDK retries so every attempt is the test's own. */
+export function sdk(gateway: Gateway, apiKey = 'sk-client-e2e'): OpenAI {
+  return new OpenAI({ baseURL: gateway.baseURL, apiKey, maxRetries: 0, timeout: 15_000 });
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: unknown;
+}
+
+/** A raw HTTP request to the gateway (body as given: a string or bytes, never re-encoded). */
+export async function raw(
+  gateway: Gateway,
+  path: string,
+  init: { method?: string; body?: string | Uint8Array; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
+  const res = await fetch(`${gateway.url}${path}`, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers: init.body === undefined ? init.headers : { 'content-type': 'application/json', ...init.headers },
+    body: init.body,
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** OpenAI's error shape, as every error on the OpenAI routes must look. */
+export interface OpenAIErrorShape {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export function isOpenAIError(value: unknown): value is OpenAIErrorShape {
+  if (value === null || typeof value !== 'object' || !('error' in value)) return false;
+  const error = (value as { error: unknown }).error;
+  if (error === null || typeof error !== 'object') return false;
+  const e = error as Record<string, unknown>;
+  return (
+    typeof e.message === 'string' &&
+    e.message !== '' &&
+    typeof e.type === 'string' &&
+    'param' in e &&
+    (e.param === null || typeof e.param === 'string') &&
+    'code' in e &&
+    (e.code === null || typeof e.code === 'string')
+  );
+}
