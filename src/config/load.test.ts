@@ -121,6 +121,10 @@ describe('parseConfigText: defaults', () => {
     expect(problemsOf('upstream:\n  timeouts: { connect_ms: "" }\n')).toEqual([expect.stringMatching(/^upstream\.timeouts\.connect_ms: /)]);
   });
 
+  it('says a word where a number belongs is a string, not NaN', () => {
+    expect(problemsOf('server: { port: eighty }\n')).toEqual(['server.port: expected number, received string']);
+  });
+
   it('reads "true" / "false" strings (what interpolation produces) as booleans', () => {
     const text = 'providers:\n  local: { type: openai-compatible, base_url: "http://127.0.0.1:1/v1", stream_usage: ${USAGE:-false} }\n';
     const provider = parseConfigText(text, 'test.yaml', {}).config.providers.local;

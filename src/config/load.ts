@@ -90,7 +90,7 @@ export function validateConfig(value: unknown, source: string): Config {
 /** `models.smart.targets[1].provider: unknown provider "opnai"`. */
 export function formatIssue(issue: z.core.$ZodIssue): string {
   const path = formatPath(issue.path);
-  let message = issue.message;
+  let message = issue.message.replace(/^Invalid (input|option): /, '');
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   // A bad record key (e.g. a provider id): zod wraps the key schema's own message.
   if (issue.code === 'invalid_key' && issue.issues[0]) message = issue.issues[0].message;

@@ -18,7 +18,7 @@ const byteSize = z.union([
  * Values interpolated from env vars arrive as strings: numbers and booleans accept their string
  * forms, but an empty or null value is an error rather than a silent 0 / false.
  */
-const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
+const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), schema);
 const boolean = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 
 const millis = numeric(z.number().int().nonnegative());
