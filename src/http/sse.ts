@@ -16,14 +16,29 @@ export const SSE_HEADERS = {
 export class SseWriter {
   constructor(private readonly res: ServerResponse) {}
 
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.res.uncork();
+  };
+
+  /** The status line and headers go out with the first event, in one packet. */
   start(headers: Record<string, string>): void {
     this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
-    this.res.flushHeaders();
   }
 
-  /** Writes one `data:` event; waits for the socket to drain when the client reads slowly. */
+  /**
+   * Writes one `data:` event; waits for the socket to drain when the client reads slowly.
+   * Events written in the same tick (several upstream chunks from one network read) are corked
+   * into a single socket write; nothing is held back past the current tick.
+   */
   async data(json: string): Promise<void> {
     if (this.res.destroyed) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.res.cork();
+      process.nextTick(this.#uncork);
+    }
     if (!this.res.write(`data: ${json}\n\n`)) {
       await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
     }
