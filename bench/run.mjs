@@ -200,7 +200,8 @@ async function startGateway({ core, upstreamOrigin, dir, opts }) {
   const stderrPath = join(dir, 'gateway.stderr');
   const stderr = openSync(stderrPath, 'w');
   const profileDir = join(RESULTS_DIR, 'profiles');
-  const nodeFlags = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const extraFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeFlags = [...extraFlags, ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   if (opts.profile) mkdirSync(profileDir, { recursive: true });
   const child = spawnNode(core, [...nodeFlags, main, 'start', '--config', configPath], {
     cwd: dir,

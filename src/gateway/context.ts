@@ -2,7 +2,7 @@
  * Per-request state that the pipeline's stages fill in as the request moves forward, and that
  * `settle` reads once at the end for metrics and the request log.
  */
-import type { GatewayError } from './errors.js';
+import { GatewayError } from './errors.js';
 import type { Usage } from './types.js';
 
 export type RouteName = 'chat' | 'embeddings' | 'other';
@@ -12,8 +12,10 @@ export interface RequestContext {
   readonly route: RouteName;
   /** performance.now() when the request arrived. */
   readonly startedAt: number;
-  /** Aborted when the client disconnects before the answer is complete. */
-  readonly signal: AbortSignal;
+  /** Set when the client disconnected before the answer was complete. */
+  clientClosed?: GatewayError;
+  /** Aborts the running upstream attempt, if any; called once when the client disconnects. */
+  onClientClose?: (reason: GatewayError) => void;
   /** Whether the caller gave `stream: true`. */
   stream: boolean;
   /** The model group asked for, once it resolved (so metric labels stay bounded). */
@@ -32,6 +34,16 @@ export interface RequestContext {
   settled: boolean;
 }
 
-export function createRequestContext(requestId: string, route: RouteName, signal: AbortSignal, startedAt: number): RequestContext {
-  return { requestId, route, startedAt, signal, stream: false, attempts: 0, upstreamMs: 0, settled: false };
+export function createRequestContext(requestId: string, route: RouteName, startedAt: number): RequestContext {
+  return { requestId, route, startedAt, stream: false, attempts: 0, upstreamMs: 0, settled: false };
+}
+
+/**
+ * Marks the client as gone and aborts the running attempt. A plain callback rather than an
+ * AbortSignal per request: signals are costly to create, and only the attempt needs one.
+ */
+export function closeClient(rc: RequestContext, reason?: GatewayError): void {
+  if (rc.clientClosed) return;
+  rc.clientClosed = reason ?? new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.');
+  rc.onClientClose?.(rc.clientClosed);
 }

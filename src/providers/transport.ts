@@ -1,6 +1,7 @@
 /**
- * Outbound HTTP for every provider: one shared undici Agent with keep-alive (DESIGN.md §3.5),
- * per-attempt first-byte timeouts, and transport failures classified once into GatewayErrors.
+ * Outbound HTTP for every provider: one shared undici Agent with keep-alive (DESIGN.md §3.5), and
+ * transport failures classified once into GatewayErrors. Timeouts are the attempt's (its signal):
+ * undici's own header/body timers are off, they are coarse (~1 s) and cost a timer per request.
  */
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { GatewayError } from '../gateway/errors.js';
@@ -40,8 +41,8 @@ export interface UpstreamRequest {
   headers: Record<string, string>;
   body?: string;
   signal: AbortSignal;
-  /** Until response headers arrive; 0 = no limit. */
-  firstByteTimeoutMs: number;
+  /** Called when the response headers arrived (stops the attempt's first-byte timeout). */
+  onFirstByte?: () => void;
   /** Provider id, for error attribution (never the URL). */
   provider: string;
 }
@@ -50,16 +51,17 @@ export type UpstreamResponse = Dispatcher.ResponseData;
 
 export async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
   try {
-    return await request(req.url, {
+    const res = await request(req.url, {
       dispatcher: sharedAgent(),
       method: req.method ?? 'POST',
       headers: req.headers,
       body: req.body,
       signal: req.signal,
-      headersTimeout: req.firstByteTimeoutMs,
-      // The total timeout (via the signal) bounds the body; no separate idle timeout.
+      headersTimeout: 0,
       bodyTimeout: 0,
     });
+    req.onFirstByte?.();
+    return res;
   } catch (err) {
     throw classifyTransportError(err, req.provider, req.signal);
   }

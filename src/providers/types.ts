@@ -16,6 +16,8 @@ export interface AttemptContext {
   signal: AbortSignal;
   requestId: string;
   timeouts: AttemptTimeouts;
+  /** Adapters call this when the upstream's response headers arrived: the first-byte timeout stops. */
+  firstByte(): void;
 }
 
 export interface ProviderAdapter {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRequestContext, type RequestContext } from '../gateway/context.js';
+import { closeClient, createRequestContext, type RequestContext } from '../gateway/context.js';
 import { GatewayError } from '../gateway/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../gateway/types.js';
 import { Metrics } from '../observability/metrics.js';
@@ -61,21 +61,21 @@ function fake(id: string, behaviour: Partial<Pick<ProviderAdapter, 'chat' | 'cha
   };
 }
 
-function group(...targets: { adapter: ProviderAdapter; model?: string; totalMs?: number }[]): ModelGroup {
+function group(...targets: { adapter: ProviderAdapter; model?: string; totalMs?: number; firstByteMs?: number }[]): ModelGroup {
   return {
     name: 'smart',
     configured: true,
-    targets: targets.map(({ adapter, model, totalMs }) => ({
+    targets: targets.map(({ adapter, model, totalMs, firstByteMs }) => ({
       providerId: adapter.id,
       model: model ?? `${adapter.id}-model`,
-      provider: { adapter, timeouts: { firstByteMs: 0, totalMs: totalMs ?? 0 } },
+      provider: { adapter, timeouts: { firstByteMs: firstByteMs ?? 0, totalMs: totalMs ?? 0 } },
     })),
   };
 }
 
-function setup(signal: AbortSignal = new AbortController().signal): { executor: Executor; metrics: Metrics; rc: RequestContext } {
+function setup(): { executor: Executor; metrics: Metrics; rc: RequestContext } {
   const metrics = new Metrics();
-  return { executor: new Executor(metrics), metrics, rc: createRequestContext('req-1', 'chat', signal, performance.now()) };
+  return { executor: new Executor(metrics), metrics, rc: createRequestContext('req-1', 'chat', performance.now()) };
 }
 
 async function outcomes(metrics: Metrics): Promise<Record<string, number>> {
@@ -186,43 +186,78 @@ describe('Executor.chat', () => {
     expect(a.contexts[0]!.signal.aborted).toBe(false);
   });
 
+  it('times out an attempt whose upstream has not started answering within first_byte_ms, and fails over', async () => {
+    const a = fake('a', { chat: (_req, ctx) => untilAborted(ctx.signal) });
+    const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, metrics, rc } = setup();
+    const started = performance.now();
+    const result = await executor.chat(group({ adapter: a, firstByteMs: 40 }, { adapter: b }), request, rc);
+    expect(result.model).toBe('b-model');
+    expect(a.contexts[0]!.signal.reason).toMatchObject({ code: 'upstream_timeout', status: 504, message: 'The upstream provider "a" did not start answering within 40 ms.' });
+    // Our own timer, not undici's ~1 s one: the timeout is precise.
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_timeout': 1, 'b:ok': 1 });
+  });
+
+  it('lets an attempt that started answering in time run past first_byte_ms, bounded by total_ms', async () => {
+    const slowBody = fake('a', {
+      chat: async (_req, ctx) => {
+        ctx.firstByte();
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        ctx.signal.throwIfAborted();
+        return completion(ctx.upstreamModel);
+      },
+    });
+    const { executor, rc } = setup();
+    await expect(executor.chat(group({ adapter: slowBody, firstByteMs: 30 }), request, rc)).resolves.toMatchObject({ model: 'a-model' });
+
+    const tooSlow = fake('a', {
+      chat: (_req, ctx) => {
+        ctx.firstByte();
+        return untilAborted(ctx.signal);
+      },
+    });
+    const second = setup();
+    await expect(second.executor.chat(group({ adapter: tooSlow, firstByteMs: 30, totalMs: 90 }), request, second.rc)).rejects.toMatchObject({
+      code: 'upstream_timeout',
+      message: 'The upstream provider "a" did not finish within 90 ms.',
+    });
+  });
+
   it('aborts the attempt when the client goes away, and does not try other targets', async () => {
-    const client = new AbortController();
     const gone = new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.');
+    const { executor, rc } = setup();
     const a = fake('a', {
       chat: (_req, ctx) => {
-        setTimeout(() => client.abort(gone), 10);
+        setTimeout(() => closeClient(rc, gone), 10);
         return untilAborted(ctx.signal);
       },
     });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
-    const { executor, rc } = setup(client.signal);
     await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(gone);
     expect(a.contexts[0]!.signal.reason).toBe(gone);
     expect(b.contexts).toHaveLength(0);
   });
 
   it('does not fail over on a retryable error once the client has gone', async () => {
-    const client = new AbortController();
+    const { executor, rc } = setup();
     const a = fake('a', {
       chat: () => {
-        client.abort(new GatewayError('client_closed_request', 'gone'));
+        closeClient(rc, new GatewayError('client_closed_request', 'gone'));
         return Promise.reject(retryable('a'));
       },
     });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
-    const { executor, rc } = setup(client.signal);
     await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBeInstanceOf(GatewayError);
     expect(b.contexts).toHaveLength(0);
     expect(rc.attempts).toBe(1);
   });
 
   it('starts an attempt already aborted when the client left before it began', async () => {
-    const client = new AbortController();
     const gone = new GatewayError('client_closed_request', 'gone');
-    client.abort(gone);
+    const { executor, rc } = setup();
+    closeClient(rc, gone);
     const a = fake('a', { chat: (_req, ctx) => untilAborted(ctx.signal) });
-    const { executor, rc } = setup(client.signal);
     await expect(executor.chat(group({ adapter: a }), request, rc)).rejects.toBe(gone);
   });
 });

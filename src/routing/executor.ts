@@ -56,7 +56,7 @@ export class Executor {
         const error = attempt.explain(err);
         this.metrics.upstreamAttempts.inc({ provider: target.providerId, outcome: isGatewayError(error) ? error.code : 'internal_error' });
         lastError = error;
-        if (!isGatewayError(error) || !error.retryable || rc.signal.aborted) break;
+        if (!isGatewayError(error) || !error.retryable || rc.clientClosed) break;
       }
     }
     throw lastError;
@@ -64,35 +64,38 @@ export class Executor {
 }
 
 /**
- * One attempt's lifetime: an abort signal that fires when the client leaves or the attempt's
- * total timeout passes, and the time spent waiting on the upstream.
+ * One attempt's lifetime: an abort signal that fires when the client leaves or a timeout passes,
+ * and the time spent waiting on the upstream. One timer serves both timeouts: it is set for the
+ * earlier deadline and, if the first byte came in time, re-armed for the total one.
  */
 class Attempt {
   readonly #controller = new AbortController();
   readonly #rc: RequestContext;
   readonly #target: Target;
   readonly #startedAt = performance.now();
+  readonly #firstByteDeadline: number;
+  readonly #totalDeadline: number;
+  #gotFirstByte = false;
   #timer: NodeJS.Timeout | undefined;
   #finished = false;
-  readonly #onClientAbort = (): void => this.#controller.abort(this.#rc.signal.reason);
+  readonly #abort = (reason: GatewayError): void => this.#controller.abort(reason);
+  readonly #firstByte = (): void => {
+    this.#gotFirstByte = true;
+  };
 
   constructor(rc: RequestContext, target: Target) {
     this.#rc = rc;
     this.#target = target;
-    if (rc.signal.aborted) this.#controller.abort(rc.signal.reason);
-    else rc.signal.addEventListener('abort', this.#onClientAbort, { once: true });
-    const totalMs = target.provider.timeouts.totalMs;
-    if (totalMs > 0) {
-      this.#timer = setTimeout(() => {
-        this.#controller.abort(
-          new GatewayError('upstream_timeout', `The upstream provider "${target.providerId}" did not finish within ${totalMs} ms.`, { provider: target.providerId }),
-        );
-      }, totalMs);
-    }
+    const { firstByteMs, totalMs } = target.provider.timeouts;
+    this.#firstByteDeadline = firstByteMs > 0 ? this.#startedAt + firstByteMs : Infinity;
+    this.#totalDeadline = totalMs > 0 ? this.#startedAt + totalMs : Infinity;
+    if (rc.clientClosed) this.#abort(rc.clientClosed);
+    else rc.onClientClose = this.#abort;
+    this.#arm(Math.min(this.#firstByteDeadline, this.#totalDeadline));
   }
 
   context(requestId: string): AttemptContext {
-    return { upstreamModel: this.#target.model, signal: this.#controller.signal, requestId, timeouts: this.#target.provider.timeouts };
+    return { upstreamModel: this.#target.model, signal: this.#controller.signal, requestId, timeouts: this.#target.provider.timeouts, firstByte: this.#firstByte };
   }
 
   /** Upstream time so far for a stream (called before handing the stream over). */
@@ -100,12 +103,12 @@ class Attempt {
     this.#rc.upstreamMs += ms;
   }
 
-  /** Ends the attempt: stops the timer, detaches from the client signal, books upstream time. */
+  /** Ends the attempt: stops the timer, detaches from the client, books upstream time. */
   done(countElapsed = true): void {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#timer);
-    this.#rc.signal.removeEventListener('abort', this.#onClientAbort);
+    if (this.#rc.onClientClose === this.#abort) this.#rc.onClientClose = undefined;
     if (countElapsed) this.#rc.upstreamMs += performance.now() - this.#startedAt;
   }
 
@@ -119,6 +122,25 @@ class Attempt {
     if (signal.aborted && !isGatewayError(err)) return signal.reason;
     return err;
   }
+
+  #arm(deadline: number): void {
+    if (deadline === Infinity || this.#finished) return;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, deadline - performance.now()));
+  }
+
+  readonly #onTimer = (): void => {
+    const provider = this.#target.providerId;
+    const { firstByteMs, totalMs } = this.#target.provider.timeouts;
+    // Timers may fire a hair early; a millisecond of slack avoids re-arming for nothing.
+    const now = performance.now() + 1;
+    if (!this.#gotFirstByte && now >= this.#firstByteDeadline) {
+      this.#abort(new GatewayError('upstream_timeout', `The upstream provider "${provider}" did not start answering within ${firstByteMs} ms.`, { provider }));
+    } else if (now >= this.#totalDeadline) {
+      this.#abort(new GatewayError('upstream_timeout', `The upstream provider "${provider}" did not finish within ${totalMs} ms.`, { provider }));
+    } else {
+      this.#arm(this.#gotFirstByte ? this.#totalDeadline : Math.min(this.#firstByteDeadline, this.#totalDeadline));
+    }
+  };
 }
 
 /**

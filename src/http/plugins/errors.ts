@@ -24,7 +24,7 @@ export function registerErrorHandling(app: FastifyInstance, metrics: Metrics): v
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError, metrics: Metrics): FastifyReply {
   // Failures before a route handler ran (bad body, bad key, unknown route) are settled too.
-  const rc = request.rc ?? createRequestContext(request.id, routeOf(request.url), NEVER_ABORTED, request.startedAt);
+  const rc = request.rc ?? createRequestContext(request.id, routeOf(request.url), request.startedAt);
   rc.status = error.status;
   rc.error = error;
   reply.headers(gatewayHeaders(rc));
@@ -37,8 +37,6 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayE
   const body = request.url.startsWith('/v1/messages') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error);
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);
 }
-
-const NEVER_ABORTED = new AbortController().signal;
 
 function routeOf(url: string): RouteName {
   if (url.includes('/chat/completions')) return 'chat';

@@ -1,6 +1,6 @@
 /** The OpenAI-compatible API surface: chat completions, embeddings, models. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { createRequestContext, type RequestContext, type RouteName } from '../../gateway/context.js';
+import { closeClient, createRequestContext, type RequestContext, type RouteName } from '../../gateway/context.js';
 import { GatewayError, asGatewayError, toOpenAIErrorBody } from '../../gateway/errors.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
 import { settle } from '../../gateway/settle.js';
@@ -50,14 +50,11 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedA
 }
 
 function begin(request: FastifyRequest, reply: FastifyReply, route: RouteName): RequestContext {
-  const controller = new AbortController();
+  const rc = createRequestContext(request.id, route, request.startedAt);
   const res = reply.raw;
   res.once('close', () => {
-    if (!res.writableFinished) {
-      controller.abort(new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.'));
-    }
+    if (!res.writableFinished) closeClient(rc);
   });
-  const rc = createRequestContext(request.id, route, controller.signal, request.startedAt);
   request.rc = rc;
   return rc;
 }

@@ -10,6 +10,7 @@ const context = (signal: AbortSignal = new AbortController().signal): AttemptCon
   signal,
   requestId: 'req-test',
   timeouts: { firstByteMs: 0, totalMs: 0 },
+  firstByte: () => undefined,
 });
 
 const adapter = (latencyMs = 0, tokensPerSecond = 0): MockAdapter => new MockAdapter({ id: 'mock', latencyMs, tokensPerSecond });

@@ -26,7 +26,9 @@ export class MockAdapter implements ProviderAdapter {
 
   async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {
     const reply = planReply(request);
-    await this.#wait(this.#options.latencyMs + this.#streamTimeMs(reply), ctx.signal);
+    await this.#wait(this.#options.latencyMs, ctx.signal);
+    ctx.firstByte();
+    await this.#wait(this.#streamTimeMs(reply), ctx.signal);
     const message =
       reply.toolCalls.length > 0
         ? { role: 'assistant', content: null, tool_calls: reply.toolCalls }
@@ -41,11 +43,13 @@ export class MockAdapter implements ProviderAdapter {
   async chatStream(request: ChatRequest, ctx: AttemptContext): Promise<AsyncIterable<ChatCompletionChunk>> {
     const reply = planReply(request);
     await this.#wait(this.#options.latencyMs, ctx.signal);
+    ctx.firstByte();
     return this.#chunks(request, reply, ctx);
   }
 
   async embeddings(request: EmbeddingsRequest, ctx: AttemptContext): Promise<EmbeddingsResponse> {
     await this.#wait(this.#options.latencyMs, ctx.signal);
+    ctx.firstByte();
     return mockEmbeddings(request, ctx.upstreamModel);
   }
 

@@ -43,7 +43,7 @@ export class OpenAIAdapter implements ProviderAdapter {
       headers: this.#headers(ctx),
       body: buildChatBody(request, ctx.upstreamModel, this.#options.streamUsage),
       signal: ctx.signal,
-      firstByteTimeoutMs: ctx.timeouts.firstByteMs,
+      onFirstByte: ctx.firstByte,
       provider: this.id,
     });
     if (res.statusCode !== 200) {
@@ -63,7 +63,7 @@ export class OpenAIAdapter implements ProviderAdapter {
       headers: this.#headers(ctx),
       body,
       signal: ctx.signal,
-      firstByteTimeoutMs: ctx.timeouts.firstByteMs,
+      onFirstByte: ctx.firstByte,
       provider: this.id,
     });
     const text = await readText(res, this.id, ctx.signal);
