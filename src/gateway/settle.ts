@@ -8,17 +8,16 @@ export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLog
   rc.settled = true;
   const status = rc.status ?? 200;
   const totalMs = performance.now() - rc.startedAt;
-  const model = rc.model ?? '';
-  const provider = rc.providerId ?? '';
-  const labels = { route: rc.route, model, provider, status: String(status) };
-  metrics.requests.inc(labels);
-  metrics.duration.observe(labels, totalMs / 1000);
-  if (rc.attempts > 0) metrics.overhead.observe({ route: rc.route, model, provider }, Math.max(0, totalMs - rc.upstreamMs) / 1000);
-  if (rc.firstByteMs !== undefined) metrics.timeToFirstByte.observe({ model, provider }, rc.firstByteMs / 1000);
-  if (rc.usage) {
-    metrics.tokens.inc({ model, provider, kind: 'prompt' }, rc.usage.prompt_tokens || 0);
-    metrics.tokens.inc({ model, provider, kind: 'completion' }, rc.usage.completion_tokens || 0);
-  }
+  metrics.record({
+    route: rc.route,
+    model: rc.model ?? '',
+    provider: rc.providerId ?? '',
+    status,
+    totalMs,
+    overheadMs: rc.attempts > 0 ? Math.max(0, totalMs - rc.upstreamMs) : undefined,
+    firstByteMs: rc.firstByteMs,
+    usage: rc.usage,
+  });
 
   const entry = {
     route: rc.route,

@@ -61,8 +61,9 @@ function begin(request: FastifyRequest, reply: FastifyReply, route: RouteName): 
 
 function finish<T>(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, body: T): T {
   rc.status = 200;
-  settle(rc, metrics, request.log);
   reply.headers(gatewayHeaders(rc));
+  // Metrics and the log line are written once the answer is on its way, not before.
+  setImmediate(settle, rc, metrics, request.log);
   return body;
 }
 
