@@ -27,14 +27,18 @@ export class SseWriter {
     this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
   }
 
+  #sentFirst = false;
+
   /**
    * Writes one `data:` event; waits for the socket to drain when the client reads slowly.
-   * Events written in the same tick (several upstream chunks from one network read) are corked
-   * into a single socket write; nothing is held back past the current tick.
+   * The first event goes out at once (with the headers). Later events written in the same tick
+   * (several upstream chunks from one network read) are corked into a single socket write;
+   * nothing is held back past the current tick.
    */
   async data(json: string): Promise<void> {
     if (this.res.destroyed) return;
-    if (!this.#corked) {
+    if (!this.#sentFirst) this.#sentFirst = true;
+    else if (!this.#corked) {
       this.#corked = true;
       this.res.cork();
       process.nextTick(this.#uncork);
