@@ -18,6 +18,7 @@ import { request } from 'undici';
 import { ensurePortkey, portkeyCommand, portkeyHeaders } from './lib/portkey.mjs';
 import { commOf, coreTimes, cpuSecondsOf, freePort, memoryOf, onJsonLines, pinSelf, pinningAvailable, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
 import { buildRows, formatTable } from './lib/report.mjs';
+import { selfReportedOverhead } from './lib/self-reported.mjs';
 import { summarizeProfile } from './profile-summary.mjs';
 
 const HELP = `Usage: npm run bench [-- OPTIONS]      (or: node bench/run.mjs OPTIONS after npm run build)
@@ -301,9 +302,15 @@ function runLoad({ core, gatewayCore, target, scenario, upstreamPid }) {
     let start;
     let end;
     let result;
+    const window = {};
     onJsonLines(child.stdout, (event) => {
-      if (event.event === 'measuring') start = snapshot();
-      else if (event.event === 'window-end') end = snapshot();
+      if (event.event === 'measuring') {
+        start = snapshot();
+        window.fromMs = Date.now();
+      } else if (event.event === 'window-end') {
+        end = snapshot();
+        window.toMs = Date.now();
+      }
       else if (event.event === 'result') result = event;
       else if (event.event === 'text') log(`load: ${event.line}`);
     });
@@ -348,7 +355,7 @@ function runLoad({ core, gatewayCore, target, scenario, upstreamPid }) {
           others: pinned ? round(isDirect ? others1 : others0 + others1) : round(Math.max(0, busyAll - (isDirect ? 0 : pct('server')) - pct('loader') - pct('upstream') - selfPct)),
         };
       }
-      resolve({ ...result, cpu });
+      resolve({ ...result, cpu, window });
     });
   });
 }
@@ -489,6 +496,10 @@ async function main() {
         for (const target of [...targets]) {
           if (scenario.stream && target.skipStream) continue;
           const result = await runLoad({ core: LOAD_CORE, gatewayCore: GATEWAY_CORE, target, scenario, upstreamPid: upstream.pid });
+          if (target.name === 'gateway' && opts.log === 'file' && opts.logLevel === 'info') {
+            await new Promise((resolve) => setTimeout(resolve, 400)); // the gateway flushes its log at least every 200 ms
+            result.selfReported = selfReportedOverhead(gateway.logPath, result.window.fromMs, result.window.toMs);
+          }
           ((repeats[scenario.id] ??= {})[target.name] ??= []).push(result);
           log(`${scenario.id.padEnd(16)} ${target.label.padEnd(23)} ${describe(result)}`);
           if (target.name === 'gateway') gatewayRequests.count += result.started;

@@ -51,9 +51,16 @@ export function buildRows(runs, memory, { concurrency, satConcurrency, targets }
     const others = Object.fromEntries(targets.map((t) => [t, runs.saturation[t]?.cpu?.others]));
     rows.push({ metric: '  other processes on the cores used (noise, % of a core)', unit: '%', values: others, added: {} });
   }
+  // What the gateway itself reports (its log: latency − upstream wait), free of cross-core wake-ups.
+  const own = (scenario, label) => {
+    const self = runs[scenario]?.gateway?.selfReported;
+    if (!self) return;
+    for (const q of ['p50', 'p99']) rows.push({ metric: `  ${label} ${q}, gateway's own time (from its log) (ms)`, unit: 'ms', values: { gateway: self[q] }, added: {} });
+  };
   if (runs['nonstream-c1']) {
     latency('nonstream-c1', 'total.p50', 'non-streaming c=1 p50 (ms)', TARGETS.addedP50c1);
     latency('nonstream-c1', 'total.p99', 'non-streaming c=1 p99 (ms)', TARGETS.addedP99c1);
+    own('nonstream-c1', 'c=1');
   }
   if (runs[`nonstream-c${concurrency}`]) {
     latency(`nonstream-c${concurrency}`, 'total.p50', `non-streaming c=${concurrency} p50 (ms)`);
@@ -63,6 +70,7 @@ export function buildRows(runs, memory, { concurrency, satConcurrency, targets }
     latency('stream-c1', 'firstByte.p50', 'streaming first byte c=1 p50 (ms)', TARGETS.streamFirstByte);
     latency('stream-c1', 'firstByte.p99', 'streaming first byte c=1 p99 (ms)');
     latency('stream-c1', 'total.p50', 'streaming whole stream c=1 p50 (ms)');
+    own('stream-c1', 'streaming c=1, whole stream,');
   }
   if (runs[`stream-c${concurrency}`]) {
     latency(`stream-c${concurrency}`, 'firstByte.p50', `streaming first byte c=${concurrency} p50 (ms)`);
