@@ -4,7 +4,8 @@ import { closeClient, createRequestContext, type RequestContext, type RouteName 
 import { GatewayError, asGatewayError, toOpenAIErrorBody } from '../../gateway/errors.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
 import { settle } from '../../gateway/settle.js';
-import { isUsageOnlyChunk, type ChatCompletionChunk, type ChatRequest } from '../../gateway/types.js';
+import { toJson, toJsonWithoutUsage } from '../../gateway/raw-json.js';
+import { isUsageOnlyChunk, type ChatRequest } from '../../gateway/types.js';
 import { validateChatRequest, validateEmbeddingsRequest } from '../../formats/openai/validate.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { gatewayHeaders } from '../headers.js';
@@ -59,12 +60,12 @@ function begin(request: FastifyRequest, reply: FastifyReply, route: RouteName): 
   return rc;
 }
 
-function finish<T>(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, body: T): T {
+function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, body: object): string {
   rc.status = 200;
-  reply.headers(gatewayHeaders(rc));
+  reply.headers(gatewayHeaders(rc)).type('application/json; charset=utf-8');
   // Metrics and the log line are written once the answer is on its way, not before.
   setImmediate(settle, rc, metrics, request.log);
-  return body;
+  return toJson(body);
 }
 
 async function streamChat(
@@ -86,8 +87,9 @@ async function streamChat(
   try {
     for await (const chunk of chunks) {
       rc.firstByteMs ??= performance.now() - rc.startedAt;
-      if (!wantsUsage && stripUsage(chunk)) continue;
-      await sse.data(JSON.stringify(chunk));
+      // The usage trailer was asked for upstream; a client that did not ask gets none of it.
+      if (!wantsUsage && isUsageOnlyChunk(chunk)) continue;
+      await sse.data(wantsUsage ? toJson(chunk) : toJsonWithoutUsage(chunk));
       if (sse.closed) break;
     }
     if (!sse.closed) {
@@ -108,11 +110,4 @@ async function streamChat(
     if (!completed && !rc.error) rc.status = 499;
     settle(rc, metrics, request.log);
   }
-}
-
-/** For clients that did not ask for usage: true when the chunk is the usage trailer to drop. */
-function stripUsage(chunk: ChatCompletionChunk): boolean {
-  if (isUsageOnlyChunk(chunk)) return true;
-  if ('usage' in chunk) delete chunk.usage;
-  return false;
 }

@@ -1,12 +1,13 @@
 /** OpenAI response and error bodies → canonical results and classified GatewayErrors. */
 import { GatewayError } from '../../gateway/errors.js';
+import { withRawJson } from '../../gateway/raw-json.js';
 import type { OpenAIErrorBody } from './api.js';
 
 /** Parses a 2xx JSON body; anything unreadable is an upstream failure (502, retryable). */
 export function parseJsonBody<T>(text: string, provider: string): T {
   try {
     const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object') return value as T;
+    if (value !== null && typeof value === 'object') return withRawJson(value as T & object, text);
   } catch {
     // fall through
   }

@@ -1,5 +1,6 @@
 /** OpenAI SSE stream → canonical chunks (identity, plus `[DONE]` and in-stream errors). */
 import { GatewayError } from '../../gateway/errors.js';
+import { withRawJson } from '../../gateway/raw-json.js';
 import type { ChatCompletionChunk } from '../../gateway/types.js';
 import { readSse } from '../sse.js';
 import type { OpenAIErrorBody } from './api.js';
@@ -21,7 +22,7 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
       throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent an unexpected stream event.`, { provider });
     }
     if ('error' in value && (value as OpenAIErrorBody).error) throw streamError(value as OpenAIErrorBody, provider);
-    const chunk = value as ChatCompletionChunk;
+    const chunk = withRawJson(value as ChatCompletionChunk, data);
     if (!Array.isArray(chunk.choices)) chunk.choices = [];
     if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
     yield chunk;

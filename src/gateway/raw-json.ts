@@ -1,0 +1,46 @@
+/**
+ * The upstream's own JSON text of a response or chunk that the gateway passes on unchanged, so
+ * encoding it for an OpenAI client costs nothing (JSON.stringify per streamed chunk is one of the
+ * larger per-request costs). Only the OpenAI-format adapter attaches it. A stage that changes a
+ * value after decoding must call `dropRawJson` so the stale text is not sent.
+ */
+
+const rawJson = new WeakMap<object, string>();
+
+export function withRawJson<T extends object>(value: T, json: string): T {
+  rawJson.set(value, json);
+  return value;
+}
+
+export function dropRawJson(value: object): void {
+  rawJson.delete(value);
+}
+
+/** The value as JSON: the upstream's text when it is known to be current, else serialised. */
+export function toJson(value: object): string {
+  return rawJson.get(value) ?? JSON.stringify(value);
+}
+
+const NULL_USAGE = '"usage":null';
+
+/**
+ * A chunk as JSON without its top-level `usage` field (for clients that did not ask for usage,
+ * while the gateway asked the upstream for it). On OpenAI's compact JSON the `"usage":null` member
+ * is cut out of the raw text; anything else (whitespace, a second occurrence, a non-null value)
+ * falls back to deleting the field and serialising.
+ */
+export function toJsonWithoutUsage(chunk: { usage?: unknown }): string {
+  if (!('usage' in chunk)) return toJson(chunk);
+  const raw = rawJson.get(chunk);
+  if (raw !== undefined && chunk.usage === null) {
+    const at = raw.indexOf(NULL_USAGE);
+    if (at > 0 && raw.indexOf(NULL_USAGE, at + 1) === -1) {
+      const end = at + NULL_USAGE.length;
+      if (raw[at - 1] === ',') return raw.slice(0, at - 1) + raw.slice(end);
+      if (raw[end] === ',') return raw.slice(0, at) + raw.slice(end + 1);
+    }
+  }
+  delete chunk.usage;
+  dropRawJson(chunk);
+  return JSON.stringify(chunk);
+}
