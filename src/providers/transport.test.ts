@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { errors as undiciErrors } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway/errors.js';
-import { classifyStreamErrors, classifyTransportError, closeTransport, readText, send } from './transport.js';
+import { classifyTransportError, closeTransport, decodeBody, readText, send } from './transport.js';
 
 const systemError = (code: string, message: string): Error => Object.assign(new Error(message), { code, syscall: 'connect', address: '10.1.2.3', port: 443 });
 
@@ -75,33 +75,34 @@ describe('classifyTransportError', () => {
   });
 });
 
-describe('classifyStreamErrors', () => {
-  it('passes items through and classifies a failure in the middle', async () => {
-    async function* source(): AsyncGenerator<number> {
-      yield 1;
-      yield 2;
-      throw systemError('ECONNRESET', 'read ECONNRESET');
-    }
-    const seen: number[] = [];
-    let failure: unknown;
-    try {
-      for await (const item of classifyStreamErrors(source(), 'openai', new AbortController().signal)) seen.push(item);
-    } catch (err) {
-      failure = err;
-    }
-    expect(seen).toEqual([1, 2]);
-    expect(failure).toMatchObject({ code: 'upstream_error', status: 502, retryable: true });
-  });
-});
-
 describe('send / readText against real sockets', () => {
   let server: Server;
   let port: number;
   let closedPort: number;
+  const responses: string[] = [];
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       if (req.url === '/hang') return; // never answers
+      if (req.url === '/two-parts') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('first|');
+        res.on('close', () => responses.push(res.writableFinished ? 'finished' : 'aborted'));
+        setTimeout(() => res.end('second|'), 30);
+        return;
+      }
+      if (req.url === '/reset-midway') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('first|');
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      if (req.url === '/never-ends') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('first|');
+        res.on('close', () => responses.push(res.writableFinished ? 'finished' : 'aborted'));
+        return;
+      }
       if (req.url === '/slow-body') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"partial":');
@@ -127,6 +128,46 @@ describe('send / readText against real sockets', () => {
     await closeTransport();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const open = (path: string, signal = new AbortController().signal) =>
+    send({ url: `http://127.0.0.1:${port}${path}`, headers: {}, body: '{}', signal, provider: 'local' });
+  const firstPieceOnly = async function* (body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+    for await (const bytes of body) {
+      yield Buffer.from(bytes).toString();
+      return; // like a decoder stopping at [DONE]
+    }
+  };
+  const allPieces = async function* (body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+    for await (const bytes of body) yield Buffer.from(bytes).toString();
+  };
+
+  it('decodeBody: a decoder that stops early lets the rest of the body drain instead of aborting it', async () => {
+    responses.length = 0;
+    const signal = new AbortController().signal;
+    const items: string[] = [];
+    for await (const item of decodeBody(await open('/two-parts', signal), 'local', signal, firstPieceOnly)) items.push(item);
+    expect(items).toEqual(['first|']);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(responses).toEqual(['finished']);
+  });
+
+  it('decodeBody: a body that does not end after the decoder stopped is destroyed within about a second', async () => {
+    responses.length = 0;
+    const signal = new AbortController().signal;
+    for await (const item of decodeBody(await open('/never-ends', signal), 'local', signal, firstPieceOnly)) expect(item).toBe('first|');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(responses).toEqual(['aborted']);
+  });
+
+  it('decodeBody: a connection reset mid-body is a retryable upstream_error', async () => {
+    const signal = new AbortController().signal;
+    const items: string[] = [];
+    const failure: unknown = await (async () => {
+      for await (const item of decodeBody(await open('/reset-midway', signal), 'local', signal, allPieces)) items.push(item);
+    })().catch((err: unknown) => err);
+    expect(items).toEqual(['first|']);
+    expect(failure).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'local' });
   });
 
   it('posts the body and headers and reads the answer', async () => {

@@ -102,11 +102,27 @@ export function classifyTransportError(err: unknown, provider: string, signal?: 
   return new GatewayError('upstream_error', `The upstream provider "${provider}" ${what}.`, { provider, cause: err });
 }
 
-/** Passes a body-derived stream through, classifying transport failures that happen mid-body. */
-export async function* classifyStreamErrors<T>(source: AsyncIterable<T>, provider: string, signal: AbortSignal): AsyncGenerator<T> {
+/**
+ * Decodes a streaming body, classifying transport failures that happen mid-body. When the decoder
+ * stops early (at `[DONE]`, just before the body's own end), the rest is drained rather than the
+ * body destroyed: destroying an unfinished undici body builds an error with a stack trace, a
+ * measurable cost on every stream. A body that does not end soon after is destroyed all the same.
+ */
+export async function* decodeBody<T>(
+  res: UpstreamResponse,
+  provider: string,
+  signal: AbortSignal,
+  decode: (body: AsyncIterable<Uint8Array>) => AsyncIterable<T>,
+): AsyncGenerator<T> {
   try {
-    yield* source;
+    yield* decode(res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>);
   } catch (err) {
     throw classifyTransportError(err, provider, signal);
+  } finally {
+    if (!res.body.readableEnded && !res.body.destroyed) {
+      res.body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(DRAIN_TIMEOUT_MS) }).catch(() => undefined);
+    }
   }
 }
+
+const DRAIN_TIMEOUT_MS = 1000;

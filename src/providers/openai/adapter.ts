@@ -1,6 +1,6 @@
 /** The adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Together, Groq, ...). */
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
-import { classifyStreamErrors, readText, send } from '../transport.js';
+import { decodeBody, readText, send } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import { buildChatBody, buildEmbeddingsBody, buildHeaders } from './request.js';
 import { parseJsonBody, upstreamHttpError } from './response.js';
@@ -49,7 +49,7 @@ export class OpenAIAdapter implements ProviderAdapter {
     if (res.statusCode !== 200) {
       throw upstreamHttpError(res.statusCode, await readText(res, this.id, ctx.signal), res.headers, this.id);
     }
-    return classifyStreamErrors(decodeChatStream(res.body, this.id), this.id, ctx.signal);
+    return decodeBody(res, this.id, ctx.signal, (body) => decodeChatStream(body, this.id));
   }
 
   async embeddings(request: EmbeddingsRequest, ctx: AttemptContext): Promise<EmbeddingsResponse> {
