@@ -4,8 +4,8 @@
  */
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { LoadedConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
+import { ConfigError, type LoadedConfig } from './config/load.js';
+import { LOG_LEVELS, type Config } from './config/schema.js';
 import { Pipeline } from './gateway/pipeline.js';
 import { buildApp } from './http/app.js';
 import type { Readiness } from './http/routes/ops.js';
@@ -93,18 +93,23 @@ export function exitOnSignals(gateway: RunningGateway): void {
   process.once('SIGINT', onSignal);
 }
 
-/** HOST / PORT / LOG_LEVEL in the environment override the file (DESIGN.md §4). */
+/** HOST / PORT / LOG_LEVEL in the environment override the file (DESIGN.md §4); bad values are errors. */
 function withEnvOverrides(config: Config, env: NodeJS.ProcessEnv): Config {
-  const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : undefined;
-  return {
-    ...config,
-    server: {
-      ...config.server,
-      host: env.HOST || config.server.host,
-      port: port !== undefined && Number.isInteger(port) && port >= 0 && port < 65536 ? port : config.server.port,
-    },
-    logging: { level: (env.LOG_LEVEL as Config['logging']['level'] | undefined) || config.logging.level },
-  };
+  const problems: string[] = [];
+  let { port } = config.server;
+  if (env.PORT) {
+    const value = Number(env.PORT);
+    if (Number.isInteger(value) && value >= 0 && value < 65536) port = value;
+    else problems.push(`PORT: expected a port number from 0 to 65535, got ${JSON.stringify(env.PORT)}`);
+  }
+  let { level } = config.logging;
+  if (env.LOG_LEVEL) {
+    const value = LOG_LEVELS.find((known) => known === env.LOG_LEVEL);
+    if (value) level = value;
+    else problems.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
+  }
+  if (problems.length > 0) throw new ConfigError('environment', problems);
+  return { ...config, server: { ...config.server, host: env.HOST || config.server.host, port }, logging: { level } };
 }
 
 function printBanner(url: string, source: string, config: Config, models: ModelRegistry): void {
@@ -116,7 +121,7 @@ function printBanner(url: string, source: string, config: Config, models: ModelR
     `    config           ${source}`,
     `    models           ${models.groupNames().join(', ') || '(none configured)'}`,
     `    direct           ${direct || '(no providers)'}`,
-    `    data             ${config.storage.url}${config.redis.url ? `, redis ${redactUrl(config.redis.url)}` : ''}`,
+    `    data             ${redactUrl(config.storage.url)}${config.redis.url ? `, redis ${redactUrl(config.redis.url)}` : ''} (used from the keys and caching releases on)`,
     `    auth             ${config.auth.master_key ? 'on (master key required)' : 'OFF: open to any client (set auth.master_key)'}`,
     `    metrics          ${url}/metrics`,
     '',

@@ -78,6 +78,8 @@ const targetSchema = z.strictObject({
   weight: numeric(z.number().positive()).optional(),
 });
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency', 'least-busy', 'cost'] as const;
 
 const modelGroupSchema = z.strictObject({
@@ -103,7 +105,7 @@ export const configSchema = z
     storage: z.strictObject({ url: z.string().default('sqlite://./data/switchyard.db') }).prefault({}),
     redis: z.strictObject({ url: z.string().optional() }).prefault({}),
     logging: z
-      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strictObject({ level: z.enum(LOG_LEVELS).default('info') })
       .prefault({}),
     upstream: z
       .strictObject({

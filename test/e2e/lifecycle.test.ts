@@ -150,6 +150,16 @@ models:
     expect(usage.stderr).toContain('config check needs a FILE');
   });
 
+  it('refuses to start on a bad PORT or LOG_LEVEL in the environment, naming the variable (exit 1)', async () => {
+    const path = join(dir, 'env.yaml');
+    await writeFile(path, 'providers: { m: { type: mock } }\nmodels: { m: { targets: [ { provider: m, model: m } ] } }\n');
+    const result = await runCli(['start', '--config', path], 15_000, { PORT: 'eighty', LOG_LEVEL: 'loud' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('PORT: expected a port number from 0 to 65535, got "eighty"');
+    expect(result.stderr).toContain('LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"');
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
   it('refuses to start on an invalid config, with the problem in the output', async () => {
     const error = await startGateway('models:\n  smart: { targets: [ { provider: opnai, model: gpt-4o } ] }\n').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);

@@ -177,9 +177,10 @@ export interface CliResult {
 }
 
 /** Runs `node dist/main.js <args>` to completion (e.g. `config check FILE`). */
-export async function runCli(args: string[], timeoutMs = 15_000): Promise<CliResult> {
+export async function runCli(args: string[], timeoutMs = 15_000, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!SCRUBBED_ENV.test(key)) env[key] = value;
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [MAIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
