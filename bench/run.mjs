@@ -36,6 +36,7 @@ Options (each also from the environment variable in brackets):
                         (LOG_LEVEL is passed to the gateway; default info)
   --chunk-delay-ms=N    mock upstream delay between stream chunks    [BENCH_CHUNK_DELAY_MS, 0]
   --profile             run the gateway under node --cpu-prof (bench/results/profiles/)
+                        (BENCH_GATEWAY_NODE_FLAGS="--max-semi-space-size=4 ..." adds node flags to the gateway)
   --skip-bare           do not measure the bare Node proxy (the floor)  [BENCH_BARE=0]
   --portkey             also measure @portkey-ai/gateway (installed under /tmp; skipped if it fails)
   --markdown            also print the table as Markdown
