@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { errors as undiciErrors } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway/errors.js';
-import { classifyTransportError, closeTransport, decodeBody, readText, send } from './transport.js';
+import { classifyTransportError, closeTransport, decodeBody, readText, send, sendForText } from './transport.js';
 
 const systemError = (code: string, message: string): Error => Object.assign(new Error(message), { code, syscall: 'connect', address: '10.1.2.3', port: 443 });
 
@@ -103,6 +103,11 @@ describe('send / readText against real sockets', () => {
         res.on('close', () => responses.push(res.writableFinished ? 'finished' : 'aborted'));
         return;
       }
+      if (req.url === '/limited?x=1') {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' });
+        res.end('{"error":{"message":"slow down"}}');
+        return;
+      }
       if (req.url === '/slow-body') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"partial":');
@@ -128,6 +133,43 @@ describe('send / readText against real sockets', () => {
     await closeTransport();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const text = (path: string, signal = new AbortController().signal, onFirstByte?: () => void) =>
+    sendForText({ url: `http://127.0.0.1:${port}${path}`, headers: { authorization: 'Bearer sk-test' }, body: '{"model":"m"}', signal, onFirstByte, provider: 'local' });
+
+  it('sendForText: posts the body and headers and reads the whole answer, calling onFirstByte first', async () => {
+    const seen: string[] = [];
+    const res = await text('/v1/chat/completions', undefined, () => seen.push('first byte'));
+    seen.push('resolved');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(res.text)).toEqual({ method: 'POST', body: '{"model":"m"}', auth: 'Bearer sk-test' });
+    expect(seen).toEqual(['first byte', 'resolved']);
+  });
+
+  it('sendForText: passes on an error status with its headers and body (query string kept)', async () => {
+    const res = await text('/limited?x=1');
+    expect(res).toMatchObject({ statusCode: 429, text: '{"error":{"message":"slow down"}}' });
+    expect(res.headers['retry-after']).toBe('7');
+  });
+
+  it('sendForText: a refused connection is a retryable upstream_error', async () => {
+    const error: unknown = await sendForText({ url: `http://127.0.0.1:${closedPort}/v1/x`, headers: {}, body: '{}', signal: new AbortController().signal, provider: 'local' }).catch((err: unknown) => err);
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'local' });
+  });
+
+  it('sendForText: an abort before the headers or in the middle of the body rejects with its reason', async () => {
+    for (const path of ['/hang', '/slow-body']) {
+      const controller = new AbortController();
+      const reason = new GatewayError('upstream_timeout', 'The upstream provider "local" did not finish within 50 ms.');
+      setTimeout(() => controller.abort(reason), 50);
+      await expect(text(path, controller.signal)).rejects.toBe(reason);
+    }
+    const already = new AbortController();
+    const gone = new GatewayError('client_closed_request', 'gone');
+    already.abort(gone);
+    await expect(text('/v1/chat/completions', already.signal)).rejects.toBe(gone);
   });
 
   const open = (path: string, signal = new AbortController().signal) =>

@@ -3,6 +3,7 @@
  * transport failures classified once into GatewayErrors. Timeouts are the attempt's (its signal):
  * undici's own header/body timers are off, they are coarse (~1 s) and cost a timer per request.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { GatewayError } from '../gateway/errors.js';
 
@@ -65,6 +66,71 @@ export async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
   } catch (err) {
     throw classifyTransportError(err, req.provider, req.signal);
   }
+}
+
+export interface UpstreamTextResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+/**
+ * Sends a request and reads the whole answer as text, through undici's dispatch API: an answer
+ * read whole needs no body stream (request()'s stream machinery was a measurable share of CPU).
+ */
+export function sendForText(req: UpstreamRequest): Promise<UpstreamTextResponse> {
+  const { signal, provider } = req;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(classifyTransportError(signal.reason, provider, signal));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let statusCode = 0;
+    let headers: IncomingHttpHeaders = {};
+    let controller: Dispatcher.DispatchController | undefined;
+    const onAbort = (): void => controller?.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const { origin, path } = splitUrl(req.url);
+    sharedAgent().dispatch(
+      { origin, path, method: req.method ?? 'POST', headers: req.headers, body: req.body, headersTimeout: 0, bodyTimeout: 0 },
+      {
+        onRequestStart(started) {
+          controller = started;
+          if (signal.aborted) started.abort(signal.reason);
+        },
+        onResponseStart(_controller, status, responseHeaders) {
+          statusCode = status;
+          headers = responseHeaders;
+          req.onFirstByte?.();
+        },
+        onResponseData(_controller, chunk) {
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          signal.removeEventListener('abort', onAbort);
+          resolve({ statusCode, headers, text: Buffer.concat(chunks).toString('utf8') });
+        },
+        onResponseError(_controller, err) {
+          signal.removeEventListener('abort', onAbort);
+          reject(classifyTransportError(err, provider, signal));
+        },
+      },
+    );
+  });
+}
+
+/** Provider URLs are few and fixed: parse each once. */
+const splitUrls = new Map<string, { origin: string; path: string }>();
+
+function splitUrl(url: string): { origin: string; path: string } {
+  let parts = splitUrls.get(url);
+  if (!parts) {
+    const parsed = new URL(url);
+    parts = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    if (splitUrls.size < 1000) splitUrls.set(url, parts);
+  }
+  return parts;
 }
 
 /** Reads a whole body as text, classifying failures (reset mid-body, timeout) like `send`. */

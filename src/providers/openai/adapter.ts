@@ -1,6 +1,6 @@
 /** The adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Together, Groq, ...). */
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
-import { decodeBody, readText, send } from '../transport.js';
+import { decodeBody, readText, send, sendForText } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import { buildChatBody, buildEmbeddingsBody, buildHeaders } from './request.js';
 import { parseJsonBody, upstreamHttpError } from './response.js';
@@ -58,17 +58,9 @@ export class OpenAIAdapter implements ProviderAdapter {
   }
 
   async #post(url: string, body: string, ctx: AttemptContext): Promise<string> {
-    const res = await send({
-      url,
-      headers: this.#headers(ctx),
-      body,
-      signal: ctx.signal,
-      onFirstByte: ctx.firstByte,
-      provider: this.id,
-    });
-    const text = await readText(res, this.id, ctx.signal);
-    if (res.statusCode < 200 || res.statusCode >= 300) throw upstreamHttpError(res.statusCode, text, res.headers, this.id);
-    return text;
+    const res = await sendForText({ url, headers: this.#headers(ctx), body, signal: ctx.signal, onFirstByte: ctx.firstByte, provider: this.id });
+    if (res.statusCode < 200 || res.statusCode >= 300) throw upstreamHttpError(res.statusCode, res.text, res.headers, this.id);
+    return res.text;
   }
 
   #headers(ctx: AttemptContext): Record<string, string> {
