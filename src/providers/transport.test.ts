@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { errors as undiciErrors } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway/errors.js';
-import { classifyTransportError, closeTransport, decodeBody, readText, send, sendForText } from './transport.js';
+import { classifyTransportError, closeTransport, decodeBody, sendForText, sendStreaming } from './transport.js';
 
 const systemError = (code: string, message: string): Error => Object.assign(new Error(message), { code, syscall: 'connect', address: '10.1.2.3', port: 443 });
 
@@ -172,8 +172,8 @@ describe('send / readText against real sockets', () => {
     await expect(text('/v1/chat/completions', already.signal)).rejects.toBe(gone);
   });
 
-  const open = (path: string, signal = new AbortController().signal) =>
-    send({ url: `http://127.0.0.1:${port}${path}`, headers: {}, body: '{}', signal, provider: 'local' });
+  const open = (path: string, signal = new AbortController().signal, onFirstByte?: () => void) =>
+    sendStreaming({ url: `http://127.0.0.1:${port}${path}`, headers: { authorization: 'Bearer sk-test' }, body: '{"model":"m"}', signal, onFirstByte, provider: 'local' });
   const firstPieceOnly = async function* (body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
     for await (const bytes of body) {
       yield Buffer.from(bytes).toString();
@@ -188,7 +188,7 @@ describe('send / readText against real sockets', () => {
     responses.length = 0;
     const signal = new AbortController().signal;
     const items: string[] = [];
-    for await (const item of decodeBody(await open('/two-parts', signal), 'local', signal, firstPieceOnly)) items.push(item);
+    for await (const item of decodeBody((await open('/two-parts', signal)).body, 'local', signal, firstPieceOnly)) items.push(item);
     expect(items).toEqual(['first|']);
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(responses).toEqual(['finished']);
@@ -197,7 +197,7 @@ describe('send / readText against real sockets', () => {
   it('decodeBody: a body that does not end after the decoder stopped is destroyed within about a second', async () => {
     responses.length = 0;
     const signal = new AbortController().signal;
-    for await (const item of decodeBody(await open('/never-ends', signal), 'local', signal, firstPieceOnly)) expect(item).toBe('first|');
+    for await (const item of decodeBody((await open('/never-ends', signal)).body, 'local', signal, firstPieceOnly)) expect(item).toBe('first|');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(responses).toEqual(['aborted']);
   });
@@ -206,77 +206,40 @@ describe('send / readText against real sockets', () => {
     const signal = new AbortController().signal;
     const items: string[] = [];
     const failure: unknown = await (async () => {
-      for await (const item of decodeBody(await open('/reset-midway', signal), 'local', signal, allPieces)) items.push(item);
+      for await (const item of decodeBody((await open('/reset-midway', signal)).body, 'local', signal, allPieces)) items.push(item);
     })().catch((err: unknown) => err);
     expect(items).toEqual(['first|']);
     expect(failure).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'local' });
   });
 
-  it('posts the body and headers and reads the answer', async () => {
-    const res = await send({
-      url: `http://127.0.0.1:${port}/v1/chat/completions`,
-      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },
-      body: '{"model":"m"}',
-      signal: new AbortController().signal,
-      provider: 'local',
-    });
+  it('sendStreaming: resolves at the headers (after onFirstByte) and streams the body', async () => {
+    const seen: string[] = [];
+    const res = await open('/v1/chat/completions', undefined, () => seen.push('first byte'));
+    seen.push('resolved');
+    expect(seen).toEqual(['first byte', 'resolved']);
     expect(res.statusCode).toBe(200);
-    expect(JSON.parse(await readText(res, 'local', new AbortController().signal))).toEqual({ method: 'POST', body: '{"model":"m"}', auth: 'Bearer sk-test' });
+    expect(JSON.parse(await res.body.text())).toEqual({ method: 'POST', body: '{"model":"m"}', auth: 'Bearer sk-test' });
   });
 
-  it('a refused connection is a retryable upstream_error that does not name the address', async () => {
-    const error: unknown = await send({
-      url: `http://127.0.0.1:${closedPort}/v1/chat/completions`,
-      headers: {},
-      body: '{}',
-      signal: new AbortController().signal,
-      provider: 'local',
-    }).catch((err: unknown) => err);
+  it('sendStreaming: a refused connection is a retryable upstream_error that does not name the address', async () => {
+    const error: unknown = await sendStreaming({ url: `http://127.0.0.1:${closedPort}/v1/chat/completions`, headers: {}, body: '{}', signal: new AbortController().signal, provider: 'local' }).catch((err: unknown) => err);
     expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'local' });
     expect((error as Error).message).toBe('The upstream provider "local" refused the connection.');
     expect((error as Error).message).not.toContain(String(closedPort));
   });
 
-  it('calls onFirstByte once the response headers arrived, before the body is read', async () => {
-    const seen: string[] = [];
-    const res = await send({
-      url: `http://127.0.0.1:${port}/slow-body`,
-      headers: {},
-      body: '{}',
-      signal: new AbortController().signal,
-      onFirstByte: () => seen.push('first byte'),
-      provider: 'local',
-    });
-    seen.push('send resolved');
-    expect(seen).toEqual(['first byte', 'send resolved']);
-    res.body.destroy();
-  });
-
-  it('an abort while waiting yields the abort reason', async () => {
+  it('sendStreaming: an abort while waiting for the headers rejects with the abort reason', async () => {
     const controller = new AbortController();
     const reason = new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.');
     setTimeout(() => controller.abort(reason), 50);
-    const error: unknown = await send({
-      url: `http://127.0.0.1:${port}/hang`,
-      headers: {},
-      body: '{}',
-      signal: controller.signal,
-      provider: 'local',
-    }).catch((err: unknown) => err);
-    expect(error).toBe(reason);
+    await expect(open('/hang', controller.signal)).rejects.toBe(reason);
   });
 
-  it('an abort while reading the body yields the abort reason', async () => {
+  it('sendStreaming: an abort while reading the body surfaces from the body with the abort reason', async () => {
     const controller = new AbortController();
-    const res = await send({
-      url: `http://127.0.0.1:${port}/slow-body`,
-      headers: {},
-      body: '{}',
-      signal: controller.signal,
-      provider: 'local',
-    });
+    const res = await open('/slow-body', controller.signal);
     const reason = new GatewayError('upstream_timeout', 'The upstream provider "local" did not finish within 50 ms.');
     setTimeout(() => controller.abort(reason), 50);
-    await expect(readText(res, 'local', controller.signal)).rejects.toBe(reason);
+    await expect(res.body.text()).rejects.toBe(reason);
   });
 });

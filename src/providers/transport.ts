@@ -4,8 +4,9 @@
  * undici's own header/body timers are off, they are coarse (~1 s) and cost a timer per request.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { GatewayError } from '../gateway/errors.js';
+import { StreamBody } from './stream-body.js';
 
 export interface TransportOptions {
   connectTimeoutMs: number;
@@ -48,26 +49,6 @@ export interface UpstreamRequest {
   provider: string;
 }
 
-export type UpstreamResponse = Dispatcher.ResponseData;
-
-export async function send(req: UpstreamRequest): Promise<UpstreamResponse> {
-  try {
-    const res = await request(req.url, {
-      dispatcher: sharedAgent(),
-      method: req.method ?? 'POST',
-      headers: req.headers,
-      body: req.body,
-      signal: req.signal,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
-    req.onFirstByte?.();
-    return res;
-  } catch (err) {
-    throw classifyTransportError(err, req.provider, req.signal);
-  }
-}
-
 export interface UpstreamTextResponse {
   statusCode: number;
   headers: IncomingHttpHeaders;
@@ -75,20 +56,44 @@ export interface UpstreamTextResponse {
 }
 
 /**
- * Sends a request and reads the whole answer as text, through undici's dispatch API: an answer
- * read whole needs no body stream (request()'s stream machinery was a measurable share of CPU).
+ * Sends a request and reads the whole answer as text. Both senders use undici's dispatch API
+ * directly: request()'s body streams were a measurable share of the gateway's CPU.
  */
 export function sendForText(req: UpstreamRequest): Promise<UpstreamTextResponse> {
+  return dispatch(req, (_controller, statusCode, headers, resolve) => {
+    const chunks: Buffer[] = [];
+    return {
+      push: (chunk) => chunks.push(chunk),
+      end: () => resolve({ statusCode, headers, text: Buffer.concat(chunks).toString('utf8') }),
+      fail: () => undefined, // the promise is rejected by dispatch itself
+    };
+  });
+}
+
+/** Where a dispatched answer's body goes once its headers arrived. */
+interface BodySink {
+  push(chunk: Buffer): void;
+  end(): void;
+  fail(err: unknown): void;
+}
+
+/**
+ * One upstream exchange on the shared agent. `onHeaders` decides what the promise resolves with
+ * and returns the sink for the body. Errors reject the promise until it resolved, and go to the
+ * sink after; either way classified, and an abort of the signal surfaces as its reason.
+ */
+function dispatch<T>(
+  req: UpstreamRequest,
+  onHeaders: (controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, resolve: (value: T) => void) => BodySink,
+): Promise<T> {
   const { signal, provider } = req;
-  return new Promise((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     if (signal.aborted) {
       reject(classifyTransportError(signal.reason, provider, signal));
       return;
     }
-    const chunks: Buffer[] = [];
-    let statusCode = 0;
-    let headers: IncomingHttpHeaders = {};
     let controller: Dispatcher.DispatchController | undefined;
+    let sink: BodySink | undefined;
     const onAbort = (): void => controller?.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     const { origin, path } = splitUrl(req.url);
@@ -99,21 +104,22 @@ export function sendForText(req: UpstreamRequest): Promise<UpstreamTextResponse>
           controller = started;
           if (signal.aborted) started.abort(signal.reason);
         },
-        onResponseStart(_controller, status, responseHeaders) {
-          statusCode = status;
-          headers = responseHeaders;
+        onResponseStart(started, statusCode, headers) {
           req.onFirstByte?.();
+          sink = onHeaders(started, statusCode, headers, resolve);
         },
         onResponseData(_controller, chunk) {
-          chunks.push(chunk);
+          sink?.push(chunk);
         },
         onResponseEnd() {
           signal.removeEventListener('abort', onAbort);
-          resolve({ statusCode, headers, text: Buffer.concat(chunks).toString('utf8') });
+          sink?.end();
         },
         onResponseError(_controller, err) {
           signal.removeEventListener('abort', onAbort);
-          reject(classifyTransportError(err, provider, signal));
+          const error = classifyTransportError(err, provider, signal);
+          if (sink) sink.fail(error);
+          reject(error);
         },
       },
     );
@@ -131,15 +137,6 @@ function splitUrl(url: string): { origin: string; path: string } {
     if (splitUrls.size < 1000) splitUrls.set(url, parts);
   }
   return parts;
-}
-
-/** Reads a whole body as text, classifying failures (reset mid-body, timeout) like `send`. */
-export async function readText(res: UpstreamResponse, provider: string, signal: AbortSignal): Promise<string> {
-  try {
-    return await res.body.text();
-  } catch (err) {
-    throw classifyTransportError(err, provider, signal);
-  }
 }
 
 /**
@@ -168,27 +165,33 @@ export function classifyTransportError(err: unknown, provider: string, signal?: 
   return new GatewayError('upstream_error', `The upstream provider "${provider}" ${what}.`, { provider, cause: err });
 }
 
-/**
- * Decodes a streaming body, classifying transport failures that happen mid-body. When the decoder
- * stops early (at `[DONE]`, just before the body's own end), the rest is drained rather than the
- * body destroyed: destroying an unfinished undici body builds an error with a stack trace, a
- * measurable cost on every stream. A body that does not end soon after is destroyed all the same.
- */
-export async function* decodeBody<T>(
-  res: UpstreamResponse,
-  provider: string,
-  signal: AbortSignal,
-  decode: (body: AsyncIterable<Uint8Array>) => AsyncIterable<T>,
-): AsyncGenerator<T> {
-  try {
-    yield* decode(res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>);
-  } catch (err) {
-    throw classifyTransportError(err, provider, signal);
-  } finally {
-    if (!res.body.readableEnded && !res.body.destroyed) {
-      res.body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(DRAIN_TIMEOUT_MS) }).catch(() => undefined);
-    }
-  }
+/** A streaming answer: status and headers once they arrived; the body as it comes. */
+export interface UpstreamStreamResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: StreamBody;
 }
 
-const DRAIN_TIMEOUT_MS = 1000;
+/**
+ * Sends a request whose answer is read as it arrives (server-sent events). Resolves at the
+ * response headers; failures after that surface from the body's iterator, already classified.
+ */
+export function sendStreaming(req: UpstreamRequest): Promise<UpstreamStreamResponse> {
+  return dispatch(req, (controller, statusCode, headers, resolve) => {
+    const body = new StreamBody(controller);
+    resolve({ statusCode, headers, body });
+    return body;
+  });
+}
+
+/**
+ * Passes a decoder's output through, classifying transport failures that happen mid-body (errors
+ * from the body are classified already; this catches anything else the decoder lets escape).
+ */
+export async function* decodeBody<T>(body: StreamBody, provider: string, signal: AbortSignal, decode: (body: AsyncIterable<Buffer>) => AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* decode(body);
+  } catch (err) {
+    throw classifyTransportError(err, provider, signal);
+  }
+}

@@ -1,6 +1,6 @@
 /** The adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Together, Groq, ...). */
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
-import { decodeBody, readText, send, sendForText } from '../transport.js';
+import { decodeBody, sendForText, sendStreaming } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import { buildChatBody, buildEmbeddingsBody, buildHeaders } from './request.js';
 import { parseJsonBody, upstreamHttpError } from './response.js';
@@ -38,7 +38,7 @@ export class OpenAIAdapter implements ProviderAdapter {
   }
 
   async chatStream(request: ChatRequest, ctx: AttemptContext): Promise<AsyncIterable<ChatCompletionChunk>> {
-    const res = await send({
+    const res = await sendStreaming({
       url: this.#chatUrl,
       headers: this.#headers(ctx),
       body: buildChatBody(request, ctx.upstreamModel, this.#options.streamUsage),
@@ -46,10 +46,8 @@ export class OpenAIAdapter implements ProviderAdapter {
       onFirstByte: ctx.firstByte,
       provider: this.id,
     });
-    if (res.statusCode !== 200) {
-      throw upstreamHttpError(res.statusCode, await readText(res, this.id, ctx.signal), res.headers, this.id);
-    }
-    return decodeBody(res, this.id, ctx.signal, (body) => decodeChatStream(body, this.id));
+    if (res.statusCode !== 200) throw upstreamHttpError(res.statusCode, await res.body.text(), res.headers, this.id);
+    return decodeBody(res.body, this.id, ctx.signal, (body) => decodeChatStream(body, this.id));
   }
 
   async embeddings(request: EmbeddingsRequest, ctx: AttemptContext): Promise<EmbeddingsResponse> {
