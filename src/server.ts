@@ -34,6 +34,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     connectTimeoutMs: config.upstream.timeouts.connect_ms,
     keepAliveTimeoutMs: config.upstream.keep_alive_timeout_ms,
     maxConnectionsPerOrigin: config.upstream.max_connections_per_origin,
+    maxResponseBytes: config.upstream.max_response_bytes,
   });
   const metrics = new Metrics();
   const models = new ModelRegistry(config, buildProviders(config, env));

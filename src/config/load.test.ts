@@ -68,6 +68,7 @@ describe('parseConfigText: defaults', () => {
         timeouts: { connect_ms: 10_000, first_byte_ms: 120_000, total_ms: 600_000 },
         max_connections_per_origin: 256,
         keep_alive_timeout_ms: 30_000,
+        max_response_bytes: 256 * 1024 * 1024,
       },
       providers: {},
       models: {},

@@ -119,6 +119,8 @@ export const configSchema = z
         /** Most connections kept to one upstream origin. */
         max_connections_per_origin: numeric(z.number().int().positive()).default(256),
         keep_alive_timeout_ms: millis.default(30_000),
+        /** Largest upstream answer (a whole response, or all of a stream) before it is cut off with a 502. */
+        max_response_bytes: byteSize.default(256 * 1024 * 1024),
       })
       .prefault({}),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider ids use letters, digits, "_", "-" and "."'), providerSchema).default({}),

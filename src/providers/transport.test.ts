@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { errors as undiciErrors } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway/errors.js';
-import { classifyTransportError, closeTransport, decodeBody, sendForText, sendStreaming } from './transport.js';
+import { classifyTransportError, closeTransport, configureTransport, decodeBody, sendForText, sendStreaming } from './transport.js';
 
 const systemError = (code: string, message: string): Error => Object.assign(new Error(message), { code, syscall: 'connect', address: '10.1.2.3', port: 443 });
 
@@ -210,6 +210,18 @@ describe('send / readText against real sockets', () => {
     })().catch((err: unknown) => err);
     expect(items).toEqual(['first|']);
     expect(failure).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'local' });
+  });
+
+  it('cuts off an answer larger than max_response_bytes with a 502, whole or streamed', async () => {
+    configureTransport({ connectTimeoutMs: 5000, keepAliveTimeoutMs: 1000, maxConnectionsPerOrigin: 8, maxResponseBytes: 16 });
+    try {
+      const tooBig = { code: 'upstream_error', status: 502, message: 'The upstream provider "local" sent an answer larger than upstream.max_response_bytes (16 bytes).' };
+      await expect(text('/v1/chat/completions')).rejects.toMatchObject(tooBig);
+      await expect((await open('/v1/chat/completions')).body.text()).rejects.toMatchObject(tooBig);
+    } finally {
+      configureTransport({ connectTimeoutMs: 5000, keepAliveTimeoutMs: 1000, maxConnectionsPerOrigin: 8, maxResponseBytes: 1024 * 1024 });
+    }
+    expect((await text('/v1/chat/completions')).statusCode).toBe(200);
   });
 
   it('sendStreaming: resolves at the headers (after onFirstByte) and streams the body', async () => {

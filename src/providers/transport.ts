@@ -12,11 +12,17 @@ export interface TransportOptions {
   connectTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxConnectionsPerOrigin: number;
+  /** An upstream answer larger than this is cut off: a broken upstream must not exhaust memory. */
+  maxResponseBytes: number;
 }
 
+const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+
 let agent: Agent | undefined;
+let maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES;
 
 export function configureTransport(options: TransportOptions): void {
+  maxResponseBytes = options.maxResponseBytes;
   void agent?.close();
   agent = new Agent({
     keepAliveTimeout: options.keepAliveTimeoutMs,
@@ -94,6 +100,7 @@ function dispatch<T>(
     }
     let controller: Dispatcher.DispatchController | undefined;
     let sink: BodySink | undefined;
+    let received = 0;
     const onAbort = (): void => controller?.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     const { origin, path } = splitUrl(req.url);
@@ -108,7 +115,12 @@ function dispatch<T>(
           req.onFirstByte?.();
           sink = onHeaders(started, statusCode, headers, resolve);
         },
-        onResponseData(_controller, chunk) {
+        onResponseData(started, chunk) {
+          received += chunk.length;
+          if (received > maxResponseBytes) {
+            started.abort(new GatewayError('upstream_error', `The upstream provider "${provider}" sent an answer larger than upstream.max_response_bytes (${maxResponseBytes} bytes).`, { provider }));
+            return;
+          }
           sink?.push(chunk);
         },
         onResponseEnd() {
