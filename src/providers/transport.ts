@@ -112,6 +112,7 @@ function dispatch<T>(
           if (signal.aborted) started.abort(signal.reason);
         },
         onResponseStart(started, statusCode, headers) {
+          if (statusCode < 200) return; // an informational 1xx; the real answer follows
           req.onFirstByte?.();
           sink = onHeaders(started, statusCode, headers, resolve);
         },
