@@ -65,32 +65,16 @@ function streamEvents(withUsage) {
   const per = Math.ceil(words.length / pieces);
   const deltas = [{ role: 'assistant', content: '', refusal: null }];
   for (let i = 0; i < pieces; i++) deltas.push({ content: words.slice(i * per, (i + 1) * per).join('') });
+  const base = { id: ID, object: 'chat.completion.chunk', created: CREATED, model: MODEL, service_tier: 'default', system_fingerprint: FINGERPRINT };
   const chunk = (delta, finishReason) => ({
-    id: ID,
-    object: 'chat.completion.chunk',
-    created: CREATED,
-    model: MODEL,
-    service_tier: 'default',
-    system_fingerprint: FINGERPRINT,
+    ...base,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
     ...(withUsage ? { usage: null } : {}),
     obfuscation: 'x7Qp',
   });
   const events = deltas.map((delta) => chunk(delta, null));
   events.push(chunk({}, 'stop'));
-  if (withUsage) {
-    events.push({
-      id: ID,
-      object: 'chat.completion.chunk',
-      created: CREATED,
-      model: MODEL,
-      service_tier: 'default',
-      system_fingerprint: FINGERPRINT,
-      choices: [],
-      usage: USAGE,
-      obfuscation: 'Zk',
-    });
-  }
+  if (withUsage) events.push({ ...base, choices: [], usage: USAGE, obfuscation: 'Zk' });
   const encoded = events.map((event) => Buffer.from(`data: ${JSON.stringify(event)}\n\n`));
   encoded.push(Buffer.from('data: [DONE]\n\n'));
   return encoded;

@@ -14,20 +14,19 @@ export const SSE_HEADERS = {
 } as const;
 
 export class SseWriter {
-  constructor(private readonly res: ServerResponse) {}
-
+  #sentFirst = false;
   #corked = false;
   readonly #uncork = (): void => {
     this.#corked = false;
     this.res.uncork();
   };
 
+  constructor(private readonly res: ServerResponse) {}
+
   /** The status line and headers go out with the first event, in one packet. */
   start(headers: Record<string, string>): void {
     this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
   }
-
-  #sentFirst = false;
 
   /**
    * Writes one `data:` event; waits for the socket to drain when the client reads slowly.

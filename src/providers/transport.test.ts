@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { errors as undiciErrors } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway/errors.js';
-import { classifyTransportError, closeTransport, configureTransport, decodeBody, sendForText, sendStreaming } from './transport.js';
+import { classifyTransportError, closeTransport, configureTransport, sendForText, sendStreaming } from './transport.js';
 
 const systemError = (code: string, message: string): Error => Object.assign(new Error(message), { code, syscall: 'connect', address: '10.1.2.3', port: 443 });
 
@@ -75,7 +75,7 @@ describe('classifyTransportError', () => {
   });
 });
 
-describe('send / readText against real sockets', () => {
+describe('sendForText / sendStreaming against real sockets', () => {
   let server: Server;
   let port: number;
   let closedPort: number;
@@ -184,29 +184,29 @@ describe('send / readText against real sockets', () => {
     for await (const bytes of body) yield Buffer.from(bytes).toString();
   };
 
-  it('decodeBody: a decoder that stops early lets the rest of the body drain instead of aborting it', async () => {
+  it('sendStreaming: a decoder that stops early lets the rest of the body drain instead of aborting it', async () => {
     responses.length = 0;
     const signal = new AbortController().signal;
     const items: string[] = [];
-    for await (const item of decodeBody((await open('/two-parts', signal)).body, 'local', signal, firstPieceOnly)) items.push(item);
+    for await (const item of firstPieceOnly((await open('/two-parts', signal)).body)) items.push(item);
     expect(items).toEqual(['first|']);
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(responses).toEqual(['finished']);
   });
 
-  it('decodeBody: a body that does not end after the decoder stopped is destroyed within about a second', async () => {
+  it('sendStreaming: a body that does not end after the decoder stopped is destroyed within about a second', async () => {
     responses.length = 0;
     const signal = new AbortController().signal;
-    for await (const item of decodeBody((await open('/never-ends', signal)).body, 'local', signal, firstPieceOnly)) expect(item).toBe('first|');
+    for await (const item of firstPieceOnly((await open('/never-ends', signal)).body)) expect(item).toBe('first|');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(responses).toEqual(['aborted']);
   });
 
-  it('decodeBody: a connection reset mid-body is a retryable upstream_error', async () => {
+  it('sendStreaming: a connection reset mid-body is a retryable upstream_error', async () => {
     const signal = new AbortController().signal;
     const items: string[] = [];
     const failure: unknown = await (async () => {
-      for await (const item of decodeBody((await open('/reset-midway', signal)).body, 'local', signal, allPieces)) items.push(item);
+      for await (const item of allPieces((await open('/reset-midway', signal)).body)) items.push(item);
     })().catch((err: unknown) => err);
     expect(items).toEqual(['first|']);
     expect(failure).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'local' });

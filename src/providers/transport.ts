@@ -71,7 +71,6 @@ export function sendForText(req: UpstreamRequest): Promise<UpstreamTextResponse>
     return {
       push: (chunk) => chunks.push(chunk),
       end: () => resolve({ statusCode, headers, text: Buffer.concat(chunks).toString('utf8') }),
-      fail: () => undefined, // the promise is rejected by dispatch itself
     };
   });
 }
@@ -80,7 +79,8 @@ export function sendForText(req: UpstreamRequest): Promise<UpstreamTextResponse>
 interface BodySink {
   push(chunk: Buffer): void;
   end(): void;
-  fail(err: unknown): void;
+  /** A failure after the promise resolved (a stream's body); before, the promise is rejected. */
+  fail?(err: unknown): void;
 }
 
 /**
@@ -131,7 +131,7 @@ function dispatch<T>(
         onResponseError(_controller, err) {
           signal.removeEventListener('abort', onAbort);
           const error = classifyTransportError(err, provider, signal);
-          if (sink) sink.fail(error);
+          sink?.fail?.(error);
           reject(error);
         },
       },
@@ -195,16 +195,4 @@ export function sendStreaming(req: UpstreamRequest): Promise<UpstreamStreamRespo
     resolve({ statusCode, headers, body });
     return body;
   });
-}
-
-/**
- * Passes a decoder's output through, classifying transport failures that happen mid-body (errors
- * from the body are classified already; this catches anything else the decoder lets escape).
- */
-export async function* decodeBody<T>(body: StreamBody, provider: string, signal: AbortSignal, decode: (body: AsyncIterable<Buffer>) => AsyncIterable<T>): AsyncGenerator<T> {
-  try {
-    yield* decode(body);
-  } catch (err) {
-    throw classifyTransportError(err, provider, signal);
-  }
 }

@@ -15,7 +15,6 @@ export interface AttemptContext {
   /** Aborted when the client goes away or the attempt's total timeout fires. */
   signal: AbortSignal;
   requestId: string;
-  timeouts: AttemptTimeouts;
   /** Adapters call this when the upstream's response headers arrived: the first-byte timeout stops. */
   firstByte(): void;
 }

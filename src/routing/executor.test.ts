@@ -97,7 +97,7 @@ describe('Executor.chat', () => {
     const { executor, metrics, rc } = setup();
     const result = await executor.chat(group({ adapter: a, model: 'gpt-4o' }), request, rc);
     expect(result.model).toBe('gpt-4o');
-    expect(a.contexts[0]).toMatchObject({ upstreamModel: 'gpt-4o', requestId: 'req-1', timeouts: { firstByteMs: 0, totalMs: 0 } });
+    expect(a.contexts[0]).toMatchObject({ upstreamModel: 'gpt-4o', requestId: 'req-1' });
     expect(rc).toMatchObject({ attempts: 1, providerId: 'a', upstreamModel: 'gpt-4o', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } });
     expect(rc.upstreamMs).toBeGreaterThanOrEqual(0);
     expect(await outcomes(metrics)).toEqual({ 'a:ok': 1 });

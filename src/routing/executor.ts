@@ -95,7 +95,7 @@ class Attempt {
   }
 
   context(requestId: string): AttemptContext {
-    return { upstreamModel: this.#target.model, signal: this.#controller.signal, requestId, timeouts: this.#target.provider.timeouts, firstByte: this.#firstByte };
+    return { upstreamModel: this.#target.model, signal: this.#controller.signal, requestId, firstByte: this.#firstByte };
   }
 
   /** Upstream time so far for a stream (called before handing the stream over). */

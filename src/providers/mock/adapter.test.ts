@@ -9,7 +9,6 @@ const context = (signal: AbortSignal = new AbortController().signal): AttemptCon
   upstreamModel: 'mock-1',
   signal,
   requestId: 'req-test',
-  timeouts: { firstByteMs: 0, totalMs: 0 },
   firstByte: () => undefined,
 });
 

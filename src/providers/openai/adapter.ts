@@ -1,6 +1,6 @@
 /** The adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Together, Groq, ...). */
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
-import { decodeBody, sendForText, sendStreaming } from '../transport.js';
+import { sendForText, sendStreaming } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import { buildChatBody, buildEmbeddingsBody, buildHeaders } from './request.js';
 import { parseJsonBody, upstreamHttpError } from './response.js';
@@ -47,7 +47,7 @@ export class OpenAIAdapter implements ProviderAdapter {
       provider: this.id,
     });
     if (res.statusCode !== 200) throw upstreamHttpError(res.statusCode, await res.body.text(), res.headers, this.id);
-    return decodeBody(res.body, this.id, ctx.signal, (body) => decodeChatStream(body, this.id));
+    return decodeChatStream(res.body, this.id);
   }
 
   async embeddings(request: EmbeddingsRequest, ctx: AttemptContext): Promise<EmbeddingsResponse> {
