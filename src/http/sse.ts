@@ -36,13 +36,23 @@ export class SseWriter {
    */
   async data(json: string): Promise<void> {
     if (this.res.destroyed) return;
-    if (!this.#sentFirst) this.#sentFirst = true;
-    else if (!this.#corked) {
-      this.#corked = true;
-      this.res.cork();
-      process.nextTick(this.#uncork);
+    let flowing: boolean;
+    if (!this.#sentFirst) {
+      this.#sentFirst = true;
+      flowing = this.res.write(`data: ${json}\n\n`);
+      // node:http corks the socket on a write until the next tick, which comes only after every
+      // chunk of this network read went through the pipeline: flush the first event now.
+      const socket = this.res.socket;
+      if (socket && socket.writableCorked > 0) socket.uncork();
+    } else {
+      if (!this.#corked) {
+        this.#corked = true;
+        this.res.cork();
+        process.nextTick(this.#uncork);
+      }
+      flowing = this.res.write(`data: ${json}\n\n`);
     }
-    if (!this.res.write(`data: ${json}\n\n`)) {
+    if (!flowing) {
       await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
     }
   }
