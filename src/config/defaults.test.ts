@@ -34,12 +34,12 @@ describe('embeddedDefault', () => {
     expect(Object.keys(embeddedDefault({ OPENAI_API_KEY: '' }).config.providers)).toEqual(['mock']);
   });
 
-  it('warns that anthropic and gemini keys are not used yet, without adding providers', () => {
+  it('adds an anthropic and a gemini provider for ANTHROPIC_API_KEY and GEMINI_API_KEY', () => {
     const { config, warnings } = embeddedDefault({ ANTHROPIC_API_KEY: 'sk-ant-x', GEMINI_API_KEY: 'g-x' });
-    expect(Object.keys(config.providers)).toEqual(['mock']);
-    expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toContain('ANTHROPIC_API_KEY');
-    expect(warnings[1]).toContain('GEMINI_API_KEY');
+    expect(Object.keys(config.providers)).toEqual(['mock', 'anthropic', 'gemini']);
+    expect(config.providers.anthropic).toMatchObject({ type: 'anthropic', api_key: 'sk-ant-x' });
+    expect(config.providers.gemini).toMatchObject({ type: 'gemini', api_key: 'g-x' });
+    expect(warnings).toEqual([]);
   });
 
   it('takes HOST, PORT, SWITCHYARD_MASTER_KEY, DATABASE_URL, REDIS_URL and LOG_LEVEL from the environment', () => {

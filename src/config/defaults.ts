@@ -8,9 +8,8 @@ export function embeddedDefault(env: NodeJS.ProcessEnv = process.env): LoadedCon
   const providers: Record<string, unknown> = { mock: { type: 'mock' } };
   const warnings: string[] = [];
   if (env.OPENAI_API_KEY) providers.openai = { type: 'openai', api_key: env.OPENAI_API_KEY };
-  for (const [name, variable] of [['anthropic', 'ANTHROPIC_API_KEY'], ['gemini', 'GEMINI_API_KEY']] as const) {
-    if (env[variable]) warnings.push(`${variable} is set, but the ${name} provider is not available in this version yet`);
-  }
+  if (env.ANTHROPIC_API_KEY) providers.anthropic = { type: 'anthropic', api_key: env.ANTHROPIC_API_KEY };
+  if (env.GEMINI_API_KEY) providers.gemini = { type: 'gemini', api_key: env.GEMINI_API_KEY };
   const raw = {
     server: { host: env.HOST || undefined, port: env.PORT || undefined },
     auth: { master_key: env.SWITCHYARD_MASTER_KEY || undefined },

@@ -65,10 +65,66 @@ const mockProvider = z.strictObject({
   tokens_per_second: numeric(z.number().nonnegative()).default(0),
 });
 
-const providerSchema = z.discriminatedUnion('type', [openaiProvider, openaiCompatibleProvider, mockProvider], {
+const anthropicProvider = z.strictObject({
+  type: z.literal('anthropic'),
+  /** Defaults to the ANTHROPIC_API_KEY env var. */
+  api_key: z.string().optional(),
+  base_url: z.url().default('https://api.anthropic.com'),
+  /** The `anthropic-version` header. */
+  anthropic_version: z.string().default('2023-06-01'),
+  /** Sent as `max_tokens` when the client gives none (Anthropic requires it). */
+  default_max_tokens: numeric(z.number().int().positive()).default(4096),
+  headers: headersSchema.optional(),
+  timeouts: timeoutsSchema.optional(),
+});
+
+const geminiProvider = z.strictObject({
+  type: z.literal('gemini'),
+  /** Defaults to the GEMINI_API_KEY env var (or GOOGLE_API_KEY). */
+  api_key: z.string().optional(),
+  base_url: z.url().default('https://generativelanguage.googleapis.com/v1beta'),
+  headers: headersSchema.optional(),
+  timeouts: timeoutsSchema.optional(),
+});
+
+const bedrockProvider = z.strictObject({
+  type: z.literal('bedrock'),
+  /** Defaults to AWS_REGION, then AWS_DEFAULT_REGION. */
+  region: z.string().optional(),
+  /** Credentials default to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. */
+  access_key_id: z.string().optional(),
+  secret_access_key: z.string().optional(),
+  session_token: z.string().optional(),
+  /** Overrides https://bedrock-runtime.<region>.amazonaws.com (VPC endpoints, tests). */
+  base_url: z.url().optional(),
+  /** Sent as inferenceConfig.maxTokens when the client gives none. */
+  default_max_tokens: numeric(z.number().int().positive()).optional(),
+  headers: headersSchema.optional(),
+  timeouts: timeoutsSchema.optional(),
+});
+
+export const AZURE_API_STYLES = ['deployments', 'v1'] as const;
+
+const azureProvider = z.strictObject({
+  type: z.literal('azure'),
+  /** The resource endpoint, e.g. https://my-resource.openai.azure.com */
+  base_url: z.url(),
+  /** Defaults to the AZURE_OPENAI_API_KEY env var; sent as the `api-key` header. */
+  api_key: z.string().optional(),
+  /** `deployments`: /openai/deployments/<target model>/...?api-version=; `v1`: /openai/v1/... */
+  api_style: z.enum(AZURE_API_STYLES).default('deployments'),
+  api_version: z.string().default('2024-10-21'),
+  headers: headersSchema.optional(),
+  timeouts: timeoutsSchema.optional(),
+  stream_usage: boolean().optional(),
+});
+
+export const PROVIDER_TYPES = ['openai', 'openai-compatible', 'anthropic', 'gemini', 'bedrock', 'azure', 'mock'] as const;
+
+const providerSchema = z.discriminatedUnion('type', [openaiProvider, openaiCompatibleProvider, anthropicProvider, geminiProvider, bedrockProvider, azureProvider, mockProvider], {
   error: (issue) =>
     issue.code === 'invalid_union'
-      ? `unknown provider type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)} (supported: openai, openai-compatible, mock)`
+      ? `unknown provider type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)} (supported: ${PROVIDER_TYPES.join(', ')})`
       : undefined,
 });
 

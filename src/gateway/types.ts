@@ -23,7 +23,23 @@ export interface ChatMessage {
   tool_calls?: ToolCall[];
   tool_call_id?: string;
   name?: string;
+  /** Reasoning / thinking text (Anthropic thinking, Gemini thoughts, DeepSeek), beside `content`. */
+  reasoning_content?: string;
+  /** Anthropic thinking blocks with their signatures, so a next turn can send them back. */
+  thinking_blocks?: ThinkingBlock[];
   [key: string]: unknown;
+}
+
+/**
+ * Canonical extensions beyond OpenAI's schema (the names LiteLLM uses, so clients that know them
+ * work): `reasoning_content`, `thinking_blocks`, `cache_control` on content parts / tools (passed
+ * to providers with prompt caching), the `thinking` request field, and `usage.cache_creation_input_tokens`.
+ */
+export interface ThinkingBlock {
+  type: 'thinking' | 'redacted_thinking';
+  thinking?: string;
+  signature?: string;
+  data?: string;
 }
 
 export interface ToolDefinition {
@@ -55,10 +71,17 @@ export interface ChatRequest {
   [key: string]: unknown;
 }
 
+/**
+ * OpenAI's usage: `prompt_tokens` counts every input token, cached ones included; cache reads are
+ * `prompt_tokens_details.cached_tokens`, cache writes `cache_creation_input_tokens` (extension).
+ */
 export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number; [key: string]: unknown } | null;
+  completion_tokens_details?: { reasoning_tokens?: number; [key: string]: unknown } | null;
+  cache_creation_input_tokens?: number;
   [key: string]: unknown;
 }
 
@@ -91,7 +114,16 @@ export interface ChunkToolCallDelta {
 
 export interface ChunkChoice {
   index: number;
-  delta: { role?: string; content?: string | null; tool_calls?: ChunkToolCallDelta[]; [key: string]: unknown };
+  delta: {
+    role?: string;
+    content?: string | null;
+    tool_calls?: ChunkToolCallDelta[];
+    /** A piece of reasoning / thinking text. */
+    reasoning_content?: string;
+    /** Anthropic: a thinking block's signature (or a redacted block), once it is complete. */
+    thinking_blocks?: ThinkingBlock[];
+    [key: string]: unknown;
+  };
   finish_reason: FinishReason | null;
   logprobs?: unknown;
   [key: string]: unknown;

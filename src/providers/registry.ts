@@ -1,5 +1,8 @@
 /** Builds one adapter per configured provider. */
 import type { Config, ProviderConfig } from '../config/schema.js';
+import { AnthropicAdapter } from './anthropic/adapter.js';
+import { BedrockAdapter } from './bedrock/adapter.js';
+import { GeminiAdapter } from './gemini/adapter.js';
 import { MockAdapter } from './mock/adapter.js';
 import { OpenAIAdapter } from './openai/adapter.js';
 import { PRESETS } from './openai/presets.js';
@@ -51,6 +54,48 @@ function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv
         apiKey: config.api_key ?? (preset?.apiKeyEnv ? env[preset.apiKeyEnv] : undefined),
         headers: config.headers ?? {},
         streamUsage: config.stream_usage ?? true,
+      });
+    }
+    case 'azure': {
+      const base = config.base_url.replace(/\/+$/, '');
+      const version = encodeURIComponent(config.api_version);
+      return new OpenAIAdapter({
+        id,
+        type: 'azure',
+        baseUrl: `${base}/openai/v1`,
+        // Deployment-style URLs name the deployment (the target's model) and need api-version.
+        urlFor:
+          config.api_style === 'deployments'
+            ? (operation, model) => `${base}/openai/deployments/${encodeURIComponent(model)}/${operation}?api-version=${version}`
+            : undefined,
+        apiKey: config.api_key ?? env.AZURE_OPENAI_API_KEY,
+        authHeader: 'api-key',
+        headers: config.headers ?? {},
+        streamUsage: config.stream_usage ?? true,
+      });
+    }
+    case 'anthropic':
+      return new AnthropicAdapter({
+        id,
+        baseUrl: config.base_url,
+        apiKey: config.api_key ?? env.ANTHROPIC_API_KEY,
+        anthropicVersion: config.anthropic_version,
+        defaultMaxTokens: config.default_max_tokens,
+        headers: config.headers ?? {},
+      });
+    case 'gemini':
+      return new GeminiAdapter({ id, baseUrl: config.base_url, apiKey: config.api_key ?? env.GEMINI_API_KEY ?? env.GOOGLE_API_KEY, headers: config.headers ?? {} });
+    case 'bedrock': {
+      const accessKeyId = config.access_key_id ?? env.AWS_ACCESS_KEY_ID;
+      const secretAccessKey = config.secret_access_key ?? env.AWS_SECRET_ACCESS_KEY;
+      const sessionToken = config.session_token ?? (config.access_key_id ? undefined : env.AWS_SESSION_TOKEN);
+      return new BedrockAdapter({
+        id,
+        region: config.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined,
+        baseUrl: config.base_url,
+        defaultMaxTokens: config.default_max_tokens,
+        headers: config.headers ?? {},
       });
     }
   }

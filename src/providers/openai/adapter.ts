@@ -8,9 +8,13 @@ import { decodeChatStream } from './stream.js';
 
 export interface OpenAIAdapterOptions {
   id: string;
-  type: 'openai' | 'openai-compatible';
+  type: 'openai' | 'openai-compatible' | 'azure';
   baseUrl: string;
+  /** Builds the URL per operation and upstream model when it is not `<baseUrl>/<operation>` (Azure deployments). */
+  urlFor?: (operation: 'chat/completions' | 'embeddings', model: string) => string;
   apiKey?: string;
+  /** How the key is sent: `Authorization: Bearer` (default) or Azure's `api-key` header. */
+  authHeader?: 'bearer' | 'api-key';
   headers?: Record<string, string>;
   /** Ask for `stream_options.include_usage` upstream (some older servers reject it). */
   streamUsage: boolean;
@@ -20,26 +24,29 @@ export class OpenAIAdapter implements ProviderAdapter {
   readonly id: string;
   readonly type: string;
   readonly #options: OpenAIAdapterOptions;
-  readonly #chatUrl: string;
-  readonly #embeddingsUrl: string;
+  readonly #chatUrl: (model: string) => string;
+  readonly #embeddingsUrl: (model: string) => string;
 
   constructor(options: OpenAIAdapterOptions) {
     this.id = options.id;
     this.type = options.type;
     this.#options = options;
     const base = options.baseUrl.replace(/\/+$/, '');
-    this.#chatUrl = `${base}/chat/completions`;
-    this.#embeddingsUrl = `${base}/embeddings`;
+    const { urlFor } = options;
+    const chatUrl = `${base}/chat/completions`;
+    const embeddingsUrl = `${base}/embeddings`;
+    this.#chatUrl = urlFor ? (model) => urlFor('chat/completions', model) : () => chatUrl;
+    this.#embeddingsUrl = urlFor ? (model) => urlFor('embeddings', model) : () => embeddingsUrl;
   }
 
   async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {
-    const text = await this.#post(this.#chatUrl, buildChatBody(request, ctx.upstreamModel, false), ctx);
+    const text = await this.#post(this.#chatUrl(ctx.upstreamModel), buildChatBody(request, ctx.upstreamModel, false), ctx);
     return parseJsonBody<ChatCompletion>(text, this.id);
   }
 
   async chatStream(request: ChatRequest, ctx: AttemptContext): Promise<AsyncIterable<ChatCompletionChunk>> {
     const res = await sendStreaming({
-      url: this.#chatUrl,
+      url: this.#chatUrl(ctx.upstreamModel),
       headers: this.#headers(ctx),
       body: buildChatBody(request, ctx.upstreamModel, this.#options.streamUsage),
       signal: ctx.signal,
@@ -51,7 +58,7 @@ export class OpenAIAdapter implements ProviderAdapter {
   }
 
   async embeddings(request: EmbeddingsRequest, ctx: AttemptContext): Promise<EmbeddingsResponse> {
-    const text = await this.#post(this.#embeddingsUrl, buildEmbeddingsBody(request, ctx.upstreamModel), ctx);
+    const text = await this.#post(this.#embeddingsUrl(ctx.upstreamModel), buildEmbeddingsBody(request, ctx.upstreamModel), ctx);
     return parseJsonBody<EmbeddingsResponse>(text, this.id);
   }
 
@@ -62,6 +69,6 @@ export class OpenAIAdapter implements ProviderAdapter {
   }
 
   #headers(ctx: AttemptContext): Record<string, string> {
-    return buildHeaders(this.#options.apiKey, this.#options.headers ?? {}, ctx.requestId);
+    return buildHeaders(this.#options.apiKey, this.#options.headers ?? {}, ctx.requestId, this.#options.authHeader);
   }
 }

@@ -12,8 +12,11 @@ export function buildEmbeddingsBody(request: EmbeddingsRequest, upstreamModel: s
   return JSON.stringify({ ...request, model: upstreamModel });
 }
 
-export function buildHeaders(apiKey: string | undefined, extra: Record<string, string>, requestId: string): Record<string, string> {
+export function buildHeaders(apiKey: string | undefined, extra: Record<string, string>, requestId: string, auth: 'bearer' | 'api-key' = 'bearer'): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId, ...extra };
-  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+  if (apiKey) {
+    if (auth === 'api-key') headers['api-key'] = apiKey;
+    else headers.authorization = `Bearer ${apiKey}`;
+  }
   return headers;
 }

@@ -1,0 +1,81 @@
+/**
+ * Upstream HTTP errors → GatewayErrors, decided once for every provider (DESIGN.md §3.3). Each
+ * provider reads its own error body into an UpstreamErrorDetail; the status decides the rest.
+ */
+import { GatewayError } from '../gateway/errors.js';
+
+export type HeaderValue = string | string[] | undefined;
+
+/** What a provider's error body says, in its own words. */
+export interface UpstreamErrorDetail {
+  message?: string;
+  type?: string;
+  code?: string;
+  param?: string;
+}
+
+/**
+ * 4xx the client caused keep their status and the provider's message; 408/409/429 and 5xx
+ * (Anthropic's 529 "overloaded" included) are retryable; 429 keeps its Retry-After.
+ * 401 / 403 concern the gateway's own provider credentials, not the client's key: they become a
+ * retryable 502 (another target may work) whose message names no part of the key.
+ */
+export function upstreamStatusError(status: number, detail: UpstreamErrorDetail, headers: Record<string, HeaderValue>, provider: string): GatewayError {
+  if (status === 401 || status === 403) {
+    const reason = detail.message ? `: ${redactSecrets(detail.message)}` : '.';
+    return new GatewayError('upstream_error', `The upstream provider "${provider}" refused the gateway's credentials (HTTP ${status})${reason} Check this provider's credentials (api_key) in the gateway configuration.`, {
+      provider,
+      upstreamCode: detail.code,
+    });
+  }
+  if (status === 429) {
+    return new GatewayError('upstream_rate_limited', detail.message ?? `The upstream provider "${provider}" is rate limiting requests.`, {
+      provider,
+      retryAfterMs: retryAfterMs(headers),
+      upstreamType: detail.type,
+      upstreamCode: detail.code,
+    });
+  }
+  if (status >= 400 && status < 500) {
+    return new GatewayError('upstream_client_error', detail.message ?? `The upstream provider "${provider}" rejected the request (HTTP ${status}).`, {
+      provider,
+      status,
+      retryable: status === 408 || status === 409,
+      param: detail.param,
+      upstreamType: detail.type,
+      upstreamCode: detail.code,
+    });
+  }
+  const suffix = detail.message ? `: ${detail.message}` : '.';
+  return new GatewayError('upstream_error', `The upstream provider "${provider}" failed with HTTP ${status}${suffix}`, {
+    provider,
+    retryAfterMs: retryAfterMs(headers),
+    upstreamCode: detail.code,
+  });
+}
+
+/** Masks anything that looks like an API key (even a provider's own masked echo of one). */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/\b(?:sk|pk|rk|key|api[-_]?key)[-_][A-Za-z0-9_*.\-…]{4,}/gi, '[redacted]')
+    .replace(/\bAIza[0-9A-Za-z_\-]{20,}/g, '[redacted]') // Google API keys
+    .replace(/\b(?:AKIA|ASIA)[0-9A-Z]{12,}/g, '[redacted]'); // AWS access key ids
+}
+
+export function retryAfterMs(headers: Record<string, HeaderValue>): number | undefined {
+  const first = (v: HeaderValue): string | undefined => (Array.isArray(v) ? v[0] : v);
+  const ms = Number(first(headers['retry-after-ms']));
+  if (Number.isFinite(ms) && ms >= 0 && first(headers['retry-after-ms']) !== undefined) return ms;
+  const value = first(headers['retry-after']);
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** A short, non-HTML error text is worth showing; a proxy's HTML error page is not. */
+export function plainErrorText(body: string): string | undefined {
+  const text = body.trim();
+  return text && text.length <= 300 && !text.startsWith('<') ? text : undefined;
+}
