@@ -12,7 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const MAIN = join(REPO_ROOT, 'dist', 'main.js');
+/** The built gateway; SWITCHYARD_TEST_DIST points at another build directory inside the repo. */
+export const MAIN = join(REPO_ROOT, process.env.SWITCHYARD_TEST_DIST ?? 'dist', 'main.js');
 
 export interface GatewayOptions {
   /** Extra environment for the child (the config may use `${VAR}`). */
@@ -52,7 +53,7 @@ process.once('exit', () => {
 });
 
 /** Keys of the test runner's environment that would change what the gateway does. */
-const SCRUBBED_ENV = /^(OPENAI_|ANTHROPIC_|GEMINI_|SWITCHYARD_|DATABASE_URL$|REDIS_URL$|HOST$|PORT$|LOG_LEVEL$)/;
+const SCRUBBED_ENV = /^(OPENAI_|ANTHROPIC_|GEMINI_|GOOGLE_|AWS_|AZURE_|SWITCHYARD_|DATABASE_URL$|REDIS_URL$|HOST$|PORT$|LOG_LEVEL$)/;
 
 export async function startGateway(configYaml: string, options: GatewayOptions = {}): Promise<Gateway> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} does not exist: run "npm run build" before the e2e tests`);
