@@ -113,7 +113,7 @@ const azureProvider = z.strictObject({
   api_key: z.string().optional(),
   /** `deployments`: /openai/deployments/<target model>/...?api-version=; `v1`: /openai/v1/... */
   api_style: z.enum(AZURE_API_STYLES).default('deployments'),
-  api_version: z.string().default('2024-10-21'),
+  api_version: z.string().min(1).default('2024-10-21'),
   headers: headersSchema.optional(),
   timeouts: timeoutsSchema.optional(),
   stream_usage: boolean().optional(),

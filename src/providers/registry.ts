@@ -57,7 +57,8 @@ function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv
       });
     }
     case 'azure': {
-      const base = config.base_url.replace(/\/+$/, '');
+      // Portal URLs may end in /openai or /openai/v1: the paths below add those themselves.
+      const base = config.base_url.replace(/\/+$/, '').replace(/\/openai(?:\/v1)?$/, '');
       const version = encodeURIComponent(config.api_version);
       return new OpenAIAdapter({
         id,

@@ -111,6 +111,12 @@ export interface ConformanceCapabilities {
   contentFilter?: boolean;
   /** Supports `n` > 1 choices. */
   multipleChoices?: boolean;
+  /** Reports cache writes separately (`cache_creation_input_tokens`: Anthropic, Bedrock); OpenAI reports reads only. */
+  cacheWriteTokens?: boolean;
+  /** Returns scripted `thinking` as `reasoning_content` (Anthropic thinking, Gemini thoughts, Bedrock reasoning). */
+  reasoning?: boolean;
+  /** The HTTP status the provider sends for the `quota` class when it is not 429 (e.g. 400, 403). */
+  quotaStatus?: number;
 }
 
 export const DEFAULT_REPLY: ScriptedReply = { kind: 'reply', text: 'Hello from the fake.', finish: 'stop', usage: { input: 12, output: 5 } };

@@ -54,8 +54,10 @@ export const SYSTEM_FINGERPRINT = 'fp_fake0e2e';
 export interface PlannedChoice {
   content: string | null;
   toolCalls: WireToolCall[];
-  finishReason: 'stop' | 'tool_calls';
+  finishReason: WireFinishReason;
 }
+
+export type WireFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
 export interface PlannedReply {
   choices: PlannedChoice[];
@@ -209,9 +211,13 @@ export function chatChunks(id: string, created: number, model: string, reply: Pl
   const chunks: Record<string, unknown>[] = [];
   reply.choices.forEach((choice, index) => {
     if (choice.toolCalls.length > 0) {
+      // Text before the calls (some models explain first): the role goes with the first text piece.
+      const pieces = splitWords(choice.content ?? '');
+      pieces.forEach((piece, i) => chunks.push(chunk([choiceDelta(index, i === 0 ? { role: 'assistant', content: piece, refusal: null } : { content: piece })])));
       choice.toolCalls.forEach((call, callIndex) => {
         const opening = { index: callIndex, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } };
-        chunks.push(chunk([choiceDelta(index, callIndex === 0 ? { role: 'assistant', content: null, tool_calls: [opening], refusal: null } : { tool_calls: [opening] })]));
+        const first = callIndex === 0 && pieces.length === 0;
+        chunks.push(chunk([choiceDelta(index, first ? { role: 'assistant', content: null, tool_calls: [opening], refusal: null } : { tool_calls: [opening] })]));
         for (const piece of splitFixed(call.function.arguments, 6)) {
           chunks.push(chunk([choiceDelta(index, { tool_calls: [{ index: callIndex, function: { arguments: piece } }] })]));
         }

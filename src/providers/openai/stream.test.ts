@@ -246,3 +246,26 @@ describe('decodeChatStream: framing', () => {
     expect(isUsageOnlyChunk(chunks[0]!)).toBe(true);
   });
 });
+
+describe('decodeChatStream: Azure prompt annotations', () => {
+  it('passes the prompt_filter_results chunk on, first and untouched, once output follows', async () => {
+    const bytes = fixture('azure-stream-prompt-filter.sse.txt');
+    const chunks = await collect(whole(bytes));
+    expect(chunks).toEqual(dataEvents(bytes.toString('utf8')));
+    expect(chunks[0]!.choices).toEqual([]);
+    expect(chunks[0]!.prompt_filter_results).toHaveLength(1);
+    expect(contentOf(chunks.slice(1))).toBe('Bonjour !');
+  });
+
+  it('yields nothing before an error that follows the annotations, so the attempt can fail over', async () => {
+    const { chunks, error } = await collectUntilError(whole(fixture('azure-stream-prompt-filter-error.sse.txt')));
+    expect(chunks).toEqual([]);
+    expect(error).toMatchObject({ code: 'upstream_error', retryable: true, upstreamType: 'server_error' });
+  });
+
+  it('yields held annotations when the stream ends at [DONE] without output', async () => {
+    const text = 'data: {"choices":[],"id":"","prompt_filter_results":[]}\n\ndata: [DONE]\n\n';
+    const chunks = await collect(whole(Buffer.from(text)));
+    expect(chunks).toEqual([{ choices: [], id: '', prompt_filter_results: [] }]);
+  });
+});

@@ -8,9 +8,16 @@ import { streamError } from './response.js';
 
 export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provider: string): AsyncGenerator<ChatCompletionChunk> {
   let finished = false;
+  // Chunks with neither choices nor usage before any output (Azure's prompt_filter_results) are
+  // held back until output arrives: a failure right after them is still "before the first chunk"
+  // for the executor, so the request can fail over.
+  let held: ChatCompletionChunk[] | undefined = [];
   for await (const event of readSse(body)) {
     const data = event.data;
-    if (data === '[DONE]') return;
+    if (data === '[DONE]') {
+      if (held) yield* held;
+      return;
+    }
     if (data === '') continue;
     let value: unknown;
     try {
@@ -24,6 +31,14 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
     if ('error' in value && (value as OpenAIErrorBody).error) throw streamError(value as OpenAIErrorBody, provider);
     const chunk = withRawJson(value as ChatCompletionChunk, data);
     if (!Array.isArray(chunk.choices)) chunk.choices = [];
+    if (held) {
+      if (chunk.choices.length === 0 && chunk.usage == null) {
+        held.push(chunk);
+        continue;
+      }
+      yield* held;
+      held = undefined;
+    }
     if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
     yield chunk;
   }
