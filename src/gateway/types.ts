@@ -110,6 +110,7 @@ export interface ChunkToolCallDelta {
   id?: string;
   type?: 'function';
   function?: { name?: string; arguments?: string };
+  [key: string]: unknown;
 }
 
 export interface ChunkChoice {

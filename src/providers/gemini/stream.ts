@@ -1,0 +1,141 @@
+/**
+ * Gemini SSE stream (streamGenerateContent?alt=sse) → canonical chunks. Each event is a whole
+ * GenerateContentResponse holding the next parts of each candidate; function calls arrive
+ * complete, so each becomes one tool_calls delta with all its arguments. usageMetadata is
+ * cumulative (every event repeats the running totals): the last one becomes the usage trailer.
+ */
+import type { ChatCompletionChunk, ChunkChoice, ChunkToolCallDelta } from '../../gateway/types.js';
+import { readSse } from '../sse.js';
+import type { GeminiCandidate, GeminiPromptFeedback, GeminiResponse, GeminiUsageMetadata } from './api.js';
+import { blockedText, candidatesOf, filteredText, finishReasonOf, idSeed, inStreamError, indexOf, malformed, partsOf, toToolCall, toUsage } from './response.js';
+
+interface ChoiceState {
+  started: boolean;
+  calls: number;
+  finished: boolean;
+}
+
+/** The state of one stream: ids, which choices started and finished, the latest usage. */
+export class GeminiStreamTranslator {
+  readonly #provider: string;
+  readonly #upstreamModel: string;
+  readonly #created = Math.floor(Date.now() / 1000);
+  readonly #choices = new Map<number, ChoiceState>();
+  #id = '';
+  #model = '';
+  #seed = '';
+  #usage: GeminiUsageMetadata | undefined;
+  #blocked = false;
+
+  constructor(upstreamModel: string, provider: string) {
+    this.#upstreamModel = upstreamModel;
+    this.#provider = provider;
+  }
+
+  /** The chunks one stream event becomes (usually one; none for a usage-only event). */
+  event(response: GeminiResponse): ChatCompletionChunk[] {
+    if (response.error) throw inStreamError(response.error, this.#provider);
+    if (this.#id === '') {
+      this.#seed = idSeed(response.responseId);
+      this.#id = response.responseId ?? `chatcmpl-${this.#seed}`;
+      this.#model = response.modelVersion ?? this.#upstreamModel;
+    }
+    if (response.usageMetadata && typeof response.usageMetadata === 'object') this.#usage = response.usageMetadata;
+    const candidates = candidatesOf(response);
+    if (candidates.length === 0) {
+      if (response.promptFeedback?.blockReason && !this.#blocked) return [this.#chunk(this.#blockedChoice(response.promptFeedback))];
+      return [];
+    }
+    const chunks: ChatCompletionChunk[] = [];
+    candidates.forEach((candidate, position) => {
+      const choice = this.#candidateChoice(candidate, indexOf(candidate, position));
+      if (choice) chunks.push(this.#chunk(choice));
+    });
+    return chunks;
+  }
+
+  /** At the end of the body: the usage trailer; a stream that never finished is a failure. */
+  end(): ChatCompletionChunk | undefined {
+    const complete = this.#blocked || (this.#choices.size > 0 && [...this.#choices.values()].every((state) => state.finished));
+    if (!complete) throw malformed(this.#provider, 'a stream that ended before it was complete (no finishReason)');
+    if (!this.#usage) return undefined;
+    return { id: this.#id, object: 'chat.completion.chunk', created: this.#created, model: this.#model, choices: [], usage: toUsage(this.#usage) };
+  }
+
+  #candidateChoice(candidate: GeminiCandidate, index: number): ChunkChoice | undefined {
+    let state = this.#choices.get(index);
+    if (!state) {
+      state = { started: false, calls: 0, finished: false };
+      this.#choices.set(index, state);
+    }
+    const delta: ChunkChoice['delta'] = {};
+    let empty = true;
+    if (!state.started) {
+      delta.role = 'assistant';
+      state.started = true;
+      empty = false;
+    }
+    let content: string | undefined;
+    let reasoning: string | undefined;
+    let toolCalls: ChunkToolCallDelta[] | undefined;
+    for (const part of partsOf(candidate)) {
+      if (typeof part.text === 'string') {
+        if (part.thought === true) reasoning = reasoning === undefined ? part.text : reasoning + part.text;
+        else content = content === undefined ? part.text : content + part.text;
+      } else if (part.functionCall) {
+        const call = toToolCall(part.functionCall, part.thoughtSignature, this.#seed, index, state.calls, this.#provider);
+        const callDelta: ChunkToolCallDelta & { extra_content?: unknown } = { index: state.calls, id: call.id, type: 'function', function: call.function };
+        if (call.extra_content) callDelta.extra_content = call.extra_content;
+        (toolCalls ??= []).push(callDelta);
+        state.calls += 1;
+      }
+    }
+    if (content !== undefined) {
+      delta.content = content;
+      empty = false;
+    } else if (delta.role) {
+      delta.content = '';
+    }
+    if (reasoning !== undefined) {
+      delta.reasoning_content = reasoning;
+      empty = false;
+    }
+    if (toolCalls) {
+      delta.tool_calls = toolCalls;
+      empty = false;
+    }
+    const native = typeof candidate.finishReason === 'string' ? candidate.finishReason : undefined;
+    if (!native) return empty ? undefined : { index, delta, finish_reason: null };
+    state.finished = true;
+    const finish = finishReasonOf(native, state.calls > 0);
+    if (finish === 'content_filter') delta.refusal = filteredText(native, candidate.finishMessage);
+    return { index, delta, finish_reason: finish, native_finish_reason: native };
+  }
+
+  #blockedChoice(feedback: GeminiPromptFeedback): ChunkChoice {
+    this.#blocked = true;
+    return { index: 0, delta: { role: 'assistant', content: '', refusal: blockedText(feedback) }, finish_reason: 'content_filter', native_finish_reason: feedback.blockReason };
+  }
+
+  #chunk(choice: ChunkChoice): ChatCompletionChunk {
+    return { id: this.#id, object: 'chat.completion.chunk', created: this.#created, model: this.#model, choices: [choice] };
+  }
+}
+
+export async function* decodeGeminiStream(body: AsyncIterable<Uint8Array>, upstreamModel: string, provider: string): AsyncGenerator<ChatCompletionChunk> {
+  const translator = new GeminiStreamTranslator(upstreamModel, provider);
+  for await (const event of readSse(body)) {
+    const data = event.data;
+    if (data === '' || data === '[DONE]') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      throw malformed(provider, 'a stream event that is not valid JSON');
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw malformed(provider, 'an unexpected stream event');
+    for (const chunk of translator.event(value as GeminiResponse)) yield chunk;
+  }
+  const trailer = translator.end();
+  if (trailer) yield trailer;
+}
