@@ -20,8 +20,15 @@ export interface UpstreamErrorDetail {
  * 401 / 403 concern the gateway's own provider credentials, not the client's key: they become a
  * retryable 502 (another target may work) whose message names no part of the key.
  */
-export function upstreamStatusError(status: number, detail: UpstreamErrorDetail, headers: Record<string, HeaderValue>, provider: string): GatewayError {
-  if (status === 401 || status === 403) {
+export interface UpstreamErrorHints {
+  /** The provider says its credentials were refused with another status (Google: 400 API_KEY_INVALID). */
+  credentials?: boolean;
+  /** How long to wait, when the provider says so in its body rather than a header (Google's RetryInfo). */
+  retryAfterMs?: number;
+}
+
+export function upstreamStatusError(status: number, detail: UpstreamErrorDetail, headers: Record<string, HeaderValue>, provider: string, hints: UpstreamErrorHints = {}): GatewayError {
+  if (status === 401 || status === 403 || hints.credentials) {
     const reason = detail.message ? `: ${redactSecrets(detail.message)}` : '.';
     return new GatewayError('upstream_error', `The upstream provider "${provider}" refused the gateway's credentials (HTTP ${status})${reason} Check this provider's credentials (api_key) in the gateway configuration.`, {
       provider,
@@ -31,7 +38,7 @@ export function upstreamStatusError(status: number, detail: UpstreamErrorDetail,
   if (status === 429) {
     return new GatewayError('upstream_rate_limited', detail.message ?? `The upstream provider "${provider}" is rate limiting requests.`, {
       provider,
-      retryAfterMs: retryAfterMs(headers),
+      retryAfterMs: retryAfterMs(headers) ?? hints.retryAfterMs,
       upstreamType: detail.type,
       upstreamCode: detail.code,
     });
@@ -49,7 +56,7 @@ export function upstreamStatusError(status: number, detail: UpstreamErrorDetail,
   const suffix = detail.message ? `: ${detail.message}` : '.';
   return new GatewayError('upstream_error', `The upstream provider "${provider}" failed with HTTP ${status}${suffix}`, {
     provider,
-    retryAfterMs: retryAfterMs(headers),
+    retryAfterMs: retryAfterMs(headers) ?? hints.retryAfterMs,
     upstreamCode: detail.code,
   });
 }
@@ -58,7 +65,7 @@ export function upstreamStatusError(status: number, detail: UpstreamErrorDetail,
 export function redactSecrets(text: string): string {
   return text
     .replace(/\b(?:sk|pk|rk|key|api[-_]?key)[-_][A-Za-z0-9_*.\-…]{4,}/gi, '[redacted]')
-    .replace(/\bAIza[0-9A-Za-z_\-]{20,}/g, '[redacted]') // Google API keys
+    .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, '[redacted]') // Google API keys
     .replace(/\b(?:AKIA|ASIA)[0-9A-Z]{12,}/g, '[redacted]'); // AWS access key ids
 }
 

@@ -121,7 +121,7 @@ export async function apiError(call: () => Promise<unknown>): Promise<APIError> 
 export function upstreamStatusOf(errorClass: ErrorClass, caps: ConformanceCapabilities): number {
   const statuses: Record<ErrorClass, number> = {
     invalid_request: 400,
-    auth: 401,
+    auth: caps.authStatus ?? 401,
     permission: 403,
     not_found: 404,
     rate_limit: 429,
@@ -145,8 +145,8 @@ export interface ExpectedError {
  * own credentials → retryable 502 that says so; 429 → retryable 429 with Retry-After; other 4xx keep
  * their status and are final (408/409 aside); 5xx → retryable 502.
  */
-export function expectedClientError(upstreamStatus: number): ExpectedError {
-  if (upstreamStatus === 401 || upstreamStatus === 403) {
+export function expectedClientError(upstreamStatus: number, errorClass?: ErrorClass): ExpectedError {
+  if (upstreamStatus === 401 || upstreamStatus === 403 || errorClass === 'auth') {
     return { status: 502, retryable: true, says: new RegExp(`credentials \\(HTTP ${upstreamStatus}\\)`) };
   }
   if (upstreamStatus === 429) return { status: 429, retryable: true };

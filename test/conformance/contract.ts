@@ -117,6 +117,8 @@ export interface ConformanceCapabilities {
   reasoning?: boolean;
   /** The HTTP status the provider sends for the `quota` class when it is not 429 (e.g. 400, 403). */
   quotaStatus?: number;
+  /** The HTTP status the provider sends for refused credentials when it is not 401 (Gemini: 400 API_KEY_INVALID). */
+  authStatus?: number;
 }
 
 export const DEFAULT_REPLY: ScriptedReply = { kind: 'reply', text: 'Hello from the fake.', finish: 'stop', usage: { input: 12, output: 5 } };

@@ -5,6 +5,6 @@ import { runProviderConformance } from './provider-conformance.js';
 runProviderConformance({
   name: 'gemini',
   start: () => FakeGemini.start(),
-  // cachedContentTokenCount → cached_tokens; SAFETY → content_filter; candidateCount = n; thought parts → reasoning_content.
-  capabilities: { cacheTokens: true, contentFilter: true, multipleChoices: true, reasoning: true },
+  // cachedContentTokenCount → cached_tokens; SAFETY → content_filter; candidateCount = n; thought parts → reasoning_content; a refused key is 400 API_KEY_INVALID.
+  capabilities: { cacheTokens: true, contentFilter: true, multipleChoices: true, reasoning: true, authStatus: 400 },
 });

@@ -176,14 +176,9 @@ interface GoogleErrorInfo {
 export function upstreamHttpError(status: number, bodyText: string, headers: Record<string, HeaderValue>, provider: string): GatewayError {
   const info = readGoogleError(bodyText);
   // A refused API key is a 400 INVALID_ARGUMENT (reason API_KEY_INVALID): it is the gateway's
-  // credential, not the client's request, so it is reported like a 401 (redacted 502).
-  const effective = isCredentialError(info) ? 401 : status;
-  // Google sends no Retry-After header; its RetryInfo.retryDelay says how long to wait.
-  const withRetry =
-    info.retryDelayMs !== undefined && headers['retry-after'] === undefined && headers['retry-after-ms'] === undefined
-      ? { ...headers, 'retry-after-ms': String(info.retryDelayMs) }
-      : headers;
-  return upstreamStatusError(effective, info.detail, withRetry, provider);
+  // credential, not the client's request. Google sends no Retry-After header; its
+  // RetryInfo.retryDelay says how long to wait.
+  return upstreamStatusError(status, info.detail, headers, provider, { credentials: isCredentialError(info), retryAfterMs: info.retryDelayMs });
 }
 
 /** An `error` object inside a 200 stream. Before any output it is retried like a 5xx. */
