@@ -5,7 +5,7 @@
 import { GatewayError } from './errors.js';
 import type { Usage } from './types.js';
 
-export type RouteName = 'chat' | 'embeddings' | 'other';
+export type RouteName = 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'other';
 
 export interface RequestContext {
   readonly requestId: string;

@@ -8,6 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { createKeyCheck } from './plugins/auth.js';
 import { registerJsonBodyParser } from './plugins/body.js';
 import { registerErrorHandling } from './plugins/errors.js';
+import { anthropicRoutes } from './routes/anthropic.js';
 import { openaiRoutes } from './routes/openai.js';
 import { opsRoutes, type Readiness } from './routes/ops.js';
 
@@ -70,6 +71,7 @@ export function buildApp({ config, pipeline, metrics, logger, readiness }: AppOp
       });
     }
     openaiRoutes(api, { pipeline, metrics, startedAt: Math.floor(Date.now() / 1000) });
+    anthropicRoutes(api, { pipeline, metrics });
   });
 
   return app;

@@ -34,12 +34,20 @@ export class SseWriter {
    * (several upstream chunks from one network read) are corked into a single socket write;
    * nothing is held back past the current tick.
    */
-  async data(json: string): Promise<void> {
+  data(json: string): Promise<void> {
+    return this.frame(`data: ${json}\n\n`);
+  }
+
+  /**
+   * Writes already-framed event text (one or more events, e.g. Anthropic's `event:` + `data:`
+   * pairs), with the same first-event flush, corking and backpressure as `data`.
+   */
+  async frame(text: string): Promise<void> {
     if (this.res.destroyed) return;
     let flowing: boolean;
     if (!this.#sentFirst) {
       this.#sentFirst = true;
-      flowing = this.res.write(`data: ${json}\n\n`);
+      flowing = this.res.write(text);
       // node:http corks the socket on a write until the next tick, which comes only after every
       // chunk of this network read went through the pipeline: flush the first event now.
       const socket = this.res.socket;
@@ -50,7 +58,7 @@ export class SseWriter {
         this.res.cork();
         process.nextTick(this.#uncork);
       }
-      flowing = this.res.write(`data: ${json}\n\n`);
+      flowing = this.res.write(text);
     }
     if (!flowing) {
       await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);

@@ -34,14 +34,29 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayE
   // is still uploading resets the socket, and fetch (so the OpenAI SDKs) reports EPIPE instead of
   // this 413. Without `connection: close` Node reads and discards the rest of the body instead.
   if (error.code === 'request_too_large') reply.removeHeader('connection');
-  const body = request.url.startsWith('/v1/messages') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error);
+  let body: object;
+  if (isAnthropicPath(request.url)) {
+    // Anthropic's API names the request in a `request-id` header (the SDKs' error.requestID) and
+    // in the body's `request_id`.
+    reply.header('request-id', request.id);
+    body = { ...toAnthropicErrorBody(error), request_id: request.id };
+  } else {
+    body = toOpenAIErrorBody(error);
+  }
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);
 }
 
 function routeOf(url: string): RouteName {
   if (url.includes('/chat/completions')) return 'chat';
   if (url.includes('/embeddings')) return 'embeddings';
+  if (url.includes('/messages/count_tokens')) return 'count_tokens';
+  if (isAnthropicPath(url)) return 'messages';
   return 'other';
+}
+
+/** The Messages API (served with and without the /v1 prefix) answers in Anthropic's error shape. */
+function isAnthropicPath(url: string): boolean {
+  return url.startsWith('/v1/messages') || url.startsWith('/messages');
 }
 
 function fromFastifyError(err: FastifyError | GatewayError): GatewayError {
