@@ -125,6 +125,18 @@ describe('toAnthropicErrorBody', () => {
     expect(toAnthropicErrorBody(error)).toEqual({ type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } });
   });
 
+  it('gives an upstream 4xx passed on the type of its status', () => {
+    const of = (status: number) => toAnthropicErrorBody(new GatewayError('upstream_client_error', 'x', { status })).error.type;
+    expect([of(400), of(401), of(403), of(404), of(413), of(422)]).toEqual([
+      'invalid_request_error',
+      'authentication_error',
+      'permission_error',
+      'not_found_error',
+      'request_too_large',
+      'invalid_request_error',
+    ]);
+  });
+
   it('reports timeouts as timeout_error and upstream failures as api_error', () => {
     expect(toAnthropicErrorBody(new GatewayError('upstream_timeout', 't')).error.type).toBe('timeout_error');
     expect(toAnthropicErrorBody(new GatewayError('upstream_error', 'u')).error.type).toBe('api_error');

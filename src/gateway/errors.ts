@@ -104,8 +104,18 @@ export function toOpenAIErrorBody(err: GatewayError): { error: { message: string
 
 /** Anthropic's error body: `{"type":"error","error":{"type","message"}}`. */
 export function toAnthropicErrorBody(err: GatewayError): { type: 'error'; error: { type: string; message: string } } {
-  return { type: 'error', error: { type: err.spec.anthropicType, message: err.message } };
+  const type = err.code === 'upstream_client_error' ? (ANTHROPIC_TYPE_BY_STATUS[err.status] ?? err.spec.anthropicType) : err.spec.anthropicType;
+  return { type: 'error', error: { type, message: err.message } };
 }
+
+/** An upstream 4xx passed on keeps its status; Anthropic's error type follows the status. */
+const ANTHROPIC_TYPE_BY_STATUS: Record<number, string> = {
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+};
 
 /** Any thrown value as a GatewayError; unknown errors become a generic 500 with no internals. */
 export function asGatewayError(err: unknown): GatewayError {

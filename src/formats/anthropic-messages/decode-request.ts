@@ -26,20 +26,12 @@ import type {
   ToolParam,
   ToolResultBlockParam,
   ToolUseBlockParam,
+  CountTokensRequest,
+  OutputConfig,
 } from '../../providers/anthropic/api.js';
 
-/**
- * A `/v1/messages/count_tokens` body: the request without `max_tokens` and the sampling fields.
- * (api.ts's `CountTokensRequest` is an `Omit` over a type with an index signature, which loses
- * every named field, so it is spelled out here.)
- */
-export type CountTokensBody = Pick<MessagesRequest, 'model' | 'messages' | 'system' | 'tools' | 'tool_choice' | 'thinking'>;
-
-/** Structured outputs and effort (`output_config`; not in api.ts). */
-interface OutputConfig {
-  effort?: string | null;
-  format?: { type: 'json_schema'; schema: Record<string, unknown> } | null;
-}
+/** A `/v1/messages/count_tokens` body: the request without `max_tokens` and the sampling fields. */
+export type CountTokensBody = CountTokensRequest;
 
 /** What is sent for a tool_result marked `is_error`, ahead of its text. */
 export const TOOL_ERROR_PREFIX = 'Error: ';
@@ -62,7 +54,7 @@ export function decodeMessagesRequest(request: MessagesRequest | CountTokensBody
   if (top_k != null) out.top_k = top_k;
   if (typeof metadata?.user_id === 'string') out.user = metadata.user_id;
   if (thinking != null) out.thinking = thinking;
-  const output = (request as MessagesRequest).output_config as OutputConfig | null | undefined;
+  const output: OutputConfig | null | undefined = (request as MessagesRequest).output_config;
   if (output?.format != null) out.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: output.format.schema, strict: true } };
   if (output?.effort != null) out.reasoning_effort = output.effort;
 

@@ -117,11 +117,18 @@ export interface MessagesRequest {
   tool_choice?: ToolChoiceParam;
   metadata?: { user_id?: string | null };
   thinking?: ThinkingParam;
+  output_config?: OutputConfig | null;
   [key: string]: unknown;
 }
 
-/** `/v1/messages/count_tokens` takes the request without `max_tokens` (and `stream`). */
-export type CountTokensRequest = Omit<MessagesRequest, 'max_tokens' | 'stream'>;
+/** `/v1/messages/count_tokens` takes the request without `max_tokens` and the sampling fields. */
+export type CountTokensRequest = Pick<MessagesRequest, 'model' | 'messages' | 'system' | 'tools' | 'tool_choice' | 'thinking'>;
+
+/** Structured outputs and effort. */
+export interface OutputConfig {
+  effort?: string | null;
+  format?: { type: 'json_schema'; schema: Record<string, unknown> } | null;
+}
 
 export interface CountTokensResponse {
   input_tokens: number;

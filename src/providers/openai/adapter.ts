@@ -2,6 +2,7 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
 import { sendForText, sendStreaming } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
+import { withoutExtensions } from './extensions.js';
 import { buildChatBody, buildEmbeddingsBody, buildHeaders } from './request.js';
 import { parseJsonBody, upstreamHttpError } from './response.js';
 import { decodeChatStream } from './stream.js';
@@ -40,7 +41,7 @@ export class OpenAIAdapter implements ProviderAdapter {
   }
 
   async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {
-    const text = await this.#post(this.#chatUrl(ctx.upstreamModel), buildChatBody(request, ctx.upstreamModel, false), ctx);
+    const text = await this.#post(this.#chatUrl(ctx.upstreamModel), buildChatBody(this.#forUpstream(request), ctx.upstreamModel, false), ctx);
     return parseJsonBody<ChatCompletion>(text, this.id);
   }
 
@@ -48,7 +49,7 @@ export class OpenAIAdapter implements ProviderAdapter {
     const res = await sendStreaming({
       url: this.#chatUrl(ctx.upstreamModel),
       headers: this.#headers(ctx),
-      body: buildChatBody(request, ctx.upstreamModel, this.#options.streamUsage),
+      body: buildChatBody(this.#forUpstream(request), ctx.upstreamModel, this.#options.streamUsage),
       signal: ctx.signal,
       onFirstByte: ctx.firstByte,
       provider: this.id,
@@ -66,6 +67,11 @@ export class OpenAIAdapter implements ProviderAdapter {
     const res = await sendForText({ url, headers: this.#headers(ctx), body, signal: ctx.signal, onFirstByte: ctx.firstByte, provider: this.id });
     if (res.statusCode < 200 || res.statusCode >= 300) throw upstreamHttpError(res.statusCode, res.text, res.headers, this.id);
     return res.text;
+  }
+
+  /** OpenAI and Azure reject the gateway's canonical extensions; compatible servers get all (extensions.ts). */
+  #forUpstream(request: ChatRequest): ChatRequest {
+    return this.type === 'openai-compatible' ? request : withoutExtensions(request);
   }
 
   #headers(ctx: AttemptContext): Record<string, string> {
