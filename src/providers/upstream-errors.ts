@@ -25,12 +25,14 @@ export interface UpstreamErrorHints {
   credentials?: boolean;
   /** How long to wait, when the provider says so in its body rather than a header (Google's RetryInfo). */
   retryAfterMs?: number;
+  /** The config keys a refused credential comes from (default `api_key`). */
+  credentialKeys?: string;
 }
 
 export function upstreamStatusError(status: number, detail: UpstreamErrorDetail, headers: Record<string, HeaderValue>, provider: string, hints: UpstreamErrorHints = {}): GatewayError {
   if (status === 401 || status === 403 || hints.credentials) {
     const reason = detail.message ? `: ${redactSecrets(detail.message)}` : '.';
-    return new GatewayError('upstream_error', `The upstream provider "${provider}" refused the gateway's credentials (HTTP ${status})${reason} Check this provider's credentials (api_key) in the gateway configuration.`, {
+    return new GatewayError('upstream_error', `The upstream provider "${provider}" refused the gateway's credentials (HTTP ${status})${reason} Check this provider's credentials (${hints.credentialKeys ?? 'api_key'}) in the gateway configuration.`, {
       provider,
       upstreamCode: detail.code,
     });

@@ -117,8 +117,10 @@ export interface ConformanceCapabilities {
   reasoning?: boolean;
   /** The HTTP status the provider sends for the `quota` class when it is not 429 (e.g. 400, 403). */
   quotaStatus?: number;
-  /** The HTTP status the provider sends for refused credentials when it is not 401 (Gemini: 400 API_KEY_INVALID). */
+  /** The HTTP status the provider sends for refused credentials when it is not 401 (Gemini: 400 API_KEY_INVALID, Bedrock: 403). */
   authStatus?: number;
+  /** The provider tells how long to wait on a 429 (a header or its body); false for Bedrock, whose ThrottlingException says nothing. */
+  retryAfter?: boolean;
 }
 
 export const DEFAULT_REPLY: ScriptedReply = { kind: 'reply', text: 'Hello from the fake.', finish: 'stop', usage: { input: 12, output: 5 } };

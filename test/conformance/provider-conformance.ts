@@ -293,7 +293,8 @@ export function runProviderConformance({ name, start, capabilities = {} }: Provi
             const seen = JSON.stringify(err.error) + JSON.stringify([...(err.headers ?? new Headers())]);
             for (const secret of secrets()) expect(seen).not.toContain(secret);
             expect(err.headers?.get('x-switchyard-attempts')).toBe('1');
-            if (errorClass === 'rate_limit') expect(Math.abs(Number(err.headers?.get('retry-after')) - 7)).toBeLessThanOrEqual(1);
+            if (errorClass === 'rate_limit' && caps.retryAfter !== false) expect(Math.abs(Number(err.headers?.get('retry-after')) - 7)).toBeLessThanOrEqual(1);
+            if (errorClass === 'rate_limit' && caps.retryAfter === false) expect(err.headers?.get('retry-after')).toBeNull();
           }
           expect(fake.chatRequestCount()).toBe(2);
         });

@@ -1,0 +1,125 @@
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../../gateway/errors.js';
+import { chunked, encodeEvent, readEventList, streamFixture } from './__fixtures__/events.js';
+import { parsePayload, readEventStream, type EventStreamMessage } from './event-stream.js';
+
+/** AWS's event-stream test vectors (aws-c-event-stream, also in smithy-typescript's codec tests). */
+const VECTORS = {
+  payloadOneStrHeader: 'AAAAPQAAACAH/YOWDGNvbnRlbnQtdHlwZQcAEGFwcGxpY2F0aW9uL2pzb257J2Zvbyc6J2Jhcid9jZwIsQ==',
+  corruptedPayload: 'AAAAHQAAAAD9UoxaWydmb28nOidiYXInfcNlOTY=',
+  corruptedLength: 'AAAAPgAAACAH/YOWDGNvbnRlbnQtdHlwZQcAEGFwcGxpY2F0aW9uL2pzb257J2Zvbyc6J2Jhcid9jZwIsQ==',
+  corruptedHeaders: 'AAAAPQAAACAH/YOWDGNvbnRlbnQtdHlwZQcAEGFwcGxpY2F0aW9uL2pzb257YWZvbyc6J2Jhcid9jZwIsQ==',
+};
+
+async function collect(body: AsyncIterable<Uint8Array>): Promise<EventStreamMessage[]> {
+  const messages: EventStreamMessage[] = [];
+  for await (const message of readEventStream(body, 'aws')) messages.push(message);
+  return messages;
+}
+
+async function failure(body: AsyncIterable<Uint8Array>): Promise<GatewayError> {
+  const error = await collect(body).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(GatewayError);
+  return error as GatewayError;
+}
+
+function fromBase64(text: string): AsyncIterable<Uint8Array> {
+  return chunked(Buffer.from(text, 'base64'), 1024);
+}
+
+describe('the fixture encoder', () => {
+  it('produces the bytes of AWS\'s published test vector (framing, header encoding, CRCs)', () => {
+    const codec = new EventStreamCodec(toUtf8, fromUtf8);
+    const bytes = codec.encode({ headers: { 'content-type': { type: 'string', value: 'application/json' } }, body: fromUtf8("{'foo':'bar'}") });
+    expect(Buffer.from(bytes).toString('base64')).toBe(VECTORS.payloadOneStrHeader);
+  });
+});
+
+describe('readEventStream', () => {
+  const events = readEventList('stream-text');
+  const body = streamFixture('stream-text');
+
+  it.each([1, 3, 7, 12, 13, 64, 100_000])('decodes every message whatever the network chunk size (%i bytes)', async (size) => {
+    const messages = await collect(chunked(body, size));
+    expect(messages.map((m) => m.type)).toEqual(events.map((e) => ('event' in e ? e.event : e.exception)));
+    expect(messages.every((m) => m.messageType === 'event')).toBe(true);
+    expect(messages.map((m) => parsePayload(m, 'aws'))).toEqual(events.map((e) => e.payload));
+  });
+
+  it('decodes messages packed several to a chunk and split across chunk boundaries', async () => {
+    const one = encodeEvent({ event: 'contentBlockDelta', payload: { contentBlockIndex: 0, delta: { text: 'a' } } });
+    const two = encodeEvent({ event: 'contentBlockDelta', payload: { contentBlockIndex: 0, delta: { text: 'b' } } });
+    const three = encodeEvent({ event: 'messageStop', payload: { stopReason: 'end_turn' } });
+    const all = Buffer.concat([one, two, three]);
+    // chunk 1: message one and half of two; chunk 2: the rest of two and all of three
+    const cut = one.length + 10;
+    async function* pieces(): AsyncGenerator<Uint8Array> {
+      yield all.subarray(0, cut);
+      yield all.subarray(cut);
+    }
+    const messages = await collect(pieces());
+    expect(messages.map((m) => parsePayload(m, 'aws'))).toEqual([{ contentBlockIndex: 0, delta: { text: 'a' } }, { contentBlockIndex: 0, delta: { text: 'b' } }, { stopReason: 'end_turn' }]);
+  });
+
+  it('reads exceptions with their :exception-type', async () => {
+    const [message] = await collect(chunked(streamFixture('stream-throttled'), 5000)).then((m) => m.slice(1));
+    expect(message).toMatchObject({ messageType: 'exception', type: 'throttlingException' });
+    expect(parsePayload(message!, 'aws')).toEqual({ message: 'Too many tokens, please wait before trying again.' });
+  });
+
+  it('reads error messages with their :error-code and :error-message headers', async () => {
+    const codec = new EventStreamCodec(toUtf8, fromUtf8);
+    const bytes = codec.encode({
+      headers: {
+        ':message-type': { type: 'string', value: 'error' },
+        ':error-code': { type: 'string', value: 'InternalFailure' },
+        ':error-message': { type: 'string', value: 'An internal error occurred.' },
+      },
+      body: new Uint8Array(0),
+    });
+    const [message] = await collect(chunked(bytes, 10));
+    expect(message).toMatchObject({ messageType: 'error', type: 'InternalFailure', errorMessage: 'An internal error occurred.' });
+  });
+
+  it('rejects AWS\'s corrupted test vectors as an upstream error (502)', async () => {
+    for (const vector of [VECTORS.corruptedPayload, VECTORS.corruptedLength, VECTORS.corruptedHeaders]) {
+      const error = await failure(fromBase64(vector));
+      expect(error.code).toBe('upstream_error');
+      expect(error.status).toBe(502);
+      expect(error.message).toContain('malformed event stream');
+    }
+  });
+
+  it('rejects a message whose payload was altered in transit (message CRC)', async () => {
+    const altered = Buffer.from(body);
+    const at = altered.indexOf('How can');
+    altered[at] = 'N'.charCodeAt(0);
+    const error = await failure(chunked(altered, 50));
+    expect(error.message).toContain('checksum');
+  });
+
+  it('rejects a stream that ends in the middle of a message', async () => {
+    const error = await failure(chunked(body.subarray(0, body.length - 5), 40));
+    expect(error.message).toContain('ended in the middle of a message');
+  });
+
+  it('rejects a body that is not an event stream at all, at once', async () => {
+    const error = await failure(chunked(Buffer.from('<html><body>502 Bad Gateway</body></html>'), 1000));
+    expect(error.status).toBe(502);
+  });
+
+  it('rejects a message without a known :message-type', async () => {
+    const error = await failure(fromBase64(VECTORS.payloadOneStrHeader));
+    expect(error.message).toContain(':message-type');
+  });
+
+  it('parsePayload turns a payload that is not a JSON object into a 502', () => {
+    const message: EventStreamMessage = { messageType: 'event', type: 'contentBlockDelta', payload: fromUtf8('{"contentBlockIndex":') };
+    expect(() => parsePayload(message, 'aws')).toThrow(/payload of a "contentBlockDelta" message is not a JSON object/);
+  });
+});
