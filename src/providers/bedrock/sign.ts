@@ -5,8 +5,7 @@
  * URI, as SigV4 requires for every service but S3), every header sent, and the body's SHA-256.
  * A request is signed per attempt: the signature carries a timestamp.
  */
-import { createHash } from 'node:crypto';
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 export interface AwsCredentials {
@@ -29,7 +28,7 @@ export class BedrockSigner {
   readonly #signer: SignatureV4;
 
   constructor(credentials: AwsCredentials, region: string) {
-    this.#signer = new SignatureV4({ service: SIGNING_SERVICE, region, credentials, sha256: Sha256 });
+    this.#signer = new SignatureV4({ service: SIGNING_SERVICE, region, credentials, sha256: NodeSha256 });
   }
 
   /** The headers to send: the given ones plus host, x-amz-date, x-amz-content-sha256, (x-amz-security-token,) authorization. */
@@ -56,6 +55,43 @@ export class BedrockSigner {
       signingDate ? { signingDate } : undefined,
     );
     return signed.headers;
+  }
+}
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+
+const toBuffer = (data: SourceData): Buffer =>
+  typeof data === 'string' ? Buffer.from(data, 'utf8')
+  : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  : Buffer.from(data);
+
+/**
+ * SHA-256 and HMAC-SHA-256 for the signer, from node:crypto (the signer's `Checksum` interface;
+ * what @smithy/hash-node does). A pure-JavaScript SHA-256 made signing ~2x slower per request.
+ */
+class NodeSha256 {
+  readonly #secret: Buffer | undefined;
+  #hash: Hash | Hmac;
+
+  constructor(secret?: SourceData) {
+    this.#secret = secret === undefined ? undefined : toBuffer(secret);
+    this.#hash = this.#create();
+  }
+
+  update(data: SourceData): void {
+    this.#hash.update(toBuffer(data));
+  }
+
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(this.#hash.digest());
+  }
+
+  reset(): void {
+    this.#hash = this.#create();
+  }
+
+  #create(): Hash | Hmac {
+    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
   }
 }
 
