@@ -1,13 +1,14 @@
 /**
  * Anthropic's Messages API (`/v1/messages`, `/v1/messages/count_tokens`) through the gateway with
  * the official `@anthropic-ai/sdk`, served by model groups behind an OpenAI target (the fake
- * OpenAI upstream), the built-in mock provider, and an Anthropic target (the fake Anthropic
- * upstream): create, stream() helpers, tools, images, stop sequences, usage, token counting,
+ * OpenAI upstream), the built-in mock provider, an Anthropic target (the fake Anthropic
+ * upstream) and a Gemini target (the fake Gemini API): create, stream() helpers, tools, images, stop sequences, usage, token counting,
  * errors in Anthropic's shape and the response headers.
  */
 import Anthropic, { APIError, AuthenticationError, BadRequestError, ContentTooLargeError, InternalServerError, NotFoundError, RateLimitError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeAnthropic } from '../fakes/anthropic-upstream.js';
+import { FakeGemini } from '../fakes/gemini-upstream.js';
 import { FakeOpenAI, OPENAI_ERRORS } from '../fakes/openai-upstream.js';
 import { raw } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
@@ -16,11 +17,12 @@ const MASTER_KEY = 'sk-master-anthropic-e2e';
 
 let openai: FakeOpenAI;
 let anthropic: FakeAnthropic;
+let gemini: FakeGemini;
 let gateway: Gateway;
 let client: Anthropic;
 
 beforeAll(async () => {
-  [openai, anthropic] = await Promise.all([FakeOpenAI.start({ apiKeys: ['sk-upstream-oai'] }), FakeAnthropic.start()]);
+  [openai, anthropic, gemini] = await Promise.all([FakeOpenAI.start({ apiKeys: ['sk-upstream-oai'] }), FakeAnthropic.start(), FakeGemini.start()]);
   gateway = await startGateway(`
 server: { body_limit: 64kb }
 auth: { master_key: ${MASTER_KEY} }
@@ -28,22 +30,25 @@ providers:
   oai: { type: openai, base_url: ${openai.baseURL}, api_key: sk-upstream-oai }
   demo: { type: mock }
   claude: { type: anthropic, base_url: ${anthropic.url}, api_key: ${anthropic.apiKey} }
+  google: ${JSON.stringify(gemini.providerConfig())}
 models:
   gpt: { targets: [ { provider: oai, model: gpt-4o-mini } ] }
   mock: { targets: [ { provider: demo, model: mock-1 } ] }
   sonnet: { targets: [ { provider: claude, model: ${anthropic.model} } ] }
+  flash: { targets: [ { provider: google, model: ${gemini.model} } ] }
 `);
   client = messagesClient(MASTER_KEY);
 });
 
 afterAll(async () => {
   await stopAllGateways();
-  await Promise.all([openai?.close(), anthropic?.close()]);
+  await Promise.all([openai?.close(), anthropic?.close(), gemini?.close()]);
 });
 
 beforeEach(() => {
   openai.reset();
   anthropic.reset();
+  gemini.reset();
 });
 
 /** The SDK as an app configures it: base URL without /v1 (the SDK appends /v1/messages), no retries. */
@@ -380,6 +385,68 @@ describe('an Anthropic target behind /v1/messages', () => {
       ['tool', [], 'toolu_rome'],
     ]);
     expect(sent.messages.at(-1)!.text).toContain('unavailable');
+  });
+});
+
+describe('a Gemini target behind /v1/messages', () => {
+  it('creates a message: system and user text reach Gemini, the answer and usage come back in Anthropic\'s shape', async () => {
+    gemini.enqueue({ kind: 'reply', text: 'Hello from Gemini.', finish: 'stop', usage: { input: 14, output: 4 } });
+    const { data, response } = await client.messages
+      .create({ model: 'flash', max_tokens: 200, system: 'Be brief.', messages: [{ role: 'user', content: 'Hi Gemini' }] })
+      .withResponse();
+    expect(data).toMatchObject({ type: 'message', role: 'assistant', model: 'flash', content: [{ type: 'text', text: 'Hello from Gemini.' }], stop_reason: 'end_turn' });
+    expect(data.usage).toMatchObject({ input_tokens: 14, output_tokens: 4 });
+    expect(response.headers.get('x-switchyard-provider')).toBe('google');
+    const upstream = gemini.lastChatRequest();
+    expect(upstream).toMatchObject({ model: gemini.model, stream: false, system: 'Be brief.', maxTokens: 200 });
+    expect(upstream.messages).toEqual([{ role: 'user', text: 'Hi Gemini', images: 0, toolCalls: [] }]);
+  });
+
+  it('streams through the SDK\'s stream() helpers to a final message', async () => {
+    gemini.enqueue({ kind: 'reply', text: 'One two three four.', finish: 'stop', usage: { input: 9, output: 6 } });
+    const stream = client.messages.stream({ model: 'flash', max_tokens: 100, messages: [{ role: 'user', content: 'Count' }] });
+    const deltas: string[] = [];
+    stream.on('text', (delta) => deltas.push(delta));
+    const message = await stream.finalMessage();
+    expect(deltas.join('')).toBe('One two three four.');
+    expect(textOf(message)).toBe('One two three four.');
+    expect(message.stop_reason).toBe('end_turn');
+    expect(message.usage.output_tokens).toBe(6);
+    expect(gemini.lastChatRequest().stream).toBe(true);
+  });
+
+  it('runs a tool round trip: a streamed tool_use, then the tool_result back to Gemini', async () => {
+    gemini.enqueue({ kind: 'reply', toolCalls: [{ id: 'call_weather_1', name: 'get_weather', arguments: '{"location":"Paris","unit":"celsius"}' }], finish: 'tool_calls', usage: { input: 40, output: 12 } });
+    const first = await client.messages.stream({ model: 'flash', max_tokens: 300, tools: [weatherTool], messages: [{ role: 'user', content: 'Weather in Paris?' }] }).finalMessage();
+    expect(first.stop_reason).toBe('tool_use');
+    const call = first.content.find((block): block is Anthropic.ToolUseBlock => block.type === 'tool_use');
+    expect(call).toMatchObject({ name: 'get_weather', input: { location: 'Paris', unit: 'celsius' } });
+    expect(gemini.lastChatRequest().tools).toEqual(['get_weather']);
+
+    gemini.enqueue({ kind: 'reply', text: 'It is 18 °C in Paris.', finish: 'stop', usage: { input: 60, output: 8 } });
+    const second = await client.messages.create({
+      model: 'flash',
+      max_tokens: 300,
+      tools: [weatherTool],
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: call!.id, content: '18 °C, sunny' }] },
+      ],
+    });
+    expect(textOf(second)).toBe('It is 18 °C in Paris.');
+    const upstream = gemini.lastChatRequest();
+    expect(upstream.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    expect(upstream.messages[1]!.toolCalls).toEqual(['get_weather']);
+    expect(upstream.messages[2]).toMatchObject({ role: 'tool', toolResultFor: call!.id });
+    expect(upstream.messages[2]!.text).toContain('18 °C, sunny');
+  });
+
+  it('counts tokens for a Gemini-backed group', async () => {
+    const { input_tokens } = await client.messages.countTokens({ model: 'flash', messages: [{ role: 'user', content: 'How many tokens is this sentence?' }] });
+    expect(input_tokens).toBeGreaterThan(5);
+    expect(input_tokens).toBeLessThan(40);
+    expect(gemini.chatRequestCount()).toBe(0);
   });
 });
 
