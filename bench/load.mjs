@@ -5,7 +5,8 @@
  *
  *   node bench/load.mjs '<json spec>'
  *
- * spec: { origin, path, headers, body, stream, concurrency, warmupMs, durationMs }
+ * spec: { origin, path, headers, body, stream, concurrency, warmupMs, durationMs, format? }
+ * (`format`: "openai" (default) or "anthropic", the answer shape checked)
  *
  * Prints JSON lines on stdout: {"event":"measuring"} when the warm-up ends, {"event":"window-end"}
  * when the measured window ends, then {"event":"result", ...}. Latency is measured per request
@@ -18,6 +19,7 @@ import { Pool } from 'undici';
 
 const spec = JSON.parse(process.argv[2] ?? '{}');
 const { origin, path, headers, body, stream, concurrency, warmupMs, durationMs } = spec;
+const anthropic = spec.format === 'anthropic';
 
 const pool = new Pool(origin, {
   connections: concurrency,
@@ -28,7 +30,7 @@ const pool = new Pool(origin, {
   bodyTimeout: 30_000,
 });
 
-const DONE = Buffer.from('data: [DONE]\n\n');
+const DONE = Buffer.from(anthropic ? 'event: message_stop\ndata: {"type":"message_stop"}\n\n' : 'data: [DONE]\n\n');
 const bodyBuffer = Buffer.from(body);
 const requestOptions = { path, method: 'POST', headers: { ...headers, 'content-length': String(bodyBuffer.length) }, body: bodyBuffer };
 
@@ -55,7 +57,7 @@ function checkCompletion(buffers) {
   checked++;
   try {
     const parsed = JSON.parse(Buffer.concat(buffers).toString('utf8'));
-    const content = parsed?.choices?.[0]?.message?.content;
+    const content = anthropic ? parsed?.content?.find((block) => block.type === 'text')?.text : parsed?.choices?.[0]?.message?.content;
     if (typeof content !== 'string' || content.length === 0) return 'no choices[0].message.content';
     if (!parsed.usage) return 'no usage';
     return undefined;
@@ -85,7 +87,7 @@ function once() {
           let problem;
           if (res.statusCode !== 200) problem = `HTTP ${res.statusCode}: ${last ? last.toString('utf8', 0, 200) : ''}`;
           else if (bytes === 0) problem = 'empty body';
-          else if (stream && (!last || !endsWithDone(last))) problem = 'stream did not end with data: [DONE]';
+          else if (stream && (!last || !endsWithDone(last))) problem = `stream did not end with ${anthropic ? 'message_stop' : 'data: [DONE]'}`;
           else if (keep) problem = checkCompletion(keep);
           resolve({ status: res.statusCode, firstByte, end, problem });
         });
@@ -96,7 +98,7 @@ function once() {
 }
 
 function endsWithDone(chunk) {
-  if (chunk.length < DONE.length) return chunk.toString().endsWith('[DONE]\n\n');
+  if (chunk.length < DONE.length) return chunk.toString().endsWith(anthropic ? 'message_stop"}\n\n' : '[DONE]\n\n');
   return chunk.subarray(chunk.length - DONE.length).equals(DONE);
 }
 

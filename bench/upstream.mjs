@@ -6,6 +6,8 @@
  * pieces, finish reason), a usage trailer when `stream_options.include_usage` is true, and
  * `data: [DONE]`. Chunks are written one `write()` each, with no delay unless
  * `--chunk-delay-ms=N` asks for one. GET /__stats returns how many requests were answered.
+ * The same answer in Anthropic's format (POST /v1/messages) and Bedrock's (POST
+ * /model/{id}/converse and /converse-stream) comes from bench/lib/native-upstream.mjs.
  *
  * Run: node bench/upstream.mjs [--port=0] [--host=127.0.0.1] [--chunk-delay-ms=0]
  * Prints one JSON line {"event":"listening","port":N} on stdout once it accepts connections.
@@ -13,6 +15,7 @@
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { anthropicAnswers, bedrockAnswers } from './lib/native-upstream.mjs';
 
 const CREATED = 1735689600;
 const MODEL = 'gpt-4o-mini-2024-07-18';
@@ -20,7 +23,7 @@ const ID = 'chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012';
 const FINGERPRINT = 'fp_0ba0d124f1';
 
 /** ~110 tokens of ordinary prose. */
-const TEXT =
+export const TEXT =
   'Load balancing spreads incoming requests across several servers so that no single machine ' +
   'becomes a bottleneck. A gateway in front of language-model providers does the same across ' +
   'providers and deployments: it picks a healthy target for each request, retries another one ' +
@@ -28,7 +31,7 @@ const TEXT =
   'the application never notices which provider answered, and the gateway itself adds only a ' +
   'fraction of a millisecond to every call.';
 
-const USAGE = {
+export const USAGE = {
   prompt_tokens: 42,
   completion_tokens: 98,
   total_tokens: 140,
@@ -83,6 +86,16 @@ function streamEvents(withUsage) {
 const STREAM_PLAIN = streamEvents(false);
 const STREAM_USAGE = streamEvents(true);
 
+/** The streamed answer with the usage trailer, one Buffer per event (for bench/lib/translator-costs.mjs). */
+export const STREAM_EVENTS_WITH_USAGE = STREAM_USAGE;
+
+/** Text pieces of a streamed answer: 20 OpenAI chunks are the role chunk, these and the finish chunk. */
+export const PIECES = STREAM_CHUNKS - 2;
+
+// The same answer in Anthropic's and Bedrock's formats (bench/lib/native-upstream.mjs).
+const ANTHROPIC = anthropicAnswers(TEXT, USAGE, PIECES);
+const BEDROCK = bedrockAnswers(TEXT, USAGE, PIECES);
+
 const COMMON_HEADERS = {
   'openai-organization': 'bench-org',
   'openai-processing-ms': '212',
@@ -98,6 +111,20 @@ const COMMON_HEADERS = {
 };
 const JSON_HEADERS = { ...COMMON_HEADERS, 'content-type': 'application/json', 'content-length': String(COMPLETION.length) };
 const SSE_HEADERS = { ...COMMON_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+const ANTHROPIC_HEADERS = { 'request-id': 'req_011CSHoEeqs5C35K2UUqR7Fy', 'anthropic-organization-id': 'bench-org' };
+const ANTHROPIC_JSON_HEADERS = { ...ANTHROPIC_HEADERS, 'content-type': 'application/json', 'content-length': String(ANTHROPIC.json.length) };
+const ANTHROPIC_SSE_HEADERS = { ...ANTHROPIC_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+const BEDROCK_HEADERS = { 'x-amzn-requestid': '5fd3e2a1-0b4c-4a57-9a4e-1f0c2d3e4f50' };
+const BEDROCK_JSON_HEADERS = { ...BEDROCK_HEADERS, 'content-type': 'application/json', 'content-length': String(BEDROCK.json.length) };
+const BEDROCK_STREAM_HEADERS = { ...BEDROCK_HEADERS, 'content-type': 'application/vnd.amazon.eventstream' };
+
+/** Which API a request is for: OpenAI chat, Anthropic Messages, or Bedrock Converse(Stream). */
+function apiOf(url) {
+  if (url.startsWith('/v1/chat/completions')) return 'openai';
+  if (url.startsWith('/v1/messages')) return 'anthropic';
+  if (url.startsWith('/model/')) return url.split('?')[0].endsWith('/converse-stream') ? 'bedrock-stream' : url.split('?')[0].endsWith('/converse') ? 'bedrock' : undefined;
+  return undefined;
+}
 const NOT_FOUND = Buffer.from(JSON.stringify({ error: { message: 'Unknown route (bench upstream).', type: 'invalid_request_error', code: 'unknown_url', param: null } }));
 
 /**
@@ -111,7 +138,8 @@ export async function startUpstream({ port = 0, host = '127.0.0.1', chunkDelayMs
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
       return;
     }
-    if (req.method !== 'POST' || !req.url.startsWith('/v1/chat/completions')) {
+    const api = req.method === 'POST' ? apiOf(req.url) : undefined;
+    if (!api) {
       req.resume();
       res.writeHead(404, { 'content-type': 'application/json', 'content-length': String(NOT_FOUND.length) }).end(NOT_FOUND);
       return;
@@ -122,13 +150,22 @@ export async function startUpstream({ port = 0, host = '127.0.0.1', chunkDelayMs
       stats.requests++;
       // Requests are compact JSON (JSON.stringify): a substring test is enough and much cheaper than parsing.
       const body = parts.length === 1 ? parts[0].toString('latin1') : Buffer.concat(parts).toString('latin1');
-      if (!body.includes('"stream":true')) {
-        res.writeHead(200, JSON_HEADERS).end(COMPLETION);
+      if (api === 'bedrock') {
+        res.writeHead(200, BEDROCK_JSON_HEADERS).end(BEDROCK.json);
+        return;
+      }
+      if (api !== 'bedrock-stream' && !body.includes('"stream":true')) {
+        if (api === 'anthropic') res.writeHead(200, ANTHROPIC_JSON_HEADERS).end(ANTHROPIC.json);
+        else res.writeHead(200, JSON_HEADERS).end(COMPLETION);
         return;
       }
       stats.streams++;
-      const events = body.includes('"include_usage":true') ? STREAM_USAGE : STREAM_PLAIN;
-      res.writeHead(200, SSE_HEADERS);
+      const events =
+        api === 'anthropic' ? ANTHROPIC.events
+        : api === 'bedrock-stream' ? BEDROCK.events
+        : body.includes('"include_usage":true') ? STREAM_USAGE
+        : STREAM_PLAIN;
+      res.writeHead(200, api === 'anthropic' ? ANTHROPIC_SSE_HEADERS : api === 'bedrock-stream' ? BEDROCK_STREAM_HEADERS : SSE_HEADERS);
       if (chunkDelayMs > 0) {
         void writeSlowly(res, events, chunkDelayMs);
         return;
