@@ -17,9 +17,8 @@
  *   chunks (`chunkBytes`) to exercise the client's framing.
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeFake, localOrigin, readRequestBody, serveFake } from './http-fake.js';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { DEFAULT_REPLY, type ConformanceFake, type ScriptedReply, type UpstreamSummary } from '../conformance/contract.js';
@@ -97,20 +96,12 @@ export class FakeBedrock implements ConformanceFake {
   static async start(options: FakeBedrockOptions = {}): Promise<FakeBedrock> {
     const server = createServer();
     const fake = new FakeBedrock(server, options);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      fake.#handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`fake upstream bug: ${String(err)}`);
-      });
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    await serveFake(server, (req, res) => fake.#handle(req, res));
     return fake;
   }
 
   get url(): string {
-    const { port } = this.#server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+    return localOrigin(this.#server);
   }
 
   providerConfig(): Record<string, unknown> {
@@ -153,23 +144,14 @@ export class FakeBedrock implements ConformanceFake {
   }
 
   async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closeFake(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const rawBody = Buffer.concat(chunks).toString('utf8');
+    const { text: rawBody, json: body } = await readRequestBody(req);
     const rawPath = (req.url ?? '/').split('?')[0]!;
     const match = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(rawPath);
     const requestId = `fake-${String(++this.#sequence).padStart(8, '0')}-0000-4000-8000-000000000000`;
-    let body: unknown;
-    try {
-      body = rawBody ? JSON.parse(rawBody) : undefined;
-    } catch {
-      body = undefined;
-    }
     const signature = await this.#verify(req, rawPath, rawBody);
     const recorded: RecordedRequest = { method: req.method ?? '', rawPath, modelId: match ? decodeURIComponent(match[1]!) : '', operation: match?.[2] ?? '', headers: req.headers, body, signature: signature?.type ?? 'ok' };
     this.requests.push(recorded);

@@ -12,9 +12,8 @@
  * - Chat answers follow a FIFO script (contract.ts), plus `raw` replies (any status and body) for
  *   malformed-upstream tests. Every request is recorded in `calls`.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeFake, localOrigin, readRequestBody, serveFake } from './http-fake.js';
 import { DEFAULT_REPLY, type ConformanceFake, type ScriptedReply, type UpstreamSummary } from '../conformance/contract.js';
 import {
   GEMINI_ERRORS,
@@ -76,19 +75,12 @@ export class FakeGemini implements ConformanceFake {
   static async start(options: FakeGeminiOptions = {}): Promise<FakeGemini> {
     const server = createServer();
     const fake = new FakeGemini(server, options);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      fake.#handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`fake upstream bug: ${String(err)}`);
-      });
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    await serveFake(server, (req, res) => fake.#handle(req, res));
     return fake;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return localOrigin(this.#server);
   }
 
   providerConfig(): Record<string, unknown> {
@@ -123,20 +115,11 @@ export class FakeGemini implements ConformanceFake {
   }
 
   async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closeFake(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
+    const { json: body } = await readRequestBody(req);
     this.calls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
 
     const url = new URL(req.url ?? '/', this.url);

@@ -10,9 +10,8 @@
  * Azure answers carry content-filter annotations: `prompt_filter_results` on the response (on a
  * stream: a first chunk without choices), `content_filter_results` on each choice.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeFake, localOrigin, readRequestBody, serveFake } from './http-fake.js';
 import { DEFAULT_REPLY, type ConformanceFake, type ErrorClass, type ScriptedReply, type ScriptedUsage, type UpstreamMessage, type UpstreamSummary } from '../conformance/contract.js';
 import {
   AZURE_RESOURCE_NOT_FOUND,
@@ -93,19 +92,12 @@ export class OpenAIConformanceFake implements ConformanceFake {
   static async start(options: OpenAIConformanceOptions): Promise<OpenAIConformanceFake> {
     const server = createServer();
     const fake = new OpenAIConformanceFake(server, options);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      fake.#handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`fake upstream bug: ${String(err)}`);
-      });
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    await serveFake(server, (req, res) => fake.#handle(req, res));
     return fake;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return localOrigin(this.#server);
   }
 
   providerConfig(): Record<string, unknown> {
@@ -141,20 +133,11 @@ export class OpenAIConformanceFake implements ConformanceFake {
   }
 
   async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closeFake(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
+    const { json: body } = await readRequestBody(req);
     this.calls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
 
     const url = new URL(req.url ?? '/', this.url);

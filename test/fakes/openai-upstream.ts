@@ -11,7 +11,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeFake, localOrigin, readRequestBody, serveFake } from './http-fake.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   OPENAI_ERRORS,
@@ -97,21 +97,13 @@ export class FakeOpenAI {
   static async start(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
     const server = createServer();
     const fake = new FakeOpenAI(server, options);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      fake.#handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`fake upstream bug: ${String(err)}`);
-      });
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    await serveFake(server, (req, res) => fake.#handle(req, res));
     return fake;
   }
 
   /** `http://127.0.0.1:<port>` */
   get url(): string {
-    const { port } = this.#server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+    return localOrigin(this.#server);
   }
 
   /** The base URL a provider config uses: `http://127.0.0.1:<port>/v1`. */
@@ -160,20 +152,11 @@ export class FakeOpenAI {
   }
 
   async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closeFake(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const rawBody = Buffer.concat(chunks).toString('utf8');
-    let body: unknown;
-    try {
-      body = rawBody ? JSON.parse(rawBody) : undefined;
-    } catch {
-      body = undefined;
-    }
+    const { text: rawBody, json: body } = await readRequestBody(req);
     const path = (req.url ?? '/').split('?')[0]!;
     const recorded: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body, rawBody };
     this.requests.push(recorded);
@@ -302,9 +285,9 @@ export async function refusedURL(): Promise<string> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/v1`;
+  const origin = localOrigin(server);
+  await closeFake(server);
+  return `${origin}/v1`;
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
