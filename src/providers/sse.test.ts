@@ -63,6 +63,9 @@ describe('readSse', () => {
 
   it('ignores a UTF-8 byte order mark at the start', async () => {
     expect(await events(pieces(Uint8Array.of(0xef, 0xbb, 0xbf), 'data: x\n\n'))).toEqual([{ data: 'x' }]);
+    // Split across reads, too; and only at the very start.
+    expect(await events(pieces(Uint8Array.of(0xef), Uint8Array.of(0xbb, 0xbf), 'data: y\n\n'))).toEqual([{ data: 'y' }]);
+    expect(await events(pieces('data: \ufeffz\n\n'))).toEqual([{ data: '\ufeffz' }]);
   });
 
   it('yields nothing for an empty body', async () => {
