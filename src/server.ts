@@ -36,7 +36,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     maxResponseBytes: config.upstream.max_response_bytes,
   });
   const metrics = new Metrics();
-  const models = new ModelRegistry(config, buildProviders(config, env));
+  const models = new ModelRegistry(config, await buildProviders(config, env));
   const pipeline = new Pipeline(models, new Executor(metrics));
   const readiness: Readiness = { ready: false };
   const app = buildApp({ config, pipeline, metrics, logger, readiness });

@@ -1,8 +1,9 @@
-/** Builds one adapter per configured provider. */
+/**
+ * Builds one adapter per configured provider. The native providers' modules (and their libraries:
+ * the AWS signer and event-stream codec, ...) are loaded only when a provider of that type is
+ * configured, so a gateway that does not use them does not carry them in memory.
+ */
 import type { Config, ProviderConfig } from '../config/schema.js';
-import { AnthropicAdapter } from './anthropic/adapter.js';
-import { BedrockAdapter } from './bedrock/adapter.js';
-import { GeminiAdapter } from './gemini/adapter.js';
 import { MockAdapter } from './mock/adapter.js';
 import { OpenAIAdapter } from './openai/adapter.js';
 import { PRESETS } from './openai/presets.js';
@@ -13,12 +14,12 @@ export interface Provider {
   timeouts: AttemptTimeouts;
 }
 
-export function buildProviders(config: Config, env: NodeJS.ProcessEnv = process.env): Map<string, Provider> {
+export async function buildProviders(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>();
   for (const [id, providerConfig] of Object.entries(config.providers)) {
     const overrides = 'timeouts' in providerConfig ? providerConfig.timeouts : undefined;
     providers.set(id, {
-      adapter: buildAdapter(id, providerConfig, env),
+      adapter: await buildAdapter(id, providerConfig, env),
       timeouts: {
         firstByteMs: overrides?.first_byte_ms ?? config.upstream.timeouts.first_byte_ms,
         totalMs: overrides?.total_ms ?? config.upstream.timeouts.total_ms,
@@ -28,7 +29,7 @@ export function buildProviders(config: Config, env: NodeJS.ProcessEnv = process.
   return providers;
 }
 
-function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv): ProviderAdapter {
+async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv): Promise<ProviderAdapter> {
   switch (config.type) {
     case 'mock':
       return new MockAdapter({ id, latencyMs: config.latency_ms, tokensPerSecond: config.tokens_per_second });
@@ -75,7 +76,8 @@ function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv
         streamUsage: config.stream_usage ?? true,
       });
     }
-    case 'anthropic':
+    case 'anthropic': {
+      const { AnthropicAdapter } = await import('./anthropic/adapter.js');
       return new AnthropicAdapter({
         id,
         baseUrl: config.base_url,
@@ -84,9 +86,13 @@ function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv
         defaultMaxTokens: config.default_max_tokens,
         headers: config.headers ?? {},
       });
-    case 'gemini':
+    }
+    case 'gemini': {
+      const { GeminiAdapter } = await import('./gemini/adapter.js');
       return new GeminiAdapter({ id, baseUrl: config.base_url, apiKey: config.api_key ?? env.GEMINI_API_KEY ?? env.GOOGLE_API_KEY, headers: config.headers ?? {} });
+    }
     case 'bedrock': {
+      const { BedrockAdapter } = await import('./bedrock/adapter.js');
       const accessKeyId = config.access_key_id ?? env.AWS_ACCESS_KEY_ID;
       const secretAccessKey = config.secret_access_key ?? env.AWS_SECRET_ACCESS_KEY;
       const sessionToken = config.session_token ?? (config.access_key_id ? undefined : env.AWS_SESSION_TOKEN);
