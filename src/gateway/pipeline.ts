@@ -3,7 +3,8 @@
  * Later stages (admission, caching, coalescing) slot in here in order; the HTTP routes only
  * decode, call one of these methods and encode.
  */
-import type { Executor } from '../routing/executor.js';
+import type { CountTokensResponse } from '../providers/anthropic/api.js';
+import type { CountTokensCall, Executor, MessagesAnswer, MessagesCall, MessagesStream } from '../routing/executor.js';
 import type { ModelGroup, ModelRegistry } from '../routing/models.js';
 import type { RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
@@ -22,6 +23,26 @@ export class Pipeline {
   chatStream(request: ChatRequest, rc: RequestContext): Promise<AsyncIterable<ChatCompletionChunk>> {
     rc.stream = true;
     return this.executor.chatStream(this.#route(request.model, rc), request, rc);
+  }
+
+  /** Anthropic's Messages API: natively on targets that speak it, through the canonical format on others. */
+  messages(call: MessagesCall, rc: RequestContext): Promise<MessagesAnswer> {
+    return this.executor.messages(this.#route(call.native.body.model, rc), call, rc);
+  }
+
+  messagesStream(call: MessagesCall, rc: RequestContext): Promise<MessagesStream> {
+    rc.stream = true;
+    return this.executor.messagesStream(this.#route(call.native.body.model, rc), call, rc);
+  }
+
+  /**
+   * count_tokens: the exact count when the group's first target speaks Anthropic's API (failing
+   * over like any request); otherwise the estimate, without calling an upstream.
+   */
+  countTokens(call: CountTokensCall, rc: RequestContext): Promise<CountTokensResponse> {
+    const group = this.#route(call.native.body.model, rc);
+    if (!group.targets[0]?.provider.adapter.messages) return Promise.resolve({ input_tokens: call.estimate() });
+    return this.executor.countTokens(group, call, rc);
   }
 
   embeddings(request: EmbeddingsRequest, rc: RequestContext): Promise<EmbeddingsResponse> {

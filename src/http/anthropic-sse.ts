@@ -6,6 +6,7 @@
  */
 import { toAnthropicErrorBody, type GatewayError } from '../gateway/errors.js';
 import type { StreamEvent } from '../providers/anthropic/api.js';
+import type { NativeStreamEvent } from '../providers/types.js';
 
 /** Several events as one string (one socket write per upstream chunk). */
 export function anthropicFrames(events: readonly StreamEvent[]): string {
@@ -20,4 +21,14 @@ export function anthropicFrames(events: readonly StreamEvent[]): string {
 /** The `error` event that ends a stream which failed after its first event. */
 export function anthropicErrorFrame(error: GatewayError): string {
   return `event: error\ndata: ${JSON.stringify(toAnthropicErrorBody(error))}\n\n`;
+}
+
+/**
+ * An upstream event forwarded as it came: its name and its `data` text, byte for byte. Data that
+ * spanned several `data:` lines (the SSE parser joined them with newlines) is split the same way.
+ */
+export function nativeFrame(event: NativeStreamEvent): string {
+  const { data } = event;
+  const lines = data.includes('\n') ? data.replaceAll('\n', '\ndata: ') : data;
+  return `event: ${event.name}\ndata: ${lines}\n\n`;
 }

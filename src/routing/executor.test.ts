@@ -3,8 +3,9 @@ import { closeClient, createRequestContext, type RequestContext } from '../gatew
 import { GatewayError } from '../gateway/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../gateway/types.js';
 import { Metrics } from '../observability/metrics.js';
-import type { AttemptContext, ProviderAdapter } from '../providers/types.js';
-import { Executor } from './executor.js';
+import type { Message } from '../providers/anthropic/api.js';
+import type { AttemptContext, NativeMessages, NativeMessagesRequest, NativeStreamEvent, ProviderAdapter } from '../providers/types.js';
+import { Executor, type MessagesCall } from './executor.js';
 import type { ModelGroup } from './models.js';
 
 const request: ChatRequest = { model: 'smart', messages: [{ role: 'user', content: 'hi' }] };
@@ -424,5 +425,189 @@ describe('Executor.chatStream', () => {
     });
     const { executor, rc } = setup();
     expect(await drain(await executor.chatStream(group({ adapter: a }), request, rc))).toEqual([]);
+  });
+});
+
+describe('Executor: Anthropic Messages requests choose per target', () => {
+  const body = { model: 'smart', max_tokens: 64, top_k: 3, messages: [{ role: 'user' as const, content: 'hi' }] };
+  const nativeMessage = { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', content: [{ type: 'text', text: 'native' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 4, output_tokens: 2 } } as unknown as Message;
+  const nativeUsage = { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 };
+
+  function call(): MessagesCall & { decoded: number } {
+    const result = {
+      decoded: 0,
+      native: { body, beta: 'b-1' },
+      canonical: () => {
+        result.decoded++;
+        return request;
+      },
+    };
+    return result;
+  }
+
+  function event(name: string, usage?: typeof nativeUsage): NativeStreamEvent {
+    return { name, data: JSON.stringify({ type: name }), value: { type: name }, usage };
+  }
+
+  /** A fake adapter that speaks Anthropic's API natively (and would refuse canonical calls). */
+  function nativeFake(id: string, messages: Partial<NativeMessages>): Fake & { nativeCalls: NativeMessagesRequest<unknown>[] } {
+    const adapter = fake(id, {});
+    const nativeCalls: NativeMessagesRequest<unknown>[] = [];
+    const record = <R,>(fn: ((req: never, ctx: AttemptContext) => Promise<R>) | undefined) => (req: NativeMessagesRequest<unknown>, ctx: AttemptContext): Promise<R> => {
+      nativeCalls.push(req);
+      adapter.contexts.push(ctx);
+      if (!fn) throw new Error(`${id}: unexpected native call`);
+      return fn(req as never, ctx);
+    };
+    return Object.assign(adapter, { nativeCalls, messages: { create: record(messages.create), stream: record(messages.stream), countTokens: record(messages.countTokens) } as NativeMessages });
+  }
+
+  it('sends the native request to a native target, never decoding the canonical one', async () => {
+    const a = nativeFake('a', { create: async () => ({ message: nativeMessage, usage: nativeUsage }) });
+    const { executor, metrics, rc } = setup();
+    const messagesCall = call();
+    const result = await executor.messages(group({ adapter: a, model: 'claude-x' }), messagesCall, rc);
+    expect(result).toEqual({ kind: 'native', answer: { message: nativeMessage, usage: nativeUsage } });
+    expect(a.nativeCalls).toEqual([{ body, beta: 'b-1' }]);
+    expect(a.contexts[0]).toMatchObject({ upstreamModel: 'claude-x' });
+    expect(messagesCall.decoded).toBe(0);
+    expect(rc).toMatchObject({ attempts: 1, providerId: 'a', upstreamModel: 'claude-x', usage: nativeUsage });
+    expect(await outcomes(metrics)).toEqual({ 'a:ok': 1 });
+  });
+
+  it('fails over from a native target to a canonical one, which gets the decoded request', async () => {
+    const a = nativeFake('a', { create: () => Promise.reject(retryable('a')) });
+    let received: ChatRequest | undefined;
+    const b = fake('b', {
+      chat: async (req, ctx) => {
+        received = req;
+        return completion(ctx.upstreamModel);
+      },
+    });
+    const { executor, metrics, rc } = setup();
+    const messagesCall = call();
+    const result = await executor.messages(group({ adapter: a }, { adapter: b }), messagesCall, rc);
+    expect(result.kind).toBe('canonical');
+    expect(result.kind === 'canonical' && result.completion.model).toBe('b-model');
+    expect(received).toBe(request);
+    expect(messagesCall.decoded).toBe(1);
+    expect(rc).toMatchObject({ attempts: 2, providerId: 'b', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } });
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_error': 1, 'b:ok': 1 });
+  });
+
+  it('fails over from a canonical target to a native one, and not at all on a client error', async () => {
+    const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+    const b = nativeFake('b', { create: async () => ({ message: nativeMessage, usage: nativeUsage }) });
+    const first = setup();
+    expect((await first.executor.messages(group({ adapter: a }, { adapter: b }), call(), first.rc)).kind).toBe('native');
+
+    const refused = new GatewayError('upstream_client_error', 'top_k: bad', { status: 400 });
+    const c = nativeFake('c', { create: () => Promise.reject(refused) });
+    const d = fake('d', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const second = setup();
+    await expect(second.executor.messages(group({ adapter: c }, { adapter: d }), call(), second.rc)).rejects.toBe(refused);
+    expect(d.contexts).toHaveLength(0);
+  });
+
+  it('times a native attempt out like any other (first byte), then fails over', async () => {
+    const a = nativeFake('a', { create: (_req, ctx) => untilAborted(ctx.signal) });
+    const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+    const { executor, metrics, rc } = setup();
+    const result = await executor.messages(group({ adapter: a, firstByteMs: 30 }, { adapter: b }), call(), rc);
+    expect(result.kind).toBe('canonical');
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_timeout': 1, 'b:ok': 1 });
+  });
+
+  it('streams natively, recording the usage the events carry', async () => {
+    const final = { prompt_tokens: 4, completion_tokens: 9, total_tokens: 13 };
+    const a = nativeFake('a', {
+      stream: async () =>
+        (async function* () {
+          yield event('message_start', nativeUsage);
+          yield event('content_block_delta');
+          yield event('message_delta', final);
+          yield event('message_stop');
+        })(),
+    });
+    const { executor, rc } = setup();
+    const messagesCall = call();
+    const stream = await executor.messagesStream(group({ adapter: a }), messagesCall, rc);
+    if (stream.kind !== 'native') throw new Error('expected a native stream');
+    const names: string[] = [];
+    for await (const item of stream.events) names.push(item.name);
+    expect(names).toEqual(['message_start', 'content_block_delta', 'message_delta', 'message_stop']);
+    expect(rc.usage).toEqual(final);
+    expect(messagesCall.decoded).toBe(0);
+  });
+
+  it('fails a native stream over to a canonical target when it fails before its first event', async () => {
+    let aClosed = false;
+    const a = nativeFake('a', {
+      stream: async () =>
+        (async function* (): AsyncGenerator<NativeStreamEvent> {
+          try {
+            yield* [];
+            throw retryable('a');
+          } finally {
+            aClosed = true;
+          }
+        })(),
+    });
+    const b = fake('b', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          yield chunk(ctx.upstreamModel, 'from b');
+        })(),
+    });
+    const { executor, metrics, rc } = setup();
+    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc);
+    if (stream.kind !== 'canonical') throw new Error('expected a canonical stream');
+    expect((await drain(stream.chunks)).map((c) => c.choices[0]!.delta.content)).toEqual(['from b']);
+    expect(aClosed).toBe(true);
+    expect(await outcomes(metrics)).toEqual({ 'a:upstream_error': 1, 'b:ok': 1 });
+  });
+
+  it('does not fail a native stream over once an event was handed on', async () => {
+    const a = nativeFake('a', {
+      stream: async () =>
+        (async function* () {
+          yield event('message_start');
+          throw retryable('a');
+        })(),
+    });
+    const b = fake('b', {});
+    const { executor, rc } = setup();
+    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc);
+    if (stream.kind !== 'native') throw new Error('expected a native stream');
+    const names: string[] = [];
+    await expect(
+      (async () => {
+        for await (const item of stream.events) names.push(item.name);
+      })(),
+    ).rejects.toMatchObject({ code: 'upstream_error', provider: 'a' });
+    expect(names).toEqual(['message_start']);
+    expect(b.contexts).toHaveLength(0);
+  });
+
+  it('counts tokens upstream on a native target, and estimates on a canonical target reached by failover', async () => {
+    let estimates = 0;
+    const countCall = {
+      native: { body: { model: 'smart', messages: body.messages } },
+      estimate: () => {
+        estimates++;
+        return 42;
+      },
+    };
+    const a = nativeFake('a', { countTokens: async () => ({ input_tokens: 17 }) });
+    const first = setup();
+    expect(await first.executor.countTokens(group({ adapter: a }), countCall, first.rc)).toEqual({ input_tokens: 17 });
+    expect(estimates).toBe(0);
+
+    const failing = nativeFake('a', { countTokens: () => Promise.reject(retryable('a')) });
+    const b = fake('b', {});
+    const second = setup();
+    expect(await second.executor.countTokens(group({ adapter: failing }, { adapter: b }), countCall, second.rc)).toEqual({ input_tokens: 42 });
+    expect(estimates).toBe(1);
+    expect(second.rc).toMatchObject({ attempts: 2, providerId: 'b' });
   });
 });

@@ -2,13 +2,34 @@
  * Executes a request against a model group's targets, in order, moving to the next target on a
  * retryable failure. For streams an attempt counts as failed until its first chunk arrived, so a
  * stream can fail over before anything reached the client, never after.
+ *
+ * Anthropic Messages requests (`messages`, `messagesStream`, `countTokens`) choose per attempt: a
+ * target whose adapter speaks that API natively gets the client's request as it is, any other
+ * target the canonical request; failover between the two kinds works like any other.
  */
 import type { RequestContext } from '../gateway/context.js';
 import { GatewayError, isGatewayError } from '../gateway/errors.js';
-import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../gateway/types.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../gateway/types.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { AttemptContext } from '../providers/types.js';
+import type { CountTokensRequest, CountTokensResponse } from '../providers/anthropic/api.js';
+import type { AttemptContext, NativeMessage, NativeMessagesRequest, NativeStreamEvent } from '../providers/types.js';
 import type { ModelGroup, Target } from './models.js';
+
+/** An Anthropic Messages request in both forms: as the client sent it, and (decoded on first use) canonical. */
+export interface MessagesCall {
+  native: NativeMessagesRequest;
+  canonical(): ChatRequest;
+}
+
+/** A count_tokens request: the native body, and the estimate for targets that cannot count. */
+export interface CountTokensCall {
+  native: NativeMessagesRequest<CountTokensRequest>;
+  estimate(): number;
+}
+
+export type MessagesAnswer = { kind: 'native'; answer: NativeMessage } | { kind: 'canonical'; completion: ChatCompletion };
+
+export type MessagesStream = { kind: 'native'; events: AsyncIterable<NativeStreamEvent> } | { kind: 'canonical'; chunks: AsyncIterable<ChatCompletionChunk> };
 
 export class Executor {
   constructor(private readonly metrics: Metrics) {}
@@ -37,6 +58,50 @@ export class Executor {
       const iterator = (await target.provider.adapter.chatStream(request, ctx))[Symbol.asyncIterator]();
       const first = await iterator.next();
       return timedStream(iterator, first, rc, attempt);
+    });
+  }
+
+  messages(group: ModelGroup, call: MessagesCall, rc: RequestContext): Promise<MessagesAnswer> {
+    return this.#run(group, rc, async (target, ctx, attempt): Promise<MessagesAnswer> => {
+      const native = target.provider.adapter.messages;
+      if (native) {
+        const answer = await native.create(call.native, ctx);
+        attempt.done();
+        rc.usage = answer.usage;
+        return { kind: 'native', answer };
+      }
+      const completion = await target.provider.adapter.chat(call.canonical(), ctx);
+      attempt.done();
+      rc.usage = completion.usage;
+      return { kind: 'canonical', completion };
+    });
+  }
+
+  /** Like chatStream: resolves once a target produced its first event (native) or chunk (canonical). */
+  messagesStream(group: ModelGroup, call: MessagesCall, rc: RequestContext): Promise<MessagesStream> {
+    return this.#run(group, rc, async (target, ctx, attempt): Promise<MessagesStream> => {
+      const native = target.provider.adapter.messages;
+      if (native) {
+        const iterator = (await native.stream(call.native, ctx))[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        return { kind: 'native', events: timedStream(iterator, first, rc, attempt) };
+      }
+      const iterator = (await target.provider.adapter.chatStream(call.canonical(), ctx))[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      return { kind: 'canonical', chunks: timedStream(iterator, first, rc, attempt) };
+    });
+  }
+
+  /**
+   * The upstream's exact count from a target that speaks Anthropic's API; a target reached by
+   * failover that does not answers with the estimate (no upstream call).
+   */
+  countTokens(group: ModelGroup, call: CountTokensCall, rc: RequestContext): Promise<CountTokensResponse> {
+    return this.#run(group, rc, async (target, ctx, attempt) => {
+      const native = target.provider.adapter.messages;
+      const counted = native ? await native.countTokens(call.native, ctx) : { input_tokens: call.estimate() };
+      attempt.done();
+      return counted;
     });
   }
 
@@ -145,14 +210,10 @@ class Attempt {
 
 /**
  * The stream handed to the client: the first chunk (already read) and the rest, booking the time
- * spent waiting on each upstream chunk and closing the attempt when the stream ends either way.
+ * spent waiting on each upstream chunk and the latest usage, and closing the attempt when the
+ * stream ends either way. Chunks and native events alike carry `usage` when they have it.
  */
-async function* timedStream(
-  iterator: AsyncIterator<ChatCompletionChunk>,
-  first: IteratorResult<ChatCompletionChunk>,
-  rc: RequestContext,
-  attempt: Attempt,
-): AsyncGenerator<ChatCompletionChunk> {
+async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncIterator<T>, first: IteratorResult<T>, rc: RequestContext, attempt: Attempt): AsyncGenerator<T> {
   attempt.markWaited(attempt.elapsedMs);
   try {
     let result = first;

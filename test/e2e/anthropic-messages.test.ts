@@ -2,12 +2,14 @@
  * Anthropic's Messages API (`/v1/messages`, `/v1/messages/count_tokens`) through the gateway with
  * the official `@anthropic-ai/sdk`, served by model groups behind an OpenAI target (the fake
  * OpenAI upstream), the built-in mock provider, an Anthropic target (the fake Anthropic
- * upstream) and a Gemini target (the fake Gemini API): create, stream() helpers, tools, images, stop sequences, usage, token counting,
- * errors in Anthropic's shape and the response headers.
+ * upstream, served natively: request and answer passed through) and a Gemini target (the fake
+ * Gemini API): create, stream() helpers, tools, images, stop sequences, usage, token counting,
+ * failover between native and canonical targets, errors in Anthropic's shape and the response headers.
  */
 import Anthropic, { APIError, AuthenticationError, BadRequestError, ContentTooLargeError, InternalServerError, NotFoundError, RateLimitError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeAnthropic } from '../fakes/anthropic-upstream.js';
+import { readFileSync } from 'node:fs';
+import { FakeAnthropic, fakeTokenCount } from '../fakes/anthropic-upstream.js';
 import { FakeGemini } from '../fakes/gemini-upstream.js';
 import { FakeOpenAI, OPENAI_ERRORS } from '../fakes/openai-upstream.js';
 import { raw } from '../helpers/client.js';
@@ -36,6 +38,8 @@ models:
   mock: { targets: [ { provider: demo, model: mock-1 } ] }
   sonnet: { targets: [ { provider: claude, model: ${anthropic.model} } ] }
   flash: { targets: [ { provider: google, model: ${gemini.model} } ] }
+  claude-or-gpt: { targets: [ { provider: claude, model: ${anthropic.model} }, { provider: oai, model: gpt-4o-mini } ] }
+  claude-or-mock: { targets: [ { provider: claude, model: ${anthropic.model} }, { provider: demo, model: mock-1 } ] }
 `);
   client = messagesClient(MASTER_KEY);
 });
@@ -311,14 +315,14 @@ describe('the mock provider behind /v1/messages', () => {
 });
 
 describe('an Anthropic target behind /v1/messages', () => {
-  it('creates a message through the canonical format and back', async () => {
+  it('creates a message natively: the upstream message as it came, with the upstream model name', async () => {
     anthropic.enqueue({ kind: 'reply', text: 'Hello from the fake.', finish: 'stop', usage: { input: 12, output: 5, cacheRead: 100, cacheWrite: 20 } });
     const { data, response } = await client.messages
       .create({ model: 'sonnet', max_tokens: 300, system: 'Be kind.', messages: [{ role: 'user', content: 'Hi Claude' }] })
       .withResponse();
     expect(data).toMatchObject({
       id: expect.stringMatching(/^msg_fake/) as unknown,
-      model: 'sonnet',
+      model: anthropic.model,
       content: [{ type: 'text', text: 'Hello from the fake.' }],
       stop_reason: 'end_turn',
       usage: { input_tokens: 12, cache_read_input_tokens: 100, cache_creation_input_tokens: 20, output_tokens: 5 },
@@ -385,6 +389,153 @@ describe('an Anthropic target behind /v1/messages', () => {
       ['tool', [], 'toolu_rome'],
     ]);
     expect(sent.messages.at(-1)!.text).toContain('unavailable');
+  });
+});
+
+describe('an Anthropic target served natively', () => {
+  const fixture = (name: string): string => readFileSync(new URL(`../../src/providers/anthropic/__fixtures__/${name}`, import.meta.url), 'utf8');
+  const post = (body: unknown, headers: Record<string, string> = {}) => raw(gateway, '/v1/messages', { body: JSON.stringify(body), headers: { 'x-api-key': MASTER_KEY, ...headers } });
+
+  /** Fields, blocks and tools only Anthropic understands (the canonical format would drop or change them). */
+  const anthropicOnly = {
+    model: 'sonnet',
+    max_tokens: 321,
+    top_k: 7,
+    service_tier: 'standard_only',
+    container: 'container_011CPR5CNjB747bTd36fQLFk',
+    mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'example' }],
+    system: [{ type: 'text', text: 'Answer from the document.', cache_control: { type: 'ephemeral', ttl: '1h' } }],
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The grass is green. The sky is blue.' }, title: 'Facts', citations: { enabled: true } },
+          { type: 'text', text: 'What colour is the grass?' },
+        ],
+      },
+    ],
+    tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }],
+    output_config: { effort: 'low' },
+  };
+
+  it('sends the client request upstream as it is (only the model replaced), and answers with the upstream bytes', async () => {
+    anthropic.enqueue({ kind: 'reply', text: 'Green.', finish: 'stop', usage: { input: 30, output: 2, cacheRead: 10 } });
+    const { data, response } = await client.messages.create(anthropicOnly as unknown as Anthropic.MessageCreateParamsNonStreaming, { headers: { 'x-request-id': 'e2e-native-01' } }).withResponse();
+    expect(anthropic.lastChatBody()).toEqual({ ...anthropicOnly, model: anthropic.model });
+    expect(data).toEqual(JSON.parse(anthropic.lastResponseText()));
+    expect(data.model).toBe(anthropic.model);
+    expect(response.headers.get('x-request-id')).toBe('e2e-native-01');
+    expect(response.headers.get('request-id')).toBe('e2e-native-01');
+    expect(response.headers.get('x-switchyard-provider')).toBe('claude');
+    expect(response.headers.get('x-switchyard-model')).toBe(anthropic.model);
+
+    const res = await post(anthropicOnly);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.text).toBe(anthropic.lastResponseText());
+    // A recorded answer with Anthropic's own formatting comes back with every byte in place.
+    const recorded = fixture('message-thinking.json');
+    anthropic.enqueue({ kind: 'raw', body: recorded });
+    expect((await post(anthropicOnly)).text).toBe(recorded);
+  });
+
+  it('forwards the stream events byte for byte, and the SDK stream() helpers work on them', async () => {
+    anthropic.enqueue({ kind: 'reply', thinking: 'Grass is green.', text: 'Green, as the document says.', finish: 'stop', usage: { input: 30, output: 8 } });
+    const res = await post({ ...anthropicOnly, stream: true });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(res.headers.get('x-switchyard-provider')).toBe('claude');
+    expect(res.text).toBe(anthropic.lastResponseText());
+    expect(anthropic.lastChatBody()).toEqual({ ...anthropicOnly, model: anthropic.model, stream: true });
+
+    // Recorded streams (Anthropic's spacing; server tool blocks) come back with every byte in place.
+    for (const name of ['stream-text.sse.txt', 'stream-web-search.sse.txt']) {
+      const recorded = fixture(name);
+      anthropic.enqueue({ kind: 'raw', body: recorded });
+      expect((await post({ ...anthropicOnly, stream: true })).text).toBe(recorded);
+    }
+
+    anthropic.enqueue({ kind: 'reply', thinking: 'Grass is green.', text: 'Green, as the document says.', finish: 'stop', usage: { input: 30, output: 8 } });
+    const stream = client.messages.stream(anthropicOnly as unknown as Anthropic.MessageStreamParams);
+    const texts: string[] = [];
+    const thoughts: string[] = [];
+    stream.on('text', (delta) => texts.push(delta));
+    stream.on('thinking', (delta) => thoughts.push(delta));
+    const message = await stream.finalMessage();
+    expect(texts.join('')).toBe('Green, as the document says.');
+    expect(thoughts.join('')).toBe('Grass is green.');
+    expect(message).toMatchObject({ model: anthropic.model, stop_reason: 'end_turn', usage: { input_tokens: 30, output_tokens: 8 } });
+    expect(message.content.map((block) => block.type)).toEqual(['thinking', 'text']);
+  });
+
+  it('passes the client\'s anthropic-beta header on (SDK betas, create and count_tokens)', async () => {
+    await client.beta.messages.create({ model: 'sonnet', max_tokens: 64, betas: ['files-api-2025-04-14'], messages: [{ role: 'user', content: 'Hi' }] });
+    expect(anthropic.lastHeaders()['anthropic-beta']).toBe('files-api-2025-04-14');
+    await client.messages.create({ model: 'sonnet', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(anthropic.lastHeaders()['anthropic-beta']).toBeUndefined();
+    await client.messages.countTokens({ model: 'sonnet', messages: [{ role: 'user', content: 'Hi' }] }, { headers: { 'anthropic-beta': 'token-efficient-tools-2025-02-19' } });
+    expect(anthropic.lastHeaders()['anthropic-beta']).toBe('token-efficient-tools-2025-02-19');
+  });
+
+  it('fails over from an overloaded (529) Anthropic target to an OpenAI one, answering in Anthropic\'s shape', async () => {
+    anthropic.enqueue({ kind: 'http-error', errorClass: 'overloaded', message: 'Overloaded' });
+    const { data, response } = await client.messages.create({ model: 'claude-or-gpt', max_tokens: 64, messages: [{ role: 'user', content: 'Fail over' }] }).withResponse();
+    expect(data).toMatchObject({ type: 'message', model: 'claude-or-gpt', content: [{ type: 'text', text: 'Hello from gpt-4o-mini. You said: Fail over' }], stop_reason: 'end_turn' });
+    expect(response.headers.get('x-switchyard-provider')).toBe('oai');
+    expect(response.headers.get('x-switchyard-attempts')).toBe('2');
+    expect(anthropic.chatRequestCount()).toBe(1);
+    expect(upstreamBody()).toMatchObject({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Fail over' }] });
+  });
+
+  it('fails a stream over when Anthropic sends an error event before any output', async () => {
+    anthropic.enqueue({ kind: 'stream-error-after-start', message: 'Overloaded' });
+    const stream = client.messages.stream({ model: 'claude-or-gpt', max_tokens: 64, messages: [{ role: 'user', content: 'Stream over' }] });
+    const texts: string[] = [];
+    stream.on('text', (delta) => texts.push(delta));
+    const message = await stream.finalMessage();
+    expect(texts.join('')).toBe('Hello from gpt-4o-mini. You said: Stream over');
+    expect(message).toMatchObject({ model: 'claude-or-gpt', stop_reason: 'end_turn' });
+    const response = await stream.withResponse().then((r) => r.response);
+    expect(response.headers.get('x-switchyard-provider')).toBe('oai');
+    expect(response.headers.get('x-switchyard-attempts')).toBe('2');
+
+    anthropic.enqueue({ kind: 'stream-error-before-output', message: 'Overloaded' });
+    const mocked = await client.messages.stream({ model: 'claude-or-mock', max_tokens: 64, messages: [{ role: 'user', content: 'Hello mock' }] }).finalMessage();
+    expect(textOf(mocked)).toBe('This is a mock reply. You said: Hello mock');
+  });
+
+  it('ends a native stream that fails after output with an error event the SDK raises', async () => {
+    anthropic.enqueue({ kind: 'stream-error-after-output', text: 'Once upon a time', message: 'Internal server error' });
+    const stream = client.messages.stream({ model: 'claude-or-gpt', max_tokens: 64, messages: [{ role: 'user', content: 'A story' }] });
+    const texts: string[] = [];
+    stream.on('text', (delta) => texts.push(delta));
+    const error = await stream.finalMessage().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(APIError);
+    expect((error as APIError).error).toMatchObject({ type: 'error', error: { type: 'api_error', message: expect.stringContaining('api_error: Internal server error') as unknown } });
+    expect(texts.join('')).toBe('Once upon a time');
+    expect(openai.requests).toHaveLength(0);
+  });
+
+  it('passes an upstream 400 on in Anthropic\'s shape, without failing over', async () => {
+    anthropic.enqueue({ kind: 'http-error', errorClass: 'invalid_request', message: 'container: not found' });
+    const error = await failure(client.messages.create({ model: 'claude-or-gpt', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] }), BadRequestError, 400, 'invalid_request_error');
+    expect(error.apiMessage).toContain('container: not found');
+    expect(openai.requests).toHaveLength(0);
+  });
+
+  it('counts tokens with Anthropic\'s own count_tokens, body as it is', async () => {
+    const params = { model: 'sonnet', system: 'Be brief.', messages: [{ role: 'user' as const, content: 'How many tokens is this, exactly?' }], tools: [weatherTool] };
+    const counted = await client.messages.countTokens(params);
+    const sent = anthropic.requests.at(-1)!;
+    expect(sent.path).toBe('/v1/messages/count_tokens');
+    expect(sent.body).toEqual({ ...params, model: anthropic.model });
+    expect(counted.input_tokens).toBe(fakeTokenCount(params));
+    const estimated = await client.messages.countTokens({ ...params, model: 'gpt' });
+    expect(estimated.input_tokens).not.toBe(counted.input_tokens);
+    expect(anthropic.chatRequestCount()).toBe(0);
   });
 });
 

@@ -9,7 +9,8 @@
  *   thinking budgets, forced tools while thinking), and sends a `request-id` header on every answer.
  * - Answers are scripted (`enqueue`, a FIFO queue; the contract's default when empty): replies,
  *   error classes with Anthropic's statuses (529 overloaded_error, 429 with retry-after), in-stream
- *   `error` events, plus faults only tests of this provider need (a garbage body, a truncated stream).
+ *   `error` events, plus faults only tests of this provider need (a garbage body, a truncated stream)
+ *   and recorded bytes sent as they are (`raw`). `lastResponseText()` is the last body sent.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -19,6 +20,7 @@ import {
   blockEvents,
   classError,
   errorEvent,
+  fakeTokenCount,
   frame,
   httpError,
   message,
@@ -33,7 +35,7 @@ import {
   type WireRequest,
 } from './anthropic-wire.js';
 
-export { JSON_TOOL, type AnthropicReply } from './anthropic-wire.js';
+export { JSON_TOOL, fakeTokenCount, type AnthropicReply } from './anthropic-wire.js';
 
 /** What the fake answers next: the contract's scripts, with Anthropic-only extras. */
 export type AnthropicScript =
@@ -44,7 +46,9 @@ export type AnthropicScript =
   /** A 200 whose body is not JSON. */
   | { kind: 'garbage' }
   /** Streams: the text, then the connection ends without message_delta / message_stop. */
-  | { kind: 'stream-truncated'; text: string };
+  | { kind: 'stream-truncated'; text: string }
+  /** Exactly these bytes (a recorded answer or stream), with this status and content type (JSON, or SSE for a stream request). */
+  | { kind: 'raw'; body: string; status?: number; contentType?: string };
 
 export interface FakeAnthropicOptions {
   /** The key requests must carry in `x-api-key`. */
@@ -69,6 +73,7 @@ export class FakeAnthropic implements ConformanceFake {
   #queue: AnthropicScript[] = [];
   #chats: WireRequest[] = [];
   #sequence = 0;
+  #lastResponse: string | undefined;
 
   private constructor(server: Server, options: FakeAnthropicOptions) {
     this.#server = server;
@@ -121,6 +126,12 @@ export class FakeAnthropic implements ConformanceFake {
     return last.headers;
   }
 
+  /** The body of the last answer the fake sent (a JSON text, or a whole SSE stream). */
+  lastResponseText(): string {
+    if (this.#lastResponse === undefined) throw new Error('the fake Anthropic upstream has sent no answer');
+    return this.#lastResponse;
+  }
+
   chatRequestCount(): number {
     return this.#chats.length;
   }
@@ -129,6 +140,7 @@ export class FakeAnthropic implements ConformanceFake {
     this.#queue = [];
     this.#chats = [];
     this.requests.length = 0;
+    this.#lastResponse = undefined;
   }
 
   async close(): Promise<void> {
@@ -149,7 +161,9 @@ export class FakeAnthropic implements ConformanceFake {
     const path = (req.url ?? '/').split('?')[0]!;
     this.requests.push({ method: req.method ?? '', path, headers: req.headers, body });
     const requestId = `req_fake${String(++this.#sequence).padStart(6, '0')}`;
-    const refuse = (status: number, type: string, msg: string): void => sendError(res, httpError(status, type, msg, requestId));
+    const refuse = (status: number, type: string, msg: string): void => {
+      this.#lastResponse = sendError(res, httpError(status, type, msg, requestId));
+    };
 
     if (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')) return refuse(404, 'not_found_error', 'Not Found');
     const key = req.headers['x-api-key'];
@@ -160,25 +174,31 @@ export class FakeAnthropic implements ConformanceFake {
     const request = body as WireRequest;
 
     if (path === '/v1/messages/count_tokens') {
-      // A stand-in tokenizer: about four characters a token, as Anthropic suggests for estimates.
-      const counted = JSON.stringify([request.system ?? '', request.messages ?? [], request.tools ?? []]);
-      return sendJson(res, 200, { input_tokens: Math.ceil(counted.length / 4) }, { 'request-id': requestId });
+      this.#lastResponse = sendJson(res, 200, { input_tokens: fakeTokenCount(request) }, { 'request-id': requestId });
+      return;
     }
     this.#chats.push(request);
     const invalid = validateRequest(request);
     if (invalid) return refuse(400, 'invalid_request_error', invalid);
-    this.#answer(request, this.#queue.shift() ?? DEFAULT_REPLY, requestId, res);
+    this.#lastResponse = this.#answer(request, this.#queue.shift() ?? DEFAULT_REPLY, requestId, res);
   }
 
-  #answer(request: WireRequest, script: AnthropicScript, requestId: string, res: ServerResponse): void {
+  /** Sends the scripted answer; returns the body it sent. */
+  #answer(request: WireRequest, script: AnthropicScript, requestId: string, res: ServerResponse): string {
     const model = String(request.model);
     const id = `msg_fake${requestId.slice(8)}`;
     const stream = request.stream === true;
     if (script.kind === 'http-error') return sendError(res, classError(script.errorClass, script.message, requestId, script.retryAfterSeconds));
+    if (script.kind === 'raw') {
+      res.writeHead(script.status ?? 200, { 'content-type': script.contentType ?? (stream ? 'text/event-stream; charset=utf-8' : 'application/json'), 'request-id': requestId });
+      res.end(script.body);
+      return script.body;
+    }
     if (script.kind === 'garbage') {
+      const garbage = '<html><body>upstream proxy error {"id": </body></html>';
       res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId });
-      res.end('<html><body>upstream proxy error {"id": </body></html>');
-      return;
+      res.end(garbage);
+      return garbage;
     }
     if (script.kind === 'reply') {
       const { blocks, stopReason } = replyBlocks(script, request, `toolu_fake${requestId.slice(8)}`);
@@ -201,19 +221,27 @@ export class FakeAnthropic implements ConformanceFake {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string>): void {
+/** The senders return the body they sent (`lastResponseText`). */
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string>): string {
   const text = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
+  return text;
 }
 
-function sendError(res: ServerResponse, error: HttpError): void {
-  sendJson(res, error.status, error.body, error.headers);
+function sendError(res: ServerResponse, error: HttpError): string {
+  return sendJson(res, error.status, error.body, error.headers);
 }
 
 /** A 200 SSE stream of these events, each written on its own like a real stream. */
-function sendEvents(res: ServerResponse, events: SseEvent[], requestId: string): void {
+function sendEvents(res: ServerResponse, events: SseEvent[], requestId: string): string {
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'request-id': requestId });
-  for (const event of events) res.write(frame(event));
+  let sent = '';
+  for (const event of events) {
+    const text = frame(event);
+    sent += text;
+    res.write(text);
+  }
   res.end();
+  return sent;
 }

@@ -1,23 +1,28 @@
 /**
  * Anthropic's Messages API surface: `POST /v1/messages` (JSON or SSE) and
- * `POST /v1/messages/count_tokens`, served from any model group. A request is decoded into the
- * canonical (OpenAI chat) request, goes through the same pipeline as /v1/chat/completions, and the
- * answer is encoded back into Anthropic's message, stream events and error shape.
+ * `POST /v1/messages/count_tokens`, served from any model group. A target that speaks Anthropic's
+ * API gets the client's request as it is and its answer goes back as it came (JSON text or events,
+ * byte for byte); any other target gets the request decoded into the canonical (OpenAI chat)
+ * format, through the same pipeline as /v1/chat/completions, and its answer encoded back into
+ * Anthropic's message, stream events and error shape.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { closeClient, createRequestContext, type RequestContext, type RouteName } from '../../gateway/context.js';
-import { GatewayError, asGatewayError } from '../../gateway/errors.js';
+import { asGatewayError } from '../../gateway/errors.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
+import { toJson } from '../../gateway/raw-json.js';
 import { settle } from '../../gateway/settle.js';
-import type { ChatRequest } from '../../gateway/types.js';
+import type { ChatCompletionChunk, ChatRequest } from '../../gateway/types.js';
 import { estimateInputTokens } from '../../formats/anthropic-messages/count-tokens.js';
 import { decodeMessagesRequest } from '../../formats/anthropic-messages/decode-request.js';
 import { encodeMessage } from '../../formats/anthropic-messages/encode-response.js';
 import { MessageStreamEncoder } from '../../formats/anthropic-messages/encode-stream.js';
 import { validateCountTokensRequest, validateMessagesRequest } from '../../formats/anthropic-messages/validate.js';
 import type { MessagesRequest, StreamEvent } from '../../providers/anthropic/api.js';
+import type { NativeStreamEvent } from '../../providers/types.js';
+import type { MessagesCall } from '../../routing/executor.js';
 import type { Metrics } from '../../observability/metrics.js';
-import { anthropicErrorFrame, anthropicFrames } from '../anthropic-sse.js';
+import { anthropicErrorFrame, anthropicFrames, nativeFrame } from '../anthropic-sse.js';
 import { gatewayHeaders } from '../headers.js';
 import { SseWriter } from '../sse.js';
 
@@ -30,26 +35,25 @@ export function anthropicRoutes(app: FastifyInstance, { pipeline, metrics }: Ant
   const messages = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = begin(request, reply, 'messages');
     const body = validateMessagesRequest(request.body);
-    const chatRequest = decodeMessagesRequest(body);
-    if (chatRequest.stream) return streamMessages(body, chatRequest, rc, request, reply, pipeline, metrics);
-    const completion = await pipeline.chat(chatRequest, rc);
-    const message = encodeMessage(completion, {
+    const call = messagesCall(body, request);
+    if (body.stream === true) return streamMessages(body, call, rc, request, reply, pipeline, metrics);
+    const result = await pipeline.messages(call, rc);
+    // A native answer is the upstream's own JSON text (its `model` is the upstream model, as on
+    // the OpenAI routes); a canonical one is encoded under the model name the client asked for.
+    if (result.kind === 'native') return finish(rc, request, reply, metrics, toJson(result.answer.message));
+    const message = encodeMessage(result.completion, {
       model: body.model,
       stopSequences: body.stop_sequences,
       onInvalidToolInput: (tool) => request.log.warn({ tool, provider: rc.providerId }, 'tool call arguments were not a JSON object; sent as input {}'),
     });
-    return finish(rc, request, reply, metrics, message);
+    return finish(rc, request, reply, metrics, JSON.stringify(message));
   };
 
   const countTokens = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = begin(request, reply, 'count_tokens');
     const body = validateCountTokensRequest(request.body);
-    const group = pipeline.models.resolve(body.model);
-    if (!group) {
-      throw new GatewayError('model_not_found', `The model "${body.model}" does not exist on this gateway. Available models: ${pipeline.models.groupNames().join(', ') || '(none)'}.`, { param: 'model' });
-    }
-    rc.model = group.configured ? group.name : `${group.targets[0]!.providerId}/*`;
-    return finish(rc, request, reply, metrics, { input_tokens: estimateInputTokens(decodeMessagesRequest(body)) });
+    const counted = await pipeline.countTokens({ native: { body, beta: betaHeader(request) }, estimate: () => estimateInputTokens(decodeMessagesRequest(body)) }, rc);
+    return finish(rc, request, reply, metrics, toJson(counted));
   };
 
   // Clients whose base URL lacks /v1 are served on the bare paths too.
@@ -57,6 +61,18 @@ export function anthropicRoutes(app: FastifyInstance, { pipeline, metrics }: Ant
     app.post(`${prefix}/messages`, messages);
     app.post(`${prefix}/messages/count_tokens`, countTokens);
   }
+}
+
+/** The request for both kinds of target; the canonical form is decoded only if a target needs it, once. */
+function messagesCall(body: MessagesRequest, request: FastifyRequest): MessagesCall {
+  let canonical: ChatRequest | undefined;
+  return { native: { body, beta: betaHeader(request) }, canonical: () => (canonical ??= decodeMessagesRequest(body)) };
+}
+
+/** The client's `anthropic-beta` header (repeated headers joined), passed on to Anthropic targets. */
+function betaHeader(request: FastifyRequest): string | undefined {
+  const value = request.headers['anthropic-beta'];
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 function begin(request: FastifyRequest, reply: FastifyReply, route: RouteName): RequestContext {
@@ -74,16 +90,16 @@ function responseHeaders(rc: RequestContext): Record<string, string> {
   return { ...gatewayHeaders(rc), 'request-id': rc.requestId };
 }
 
-function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, body: object): string {
+function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, json: string): string {
   rc.status = 200;
   reply.headers(responseHeaders(rc)).type('application/json; charset=utf-8');
   setImmediate(settle, rc, metrics, request.log);
-  return JSON.stringify(body);
+  return json;
 }
 
 async function streamMessages(
   body: MessagesRequest,
-  chatRequest: ChatRequest,
+  call: MessagesCall,
   rc: RequestContext,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -93,30 +109,14 @@ async function streamMessages(
   // Failures until the first chunk arrived are ordinary HTTP errors (the error handler answers).
   // Usage is asked for upstream by the adapters (stream_options.include_usage for OpenAI-format
   // servers unless a provider opts out), so message_delta can carry the output tokens.
-  const chunks = await pipeline.chatStream(chatRequest, rc);
+  const stream = await pipeline.messagesStream(call, rc);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
   sse.start({ ...(reply.getHeaders() as Record<string, string>), ...responseHeaders(rc) });
-  const encoder = new MessageStreamEncoder({ model: body.model, stopSequences: body.stop_sequences });
-  const events: StreamEvent[] = [];
   rc.status = 200;
   let completed = false;
   try {
-    for await (const chunk of chunks) {
-      rc.firstByteMs ??= performance.now() - rc.startedAt;
-      encoder.push(chunk, events);
-      if (events.length > 0) {
-        await sse.frame(anthropicFrames(events));
-        events.length = 0;
-      }
-      if (sse.closed) break;
-    }
-    if (!sse.closed) {
-      encoder.end(events);
-      await sse.frame(anthropicFrames(events));
-      sse.end(false);
-      completed = true;
-    }
+    completed = stream.kind === 'native' ? await forwardEvents(stream.events, sse, rc) : await encodeChunks(stream.chunks, body, sse, rc);
   } catch (err) {
     const error = asGatewayError(err);
     rc.error = error;
@@ -131,4 +131,35 @@ async function streamMessages(
     if (!completed && !rc.error) rc.status = 499;
     settle(rc, metrics, request.log);
   }
+}
+
+/** A native stream: each upstream event as it came. Resolves false when the client left first. */
+async function forwardEvents(events: AsyncIterable<NativeStreamEvent>, sse: SseWriter, rc: RequestContext): Promise<boolean> {
+  for await (const event of events) {
+    rc.firstByteMs ??= performance.now() - rc.startedAt;
+    await sse.frame(nativeFrame(event));
+    if (sse.closed) return false;
+  }
+  sse.end(false);
+  return true;
+}
+
+/** A canonical stream, encoded into Anthropic's events. Resolves false when the client left first. */
+async function encodeChunks(chunks: AsyncIterable<ChatCompletionChunk>, body: MessagesRequest, sse: SseWriter, rc: RequestContext): Promise<boolean> {
+  const encoder = new MessageStreamEncoder({ model: body.model, stopSequences: body.stop_sequences });
+  const events: StreamEvent[] = [];
+  for await (const chunk of chunks) {
+    rc.firstByteMs ??= performance.now() - rc.startedAt;
+    encoder.push(chunk, events);
+    if (events.length > 0) {
+      await sse.frame(anthropicFrames(events));
+      events.length = 0;
+    }
+    if (sse.closed) return false;
+  }
+  if (sse.closed) return false;
+  encoder.end(events);
+  await sse.frame(anthropicFrames(events));
+  sse.end(false);
+  return true;
 }

@@ -1,8 +1,12 @@
-/** The adapter for Anthropic's Messages API (POST {base}/v1/messages), behind the OpenAI-shaped core. */
+/**
+ * The adapter for Anthropic's Messages API (POST {base}/v1/messages): behind the OpenAI-shaped core
+ * (chat, chatStream), and natively for `/v1/messages` clients (`messages`, native.ts).
+ */
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../../gateway/types.js';
 import { sendForText, sendStreaming } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
+import { AnthropicNativeMessages } from './native.js';
 import { buildMessagesRequest } from './request.js';
 import { parseMessage, toChatCompletion, upstreamHttpError } from './response.js';
 import { decodeMessagesStream } from './stream.js';
@@ -23,6 +27,7 @@ export class AnthropicAdapter implements ProviderAdapter {
   /** The same for every request: built once. */
   readonly #headers: Record<string, string>;
   readonly #defaultMaxTokens: number;
+  readonly messages: AnthropicNativeMessages;
 
   constructor(options: AnthropicAdapterOptions) {
     this.id = options.id;
@@ -32,6 +37,7 @@ export class AnthropicAdapter implements ProviderAdapter {
     this.#url = base.endsWith('/v1') ? `${base}/messages` : `${base}/v1/messages`;
     this.#headers = { 'content-type': 'application/json', 'anthropic-version': options.anthropicVersion, ...options.headers };
     if (options.apiKey) this.#headers['x-api-key'] = options.apiKey;
+    this.messages = new AnthropicNativeMessages({ provider: this.id, messagesUrl: this.#url, countTokensUrl: `${this.#url}/count_tokens`, headers: this.#headers });
   }
 
   async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {
