@@ -12,9 +12,8 @@
  *   `error` events, plus faults only tests of this provider need (a garbage body, a truncated stream)
  *   and recorded bytes sent as they are (`raw`). `lastResponseText()` is the last body sent.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeFake, localOrigin, readRequestBody, serveFake } from './http-fake.js';
 import { DEFAULT_REPLY, type ConformanceFake, type ScriptedReply, type UpstreamSummary } from '../conformance/contract.js';
 import {
   blockEvents,
@@ -84,20 +83,13 @@ export class FakeAnthropic implements ConformanceFake {
   static async start(options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
     const server = createServer();
     const fake = new FakeAnthropic(server, options);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      fake.#handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`fake upstream bug: ${String(err)}`);
-      });
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    await serveFake(server, (req, res) => fake.#handle(req, res));
     return fake;
   }
 
   /** `http://127.0.0.1:<port>` (Anthropic's base URL has no /v1). */
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return localOrigin(this.#server);
   }
 
   providerConfig(): Record<string, unknown> {
@@ -144,20 +136,11 @@ export class FakeAnthropic implements ConformanceFake {
   }
 
   async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closeFake(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
+    const { json: body } = await readRequestBody(req);
     const path = (req.url ?? '/').split('?')[0]!;
     this.requests.push({ method: req.method ?? '', path, headers: req.headers, body });
     const requestId = `req_fake${String(++this.#sequence).padStart(6, '0')}`;
