@@ -97,12 +97,12 @@ function malformed(provider: string, what: string, cause?: unknown): GatewayErro
   return new GatewayError('upstream_error', `The upstream provider "${provider}" sent a malformed event stream: ${what}.`, { provider, cause });
 }
 
-const decoder = new TextDecoder();
-
 /** A message's JSON payload; garbage is an upstream failure. */
 export function parsePayload(message: EventStreamMessage, provider: string): Record<string, unknown> {
+  const { payload } = message;
   try {
-    const value: unknown = JSON.parse(decoder.decode(message.payload));
+    // Buffer's UTF-8 decoding (no copy: a view on the same bytes) is several times cheaper per call than TextDecoder's.
+    const value: unknown = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
   } catch {
     // fall through
