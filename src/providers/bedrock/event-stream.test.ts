@@ -103,6 +103,17 @@ describe('readEventStream', () => {
     expect(error.message).toContain('checksum');
   });
 
+  it('rejects a prelude whose length was altered at once, instead of waiting for bytes that will not come', async () => {
+    const altered = Buffer.from(body);
+    altered.writeUInt32BE(altered.readUInt32BE(0) + altered.length, 0); // possible, but longer than what came
+    async function* thenSilence(): AsyncGenerator<Uint8Array> {
+      yield altered;
+      await new Promise(() => undefined); // the upstream keeps the connection open and sends nothing
+    }
+    const error = await failure(thenSilence());
+    expect(error.message).toContain('prelude failed its checksum');
+  });
+
   it('rejects a stream that ends in the middle of a message', async () => {
     const error = await failure(chunked(body.subarray(0, body.length - 5), 40));
     expect(error.message).toContain('ended in the middle of a message');

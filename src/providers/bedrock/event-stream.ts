@@ -45,6 +45,9 @@ export async function* readEventStream(body: AsyncIterable<Uint8Array>, provider
     while (bytes.byteLength - offset >= PRELUDE_LENGTH) {
       const total = preludeLength(bytes, offset, provider);
       if (bytes.byteLength - offset < total) {
+        // About to wait for the rest: make sure the announced length is not garbage first. (A whole
+        // message's prelude CRC is checked by the codec, so it is not computed twice.)
+        checkPreludeCrc(bytes, offset, provider);
         needed = total;
         break;
       }
@@ -58,16 +61,21 @@ export async function* readEventStream(body: AsyncIterable<Uint8Array>, provider
   if (pendingBytes > 0) throw malformed(provider, 'the stream ended in the middle of a message');
 }
 
-/** The total length of the message starting at `offset`, after checking the prelude's CRC. */
+/** The total length of the message starting at `offset`, after checking it is possible. */
 function preludeLength(bytes: Uint8Array, offset: number, provider: string): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, PRELUDE_LENGTH);
   const total = view.getUint32(0);
   const headersLength = view.getUint32(4);
-  if (crc32(bytes.subarray(offset, offset + 8)) !== view.getUint32(8)) throw malformed(provider, 'a message prelude failed its checksum');
   if (total < MIN_MESSAGE_LENGTH || total > MAX_MESSAGE_LENGTH || headersLength > total - MIN_MESSAGE_LENGTH) {
+    checkPreludeCrc(bytes, offset, provider); // a corrupt prelude says so before an impossible length does
     throw malformed(provider, `a message announced an impossible length (${total} bytes)`);
   }
   return total;
+}
+
+function checkPreludeCrc(bytes: Uint8Array, offset: number, provider: string): void {
+  const expected = new DataView(bytes.buffer, bytes.byteOffset + offset + 8, 4).getUint32(0);
+  if (crc32(bytes.subarray(offset, offset + 8)) !== expected) throw malformed(provider, 'a message prelude failed its checksum');
 }
 
 function decodeMessage(bytes: Uint8Array, provider: string): EventStreamMessage {
