@@ -49,14 +49,14 @@ export class BedrockAdapter implements ProviderAdapter {
 
   async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {
     const { body, jsonTool } = buildConverseRequest(request, { defaultMaxTokens: this.#defaultMaxTokens });
-    const res = await sendForText(await this.#signed('converse', ctx, JSON.stringify(body)));
+    const res = await sendForText(this.#signed('converse', ctx, JSON.stringify(body)));
     if (res.statusCode < 200 || res.statusCode >= 300) throw bedrockHttpError(res.statusCode, res.text, res.headers, this.id);
     return parseConverseResponse(res.text, { provider: this.id, model: ctx.upstreamModel, id: completionId(res.headers, ctx), jsonTool });
   }
 
   async chatStream(request: ChatRequest, ctx: AttemptContext): Promise<AsyncIterable<ChatCompletionChunk>> {
     const { body, jsonTool } = buildConverseRequest(request, { defaultMaxTokens: this.#defaultMaxTokens });
-    const res = await sendStreaming(await this.#signed('converse-stream', ctx, JSON.stringify(body)));
+    const res = await sendStreaming(this.#signed('converse-stream', ctx, JSON.stringify(body)));
     if (res.statusCode !== 200) throw bedrockHttpError(res.statusCode, await res.body.text(), res.headers, this.id);
     return decodeConverseStream(res.body, { provider: this.id, model: ctx.upstreamModel, id: completionId(res.headers, ctx), jsonTool });
   }
@@ -89,13 +89,13 @@ export class BedrockAdapter implements ProviderAdapter {
   }
 
   async #invoke(call: EmbeddingCall, family: EmbeddingFamily, ctx: AttemptContext): Promise<{ vectors: number[][]; tokens: number }> {
-    const res = await sendForText(await this.#signed('invoke', ctx, call.body));
+    const res = await sendForText(this.#signed('invoke', ctx, call.body));
     if (res.statusCode < 200 || res.statusCode >= 300) throw bedrockHttpError(res.statusCode, res.text, res.headers, this.id);
     return parseEmbeddingResponse(res.text, call, family, res.headers, this.id);
   }
 
   /** The request for one attempt, signed now (a retry signs again: the signature is timestamped). */
-  async #signed(operation: Operation, ctx: AttemptContext, body: string): Promise<UpstreamRequest> {
+  #signed(operation: Operation, ctx: AttemptContext, body: string): UpstreamRequest {
     if (!this.#signer) {
       throw new GatewayError(
         'upstream_error',
@@ -105,7 +105,7 @@ export class BedrockAdapter implements ProviderAdapter {
     }
     const url = `${this.#base}/model/${encodePathSegment(ctx.upstreamModel)}/${operation}`;
     // Only content-type besides the signature headers, as the AWS SDKs send these operations.
-    const headers = await this.#signer.sign({ method: 'POST', url, headers: { ...this.#headers, 'content-type': 'application/json' }, body });
+    const headers = this.#signer.sign({ method: 'POST', url, headers: { ...this.#headers, 'content-type': 'application/json' }, body });
     return { url, method: 'POST', headers, body, signal: ctx.signal, onFirstByte: ctx.firstByte, provider: this.id };
   }
 }

@@ -1,6 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
-import { BedrockSigner, encodePathSegment } from './sign.js';
+import { BedrockSigner, canonicalUri, encodePathSegment } from './sign.js';
 
 /**
  * An independent SigV4 written from the specification (AWS General Reference, "Create a signed AWS
@@ -70,19 +72,19 @@ describe('BedrockSigner', () => {
   const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: EXAMPLE_SECRET };
   const body = '{"messages":[{"role":"user","content":[{"text":"hi"}]}]}';
 
-  async function signedFor(modelId: string, extra: { sessionToken?: string; base?: string } = {}) {
+  function signedFor(modelId: string, extra: { sessionToken?: string; base?: string } = {}) {
     const signer = new BedrockSigner({ ...credentials, sessionToken: extra.sessionToken }, 'us-east-1');
     const path = `/model/${encodePathSegment(modelId)}/converse`;
     const base = extra.base ?? 'https://bedrock-runtime.us-east-1.amazonaws.com';
-    const headers = await signer.sign({ method: 'POST', url: `${base}${path}`, headers: { 'content-type': 'application/json', accept: 'application/json' }, body }, DATE);
+    const headers = signer.sign({ method: 'POST', url: `${base}${path}`, headers: { 'content-type': 'application/json', accept: 'application/json' }, body }, DATE);
     return { headers, path };
   }
 
   it.each([
     'anthropic.claude-3-haiku-20240307-v1:0',
     'arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/abc123',
-  ])('signs the double-encoded canonical URI of %s', async (modelId) => {
-    const { headers, path } = await signedFor(modelId);
+  ])('signs the double-encoded canonical URI of %s', (modelId) => {
+    const { headers, path } = signedFor(modelId);
     const sent = { accept: 'application/json', 'content-type': 'application/json', host: headers.host!, 'x-amz-content-sha256': headers['x-amz-content-sha256']!, 'x-amz-date': headers['x-amz-date']! };
     const reference = referenceSignature({ method: 'POST', path, headers: sent, body, secret: EXAMPLE_SECRET, date: '20150830T123600Z', region: 'us-east-1', service: 'bedrock' });
     expect(reference.canonicalRequest.split('\n')[1]).toContain('%253A');
@@ -94,8 +96,8 @@ describe('BedrockSigner', () => {
     expect(headers.authorization).not.toContain(canonicalOnce.signature);
   });
 
-  it('adds host, the date and the body hash, and signs a session token', async () => {
-    const { headers } = await signedFor('amazon.nova-lite-v1:0', { sessionToken: 'FwoGZXIvYXdzEXAMPLETOKEN' });
+  it('adds host, the date and the body hash, and signs a session token', () => {
+    const { headers } = signedFor('amazon.nova-lite-v1:0', { sessionToken: 'FwoGZXIvYXdzEXAMPLETOKEN' });
     expect(headers.host).toBe('bedrock-runtime.us-east-1.amazonaws.com');
     expect(headers['x-amz-date']).toBe('20150830T123600Z');
     expect(headers['x-amz-content-sha256']).toBe(createHash('sha256').update(body).digest('hex'));
@@ -103,17 +105,73 @@ describe('BedrockSigner', () => {
     expect(headers.authorization).toContain('SignedHeaders=accept;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token,');
   });
 
-  it('keeps a non-default port in the signed host (a VPC endpoint or a local fake)', async () => {
-    const { headers } = await signedFor('amazon.nova-lite-v1:0', { base: 'http://127.0.0.1:4010' });
+  it('keeps a non-default port in the signed host (a VPC endpoint or a local fake)', () => {
+    const { headers } = signedFor('amazon.nova-lite-v1:0', { base: 'http://127.0.0.1:4010' });
     expect(headers.host).toBe('127.0.0.1:4010');
   });
 
-  it('signs each attempt anew: another time, another signature', async () => {
+  it('signs each attempt anew: another time, another signature', () => {
     const signer = new BedrockSigner(credentials, 'us-east-1');
     const request = { method: 'POST' as const, url: 'https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse', headers: {}, body };
-    const first = await signer.sign(request, new Date('2025-01-01T00:00:00Z'));
-    const second = await signer.sign(request, new Date('2025-01-01T00:00:01Z'));
+    const first = signer.sign(request, new Date('2025-01-01T00:00:00Z'));
+    const second = signer.sign(request, new Date('2025-01-01T00:00:01Z'));
     expect(first.authorization).not.toBe(second.authorization);
     expect(second['x-amz-date']).toBe('20250101T000001Z');
+  });
+});
+
+describe('BedrockSigner against @smithy/signature-v4', () => {
+  /** What the AWS SDKs' signer makes of the same request, headers and time. */
+  async function smithySigned(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, region: string, url: string, headers: Record<string, string>, body: string, date: Date): Promise<Record<string, string>> {
+    const parsed = new URL(url);
+    const signer = new SignatureV4({ service: 'bedrock', region, credentials, sha256: Sha256 });
+    const signed = await signer.sign(
+      {
+        method: 'POST',
+        protocol: parsed.protocol,
+        hostname: parsed.hostname,
+        port: parsed.port ? Number(parsed.port) : undefined,
+        path: parsed.pathname,
+        query: {},
+        headers: { ...headers, host: parsed.host, 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') },
+        body,
+      },
+      { signingDate: date },
+    );
+    return signed.headers;
+  }
+
+  const cases: { what: string; model: string; operation: string; headers: Record<string, string> }[] = [
+    { what: 'a model id', model: 'anthropic.claude-3-5-haiku-20241022-v1:0', operation: 'converse', headers: { 'content-type': 'application/json' } },
+    { what: 'an inference profile ARN', model: 'arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0', operation: 'converse-stream', headers: { 'content-type': 'application/json' } },
+    { what: 'configured headers with spaces', model: 'amazon.titan-embed-text-v2:0', operation: 'invoke', headers: { 'content-type': 'application/json', 'x-custom-tag': '  two   spaces  ', accept: '*/*' } },
+    { what: "a model id with !'()*", model: "weird!'()*model", operation: 'converse', headers: { 'content-type': 'application/json' } },
+  ];
+  const bodies = ['', '{"messages":[{"role":"user","content":[{"text":"héllo ✓"}]}]}'];
+  const dates = [new Date('2026-11-23T23:59:59Z'), new Date('2026-11-24T00:00:00Z')];
+
+  for (const sessionToken of [undefined, 'FwoGZXIvYXdzEXAMPLE//token+with/chars=']) {
+    for (const c of cases) {
+      it(`signs ${c.what}${sessionToken ? ' with a session token' : ''} exactly as the AWS SDK does`, async () => {
+        const credentials = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: EXAMPLE_SECRET, ...(sessionToken ? { sessionToken } : {}) };
+        const signer = new BedrockSigner(credentials, 'eu-west-1');
+        for (const base of ['https://bedrock-runtime.eu-west-1.amazonaws.com', 'http://127.0.0.1:4010']) {
+          const url = `${base}/model/${encodePathSegment(c.model)}/${c.operation}`;
+          for (const body of bodies) {
+            for (const date of dates) {
+              const ours = signer.sign({ method: 'POST', url, headers: c.headers, body }, date);
+              const theirs = await smithySigned(credentials, 'eu-west-1', url, c.headers, body, date);
+              expect(ours).toEqual(theirs);
+            }
+          }
+        }
+      });
+    }
+  }
+
+  it('normalises the canonical path like the SDK (empty and dot segments)', () => {
+    expect(canonicalUri('/model/a%3Ab/converse')).toBe('/model/a%253Ab/converse');
+    expect(canonicalUri('/a//b/./c/../d/')).toBe('/a/b/d/');
+    expect(canonicalUri('/')).toBe('/');
   });
 });
