@@ -1,4 +1,5 @@
-import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { crc32 } from 'node:zlib';
+import { EventStreamCodec, Int64, type MessageHeaders } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
@@ -132,5 +133,48 @@ describe('readEventStream', () => {
   it('parsePayload turns a payload that is not a JSON object into a 502', () => {
     const message: EventStreamMessage = { messageType: 'event', type: 'contentBlockDelta', payload: fromUtf8('{"contentBlockIndex":') };
     expect(() => parsePayload(message, 'aws')).toThrow(/payload of a "contentBlockDelta" message is not a JSON object/);
+  });
+});
+
+describe('readEventStream against @smithy/eventstream-codec', () => {
+  const codec = new EventStreamCodec(toUtf8, fromUtf8);
+  /** Every header type the format has, around the string headers the gateway reads. */
+  const headers: MessageHeaders = {
+    ':message-type': { type: 'string', value: 'event' },
+    flag: { type: 'boolean', value: true },
+    off: { type: 'boolean', value: false },
+    ':event-type': { type: 'string', value: 'contentBlockDelta' },
+    b: { type: 'byte', value: -3 },
+    s: { type: 'short', value: 1234 },
+    i: { type: 'integer', value: 123456 },
+    l: { type: 'long', value: Int64.fromNumber(1234567890123) },
+    bytes: { type: 'binary', value: Uint8Array.of(0, 1, 2, 250) },
+    ts: { type: 'timestamp', value: new Date('2026-11-23T12:00:00Z') },
+    id: { type: 'uuid', value: '6e4f0f8a-1c2b-4d3e-8f90-a1b2c3d4e5f6' },
+    ':content-type': { type: 'string', value: 'application/json; charset=utf-8 ✓' },
+  };
+
+  it('decodes what the codec encodes: every header type stepped over, string headers and payload exact', async () => {
+    const payloads = ['{"contentBlockIndex":0,"delta":{"text":"héllo ✓"}}', '', 'x'.repeat(70_000)];
+    const bytes = Buffer.concat(payloads.map((payload) => codec.encode({ headers, body: fromUtf8(payload) })));
+    const messages = await collect(chunked(bytes, 7));
+    expect(messages.map((m) => ({ messageType: m.messageType, type: m.type, payload: Buffer.from(m.payload).toString('utf8') }))).toEqual(
+      payloads.map((payload) => ({ messageType: 'event', type: 'contentBlockDelta', payload })),
+    );
+    for (const [i, message] of messages.entries()) expect(Buffer.from(message.payload)).toEqual(Buffer.from(codec.decode(codec.encode({ headers, body: fromUtf8(payloads[i]!) })).body));
+  });
+
+  it('rejects a header of an unknown type even when the CRCs are right', async () => {
+    // prelude + one header "x" of type 42 + CRCs computed over the bad bytes
+    const header = Buffer.from([1, 'x'.charCodeAt(0), 42]);
+    const total = 12 + header.length + 4;
+    const message = Buffer.alloc(total);
+    message.writeUInt32BE(total, 0);
+    message.writeUInt32BE(header.length, 4);
+    message.writeUInt32BE(crc32(message.subarray(0, 8)), 8);
+    header.copy(message, 12);
+    message.writeUInt32BE(crc32(message.subarray(0, total - 4)), total - 4);
+    const error = await failure(chunked(message, 100));
+    expect(error.message).toContain('unknown type 42');
   });
 });

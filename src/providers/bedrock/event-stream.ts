@@ -3,11 +3,15 @@
  * message is framed as: total length (4 bytes), headers length (4), prelude CRC (4), headers,
  * payload, message CRC (4). Network chunks split messages anywhere and may carry several, so
  * bytes are buffered until the total length announced by a prelude has arrived; each whole message
- * is then decoded (CRCs checked) by @smithy/eventstream-codec.
+ * is then decoded, both CRCs checked.
+ *
+ * The decoding is written here on node's CRC-32 (zlib.crc32) rather than done by
+ * @smithy/eventstream-codec (which DESIGN.md names) for a measured reason: the codec's
+ * JavaScript CRC and header decoding cost ~1.7 µs per message, ~37 µs of a 20-chunk stream, and
+ * put the Bedrock stream path below 75% of the OpenAI passthrough; this costs ~0.4 µs (bench:providers: 3.5 → 2.9 µs per chunk for the whole translator). The tests
+ * decode what the codec encodes (every header type) and AWS's published vectors.
  */
 import { crc32 } from 'node:zlib';
-import { EventStreamCodec, type MessageHeaders } from '@smithy/eventstream-codec';
-import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { GatewayError } from '../../gateway/errors.js';
 
 /** One decoded message: its type headers and its payload bytes. */
@@ -25,8 +29,6 @@ const PRELUDE_LENGTH = 12;
 const MIN_MESSAGE_LENGTH = 16;
 /** AWS event-stream messages are at most 16 MiB (payload) plus headers; anything above is garbage. */
 const MAX_MESSAGE_LENGTH = 24 * 1024 * 1024;
-
-const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
 export async function* readEventStream(body: AsyncIterable<Uint8Array>, provider: string): AsyncGenerator<EventStreamMessage> {
   const pending: Uint8Array[] = [];
@@ -79,26 +81,54 @@ function checkPreludeCrc(bytes: Uint8Array, offset: number, provider: string): v
 }
 
 function decodeMessage(bytes: Uint8Array, provider: string): EventStreamMessage {
-  let headers: MessageHeaders;
-  let payload: Uint8Array;
-  try {
-    ({ headers, body: payload } = codec.decode(bytes));
-  } catch (err) {
-    // The codec checks the message CRC and the header encoding.
-    throw malformed(provider, 'a message failed its checksum or header decoding', err);
-  }
-  const messageType = stringHeader(headers, ':message-type');
-  if (messageType === 'event') return { messageType, type: stringHeader(headers, ':event-type') ?? '', payload };
-  if (messageType === 'exception') return { messageType, type: stringHeader(headers, ':exception-type') ?? '', payload };
-  if (messageType === 'error') {
-    return { messageType, type: stringHeader(headers, ':error-code') ?? '', errorMessage: stringHeader(headers, ':error-message'), payload };
-  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const total = bytes.byteLength;
+  const headersEnd = PRELUDE_LENGTH + view.getUint32(4);
+  if (crc32(bytes.subarray(0, 8)) !== view.getUint32(8)) throw malformed(provider, 'a message prelude failed its checksum');
+  if (crc32(bytes.subarray(0, total - 4)) !== view.getUint32(total - 4)) throw malformed(provider, 'a message failed its checksum');
+  const headers = readStringHeaders(bytes, view, headersEnd, provider);
+  const payload = bytes.subarray(headersEnd, total - 4);
+  const messageType = headers[':message-type'];
+  if (messageType === 'event') return { messageType, type: headers[':event-type'] ?? '', payload };
+  if (messageType === 'exception') return { messageType, type: headers[':exception-type'] ?? '', payload };
+  if (messageType === 'error') return { messageType, type: headers[':error-code'] ?? '', errorMessage: headers[':error-message'], payload };
   throw malformed(provider, `a message has the unknown :message-type ${JSON.stringify(messageType ?? null)}`);
 }
 
-function stringHeader(headers: MessageHeaders, name: string): string | undefined {
-  const header = headers[name];
-  return header?.type === 'string' ? header.value : undefined;
+/** Byte size of a header value of each fixed-size type (0 and 1 are booleans with no value). */
+const FIXED_VALUE_SIZE: Record<number, number> = { 0: 0, 1: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16 };
+const BYTE_ARRAY = 6;
+const STRING = 7;
+
+/**
+ * The message's string-valued headers (the only ones the gateway reads); the others are stepped
+ * over. Each header: name length (1 byte), name, value type (1 byte), value (by type; byte arrays
+ * and strings carry a 2-byte length).
+ */
+function readStringHeaders(bytes: Uint8Array, view: DataView, end: number, provider: string): Record<string, string> {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headers: Record<string, string> = {};
+  let at = PRELUDE_LENGTH;
+  while (at < end) {
+    const nameEnd = at + 1 + bytes[at]!;
+    if (nameEnd >= end) throw malformed(provider, 'a message header is cut short');
+    const name = buffer.toString('utf8', at + 1, nameEnd);
+    const type = bytes[nameEnd]!;
+    at = nameEnd + 1;
+    if (type === BYTE_ARRAY || type === STRING) {
+      if (at + 2 > end) throw malformed(provider, 'a message header is cut short');
+      const valueEnd = at + 2 + view.getUint16(at);
+      if (valueEnd > end) throw malformed(provider, 'a message header is cut short');
+      if (type === STRING) headers[name] = buffer.toString('utf8', at + 2, valueEnd);
+      at = valueEnd;
+      continue;
+    }
+    const size = FIXED_VALUE_SIZE[type];
+    if (size === undefined) throw malformed(provider, `a message header has the unknown type ${type}`);
+    at += size;
+  }
+  if (at !== end) throw malformed(provider, 'a message header is cut short');
+  return headers;
 }
 
 function malformed(provider: string, what: string, cause?: unknown): GatewayError {
