@@ -34,17 +34,20 @@ const { values } = parseArgs({
     duration: { type: 'string', default: process.env.BENCH_DURATION ?? '5' },
     warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '2' },
     concurrency: { type: 'string', default: process.env.BENCH_SAT_CONCURRENCY ?? '64' },
+    repeat: { type: 'string', default: process.env.BENCH_REPEAT ?? '1' },
     markdown: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('Usage: npm run bench:providers [-- --duration=S --warmup=S --concurrency=N --markdown]');
+  console.log('Usage: npm run bench:providers [-- --duration=S --warmup=S --concurrency=N --repeat=N --markdown]');
   process.exit(0);
 }
 const durationMs = Number(values.duration) * 1000;
 const warmupMs = Number(values.warmup) * 1000;
 const concurrency = Number(values.concurrency);
+/** Rounds; each path's figures are the medians (this machine's noise is ±10% from run to run). */
+const repeat = Math.max(1, Number(values.repeat));
 
 const MESSAGES = [
   { role: 'system', content: 'You are a concise technical assistant. Answer in one short paragraph.' },
@@ -162,22 +165,22 @@ async function main() {
 
     const rows = [];
     for (const stream of [false, true]) {
-      let baseline;
-      for (const path of PATHS) {
-        // A fresh gateway per run: each path is measured on its own, not after the JIT and the
-        // heap have been shaped by the paths measured before it.
-        const gateway = await startGateway(configPath);
-        const result = await runLoad(gateway.origin, path, stream);
-        await stopChild(gateway.child, 5000);
-        baseline ??= result;
-        const row = {
-          path: path.label,
-          kind: stream ? 'streaming' : 'non-streaming',
-          rps: result.rps,
-          ratio: result.rps / baseline.rps,
-          cpuUs: result.cpuUsPerRequest,
-          cpuUsPerChunk: stream ? result.cpuUsPerRequest / STREAM_CHUNKS : undefined,
-        };
+      // Rounds alternate over the paths, so slow phases of the machine hit every path alike.
+      const results = PATHS.map(() => []);
+      for (let round = 0; round < repeat; round++) {
+        for (const [i, path] of PATHS.entries()) {
+          // A fresh gateway per run: each path is measured on its own, not after the JIT and the
+          // heap have been shaped by the paths measured before it.
+          const gateway = await startGateway(configPath);
+          results[i].push(await runLoad(gateway.origin, path, stream));
+          await stopChild(gateway.child, 5000);
+        }
+      }
+      const baseline = median(results[0].map((r) => r.rps));
+      for (const [i, path] of PATHS.entries()) {
+        const rps = median(results[i].map((r) => r.rps));
+        const cpuUs = median(results[i].map((r) => r.cpuUsPerRequest));
+        const row = { path: path.label, kind: stream ? 'streaming' : 'non-streaming', rps, ratio: rps / baseline, cpuUs, cpuUsPerChunk: stream ? cpuUs / STREAM_CHUNKS : undefined };
         rows.push(row);
         console.error(`bench: ${row.kind.padEnd(13)} ${row.path.padEnd(30)} ${Math.round(row.rps).toLocaleString('en-US')} req/s (${(row.ratio * 100).toFixed(0)}% of the OpenAI passthrough), gateway CPU ${row.cpuUs.toFixed(0)} µs/request`);
       }
@@ -190,6 +193,12 @@ async function main() {
   }
 }
 
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 function print(rows, costs) {
   const header = ['path', 'kind', 'req/s', 'vs OpenAI passthrough', 'gateway CPU µs/request', 'µs/chunk'];
   const table = rows.map((r) => [r.path, r.kind, Math.round(r.rps).toLocaleString('en-US'), `${(r.ratio * 100).toFixed(0)}%`, r.cpuUs.toFixed(0), r.cpuUsPerChunk === undefined ? '' : r.cpuUsPerChunk.toFixed(1)]);
@@ -199,7 +208,7 @@ function print(rows, costs) {
     const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
     return [head, ...body].map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n');
   };
-  console.log(`\nThroughput on one core, c=${concurrency}, ${durationMs / 1000} s per run (gateway CPU µs/chunk = per request / ${STREAM_CHUNKS} chunks)\n`);
+  console.log(`\nThroughput on one core, c=${concurrency}, ${durationMs / 1000} s per run, median of ${repeat} round(s) (gateway CPU µs/chunk = per request / ${STREAM_CHUNKS} chunks)\n`);
   console.log(plain(header, table));
   console.log(`\n${plain(costHeader, costTable)}`);
   if (values.markdown) {
