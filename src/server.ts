@@ -118,6 +118,7 @@ function printBanner(url: string, source: string, config: Config, models: ModelR
     '',
     `  Switchyard is listening on ${url}`,
     `    OpenAI base URL  ${url}/v1`,
+    `    Anthropic URL    ${url}  (Messages API, any model)`,
     `    config           ${source}`,
     `    models           ${models.groupNames().join(', ') || '(none configured)'}`,
     `    direct           ${direct || '(no providers)'}`,
