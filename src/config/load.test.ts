@@ -170,7 +170,7 @@ describe('parseConfigText: schema errors name the path', () => {
 
   it('names an unknown provider type', () => {
     expect(problemsOf('providers:\n  x: { type: opnai }\n')).toEqual([
-      'providers.x.type: unknown provider type "opnai" (supported: openai, openai-compatible, anthropic, gemini, bedrock, azure, mock)',
+      'providers.x.type: unknown provider type "opnai" (supported: openai, openai-compatible, anthropic, gemini, vertex, bedrock, azure, mock)',
     ]);
   });
 

@@ -103,6 +103,28 @@ const bedrockProvider = z.strictObject({
   timeouts: timeoutsSchema.optional(),
 });
 
+/** Vertex AI regions (us-central1, europe-west4, ...), the multi-regions `us` / `eu`, and `global`: the location goes into the host name. */
+const VERTEX_LOCATION = /^[a-z]+(?:-[a-z]+[0-9]+)?$/;
+/** Project ids (my-project-123), legacy domain-scoped ids (example.com:my-project) and project numbers. */
+export const GOOGLE_PROJECT_ID = /^[a-z0-9][a-z0-9.:-]{0,98}[a-z0-9]$/;
+
+const vertexProvider = z.strictObject({
+  type: z.literal('vertex'),
+  /** Defaults to GOOGLE_CLOUD_PROJECT; an empty value (an unset ${VAR}) counts as not set. */
+  project: z.string().optional(),
+  location: z.string().regex(VERTEX_LOCATION, 'expected a Vertex AI location such as us-central1, europe-west4, us, eu or global').default('us-central1'),
+  /** A service-account JSON key file; defaults to GOOGLE_APPLICATION_CREDENTIALS. */
+  credentials_file: z.string().optional(),
+  /** The same JSON inline (e.g. ${VERTEX_SA_JSON}). */
+  credentials_json: z.string().optional(),
+  /** Overrides https://{location}-aiplatform.googleapis.com (private endpoints, proxies, tests). */
+  base_url: z.url().optional(),
+  /** Overrides the key's token_uri (https://oauth2.googleapis.com/token). */
+  token_url: z.url().optional(),
+  headers: headersSchema.optional(),
+  timeouts: timeoutsSchema.optional(),
+});
+
 export const AZURE_API_STYLES = ['deployments', 'v1'] as const;
 
 const azureProvider = z.strictObject({
@@ -119,9 +141,9 @@ const azureProvider = z.strictObject({
   stream_usage: boolean().optional(),
 });
 
-export const PROVIDER_TYPES = ['openai', 'openai-compatible', 'anthropic', 'gemini', 'bedrock', 'azure', 'mock'] as const;
+export const PROVIDER_TYPES = ['openai', 'openai-compatible', 'anthropic', 'gemini', 'vertex', 'bedrock', 'azure', 'mock'] as const;
 
-const providerSchema = z.discriminatedUnion('type', [openaiProvider, openaiCompatibleProvider, anthropicProvider, geminiProvider, bedrockProvider, azureProvider, mockProvider], {
+const providerSchema = z.discriminatedUnion('type', [openaiProvider, openaiCompatibleProvider, anthropicProvider, geminiProvider, vertexProvider, bedrockProvider, azureProvider, mockProvider], {
   error: (issue) =>
     issue.code === 'invalid_union'
       ? `unknown provider type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)} (supported: ${PROVIDER_TYPES.join(', ')})`
@@ -207,6 +229,14 @@ export const configSchema = z
     for (const [id, provider] of Object.entries(config.providers)) {
       if (provider.type === 'openai-compatible' && !provider.base_url && !provider.preset) {
         ctx.addIssue({ code: 'custom', path: ['providers', id, 'base_url'], message: 'an openai-compatible provider needs base_url (or a preset)' });
+      }
+      if (provider.type === 'vertex') {
+        if (provider.project && !GOOGLE_PROJECT_ID.test(provider.project)) {
+          ctx.addIssue({ code: 'custom', path: ['providers', id, 'project'], message: `${JSON.stringify(provider.project)} is not a Google Cloud project id (lower-case letters, digits and "-", e.g. my-project-123)` });
+        }
+        if (provider.credentials_file && provider.credentials_json) {
+          ctx.addIssue({ code: 'custom', path: ['providers', id, 'credentials_json'], message: 'set credentials_file or credentials_json, not both' });
+        }
       }
     }
   });

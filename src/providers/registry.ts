@@ -3,7 +3,8 @@
  * the AWS signer and event-stream codec, ...) are loaded only when a provider of that type is
  * configured, so a gateway that does not use them does not carry them in memory.
  */
-import type { Config, ProviderConfig } from '../config/schema.js';
+import { ConfigError } from '../config/load.js';
+import { GOOGLE_PROJECT_ID, type Config, type ProviderConfig } from '../config/schema.js';
 import { MockAdapter } from './mock/adapter.js';
 import { OpenAIAdapter } from './openai/adapter.js';
 import { PRESETS } from './openai/presets.js';
@@ -90,6 +91,27 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
     case 'gemini': {
       const { GeminiAdapter } = await import('./gemini/adapter.js');
       return new GeminiAdapter({ id, baseUrl: config.base_url, apiKey: config.api_key ?? env.GEMINI_API_KEY ?? env.GOOGLE_API_KEY, headers: config.headers ?? {} });
+    }
+    case 'vertex': {
+      const project = config.project || env.GOOGLE_CLOUD_PROJECT;
+      if (!project) {
+        throw new ConfigError('configuration', [`providers.${id}.project: a vertex provider needs a Google Cloud project: set project, or the GOOGLE_CLOUD_PROJECT environment variable`]);
+      }
+      if (!GOOGLE_PROJECT_ID.test(project)) {
+        throw new ConfigError('configuration', [`providers.${id}.project: GOOGLE_CLOUD_PROJECT ${JSON.stringify(project)} is not a Google Cloud project id`]);
+      }
+      const { VertexAdapter } = await import('./vertex/adapter.js');
+      // Empty values (an unset ${VAR}) count as not set.
+      const file = config.credentials_file || env.GOOGLE_APPLICATION_CREDENTIALS;
+      return new VertexAdapter({
+        id,
+        project,
+        location: config.location,
+        baseUrl: config.base_url,
+        credentials: config.credentials_json ? { kind: 'json', text: config.credentials_json } : file ? { kind: 'file', path: file } : undefined,
+        tokenUrl: config.token_url,
+        headers: config.headers ?? {},
+      });
     }
     case 'bedrock': {
       const { BedrockAdapter } = await import('./bedrock/adapter.js');

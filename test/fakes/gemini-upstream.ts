@@ -11,10 +11,12 @@
  *   other than user / model, so a translator bug shows up as the 400 it would cause for real.
  * - Chat answers follow a FIFO script (contract.ts), plus `raw` replies (any status and body) for
  *   malformed-upstream tests. Every request is recorded in `calls`.
+ * - Vertex AI speaks the same wire format at other paths with other credentials: vertex-upstream.ts
+ *   extends this fake through its protected hooks (route, authenticate, serveOther, embed, ...).
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeFake, localOrigin, readRequestBody, serveFake } from './http-fake.js';
-import { DEFAULT_REPLY, type ConformanceFake, type ScriptedReply, type UpstreamSummary } from '../conformance/contract.js';
+import { DEFAULT_REPLY, type ConformanceFake, type ErrorClass, type ScriptedReply, type UpstreamSummary } from '../conformance/contract.js';
 import {
   GEMINI_ERRORS,
   classError,
@@ -60,21 +62,26 @@ export class FakeGemini implements ConformanceFake {
   readonly calls: RecordedCall[] = [];
   readonly #server: Server;
   readonly #apiKey: string;
-  readonly #models: string[];
+  readonly models: string[];
   #queue: FakeGeminiReply[] = [];
   #chats: { body: WireGenerateRequest; model: string; stream: boolean }[] = [];
   #sequence = 0;
 
-  private constructor(server: Server, options: FakeGeminiOptions) {
+  protected constructor(server: Server, options: FakeGeminiOptions) {
     this.#server = server;
     this.#apiKey = options.apiKey ?? 'AIzaSyFakeConformanceKey0123456789abcd';
-    this.#models = options.models ?? ['gemini-2.5-flash', 'gemini-3-pro-preview', 'gemini-embedding-001'];
-    this.model = this.#models[0]!;
+    this.models = options.models ?? ['gemini-2.5-flash', 'gemini-3-pro-preview', 'gemini-embedding-001'];
+    this.model = this.models[0]!;
   }
 
   static async start(options: FakeGeminiOptions = {}): Promise<FakeGemini> {
+    return FakeGemini.listen((server) => new FakeGemini(server, options));
+  }
+
+  /** Serves a fake (this class or a subclass) on 127.0.0.1. */
+  protected static async listen<T extends FakeGemini>(make: (server: Server) => T): Promise<T> {
     const server = createServer();
-    const fake = new FakeGemini(server, options);
+    const fake = make(server);
     await serveFake(server, (req, res) => fake.#handle(req, res));
     return fake;
   }
@@ -119,23 +126,20 @@ export class FakeGemini implements ConformanceFake {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { json: body } = await readRequestBody(req);
+    const { text, json: body } = await readRequestBody(req);
     this.calls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
 
     const url = new URL(req.url ?? '/', this.url);
-    const match = /^\/v1beta\/models\/([^/:]+):([A-Za-z]+)$/.exec(url.pathname);
-    if (req.method !== 'POST' || !match || !METHODS.has(match[2]!)) {
-      return sendError(res, GEMINI_ERRORS.notFound(`The requested URL ${url.pathname} was not found on this server.`));
-    }
-    const key = req.headers['x-goog-api-key'] ?? url.searchParams.get('key') ?? undefined;
-    if (key === undefined) return sendError(res, GEMINI_ERRORS.missingKey());
-    if (key !== this.#apiKey) return sendError(res, GEMINI_ERRORS.apiKeyInvalid());
-    const model = decodeURIComponent(match[1]!);
-    const method = match[2]!;
-    if (!this.#models.includes(model)) return sendError(res, GEMINI_ERRORS.modelNotFound(model, method));
+    if (await this.serveOther(req, url, text, res)) return;
+    const route = this.route(req.method ?? '', url);
+    if (!route) return sendError(res, GEMINI_ERRORS.notFound(`The requested URL ${url.pathname} was not found on this server.`));
+    const refused = this.authenticate(req, url);
+    if (refused) return sendError(res, refused);
+    const { model, method } = route;
+    if (!this.models.includes(model)) return sendError(res, this.modelNotFound(model, method));
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return sendError(res, GEMINI_ERRORS.invalidArgument('Invalid JSON payload received. Unexpected token.'));
 
-    if (method === 'embedContent' || method === 'batchEmbedContents') return this.#embed(method, model, body as Record<string, unknown>, res);
+    if (method !== 'generateContent' && method !== 'streamGenerateContent') return this.embed(method, model, body as Record<string, unknown>, res);
     const problem = requestProblem(body as Record<string, unknown>);
     if (problem) return sendError(res, GEMINI_ERRORS.invalidArgument(problem));
     const request = body as WireGenerateRequest;
@@ -146,6 +150,35 @@ export class FakeGemini implements ConformanceFake {
     this.#answer(reply, stream, url.searchParams.get('alt') === 'sse', model, count, res);
   }
 
+  /** The model and method a request names (`POST /v1beta/models/{model}:{method}`), or undefined for a 404. */
+  protected route(method: string, url: URL): { model: string; method: string } | undefined {
+    const match = /^\/v1beta\/models\/([^/:]+):([A-Za-z]+)$/.exec(url.pathname);
+    if (method !== 'POST' || !match || !METHODS.has(match[2]!)) return undefined;
+    return { model: decodeURIComponent(match[1]!), method: match[2]! };
+  }
+
+  /** The error for refused credentials, or undefined: the key in `x-goog-api-key` (or `?key=`). */
+  protected authenticate(req: IncomingMessage, url: URL): GoogleError | undefined {
+    const key = req.headers['x-goog-api-key'] ?? url.searchParams.get('key') ?? undefined;
+    if (key === undefined) return GEMINI_ERRORS.missingKey();
+    if (key !== this.#apiKey) return GEMINI_ERRORS.apiKeyInvalid();
+    return undefined;
+  }
+
+  protected modelNotFound(model: string, method: string): GoogleError {
+    return GEMINI_ERRORS.modelNotFound(model, method);
+  }
+
+  /** The error body a scripted `http-error` is sent with. */
+  protected classError(errorClass: ErrorClass, message: string, retryAfterSeconds?: number): GoogleError {
+    return classError(errorClass, message, retryAfterSeconds);
+  }
+
+  /** Requests outside the model API a subclass answers itself (true when answered). */
+  protected serveOther(_req: IncomingMessage, _url: URL, _body: string, _res: ServerResponse): Promise<boolean> | boolean {
+    return false;
+  }
+
   #answer(reply: FakeGeminiReply, stream: boolean, sse: boolean, model: string, count: number, res: ServerResponse): void {
     const responseId = `fakeResp${String(++this.#sequence).padStart(6, '0')}`;
     switch (reply.kind) {
@@ -154,7 +187,7 @@ export class FakeGemini implements ConformanceFake {
         res.end(reply.body);
         return;
       case 'http-error':
-        return sendError(res, classError(reply.errorClass, reply.message, reply.retryAfterSeconds));
+        return sendError(res, this.classError(reply.errorClass, reply.message, reply.retryAfterSeconds));
       case 'stream-error-before-output':
       case 'stream-error-after-output': {
         if (!stream) return sendError(res, GEMINI_ERRORS.internal(reply.message));
@@ -167,7 +200,8 @@ export class FakeGemini implements ConformanceFake {
     }
   }
 
-  #embed(method: string, model: string, body: Record<string, unknown>, res: ServerResponse): void {
+  /** Any method but generateContent / streamGenerateContent that `route` accepted. */
+  protected embed(method: string, model: string, body: Record<string, unknown>, res: ServerResponse): void {
     const embed = (request: unknown): number[] | GoogleError => {
       const r = request as { model?: unknown; content?: { parts?: { text?: unknown }[] }; outputDimensionality?: unknown } | null;
       const text = r?.content?.parts?.map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
@@ -218,12 +252,12 @@ function sendEvents(res: ServerResponse, events: unknown[], sse: boolean): void 
   res.end();
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const text = JSON.stringify(value, null, 2);
   res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-function sendError(res: ServerResponse, error: GoogleError): void {
+export function sendError(res: ServerResponse, error: GoogleError): void {
   sendJson(res, error.status, error.body);
 }

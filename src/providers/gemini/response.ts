@@ -172,13 +172,16 @@ interface GoogleErrorInfo {
   code?: number;
 }
 
-/** An upstream error status with Google's error body → GatewayError. */
-export function upstreamHttpError(status: number, bodyText: string, headers: Record<string, HeaderValue>, provider: string): GatewayError {
+/**
+ * An upstream error status with Google's error body → GatewayError (Gemini and Vertex AI send the
+ * same google.rpc.Status bodies). `credentialKeys` names the config keys of a refused credential.
+ */
+export function upstreamHttpError(status: number, bodyText: string, headers: Record<string, HeaderValue>, provider: string, credentialKeys?: string): GatewayError {
   const info = readGoogleError(bodyText);
   // A refused API key is a 400 INVALID_ARGUMENT (reason API_KEY_INVALID): it is the gateway's
   // credential, not the client's request. Google sends no Retry-After header; its
   // RetryInfo.retryDelay says how long to wait.
-  return upstreamStatusError(status, info.detail, headers, provider, { credentials: isCredentialError(info), retryAfterMs: info.retryDelayMs });
+  return upstreamStatusError(status, info.detail, headers, provider, { credentials: isCredentialError(info), retryAfterMs: info.retryDelayMs, credentialKeys });
 }
 
 /** An `error` object inside a 200 stream. Before any output it is retried like a 5xx. */
