@@ -8,7 +8,6 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { closeClient, createRequestContext, type RequestContext, type RouteName } from '../../gateway/context.js';
-import { asGatewayError } from '../../gateway/errors.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
 import { toJson } from '../../gateway/raw-json.js';
 import { settle } from '../../gateway/settle.js';
@@ -25,6 +24,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { anthropicErrorFrame, anthropicFrames, nativeFrame } from '../anthropic-sse.js';
 import { gatewayHeaders } from '../headers.js';
 import { SseWriter } from '../sse.js';
+import { runStream } from '../stream-reply.js';
 
 export interface AnthropicRoutesOptions {
   pipeline: Pipeline;
@@ -113,24 +113,14 @@ async function streamMessages(
   reply.hijack();
   const sse = new SseWriter(reply.raw);
   sse.start({ ...(reply.getHeaders() as Record<string, string>), ...responseHeaders(rc) });
-  rc.status = 200;
-  let completed = false;
-  try {
-    completed = stream.kind === 'native' ? await forwardEvents(stream.events, sse, rc) : await encodeChunks(stream.chunks, body, sse, rc);
-  } catch (err) {
-    const error = asGatewayError(err);
-    rc.error = error;
-    if (error.code === 'internal_error') request.log.error({ err }, 'unexpected error while streaming');
-    if (error.code === 'client_closed_request' || sse.closed) {
-      rc.status = 499;
-    } else {
-      await sse.frame(anthropicErrorFrame(error));
-      sse.end(false);
-    }
-  } finally {
-    if (!completed && !rc.error) rc.status = 499;
-    settle(rc, metrics, request.log);
-  }
+  await runStream(
+    sse,
+    rc,
+    request.log,
+    metrics,
+    () => (stream.kind === 'native' ? forwardEvents(stream.events, sse, rc) : encodeChunks(stream.chunks, body, sse, rc)),
+    anthropicErrorFrame,
+  );
 }
 
 /** A native stream: each upstream event as it came. Resolves false when the client left first. */

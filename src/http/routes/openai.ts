@@ -1,7 +1,7 @@
 /** The OpenAI-compatible API surface: chat completions, embeddings, models. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { closeClient, createRequestContext, type RequestContext, type RouteName } from '../../gateway/context.js';
-import { GatewayError, asGatewayError, toOpenAIErrorBody } from '../../gateway/errors.js';
+import { GatewayError, toOpenAIErrorBody } from '../../gateway/errors.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
 import { settle } from '../../gateway/settle.js';
 import { toJson, toJsonWithoutUsage } from '../../gateway/raw-json.js';
@@ -10,6 +10,7 @@ import { validateChatRequest, validateEmbeddingsRequest } from '../../formats/op
 import type { Metrics } from '../../observability/metrics.js';
 import { gatewayHeaders } from '../headers.js';
 import { SseWriter } from '../sse.js';
+import { runStream } from '../stream-reply.js';
 
 export interface OpenAIRoutesOptions {
   pipeline: Pipeline;
@@ -82,32 +83,23 @@ async function streamChat(
   const sse = new SseWriter(reply.raw);
   sse.start({ ...(reply.getHeaders() as Record<string, string>), ...gatewayHeaders(rc) });
   const wantsUsage = body.stream_options?.include_usage === true;
-  rc.status = 200;
-  let completed = false;
-  try {
-    for await (const chunk of chunks) {
-      rc.firstByteMs ??= performance.now() - rc.startedAt;
-      // The usage trailer was asked for upstream; a client that did not ask gets none of it.
-      if (!wantsUsage && isUsageOnlyChunk(chunk)) continue;
-      await sse.data(wantsUsage ? toJson(chunk) : toJsonWithoutUsage(chunk));
-      if (sse.closed) break;
-    }
-    if (!sse.closed) {
+  await runStream(
+    sse,
+    rc,
+    request.log,
+    metrics,
+    async () => {
+      for await (const chunk of chunks) {
+        rc.firstByteMs ??= performance.now() - rc.startedAt;
+        // The usage trailer was asked for upstream; a client that did not ask gets none of it.
+        if (!wantsUsage && isUsageOnlyChunk(chunk)) continue;
+        await sse.data(wantsUsage ? toJson(chunk) : toJsonWithoutUsage(chunk));
+        if (sse.closed) return false;
+      }
+      if (sse.closed) return false;
       sse.end(true);
-      completed = true;
-    }
-  } catch (err) {
-    const error = asGatewayError(err);
-    rc.error = error;
-    if (error.code === 'internal_error') request.log.error({ err }, 'unexpected error while streaming');
-    if (error.code === 'client_closed_request' || sse.closed) {
-      rc.status = 499;
-    } else {
-      await sse.data(JSON.stringify(toOpenAIErrorBody(error)));
-      sse.end(false);
-    }
-  } finally {
-    if (!completed && !rc.error) rc.status = 499;
-    settle(rc, metrics, request.log);
-  }
+      return true;
+    },
+    (error) => `data: ${JSON.stringify(toOpenAIErrorBody(error))}\n\n`,
+  );
 }
