@@ -3,11 +3,12 @@
  * builders, stream collection, and the client-facing outcome the gateway's error rules promise
  * for each upstream error class (src/providers/upstream-errors.ts, src/gateway/errors.ts).
  */
-import { APIError, type OpenAI } from 'openai';
+import type { OpenAI } from 'openai';
 import { expect } from 'vitest';
 import type { ConformanceCapabilities, ConformanceFake, ErrorClass, ScriptedUsage } from './contract.js';
 
-export type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
+export { apiError, collect, type Chunk } from '../helpers/client.js';
+import type { Chunk } from '../helpers/client.js';
 export type ChatParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
 export type Tool = OpenAI.Chat.Completions.ChatCompletionTool;
 
@@ -60,11 +61,6 @@ export function ask(model: string, text: string, extra: Partial<ChatParams> = {}
   return { model, messages: [{ role: 'user', content: text }], ...extra };
 }
 
-export async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 export function streamedText(chunks: Chunk[]): string {
   return chunks.flatMap((c) => c.choices.map((choice) => choice.delta.content ?? '')).join('');
@@ -106,16 +102,6 @@ export function expectUsage(actual: OpenAI.CompletionUsage | null | undefined, s
   }
 }
 
-/** Runs `call`, which must fail with an APIError; returns it. */
-export async function apiError(call: () => Promise<unknown>): Promise<APIError> {
-  try {
-    await call();
-  } catch (err) {
-    if (err instanceof APIError) return err;
-    throw err;
-  }
-  throw new Error('expected the request to fail with an APIError, but it succeeded');
-}
 
 /** The upstream HTTP status each class is sent with (overloaded: 503, or Anthropic's 529 — the same rules apply). */
 export function upstreamStatusOf(errorClass: ErrorClass, caps: ConformanceCapabilities): number {

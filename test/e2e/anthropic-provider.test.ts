@@ -4,10 +4,10 @@
  * (system, max_tokens default, tool round trip, tool_choice, images, stop sequences, thinking,
  * cache_control, JSON output), and failover / error behaviour specific to Anthropic.
  */
-import { APIError, type OpenAI } from 'openai';
+import type { OpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeAnthropic, JSON_TOOL, type AnthropicScript } from '../fakes/anthropic-upstream.js';
-import { raw, sdk } from '../helpers/client.js';
+import { raw, sdk, collect, apiError, type Chunk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 
 const WRONG_KEY = 'sk-ant-api03-wrong-e2e-key-4242';
@@ -40,30 +40,15 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 type Body = Record<string, unknown> & { messages: { role: string; content: unknown }[] };
 
 const reply = (extra: Partial<Extract<AnthropicScript, { kind: 'reply' }>> = {}): void =>
   fake.enqueue({ kind: 'reply', text: 'OK.', finish: 'stop', usage: { input: 10, output: 2 }, ...extra });
 const sent = (): Body => fake.lastChatBody() as Body;
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 const deltaText = (chunks: Chunk[], key: 'content' | 'reasoning_content') =>
   chunks.flatMap((c) => c.choices.map((choice) => ((choice.delta as Record<string, unknown>)[key] as string | undefined) ?? '')).join('');
 
-async function apiError(call: () => Promise<unknown>): Promise<APIError> {
-  try {
-    await call();
-  } catch (err) {
-    if (err instanceof APIError) return err;
-    throw err;
-  }
-  throw new Error('expected an APIError');
-}
 
 const WEATHER = { type: 'function' as const, function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
 

@@ -5,11 +5,11 @@
  * session token), in-stream exceptions before and after output, framing over tiny network chunks,
  * and embeddings through Titan and Cohere.
  */
-import { APIError, type OpenAI } from 'openai';
+import type { OpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeBedrock } from '../fakes/bedrock-upstream.js';
 import { tokenCount, vectorFor } from '../fakes/bedrock-wire.js';
-import { raw, sdk } from '../helpers/client.js';
+import { raw, sdk, collect, apiError, type Chunk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 
 const ARN = 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0';
@@ -21,7 +21,6 @@ let gateway: Gateway;
 let envGateway: Gateway;
 let client: OpenAI;
 
-type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
 beforeAll(async () => {
   fake = await FakeBedrock.start();
@@ -65,21 +64,7 @@ beforeEach(() => {
   envFake.reset();
 });
 
-async function apiError(call: () => Promise<unknown>): Promise<APIError> {
-  try {
-    await call();
-  } catch (err) {
-    if (err instanceof APIError) return err;
-    throw err;
-  }
-  throw new Error('expected an APIError');
-}
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 const text = (chunks: Chunk[]): string => chunks.flatMap((c) => c.choices.map((ch) => ch.delta.content ?? '')).join('');
 

@@ -5,11 +5,11 @@
  * thought signatures across a tool round trip, blocked prompts, truncated and garbled streams,
  * and embeddings (embedContent, batchEmbedContents, dimensions, base64).
  */
-import { APIError, type OpenAI } from 'openai';
+import type { OpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeGemini } from '../fakes/gemini-upstream.js';
 import { embeddingValues } from '../fakes/gemini-wire.js';
-import { raw, sdk } from '../helpers/client.js';
+import { raw, sdk, collect, apiError as failure, type Chunk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 
 let fake: FakeGemini;
@@ -36,23 +36,8 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
-async function failure(call: () => Promise<unknown>): Promise<APIError> {
-  try {
-    await call();
-  } catch (err) {
-    if (err instanceof APIError) return err;
-    throw err;
-  }
-  throw new Error('expected an APIError');
-}
 
 const sse = (...events: unknown[]): string => events.map((e) => `data: ${JSON.stringify(e)}\r\n\r\n`).join('');
 const json = (value: unknown) => ({ kind: 'raw' as const, status: 200, contentType: 'application/json; charset=UTF-8', body: JSON.stringify(value) });

@@ -8,7 +8,7 @@ import { APIError, type OpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeOpenAI, OPENAI_ERRORS } from '../fakes/openai-upstream.js';
 import { embeddingVector } from '../fakes/openai-wire.js';
-import { raw, sdk } from '../helpers/client.js';
+import { raw, sdk, collect, type Chunk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 
 let fake: FakeOpenAI;
@@ -40,13 +40,7 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 function contentOf(chunks: Chunk[], index = 0): string {
   return chunks.flatMap((c) => c.choices.filter((choice) => choice.index === index).map((choice) => choice.delta.content ?? '')).join('');

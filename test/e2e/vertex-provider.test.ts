@@ -9,11 +9,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APIError, type OpenAI } from 'openai';
+import type { OpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { embeddingValues } from '../fakes/gemini-wire.js';
 import { FakeVertex } from '../fakes/vertex-upstream.js';
-import { sdk } from '../helpers/client.js';
+import { sdk, collect, apiError, type Chunk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 
 let fake: FakeVertex;
@@ -23,7 +23,6 @@ let dir: string;
 let keyFile: string;
 let brokenKeyFile: string;
 
-type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
 beforeAll(async () => {
   fake = await FakeVertex.start({ project: 'acme-prod-1234', location: 'europe-west4' });
@@ -63,21 +62,7 @@ beforeEach(() => {
   fake.tokenLifetimeSeconds = 3599;
 });
 
-async function apiError(call: () => Promise<unknown>): Promise<APIError> {
-  try {
-    await call();
-  } catch (err) {
-    if (err instanceof APIError) return err;
-    throw err;
-  }
-  throw new Error('expected an APIError');
-}
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 const text = (chunks: Chunk[]): string => chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
 const modelPath = (method: string): string => `/v1/projects/${fake.project}/locations/${fake.location}/publishers/google/models/gemini-2.5-flash:${method}`;

@@ -1,5 +1,5 @@
 /** Clients for e2e tests: the official OpenAI SDK, and raw HTTP for what the SDK cannot send. */
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
 import type { Gateway } from './gateway.js';
 
 /** The official SDK pointed at the gateway; no SDK retries so every attempt is the test's own. */
@@ -55,4 +55,24 @@ export function isOpenAIError(value: unknown): value is OpenAIErrorShape {
     'code' in e &&
     (e.code === null || typeof e.code === 'string')
   );
+}
+
+export type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
+
+/** Every chunk of an SDK stream, in order. */
+export async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
+  const chunks: Chunk[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return chunks;
+}
+
+/** Runs `call`, which must fail with the SDK's APIError; returns it. */
+export async function apiError(call: () => Promise<unknown>): Promise<APIError> {
+  try {
+    await call();
+  } catch (err) {
+    if (err instanceof APIError) return err;
+    throw err;
+  }
+  throw new Error('expected the request to fail with an APIError, but it succeeded');
 }
