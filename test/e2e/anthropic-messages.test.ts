@@ -10,6 +10,7 @@ import Anthropic, { APIError, AuthenticationError, BadRequestError, ContentTooLa
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { FakeAnthropic, fakeTokenCount } from '../fakes/anthropic-upstream.js';
+import { FakeBedrock } from '../fakes/bedrock-upstream.js';
 import { FakeGemini } from '../fakes/gemini-upstream.js';
 import { FakeOpenAI, OPENAI_ERRORS } from '../fakes/openai-upstream.js';
 import { raw } from '../helpers/client.js';
@@ -20,11 +21,12 @@ const MASTER_KEY = 'sk-master-anthropic-e2e';
 let openai: FakeOpenAI;
 let anthropic: FakeAnthropic;
 let gemini: FakeGemini;
+let bedrock: FakeBedrock;
 let gateway: Gateway;
 let client: Anthropic;
 
 beforeAll(async () => {
-  [openai, anthropic, gemini] = await Promise.all([FakeOpenAI.start({ apiKeys: ['sk-upstream-oai'] }), FakeAnthropic.start(), FakeGemini.start()]);
+  [openai, anthropic, gemini, bedrock] = await Promise.all([FakeOpenAI.start({ apiKeys: ['sk-upstream-oai'] }), FakeAnthropic.start(), FakeGemini.start(), FakeBedrock.start()]);
   gateway = await startGateway(`
 server: { body_limit: 64kb }
 auth: { master_key: ${MASTER_KEY} }
@@ -33,11 +35,13 @@ providers:
   demo: { type: mock }
   claude: { type: anthropic, base_url: ${anthropic.url}, api_key: ${anthropic.apiKey} }
   google: ${JSON.stringify(gemini.providerConfig())}
+  aws: ${JSON.stringify(bedrock.providerConfig())}
 models:
   gpt: { targets: [ { provider: oai, model: gpt-4o-mini } ] }
   mock: { targets: [ { provider: demo, model: mock-1 } ] }
   sonnet: { targets: [ { provider: claude, model: ${anthropic.model} } ] }
   flash: { targets: [ { provider: google, model: ${gemini.model} } ] }
+  nova: { targets: [ { provider: aws, model: "${bedrock.model}" } ] }
   claude-or-gpt: { targets: [ { provider: claude, model: ${anthropic.model} }, { provider: oai, model: gpt-4o-mini } ] }
   claude-or-mock: { targets: [ { provider: claude, model: ${anthropic.model} }, { provider: demo, model: mock-1 } ] }
 `);
@@ -46,13 +50,14 @@ models:
 
 afterAll(async () => {
   await stopAllGateways();
-  await Promise.all([openai?.close(), anthropic?.close(), gemini?.close()]);
+  await Promise.all([openai?.close(), anthropic?.close(), gemini?.close(), bedrock?.close()]);
 });
 
 beforeEach(() => {
   openai.reset();
   anthropic.reset();
   gemini.reset();
+  bedrock.reset();
 });
 
 /** The SDK as an app configures it: base URL without /v1 (the SDK appends /v1/messages), no retries. */
@@ -536,6 +541,21 @@ describe('an Anthropic target served natively', () => {
     const estimated = await client.messages.countTokens({ ...params, model: 'gpt' });
     expect(estimated.input_tokens).not.toBe(counted.input_tokens);
     expect(anthropic.chatRequestCount()).toBe(0);
+  });
+});
+
+describe('a Bedrock target behind /v1/messages', () => {
+  it('creates and streams messages through Converse / ConverseStream', async () => {
+    bedrock.enqueue({ kind: 'reply', text: 'Hello from Bedrock.', finish: 'stop', usage: { input: 11, output: 4 } });
+    const message = await client.messages.create({ model: 'nova', max_tokens: 64, system: 'Be brief.', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(message).toMatchObject({ model: 'nova', content: [{ type: 'text', text: 'Hello from Bedrock.' }], stop_reason: 'end_turn', usage: { input_tokens: 11, output_tokens: 4 } });
+    expect(bedrock.lastChatRequest()).toMatchObject({ stream: false, system: 'Be brief.', maxTokens: 64 });
+
+    bedrock.enqueue({ kind: 'reply', toolCalls: [{ id: 'tooluse_1', name: 'get_weather', arguments: '{"location":"Oslo","unit":"celsius"}' }], finish: 'tool_calls', usage: { input: 30, output: 9 } });
+    const streamed = await client.messages.stream({ model: 'nova', max_tokens: 64, tools: [weatherTool], messages: [{ role: 'user', content: 'Weather in Oslo?' }] }).finalMessage();
+    expect(streamed.stop_reason).toBe('tool_use');
+    expect(streamed.content).toEqual([{ type: 'tool_use', id: 'tooluse_1', name: 'get_weather', input: { location: 'Oslo', unit: 'celsius' } }]);
+    expect(bedrock.lastChatRequest()).toMatchObject({ stream: true, tools: ['get_weather'] });
   });
 });
 
