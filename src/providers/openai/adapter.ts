@@ -3,7 +3,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsReques
 import { sendForText, sendStreaming } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import { withoutExtensions } from './extensions.js';
-import { buildChatBody, buildEmbeddingsBody, buildHeaders } from './request.js';
+import { buildChatBody, buildEmbeddingsBody, buildHeaders, withReasoningTokenLimit } from './request.js';
 import { parseJsonBody, upstreamHttpError } from './response.js';
 import { decodeChatStream } from './stream.js';
 
@@ -41,7 +41,7 @@ export class OpenAIAdapter implements ProviderAdapter {
   }
 
   async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {
-    const text = await this.#post(this.#chatUrl(ctx.upstreamModel), buildChatBody(this.#forUpstream(request), ctx.upstreamModel, false), ctx);
+    const text = await this.#post(this.#chatUrl(ctx.upstreamModel), buildChatBody(this.#forUpstream(request, ctx.upstreamModel), ctx.upstreamModel, false), ctx);
     return parseJsonBody<ChatCompletion>(text, this.id);
   }
 
@@ -49,7 +49,7 @@ export class OpenAIAdapter implements ProviderAdapter {
     const res = await sendStreaming({
       url: this.#chatUrl(ctx.upstreamModel),
       headers: this.#headers(ctx),
-      body: buildChatBody(this.#forUpstream(request), ctx.upstreamModel, this.#options.streamUsage),
+      body: buildChatBody(this.#forUpstream(request, ctx.upstreamModel), ctx.upstreamModel, this.#options.streamUsage),
       signal: ctx.signal,
       onFirstByte: ctx.firstByte,
       provider: this.id,
@@ -69,9 +69,14 @@ export class OpenAIAdapter implements ProviderAdapter {
     return res.text;
   }
 
-  /** OpenAI and Azure reject the gateway's canonical extensions; compatible servers get all (extensions.ts). */
-  #forUpstream(request: ChatRequest): ChatRequest {
-    return this.type === 'openai-compatible' ? request : withoutExtensions(request);
+  /**
+   * OpenAI and Azure reject the gateway's canonical extensions; compatible servers get all
+   * (extensions.ts). OpenAI's reasoning models get `max_completion_tokens` for `max_tokens`.
+   */
+  #forUpstream(request: ChatRequest, upstreamModel: string): ChatRequest {
+    if (this.type === 'openai-compatible') return request;
+    const cleaned = withoutExtensions(request);
+    return this.type === 'openai' ? withReasoningTokenLimit(cleaned, upstreamModel) : cleaned;
   }
 
   #headers(ctx: AttemptContext): Record<string, string> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatRequest, EmbeddingsRequest } from '../../gateway/types.js';
-import { buildChatBody, buildEmbeddingsBody, buildHeaders } from './request.js';
+import { buildChatBody, buildEmbeddingsBody, buildHeaders, withReasoningTokenLimit } from './request.js';
 
 function chatRequest(extra: Partial<ChatRequest> = {}): ChatRequest {
   return {
@@ -99,5 +99,25 @@ describe('buildHeaders', () => {
     const headers = buildHeaders('sk-real', { 'openai-organization': 'org-1', authorization: 'Bearer other' }, 'r');
     expect(headers['openai-organization']).toBe('org-1');
     expect(headers.authorization).toBe('Bearer sk-real');
+  });
+});
+
+describe('withReasoningTokenLimit', () => {
+  const request: ChatRequest = { model: 'g', messages: [{ role: 'user', content: 'hi' }], max_tokens: 300, temperature: 1 };
+
+  it.each(['o1', 'o3-mini', 'o4-mini-2025-04-16', 'gpt-5', 'gpt-5-mini', 'gpt-5.1'])('sends max_completion_tokens instead of max_tokens to %s', (model) => {
+    expect(withReasoningTokenLimit(request, model)).toEqual({ model: 'g', messages: request.messages, max_completion_tokens: 300, temperature: 1 });
+    expect(request.max_tokens).toBe(300); // the input is left as it was (a retry translates it again)
+  });
+
+  it.each(['gpt-4o', 'gpt-4.1-mini', 'omni-moderation-latest', 'gpt-50x'])('leaves %s alone', (model) => {
+    expect(withReasoningTokenLimit(request, model)).toBe(request);
+  });
+
+  it('leaves a request that already sets max_completion_tokens (or no limit) alone', () => {
+    const both = { ...request, max_completion_tokens: 100 };
+    expect(withReasoningTokenLimit(both, 'o3')).toBe(both);
+    const none: ChatRequest = { model: 'g', messages: [] };
+    expect(withReasoningTokenLimit(none, 'o3')).toBe(none);
   });
 });

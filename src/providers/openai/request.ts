@@ -20,3 +20,17 @@ export function buildHeaders(apiKey: string | undefined, extra: Record<string, s
   }
   return headers;
 }
+
+/** OpenAI's reasoning models: o1, o3, o4-mini, gpt-5 and their dated / sized variants. */
+const REASONING_MODEL = /^(?:o\d|gpt-5)(?:[-.]|$)/;
+
+/**
+ * OpenAI's reasoning models reject `max_tokens` ("use max_completion_tokens instead"), where it
+ * means what `max_completion_tokens` means. A request that sets only `max_tokens` (older clients,
+ * or /v1/messages, whose `max_tokens` is required) is sent with the field those models accept.
+ */
+export function withReasoningTokenLimit(request: ChatRequest, upstreamModel: string): ChatRequest {
+  if (request.max_tokens == null || request.max_completion_tokens != null || !REASONING_MODEL.test(upstreamModel)) return request;
+  const { max_tokens: limit, ...rest } = request;
+  return { ...rest, max_completion_tokens: limit };
+}
