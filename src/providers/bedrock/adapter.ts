@@ -8,7 +8,8 @@ import { GatewayError } from '../../gateway/errors.js';
 import { sendForText, sendStreaming, type UpstreamRequest } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import type { HeaderValue } from '../upstream-errors.js';
-import { buildEmbeddingCalls, embeddingFamily, encodeVector, parseEmbeddingResponse, type EmbeddingCall, type EmbeddingFamily } from './embeddings.js';
+import { encodeEmbedding } from '../embedding-vector.js';
+import { buildEmbeddingCalls, embeddingFamily, parseEmbeddingResponse, type EmbeddingCall, type EmbeddingFamily } from './embeddings.js';
 import { buildConverseRequest } from './request.js';
 import { bedrockHttpError, parseConverseResponse } from './response.js';
 import { BedrockSigner, encodePathSegment } from './sign.js';
@@ -76,7 +77,7 @@ export class BedrockAdapter implements ProviderAdapter {
           const result = await this.#invoke(call, family, ctx);
           tokens += result.tokens;
           result.vectors.forEach((vector, i) => {
-            data[call.offset + i] = { object: 'embedding', index: call.offset + i, embedding: encodeVector(vector, request.encoding_format) };
+            data[call.offset + i] = { object: 'embedding', index: call.offset + i, embedding: encodeEmbedding(vector, request.encoding_format) };
           });
         } catch (err) {
           failed = true; // the other workers start no further calls

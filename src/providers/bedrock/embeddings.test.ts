@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
 import type { EmbeddingsRequest } from '../../gateway/types.js';
-import { COHERE_BATCH_SIZE, buildEmbeddingCalls, embeddingFamily, encodeVector, parseEmbeddingResponse } from './embeddings.js';
+import { COHERE_BATCH_SIZE, buildEmbeddingCalls, embeddingFamily, parseEmbeddingResponse } from './embeddings.js';
 
 function request(input: EmbeddingsRequest['input'], extra: Partial<EmbeddingsRequest> = {}): EmbeddingsRequest {
   return { model: 'embed', input, ...extra };
@@ -91,11 +91,3 @@ describe('parseEmbeddingResponse', () => {
   });
 });
 
-describe('encodeVector', () => {
-  it('encodes base64 as OpenAI does: little-endian float32 bytes', () => {
-    const encoded = encodeVector([0.5, -1], 'base64') as string;
-    const bytes = Buffer.from(encoded, 'base64');
-    expect([bytes.readFloatLE(0), bytes.readFloatLE(4)]).toEqual([0.5, -1]);
-    expect(encodeVector([0.5], 'float')).toEqual([0.5]);
-  });
-});

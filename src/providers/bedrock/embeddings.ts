@@ -120,9 +120,6 @@ function isVector(value: unknown): value is number[] {
 }
 
 /** OpenAI's base64 encoding: the little-endian float32 bytes. */
-export function encodeVector(vector: number[], format: EmbeddingsRequest['encoding_format']): number[] | string {
-  return format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
-}
 
 function firstHeader(value: HeaderValue): string | undefined {
   return Array.isArray(value) ? value[0] : value;

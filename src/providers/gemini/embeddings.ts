@@ -12,6 +12,7 @@ import type { EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.
 import { countTokens } from '../../governance/tokens.js';
 import type { GeminiContentEmbedding, GeminiEmbedContentRequest, GeminiEmbedResponse } from './api.js';
 import { malformed } from './response.js';
+import { encodeEmbedding } from '../embedding-vector.js';
 
 export const MAX_BATCH = 100;
 
@@ -41,18 +42,11 @@ export function vectorsOf(response: GeminiEmbedResponse, expected: number, provi
 }
 
 export function toEmbeddingsResponse(request: EmbeddingsRequest, inputs: string[], vectors: number[][], model: string, reportedTokens: number | undefined): EmbeddingsResponse {
-  const base64 = request.encoding_format === 'base64';
   const tokens = reportedTokens ?? inputs.reduce((sum, text) => sum + countTokens(text), 0);
   return {
     object: 'list',
-    data: vectors.map((vector, index) => ({ object: 'embedding', index, embedding: base64 ? float32Base64(vector) : vector })),
+    data: vectors.map((vector, index) => ({ object: 'embedding', index, embedding: encodeEmbedding(vector, request.encoding_format) })),
     model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   };
-}
-
-function float32Base64(vector: number[]): string {
-  const bytes = Buffer.allocUnsafe(vector.length * 4);
-  for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i]!, i * 4);
-  return bytes.toString('base64');
 }

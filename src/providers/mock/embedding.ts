@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { countTokens } from '../../governance/tokens.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
+import { encodeEmbedding } from '../embedding-vector.js';
 
 export const DEFAULT_DIMENSIONS = 1536;
 
@@ -14,7 +15,7 @@ export function mockEmbeddings(request: EmbeddingsRequest, model: string): Embed
     const text = typeof input === 'string' ? input : input.join(',');
     tokens += typeof input === 'string' ? countTokens(input) : input.length;
     const vector = unitVector(text, dimensions);
-    const embedding = request.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+    const embedding = encodeEmbedding(vector, request.encoding_format);
     return { object: 'embedding' as const, index, embedding };
   });
   return { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
