@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { GatewayError } from '../../gateway/errors.js';
+import { firstIssue } from '../validate-body.js';
 import type { MessagesRequest } from '../../providers/anthropic/api.js';
 import type { CountTokensBody } from './decode-request.js';
 
@@ -137,14 +138,9 @@ export function validateCountTokensRequest(body: unknown): CountTokensBody {
 
 /** Validates without copying; the first problem becomes a 400 in Anthropic's wording. */
 function check(schema: z.ZodType, body: unknown): unknown {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new GatewayError('invalid_request', 'The request body must be a JSON object.');
-  }
-  const result = schema.safeParse(body);
-  if (result.success) return body;
-  const issue = result.error.issues[0]!;
+  const issue = firstIssue(schema, body);
+  if (!issue) return body;
   const param = issue.path.map(String).join('.');
-  const missing = issue.message.endsWith('received undefined');
-  const detail = missing ? REQUIRED : issue.message.replace(/^Invalid (input|option): /, '');
+  const detail = issue.missing ? REQUIRED : issue.detail;
   throw new GatewayError('invalid_request', param ? `${param}: ${detail}` : detail, { param });
 }

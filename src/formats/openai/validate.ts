@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { formatPath } from '../../config/load.js';
 import { GatewayError } from '../../gateway/errors.js';
+import { firstIssue } from '../validate-body.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../gateway/types.js';
 
 const contentPart = z.looseObject({ type: z.string() });
@@ -70,14 +71,9 @@ export function validateEmbeddingsRequest(body: unknown): EmbeddingsRequest {
 
 /** Validates without copying: the original object (with every unknown field) is what goes on. */
 function check(schema: z.ZodType, body: unknown): unknown {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new GatewayError('invalid_request', 'The request body must be a JSON object.');
-  }
-  const result = schema.safeParse(body);
-  if (result.success) return body;
-  const issue = result.error.issues[0]!;
+  const issue = firstIssue(schema, body);
+  if (!issue) return body;
   const param = formatPath(issue.path);
-  const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined');
-  const detail = missing ? 'is required' : issue.message.replace(/^Invalid (input|option): /, '');
-  throw new GatewayError('invalid_request', `Invalid request: '${param}' ${detail}.`, { param });
+  const missing = issue.code === 'invalid_type' && issue.missing;
+  throw new GatewayError('invalid_request', `Invalid request: '${param}' ${missing ? 'is required' : issue.detail}.`, { param });
 }
