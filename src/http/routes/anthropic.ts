@@ -7,10 +7,9 @@
  * Anthropic's message, stream events and error shape.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { closeClient, createRequestContext, type RequestContext, type RouteName } from '../../gateway/context.js';
+import type { RequestContext } from '../../gateway/context.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
 import { toJson } from '../../gateway/raw-json.js';
-import { settle } from '../../gateway/settle.js';
 import type { ChatCompletionChunk, ChatRequest } from '../../gateway/types.js';
 import { estimateInputTokens } from '../../formats/anthropic-messages/count-tokens.js';
 import { decodeMessagesRequest } from '../../formats/anthropic-messages/decode-request.js';
@@ -24,7 +23,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { anthropicErrorFrame, anthropicFrames, nativeFrame } from '../anthropic-sse.js';
 import { gatewayHeaders } from '../headers.js';
 import { SseWriter } from '../sse.js';
-import { runStream } from '../stream-reply.js';
+import { beginRequest, runStream, sendJson } from '../reply.js';
 
 export interface AnthropicRoutesOptions {
   pipeline: Pipeline;
@@ -33,7 +32,7 @@ export interface AnthropicRoutesOptions {
 
 export function anthropicRoutes(app: FastifyInstance, { pipeline, metrics }: AnthropicRoutesOptions): void {
   const messages = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const rc = begin(request, reply, 'messages');
+    const rc = beginRequest(request, reply, 'messages');
     const body = validateMessagesRequest(request.body);
     const call = messagesCall(body, request);
     if (body.stream === true) return streamMessages(body, call, rc, request, reply, pipeline, metrics);
@@ -50,7 +49,7 @@ export function anthropicRoutes(app: FastifyInstance, { pipeline, metrics }: Ant
   };
 
   const countTokens = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const rc = begin(request, reply, 'count_tokens');
+    const rc = beginRequest(request, reply, 'count_tokens');
     const body = validateCountTokensRequest(request.body);
     const counted = await pipeline.countTokens({ native: { body, beta: betaHeader(request) }, estimate: () => estimateInputTokens(decodeMessagesRequest(body)) }, rc);
     return finish(rc, request, reply, metrics, toJson(counted));
@@ -75,15 +74,6 @@ function betaHeader(request: FastifyRequest): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-function begin(request: FastifyRequest, reply: FastifyReply, route: RouteName): RequestContext {
-  const rc = createRequestContext(request.id, route, request.startedAt);
-  const res = reply.raw;
-  res.once('close', () => {
-    if (!res.writableFinished) closeClient(rc);
-  });
-  request.rc = rc;
-  return rc;
-}
 
 /** Anthropic's SDKs read the request id from `request-id` (`message._request_id`). */
 function responseHeaders(rc: RequestContext): Record<string, string> {
@@ -91,10 +81,7 @@ function responseHeaders(rc: RequestContext): Record<string, string> {
 }
 
 function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, json: string): string {
-  rc.status = 200;
-  reply.headers(responseHeaders(rc)).type('application/json; charset=utf-8');
-  setImmediate(settle, rc, metrics, request.log);
-  return json;
+  return sendJson(rc, request, reply, metrics, responseHeaders(rc), json);
 }
 
 async function streamMessages(

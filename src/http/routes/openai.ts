@@ -1,16 +1,15 @@
 /** The OpenAI-compatible API surface: chat completions, embeddings, models. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { closeClient, createRequestContext, type RequestContext, type RouteName } from '../../gateway/context.js';
+import type { RequestContext } from '../../gateway/context.js';
 import { GatewayError, toOpenAIErrorBody } from '../../gateway/errors.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
-import { settle } from '../../gateway/settle.js';
 import { toJson, toJsonWithoutUsage } from '../../gateway/raw-json.js';
 import { isUsageOnlyChunk, type ChatRequest } from '../../gateway/types.js';
 import { validateChatRequest, validateEmbeddingsRequest } from '../../formats/openai/validate.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { gatewayHeaders } from '../headers.js';
 import { SseWriter } from '../sse.js';
-import { runStream } from '../stream-reply.js';
+import { beginRequest, runStream, sendJson } from '../reply.js';
 
 export interface OpenAIRoutesOptions {
   pipeline: Pipeline;
@@ -21,7 +20,7 @@ export interface OpenAIRoutesOptions {
 
 export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedAt }: OpenAIRoutesOptions): void {
   const chat = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const rc = begin(request, reply, 'chat');
+    const rc = beginRequest(request, reply, 'chat');
     const body = validateChatRequest(request.body);
     if (body.stream) return streamChat(body, rc, request, reply, pipeline, metrics);
     const completion = await pipeline.chat(body, rc);
@@ -29,7 +28,7 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedA
   };
 
   const embeddings = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const rc = begin(request, reply, 'embeddings');
+    const rc = beginRequest(request, reply, 'embeddings');
     const body = validateEmbeddingsRequest(request.body);
     return finish(rc, request, reply, metrics, await pipeline.embeddings(body, rc));
   };
@@ -51,22 +50,9 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedA
   }
 }
 
-function begin(request: FastifyRequest, reply: FastifyReply, route: RouteName): RequestContext {
-  const rc = createRequestContext(request.id, route, request.startedAt);
-  const res = reply.raw;
-  res.once('close', () => {
-    if (!res.writableFinished) closeClient(rc);
-  });
-  request.rc = rc;
-  return rc;
-}
 
 function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, body: object): string {
-  rc.status = 200;
-  reply.headers(gatewayHeaders(rc)).type('application/json; charset=utf-8');
-  // Metrics and the log line are written once the answer is on its way, not before.
-  setImmediate(settle, rc, metrics, request.log);
-  return toJson(body);
+  return sendJson(rc, request, reply, metrics, gatewayHeaders(rc), toJson(body));
 }
 
 async function streamChat(

@@ -1,0 +1,62 @@
+/**
+ * What every API surface does around its own encoding: start the request context (a client that
+ * goes away aborts the upstream call), send a JSON answer and settle after it, and run a streamed
+ * answer to its end — once the first event is out, a failure ends the stream with the surface's
+ * own error event; a client that left is a 499; the request is settled exactly once.
+ */
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { closeClient, createRequestContext, type RequestContext, type RouteName } from '../gateway/context.js';
+import { asGatewayError, type GatewayError } from '../gateway/errors.js';
+import { settle } from '../gateway/settle.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { SseWriter } from './sse.js';
+
+export function beginRequest(request: FastifyRequest, reply: FastifyReply, route: RouteName): RequestContext {
+  const rc = createRequestContext(request.id, route, request.startedAt);
+  const res = reply.raw;
+  res.once('close', () => {
+    if (!res.writableFinished) closeClient(rc);
+  });
+  request.rc = rc;
+  return rc;
+}
+
+/** A 200 JSON answer (`json` is the body text); metrics and the log line follow once it is on its way. */
+export function sendJson(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, headers: Record<string, string>, json: string): string {
+  rc.status = 200;
+  reply.headers(headers).type('application/json; charset=utf-8');
+  setImmediate(settle, rc, metrics, request.log);
+  return json;
+}
+
+/**
+ * Runs `write` (which sends the events and resolves true when the stream completed, false when
+ * the client left first) and closes the stream properly on every outcome.
+ */
+export async function runStream(
+  sse: SseWriter,
+  rc: RequestContext,
+  log: FastifyBaseLogger,
+  metrics: Metrics,
+  write: () => Promise<boolean>,
+  errorFrame: (error: GatewayError) => string,
+): Promise<void> {
+  rc.status = 200;
+  let completed = false;
+  try {
+    completed = await write();
+  } catch (err) {
+    const error = asGatewayError(err);
+    rc.error = error;
+    if (error.code === 'internal_error') log.error({ err }, 'unexpected error while streaming');
+    if (error.code === 'client_closed_request' || sse.closed) {
+      rc.status = 499;
+    } else {
+      await sse.frame(errorFrame(error));
+      sse.end(false);
+    }
+  } finally {
+    if (!completed && !rc.error) rc.status = 499;
+    settle(rc, metrics, log);
+  }
+}
