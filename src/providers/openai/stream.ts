@@ -11,11 +11,12 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
   // Chunks with neither choices nor usage before any output (Azure's prompt_filter_results) are
   // held back until output arrives: a failure right after them is still "before the first chunk"
   // for the executor, so the request can fail over.
-  let held: ChatCompletionChunk[] | undefined = [];
+  let held: ChatCompletionChunk[] | undefined;
+  let output = false;
   for await (const event of readSse(body)) {
     const data = event.data;
     if (data === '[DONE]') {
-      if (held) yield* held;
+      if (held && !output) for (const early of held) yield early;
       return;
     }
     if (data === '') continue;
@@ -31,13 +32,13 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
     if ('error' in value && (value as OpenAIErrorBody).error) throw streamError(value as OpenAIErrorBody, provider);
     const chunk = withRawJson(value as ChatCompletionChunk, data);
     if (!Array.isArray(chunk.choices)) chunk.choices = [];
-    if (held) {
+    if (!output) {
       if (chunk.choices.length === 0 && chunk.usage == null) {
-        held.push(chunk);
+        (held ??= []).push(chunk);
         continue;
       }
-      yield* held;
-      held = undefined;
+      output = true;
+      if (held) for (const early of held) yield early;
     }
     if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
     yield chunk;
