@@ -12,15 +12,12 @@
  */
 import { GatewayError } from '../../gateway/errors.js';
 import { readSse } from '../sse.js';
+import { isJsonObject as isObject, parseStreamEvent } from '../upstream-json.js';
 import type { NativeStreamEvent } from '../types.js';
 import type { AnthropicUsage } from './api.js';
 import { streamError, toUsage } from './response.js';
 
-type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 const USAGE_KEYS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
 
@@ -46,13 +43,7 @@ export async function* readNativeStream(body: AsyncIterable<Uint8Array>, provide
   let started = false;
   for await (const sse of readSse(body)) {
     if (sse.data === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(sse.data);
-    } catch {
-      throw bad('a stream event that is not valid JSON');
-    }
-    if (!isObject(value)) throw bad('an unexpected stream event');
+    const value = parseStreamEvent(sse.data, provider);
     const type = typeof value.type === 'string' ? value.type : (sse.event ?? '');
     if (type === 'error') throw streamError(value, provider);
     const event: NativeStreamEvent = { name: sse.event ?? type, data: sse.data, value };

@@ -4,6 +4,7 @@ import type { ChatCompletion, ChatMessage, FinishReason, ThinkingBlock, ToolCall
 import { plainErrorText, upstreamStatusError, type HeaderValue, type UpstreamErrorDetail } from '../upstream-errors.js';
 import { ANTHROPIC_ERROR_STATUS, type AnthropicUsage, type ContentBlock, type Message } from './api.js';
 import { JSON_TOOL_NAME } from './request.js';
+import { parseResponseJson } from '../upstream-json.js';
 
 function badAnswer(provider: string, what: string): GatewayError {
   return new GatewayError('upstream_error', `The upstream provider "${provider}" returned ${what}.`, { provider });
@@ -15,12 +16,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** Parses a 2xx body into a Message; anything unreadable is an upstream failure (502, retryable). */
 export function parseMessage(text: string, provider: string): Message {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw badAnswer(provider, 'a response that is not valid JSON');
-  }
+  const value = parseResponseJson(text, provider);
   if (!isObject(value) || !Array.isArray(value.content)) throw badAnswer(provider, 'a response that is not an Anthropic message');
   return value as Message;
 }

@@ -12,6 +12,7 @@
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatCompletionChunk, ChunkChoice, FinishReason } from '../../gateway/types.js';
 import { readSse } from '../sse.js';
+import { parseStreamEvent } from '../upstream-json.js';
 import type { AnthropicUsage } from './api.js';
 import { JSON_TOOL_NAME } from './request.js';
 import { finishReason, streamError, toUsage } from './response.js';
@@ -234,13 +235,7 @@ export async function* decodeMessagesStream(body: AsyncIterable<Uint8Array>, pro
   const out: ChatCompletionChunk[] = [];
   for await (const event of readSse(body)) {
     if (event.data === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(event.data);
-    } catch {
-      throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent a stream event that is not valid JSON.`, { provider });
-    }
-    if (!isObject(value)) throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent an unexpected stream event.`, { provider });
+    const value = parseStreamEvent(event.data, provider);
     translator.push(typeof value.type === 'string' ? value.type : (event.event ?? ''), value, out);
     for (const chunk of out) yield chunk;
     out.length = 0;

@@ -3,6 +3,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { ChatCompletion, ChatMessage, FinishReason, ThinkingBlock, ToolCall, Usage } from '../../gateway/types.js';
 import { plainErrorText, upstreamStatusError, type HeaderValue, type UpstreamErrorDetail } from '../upstream-errors.js';
 import type { WireContentBlock, WireConverseResponse, WireErrorBody, WireTokenUsage } from './api.js';
+import { parseResponseBody } from '../upstream-json.js';
 
 export interface ResponseContext {
   provider: string;
@@ -16,13 +17,8 @@ export interface ResponseContext {
 
 /** A 2xx Converse body → chat.completion. Unreadable or incomplete bodies are upstream failures. */
 export function parseConverseResponse(text: string, ctx: ResponseContext): ChatCompletion {
-  let value: WireConverseResponse;
-  try {
-    value = JSON.parse(text) as WireConverseResponse;
-  } catch {
-    throw invalidResponse(ctx.provider, 'is not valid JSON');
-  }
-  const content = value?.output?.message?.content;
+  const value = parseResponseBody(text, ctx.provider) as WireConverseResponse;
+  const content = value.output?.message?.content;
   if (!Array.isArray(content)) throw invalidResponse(ctx.provider, 'has no output message');
 
   let answer = '';

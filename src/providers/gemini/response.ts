@@ -14,17 +14,12 @@ import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatChoice, ChatCompletion, ChatMessage, FinishReason, ToolCall, Usage } from '../../gateway/types.js';
 import { plainErrorText, upstreamStatusError, type HeaderValue, type UpstreamErrorDetail } from '../upstream-errors.js';
+import { parseResponseBody } from '../upstream-json.js';
 import type { GeminiCandidate, GeminiError, GeminiFunctionCall, GeminiPart, GeminiPromptFeedback, GeminiResponse, GeminiUsageMetadata } from './api.js';
 
 /** Parses a 2xx JSON body; anything unreadable is an upstream failure (502, retryable). */
 export function parseGeminiJson<T extends object>(text: string, provider: string): T {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as T;
-  } catch {
-    // fall through
-  }
-  throw malformed(provider, 'a response that is not valid JSON');
+  return parseResponseBody(text, provider) as T;
 }
 
 export function toChatCompletion(response: GeminiResponse, upstreamModel: string, provider: string): ChatCompletion {

@@ -6,6 +6,7 @@
  */
 import type { ChatCompletionChunk, ChunkChoice, ChunkToolCallDelta } from '../../gateway/types.js';
 import { readSse } from '../sse.js';
+import { parseStreamEvent } from '../upstream-json.js';
 import type { GeminiCandidate, GeminiPromptFeedback, GeminiResponse, GeminiUsageMetadata } from './api.js';
 import { blockedText, candidatesOf, filteredText, finishReasonOf, idSeed, inStreamError, indexOf, malformed, partsOf, toToolCall, toUsage } from './response.js';
 
@@ -127,13 +128,7 @@ export async function* decodeGeminiStream(body: AsyncIterable<Uint8Array>, upstr
   for await (const event of readSse(body)) {
     const data = event.data;
     if (data === '' || data === '[DONE]') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      throw malformed(provider, 'a stream event that is not valid JSON');
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw malformed(provider, 'an unexpected stream event');
+    const value = parseStreamEvent(data, provider);
     for (const chunk of translator.event(value as GeminiResponse)) yield chunk;
   }
   const trailer = translator.end();

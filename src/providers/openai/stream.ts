@@ -3,6 +3,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import { withRawJson } from '../../gateway/raw-json.js';
 import type { ChatCompletionChunk } from '../../gateway/types.js';
 import { readSse } from '../sse.js';
+import { parseStreamEvent } from '../upstream-json.js';
 import type { OpenAIErrorBody } from './api.js';
 import { streamError } from './response.js';
 
@@ -20,15 +21,7 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
       return;
     }
     if (data === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent a stream event that is not valid JSON.`, { provider });
-    }
-    if (value === null || typeof value !== 'object') {
-      throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent an unexpected stream event.`, { provider });
-    }
+    const value = parseStreamEvent(data, provider);
     if ('error' in value && (value as OpenAIErrorBody).error) throw streamError(value as OpenAIErrorBody, provider);
     const chunk = withRawJson(value as ChatCompletionChunk, data);
     if (!Array.isArray(chunk.choices)) chunk.choices = [];
