@@ -11,6 +11,7 @@ import type { AttemptContext, NativeMessage, NativeMessages, NativeMessagesReque
 import type { CountTokensRequest, CountTokensResponse } from './api.js';
 import { readNativeStream } from './native-stream.js';
 import { parseMessage, toUsage, upstreamHttpError } from './response.js';
+import { isJsonObject as isObject } from '../upstream-json.js';
 
 export interface NativeEndpoints {
   provider: string;
@@ -67,9 +68,6 @@ export class AnthropicNativeMessages implements NativeMessages {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function parseCount(text: string, provider: string): CountTokensResponse {
   let value: unknown;

@@ -4,15 +4,12 @@ import type { ChatCompletion, ChatMessage, FinishReason, ThinkingBlock, ToolCall
 import { plainErrorText, upstreamStatusError, type HeaderValue, type UpstreamErrorDetail } from '../upstream-errors.js';
 import { ANTHROPIC_ERROR_STATUS, type AnthropicUsage, type ContentBlock, type Message } from './api.js';
 import { JSON_TOOL_NAME } from './request.js';
-import { parseResponseJson } from '../upstream-json.js';
+import { isJsonObject as isObject, parseResponseJson } from '../upstream-json.js';
 
 function badAnswer(provider: string, what: string): GatewayError {
   return new GatewayError('upstream_error', `The upstream provider "${provider}" returned ${what}.`, { provider });
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** Parses a 2xx body into a Message; anything unreadable is an upstream failure (502, retryable). */
 export function parseMessage(text: string, provider: string): Message {

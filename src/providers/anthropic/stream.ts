@@ -12,7 +12,7 @@
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatCompletionChunk, ChunkChoice, FinishReason } from '../../gateway/types.js';
 import { readSse } from '../sse.js';
-import { parseStreamEvent } from '../upstream-json.js';
+import { isJsonObject as isObject, parseStreamEvent } from '../upstream-json.js';
 import type { AnthropicUsage } from './api.js';
 import { JSON_TOOL_NAME } from './request.js';
 import { finishReason, streamError, toUsage } from './response.js';
@@ -31,9 +31,6 @@ interface BlockState {
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 export class AnthropicStreamTranslator {
   readonly #provider: string;
