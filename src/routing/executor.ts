@@ -35,12 +35,7 @@ export class Executor {
   constructor(private readonly metrics: Metrics) {}
 
   chat(group: ModelGroup, request: ChatRequest, rc: RequestContext): Promise<ChatCompletion> {
-    return this.#run(group, rc, async (target, ctx, attempt) => {
-      const completion = await target.provider.adapter.chat(request, ctx);
-      attempt.done();
-      rc.usage = completion.usage;
-      return completion;
-    });
+    return this.#run(group, rc, (target, ctx, attempt) => completed(target.provider.adapter.chat(request, ctx), rc, attempt));
   }
 
   embeddings(group: ModelGroup, request: EmbeddingsRequest, rc: RequestContext): Promise<EmbeddingsResponse> {
@@ -54,26 +49,14 @@ export class Executor {
 
   /** Resolves with the stream once a target produced its first chunk. */
   chatStream(group: ModelGroup, request: ChatRequest, rc: RequestContext): Promise<AsyncIterable<ChatCompletionChunk>> {
-    return this.#run(group, rc, async (target, ctx, attempt) => {
-      const iterator = (await target.provider.adapter.chatStream(request, ctx))[Symbol.asyncIterator]();
-      const first = await iterator.next();
-      return timedStream(iterator, first, rc, attempt);
-    });
+    return this.#run(group, rc, (target, ctx, attempt) => started(target.provider.adapter.chatStream(request, ctx), rc, attempt));
   }
 
   messages(group: ModelGroup, call: MessagesCall, rc: RequestContext): Promise<MessagesAnswer> {
     return this.#run(group, rc, async (target, ctx, attempt): Promise<MessagesAnswer> => {
       const native = target.provider.adapter.messages;
-      if (native) {
-        const answer = await native.create(call.native, ctx);
-        attempt.done();
-        rc.usage = answer.usage;
-        return { kind: 'native', answer };
-      }
-      const completion = await target.provider.adapter.chat(call.canonical(), ctx);
-      attempt.done();
-      rc.usage = completion.usage;
-      return { kind: 'canonical', completion };
+      if (native) return { kind: 'native', answer: await completed(native.create(call.native, ctx), rc, attempt) };
+      return { kind: 'canonical', completion: await completed(target.provider.adapter.chat(call.canonical(), ctx), rc, attempt) };
     });
   }
 
@@ -81,14 +64,8 @@ export class Executor {
   messagesStream(group: ModelGroup, call: MessagesCall, rc: RequestContext): Promise<MessagesStream> {
     return this.#run(group, rc, async (target, ctx, attempt): Promise<MessagesStream> => {
       const native = target.provider.adapter.messages;
-      if (native) {
-        const iterator = (await native.stream(call.native, ctx))[Symbol.asyncIterator]();
-        const first = await iterator.next();
-        return { kind: 'native', events: timedStream(iterator, first, rc, attempt) };
-      }
-      const iterator = (await target.provider.adapter.chatStream(call.canonical(), ctx))[Symbol.asyncIterator]();
-      const first = await iterator.next();
-      return { kind: 'canonical', chunks: timedStream(iterator, first, rc, attempt) };
+      if (native) return { kind: 'native', events: await started(native.stream(call.native, ctx), rc, attempt) };
+      return { kind: 'canonical', chunks: await started(target.provider.adapter.chatStream(call.canonical(), ctx), rc, attempt) };
     });
   }
 
@@ -206,6 +183,24 @@ class Attempt {
       this.#arm(this.#gotFirstByte ? this.#totalDeadline : Math.min(this.#firstByteDeadline, this.#totalDeadline));
     }
   };
+}
+
+/** A whole answer arrived: the attempt is over and its usage is the request's. */
+async function completed<T extends { usage?: Usage | null }>(answer: Promise<T>, rc: RequestContext, attempt: Attempt): Promise<T> {
+  const result = await answer;
+  attempt.done();
+  rc.usage = result.usage ?? undefined;
+  return result;
+}
+
+/**
+ * A stream counts as started once its first item arrived (until then a failure fails over): that
+ * item is read here and the stream handed on from it.
+ */
+async function started<T extends { usage?: Usage | null }>(stream: Promise<AsyncIterable<T>>, rc: RequestContext, attempt: Attempt): Promise<AsyncGenerator<T>> {
+  const iterator = (await stream)[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return timedStream(iterator, first, rc, attempt);
 }
 
 /**
