@@ -12,8 +12,11 @@ import type { Readiness } from './http/routes/ops.js';
 import { Metrics } from './observability/metrics.js';
 import { buildProviders } from './providers/registry.js';
 import { closeTransport, configureTransport } from './providers/transport.js';
+import { RoutingMetrics } from './routing/events.js';
 import { Executor } from './routing/executor.js';
+import { startHealthProbes } from './routing/health/probes.js';
 import { ModelRegistry } from './routing/models.js';
+import { Router } from './routing/router.js';
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -36,8 +39,17 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     maxResponseBytes: config.upstream.max_response_bytes,
   });
   const metrics = new Metrics();
-  const models = new ModelRegistry(config, await buildProviders(config, env));
-  const pipeline = new Pipeline(models, new Executor(metrics));
+  const routingEvents = new RoutingMetrics(metrics.registry);
+  const models = new ModelRegistry(config, await buildProviders(config, env), {
+    onBreakerTransition: (target, from, to) => {
+      routingEvents.breakerTransition(target, from, to);
+      logger.warn({ provider: target.providerId, model: target.model, from, to }, 'circuit breaker state changed');
+    },
+    onQueueWait: (target, ms) => routingEvents.queueWait(target, ms),
+  });
+  const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents));
+  const checks = config.routing.health_checks;
+  const stopProbes = checks.enabled ? startHealthProbes(models, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;
   const readiness: Readiness = { ready: false };
   const app = buildApp({ config, pipeline, metrics, logger, readiness });
 
@@ -55,6 +67,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       readiness.ready = false;
+      stopProbes?.();
       const grace = config.server.shutdown_grace_ms;
       const force = setTimeout(() => {
         logger.warn({ grace_ms: grace }, 'shutdown grace period over: closing remaining connections');

@@ -72,6 +72,14 @@ describe('parseConfigText: defaults', () => {
       },
       providers: {},
       models: {},
+      routing: {
+        rules: [],
+        allow_client_overrides: false,
+        retry: { max_retries: 2, initial_backoff_ms: 250, max_backoff_ms: 8000, deadline_ms: 300000, max_retry_after_ms: 10000 },
+        circuit_breaker: { enabled: true, failure_rate: 0.5, minimum_requests: 10, window_ms: 30000, cooldown_ms: 30000, half_open_probes: 3 },
+        health_checks: { enabled: false, interval_ms: 30000, timeout_ms: 10000 },
+        stats_window_ms: 60000,
+      },
     });
   });
 
@@ -140,7 +148,13 @@ describe('parseConfigText: defaults', () => {
       {},
     );
     expect(config.providers.demo).toEqual({ type: 'mock', latency_ms: 0, tokens_per_second: 0 });
-    expect(config.models.m).toEqual({ targets: [{ provider: 'demo', model: 'mock' }], strategy: 'fallback', fallbacks: [] });
+    expect(config.models.m).toEqual({
+      targets: [{ provider: 'demo', model: 'mock', weight: 1 }],
+      strategy: 'fallback',
+      fallbacks: [],
+      context_window_fallbacks: [],
+      content_policy_fallbacks: [],
+    });
   });
 });
 
@@ -238,7 +252,7 @@ describe('parseConfigText: interpolation', () => {
     expect(config.storage.url).toBe('sqlite://./data/switchyard.db');
     expect(config.redis.url).toBeUndefined();
     expect(config.providers.openai).toEqual({ type: 'openai', api_key: 'sk-openai' });
-    expect(config.models.smart!.targets[1]).toEqual({ provider: 'openai', model: 'gpt-4o', weight: 2 });
+    expect(config.models.smart!.targets[1]).toMatchObject({ provider: 'openai', model: 'gpt-4o', weight: 2 });
     expect(warnings).toEqual([]);
   });
 
@@ -290,14 +304,11 @@ describe('parseConfigText: interpolation', () => {
 });
 
 describe('parseConfigText: keys accepted but not in effect yet', () => {
-  it('warns about strategies other than fallback and about cache settings', () => {
+  it('warns about cache settings, and no longer about strategies', () => {
     const text = 'providers:\n  demo: { type: mock }\nmodels:\n  m:\n    strategy: least-latency\n    targets: [ { provider: demo, model: mock } ]\n    cache: { exact: true, ttl: 3600 }\n';
     const { config, warnings } = parseConfigText(text, 't.yaml', {});
     expect(config.models.m!.strategy).toBe('least-latency');
-    expect(warnings).toEqual([
-      'models.m.strategy: "least-latency" is not implemented yet; targets are tried in the order listed',
-      'models.m.cache: response caching is not implemented yet; ignored',
-    ]);
+    expect(warnings).toEqual(['models.m.cache: response caching is not implemented yet; ignored']);
   });
 
   it('rejects an unknown strategy', () => {

@@ -109,14 +109,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
 /** Keys the schema accepts for forward compatibility but this version does not act on yet. */
 function notYetInEffect(raw: object): string[] {
   const warnings: string[] = [];
-  const models = (raw as { models?: Record<string, { strategy?: unknown; cache?: unknown; fallbacks?: unknown }> }).models ?? {};
+  const models = (raw as { models?: Record<string, { cache?: unknown }> }).models ?? {};
   for (const [name, group] of Object.entries(models)) {
-    if (group && typeof group === 'object') {
-      if (group.strategy !== undefined && group.strategy !== 'fallback') {
-        warnings.push(`models.${name}.strategy: "${String(group.strategy)}" is not implemented yet; targets are tried in the order listed`);
-      }
-      if (group.cache !== undefined) warnings.push(`models.${name}.cache: response caching is not implemented yet; ignored`);
-    }
+    if (group && typeof group === 'object' && group.cache !== undefined) warnings.push(`models.${name}.cache: response caching is not implemented yet; ignored`);
   }
   return warnings;
 }

@@ -3,25 +3,9 @@
  * valid configuration; docs/configuration.md lists them. Errors name the path and the problem.
  */
 import { z } from 'zod';
-
-const byteSize = z.union([
-  z.number().int().positive(),
-  z.string().regex(/^\s*\d+(\.\d+)?\s*(b|kb|mb|gb)?\s*$/i, 'expected a byte size such as 10485760, "512kb" or "10mb"'),
-]).transform((value) => {
-  if (typeof value === 'number') return value;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
-  const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-  return Math.floor(Number(match?.[1]) * (units[(match?.[2] ?? 'b').toLowerCase()] ?? 1));
-});
-
-/**
- * Values interpolated from env vars arrive as strings: numbers and booleans accept their string
- * forms, but an empty or null value is an error rather than a silent 0 / false.
- */
-const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v), schema);
-const boolean = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
-
-const millis = numeric(z.number().int().nonnegative());
+import { modelGroupSchema, routingSchema } from './routing-schema.js';
+import { boolean, byteSize, millis, numeric } from './values.js';
+export { STRATEGIES } from './routing-schema.js';
 
 export const timeoutsSchema = z.strictObject({
   /** Establishing the TCP/TLS connection to the upstream. */
@@ -150,101 +134,114 @@ const providerSchema = z.discriminatedUnion('type', [openaiProvider, openaiCompa
       : undefined,
 });
 
-const targetSchema = z.strictObject({
-  provider: z.string().min(1),
-  model: z.string().min(1),
-  weight: numeric(z.number().positive()).optional(),
-});
-
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency', 'least-busy', 'cost'] as const;
-
-const modelGroupSchema = z.strictObject({
-  targets: z.array(targetSchema).min(1, 'a model group needs at least one target'),
-  strategy: z.enum(STRATEGIES).default('fallback'),
-  fallbacks: z.array(z.string()).default([]),
-  cache: z.looseObject({}).optional(),
+const configSchemaBase = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: numeric(z.number().int().min(0).max(65535)).default(8080),
+      /** Largest request body accepted; larger ones get 413. */
+      body_limit: byteSize.default(10 * 1024 * 1024),
+      /** How long in-flight requests and streams may run after SIGTERM / SIGINT. */
+      shutdown_grace_ms: millis.default(10_000),
+    })
+    .prefault({}),
+  auth: z.strictObject({ master_key: z.string().optional() }).prefault({}),
+  storage: z.strictObject({ url: z.string().default('sqlite://./data/switchyard.db') }).prefault({}),
+  redis: z.strictObject({ url: z.string().optional() }).prefault({}),
+  logging: z
+    .strictObject({ level: z.enum(LOG_LEVELS).default('info') })
+    .prefault({}),
+  upstream: z
+    .strictObject({
+      timeouts: z
+        .strictObject({
+          connect_ms: millis.default(10_000),
+          first_byte_ms: millis.default(120_000),
+          total_ms: millis.default(600_000),
+        })
+        .prefault({}),
+      /** Most connections kept to one upstream origin. */
+      max_connections_per_origin: numeric(z.number().int().positive()).default(256),
+      keep_alive_timeout_ms: millis.default(30_000),
+      /** Largest upstream answer (a whole response, or all of a stream) before it is cut off with a 502. */
+      max_response_bytes: byteSize.default(256 * 1024 * 1024),
+    })
+    .prefault({}),
+  providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider ids use letters, digits, "_", "-" and "."'), providerSchema).default({}),
+  models: z.record(z.string().min(1), modelGroupSchema).default({}),
+  routing: routingSchema,
 });
 
-export const configSchema = z
-  .strictObject({
-    server: z
-      .strictObject({
-        host: z.string().default('0.0.0.0'),
-        port: numeric(z.number().int().min(0).max(65535)).default(8080),
-        /** Largest request body accepted; larger ones get 413. */
-        body_limit: byteSize.default(10 * 1024 * 1024),
-        /** How long in-flight requests and streams may run after SIGTERM / SIGINT. */
-        shutdown_grace_ms: millis.default(10_000),
-      })
-      .prefault({}),
-    auth: z.strictObject({ master_key: z.string().optional() }).prefault({}),
-    storage: z.strictObject({ url: z.string().default('sqlite://./data/switchyard.db') }).prefault({}),
-    redis: z.strictObject({ url: z.string().optional() }).prefault({}),
-    logging: z
-      .strictObject({ level: z.enum(LOG_LEVELS).default('info') })
-      .prefault({}),
-    upstream: z
-      .strictObject({
-        timeouts: z
-          .strictObject({
-            connect_ms: millis.default(10_000),
-            first_byte_ms: millis.default(120_000),
-            total_ms: millis.default(600_000),
-          })
-          .prefault({}),
-        /** Most connections kept to one upstream origin. */
-        max_connections_per_origin: numeric(z.number().int().positive()).default(256),
-        keep_alive_timeout_ms: millis.default(30_000),
-        /** Largest upstream answer (a whole response, or all of a stream) before it is cut off with a 502. */
-        max_response_bytes: byteSize.default(256 * 1024 * 1024),
-      })
-      .prefault({}),
-    providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider ids use letters, digits, "_", "-" and "."'), providerSchema).default({}),
-    models: z.record(z.string().min(1), modelGroupSchema).default({}),
-  })
-  .superRefine((config, ctx) => {
-    const providerIds = Object.keys(config.providers);
-    for (const [name, group] of Object.entries(config.models)) {
-      group.targets.forEach((target, i) => {
-        if (!(target.provider in config.providers)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['models', name, 'targets', i, 'provider'],
-            message: `unknown provider ${JSON.stringify(target.provider)}${suggest(target.provider, providerIds)}`,
-          });
-        }
-      });
-      group.fallbacks.forEach((fallback, i) => {
-        if (!(fallback in config.models)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['models', name, 'fallbacks', i],
-            message: `unknown model group ${JSON.stringify(fallback)}${suggest(fallback, Object.keys(config.models))}`,
-          });
-        }
-      });
-    }
-    for (const [id, provider] of Object.entries(config.providers)) {
-      if (provider.type === 'openai-compatible' && !provider.base_url && !provider.preset) {
-        ctx.addIssue({ code: 'custom', path: ['providers', id, 'base_url'], message: 'an openai-compatible provider needs base_url (or a preset)' });
+export const configSchema = configSchemaBase.superRefine((config, ctx) => {
+  const providerIds = Object.keys(config.providers);
+  const checkGroup = (group: string, path: (string | number)[]): void => {
+    if (!(group in config.models)) ctx.addIssue({ code: 'custom', path, message: `unknown model group ${JSON.stringify(group)}${suggest(group, Object.keys(config.models))}` });
+  };
+  for (const [name, group] of Object.entries(config.models)) {
+    group.targets.forEach((target, i) => {
+      if (!(target.provider in config.providers)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', name, 'targets', i, 'provider'],
+          message: `unknown provider ${JSON.stringify(target.provider)}${suggest(target.provider, providerIds)}`,
+        });
       }
-      if (provider.type === 'vertex') {
-        if (provider.project && !GOOGLE_PROJECT_ID.test(provider.project)) {
-          ctx.addIssue({ code: 'custom', path: ['providers', id, 'project'], message: `${JSON.stringify(provider.project)} is not a Google Cloud project id (lower-case letters, digits and "-", e.g. my-project-123)` });
-        }
-        if (provider.credentials_file && provider.credentials_json) {
-          ctx.addIssue({ code: 'custom', path: ['providers', id, 'credentials_json'], message: 'set credentials_file or credentials_json, not both' });
-        }
+    });
+    for (const list of ['fallbacks', 'context_window_fallbacks', 'content_policy_fallbacks'] as const) {
+      group[list].forEach((fallback, i) => checkGroup(fallback, ['models', name, list, i]));
+    }
+  }
+  config.routing.rules.forEach((rule, i) => checkGroup(rule.route_to, ['routing', 'rules', i, 'route_to']));
+  checkSharedTargets(config, ctx);
+  for (const [id, provider] of Object.entries(config.providers)) {
+    if (provider.type === 'openai-compatible' && !provider.base_url && !provider.preset) {
+      ctx.addIssue({ code: 'custom', path: ['providers', id, 'base_url'], message: 'an openai-compatible provider needs base_url (or a preset)' });
+    }
+    if (provider.type === 'vertex') {
+      if (provider.project && !GOOGLE_PROJECT_ID.test(provider.project)) {
+        ctx.addIssue({ code: 'custom', path: ['providers', id, 'project'], message: `${JSON.stringify(provider.project)} is not a Google Cloud project id (lower-case letters, digits and "-", e.g. my-project-123)` });
+      }
+      if (provider.credentials_file && provider.credentials_json) {
+        ctx.addIssue({ code: 'custom', path: ['providers', id, 'credentials_json'], message: 'set credentials_file or credentials_json, not both' });
       }
     }
-  });
+  }
+});
 
 export type Config = z.output<typeof configSchema>;
 export type ProviderConfig = Config['providers'][string];
 export type ModelGroupConfig = Config['models'][string];
 export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
+
+/** Settings that belong to the upstream deployment, not to the group that lists it. */
+export const DEPLOYMENT_KEYS = ['region', 'max_concurrency', 'max_queue', 'queue_timeout_ms', 'rpm', 'tpm', 'context_window', 'price', 'capabilities'] as const;
+
+/**
+ * Groups listing the same provider + model share one target (its health, breaker and limits:
+ * they describe the upstream deployment). A deployment setting given in one group applies to
+ * the target in all of them; two groups giving different values is an error.
+ */
+function checkSharedTargets(config: z.output<typeof configSchemaBase>, ctx: z.RefinementCtx): void {
+  const seen = new Map<string, Map<string, { group: string; value: unknown }>>();
+  for (const [name, group] of Object.entries(config.models)) {
+    group.targets.forEach((target, i) => {
+      const id = `${target.provider}/${target.model}`;
+      let settings = seen.get(id);
+      if (!settings) seen.set(id, (settings = new Map()));
+      for (const key of DEPLOYMENT_KEYS) {
+        const value = target[key];
+        if (value === undefined) continue;
+        const first = settings.get(key);
+        if (!first) settings.set(key, { group: name, value });
+        else if (JSON.stringify(first.value) !== JSON.stringify(value)) {
+          ctx.addIssue({ code: 'custom', path: ['models', name, 'targets', i, key], message: `${id} is also a target of "${first.group}" with ${key} ${JSON.stringify(first.value)}: one deployment has one ${key} (set it in one group, or the same in both)` });
+        }
+      }
+    });
+  }
+}
 
 /** ` (did you mean "openai"?)` for a near miss, else the list of known names. */
 function suggest(name: string, known: string[]): string {

@@ -24,6 +24,12 @@ export interface RequestContext {
   upstreamModel?: string;
   /** Attempts made against upstream targets. */
   attempts: number;
+  /** Attempts that failed (failover, retries), for the request's log line. */
+  failedAttempts?: { provider: string; model: string; code: string; status: number }[];
+  /** The model group that finally served, when a fallback group did. */
+  fallbackGroup?: string;
+  /** The routing rule that chose the group, if one did. */
+  routeRule?: string;
   /** Time spent waiting on the upstream, summed over attempts (ms). */
   upstreamMs: number;
   /** Time to first byte of a stream's body (ms since startedAt). */

@@ -25,6 +25,12 @@ export const ERROR_CODES = {
   method_not_allowed: { status: 405, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   request_too_large: { status: 413, openaiType: 'invalid_request_error', anthropicType: 'request_too_large', retryable: false },
   unsupported_media_type: { status: 415, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  /** The prompt (plus max_tokens) fits no eligible target's context window. */
+  context_length_exceeded: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  /** No target the request may use can serve it (regions, provider pins, capabilities). */
+  no_eligible_target: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  /** Client routing headers when the operator has not allowed them. */
+  routing_override_not_allowed: { status: 403, openaiType: 'permission_error', anthropicType: 'permission_error', retryable: false },
   rate_limit_exceeded: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', retryable: false },
   /** The upstream rejected the request (4xx): its status and message are passed on. */
   upstream_client_error: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
@@ -49,6 +55,8 @@ export interface GatewayErrorOptions {
   /** Overrides the table's retryability (decided where the error is built). */
   retryable?: boolean;
   retryAfterMs?: number;
+  /** False when trying the same target again cannot help (its credentials were refused); another target still may. */
+  sameTargetRetryable?: boolean;
   /** Upstream's own `type` / `code`, passed on to the client when the upstream gave them. */
   upstreamType?: string;
   upstreamCode?: string;
@@ -63,6 +71,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly param: string | null;
   readonly retryAfterMs: number | undefined;
+  readonly sameTargetRetryable: boolean;
   readonly upstreamType: string | undefined;
   readonly upstreamCode: string | undefined;
   readonly provider: string | undefined;
@@ -76,6 +85,7 @@ export class GatewayError extends Error {
     this.retryable = options.retryable ?? spec.retryable;
     this.param = options.param ?? null;
     this.retryAfterMs = options.retryAfterMs;
+    this.sameTargetRetryable = options.sameTargetRetryable ?? true;
     this.upstreamType = options.upstreamType;
     this.upstreamCode = options.upstreamCode;
     this.provider = options.provider;

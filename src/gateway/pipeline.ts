@@ -5,56 +5,55 @@
  */
 import type { CountTokensResponse } from '../providers/anthropic/api.js';
 import type { CountTokensCall, Executor, MessagesAnswer, MessagesCall, MessagesStream } from '../routing/executor.js';
-import type { ModelGroup, ModelRegistry } from '../routing/models.js';
+import type { ModelRegistry } from '../routing/models.js';
+import type { RouteHints, Router } from '../routing/router.js';
 import type { RequestContext } from './context.js';
-import { GatewayError } from './errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from './types.js';
 
 export class Pipeline {
   constructor(
-    readonly models: ModelRegistry,
+    private readonly router: Router,
     private readonly executor: Executor,
   ) {}
 
-  chat(request: ChatRequest, rc: RequestContext): Promise<ChatCompletion> {
-    return this.executor.chat(this.#route(request.model, rc), request, rc);
+  get models(): ModelRegistry {
+    return this.router.models;
   }
 
-  chatStream(request: ChatRequest, rc: RequestContext): Promise<AsyncIterable<ChatCompletionChunk>> {
+  chat(request: ChatRequest, rc: RequestContext, hints: RouteHints): Promise<ChatCompletion> {
+    const route = this.router.chat(request, rc, hints);
+    return this.executor.chat(route.plan, request, rc, route.tokens);
+  }
+
+  chatStream(request: ChatRequest, rc: RequestContext, hints: RouteHints): Promise<AsyncIterable<ChatCompletionChunk>> {
     rc.stream = true;
-    return this.executor.chatStream(this.#route(request.model, rc), request, rc);
+    const route = this.router.chat(request, rc, hints);
+    return this.executor.chatStream(route.plan, request, rc, route.tokens);
   }
 
   /** Anthropic's Messages API: natively on targets that speak it, through the canonical format on others. */
-  messages(call: MessagesCall, rc: RequestContext): Promise<MessagesAnswer> {
-    return this.executor.messages(this.#route(call.native.body.model, rc), call, rc);
+  messages(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<MessagesAnswer> {
+    const route = this.router.chat(call.canonical(), rc, hints);
+    return this.executor.messages(route.plan, call, rc, route.tokens);
   }
 
-  messagesStream(call: MessagesCall, rc: RequestContext): Promise<MessagesStream> {
+  messagesStream(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<MessagesStream> {
     rc.stream = true;
-    return this.executor.messagesStream(this.#route(call.native.body.model, rc), call, rc);
+    const route = this.router.chat(call.canonical(), rc, hints);
+    return this.executor.messagesStream(route.plan, call, rc, route.tokens);
   }
 
   /**
    * count_tokens: the exact count when the group's first target speaks Anthropic's API (failing
    * over like any request); otherwise the estimate, without calling an upstream.
    */
-  countTokens(call: CountTokensCall, rc: RequestContext): Promise<CountTokensResponse> {
-    const group = this.#route(call.native.body.model, rc);
-    if (!group.targets[0]?.provider.adapter.messages) return Promise.resolve({ input_tokens: call.estimate() });
-    return this.executor.countTokens(group, call, rc);
+  countTokens(call: CountTokensCall, rc: RequestContext, hints: RouteHints): Promise<CountTokensResponse> {
+    const plan = this.router.plain(call.native.body.model, rc, hints);
+    if (!plan.group.members[0]?.target.provider.adapter.messages) return Promise.resolve({ input_tokens: call.estimate() });
+    return this.executor.countTokens(plan, call, rc);
   }
 
-  embeddings(request: EmbeddingsRequest, rc: RequestContext): Promise<EmbeddingsResponse> {
-    return this.executor.embeddings(this.#route(request.model, rc), request, rc);
-  }
-
-  #route(model: string, rc: RequestContext): ModelGroup {
-    const group = this.models.resolve(model);
-    if (!group) {
-      throw new GatewayError('model_not_found', `The model "${model}" does not exist on this gateway. Available models: ${this.models.groupNames().join(', ') || '(none)'}; or address a provider directly as "<provider>/<model>".`, { param: 'model' });
-    }
-    rc.model = group.configured ? group.name : `${group.targets[0]!.providerId}/*`;
-    return group;
+  embeddings(request: EmbeddingsRequest, rc: RequestContext, hints: RouteHints): Promise<EmbeddingsResponse> {
+    return this.executor.embeddings(this.router.plain(request.model, rc, hints), request, rc);
   }
 }

@@ -11,6 +11,7 @@ import { registerErrorHandling } from './plugins/errors.js';
 import { anthropicRoutes } from './routes/anthropic.js';
 import { openaiRoutes } from './routes/openai.js';
 import { opsRoutes, type Readiness } from './routes/ops.js';
+import { providerRoutes } from './routes/providers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -70,8 +71,10 @@ export function buildApp({ config, pipeline, metrics, logger, readiness }: AppOp
         }
       });
     }
-    openaiRoutes(api, { pipeline, metrics, startedAt: Math.floor(Date.now() / 1000) });
-    anthropicRoutes(api, { pipeline, metrics });
+    const allowRoutingOverrides = config.routing.allow_client_overrides;
+    openaiRoutes(api, { pipeline, metrics, startedAt: Math.floor(Date.now() / 1000), allowRoutingOverrides });
+    anthropicRoutes(api, { pipeline, metrics, allowRoutingOverrides });
+    providerRoutes(api, { models: pipeline.models });
   });
 
   return app;

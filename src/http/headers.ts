@@ -5,6 +5,8 @@ export function gatewayHeaders(rc: RequestContext): Record<string, string> {
   const headers: Record<string, string> = { 'x-switchyard-attempts': String(rc.attempts) };
   if (rc.providerId !== undefined) headers['x-switchyard-provider'] = rc.providerId;
   if (rc.upstreamModel !== undefined) headers['x-switchyard-model'] = headerSafe(rc.upstreamModel);
+  if (rc.fallbackGroup !== undefined) headers['x-switchyard-fallback-group'] = headerSafe(rc.fallbackGroup);
+  if (rc.routeRule !== undefined) headers['x-switchyard-route-rule'] = headerSafe(rc.routeRule);
   return headers;
 }
 

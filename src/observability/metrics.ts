@@ -63,13 +63,6 @@ export class Metrics {
     labelNames: ['model', 'provider', 'kind'] as const,
     registers: [this.registry],
   });
-  readonly upstreamAttempts = new Counter({
-    name: 'switchyard_upstream_attempts_total',
-    help: 'Attempts against upstream targets, by provider and outcome (ok or an error code).',
-    labelNames: ['provider', 'outcome'] as const,
-    registers: [this.registry],
-  });
-
   /** Label children per (route, model, provider, status): prom-client hashes labels on every call otherwise. */
   readonly #series = new Map<string, SeriesChildren>();
 

@@ -35,6 +35,7 @@ export function upstreamStatusError(status: number, detail: UpstreamErrorDetail,
     return new GatewayError('upstream_error', `The upstream provider "${provider}" refused the gateway's credentials (HTTP ${status})${reason} Check this provider's credentials (${hints.credentialKeys ?? 'api_key'}) in the gateway configuration.`, {
       provider,
       upstreamCode: detail.code,
+      sameTargetRetryable: false,
     });
   }
   if (status === 429) {

@@ -2,11 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { closeClient, createRequestContext, type RequestContext } from '../gateway/context.js';
 import { GatewayError } from '../gateway/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsResponse } from '../gateway/types.js';
-import { Metrics } from '../observability/metrics.js';
+import { Registry } from 'prom-client';
+import { configSchema } from '../config/schema.js';
+import type { Provider } from '../providers/registry.js';
 import type { Message } from '../providers/anthropic/api.js';
 import type { AttemptContext, NativeMessages, NativeMessagesRequest, NativeStreamEvent, ProviderAdapter } from '../providers/types.js';
 import { Executor, type MessagesCall } from './executor.js';
-import type { ModelGroup } from './models.js';
+import { RoutingMetrics } from './events.js';
+import { ModelRegistry } from './models.js';
+import { RoutePlan } from './plan.js';
 
 const request: ChatRequest = { model: 'smart', messages: [{ role: 'user', content: 'hi' }] };
 
@@ -62,25 +66,39 @@ function fake(id: string, behaviour: Partial<Pick<ProviderAdapter, 'chat' | 'cha
   };
 }
 
-function group(...targets: { adapter: ProviderAdapter; model?: string; totalMs?: number; firstByteMs?: number }[]): ModelGroup {
-  return {
-    name: 'smart',
-    configured: true,
-    targets: targets.map(({ adapter, model, totalMs, firstByteMs }) => ({
-      providerId: adapter.id,
-      model: model ?? `${adapter.id}-model`,
-      provider: { adapter, timeouts: { firstByteMs: firstByteMs ?? 0, totalMs: totalMs ?? 0 } },
-    })),
-  };
+interface TargetSpec {
+  adapter: ProviderAdapter;
+  model?: string;
+  totalMs?: number;
+  firstByteMs?: number;
 }
 
-function setup(): { executor: Executor; metrics: Metrics; rc: RequestContext } {
-  const metrics = new Metrics();
+/** A route plan over these targets (one provider each), through the real registry; no retry passes unless asked. */
+function group(...targets: TargetSpec[]): RoutePlan {
+  return planFor(targets, {});
+}
+
+function planFor(targets: TargetSpec[], groupConfig: Record<string, unknown>, routing: Record<string, unknown> = {}): RoutePlan {
+  const providers = new Map<string, Provider>();
+  const config = configSchema.parse({
+    providers: Object.fromEntries(targets.map(({ adapter }) => [adapter.id, { type: 'mock' }])),
+    models: { smart: { targets: targets.map(({ adapter, model }) => ({ provider: adapter.id, model: model ?? `${adapter.id}-model` })), retry: { max_retries: 0 }, ...groupConfig } },
+    routing,
+  });
+  for (const { adapter, totalMs, firstByteMs } of targets) providers.set(adapter.id, { adapter, timeouts: { firstByteMs: firstByteMs ?? 0, totalMs: totalMs ?? 0 } });
+  const registry = new ModelRegistry(config, providers);
+  return new RoutePlan(registry, registry.group('smart')!, { stream: false, constraints: {} });
+}
+
+const zero = (): number => 0;
+
+function setup(): { executor: Executor; metrics: RoutingMetrics; rc: RequestContext } {
+  const metrics = new RoutingMetrics(new Registry());
   return { executor: new Executor(metrics), metrics, rc: createRequestContext('req-1', 'chat', performance.now()) };
 }
 
-async function outcomes(metrics: Metrics): Promise<Record<string, number>> {
-  const { values } = await metrics.upstreamAttempts.get();
+async function outcomes(metrics: RoutingMetrics): Promise<Record<string, number>> {
+  const { values } = await metrics.attempts.get();
   return Object.fromEntries(values.map((v) => [`${String(v.labels.provider)}:${String(v.labels.outcome)}`, v.value]));
 }
 
@@ -96,7 +114,7 @@ describe('Executor.chat', () => {
   it('answers from the first target and records the attempt', async () => {
     const a = fake('a', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    const result = await executor.chat(group({ adapter: a, model: 'gpt-4o' }), request, rc);
+    const result = await executor.chat(group({ adapter: a, model: 'gpt-4o' }), request, rc, zero);
     expect(result.model).toBe('gpt-4o');
     expect(a.contexts[0]).toMatchObject({ upstreamModel: 'gpt-4o', requestId: 'req-1' });
     expect(rc).toMatchObject({ attempts: 1, providerId: 'a', upstreamModel: 'gpt-4o', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } });
@@ -108,7 +126,7 @@ describe('Executor.chat', () => {
     const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    const result = await executor.chat(group({ adapter: a }, { adapter: b }), request, rc);
+    const result = await executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero);
     expect(result.model).toBe('b-model');
     expect(rc).toMatchObject({ attempts: 2, providerId: 'b', upstreamModel: 'b-model' });
     expect(await outcomes(metrics)).toEqual({ 'a:upstream_error': 1, 'b:ok': 1 });
@@ -118,7 +136,7 @@ describe('Executor.chat', () => {
     const a = fake('a', { chat: () => Promise.reject(new GatewayError('upstream_rate_limited', 'slow down', { retryAfterMs: 1000 })) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, rc } = setup();
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).resolves.toMatchObject({ model: 'b-model' });
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).resolves.toMatchObject({ model: 'b-model' });
     expect(rc.attempts).toBe(2);
   });
 
@@ -127,7 +145,7 @@ describe('Executor.chat', () => {
     const a = fake('a', { chat: () => Promise.reject(rejected) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(rejected);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).rejects.toBe(rejected);
     expect(b.contexts).toHaveLength(0);
     expect(rc.attempts).toBe(1);
     expect(await outcomes(metrics)).toEqual({ 'a:upstream_client_error': 1 });
@@ -138,7 +156,7 @@ describe('Executor.chat', () => {
     const a = fake('a', { chat: () => Promise.reject(bug) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(bug);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).rejects.toBe(bug);
     expect(b.contexts).toHaveLength(0);
     expect(await outcomes(metrics)).toEqual({ 'a:internal_error': 1 });
   });
@@ -148,7 +166,7 @@ describe('Executor.chat', () => {
     const b = fake('b', { chat: () => Promise.reject(new GatewayError('upstream_timeout', 'b timed out', { provider: 'b' })) });
     const c = fake('c', { chat: () => Promise.reject(retryable('c')) });
     const { executor, metrics, rc } = setup();
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }, { adapter: c }), request, rc)).rejects.toMatchObject({
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }, { adapter: c }), request, rc, zero)).rejects.toMatchObject({
       code: 'upstream_error',
       provider: 'c',
     });
@@ -162,7 +180,7 @@ describe('Executor.chat', () => {
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
     const started = performance.now();
-    const result = await executor.chat(group({ adapter: a, totalMs: 40 }, { adapter: b }), request, rc);
+    const result = await executor.chat(group({ adapter: a, totalMs: 40 }, { adapter: b }), request, rc, zero);
     expect(performance.now() - started).toBeGreaterThanOrEqual(35);
     expect(result.model).toBe('b-model');
     expect(a.contexts[0]!.signal.aborted).toBe(true);
@@ -173,7 +191,7 @@ describe('Executor.chat', () => {
   it('reports upstream_timeout when the only target times out', async () => {
     const a = fake('a', { chat: (_req, ctx) => untilAborted(ctx.signal) });
     const { executor, rc } = setup();
-    const error: unknown = await executor.chat(group({ adapter: a, totalMs: 30 }), request, rc).catch((err: unknown) => err);
+    const error: unknown = await executor.chat(group({ adapter: a, totalMs: 30 }), request, rc, zero).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(GatewayError);
     expect(error).toMatchObject({ code: 'upstream_timeout', status: 504 });
     expect((error as Error).message).toBe('The upstream provider "a" did not finish within 30 ms.');
@@ -182,7 +200,7 @@ describe('Executor.chat', () => {
   it('clears the total timeout once an attempt succeeded', async () => {
     const a = fake('a', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, rc } = setup();
-    await executor.chat(group({ adapter: a, totalMs: 20 }), request, rc);
+    await executor.chat(group({ adapter: a, totalMs: 20 }), request, rc, zero);
     await new Promise((resolve) => setTimeout(resolve, 40));
     expect(a.contexts[0]!.signal.aborted).toBe(false);
   });
@@ -192,7 +210,7 @@ describe('Executor.chat', () => {
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
     const started = performance.now();
-    const result = await executor.chat(group({ adapter: a, firstByteMs: 40 }, { adapter: b }), request, rc);
+    const result = await executor.chat(group({ adapter: a, firstByteMs: 40 }, { adapter: b }), request, rc, zero);
     expect(result.model).toBe('b-model');
     expect(a.contexts[0]!.signal.reason).toMatchObject({ code: 'upstream_timeout', status: 504, message: 'The upstream provider "a" did not start answering within 40 ms.' });
     // Our own timer, not undici's ~1 s one: the timeout is precise.
@@ -210,7 +228,7 @@ describe('Executor.chat', () => {
       },
     });
     const { executor, rc } = setup();
-    await expect(executor.chat(group({ adapter: slowBody, firstByteMs: 30 }), request, rc)).resolves.toMatchObject({ model: 'a-model' });
+    await expect(executor.chat(group({ adapter: slowBody, firstByteMs: 30 }), request, rc, zero)).resolves.toMatchObject({ model: 'a-model' });
 
     const tooSlow = fake('a', {
       chat: (_req, ctx) => {
@@ -219,7 +237,7 @@ describe('Executor.chat', () => {
       },
     });
     const second = setup();
-    await expect(second.executor.chat(group({ adapter: tooSlow, firstByteMs: 30, totalMs: 90 }), request, second.rc)).rejects.toMatchObject({
+    await expect(second.executor.chat(group({ adapter: tooSlow, firstByteMs: 30, totalMs: 90 }), request, second.rc, zero)).rejects.toMatchObject({
       code: 'upstream_timeout',
       message: 'The upstream provider "a" did not finish within 90 ms.',
     });
@@ -235,7 +253,7 @@ describe('Executor.chat', () => {
       },
     });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(gone);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).rejects.toBe(gone);
     expect(a.contexts[0]!.signal.reason).toBe(gone);
     expect(b.contexts).toHaveLength(0);
   });
@@ -249,7 +267,7 @@ describe('Executor.chat', () => {
       },
     });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBeInstanceOf(GatewayError);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).rejects.toBeInstanceOf(GatewayError);
     expect(b.contexts).toHaveLength(0);
     expect(rc.attempts).toBe(1);
   });
@@ -259,7 +277,7 @@ describe('Executor.chat', () => {
     const { executor, rc } = setup();
     closeClient(rc, gone);
     const a = fake('a', { chat: (_req, ctx) => untilAborted(ctx.signal) });
-    await expect(executor.chat(group({ adapter: a }), request, rc)).rejects.toBe(gone);
+    await expect(executor.chat(group({ adapter: a }), request, rc, zero)).rejects.toBe(gone);
   });
 });
 
@@ -287,7 +305,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, metrics, rc } = setup();
-    const chunks = await drain(await executor.chatStream(group({ adapter: a }), request, rc));
+    const chunks = await drain(await executor.chatStream(group({ adapter: a }), request, rc, zero));
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '')).toEqual(['Hel', 'lo', '']);
     expect(rc.usage).toEqual(usage);
     expect(rc.attempts).toBe(1);
@@ -303,7 +321,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, rc } = setup();
-    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc));
+    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc, zero));
     expect(chunks.map((c) => c.model)).toEqual(['b-model']);
     expect(rc).toMatchObject({ attempts: 2, providerId: 'b' });
   });
@@ -329,7 +347,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, metrics, rc } = setup();
-    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc));
+    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc, zero));
     expect(chunks.map((c) => c.choices[0]!.delta.content)).toEqual(['one', 'two']);
     expect(aClosed).toBe(true);
     expect(rc.attempts).toBe(2);
@@ -346,7 +364,7 @@ describe('Executor.chatStream', () => {
     });
     const b = fake('b', { chatStream: () => Promise.reject(new Error('must not be called')) });
     const { executor, rc } = setup();
-    const stream = await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc);
+    const stream = await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc, zero);
     const seen: string[] = [];
     await expect(
       (async () => {
@@ -367,7 +385,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, rc } = setup();
-    const stream = await executor.chatStream(group({ adapter: a, totalMs: 40 }), request, rc);
+    const stream = await executor.chatStream(group({ adapter: a, totalMs: 40 }), request, rc, zero);
     const seen: string[] = [];
     const error: unknown = await (async () => {
       for await (const item of stream) seen.push(item.choices[0]!.delta.content ?? '');
@@ -391,7 +409,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, metrics, rc } = setup();
-    const chunks = await drain(await executor.chatStream(group({ adapter: a, totalMs: 30 }, { adapter: b }), request, rc));
+    const chunks = await drain(await executor.chatStream(group({ adapter: a, totalMs: 30 }, { adapter: b }), request, rc, zero));
     expect(chunks.map((c) => c.model)).toEqual(['b-model']);
     expect(await outcomes(metrics)).toEqual({ 'a:upstream_timeout': 1, 'b:ok': 1 });
   });
@@ -409,7 +427,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, rc } = setup();
-    const stream = await executor.chatStream(group({ adapter: a, totalMs: 20 }), request, rc);
+    const stream = await executor.chatStream(group({ adapter: a, totalMs: 20 }), request, rc, zero);
     for await (const item of stream) if (item.choices[0]!.delta.content === '2') break;
     expect(closed).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 40));
@@ -424,7 +442,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, rc } = setup();
-    expect(await drain(await executor.chatStream(group({ adapter: a }), request, rc))).toEqual([]);
+    expect(await drain(await executor.chatStream(group({ adapter: a }), request, rc, zero))).toEqual([]);
   });
 });
 
@@ -466,7 +484,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     const a = nativeFake('a', { create: async () => ({ message: nativeMessage, usage: nativeUsage }) });
     const { executor, metrics, rc } = setup();
     const messagesCall = call();
-    const result = await executor.messages(group({ adapter: a, model: 'claude-x' }), messagesCall, rc);
+    const result = await executor.messages(group({ adapter: a, model: 'claude-x' }), messagesCall, rc, zero);
     expect(result).toEqual({ kind: 'native', answer: { message: nativeMessage, usage: nativeUsage } });
     expect(a.nativeCalls).toEqual([{ body, beta: 'b-1' }]);
     expect(a.contexts[0]).toMatchObject({ upstreamModel: 'claude-x' });
@@ -486,7 +504,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     });
     const { executor, metrics, rc } = setup();
     const messagesCall = call();
-    const result = await executor.messages(group({ adapter: a }, { adapter: b }), messagesCall, rc);
+    const result = await executor.messages(group({ adapter: a }, { adapter: b }), messagesCall, rc, zero);
     expect(result.kind).toBe('canonical');
     expect(result.kind === 'canonical' && result.completion.model).toBe('b-model');
     expect(received).toBe(request);
@@ -499,13 +517,13 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
     const b = nativeFake('b', { create: async () => ({ message: nativeMessage, usage: nativeUsage }) });
     const first = setup();
-    expect((await first.executor.messages(group({ adapter: a }, { adapter: b }), call(), first.rc)).kind).toBe('native');
+    expect((await first.executor.messages(group({ adapter: a }, { adapter: b }), call(), first.rc, zero)).kind).toBe('native');
 
     const refused = new GatewayError('upstream_client_error', 'top_k: bad', { status: 400 });
     const c = nativeFake('c', { create: () => Promise.reject(refused) });
     const d = fake('d', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const second = setup();
-    await expect(second.executor.messages(group({ adapter: c }, { adapter: d }), call(), second.rc)).rejects.toBe(refused);
+    await expect(second.executor.messages(group({ adapter: c }, { adapter: d }), call(), second.rc, zero)).rejects.toBe(refused);
     expect(d.contexts).toHaveLength(0);
   });
 
@@ -513,7 +531,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     const a = nativeFake('a', { create: (_req, ctx) => untilAborted(ctx.signal) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    const result = await executor.messages(group({ adapter: a, firstByteMs: 30 }, { adapter: b }), call(), rc);
+    const result = await executor.messages(group({ adapter: a, firstByteMs: 30 }, { adapter: b }), call(), rc, zero);
     expect(result.kind).toBe('canonical');
     expect(await outcomes(metrics)).toEqual({ 'a:upstream_timeout': 1, 'b:ok': 1 });
   });
@@ -531,7 +549,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     });
     const { executor, rc } = setup();
     const messagesCall = call();
-    const stream = await executor.messagesStream(group({ adapter: a }), messagesCall, rc);
+    const stream = await executor.messagesStream(group({ adapter: a }), messagesCall, rc, zero);
     if (stream.kind !== 'native') throw new Error('expected a native stream');
     const names: string[] = [];
     for await (const item of stream.events) names.push(item.name);
@@ -560,7 +578,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
         })(),
     });
     const { executor, metrics, rc } = setup();
-    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc);
+    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc, zero);
     if (stream.kind !== 'canonical') throw new Error('expected a canonical stream');
     expect((await drain(stream.chunks)).map((c) => c.choices[0]!.delta.content)).toEqual(['from b']);
     expect(aClosed).toBe(true);
@@ -577,7 +595,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     });
     const b = fake('b', {});
     const { executor, rc } = setup();
-    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc);
+    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc, zero);
     if (stream.kind !== 'native') throw new Error('expected a native stream');
     const names: string[] = [];
     await expect(

@@ -1,7 +1,10 @@
 /**
- * Executes a request against a model group's targets, in order, moving to the next target on a
- * retryable failure. For streams an attempt counts as failed until its first chunk arrived, so a
- * stream can fail over before anything reached the client, never after.
+ * Executes a request along its route plan: targets in the plan's order, failing over on a
+ * retryable failure at once, then further passes after a backoff (Retry-After honoured) until the
+ * retries or the deadline run out. A 4xx the client caused ends the request at once. Optional
+ * hedging starts the next target when the running one is slow to answer, and takes whichever
+ * answers first. For streams an attempt has answered when its first chunk arrived, so a stream
+ * fails over before anything reached the client, never after.
  *
  * Anthropic Messages requests (`messages`, `messagesStream`, `countTokens`) choose per attempt: a
  * target whose adapter speaks that API natively gets the client's request as it is, any other
@@ -10,10 +13,17 @@
 import type { RequestContext } from '../gateway/context.js';
 import { GatewayError, isGatewayError } from '../gateway/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../gateway/types.js';
-import type { Metrics } from '../observability/metrics.js';
 import type { CountTokensRequest, CountTokensResponse } from '../providers/anthropic/api.js';
 import type { AttemptContext, NativeMessage, NativeMessagesRequest, NativeStreamEvent } from '../providers/types.js';
-import type { ModelGroup, Target } from './models.js';
+import { Attempt } from './attempt.js';
+import { retryWaitMs } from './backoff.js';
+import type { HedgePolicy } from './models.js';
+import type { Candidate, RoutePlan } from './plan.js';
+import { Race } from './race.js';
+import type { Permit } from './target-limiter.js';
+import { LimiterRefusal } from './target-limiter.js';
+import type { RoutingTarget } from './target.js';
+import type { RoutingEvents } from './events.js';
 
 /** An Anthropic Messages request in both forms: as the client sent it, and (decoded on first use) canonical. */
 export interface MessagesCall {
@@ -31,38 +41,60 @@ export type MessagesAnswer = { kind: 'native'; answer: NativeMessage } | { kind:
 
 export type MessagesStream = { kind: 'native'; events: AsyncIterable<NativeStreamEvent> } | { kind: 'canonical'; chunks: AsyncIterable<ChatCompletionChunk> };
 
-export class Executor {
-  constructor(private readonly metrics: Metrics) {}
+/** A candidate cleared to be called: its limiter permit and whether its breaker granted the call. */
+interface Admitted {
+  candidate: Candidate;
+  permit: Permit | undefined;
+  breakerHeld: boolean;
+}
 
-  chat(group: ModelGroup, request: ChatRequest, rc: RequestContext): Promise<ChatCompletion> {
-    return this.#run(group, rc, (target, ctx, attempt) => completed(target.provider.adapter.chat(request, ctx), rc, attempt));
+type Call<T> = (target: RoutingTarget, ctx: AttemptContext, attempt: Attempt) => Promise<T>;
+
+interface RunOptions<T> {
+  stream: boolean;
+  /** Tokens to reserve on targets with a TPM budget. */
+  tokens: () => number;
+  /** An answer that is a content-policy refusal (diverted when the group has content-policy fallbacks). */
+  refused?: (answer: T) => boolean;
+}
+
+const HEDGE_LOST = new GatewayError('client_closed_request', 'Another attempt answered first (hedged request).');
+const ANSWERED = new GatewayError('client_closed_request', 'The request was answered.');
+
+export class Executor {
+  constructor(
+    private readonly events: RoutingEvents,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  chat(plan: RoutePlan, request: ChatRequest, rc: RequestContext, tokens: () => number): Promise<ChatCompletion> {
+    return this.#run(plan, rc, { stream: false, tokens, refused: isRefusal }, (target, ctx) => answered(target.provider.adapter.chat(request, ctx), rc));
   }
 
-  embeddings(group: ModelGroup, request: EmbeddingsRequest, rc: RequestContext): Promise<EmbeddingsResponse> {
-    return this.#run(group, rc, async (target, ctx, attempt) => {
+  embeddings(plan: RoutePlan, request: EmbeddingsRequest, rc: RequestContext): Promise<EmbeddingsResponse> {
+    return this.#run(plan, rc, { stream: false, tokens: () => 0 }, async (target, ctx) => {
       const response = await target.provider.adapter.embeddings(request, ctx);
-      attempt.done();
       rc.usage = response.usage ? { prompt_tokens: response.usage.prompt_tokens, completion_tokens: 0, total_tokens: response.usage.total_tokens } : undefined;
       return response;
     });
   }
 
   /** Resolves with the stream once a target produced its first chunk. */
-  chatStream(group: ModelGroup, request: ChatRequest, rc: RequestContext): Promise<AsyncIterable<ChatCompletionChunk>> {
-    return this.#run(group, rc, (target, ctx, attempt) => started(target.provider.adapter.chatStream(request, ctx), rc, attempt));
+  chatStream(plan: RoutePlan, request: ChatRequest, rc: RequestContext, tokens: () => number): Promise<AsyncIterable<ChatCompletionChunk>> {
+    return this.#run(plan, rc, { stream: true, tokens }, (target, ctx, attempt) => started(target.provider.adapter.chatStream(request, ctx), rc, attempt));
   }
 
-  messages(group: ModelGroup, call: MessagesCall, rc: RequestContext): Promise<MessagesAnswer> {
-    return this.#run(group, rc, async (target, ctx, attempt): Promise<MessagesAnswer> => {
+  messages(plan: RoutePlan, call: MessagesCall, rc: RequestContext, tokens: () => number): Promise<MessagesAnswer> {
+    return this.#run(plan, rc, { stream: false, tokens }, async (target, ctx): Promise<MessagesAnswer> => {
       const native = target.provider.adapter.messages;
-      if (native) return { kind: 'native', answer: await completed(native.create(call.native, ctx), rc, attempt) };
-      return { kind: 'canonical', completion: await completed(target.provider.adapter.chat(call.canonical(), ctx), rc, attempt) };
+      if (native) return { kind: 'native', answer: await answered(native.create(call.native, ctx), rc) };
+      return { kind: 'canonical', completion: await answered(target.provider.adapter.chat(call.canonical(), ctx), rc) };
     });
   }
 
   /** Like chatStream: resolves once a target produced its first event (native) or chunk (canonical). */
-  messagesStream(group: ModelGroup, call: MessagesCall, rc: RequestContext): Promise<MessagesStream> {
-    return this.#run(group, rc, async (target, ctx, attempt): Promise<MessagesStream> => {
+  messagesStream(plan: RoutePlan, call: MessagesCall, rc: RequestContext, tokens: () => number): Promise<MessagesStream> {
+    return this.#run(plan, rc, { stream: true, tokens }, async (target, ctx, attempt): Promise<MessagesStream> => {
       const native = target.provider.adapter.messages;
       if (native) return { kind: 'native', events: await started(native.stream(call.native, ctx), rc, attempt) };
       return { kind: 'canonical', chunks: await started(target.provider.adapter.chatStream(call.canonical(), ctx), rc, attempt) };
@@ -73,122 +105,260 @@ export class Executor {
    * The upstream's exact count from a target that speaks Anthropic's API; a target reached by
    * failover that does not answers with the estimate (no upstream call).
    */
-  countTokens(group: ModelGroup, call: CountTokensCall, rc: RequestContext): Promise<CountTokensResponse> {
-    return this.#run(group, rc, async (target, ctx, attempt) => {
+  countTokens(plan: RoutePlan, call: CountTokensCall, rc: RequestContext): Promise<CountTokensResponse> {
+    return this.#run(plan, rc, { stream: false, tokens: () => 0 }, async (target, ctx) => {
       const native = target.provider.adapter.messages;
-      const counted = native ? await native.countTokens(call.native, ctx) : { input_tokens: call.estimate() };
-      attempt.done();
-      return counted;
+      return native ? native.countTokens(call.native, ctx) : { input_tokens: call.estimate() };
     });
   }
 
-  async #run<T>(group: ModelGroup, rc: RequestContext, call: (target: Target, ctx: AttemptContext, attempt: Attempt) => Promise<T>): Promise<T> {
+  async #run<T>(plan: RoutePlan, rc: RequestContext, options: RunOptions<T>, call: Call<T>): Promise<T> {
+    if (rc.clientClosed) throw rc.clientClosed;
+    const policy = plan.group.retry;
+    const deadline = policy.deadlineMs > 0 ? rc.startedAt + policy.deadlineMs : Infinity;
+    const race = new Race<T>(rc);
+    const waitedSince = performance.now();
     let lastError: unknown;
-    for (const target of group.targets) {
-      rc.attempts += 1;
-      rc.providerId = target.providerId;
-      rc.upstreamModel = target.model;
-      const attempt = new Attempt(rc, target);
-      try {
-        const result = await call(target, attempt.context(rc.requestId), attempt);
-        this.metrics.upstreamAttempts.inc({ provider: target.providerId, outcome: 'ok' });
-        return result;
-      } catch (err) {
-        attempt.done();
-        const error = attempt.explain(err);
-        this.metrics.upstreamAttempts.inc({ provider: target.providerId, outcome: isGatewayError(error) ? error.code : 'internal_error' });
-        lastError = error;
-        if (!isGatewayError(error) || !error.retryable || rc.clientClosed) break;
+    /** Targets that asked to be left alone until a time (Retry-After), this request only. */
+    let retryAt: Map<RoutingTarget, number> | undefined;
+    let eligibleSeen = false;
+    let retries = 0;
+    try {
+      for (;;) {
+        const pass = plan.pass();
+        let saturated: Candidate | undefined;
+        let queued = false;
+        let exhausted = false;
+        let hedgeDue = false;
+        let diverted = false;
+        /** A target failed in this pass without asking for a wait (a retry may start at once). */
+        let retryableNow = false;
+        for (;;) {
+          if ((race.size === 0 || hedgeDue) && !exhausted) {
+            hedgeDue = false;
+            let next = this.#admit(pass, options, retryAt, (candidate) => {
+              eligibleSeen = true;
+              saturated ??= candidate;
+            });
+            if (!next && race.size === 0 && saturated && !queued) {
+              // Every candidate is at its limit: wait in the preferred one's queue, or shed.
+              queued = true;
+              const waited = await this.#queue(saturated, rc, options, deadline);
+              if (!(waited instanceof LimiterRefusal)) next = waited;
+              else if (lastError === undefined) {
+                this.events.shed(rc, saturated.target);
+                throw shed(saturated.target, waited);
+              }
+            }
+            if (next) {
+              eligibleSeen = true;
+              this.#start(next, rc, options, call, race);
+            } else {
+              exhausted = true;
+            }
+          }
+          if (race.size === 0) break;
+          const outcome = await race.next(exhausted ? undefined : this.#hedgeDelay(plan.group.hedge, race));
+          if (rc.clientClosed) throw rc.clientClosed;
+          if (outcome.kind === 'hedge') {
+            hedgeDue = true;
+            continue;
+          }
+          const { attempt } = outcome;
+          if (outcome.kind === 'ok') {
+            if (options.refused?.(outcome.value) && plan.divert(plan.group.contentPolicyFallbacks)) {
+              // A refusal is the target working as designed: no blame, and the next groups get the request.
+              attempt.failed(undefined);
+              this.events.diverted(rc, plan.group, 'content_policy');
+              diverted = true;
+              break;
+            }
+            attempt.succeeded();
+            if (!options.stream) attempt.close();
+            this.#served(rc, attempt);
+            return outcome.value;
+          }
+          const error = outcome.error;
+          attempt.failed(error);
+          this.events.attemptFailed(rc, attempt.target, error, attempt.elapsedMs);
+          lastError = error;
+          if (isGatewayError(error) && (error.retryAfterMs !== undefined || !error.sameTargetRetryable)) {
+            // Leave the target alone for this request until it said it would be ready (or for good).
+            (retryAt ??= new Map()).set(attempt.target, error.sameTargetRetryable ? performance.now() + error.retryAfterMs! : Infinity);
+          } else {
+            retryableNow = true;
+          }
+          const divert = divertFor(error, plan);
+          if (divert) {
+            this.events.diverted(rc, plan.group, divert);
+            diverted = true;
+            break;
+          }
+          if (!isGatewayError(error) || !error.retryable) throw error;
+        }
+        race.cancelAll(HEDGE_LOST);
+        if (diverted) continue;
+        if (!eligibleSeen) throw plan.nothingEligible();
+        if (retries >= policy.maxRetries || lastError === undefined) throw lastError ?? plan.nothingEligible();
+        const now = performance.now();
+        const wait = retryWaitMs(policy, retries, soonest(retryAt, retryableNow, now), deadline, now, this.random);
+        if (wait === undefined) throw lastError;
+        retries++;
+        this.events.retrying(rc, plan.group, wait);
+        await pause(wait, rc);
       }
+    } finally {
+      race.detach();
+      race.cancelAll(ANSWERED);
+      rc.upstreamMs += performance.now() - waitedSince;
     }
-    throw lastError;
+  }
+
+  /**
+   * The next candidate that may be called now: its breaker lets the call through (or it is a
+   * last resort) and its limiter admits it without waiting. A saturated one is reported and skipped.
+   */
+  #admit<T>(pass: Generator<Candidate, void, undefined>, options: RunOptions<T>, retryAt: Map<RoutingTarget, number> | undefined, onSaturated: (candidate: Candidate) => void): Admitted | undefined {
+    for (let step = pass.next(); !step.done; step = pass.next()) {
+      const candidate = step.value;
+      const { target } = candidate;
+      if (retryAt && (retryAt.get(target) ?? 0) > performance.now()) continue;
+      let permit: Permit | undefined;
+      if (target.limiter) {
+        permit = target.limiter.tryAcquire(options.tokens());
+        if (!permit) {
+          onSaturated(candidate);
+          continue;
+        }
+      }
+      const breakerHeld = target.breaker ? target.breaker.tryAcquire() : false;
+      if (target.breaker && !breakerHeld && !candidate.lastResort) {
+        permit?.release(0);
+        continue;
+      }
+      return { candidate, permit, breakerHeld };
+    }
+    return undefined;
+  }
+
+  #start<T>(admitted: Admitted, rc: RequestContext, options: RunOptions<T>, call: Call<T>, race: Race<T>): void {
+    const { target, group } = admitted.candidate;
+    if (race.size > 0) this.events.hedged(rc, group, target);
+    else if (rc.attempts > 0) this.events.failover(rc, group, target);
+    rc.attempts += 1;
+    // The target being tried (the one an error names); a hedge's winner is set again when it is served.
+    rc.providerId = target.providerId;
+    rc.upstreamModel = target.model;
+    const attempt = new Attempt(rc, target, { stream: options.stream, permit: admitted.permit, breakerHeld: admitted.breakerHeld });
+    let answer: Promise<T>;
+    try {
+      answer = call(target, attempt.context(), attempt);
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    race.add(attempt, answer);
+  }
+
+  /** Waits in a saturated target's queue (bounded by its queue timeout, the deadline and the client). */
+  async #queue<T>(candidate: Candidate, rc: RequestContext, options: RunOptions<T>, deadline: number): Promise<Admitted | LimiterRefusal> {
+    const { target } = candidate;
+    const controller = new AbortController();
+    const timer = deadline === Infinity ? undefined : setTimeout(() => controller.abort(new LimiterRefusal({ reason: 'queue_timeout', retryAfterMs: 1000 })), Math.max(0, deadline - performance.now()));
+    const previous = rc.onClientClose;
+    rc.onClientClose = (reason) => controller.abort(reason);
+    try {
+      const permit = await target.limiter!.acquire(options.tokens(), controller.signal);
+      const breakerHeld = target.breaker ? target.breaker.tryAcquire() : false;
+      return { candidate, permit, breakerHeld };
+    } catch (err) {
+      if (rc.clientClosed) throw rc.clientClosed;
+      if (err instanceof LimiterRefusal) return err;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      rc.onClientClose = previous;
+    }
+  }
+
+  #hedgeDelay<T>(hedge: HedgePolicy | undefined, race: Race<T>): number | undefined {
+    if (!hedge || race.size === 0 || race.size > hedge.maxExtra) return undefined;
+    if (hedge.delayMs !== 'p95') return hedge.delayMs;
+    return Math.max(hedge.minDelayMs, race.lastStarted?.target.stats.firstBytePercentile(0.95) ?? 0);
+  }
+
+  #served(rc: RequestContext, attempt: Attempt): void {
+    rc.providerId = attempt.target.providerId;
+    rc.upstreamModel = attempt.target.model;
+    this.events.served(rc, attempt.target, attempt.elapsedMs);
   }
 }
 
-/**
- * One attempt's lifetime: an abort signal that fires when the client leaves or a timeout passes,
- * and the time spent waiting on the upstream. One timer serves both timeouts: it is set for the
- * earlier deadline and, if the first byte came in time, re-armed for the total one.
- */
-class Attempt {
-  readonly #controller = new AbortController();
-  readonly #rc: RequestContext;
-  readonly #target: Target;
-  readonly #startedAt = performance.now();
-  readonly #firstByteDeadline: number;
-  readonly #totalDeadline: number;
-  #gotFirstByte = false;
-  #timer: NodeJS.Timeout | undefined;
-  #finished = false;
-  readonly #abort = (reason: GatewayError): void => this.#controller.abort(reason);
-  readonly #firstByte = (): void => {
-    this.#gotFirstByte = true;
-  };
-
-  constructor(rc: RequestContext, target: Target) {
-    this.#rc = rc;
-    this.#target = target;
-    const { firstByteMs, totalMs } = target.provider.timeouts;
-    this.#firstByteDeadline = firstByteMs > 0 ? this.#startedAt + firstByteMs : Infinity;
-    this.#totalDeadline = totalMs > 0 ? this.#startedAt + totalMs : Infinity;
-    if (rc.clientClosed) this.#abort(rc.clientClosed);
-    else rc.onClientClose = this.#abort;
-    this.#arm(Math.min(this.#firstByteDeadline, this.#totalDeadline));
-  }
-
-  context(requestId: string): AttemptContext {
-    return { upstreamModel: this.#target.model, signal: this.#controller.signal, requestId, firstByte: this.#firstByte };
-  }
-
-  /** Upstream time so far for a stream (called before handing the stream over). */
-  markWaited(ms: number): void {
-    this.#rc.upstreamMs += ms;
-  }
-
-  /** Ends the attempt: stops the timer, detaches from the client, books upstream time. */
-  done(countElapsed = true): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    clearTimeout(this.#timer);
-    if (this.#rc.onClientClose === this.#abort) this.#rc.onClientClose = undefined;
-    if (countElapsed) this.#rc.upstreamMs += performance.now() - this.#startedAt;
-  }
-
-  get elapsedMs(): number {
-    return performance.now() - this.#startedAt;
-  }
-
-  /** An abort surfaces as its reason (timeout or client gone), not as a bare AbortError. */
-  explain(err: unknown): unknown {
-    const signal = this.#controller.signal;
-    if (signal.aborted && !isGatewayError(err)) return signal.reason;
-    return err;
-  }
-
-  #arm(deadline: number): void {
-    if (deadline === Infinity || this.#finished) return;
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, deadline - performance.now()));
-  }
-
-  readonly #onTimer = (): void => {
-    const provider = this.#target.providerId;
-    const { firstByteMs, totalMs } = this.#target.provider.timeouts;
-    // Timers may fire a hair early; a millisecond of slack avoids re-arming for nothing.
-    const now = performance.now() + 1;
-    if (!this.#gotFirstByte && now >= this.#firstByteDeadline) {
-      this.#abort(new GatewayError('upstream_timeout', `The upstream provider "${provider}" did not start answering within ${firstByteMs} ms.`, { provider }));
-    } else if (now >= this.#totalDeadline) {
-      this.#abort(new GatewayError('upstream_timeout', `The upstream provider "${provider}" did not finish within ${totalMs} ms.`, { provider }));
-    } else {
-      this.#arm(this.#gotFirstByte ? this.#totalDeadline : Math.min(this.#firstByteDeadline, this.#totalDeadline));
-    }
-  };
+/** The error a failure diverts on (context window / content policy), when the plan has somewhere to go. */
+function divertFor(error: unknown, plan: RoutePlan): 'context_window' | 'content_policy' | undefined {
+  if (!isGatewayError(error) || error.code !== 'upstream_client_error') return undefined;
+  if (isContextWindowError(error) && plan.divert(plan.group.contextWindowFallbacks)) return 'context_window';
+  if (isContentPolicyError(error) && plan.divert(plan.group.contentPolicyFallbacks)) return 'content_policy';
+  return undefined;
 }
 
-/** A whole answer arrived: the attempt is over and its usage is the request's. */
-async function completed<T extends { usage?: Usage | null }>(answer: Promise<T>, rc: RequestContext, attempt: Attempt): Promise<T> {
+const CONTEXT_WINDOW_MESSAGE = /context.length|context window|maximum context|prompt is too long|too many tokens|input is too long|exceeds the maximum number of tokens/i;
+
+export function isContextWindowError(error: GatewayError): boolean {
+  return error.upstreamCode === 'context_length_exceeded' || CONTEXT_WINDOW_MESSAGE.test(error.message);
+}
+
+export function isContentPolicyError(error: GatewayError): boolean {
+  return error.upstreamCode === 'content_filter' || error.upstreamCode === 'content_policy_violation' || /content (management )?polic|content_filter|safety system/i.test(error.message);
+}
+
+/** A chat answer whose every choice was stopped by the provider's content filter, with nothing said. */
+function isRefusal(completion: ChatCompletion): boolean {
+  const choices = completion.choices;
+  if (!choices || choices.length === 0) return false;
+  return choices.every((c) => c.finish_reason === 'content_filter' && !c.message?.content && !c.message?.tool_calls?.length);
+}
+
+const SHED_REASONS: Record<LimiterRefusal['refusal']['reason'], string> = {
+  saturated: 'is at its concurrency limit',
+  queue_full: 'is at its concurrency limit and its wait queue is full',
+  queue_timeout: 'had no free slot within its queue timeout',
+  rate: 'is at its configured requests / tokens per minute',
+};
+
+function shed(target: RoutingTarget, refusal: LimiterRefusal): GatewayError {
+  const why = SHED_REASONS[refusal.refusal.reason];
+  return new GatewayError('service_unavailable', `The gateway is overloaded: ${target.key} ${why}. Retry after ${Math.ceil(refusal.refusal.retryAfterMs / 1000)} s.`, {
+    retryAfterMs: refusal.refusal.retryAfterMs,
+    provider: target.providerId,
+  });
+}
+
+/** When the soonest target may be tried again: now if one failed without asking for a wait. */
+function soonest(retryAt: Map<RoutingTarget, number> | undefined, retryableNow: boolean, now: number): number {
+  if (retryableNow || !retryAt) return now;
+  let min = Infinity;
+  for (const at of retryAt.values()) min = Math.min(min, at);
+  return min;
+}
+
+/** Waits `ms`, or less if the client leaves (which then throws). */
+function pause(ms: number, rc: RequestContext): Promise<void> {
+  const previous = rc.onClientClose;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      rc.onClientClose = previous;
+      resolve();
+    }, ms);
+    rc.onClientClose = (reason) => {
+      clearTimeout(timer);
+      reject(reason);
+    };
+  });
+}
+
+/** A whole answer arrived: its usage is the request's. */
+async function answered<T extends { usage?: Usage | null }>(answer: Promise<T>, rc: RequestContext): Promise<T> {
   const result = await answer;
-  attempt.done();
   rc.usage = result.usage ?? undefined;
   return result;
 }
@@ -209,7 +379,9 @@ async function started<T extends { usage?: Usage | null }>(stream: Promise<Async
  * stream ends either way. Chunks and native events alike carry `usage` when they have it.
  */
 async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncIterator<T>, first: IteratorResult<T>, rc: RequestContext, attempt: Attempt): AsyncGenerator<T> {
-  attempt.markWaited(attempt.elapsedMs);
+  // The executor has let go of the client by now: a client that leaves aborts this attempt.
+  rc.onClientClose = (reason) => attempt.abort(reason);
+  let error: string | undefined;
   try {
     let result = first;
     while (!result.done) {
@@ -219,12 +391,15 @@ async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncI
       try {
         result = await iterator.next();
       } catch (err) {
-        throw attempt.explain(err);
+        const explained = attempt.explain(err);
+        error = explained instanceof Error ? explained.message : String(explained);
+        throw explained;
       }
       rc.upstreamMs += performance.now() - waitStart;
     }
   } finally {
-    attempt.done(false);
+    rc.onClientClose = undefined;
+    attempt.close(error);
     await iterator.return?.();
   }
 }

@@ -40,32 +40,35 @@ describe('ModelRegistry', () => {
     const group = models.resolve('smart')!;
     expect(group.name).toBe('smart');
     expect(group.configured).toBe(true);
-    expect(group.targets.map((t) => [t.providerId, t.model])).toEqual([
+    expect(group.members.map((m) => [m.target.providerId, m.target.model])).toEqual([
       ['openai', 'gpt-4o'],
       ['together', 'meta-llama/Llama-3.3-70B-Instruct-Turbo'],
     ]);
-    expect(group.targets[0]!.provider).toBe(providers.get('openai'));
-    expect(group.targets[1]!.provider).toBe(providers.get('together'));
+    expect(group.members[0]!.target.provider).toBe(providers.get('openai'));
+    expect(group.members[1]!.target.provider).toBe(providers.get('together'));
   });
 
   it('addresses a provider directly as <provider>/<model>', () => {
     const { models, providers } = registry();
     const group = models.resolve('openai/gpt-4o-mini')!;
-    expect(group).toEqual({ name: 'openai/gpt-4o-mini', configured: false, targets: [{ providerId: 'openai', provider: providers.get('openai'), model: 'gpt-4o-mini' }] });
+    expect(group).toMatchObject({ name: 'openai/gpt-4o-mini', configured: false, strategy: { name: 'fallback' }, fallbacks: [] });
+    expect(group.members).toHaveLength(1);
+    expect(group.members[0]!.target).toMatchObject({ providerId: 'openai', provider: providers.get('openai'), model: 'gpt-4o-mini', key: 'openai/gpt-4o-mini', modelLabel: '*' });
+    expect(group.members[0]!.target.info.contextWindow).toBeGreaterThan(0);
   });
 
   it('splits at the first slash only, so upstream model names may contain slashes', () => {
     const group = registry().models.resolve('together/meta-llama/Llama-3.3-70B-Instruct-Turbo')!;
-    expect(group.targets[0]!.providerId).toBe('together');
-    expect(group.targets[0]!.model).toBe('meta-llama/Llama-3.3-70B-Instruct-Turbo');
+    expect(group.members[0]!.target.providerId).toBe('together');
+    expect(group.members[0]!.target.model).toBe('meta-llama/Llama-3.3-70B-Instruct-Turbo');
   });
 
   it('lets a configured group whose name contains "/" win over direct addressing', () => {
     const group = registry().models.resolve('openai/gpt-4o')!;
     expect(group.configured).toBe(true);
-    expect(group.targets).toHaveLength(1);
-    expect(group.targets[0]!.providerId).toBe('demo');
-    expect(group.targets[0]!.model).toBe('pinned');
+    expect(group.members).toHaveLength(1);
+    expect(group.members[0]!.target.providerId).toBe('demo');
+    expect(group.members[0]!.target.model).toBe('pinned');
   });
 
   it.each([

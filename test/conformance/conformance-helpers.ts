@@ -24,6 +24,8 @@ export function gatewayConfig(fake: ConformanceFake): string {
     'models:',
     `  conf: { targets: [ ${target} ] }`,
     `  conf-failover: { targets: [ ${target}, { provider: backup, model: mock } ] }`,
+    // One attempt per target, and no breaker: the suite drives one failure after another on purpose.
+    'routing: { retry: { max_retries: 0 }, circuit_breaker: { enabled: false } }',
     '',
   ].join('\n');
 }

@@ -44,6 +44,8 @@ models:
   nova: { targets: [ { provider: aws, model: "${bedrock.model}" } ] }
   claude-or-gpt: { targets: [ { provider: claude, model: ${anthropic.model} }, { provider: oai, model: gpt-4o-mini } ] }
   claude-or-mock: { targets: [ { provider: claude, model: ${anthropic.model} }, { provider: demo, model: mock-1 } ] }
+# One attempt per target: these tests check how a single failure is answered.
+routing: { retry: { max_retries: 0 } }
 `);
   client = messagesClient(MASTER_KEY);
 });

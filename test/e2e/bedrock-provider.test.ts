@@ -40,6 +40,8 @@ models:
   titan: { targets: [ { provider: aws, model: "amazon.titan-embed-text-v2:0" } ] }
   cohere: { targets: [ { provider: aws, model: "cohere.embed-english-v3" } ] }
   nova: { targets: [ { provider: aws, model: "amazon.nova-lite-v1:0" } ] }
+# One attempt per target: these tests check how a single failure is answered.
+routing: { retry: { max_retries: 0 } }
 `);
   envGateway = await startGateway(
     `

@@ -34,6 +34,8 @@ models:
   unreachable: { targets: [ { provider: dead, model: gpt-4o-mini } ] }
   slow: { targets: [ { provider: slow, model: gpt-4o-mini } ] }
   embed: { targets: [ { provider: oai, model: text-embedding-3-small } ] }
+# One attempt per target: these tests check how a single failure is answered.
+routing: { retry: { max_retries: 0 } }
 `),
     startGateway(`
 server: { body_limit: 4kb }
@@ -42,6 +44,8 @@ providers:
   oai: { type: openai, base_url: ${fake.baseURL}, api_key: sk-upstream-oai }
 models:
   gpt: { targets: [ { provider: oai, model: gpt-4o-mini } ] }
+# One attempt per target: these tests check how a single failure is answered.
+routing: { retry: { max_retries: 0 } }
 `),
   ]);
   client = sdk(gateway);

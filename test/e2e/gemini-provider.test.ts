@@ -25,6 +25,8 @@ models:
   flash: { targets: [ { provider: gem, model: gemini-2.5-flash } ] }
   pro3: { targets: [ { provider: gem, model: gemini-3-pro-preview } ] }
   embed: { targets: [ { provider: gem, model: gemini-embedding-001 } ] }
+# One attempt per target: these tests check how a single failure is answered.
+routing: { retry: { max_retries: 0 } }
 `);
   client = sdk(gateway);
 });

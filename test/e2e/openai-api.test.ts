@@ -29,6 +29,8 @@ models:
     targets:
       - { provider: oai, model: gpt-4o }
       - { provider: compat, model: llama-3.1-8b-instruct }
+# One attempt per target: these tests check how a single failure is answered.
+routing: { retry: { max_retries: 0 } }
 `);
   client = sdk(gateway);
 });

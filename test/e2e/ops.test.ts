@@ -15,6 +15,8 @@ providers:
 models:
   mock: { targets: [ { provider: demo, model: mock } ] }
   unreachable: { targets: [ { provider: dead, model: gpt-4o-mini } ] }
+# One attempt per target: these tests check how a single failure is answered.
+routing: { retry: { max_retries: 0 } }
 `);
 });
 

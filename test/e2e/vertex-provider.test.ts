@@ -47,6 +47,8 @@ models:
   broken: { targets: [ { provider: vbroken, model: gemini-2.5-flash } ] }
   broken-failover: { targets: [ { provider: vbroken, model: gemini-2.5-flash }, { provider: backup, model: mock } ] }
   embed: { targets: [ { provider: vx, model: text-embedding-005 } ] }
+# One attempt per target: these tests check how a single failure is answered.
+routing: { retry: { max_retries: 0 } }
 `);
   client = sdk(gateway);
 });

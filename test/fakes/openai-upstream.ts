@@ -6,7 +6,7 @@
  * - Every request is recorded (method, path, headers, parsed body) in `requests`.
  * - Faults are injected programmatically (`inject`): an HTTP error with OpenAI's body, a reset
  *   connection, delayed headers, a garbage 200 body, a stream that errors or drops after K
- *   chunks, a slow stream. `refusedURL()` gives an address that refuses connections.
+ *   chunks, a slow stream; or at random with a given rate (`chaos`). `refusedURL()` gives an address that refuses connections.
  * - A stream the client abandoned mid-way is recorded in `aborts` (`waitForAbort`).
  */
 import { once } from 'node:events';
@@ -86,6 +86,7 @@ export class FakeOpenAI {
   readonly #server: Server;
   readonly #options: Required<FakeOpenAIOptions>;
   #rules: FaultRule[] = [];
+  #chaos: { rate: number; faults: Fault[]; random: () => number } | undefined;
   #abortWaiters: (() => void)[] = [];
   #sequence = 0;
 
@@ -118,6 +119,15 @@ export class FakeOpenAI {
 
   clearFaults(): void {
     this.#rules = [];
+    this.#chaos = undefined;
+  }
+
+  /**
+   * Random faults: a request no scripted fault matched gets one of `faults` (those that fit it:
+   * stream faults only for streams) with probability `rate`. `random` makes it reproducible.
+   */
+  chaos(rate: number, faults: Fault[], random: () => number = Math.random): void {
+    this.#chaos = { rate, faults, random };
   }
 
   /** Forgets recorded requests and aborts, and clears faults (between tests). */
@@ -274,9 +284,14 @@ export class FakeOpenAI {
         (r.model === undefined || r.model === model) &&
         (isStream || !STREAM_FAULTS.has(r.fault.kind)),
     );
-    if (!rule) return undefined;
-    rule.times -= 1;
-    return rule.fault;
+    if (rule) {
+      rule.times -= 1;
+      return rule.fault;
+    }
+    const chaos = this.#chaos;
+    if (!chaos || chaos.random() >= chaos.rate) return undefined;
+    const fitting = chaos.faults.filter((f) => isStream || !STREAM_FAULTS.has(f.kind));
+    return fitting[Math.floor(chaos.random() * fitting.length)];
   }
 }
 

@@ -21,22 +21,27 @@ import type { NativeStreamEvent } from '../../providers/types.js';
 import type { MessagesCall } from '../../routing/executor.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { anthropicErrorFrame, anthropicFrames, nativeFrame } from '../anthropic-sse.js';
+import type { RouteHints } from '../../routing/router.js';
 import { gatewayHeaders } from '../headers.js';
+import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
 import { beginRequest, runStream, sendJson } from '../reply.js';
 
 export interface AnthropicRoutesOptions {
   pipeline: Pipeline;
   metrics: Metrics;
+  /** routing.allow_client_overrides */
+  allowRoutingOverrides: boolean;
 }
 
-export function anthropicRoutes(app: FastifyInstance, { pipeline, metrics }: AnthropicRoutesOptions): void {
+export function anthropicRoutes(app: FastifyInstance, { pipeline, metrics, allowRoutingOverrides }: AnthropicRoutesOptions): void {
   const messages = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'messages');
     const body = validateMessagesRequest(request.body);
     const call = messagesCall(body, request);
-    if (body.stream === true) return streamMessages(body, call, rc, request, reply, pipeline, metrics);
-    const result = await pipeline.messages(call, rc);
+    const hints = routeHints(request.headers, allowRoutingOverrides);
+    if (body.stream === true) return streamMessages(body, call, rc, hints, request, reply, pipeline, metrics);
+    const result = await pipeline.messages(call, rc, hints);
     // A native answer is the upstream's own JSON text (its `model` is the upstream model, as on
     // the OpenAI routes); a canonical one is encoded under the model name the client asked for.
     if (result.kind === 'native') return finish(rc, request, reply, metrics, toJson(result.answer.message));
@@ -51,7 +56,7 @@ export function anthropicRoutes(app: FastifyInstance, { pipeline, metrics }: Ant
   const countTokens = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'count_tokens');
     const body = validateCountTokensRequest(request.body);
-    const counted = await pipeline.countTokens({ native: { body, beta: betaHeader(request) }, estimate: () => estimateInputTokens(decodeMessagesRequest(body)) }, rc);
+    const counted = await pipeline.countTokens({ native: { body, beta: betaHeader(request) }, estimate: () => estimateInputTokens(decodeMessagesRequest(body)) }, rc, routeHints(request.headers, allowRoutingOverrides));
     return finish(rc, request, reply, metrics, toJson(counted));
   };
 
@@ -88,6 +93,7 @@ async function streamMessages(
   body: MessagesRequest,
   call: MessagesCall,
   rc: RequestContext,
+  hints: RouteHints,
   request: FastifyRequest,
   reply: FastifyReply,
   pipeline: Pipeline,
@@ -96,7 +102,7 @@ async function streamMessages(
   // Failures until the first chunk arrived are ordinary HTTP errors (the error handler answers).
   // Usage is asked for upstream by the adapters (stream_options.include_usage for OpenAI-format
   // servers unless a provider opts out), so message_delta can carry the output tokens.
-  const stream = await pipeline.messagesStream(call, rc);
+  const stream = await pipeline.messagesStream(call, rc, hints);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
   sse.start({ ...(reply.getHeaders() as Record<string, string>), ...responseHeaders(rc) });

@@ -7,7 +7,9 @@ import { toJson, toJsonWithoutUsage } from '../../gateway/raw-json.js';
 import { isUsageOnlyChunk, type ChatRequest } from '../../gateway/types.js';
 import { validateChatRequest, validateEmbeddingsRequest } from '../../formats/openai/validate.js';
 import type { Metrics } from '../../observability/metrics.js';
+import type { RouteHints } from '../../routing/router.js';
 import { gatewayHeaders } from '../headers.js';
+import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
 import { beginRequest, runStream, sendJson } from '../reply.js';
 
@@ -16,21 +18,24 @@ export interface OpenAIRoutesOptions {
   metrics: Metrics;
   /** Unix seconds, reported as `created` by the models list. */
   startedAt: number;
+  /** routing.allow_client_overrides */
+  allowRoutingOverrides: boolean;
 }
 
-export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedAt }: OpenAIRoutesOptions): void {
+export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedAt, allowRoutingOverrides }: OpenAIRoutesOptions): void {
   const chat = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'chat');
     const body = validateChatRequest(request.body);
-    if (body.stream) return streamChat(body, rc, request, reply, pipeline, metrics);
-    const completion = await pipeline.chat(body, rc);
+    const hints = routeHints(request.headers, allowRoutingOverrides);
+    if (body.stream) return streamChat(body, rc, hints, request, reply, pipeline, metrics);
+    const completion = await pipeline.chat(body, rc, hints);
     return finish(rc, request, reply, metrics, completion);
   };
 
   const embeddings = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'embeddings');
     const body = validateEmbeddingsRequest(request.body);
-    return finish(rc, request, reply, metrics, await pipeline.embeddings(body, rc));
+    return finish(rc, request, reply, metrics, await pipeline.embeddings(body, rc, routeHints(request.headers, allowRoutingOverrides)));
   };
 
   const model = (id: string) => ({ id, object: 'model', created: startedAt, owned_by: 'switchyard' });
@@ -58,13 +63,14 @@ function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply
 async function streamChat(
   body: ChatRequest,
   rc: RequestContext,
+  hints: RouteHints,
   request: FastifyRequest,
   reply: FastifyReply,
   pipeline: Pipeline,
   metrics: Metrics,
 ): Promise<void> {
   // Failures until the first chunk arrived are ordinary HTTP errors (the error handler answers).
-  const chunks = await pipeline.chatStream(body, rc);
+  const chunks = await pipeline.chatStream(body, rc, hints);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
   sse.start({ ...(reply.getHeaders() as Record<string, string>), ...gatewayHeaders(rc) });

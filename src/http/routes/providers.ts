@@ -1,0 +1,58 @@
+/**
+ * Provider health: `GET /v1/providers` (every provider and its targets) and
+ * `GET /v1/providers/:id/health` (one provider). Each target shows its circuit breaker, latency
+ * percentiles, error rate, in-flight calls and limits, from the passive statistics every call
+ * updates (and the active probes, when enabled).
+ */
+import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../../gateway/errors.js';
+import type { ModelRegistry } from '../../routing/models.js';
+import type { RoutingTarget } from '../../routing/target.js';
+
+export function providerRoutes(app: FastifyInstance, { models }: { models: ModelRegistry }): void {
+  const list = async () => ({ object: 'list', data: models.providerIds().map((id) => providerHealth(models, id)) });
+  const one = async (request: { params: { id: string } }) => {
+    const id = request.params.id;
+    if (!models.providerIds().includes(id)) {
+      throw new GatewayError('route_not_found', `No provider "${id}" on this gateway (known: ${models.providerIds().join(', ') || 'none'}).`);
+    }
+    return providerHealth(models, id);
+  };
+  for (const prefix of ['/v1', '']) {
+    app.get(`${prefix}/providers`, list);
+    app.get<{ Params: { id: string } }>(`${prefix}/providers/:id/health`, one);
+  }
+}
+
+type Status = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
+
+function providerHealth(models: ModelRegistry, id: string) {
+  const targets = models.targets().filter((t) => t.providerId === id);
+  const views = targets.map((target) => targetHealth(models, target));
+  return { id, type: targets[0]?.provider.adapter.type ?? models.providerType(id), status: providerStatus(views.map((v) => v.status)), targets: views };
+}
+
+function targetHealth(models: ModelRegistry, target: RoutingTarget) {
+  const breaker = target.breaker?.snapshot();
+  const stats = target.stats.snapshot();
+  const status: Status = breaker?.state === 'open' ? 'unhealthy' : breaker?.state === 'half-open' ? 'degraded' : stats.requests === 0 ? 'unknown' : 'healthy';
+  return {
+    model: target.model,
+    groups: models.groupsOf(target),
+    region: target.region ?? null,
+    status,
+    circuit_breaker: breaker ?? null,
+    stats,
+    limits: target.limiter?.snapshot() ?? null,
+    context_window: target.info.contextWindow ?? null,
+    price_per_million_tokens: target.info.price ?? null,
+    probe: target.probe ?? null,
+  };
+}
+
+function providerStatus(statuses: Status[]): Status {
+  if (statuses.length === 0 || statuses.every((s) => s === 'unknown')) return 'unknown';
+  if (statuses.every((s) => s === 'unhealthy')) return 'unhealthy';
+  if (statuses.some((s) => s === 'unhealthy' || s === 'degraded')) return 'degraded';
+  return 'healthy';
+}

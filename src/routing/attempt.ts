@@ -1,0 +1,145 @@
+/**
+ * One attempt against one target: its abort signal (client gone, timeout, hedge lost), its
+ * first-byte and total timeouts, and its bookkeeping on the target — in-flight count, limiter
+ * permit, circuit-breaker verdict — each settled exactly once whatever the outcome.
+ */
+import type { RequestContext } from '../gateway/context.js';
+import { GatewayError, isGatewayError } from '../gateway/errors.js';
+import type { AttemptContext } from '../providers/types.js';
+import type { Permit } from './target-limiter.js';
+import type { RoutingTarget } from './target.js';
+
+/** How an attempt's failure reflects on its target. */
+export function countsAgainstTarget(error: unknown): boolean {
+  if (!isGatewayError(error)) return false;
+  return error.code === 'upstream_error' || error.code === 'upstream_timeout' || error.code === 'upstream_rate_limited';
+}
+
+export class Attempt {
+  readonly #controller = new AbortController();
+  readonly #rc: RequestContext;
+  readonly target: RoutingTarget;
+  readonly #permit: Permit | undefined;
+  /** Whether the breaker granted this call (false: it was let through as a last resort). */
+  readonly #breakerHeld: boolean;
+  readonly #startedAt = performance.now();
+  readonly #firstByteDeadline: number;
+  readonly #totalDeadline: number;
+  /** Streams: the first byte is the first chunk, not the response headers. */
+  readonly #stream: boolean;
+  #firstByteMs: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #verdict = false;
+  #closed = false;
+  readonly #headersArrived = (): void => {
+    if (!this.#stream) this.#gotFirstByte();
+  };
+
+  constructor(rc: RequestContext, target: RoutingTarget, options: { stream: boolean; permit?: Permit; breakerHeld: boolean }) {
+    this.#rc = rc;
+    this.target = target;
+    this.#stream = options.stream;
+    this.#permit = options.permit;
+    this.#breakerHeld = options.breakerHeld;
+    const { firstByteMs, totalMs } = target.provider.timeouts;
+    this.#firstByteDeadline = firstByteMs > 0 ? this.#startedAt + firstByteMs : Infinity;
+    this.#totalDeadline = totalMs > 0 ? this.#startedAt + totalMs : Infinity;
+    target.stats.begin();
+    this.#arm(Math.min(this.#firstByteDeadline, this.#totalDeadline));
+  }
+
+  context(): AttemptContext {
+    return { upstreamModel: this.target.model, signal: this.#controller.signal, requestId: this.#rc.requestId, firstByte: this.#headersArrived };
+  }
+
+  get elapsedMs(): number {
+    return performance.now() - this.#startedAt;
+  }
+
+  get firstByteArrived(): boolean {
+    return this.#firstByteMs !== undefined;
+  }
+
+  abort(reason: GatewayError): void {
+    this.#controller.abort(reason);
+  }
+
+  /** An abort surfaces as its reason (timeout, client gone, hedge lost), not as a bare AbortError. */
+  explain(err: unknown): unknown {
+    const signal = this.#controller.signal;
+    if (signal.aborted && !isGatewayError(err)) return signal.reason;
+    return err;
+  }
+
+  /** The answer (streams: the first chunk) arrived: the target served this request. */
+  succeeded(): void {
+    this.#gotFirstByte();
+    this.#decide(true);
+  }
+
+  /** The attempt failed before its answer; the target is blamed when the error is its fault. */
+  failed(error: unknown): void {
+    if (countsAgainstTarget(error)) this.#decide(false);
+    else this.#release();
+    this.close(error === undefined ? undefined : error instanceof Error ? error.message : String(error));
+  }
+
+  /** The attempt lost a hedge race or the client left: no verdict on the target; the upstream call is aborted. */
+  cancel(reason: GatewayError): void {
+    this.abort(reason);
+    this.#release();
+    this.close(undefined, true);
+  }
+
+  /** Ends the attempt (a stream at its end): timers stop, the slot is freed, the target's statistics get the sample. */
+  close(error?: string, cancelled = false): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    // A failed or cancelled call used (almost) none of the reserved tokens; a served one, what it reported.
+    this.#permit?.release(error !== undefined || cancelled ? 0 : this.#rc.usage?.total_tokens);
+    if (cancelled) this.target.stats.cancel();
+    else this.target.stats.end({ ok: error === undefined, latencyMs: this.#firstByteMs, firstByteMs: this.#firstByteMs, error });
+  }
+
+  #gotFirstByte(): void {
+    if (this.#firstByteMs !== undefined) return;
+    this.#firstByteMs = performance.now() - this.#startedAt;
+    clearTimeout(this.#timer);
+    this.#arm(this.#totalDeadline);
+  }
+
+  #decide(ok: boolean): void {
+    if (this.#verdict) return;
+    this.#verdict = true;
+    if (!this.#breakerHeld) return;
+    if (ok) this.target.breaker?.onSuccess();
+    else this.target.breaker?.onFailure();
+  }
+
+  #release(): void {
+    if (this.#verdict) return;
+    this.#verdict = true;
+    if (this.#breakerHeld) this.target.breaker?.release();
+  }
+
+  #arm(deadline: number): void {
+    if (deadline === Infinity || this.#closed) return;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, deadline - performance.now()));
+  }
+
+  readonly #onTimer = (): void => {
+    const provider = this.target.providerId;
+    const { firstByteMs, totalMs } = this.target.provider.timeouts;
+    // Timers may fire a hair early; a millisecond of slack avoids re-arming for nothing.
+    const now = performance.now() + 1;
+    if (this.#firstByteMs === undefined && now >= this.#firstByteDeadline) {
+      const what = this.#stream ? 'send its first chunk' : 'start answering';
+      this.abort(new GatewayError('upstream_timeout', `The upstream provider "${provider}" did not ${what} within ${firstByteMs} ms.`, { provider }));
+    } else if (now >= this.#totalDeadline) {
+      this.abort(new GatewayError('upstream_timeout', `The upstream provider "${provider}" did not finish within ${totalMs} ms.`, { provider }));
+    } else {
+      this.#arm(this.#firstByteMs !== undefined ? this.#totalDeadline : Math.min(this.#firstByteDeadline, this.#totalDeadline));
+    }
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Route: a request's `model` → the model group that serves it (content-based rules first, then
+ * the name), and the route plan the executor follows (routing/plan.ts).
+ */
+import type { RequestContext } from '../gateway/context.js';
+import { GatewayError } from '../gateway/errors.js';
+import type { ChatMessage, ChatRequest } from '../gateway/types.js';
+import type { ModelGroup, ModelRegistry } from './models.js';
+import { needsOf, PromptSize } from './needs.js';
+import { RoutePlan, type RouteConstraints } from './plan.js';
+import { compileRules, type CompiledRules, type RoutingRuleConfig, type RuleInput } from './rules.js';
+
+/** What the HTTP layer knows about a request beyond its body: headers and metadata tags. */
+export interface RouteHints {
+  constraints: RouteConstraints;
+  metadata: Readonly<Record<string, string>>;
+  header(name: string): string | undefined;
+}
+
+export const NO_HINTS: RouteHints = { constraints: {}, metadata: {}, header: () => undefined };
+
+/** A routed chat request: the plan, and the tokens to reserve on targets with a TPM budget. */
+export interface ChatRoute {
+  plan: RoutePlan;
+  tokens: () => number;
+}
+
+export class Router {
+  readonly #rules: CompiledRules;
+
+  constructor(
+    readonly models: ModelRegistry,
+    rules: readonly RoutingRuleConfig[],
+  ) {
+    this.#rules = compileRules(rules);
+  }
+
+  /** A chat request (OpenAI chat or Anthropic Messages decoded): rules see its text, targets are filtered by what it needs. */
+  chat(request: ChatRequest, rc: RequestContext, hints: RouteHints): ChatRoute {
+    const stream = request.stream === true;
+    const prompt = new PromptSize(request);
+    const needs = needsOf(request, stream);
+    const group = this.#group(request.model, rc, () => ruleInput(request, stream, prompt, hints));
+    const plan = new RoutePlan(this.models, group, { stream, needs, prompt, constraints: hints.constraints });
+    return { plan, tokens: () => prompt.estimate() + (needs.maxOutputTokens ?? 0) };
+  }
+
+  /** A request routed by name only (embeddings, count_tokens): routing rules are for chat requests and do not apply. */
+  plain(model: string, rc: RequestContext, hints: RouteHints): RoutePlan {
+    return new RoutePlan(this.models, this.#resolve(model, rc), { stream: false, constraints: hints.constraints });
+  }
+
+  #group(model: string, rc: RequestContext, input: () => RuleInput): ModelGroup {
+    if (this.#rules.size > 0) {
+      const rule = this.#rules.match(input());
+      if (rule) {
+        const group = this.models.group(rule.routeTo)!;
+        rc.routeRule = rule.name;
+        rc.model = group.name;
+        return group;
+      }
+    }
+    return this.#resolve(model, rc);
+  }
+
+  #resolve(model: string, rc: RequestContext): ModelGroup {
+    const group = this.models.resolve(model);
+    if (!group) {
+      throw new GatewayError('model_not_found', `The model "${model}" does not exist on this gateway. Available models: ${this.models.groupNames().join(', ') || '(none)'}; or address a provider directly as "<provider>/<model>".`, { param: 'model' });
+    }
+    rc.model = group.configured ? group.name : `${group.members[0]!.target.providerId}/*`;
+    return group;
+  }
+}
+
+/** Rule input for a chat request: texts and token counts computed only if a rule asks, then once. */
+function ruleInput(request: ChatRequest, stream: boolean, prompt: PromptSize, hints: RouteHints): RuleInput {
+  let all: string | undefined;
+  let system: string | undefined;
+  return {
+    model: request.model,
+    stream,
+    maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
+    prompt: () => (all ??= request.messages.map(messageText).join('\n')),
+    system: () => (system ??= request.messages.filter((m) => m.role === 'system' || m.role === 'developer').map(messageText).join('\n')),
+    lastUserMessage: () => {
+      for (let i = request.messages.length - 1; i >= 0; i--) if (request.messages[i]!.role === 'user') return messageText(request.messages[i]!);
+      return '';
+    },
+    promptTokens: () => prompt.estimate(),
+    metadata: hints.metadata,
+    header: hints.header,
+  };
+}
+
+function messageText(message: ChatMessage): string {
+  const content = message.content;
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let text = '';
+  for (const part of content) if (typeof part.text === 'string') text += (text ? '\n' : '') + part.text;
+  return text;
+}
