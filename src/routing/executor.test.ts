@@ -78,7 +78,7 @@ function group(...targets: TargetSpec[]): RoutePlan {
   return planFor(targets, {});
 }
 
-function planFor(targets: TargetSpec[], groupConfig: Record<string, unknown>, routing: Record<string, unknown> = {}): RoutePlan {
+function planFor(targets: TargetSpec[], groupConfig: Record<string, unknown> = {}, routing: Record<string, unknown> = {}): RoutePlan {
   const providers = new Map<string, Provider>();
   const config = configSchema.parse({
     providers: Object.fromEntries(targets.map(({ adapter }) => [adapter.id, { type: 'mock' }])),
@@ -627,5 +627,248 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     expect(await second.executor.countTokens(group({ adapter: failing }, { adapter: b }), countCall, second.rc)).toEqual({ input_tokens: 42 });
     expect(estimates).toBe(1);
     expect(second.rc).toMatchObject({ attempts: 2, providerId: 'b' });
+  });
+});
+
+/** A plan over several groups: `groups` maps group name → targets and group settings; the plan is for `smart`. */
+function multiPlan(groups: Record<string, { targets: TargetSpec[]; settings?: Record<string, unknown> }>, routing: Record<string, unknown> = {}): { plan: RoutePlan; registry: ModelRegistry } {
+  const providers = new Map<string, Provider>();
+  const models: Record<string, unknown> = {};
+  for (const [name, { targets, settings }] of Object.entries(groups)) {
+    models[name] = { targets: targets.map(({ adapter, model }) => ({ provider: adapter.id, model: model ?? `${adapter.id}-model` })), retry: { max_retries: 0 }, ...settings };
+    for (const { adapter, totalMs, firstByteMs } of targets) providers.set(adapter.id, { adapter, timeouts: { firstByteMs: firstByteMs ?? 0, totalMs: totalMs ?? 0 } });
+  }
+  const config = configSchema.parse({ providers: Object.fromEntries([...providers.keys()].map((id) => [id, { type: 'mock' }])), models, routing });
+  const registry = new ModelRegistry(config, providers);
+  return { plan: new RoutePlan(registry, registry.group('smart')!, { stream: false, constraints: {} }), registry };
+}
+
+const ok = (id: string) => fake(id, { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+
+describe('Executor: retries', () => {
+  it('retries the whole plan after every target failed, up to max_retries, and succeeds on a later pass', async () => {
+    let calls = 0;
+    const a = fake('a', { chat: async (_req, ctx) => (++calls < 3 ? Promise.reject(retryable('a')) : completion(ctx.upstreamModel)) });
+    const plan = planFor([{ adapter: a }], { retry: { max_retries: 2, initial_backoff_ms: 5 } });
+    const { executor, rc } = setup();
+    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'a-model' });
+    expect(rc.attempts).toBe(3);
+  });
+
+  it('gives up after max_retries passes with the last error', async () => {
+    const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+    const b = fake('b', { chat: () => Promise.reject(retryable('b')) });
+    const plan = planFor([{ adapter: a }, { adapter: b }], { retry: { max_retries: 1, initial_backoff_ms: 5 } });
+    const { executor, rc } = setup();
+    await expect(executor.chat(plan, request, rc, zero)).rejects.toMatchObject({ code: 'upstream_error', provider: 'b' });
+    expect([a.contexts.length, b.contexts.length, rc.attempts]).toEqual([2, 2, 4]);
+  });
+
+  it("waits for the target's Retry-After before trying it again", async () => {
+    let calls = 0;
+    const a = fake('a', {
+      chat: async (_req, ctx) => (++calls === 1 ? Promise.reject(new GatewayError('upstream_rate_limited', 'slow down', { retryAfterMs: 120 })) : completion(ctx.upstreamModel)),
+    });
+    const plan = planFor([{ adapter: a }], { retry: { max_retries: 1, initial_backoff_ms: 1 } });
+    const { executor, rc } = setup();
+    const started = performance.now();
+    await executor.chat(plan, request, rc, zero);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(115);
+  });
+
+  it('does not wait for a Retry-After beyond max_retry_after_ms: the error goes back at once', async () => {
+    const limited = new GatewayError('upstream_rate_limited', 'slow down', { retryAfterMs: 60_000 });
+    const a = fake('a', { chat: () => Promise.reject(limited) });
+    const plan = planFor([{ adapter: a }], { retry: { max_retries: 3, max_retry_after_ms: 1000 } });
+    const { executor, rc } = setup();
+    await expect(executor.chat(plan, request, rc, zero)).rejects.toBe(limited);
+    expect(a.contexts).toHaveLength(1);
+  });
+
+  it('stops before a wait that would pass the deadline', async () => {
+    const a = fake('a', { chat: () => Promise.reject(new GatewayError('upstream_error', 'down', { retryAfterMs: 400 })) });
+    const plan = planFor([{ adapter: a }], { retry: { max_retries: 5, deadline_ms: 200 } });
+    const { executor, rc } = setup();
+    const started = performance.now();
+    await expect(executor.chat(plan, request, rc, zero)).rejects.toMatchObject({ code: 'upstream_error' });
+    expect(performance.now() - started).toBeLessThan(150);
+  });
+
+  it('never tries a target that refused its credentials again, but fails over from it', async () => {
+    const refused = new GatewayError('upstream_error', 'credentials refused', { sameTargetRetryable: false });
+    const a = fake('a', { chat: () => Promise.reject(refused) });
+    let bCalls = 0;
+    const b = fake('b', { chat: async (_req, ctx) => (++bCalls === 1 ? Promise.reject(retryable('b')) : completion(ctx.upstreamModel)) });
+    const plan = planFor([{ adapter: a }, { adapter: b }], { retry: { max_retries: 2, initial_backoff_ms: 1 } });
+    const { executor, rc } = setup();
+    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'b-model' });
+    expect([a.contexts.length, b.contexts.length]).toEqual([1, 2]);
+  });
+
+  it('gives up when the client leaves during a backoff', async () => {
+    const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+    const plan = planFor([{ adapter: a }], { retry: { max_retries: 3, initial_backoff_ms: 10_000 } });
+    const { executor, rc } = setup();
+    const run = executor.chat(plan, request, rc, zero);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const gone = new GatewayError('client_closed_request', 'gone');
+    closeClient(rc, gone);
+    await expect(run).rejects.toBe(gone);
+    expect(a.contexts).toHaveLength(1);
+  });
+});
+
+describe('Executor: fallback groups and diverts', () => {
+  it('moves on to the fallback group after every target of the group failed', async () => {
+    const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+    const b = ok('b');
+    const { plan } = multiPlan({ smart: { targets: [{ adapter: a }], settings: { fallbacks: ['spare'] } }, spare: { targets: [{ adapter: b }] } });
+    const { executor, metrics, rc } = setup();
+    rc.model = 'smart';
+    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'b-model' });
+    expect(rc.fallbackGroup).toBe('spare');
+    const { values } = await metrics.fallbacks.get();
+    expect(values).toEqual([expect.objectContaining({ labels: { model: 'smart', to: 'spare', reason: 'error' }, value: 1 })]);
+  });
+
+  it('diverts a content-policy refusal (error or filtered answer) to the content-policy group only', async () => {
+    const refusal = new GatewayError('upstream_client_error', 'blocked', { status: 400, upstreamCode: 'content_filter' });
+    const a = fake('a', { chat: () => Promise.reject(refusal) });
+    const c = ok('c');
+    const { plan } = multiPlan({ smart: { targets: [{ adapter: a }], settings: { content_policy_fallbacks: ['lenient'], fallbacks: ['other'] } }, lenient: { targets: [{ adapter: c }] }, other: { targets: [{ adapter: ok('d') }] } });
+    const { executor, rc } = setup();
+    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'c-model' });
+
+    const filtered: ChatCompletion = { ...completion('a-model'), choices: [{ index: 0, message: { role: 'assistant', content: null }, finish_reason: 'content_filter' }] };
+    const e = fake('e', { chat: async () => filtered });
+    const second = multiPlan({ smart: { targets: [{ adapter: e }], settings: { content_policy_fallbacks: ['lenient'] } }, lenient: { targets: [{ adapter: ok('f') }] } });
+    const run2 = setup();
+    await expect(run2.executor.chat(second.plan, request, run2.rc, zero)).resolves.toMatchObject({ model: 'f-model' });
+  });
+
+  it('passes a content-policy refusal on when no content-policy group is configured (a client 4xx is never failed over)', async () => {
+    const refusal = new GatewayError('upstream_client_error', 'blocked', { status: 400, upstreamCode: 'content_filter' });
+    const b = ok('b');
+    const { plan } = multiPlan({ smart: { targets: [{ adapter: fake('a', { chat: () => Promise.reject(refusal) }) }, { adapter: b }], settings: { fallbacks: ['x'] } }, x: { targets: [{ adapter: ok('x') }] } });
+    const { executor, rc } = setup();
+    await expect(executor.chat(plan, request, rc, zero)).rejects.toBe(refusal);
+    expect(b.contexts).toHaveLength(0);
+  });
+
+  it("diverts an upstream context_length_exceeded to the group's context-window fallbacks", async () => {
+    const tooLong = new GatewayError('upstream_client_error', "This model's maximum context length is 8192 tokens.", { status: 400, upstreamCode: 'context_length_exceeded' });
+    const { plan } = multiPlan({ smart: { targets: [{ adapter: fake('a', { chat: () => Promise.reject(tooLong) }) }], settings: { context_window_fallbacks: ['long'] } }, long: { targets: [{ adapter: ok('l') }] } });
+    const { executor, rc } = setup();
+    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'l-model' });
+    expect(rc.fallbackGroup).toBe('long');
+  });
+});
+
+describe('Executor: circuit breakers', () => {
+  it('skips a target whose breaker is open while another can serve, and uses it as a last resort', async () => {
+    const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+    const b = ok('b');
+    const breaker = { failure_rate: 0.5, minimum_requests: 2, window_ms: 60_000, cooldown_ms: 60_000 };
+    const plan = planFor([{ adapter: a }, { adapter: b }], {}, { circuit_breaker: breaker });
+    const { executor } = setup();
+    for (let i = 0; i < 2; i++) await executor.chat(plan, request, createRequestContext(`r${i}`, 'chat', performance.now()), zero);
+    expect(a.contexts).toHaveLength(2);
+    const rc = createRequestContext('r3', 'chat', performance.now());
+    await executor.chat(plan, request, rc, zero);
+    expect(a.contexts).toHaveLength(2); // open: skipped
+    expect(rc.attempts).toBe(1);
+
+    // With every breaker open the request still goes out (never ruled out): last resort, in order.
+    const lonely = fake('lonely', { chat: () => Promise.reject(retryable('lonely')) });
+    const single = planFor([{ adapter: lonely }], {}, { circuit_breaker: breaker });
+    for (let i = 0; i < 3; i++) await executor.chat(single, request, createRequestContext(`s${i}`, 'chat', performance.now()), zero).catch(() => undefined);
+    expect(lonely.contexts).toHaveLength(3);
+  });
+});
+
+describe('Executor: hedging', () => {
+  it('starts the next target after the hedge delay, answers from the first to finish and aborts the other', async () => {
+    let slowSignal: AbortSignal | undefined;
+    const slow = fake('slow', {
+      chat: (_req, ctx) => {
+        slowSignal = ctx.signal;
+        return untilAborted(ctx.signal);
+      },
+    });
+    const quick = ok('quick');
+    const plan = planFor([{ adapter: slow }, { adapter: quick }], { hedge: { delay_ms: 30 } });
+    const { executor, metrics, rc } = setup();
+    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'quick-model' });
+    expect(slowSignal?.aborted).toBe(true);
+    expect(rc).toMatchObject({ attempts: 2, providerId: 'quick' });
+    const targets = plan.group.members.map((m) => m.target);
+    expect(targets.map((t) => t.stats.inFlight)).toEqual([0, 0]);
+    expect((await metrics.hedges.get()).values[0]?.value).toBe(1);
+  });
+
+  it('does not hedge when the first target answers within the delay', async () => {
+    const a = ok('a');
+    const b = ok('b');
+    const plan = planFor([{ adapter: a }, { adapter: b }], { hedge: { delay_ms: 500 } });
+    const { executor, rc } = setup();
+    await executor.chat(plan, request, rc, zero);
+    expect([a.contexts.length, b.contexts.length, rc.attempts]).toEqual([1, 0, 1]);
+  });
+});
+
+describe('Executor: target limits', () => {
+  it('sheds with 503 + Retry-After when every candidate is at its limit and no queue is allowed', async () => {
+    let release: (() => void) | undefined;
+    const a = fake('a', {
+      chat: (_req, ctx) =>
+        new Promise((resolve) => {
+          release = () => resolve(completion(ctx.upstreamModel));
+        }),
+    });
+    const providers = new Map<string, Provider>([['a', { adapter: a, timeouts: { firstByteMs: 0, totalMs: 0 } }]]);
+    const config = configSchema.parse({ providers: { a: { type: 'mock' } }, models: { smart: { targets: [{ provider: 'a', model: 'a-model', max_concurrency: 1 }] } } });
+    const registry = new ModelRegistry(config, providers);
+    const plan = () => new RoutePlan(registry, registry.group('smart')!, { stream: false, constraints: {} });
+    const { executor, metrics } = setup();
+    const first = executor.chat(plan(), request, createRequestContext('r1', 'chat', performance.now()), zero);
+    const shed: unknown = await executor.chat(plan(), request, createRequestContext('r2', 'chat', performance.now()), zero).catch((err: unknown) => err);
+    expect(shed).toMatchObject({ code: 'service_unavailable', status: 503 });
+    expect((shed as GatewayError).retryAfterMs).toBeGreaterThanOrEqual(1000);
+    release!();
+    await expect(first).resolves.toMatchObject({ model: 'a-model' });
+    expect((await metrics.shedRequests.get()).values[0]?.value).toBe(1);
+    // The slot is free again.
+    const third = executor.chat(plan(), request, createRequestContext('r3', 'chat', performance.now()), zero);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    release!();
+    await expect(third).resolves.toMatchObject({ model: 'a-model' });
+  });
+
+  it('holds a stream\'s slot until the stream ends, not just until its first chunk', async () => {
+    let finish: (() => void) | undefined;
+    const a = fake('a', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          yield chunk(ctx.upstreamModel, 'one');
+          await new Promise<void>((resolve) => (finish = resolve));
+          yield chunk(ctx.upstreamModel, 'two');
+        })(),
+    });
+    const providers = new Map<string, Provider>([['a', { adapter: a, timeouts: { firstByteMs: 0, totalMs: 0 } }]]);
+    const config = configSchema.parse({ providers: { a: { type: 'mock' } }, models: { smart: { targets: [{ provider: 'a', model: 'a-model', max_concurrency: 1 }] } } });
+    const registry = new ModelRegistry(config, providers);
+    const target = registry.group('smart')!.members[0]!.target;
+    const { executor, rc } = setup();
+    const stream = await executor.chatStream(new RoutePlan(registry, registry.group('smart')!, { stream: true, constraints: {} }), request, rc, zero);
+    const iterator = stream[Symbol.asyncIterator]();
+    await iterator.next();
+    expect(target.limiter!.snapshot().inFlight).toBe(1);
+    expect(target.stats.inFlight).toBe(1);
+    const second = iterator.next();
+    finish!();
+    await second;
+    expect((await iterator.next()).done).toBe(true);
+    expect(target.limiter!.snapshot().inFlight).toBe(0);
+    expect(target.stats.inFlight).toBe(0);
   });
 });

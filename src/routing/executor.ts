@@ -58,6 +58,8 @@ interface RunOptions<T> {
   refused?: (answer: T) => boolean;
 }
 
+const RETRY_AT_SLACK_MS = 5;
+
 const HEDGE_LOST = new GatewayError('client_closed_request', 'Another attempt answered first (hedged request).');
 const ANSWERED = new GatewayError('client_closed_request', 'The request was answered.');
 
@@ -222,7 +224,8 @@ export class Executor {
     for (let step = pass.next(); !step.done; step = pass.next()) {
       const candidate = step.value;
       const { target } = candidate;
-      if (retryAt && (retryAt.get(target) ?? 0) > performance.now()) continue;
+      // (Timers can fire a little early: a few ms of slack keeps a target waited for from being skipped.)
+      if (retryAt && (retryAt.get(target) ?? 0) > performance.now() + RETRY_AT_SLACK_MS) continue;
       let permit: Permit | undefined;
       if (target.limiter) {
         permit = target.limiter.tryAcquire(options.tokens());
