@@ -42,6 +42,7 @@ Options (each also from the environment variable in brackets):
   --markdown            also print the table as Markdown
   --strict              exit 2 when a target is missed (exit 1 is reserved for failed requests)
   --keep                keep the temporary directory (config, gateway log)
+  --dist=DIR            run the gateway built in DIR instead of dist/ (A/B runs of two builds)  [BENCH_DIST]
   --help`;
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -84,6 +85,7 @@ const OPTIONS = {
   markdown: { type: 'boolean' },
   strict: { type: 'boolean' },
   keep: { type: 'boolean' },
+  dist: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -129,6 +131,7 @@ function parseOptions() {
     markdown: Boolean(values.markdown),
     strict: flagOrEnv(values.strict, 'BENCH_STRICT'),
     keep: Boolean(values.keep),
+    dist: values.dist ?? (env.BENCH_DIST || 'dist'),
   };
 }
 
@@ -192,7 +195,7 @@ models:
 }
 
 async function startGateway({ core, upstreamOrigin, dir, opts }) {
-  const main = join(REPO, 'dist', 'main.js');
+  const main = join(REPO, opts.dist, 'main.js');
   if (!existsSync(main)) throw new BenchError(`${main} is missing: build first (npm run build), or use npm run bench`);
   const configPath = join(dir, 'switchyard.yaml');
   writeFileSync(configPath, gatewayConfig(upstreamOrigin, dir));

@@ -12,6 +12,7 @@ import type { Readiness } from './http/routes/ops.js';
 import { Metrics } from './observability/metrics.js';
 import { buildProviders } from './providers/registry.js';
 import { closeTransport, configureTransport } from './providers/transport.js';
+import { preloadCatalogue } from './routing/catalog.js';
 import { RoutingMetrics } from './routing/events.js';
 import { Executor } from './routing/executor.js';
 import { startHealthProbes } from './routing/health/probes.js';
@@ -40,6 +41,8 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   });
   const metrics = new Metrics();
   const routingEvents = new RoutingMetrics(metrics.registry);
+  // Direct <provider>/<model> requests look models up in the catalogue: load it before the first one.
+  if (Object.values(config.providers).some((p) => p.type !== 'mock')) preloadCatalogue();
   const models = new ModelRegistry(config, await buildProviders(config, env), {
     onBreakerTransition: (target, from, to) => {
       routingEvents.breakerTransition(target, from, to);

@@ -40,7 +40,11 @@ export function routeHints(headers: IncomingHttpHeaders, allowOverrides: boolean
   }
   const constraints: RouteConstraints = {};
   if (region !== undefined) constraints.regions = list(header('x-switchyard-region')!, 'x-switchyard-region');
-  if (pin !== undefined) constraints.pinProvider = list(header('x-switchyard-provider')!, 'x-switchyard-provider')[0];
+  if (pin !== undefined) {
+    const pinned = list(header('x-switchyard-provider')!, 'x-switchyard-provider');
+    if (pinned.length > 1) throw new GatewayError('invalid_request', `x-switchyard-provider: pins one provider, got ${pinned.length} (${pinned.join(', ')}); use x-switchyard-exclude-providers to leave some out.`);
+    constraints.pinProvider = pinned[0];
+  }
   if (exclude !== undefined) constraints.excludeProviders = list(header('x-switchyard-exclude-providers')!, 'x-switchyard-exclude-providers');
   if (strategy !== undefined) constraints.strategy = strategyNamed(header('x-switchyard-strategy')!.trim());
   return { constraints, metadata: metadata === undefined ? NO_METADATA : parseMetadata(header('x-switchyard-metadata')!), header };

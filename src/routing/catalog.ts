@@ -133,6 +133,11 @@ function loadGenaiPrices(): typeof GenaiPrices {
   return genaiPrices;
 }
 
+/** Loads the data now (at start-up) rather than on the first request addressing a model directly. */
+export function preloadCatalogue(): void {
+  loadGenaiPrices();
+}
+
 /**
  * The catalogue's entry for a model. `calcPrice` on empty usage does the library's own model
  * matching (including date-stamped ids and its provider fallbacks) and picks the conditional

@@ -65,6 +65,8 @@ export class RoutePlan {
     let breakerOpen: Candidate[] | undefined;
     const queue = this.#diverted ? this.#groups(this.#diverted) : [this.group];
     const visited = new Set<ModelGroup>();
+    // A deployment listed by several groups is one target: called once per pass.
+    let seen: Set<RoutingTarget> | undefined;
     for (let i = 0; i < queue.length; i++) {
       const group = queue[i]!;
       if (visited.has(group)) continue;
@@ -80,6 +82,10 @@ export class RoutePlan {
         }
         eligible++;
         const target = member.target;
+        if (seen || queue.length > 1 || group.fallbacks.length > 0 || group.contextWindowFallbacks.length > 0) {
+          if ((seen ??= new Set()).has(target)) continue;
+          seen.add(target);
+        }
         if (target.breaker && !target.breaker.isAvailable()) {
           (breakerOpen ??= []).push({ target, group, lastResort: true });
           continue;
