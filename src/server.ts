@@ -50,6 +50,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     },
     onQueueWait: (target, ms) => routingEvents.queueWait(target, ms),
   });
+  routingEvents.registerTargets(models.configuredTargets());
   const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents));
   const checks = config.routing.health_checks;
   const stopProbes = checks.enabled ? startHealthProbes(models, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;

@@ -10,8 +10,11 @@ import { boolean, millis, numeric } from './values.js';
 
 export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency', 'least-busy', 'cost'] as const;
 
-/** Region tags: `eu`, `us-east-1`, `europe-west4`. */
-const regionTag = z.string().regex(/^[a-z0-9][a-z0-9-]*$/i, 'expected a region tag such as eu, us-east-1 or europe-west4');
+/** Region tags: `eu`, `us-east-1`, `europe-west4` (compared case-insensitively). */
+const regionTag = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*$/i, 'expected a region tag such as eu, us-east-1 or europe-west4')
+  .transform((tag) => tag.toLowerCase());
 
 export const targetSchema = z.strictObject({
   provider: z.string().min(1),

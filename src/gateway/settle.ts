@@ -33,6 +33,9 @@ export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLog
     prompt_tokens: rc.usage?.prompt_tokens,
     completion_tokens: rc.usage?.completion_tokens,
     error: rc.error ? { code: rc.error.code, message: rc.error.message } : undefined,
+    route_rule: rc.routeRule,
+    fallback_group: rc.fallbackGroup,
+    failed_attempts: rc.failedAttempts,
   };
   if (status >= 500) log.error(entry, 'request failed');
   else if (status >= 400) log.warn(entry, 'request failed');

@@ -87,6 +87,10 @@ describe('routeHints', () => {
     expect(error.message).toContain('x-switchyard-provider');
   });
 
+  it('compares regions case-insensitively (tags are lower-cased in config too)', () => {
+    expect(routeHints({ 'x-switchyard-region': 'EU, US-East-1' }, false).constraints.regions).toEqual(['eu', 'us-east-1']);
+  });
+
   it('rejects a pin of more than one provider, pointing at the exclusion header', () => {
     const error = thrown(() => routeHints({ 'x-switchyard-provider': 'a, b' }, true));
     expect(error.status).toBe(400);

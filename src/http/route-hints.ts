@@ -39,7 +39,7 @@ export function routeHints(headers: IncomingHttpHeaders, allowOverrides: boolean
     throw new GatewayError('routing_override_not_allowed', `${given.join(', ')}: this gateway does not let clients steer routing (the operator can allow it with routing.allow_client_overrides: true).`);
   }
   const constraints: RouteConstraints = {};
-  if (region !== undefined) constraints.regions = list(header('x-switchyard-region')!, 'x-switchyard-region');
+  if (region !== undefined) constraints.regions = list(header('x-switchyard-region')!.toLowerCase(), 'x-switchyard-region');
   if (pin !== undefined) {
     const pinned = list(header('x-switchyard-provider')!, 'x-switchyard-provider');
     if (pinned.length > 1) throw new GatewayError('invalid_request', `x-switchyard-provider: pins one provider, got ${pinned.length} (${pinned.join(', ')}); use x-switchyard-exclude-providers to leave some out.`);

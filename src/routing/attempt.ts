@@ -15,6 +15,9 @@ export function countsAgainstTarget(error: unknown): boolean {
   return error.code === 'upstream_error' || error.code === 'upstream_timeout' || error.code === 'upstream_rate_limited';
 }
 
+/** The least a failure weighs on the target's latency estimate (it decays like any sample). */
+const FAILURE_PENALTY_MS = 1000;
+
 export class Attempt {
   readonly #controller = new AbortController();
   readonly #rc: RequestContext;
@@ -98,8 +101,10 @@ export class Attempt {
     clearTimeout(this.#timer);
     // A failed or cancelled call used (almost) none of the reserved tokens; a served one, what it reported.
     this.#permit?.release(error !== undefined || cancelled ? 0 : this.#rc.usage?.total_tokens);
-    if (cancelled) this.target.stats.cancel();
-    else this.target.stats.end({ ok: error === undefined, latencyMs: this.#firstByteMs, firstByteMs: this.#firstByteMs, error });
+    const stats = this.target.stats;
+    if (cancelled) stats.cancel();
+    else if (error === undefined) stats.end({ ok: true, latencyMs: this.#firstByteMs, firstByteMs: this.#firstByteMs });
+    else stats.end({ ok: false, latencyMs: this.#firstByteMs, firstByteMs: this.#firstByteMs, error, penaltyMs: Math.max(FAILURE_PENALTY_MS, 2 * stats.latencyEstimate(), this.elapsedMs) });
   }
 
   #gotFirstByte(): void {

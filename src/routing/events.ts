@@ -16,8 +16,8 @@ export type DivertReason = 'context_window' | 'content_policy';
 export interface RoutingEvents {
   served(rc: RequestContext, target: RoutingTarget, ms: number): void;
   attemptFailed(rc: RequestContext, target: RoutingTarget, error: unknown, ms: number): void;
-  /** The next target of the same pass is tried after a failure (in the same or a fallback group). */
-  failover(rc: RequestContext, group: ModelGroup, target: RoutingTarget): void;
+  /** The next target of the same pass is tried after a failure (in the request's group `primary` or a fallback `group`). */
+  failover(rc: RequestContext, primary: ModelGroup, group: ModelGroup): void;
   /** A hedged attempt started beside a slow one. */
   hedged(rc: RequestContext, group: ModelGroup, target: RoutingTarget): void;
   retrying(rc: RequestContext, group: ModelGroup, waitMs: number): void;
@@ -90,6 +90,11 @@ export class RoutingMetrics implements RoutingEvents {
     });
   }
 
+  /** Every configured target's breaker shows as closed from the start, not only after its first change. */
+  registerTargets(targets: readonly RoutingTarget[]): void {
+    for (const target of targets) if (target.breaker) this.breakerState.set({ provider: target.providerId, model: target.modelLabel }, BREAKER_STATE_VALUE[target.breaker.state]);
+  }
+
   served(_rc: RequestContext, target: RoutingTarget, ms: number): void {
     let series = this.#served.get(target);
     if (!series) {
@@ -108,9 +113,10 @@ export class RoutingMetrics implements RoutingEvents {
     (rc.failedAttempts ??= []).push({ provider: target.providerId, model: target.modelLabel, code: outcome, status: isGatewayError(error) ? error.status : 500 });
   }
 
-  failover(rc: RequestContext, group: ModelGroup): void {
-    const asked = rc.model ?? group.name;
-    if (group.name !== asked && !rc.fallbackGroup) {
+  failover(rc: RequestContext, primary: ModelGroup, group: ModelGroup): void {
+    const asked = rc.model ?? primary.name;
+    if (group !== primary && rc.fallbackGroup !== group.name) {
+      // Fallback groups are configured groups: the label stays bounded.
       rc.fallbackGroup = group.name;
       this.fallbacks.inc({ model: asked, to: group.name, reason: 'error' });
     }

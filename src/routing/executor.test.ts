@@ -872,3 +872,25 @@ describe('Executor: target limits', () => {
     expect(target.stats.inFlight).toBe(0);
   });
 });
+
+describe('Executor: the deadline', () => {
+  it('aborts attempts still running at the deadline and starts no more, answering 504', async () => {
+    let signal: AbortSignal | undefined;
+    const hanging = fake('hanging', {
+      chat: (_req, ctx) => {
+        signal = ctx.signal;
+        return untilAborted(ctx.signal);
+      },
+    });
+    const spare = ok('spare');
+    const plan = planFor([{ adapter: hanging }, { adapter: spare }], { retry: { max_retries: 3, deadline_ms: 80 } });
+    const { executor, rc } = setup();
+    const started = performance.now();
+    const error: unknown = await executor.chat(plan, request, rc, zero).catch((err: unknown) => err);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(error).toMatchObject({ code: 'upstream_timeout', status: 504 });
+    expect((error as Error).message).toMatch(/routing deadline of 80 ms/);
+    expect(signal?.aborted).toBe(true);
+    expect(spare.contexts).toHaveLength(0);
+  });
+});

@@ -58,6 +58,7 @@ interface RunOptions<T> {
   refused?: (answer: T) => boolean;
 }
 
+/** Timers can fire a little early: deadlines and Retry-After times are compared with this slack. */
 const RETRY_AT_SLACK_MS = 5;
 
 const HEDGE_LOST = new GatewayError('client_closed_request', 'Another attempt answered first (hedged request).');
@@ -132,10 +133,16 @@ export class Executor {
         let queued = false;
         let exhausted = false;
         let hedgeDue = false;
+        let triedThisPass = 0;
         let diverted = false;
         /** A target failed in this pass without asking for a wait (a retry may start at once). */
         let retryableNow = false;
         for (;;) {
+          if (performance.now() >= deadline && !exhausted) {
+            // Past the deadline: no new attempts, and the running ones end now.
+            exhausted = true;
+            race.abortAll(deadlineError(policy.deadlineMs));
+          }
           if ((race.size === 0 || hedgeDue) && !exhausted) {
             hedgeDue = false;
             let next = this.#admit(pass, options, retryAt, (candidate) => {
@@ -149,21 +156,28 @@ export class Executor {
               if (!(waited instanceof LimiterRefusal)) next = waited;
               else if (lastError === undefined) {
                 this.events.shed(rc, saturated.target);
-                throw shed(saturated.target, waited);
+                throw shed(saturated.target, waited, options.tokens());
               }
             }
             if (next) {
               eligibleSeen = true;
-              this.#start(next, rc, options, call, race);
+              this.#start(next, plan, rc, options, call, race, triedThisPass++ > 0);
             } else {
               exhausted = true;
             }
           }
           if (race.size === 0) break;
-          const outcome = await race.next(exhausted ? undefined : this.#hedgeDelay(plan.group.hedge, race));
+          const hedge = exhausted ? undefined : this.#hedgeDelay(plan.group.hedge, race);
+          const outcome = await race.next(Math.min(hedge ?? Infinity, deadline - performance.now()));
           if (rc.clientClosed) throw rc.clientClosed;
           if (outcome.kind === 'hedge') {
-            hedgeDue = true;
+            // The timer was the deadline's (timers may fire a hair early) or the hedge delay's.
+            if (performance.now() + RETRY_AT_SLACK_MS >= deadline) {
+              if (!exhausted) race.abortAll(deadlineError(policy.deadlineMs));
+              exhausted = true;
+            } else {
+              hedgeDue = hedge !== undefined;
+            }
             continue;
           }
           const { attempt } = outcome;
@@ -224,7 +238,6 @@ export class Executor {
     for (let step = pass.next(); !step.done; step = pass.next()) {
       const candidate = step.value;
       const { target } = candidate;
-      // (Timers can fire a little early: a few ms of slack keeps a target waited for from being skipped.)
       if (retryAt && (retryAt.get(target) ?? 0) > performance.now() + RETRY_AT_SLACK_MS) continue;
       let permit: Permit | undefined;
       if (target.limiter) {
@@ -244,10 +257,10 @@ export class Executor {
     return undefined;
   }
 
-  #start<T>(admitted: Admitted, rc: RequestContext, options: RunOptions<T>, call: Call<T>, race: Race<T>): void {
+  #start<T>(admitted: Admitted, plan: RoutePlan, rc: RequestContext, options: RunOptions<T>, call: Call<T>, race: Race<T>, failover: boolean): void {
     const { target, group } = admitted.candidate;
     if (race.size > 0) this.events.hedged(rc, group, target);
-    else if (rc.attempts > 0) this.events.failover(rc, group, target);
+    else if (failover) this.events.failover(rc, plan.group, group);
     rc.attempts += 1;
     // The target being tried (the one an error names); a hedge's winner is set again when it is served.
     rc.providerId = target.providerId;
@@ -321,17 +334,24 @@ function isRefusal(completion: ChatCompletion): boolean {
   return choices.every((c) => c.finish_reason === 'content_filter' && !c.message?.content && !c.message?.tool_calls?.length);
 }
 
+function deadlineError(deadlineMs: number): GatewayError {
+  return new GatewayError('upstream_timeout', `No upstream answered within the request's routing deadline of ${deadlineMs} ms (retry.deadline_ms).`);
+}
+
 const SHED_REASONS: Record<LimiterRefusal['refusal']['reason'], string> = {
-  saturated: 'is at its concurrency limit',
-  queue_full: 'is at its concurrency limit and its wait queue is full',
-  queue_timeout: 'had no free slot within its queue timeout',
-  rate: 'is at its configured requests / tokens per minute',
+  saturated: 'is at its concurrency limit (max_concurrency)',
+  rate: 'is at its configured requests / tokens per minute (rpm / tpm)',
+  queue_full: 'and its wait queue is full (max_queue)',
+  queue_timeout: 'and no slot came free within queue_timeout_ms',
 };
 
-function shed(target: RoutingTarget, refusal: LimiterRefusal): GatewayError {
-  const why = SHED_REASONS[refusal.refusal.reason];
-  return new GatewayError('service_unavailable', `The gateway is overloaded: ${target.key} ${why}. Retry after ${Math.ceil(refusal.refusal.retryAfterMs / 1000)} s.`, {
-    retryAfterMs: refusal.refusal.retryAfterMs,
+/** 503 for a request no target could take: what limit was hit, and what the queue said. */
+function shed(target: RoutingTarget, refusal: LimiterRefusal, tokens: number): GatewayError {
+  const limit = target.limiter!.refusal(tokens);
+  const queue = refusal.refusal.reason === 'queue_full' || refusal.refusal.reason === 'queue_timeout' ? ` ${SHED_REASONS[refusal.refusal.reason]}` : '';
+  const retryAfterMs = Math.max(refusal.refusal.retryAfterMs, limit.retryAfterMs);
+  return new GatewayError('service_unavailable', `The gateway is overloaded: ${target.key} ${SHED_REASONS[limit.reason]}${queue}. Retry after ${Math.ceil(retryAfterMs / 1000)} s.`, {
+    retryAfterMs,
     provider: target.providerId,
   });
 }

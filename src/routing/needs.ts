@@ -163,3 +163,9 @@ export class PromptSize {
     return this.tokens() <= room;
   }
 }
+
+/**
+ * Output tokens assumed for a request that sets no max_tokens, where an estimate is needed (the
+ * cost strategy, TPM reservations, reconciled with the real usage afterwards).
+ */
+export const ASSUMED_OUTPUT_TOKENS = 256;

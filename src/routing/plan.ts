@@ -7,7 +7,7 @@
  * serve it (capabilities from the model catalogue, context window).
  */
 import { GatewayError } from '../gateway/errors.js';
-import { supports, type PromptSize, type RequestNeeds } from './needs.js';
+import { ASSUMED_OUTPUT_TOKENS, supports, type PromptSize, type RequestNeeds } from './needs.js';
 import type { ModelGroup, ModelRegistry } from './models.js';
 import type { Strategy } from './strategies.js';
 import type { GroupMember, RoutingTarget } from './target.js';
@@ -125,7 +125,7 @@ export class RoutePlan {
     if (group.members.length === 1) return group.members;
     const strategy = this.#request.constraints.strategy ?? group.strategy;
     const needs = this.#request.needs;
-    const estimate = needs ? { promptTokens: this.#request.prompt?.estimate() ?? 0, maxOutputTokens: needs.maxOutputTokens ?? 0 } : NO_TOKENS;
+    const estimate = needs ? { promptTokens: this.#request.prompt?.estimate() ?? 0, maxOutputTokens: needs.maxOutputTokens ?? ASSUMED_OUTPUT_TOKENS } : NO_TOKENS;
     return strategy.order(group.members, estimate);
   }
 

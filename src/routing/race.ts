@@ -36,14 +36,19 @@ export class Race<T> {
     );
   }
 
-  /** The next attempt to finish; or `hedge` once `hedgeAfterMs` passed first (or the client left). */
+  /** The next attempt to finish; or `hedge` once `hedgeAfterMs` passed first (or the client left): the caller looks at the time. */
   next(hedgeAfterMs?: number): Promise<Outcome<T>> {
     const ready = this.#finished.shift();
     if (ready) return Promise.resolve(this.#settled(ready));
     return new Promise((resolve) => {
       this.#wake = resolve;
-      if (hedgeAfterMs !== undefined) this.#timer = setTimeout(() => this.#deliver({ kind: 'hedge' }), Math.max(0, hedgeAfterMs));
+      if (hedgeAfterMs !== undefined && hedgeAfterMs !== Infinity) this.#timer = setTimeout(() => this.#deliver({ kind: 'hedge' }), Math.max(0, hedgeAfterMs));
     });
+  }
+
+  /** Aborts every running attempt with `reason`; their failures still come back through `next`. */
+  abortAll(reason: GatewayError): void {
+    for (const attempt of this.#running) attempt.abort(reason);
   }
 
   /** Cancels every attempt still running (the request has its answer, or is giving up). */

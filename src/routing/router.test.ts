@@ -6,7 +6,7 @@ import type { ChatMessage, ChatRequest } from '../gateway/types.js';
 import type { Provider } from '../providers/registry.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import { ModelRegistry } from './models.js';
-import { MESSAGE_ALLOWANCE_TOKENS, PromptSize, REQUEST_ALLOWANCE_TOKENS } from './needs.js';
+import { ASSUMED_OUTPUT_TOKENS, MESSAGE_ALLOWANCE_TOKENS, PromptSize, REQUEST_ALLOWANCE_TOKENS } from './needs.js';
 import { NO_HINTS, Router, type RouteHints } from './router.js';
 
 function provider(id: string): Provider {
@@ -135,13 +135,13 @@ describe('Router.chat', () => {
     expect(plan.nothingEligible().code).toBe('no_eligible_target');
   });
 
-  it('reserves the prompt estimate plus max_tokens', () => {
+  it('reserves the prompt estimate plus max_tokens (or the assumed output without one)', () => {
     // "hello world!" is 12 bytes: 3 tokens at 4 bytes a token, plus the framing allowances.
     const prompt = 3 + REQUEST_ALLOWANCE_TOKENS + MESSAGE_ALLOWANCE_TOKENS;
     const router = routerWith();
     expect(router.chat(chat([{ role: 'user', content: 'hello world!' }], { max_tokens: 100 }), context(), NO_HINTS).tokens()).toBe(prompt + 100);
     expect(router.chat(chat([{ role: 'user', content: 'hello world!' }], { max_tokens: 100, max_completion_tokens: 40 }), context(), NO_HINTS).tokens()).toBe(prompt + 40);
-    expect(router.chat(chat([{ role: 'user', content: 'hello world!' }]), context(), NO_HINTS).tokens()).toBe(prompt);
+    expect(router.chat(chat([{ role: 'user', content: 'hello world!' }]), context(), NO_HINTS).tokens()).toBe(prompt + ASSUMED_OUTPUT_TOKENS);
   });
 });
 

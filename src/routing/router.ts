@@ -6,7 +6,7 @@ import type { RequestContext } from '../gateway/context.js';
 import { GatewayError } from '../gateway/errors.js';
 import type { ChatMessage, ChatRequest } from '../gateway/types.js';
 import type { ModelGroup, ModelRegistry } from './models.js';
-import { needsOf, PromptSize } from './needs.js';
+import { ASSUMED_OUTPUT_TOKENS, needsOf, PromptSize } from './needs.js';
 import { RoutePlan, type RouteConstraints } from './plan.js';
 import { compileRules, type CompiledRules, type RoutingRuleConfig, type RuleInput } from './rules.js';
 
@@ -42,7 +42,7 @@ export class Router {
     const needs = needsOf(request, stream);
     const group = this.#group(request.model, rc, () => ruleInput(request, stream, prompt, hints));
     const plan = new RoutePlan(this.models, group, { stream, needs, prompt, constraints: hints.constraints });
-    return { plan, tokens: () => prompt.estimate() + (needs.maxOutputTokens ?? 0) };
+    return { plan, tokens: () => prompt.estimate() + (needs.maxOutputTokens ?? ASSUMED_OUTPUT_TOKENS) };
   }
 
   /** A request routed by name only (embeddings, count_tokens): routing rules are for chat requests and do not apply. */

@@ -191,14 +191,14 @@ describe('provider health endpoints', () => {
     await client.chat.completions.create({ model: 'rr', messages: say('warm') });
     const res = await raw(gateway, '/v1/providers');
     expect(res.status).toBe(200);
-    const body = res.json as { object: string; data: { id: string; type: string; status: string; targets: { model: string; groups: string[]; circuit_breaker: { state: string }; stats: { requests: number; latencyMs: { p50: number | null } } }[] }[] };
+    const body = res.json as { object: string; data: { id: string; type: string; status: string; targets: { model: string; groups: string[]; circuit_breaker: { state: string }; stats: { requests: number; latency_ms: { p50: number | null } } }[] }[] };
     expect(body.object).toBe('list');
     expect(body.data.map((p) => p.id).sort()).toEqual(['east', 'west']);
     const eastTarget = body.data.find((p) => p.id === 'east')!.targets.find((t) => t.model === 'gpt-4o-mini')!;
     expect(eastTarget.groups).toEqual(expect.arrayContaining(['rr', 'primary']));
     expect(eastTarget.circuit_breaker.state).toBe('closed');
     expect(eastTarget.stats.requests).toBeGreaterThanOrEqual(1);
-    expect(eastTarget.stats.latencyMs.p50).toBeGreaterThan(0);
+    expect(eastTarget.stats.latency_ms.p50).toBeGreaterThan(0);
 
     const one = await raw(gateway, '/v1/providers/west/health');
     expect(one.status).toBe(200);

@@ -35,19 +35,39 @@ function providerHealth(models: ModelRegistry, id: string) {
 function targetHealth(models: ModelRegistry, target: RoutingTarget) {
   const breaker = target.breaker?.snapshot();
   const stats = target.stats.snapshot();
-  const status: Status = breaker?.state === 'open' ? 'unhealthy' : breaker?.state === 'half-open' ? 'degraded' : stats.requests === 0 ? 'unknown' : 'healthy';
   return {
     model: target.model,
     groups: models.groupsOf(target),
     region: target.region ?? null,
-    status,
-    circuit_breaker: breaker ?? null,
-    stats,
-    limits: target.limiter?.snapshot() ?? null,
+    status: targetStatus(target, stats.requests, stats.errorRate),
+    circuit_breaker: breaker ? snakeCase(breaker) : null,
+    stats: snakeCase(stats),
+    limits: target.limiter ? snakeCase(target.limiter.snapshot()) : null,
     context_window: target.info.contextWindow ?? null,
-    price_per_million_tokens: target.info.price ?? null,
+    price_per_million_tokens: target.info.price ? snakeCase(target.info.price) : null,
     probe: target.probe ?? null,
   };
+}
+
+/**
+ * unhealthy: its breaker is open, or the last active probe failed; degraded: half-open, or at
+ * least half of its calls in the window failed; unknown: no calls and no probe yet.
+ */
+function targetStatus(target: RoutingTarget, requests: number, errorRate: number | null): Status {
+  const state = target.breaker?.state;
+  if (state === 'open' || target.probe?.ok === false) return 'unhealthy';
+  if (state === 'half-open' || (errorRate !== null && errorRate >= 0.5)) return 'degraded';
+  if (requests === 0 && !target.probe) return 'unknown';
+  return 'healthy';
+}
+
+/** The API speaks snake_case (as OpenAI's does); the statistics objects are camelCase inside. */
+function snakeCase(value: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? snakeCase(inner as object) : inner;
+  }
+  return out;
 }
 
 function providerStatus(statuses: Status[]): Status {

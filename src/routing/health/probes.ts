@@ -1,6 +1,7 @@
 /**
  * Active health checks (optional, `routing.health_checks`): on an interval, one cheap request to
- * every configured target — a one-token chat, or a one-word embedding for embedding models. The
+ * every configured target — a one-token chat, or a one-word embedding for embedding models (other
+ * non-chat models, such as speech or image models, are not probed). The
  * result is shown by GET /v1/providers and feeds the target's circuit breaker, so a target whose
  * breaker is open can be found healthy again without risking client traffic on it.
  */
@@ -24,7 +25,7 @@ export function startHealthProbes(models: ModelRegistry, settings: ProbeSettings
     if (running) return;
     running = true;
     try {
-      await Promise.all(models.configuredTargets().map((target) => probe(target, settings.timeoutMs, log)));
+      await Promise.all(models.configuredTargets().filter(probeable).map((target) => probe(target, settings.timeoutMs, log)));
     } finally {
       running = false;
     }
@@ -32,6 +33,15 @@ export function startHealthProbes(models: ModelRegistry, settings: ProbeSettings
   const timer = setInterval(() => void round(), settings.intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** Chat and embedding models can be probed cheaply; others (speech, images, rerank) are left to passive statistics. */
+function probeable(target: RoutingTarget): boolean {
+  return target.info.capabilities.chat !== false || isEmbeddingModel(target);
+}
+
+function isEmbeddingModel(target: RoutingTarget): boolean {
+  return /embed/i.test(target.model);
 }
 
 export async function probe(target: RoutingTarget, timeoutMs: number, log: ProbeLog): Promise<void> {
@@ -42,7 +52,7 @@ export async function probe(target: RoutingTarget, timeoutMs: number, log: Probe
   let error: string | undefined;
   try {
     const adapter = target.provider.adapter;
-    if (/embed/i.test(target.model)) await adapter.embeddings({ model: target.model, input: 'ping' }, ctx);
+    if (isEmbeddingModel(target)) await adapter.embeddings({ model: target.model, input: 'ping' }, ctx);
     else await adapter.chat({ model: target.model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, ctx);
   } catch (err) {
     error = signal.aborted ? `no answer within ${timeoutMs} ms` : err instanceof GatewayError ? err.message : String(err);

@@ -230,3 +230,26 @@ describe('TargetStats', () => {
     });
   });
 });
+
+describe('TargetStats: failures weigh on the latency estimate', () => {
+  it('a failure before any answer raises the estimate by its penalty, leaving the percentiles alone', () => {
+    const time = clock();
+    const stats = new TargetStats({ now: time.now, decayMs: 10_000 });
+    served(stats, 50);
+    stats.begin();
+    stats.end({ ok: false, error: 'connection refused', penaltyMs: 1000 });
+    expect(stats.latencyEstimate()).toBe(1000);
+    expect(stats.snapshot().latencyMs).toEqual({ p50: 50, p95: 50, p99: 50 });
+    // Like any sample it decays as good answers come in.
+    time.advance(20_000);
+    served(stats, 50);
+    expect(stats.latencyEstimate()).toBeLessThan(200);
+  });
+
+  it('ignores a penalty on a success', () => {
+    const stats = new TargetStats({ now: clock().now });
+    stats.begin();
+    stats.end({ ok: true, penaltyMs: 5000 });
+    expect(stats.latencyEstimate()).toBe(0);
+  });
+});

@@ -121,6 +121,11 @@ export interface CallResult {
   latencyMs?: number;
   firstByteMs?: number;
   error?: string;
+  /**
+   * A failed call's weight on the latency estimate (not on the percentiles): without it a target
+   * that fails fast, before answering, would look fast to least-latency routing.
+   */
+  penaltyMs?: number;
 }
 
 /** Passive health statistics of one routing target, updated by every call. */
@@ -174,6 +179,7 @@ export class TargetStats {
     if (!result.ok) this.#lastError = { at: Date.now(), message: result.error ?? 'call failed' };
     const { latencyMs, firstByteMs } = result;
     if (latencyMs !== undefined) this.#observeLatency(latencyMs, now);
+    else if (!result.ok && result.penaltyMs !== undefined) this.#observeLatency(result.penaltyMs, now);
     if (latencyMs !== undefined || firstByteMs !== undefined) this.#addSample(now, latencyMs ?? NaN, firstByteMs ?? NaN);
   }
 

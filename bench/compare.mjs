@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+/**
+ * A/B of two gateway builds (`node bench/compare.mjs --a=DIR --b=DIR`, see bench/README.md), for
+ * "did this change cost anything" on a noisy machine: rounds alternate A and B (a fresh gateway
+ * per run, pinned to core 0; load and mock upstream on core 1), and the figures are medians of
+ * the gateway's CPU time per request (from /proc, far steadier than latency here) and throughput
+ * at saturation, non-streaming and streaming.
+ *
+ * Scenarios: `simple` is the core benchmark's group (one target); `routed` a group of three
+ * targets (three providers on the same mock) under `least-latency`, with breakers and limits on
+ * every target — what routing costs when it has work to do.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cpuSecondsOf, freePort, onJsonLines, pinSelf, pinningAvailable, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
+const UPSTREAM = fileURLToPath(new URL('./upstream.mjs', import.meta.url));
+const KEY = 'sk-sy-bench-master-key-0123456789abcdef';
+const GATEWAY_CORE = 0;
+const LOAD_CORE = 1;
+
+const { values } = parseArgs({
+  options: {
+    a: { type: 'string', default: '.dist-base' },
+    b: { type: 'string', default: 'dist' },
+    scenarios: { type: 'string', default: 'simple' },
+    'b-scenarios': { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '4' },
+    warmup: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '64' },
+    markdown: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log('Usage: node bench/compare.mjs --a=DIR --b=DIR [--scenarios=simple,routed] [--b-scenarios=...] [--rounds=N] [--duration=S] [--warmup=S] [--concurrency=N] [--markdown]');
+  console.log('  --b-scenarios: B runs these instead (same count), e.g. --a=dist --b=dist --scenarios=simple --b-scenarios=routed');
+  process.exit(0);
+}
+const rounds = Math.max(1, Number(values.rounds));
+const durationMs = Number(values.duration) * 1000;
+const warmupMs = Number(values.warmup) * 1000;
+const concurrency = Number(values.concurrency);
+const scenarios = values.scenarios.split(',').map((s) => s.trim());
+const bScenarios = values['b-scenarios'] ? values['b-scenarios'].split(',').map((s) => s.trim()) : scenarios;
+if (bScenarios.length !== scenarios.length) throw new Error('--b-scenarios needs as many scenarios as --scenarios');
+const builds = { A: values.a, B: values.b };
+
+const MESSAGES = [
+  { role: 'system', content: 'You are a concise technical assistant. Answer in one short paragraph.' },
+  { role: 'user', content: 'Explain what load balancing is, and why an LLM gateway in front of several model providers benefits from it.' },
+];
+const body = (stream) => JSON.stringify({ model: 'gpt-4o-mini', messages: MESSAGES, temperature: 0.2, max_tokens: 256, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) });
+
+const CONFIGS = {
+  simple: (origin) => `auth: { master_key: ${KEY} }
+providers:
+  oai: { type: openai, api_key: sk-bench-upstream, base_url: "${origin}/v1" }
+models:
+  gpt-4o-mini: { targets: [ { provider: oai, model: gpt-4o-mini } ] }
+`,
+  routed: (origin) => `auth: { master_key: ${KEY} }
+providers:
+  oai1: { type: openai, api_key: sk-bench-upstream, base_url: "${origin}/v1" }
+  oai2: { type: openai, api_key: sk-bench-upstream, base_url: "${origin}/v1" }
+  oai3: { type: openai, api_key: sk-bench-upstream, base_url: "${origin}/v1" }
+models:
+  gpt-4o-mini:
+    strategy: least-latency
+    targets:
+      - { provider: oai1, model: gpt-4o-mini, max_concurrency: 1000, tpm: 100000000 }
+      - { provider: oai2, model: gpt-4o-mini, max_concurrency: 1000, tpm: 100000000 }
+      - { provider: oai3, model: gpt-4o-mini, max_concurrency: 1000, tpm: 100000000 }
+`,
+};
+
+const children = [];
+
+async function listen(core, args, what) {
+  const child = spawnNode(core, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const port = await new Promise((resolve, reject) => {
+    onJsonLines(child.stdout, (event) => event.event === 'listening' && resolve(event.port));
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before listening`)));
+  });
+  return { child, origin: `http://127.0.0.1:${port}` };
+}
+
+async function startGateway(dist, configPath) {
+  const main = join(REPO, dist, 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing (build it first)`);
+  const port = await freePort();
+  const child = spawnNode(GATEWAY_CORE, [main, 'start', '--config', configPath], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
+  });
+  children.push(child);
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/health/ready`, { child });
+  return { child, origin };
+}
+
+function runLoad(origin, pid, stream) {
+  const spec = { origin, path: '/v1/chat/completions', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body(stream), stream, concurrency, warmupMs, durationMs };
+  const child = spawnNode(LOAD_CORE, [LOAD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const marks = {};
+    onJsonLines(child.stdout, (event) => {
+      if (event.event === 'measuring' || event.event === 'window-end') marks[event.event] = cpuSecondsOf(pid);
+      if (event.event === 'result') marks.result = event;
+    });
+    child.once('exit', (code) => {
+      const result = marks.result;
+      if (code !== 0 || !result) return reject(new Error(`load generator failed (exit ${code})`));
+      if (result.errors > 0) return reject(new Error(`${result.errors} failed requests; first: ${JSON.stringify(result.errorSamples[0])}`));
+      resolve({ rps: result.rps, cpuUs: ((marks['window-end'] - marks.measuring) / Math.max(1, result.completedInWindow)) * 1e6 });
+    });
+  });
+}
+
+function median(list) {
+  const sorted = [...list].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+async function main() {
+  const pinning = pinningAvailable();
+  if (!pinning.ok) throw new Error(`cannot pin the gateway to its own core: ${pinning.why}`);
+  pinSelf(LOAD_CORE);
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-compare-'));
+  const rows = [];
+  try {
+    const upstream = await listen(LOAD_CORE, [UPSTREAM, '--port=0'], 'mock upstream');
+    for (const [index, scenario] of scenarios.entries()) {
+      const configPaths = {};
+      for (const [build, name] of [['A', scenario], ['B', bScenarios[index]]]) {
+        if (!CONFIGS[name]) throw new Error(`unknown scenario "${name}" (simple, routed)`);
+        configPaths[build] = join(dir, `${name}.yaml`);
+        writeFileSync(configPaths[build], CONFIGS[name](upstream.origin));
+      }
+      for (const stream of [false, true]) {
+        const results = { A: [], B: [] };
+        for (let round = 0; round < rounds; round++) {
+          for (const build of round % 2 ? ['B', 'A'] : ['A', 'B']) {
+            const gateway = await startGateway(builds[build], configPaths[build]);
+            results[build].push(await runLoad(gateway.origin, gateway.child.pid, stream));
+            await stopChild(gateway.child, 5000);
+          }
+        }
+        const kind = stream ? 'streaming' : 'non-streaming';
+        const a = { rps: median(results.A.map((r) => r.rps)), cpuUs: median(results.A.map((r) => r.cpuUs)) };
+        const b = { rps: median(results.B.map((r) => r.rps)), cpuUs: median(results.B.map((r) => r.cpuUs)) };
+        const label = scenario === bScenarios[index] ? scenario : `${scenario} → ${bScenarios[index]}`;
+        rows.push({ scenario: label, kind, a, b });
+        console.error(`bench: ${label} ${kind}: A ${a.cpuUs.toFixed(0)} µs/req ${Math.round(a.rps)} req/s; B ${b.cpuUs.toFixed(0)} µs/req ${Math.round(b.rps)} req/s`);
+      }
+    }
+  } finally {
+    for (const child of children.reverse()) await stopChild(child, 5000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const head = ['scenario', 'kind', 'A CPU µs/req', 'B CPU µs/req', 'B/A CPU', 'A req/s', 'B req/s', 'B/A req/s'];
+  const body = rows.map((r) => [r.scenario, r.kind, r.a.cpuUs.toFixed(0), r.b.cpuUs.toFixed(0), `${((r.b.cpuUs / r.a.cpuUs) * 100).toFixed(1)}%`, Math.round(r.a.rps).toLocaleString('en-US'), Math.round(r.b.rps).toLocaleString('en-US'), `${((r.b.rps / r.a.rps) * 100).toFixed(1)}%`]);
+  console.log(`\nA = ${builds.A}, B = ${builds.B}; c=${concurrency}, ${durationMs / 1000} s per run, medians of ${rounds} alternating round(s)\n`);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  console.log([head, ...body].map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n'));
+  if (values.markdown) {
+    console.log(`\n| ${head.join(' | ')} |\n| ${head.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')} |\n${body.map((row) => `| ${row.join(' | ')} |`).join('\n')}`);
+  }
+}
+
+process.once('SIGINT', () => {
+  for (const child of children) child.kill('SIGKILL');
+  process.exit(130);
+});
+
+main().catch((err) => {
+  console.error(`bench: ${err.message}`);
+  for (const child of children) child.kill('SIGKILL');
+  process.exit(1);
+});
