@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuSecondsOf, freePort, onJsonLines, pinSelf, pinningAvailable, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
+import { cpuSecondsOf, freePort, median, onJsonLines, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
@@ -82,16 +82,6 @@ models:
 
 const children = [];
 
-async function listen(core, args, what) {
-  const child = spawnNode(core, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const port = await new Promise((resolve, reject) => {
-    onJsonLines(child.stdout, (event) => event.event === 'listening' && resolve(event.port));
-    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before listening`)));
-  });
-  return { child, origin: `http://127.0.0.1:${port}` };
-}
-
 async function startGateway(dist, configPath) {
   const main = join(REPO, dist, 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing (build it first)`);
@@ -124,12 +114,6 @@ function runLoad(origin, pid, stream) {
   });
 }
 
-function median(list) {
-  const sorted = [...list].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 async function main() {
   const pinning = pinningAvailable();
   if (!pinning.ok) throw new Error(`cannot pin the gateway to its own core: ${pinning.why}`);
@@ -137,7 +121,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-compare-'));
   const rows = [];
   try {
-    const upstream = await listen(LOAD_CORE, [UPSTREAM, '--port=0'], 'mock upstream');
+    const upstream = await startListener(children, LOAD_CORE, [UPSTREAM, '--port=0'], 'mock upstream');
     for (const [index, scenario] of scenarios.entries()) {
       const configPaths = {};
       for (const [build, name] of [['A', scenario], ['B', bScenarios[index]]]) {

@@ -17,7 +17,7 @@ function origin(url) {
     const rest = url.slice(modules + '/node_modules/'.length).split('/');
     return `npm:${rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]}`;
   }
-  const dist = url.indexOf('/dist/');
+  const dist = url.search(/\/\.?dist[^/]*\//);
   if (dist >= 0) return 'switchyard';
   return url.replace(/^file:\/\//, '');
 }
@@ -26,7 +26,7 @@ function shortUrl(url) {
   if (!url) return '';
   const modules = url.lastIndexOf('/node_modules/');
   if (modules >= 0) return url.slice(modules + '/node_modules/'.length);
-  const dist = url.indexOf('/dist/');
+  const dist = url.search(/\/\.?dist[^/]*\//);
   if (dist >= 0) return url.slice(dist + 1);
   return url.replace(/^file:\/\//, '');
 }

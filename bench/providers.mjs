@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuSecondsOf, freePort, onJsonLines, pinSelf, pinningAvailable, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
+import { cpuSecondsOf, freePort, median, onJsonLines, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 import { translatorCosts } from './lib/translator-costs.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -98,16 +98,6 @@ models:
 
 const children = [];
 
-async function listen(core, args, what) {
-  const child = spawnNode(core, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const port = await new Promise((resolve, reject) => {
-    onJsonLines(child.stdout, (event) => event.event === 'listening' && resolve(event.port));
-    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before listening`)));
-  });
-  return { child, origin: `http://127.0.0.1:${port}` };
-}
-
 function runLoad(origin, path, stream) {
   const spec = {
     origin,
@@ -159,7 +149,7 @@ async function main() {
   pinSelf(LOAD_CORE);
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-providers-'));
   try {
-    const upstream = await listen(LOAD_CORE, [UPSTREAM, '--port=0'], 'mock upstream');
+    const upstream = await startListener(children, LOAD_CORE, [UPSTREAM, '--port=0'], 'mock upstream');
     const configPath = join(dir, 'switchyard.yaml');
     writeFileSync(configPath, config(upstream.origin));
 
@@ -191,12 +181,6 @@ async function main() {
     for (const child of children.reverse()) await stopChild(child, 5000);
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function print(rows, costs) {

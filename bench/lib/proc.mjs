@@ -153,3 +153,24 @@ export async function stopChild(child, graceMs = 15_000) {
   clearTimeout(timer);
   return { code, signal };
 }
+
+/**
+ * Starts one of the bench's own servers (it prints {"event":"listening","port"} on stdout),
+ * pinned to `core`; the child is added to `children` for cleanup.
+ */
+export async function startListener(children, core, args, what) {
+  const child = spawnNode(core, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const port = await new Promise((resolve, reject) => {
+    onJsonLines(child.stdout, (event) => event.event === 'listening' && resolve(event.port));
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before listening`)));
+  });
+  return { child, origin: `http://127.0.0.1:${port}` };
+}
+
+/** The median of a list of numbers. */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

@@ -21,26 +21,22 @@ export class Pipeline {
   }
 
   chat(request: ChatRequest, rc: RequestContext, hints: RouteHints): Promise<ChatCompletion> {
-    const route = this.router.chat(request, rc, hints);
-    return this.executor.chat(route.plan, request, rc, route.tokens);
+    return this.executor.chat(this.router.chat(request, rc, hints), request, rc);
   }
 
   chatStream(request: ChatRequest, rc: RequestContext, hints: RouteHints): Promise<AsyncIterable<ChatCompletionChunk>> {
     rc.stream = true;
-    const route = this.router.chat(request, rc, hints);
-    return this.executor.chatStream(route.plan, request, rc, route.tokens);
+    return this.executor.chatStream(this.router.chat(request, rc, hints), request, rc);
   }
 
   /** Anthropic's Messages API: natively on targets that speak it, through the canonical format on others. */
   messages(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<MessagesAnswer> {
-    const route = this.router.chat(call.canonical(), rc, hints);
-    return this.executor.messages(route.plan, call, rc, route.tokens);
+    return this.executor.messages(this.router.chat(call.canonical(), rc, hints), call, rc);
   }
 
   messagesStream(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<MessagesStream> {
     rc.stream = true;
-    const route = this.router.chat(call.canonical(), rc, hints);
-    return this.executor.messagesStream(route.plan, call, rc, route.tokens);
+    return this.executor.messagesStream(this.router.chat(call.canonical(), rc, hints), call, rc);
   }
 
   /**

@@ -90,8 +90,6 @@ function planFor(targets: TargetSpec[], groupConfig: Record<string, unknown> = {
   return new RoutePlan(registry, registry.group('smart')!, { stream: false, constraints: {} });
 }
 
-const zero = (): number => 0;
-
 function setup(): { executor: Executor; metrics: RoutingMetrics; rc: RequestContext } {
   const metrics = new RoutingMetrics(new Registry());
   return { executor: new Executor(metrics), metrics, rc: createRequestContext('req-1', 'chat', performance.now()) };
@@ -114,7 +112,7 @@ describe('Executor.chat', () => {
   it('answers from the first target and records the attempt', async () => {
     const a = fake('a', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    const result = await executor.chat(group({ adapter: a, model: 'gpt-4o' }), request, rc, zero);
+    const result = await executor.chat(group({ adapter: a, model: 'gpt-4o' }), request, rc);
     expect(result.model).toBe('gpt-4o');
     expect(a.contexts[0]).toMatchObject({ upstreamModel: 'gpt-4o', requestId: 'req-1' });
     expect(rc).toMatchObject({ attempts: 1, providerId: 'a', upstreamModel: 'gpt-4o', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } });
@@ -126,7 +124,7 @@ describe('Executor.chat', () => {
     const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    const result = await executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero);
+    const result = await executor.chat(group({ adapter: a }, { adapter: b }), request, rc);
     expect(result.model).toBe('b-model');
     expect(rc).toMatchObject({ attempts: 2, providerId: 'b', upstreamModel: 'b-model' });
     expect(await outcomes(metrics)).toEqual({ 'a:upstream_error': 1, 'b:ok': 1 });
@@ -136,7 +134,7 @@ describe('Executor.chat', () => {
     const a = fake('a', { chat: () => Promise.reject(new GatewayError('upstream_rate_limited', 'slow down', { retryAfterMs: 1000 })) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, rc } = setup();
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).resolves.toMatchObject({ model: 'b-model' });
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).resolves.toMatchObject({ model: 'b-model' });
     expect(rc.attempts).toBe(2);
   });
 
@@ -145,7 +143,7 @@ describe('Executor.chat', () => {
     const a = fake('a', { chat: () => Promise.reject(rejected) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).rejects.toBe(rejected);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(rejected);
     expect(b.contexts).toHaveLength(0);
     expect(rc.attempts).toBe(1);
     expect(await outcomes(metrics)).toEqual({ 'a:upstream_client_error': 1 });
@@ -156,7 +154,7 @@ describe('Executor.chat', () => {
     const a = fake('a', { chat: () => Promise.reject(bug) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).rejects.toBe(bug);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(bug);
     expect(b.contexts).toHaveLength(0);
     expect(await outcomes(metrics)).toEqual({ 'a:internal_error': 1 });
   });
@@ -166,7 +164,7 @@ describe('Executor.chat', () => {
     const b = fake('b', { chat: () => Promise.reject(new GatewayError('upstream_timeout', 'b timed out', { provider: 'b' })) });
     const c = fake('c', { chat: () => Promise.reject(retryable('c')) });
     const { executor, metrics, rc } = setup();
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }, { adapter: c }), request, rc, zero)).rejects.toMatchObject({
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }, { adapter: c }), request, rc)).rejects.toMatchObject({
       code: 'upstream_error',
       provider: 'c',
     });
@@ -180,7 +178,7 @@ describe('Executor.chat', () => {
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
     const started = performance.now();
-    const result = await executor.chat(group({ adapter: a, totalMs: 40 }, { adapter: b }), request, rc, zero);
+    const result = await executor.chat(group({ adapter: a, totalMs: 40 }, { adapter: b }), request, rc);
     expect(performance.now() - started).toBeGreaterThanOrEqual(35);
     expect(result.model).toBe('b-model');
     expect(a.contexts[0]!.signal.aborted).toBe(true);
@@ -191,7 +189,7 @@ describe('Executor.chat', () => {
   it('reports upstream_timeout when the only target times out', async () => {
     const a = fake('a', { chat: (_req, ctx) => untilAborted(ctx.signal) });
     const { executor, rc } = setup();
-    const error: unknown = await executor.chat(group({ adapter: a, totalMs: 30 }), request, rc, zero).catch((err: unknown) => err);
+    const error: unknown = await executor.chat(group({ adapter: a, totalMs: 30 }), request, rc).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(GatewayError);
     expect(error).toMatchObject({ code: 'upstream_timeout', status: 504 });
     expect((error as Error).message).toBe('The upstream provider "a" did not finish within 30 ms.');
@@ -200,7 +198,7 @@ describe('Executor.chat', () => {
   it('clears the total timeout once an attempt succeeded', async () => {
     const a = fake('a', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, rc } = setup();
-    await executor.chat(group({ adapter: a, totalMs: 20 }), request, rc, zero);
+    await executor.chat(group({ adapter: a, totalMs: 20 }), request, rc);
     await new Promise((resolve) => setTimeout(resolve, 40));
     expect(a.contexts[0]!.signal.aborted).toBe(false);
   });
@@ -210,7 +208,7 @@ describe('Executor.chat', () => {
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
     const started = performance.now();
-    const result = await executor.chat(group({ adapter: a, firstByteMs: 40 }, { adapter: b }), request, rc, zero);
+    const result = await executor.chat(group({ adapter: a, firstByteMs: 40 }, { adapter: b }), request, rc);
     expect(result.model).toBe('b-model');
     expect(a.contexts[0]!.signal.reason).toMatchObject({ code: 'upstream_timeout', status: 504, message: 'The upstream provider "a" did not start answering within 40 ms.' });
     // Our own timer, not undici's ~1 s one: the timeout is precise.
@@ -228,7 +226,7 @@ describe('Executor.chat', () => {
       },
     });
     const { executor, rc } = setup();
-    await expect(executor.chat(group({ adapter: slowBody, firstByteMs: 30 }), request, rc, zero)).resolves.toMatchObject({ model: 'a-model' });
+    await expect(executor.chat(group({ adapter: slowBody, firstByteMs: 30 }), request, rc)).resolves.toMatchObject({ model: 'a-model' });
 
     const tooSlow = fake('a', {
       chat: (_req, ctx) => {
@@ -237,7 +235,7 @@ describe('Executor.chat', () => {
       },
     });
     const second = setup();
-    await expect(second.executor.chat(group({ adapter: tooSlow, firstByteMs: 30, totalMs: 90 }), request, second.rc, zero)).rejects.toMatchObject({
+    await expect(second.executor.chat(group({ adapter: tooSlow, firstByteMs: 30, totalMs: 90 }), request, second.rc)).rejects.toMatchObject({
       code: 'upstream_timeout',
       message: 'The upstream provider "a" did not finish within 90 ms.',
     });
@@ -253,7 +251,7 @@ describe('Executor.chat', () => {
       },
     });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).rejects.toBe(gone);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBe(gone);
     expect(a.contexts[0]!.signal.reason).toBe(gone);
     expect(b.contexts).toHaveLength(0);
   });
@@ -267,7 +265,7 @@ describe('Executor.chat', () => {
       },
     });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
-    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc, zero)).rejects.toBeInstanceOf(GatewayError);
+    await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).rejects.toBeInstanceOf(GatewayError);
     expect(b.contexts).toHaveLength(0);
     expect(rc.attempts).toBe(1);
   });
@@ -277,7 +275,7 @@ describe('Executor.chat', () => {
     const { executor, rc } = setup();
     closeClient(rc, gone);
     const a = fake('a', { chat: (_req, ctx) => untilAborted(ctx.signal) });
-    await expect(executor.chat(group({ adapter: a }), request, rc, zero)).rejects.toBe(gone);
+    await expect(executor.chat(group({ adapter: a }), request, rc)).rejects.toBe(gone);
   });
 });
 
@@ -305,7 +303,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, metrics, rc } = setup();
-    const chunks = await drain(await executor.chatStream(group({ adapter: a }), request, rc, zero));
+    const chunks = await drain(await executor.chatStream(group({ adapter: a }), request, rc));
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '')).toEqual(['Hel', 'lo', '']);
     expect(rc.usage).toEqual(usage);
     expect(rc.attempts).toBe(1);
@@ -321,7 +319,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, rc } = setup();
-    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc, zero));
+    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc));
     expect(chunks.map((c) => c.model)).toEqual(['b-model']);
     expect(rc).toMatchObject({ attempts: 2, providerId: 'b' });
   });
@@ -347,7 +345,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, metrics, rc } = setup();
-    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc, zero));
+    const chunks = await drain(await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc));
     expect(chunks.map((c) => c.choices[0]!.delta.content)).toEqual(['one', 'two']);
     expect(aClosed).toBe(true);
     expect(rc.attempts).toBe(2);
@@ -364,7 +362,7 @@ describe('Executor.chatStream', () => {
     });
     const b = fake('b', { chatStream: () => Promise.reject(new Error('must not be called')) });
     const { executor, rc } = setup();
-    const stream = await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc, zero);
+    const stream = await executor.chatStream(group({ adapter: a }, { adapter: b }), request, rc);
     const seen: string[] = [];
     await expect(
       (async () => {
@@ -385,7 +383,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, rc } = setup();
-    const stream = await executor.chatStream(group({ adapter: a, totalMs: 40 }), request, rc, zero);
+    const stream = await executor.chatStream(group({ adapter: a, totalMs: 40 }), request, rc);
     const seen: string[] = [];
     const error: unknown = await (async () => {
       for await (const item of stream) seen.push(item.choices[0]!.delta.content ?? '');
@@ -409,7 +407,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, metrics, rc } = setup();
-    const chunks = await drain(await executor.chatStream(group({ adapter: a, totalMs: 30 }, { adapter: b }), request, rc, zero));
+    const chunks = await drain(await executor.chatStream(group({ adapter: a, totalMs: 30 }, { adapter: b }), request, rc));
     expect(chunks.map((c) => c.model)).toEqual(['b-model']);
     expect(await outcomes(metrics)).toEqual({ 'a:upstream_timeout': 1, 'b:ok': 1 });
   });
@@ -427,7 +425,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, rc } = setup();
-    const stream = await executor.chatStream(group({ adapter: a, totalMs: 20 }), request, rc, zero);
+    const stream = await executor.chatStream(group({ adapter: a, totalMs: 20 }), request, rc);
     for await (const item of stream) if (item.choices[0]!.delta.content === '2') break;
     expect(closed).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 40));
@@ -442,7 +440,7 @@ describe('Executor.chatStream', () => {
         })(),
     });
     const { executor, rc } = setup();
-    expect(await drain(await executor.chatStream(group({ adapter: a }), request, rc, zero))).toEqual([]);
+    expect(await drain(await executor.chatStream(group({ adapter: a }), request, rc))).toEqual([]);
   });
 });
 
@@ -484,7 +482,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     const a = nativeFake('a', { create: async () => ({ message: nativeMessage, usage: nativeUsage }) });
     const { executor, metrics, rc } = setup();
     const messagesCall = call();
-    const result = await executor.messages(group({ adapter: a, model: 'claude-x' }), messagesCall, rc, zero);
+    const result = await executor.messages(group({ adapter: a, model: 'claude-x' }), messagesCall, rc);
     expect(result).toEqual({ kind: 'native', answer: { message: nativeMessage, usage: nativeUsage } });
     expect(a.nativeCalls).toEqual([{ body, beta: 'b-1' }]);
     expect(a.contexts[0]).toMatchObject({ upstreamModel: 'claude-x' });
@@ -504,7 +502,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     });
     const { executor, metrics, rc } = setup();
     const messagesCall = call();
-    const result = await executor.messages(group({ adapter: a }, { adapter: b }), messagesCall, rc, zero);
+    const result = await executor.messages(group({ adapter: a }, { adapter: b }), messagesCall, rc);
     expect(result.kind).toBe('canonical');
     expect(result.kind === 'canonical' && result.completion.model).toBe('b-model');
     expect(received).toBe(request);
@@ -517,13 +515,13 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
     const b = nativeFake('b', { create: async () => ({ message: nativeMessage, usage: nativeUsage }) });
     const first = setup();
-    expect((await first.executor.messages(group({ adapter: a }, { adapter: b }), call(), first.rc, zero)).kind).toBe('native');
+    expect((await first.executor.messages(group({ adapter: a }, { adapter: b }), call(), first.rc)).kind).toBe('native');
 
     const refused = new GatewayError('upstream_client_error', 'top_k: bad', { status: 400 });
     const c = nativeFake('c', { create: () => Promise.reject(refused) });
     const d = fake('d', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const second = setup();
-    await expect(second.executor.messages(group({ adapter: c }, { adapter: d }), call(), second.rc, zero)).rejects.toBe(refused);
+    await expect(second.executor.messages(group({ adapter: c }, { adapter: d }), call(), second.rc)).rejects.toBe(refused);
     expect(d.contexts).toHaveLength(0);
   });
 
@@ -531,7 +529,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     const a = nativeFake('a', { create: (_req, ctx) => untilAborted(ctx.signal) });
     const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
     const { executor, metrics, rc } = setup();
-    const result = await executor.messages(group({ adapter: a, firstByteMs: 30 }, { adapter: b }), call(), rc, zero);
+    const result = await executor.messages(group({ adapter: a, firstByteMs: 30 }, { adapter: b }), call(), rc);
     expect(result.kind).toBe('canonical');
     expect(await outcomes(metrics)).toEqual({ 'a:upstream_timeout': 1, 'b:ok': 1 });
   });
@@ -549,7 +547,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     });
     const { executor, rc } = setup();
     const messagesCall = call();
-    const stream = await executor.messagesStream(group({ adapter: a }), messagesCall, rc, zero);
+    const stream = await executor.messagesStream(group({ adapter: a }), messagesCall, rc);
     if (stream.kind !== 'native') throw new Error('expected a native stream');
     const names: string[] = [];
     for await (const item of stream.events) names.push(item.name);
@@ -578,7 +576,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
         })(),
     });
     const { executor, metrics, rc } = setup();
-    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc, zero);
+    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc);
     if (stream.kind !== 'canonical') throw new Error('expected a canonical stream');
     expect((await drain(stream.chunks)).map((c) => c.choices[0]!.delta.content)).toEqual(['from b']);
     expect(aClosed).toBe(true);
@@ -595,7 +593,7 @@ describe('Executor: Anthropic Messages requests choose per target', () => {
     });
     const b = fake('b', {});
     const { executor, rc } = setup();
-    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc, zero);
+    const stream = await executor.messagesStream(group({ adapter: a }, { adapter: b }), call(), rc);
     if (stream.kind !== 'native') throw new Error('expected a native stream');
     const names: string[] = [];
     await expect(
@@ -651,7 +649,7 @@ describe('Executor: retries', () => {
     const a = fake('a', { chat: async (_req, ctx) => (++calls < 3 ? Promise.reject(retryable('a')) : completion(ctx.upstreamModel)) });
     const plan = planFor([{ adapter: a }], { retry: { max_retries: 2, initial_backoff_ms: 5 } });
     const { executor, rc } = setup();
-    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'a-model' });
+    await expect(executor.chat(plan, request, rc)).resolves.toMatchObject({ model: 'a-model' });
     expect(rc.attempts).toBe(3);
   });
 
@@ -660,7 +658,7 @@ describe('Executor: retries', () => {
     const b = fake('b', { chat: () => Promise.reject(retryable('b')) });
     const plan = planFor([{ adapter: a }, { adapter: b }], { retry: { max_retries: 1, initial_backoff_ms: 5 } });
     const { executor, rc } = setup();
-    await expect(executor.chat(plan, request, rc, zero)).rejects.toMatchObject({ code: 'upstream_error', provider: 'b' });
+    await expect(executor.chat(plan, request, rc)).rejects.toMatchObject({ code: 'upstream_error', provider: 'b' });
     expect([a.contexts.length, b.contexts.length, rc.attempts]).toEqual([2, 2, 4]);
   });
 
@@ -672,7 +670,7 @@ describe('Executor: retries', () => {
     const plan = planFor([{ adapter: a }], { retry: { max_retries: 1, initial_backoff_ms: 1 } });
     const { executor, rc } = setup();
     const started = performance.now();
-    await executor.chat(plan, request, rc, zero);
+    await executor.chat(plan, request, rc);
     expect(performance.now() - started).toBeGreaterThanOrEqual(115);
   });
 
@@ -681,7 +679,7 @@ describe('Executor: retries', () => {
     const a = fake('a', { chat: () => Promise.reject(limited) });
     const plan = planFor([{ adapter: a }], { retry: { max_retries: 3, max_retry_after_ms: 1000 } });
     const { executor, rc } = setup();
-    await expect(executor.chat(plan, request, rc, zero)).rejects.toBe(limited);
+    await expect(executor.chat(plan, request, rc)).rejects.toBe(limited);
     expect(a.contexts).toHaveLength(1);
   });
 
@@ -690,7 +688,7 @@ describe('Executor: retries', () => {
     const plan = planFor([{ adapter: a }], { retry: { max_retries: 5, deadline_ms: 200 } });
     const { executor, rc } = setup();
     const started = performance.now();
-    await expect(executor.chat(plan, request, rc, zero)).rejects.toMatchObject({ code: 'upstream_error' });
+    await expect(executor.chat(plan, request, rc)).rejects.toMatchObject({ code: 'upstream_error' });
     expect(performance.now() - started).toBeLessThan(150);
   });
 
@@ -701,7 +699,7 @@ describe('Executor: retries', () => {
     const b = fake('b', { chat: async (_req, ctx) => (++bCalls === 1 ? Promise.reject(retryable('b')) : completion(ctx.upstreamModel)) });
     const plan = planFor([{ adapter: a }, { adapter: b }], { retry: { max_retries: 2, initial_backoff_ms: 1 } });
     const { executor, rc } = setup();
-    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'b-model' });
+    await expect(executor.chat(plan, request, rc)).resolves.toMatchObject({ model: 'b-model' });
     expect([a.contexts.length, b.contexts.length]).toEqual([1, 2]);
   });
 
@@ -709,7 +707,7 @@ describe('Executor: retries', () => {
     const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
     const plan = planFor([{ adapter: a }], { retry: { max_retries: 3, initial_backoff_ms: 10_000 } });
     const { executor, rc } = setup();
-    const run = executor.chat(plan, request, rc, zero);
+    const run = executor.chat(plan, request, rc);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const gone = new GatewayError('client_closed_request', 'gone');
     closeClient(rc, gone);
@@ -725,7 +723,7 @@ describe('Executor: fallback groups and diverts', () => {
     const { plan } = multiPlan({ smart: { targets: [{ adapter: a }], settings: { fallbacks: ['spare'] } }, spare: { targets: [{ adapter: b }] } });
     const { executor, metrics, rc } = setup();
     rc.model = 'smart';
-    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'b-model' });
+    await expect(executor.chat(plan, request, rc)).resolves.toMatchObject({ model: 'b-model' });
     expect(rc.fallbackGroup).toBe('spare');
     const { values } = await metrics.fallbacks.get();
     expect(values).toEqual([expect.objectContaining({ labels: { model: 'smart', to: 'spare', reason: 'error' }, value: 1 })]);
@@ -737,13 +735,13 @@ describe('Executor: fallback groups and diverts', () => {
     const c = ok('c');
     const { plan } = multiPlan({ smart: { targets: [{ adapter: a }], settings: { content_policy_fallbacks: ['lenient'], fallbacks: ['other'] } }, lenient: { targets: [{ adapter: c }] }, other: { targets: [{ adapter: ok('d') }] } });
     const { executor, rc } = setup();
-    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'c-model' });
+    await expect(executor.chat(plan, request, rc)).resolves.toMatchObject({ model: 'c-model' });
 
     const filtered: ChatCompletion = { ...completion('a-model'), choices: [{ index: 0, message: { role: 'assistant', content: null }, finish_reason: 'content_filter' }] };
     const e = fake('e', { chat: async () => filtered });
     const second = multiPlan({ smart: { targets: [{ adapter: e }], settings: { content_policy_fallbacks: ['lenient'] } }, lenient: { targets: [{ adapter: ok('f') }] } });
     const run2 = setup();
-    await expect(run2.executor.chat(second.plan, request, run2.rc, zero)).resolves.toMatchObject({ model: 'f-model' });
+    await expect(run2.executor.chat(second.plan, request, run2.rc)).resolves.toMatchObject({ model: 'f-model' });
   });
 
   it('passes a content-policy refusal on when no content-policy group is configured (a client 4xx is never failed over)', async () => {
@@ -751,7 +749,7 @@ describe('Executor: fallback groups and diverts', () => {
     const b = ok('b');
     const { plan } = multiPlan({ smart: { targets: [{ adapter: fake('a', { chat: () => Promise.reject(refusal) }) }, { adapter: b }], settings: { fallbacks: ['x'] } }, x: { targets: [{ adapter: ok('x') }] } });
     const { executor, rc } = setup();
-    await expect(executor.chat(plan, request, rc, zero)).rejects.toBe(refusal);
+    await expect(executor.chat(plan, request, rc)).rejects.toBe(refusal);
     expect(b.contexts).toHaveLength(0);
   });
 
@@ -759,7 +757,7 @@ describe('Executor: fallback groups and diverts', () => {
     const tooLong = new GatewayError('upstream_client_error', "This model's maximum context length is 8192 tokens.", { status: 400, upstreamCode: 'context_length_exceeded' });
     const { plan } = multiPlan({ smart: { targets: [{ adapter: fake('a', { chat: () => Promise.reject(tooLong) }) }], settings: { context_window_fallbacks: ['long'] } }, long: { targets: [{ adapter: ok('l') }] } });
     const { executor, rc } = setup();
-    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'l-model' });
+    await expect(executor.chat(plan, request, rc)).resolves.toMatchObject({ model: 'l-model' });
     expect(rc.fallbackGroup).toBe('long');
   });
 });
@@ -771,17 +769,17 @@ describe('Executor: circuit breakers', () => {
     const breaker = { failure_rate: 0.5, minimum_requests: 2, window_ms: 60_000, cooldown_ms: 60_000 };
     const plan = planFor([{ adapter: a }, { adapter: b }], {}, { circuit_breaker: breaker });
     const { executor } = setup();
-    for (let i = 0; i < 2; i++) await executor.chat(plan, request, createRequestContext(`r${i}`, 'chat', performance.now()), zero);
+    for (let i = 0; i < 2; i++) await executor.chat(plan, request, createRequestContext(`r${i}`, 'chat', performance.now()));
     expect(a.contexts).toHaveLength(2);
     const rc = createRequestContext('r3', 'chat', performance.now());
-    await executor.chat(plan, request, rc, zero);
+    await executor.chat(plan, request, rc);
     expect(a.contexts).toHaveLength(2); // open: skipped
     expect(rc.attempts).toBe(1);
 
     // With every breaker open the request still goes out (never ruled out): last resort, in order.
     const lonely = fake('lonely', { chat: () => Promise.reject(retryable('lonely')) });
     const single = planFor([{ adapter: lonely }], {}, { circuit_breaker: breaker });
-    for (let i = 0; i < 3; i++) await executor.chat(single, request, createRequestContext(`s${i}`, 'chat', performance.now()), zero).catch(() => undefined);
+    for (let i = 0; i < 3; i++) await executor.chat(single, request, createRequestContext(`s${i}`, 'chat', performance.now())).catch(() => undefined);
     expect(lonely.contexts).toHaveLength(3);
   });
 });
@@ -798,7 +796,7 @@ describe('Executor: hedging', () => {
     const quick = ok('quick');
     const plan = planFor([{ adapter: slow }, { adapter: quick }], { hedge: { delay_ms: 30 } });
     const { executor, metrics, rc } = setup();
-    await expect(executor.chat(plan, request, rc, zero)).resolves.toMatchObject({ model: 'quick-model' });
+    await expect(executor.chat(plan, request, rc)).resolves.toMatchObject({ model: 'quick-model' });
     expect(slowSignal?.aborted).toBe(true);
     expect(rc).toMatchObject({ attempts: 2, providerId: 'quick' });
     const targets = plan.group.members.map((m) => m.target);
@@ -811,10 +809,17 @@ describe('Executor: hedging', () => {
     const b = ok('b');
     const plan = planFor([{ adapter: a }, { adapter: b }], { hedge: { delay_ms: 500 } });
     const { executor, rc } = setup();
-    await executor.chat(plan, request, rc, zero);
+    await executor.chat(plan, request, rc);
     expect([a.contexts.length, b.contexts.length, rc.attempts]).toEqual([1, 0, 1]);
   });
 });
+
+/** One group, `smart`, whose one target `a/a-model` takes one call at a time and queues none. */
+function limitedRegistry(adapter: ProviderAdapter): ModelRegistry {
+  const providers = new Map<string, Provider>([['a', { adapter, timeouts: { firstByteMs: 0, totalMs: 0 } }]]);
+  const config = configSchema.parse({ providers: { a: { type: 'mock' } }, models: { smart: { targets: [{ provider: 'a', model: 'a-model', max_concurrency: 1 }] } } });
+  return new ModelRegistry(config, providers);
+}
 
 describe('Executor: target limits', () => {
   it('sheds with 503 + Retry-After when every candidate is at its limit and no queue is allowed', async () => {
@@ -825,20 +830,18 @@ describe('Executor: target limits', () => {
           release = () => resolve(completion(ctx.upstreamModel));
         }),
     });
-    const providers = new Map<string, Provider>([['a', { adapter: a, timeouts: { firstByteMs: 0, totalMs: 0 } }]]);
-    const config = configSchema.parse({ providers: { a: { type: 'mock' } }, models: { smart: { targets: [{ provider: 'a', model: 'a-model', max_concurrency: 1 }] } } });
-    const registry = new ModelRegistry(config, providers);
+    const registry = limitedRegistry(a);
     const plan = () => new RoutePlan(registry, registry.group('smart')!, { stream: false, constraints: {} });
     const { executor, metrics } = setup();
-    const first = executor.chat(plan(), request, createRequestContext('r1', 'chat', performance.now()), zero);
-    const shed: unknown = await executor.chat(plan(), request, createRequestContext('r2', 'chat', performance.now()), zero).catch((err: unknown) => err);
+    const first = executor.chat(plan(), request, createRequestContext('r1', 'chat', performance.now()));
+    const shed: unknown = await executor.chat(plan(), request, createRequestContext('r2', 'chat', performance.now())).catch((err: unknown) => err);
     expect(shed).toMatchObject({ code: 'service_unavailable', status: 503 });
     expect((shed as GatewayError).retryAfterMs).toBeGreaterThanOrEqual(1000);
     release!();
     await expect(first).resolves.toMatchObject({ model: 'a-model' });
     expect((await metrics.shedRequests.get()).values[0]?.value).toBe(1);
     // The slot is free again.
-    const third = executor.chat(plan(), request, createRequestContext('r3', 'chat', performance.now()), zero);
+    const third = executor.chat(plan(), request, createRequestContext('r3', 'chat', performance.now()));
     await new Promise((resolve) => setTimeout(resolve, 5));
     release!();
     await expect(third).resolves.toMatchObject({ model: 'a-model' });
@@ -854,12 +857,10 @@ describe('Executor: target limits', () => {
           yield chunk(ctx.upstreamModel, 'two');
         })(),
     });
-    const providers = new Map<string, Provider>([['a', { adapter: a, timeouts: { firstByteMs: 0, totalMs: 0 } }]]);
-    const config = configSchema.parse({ providers: { a: { type: 'mock' } }, models: { smart: { targets: [{ provider: 'a', model: 'a-model', max_concurrency: 1 }] } } });
-    const registry = new ModelRegistry(config, providers);
+    const registry = limitedRegistry(a);
     const target = registry.group('smart')!.members[0]!.target;
     const { executor, rc } = setup();
-    const stream = await executor.chatStream(new RoutePlan(registry, registry.group('smart')!, { stream: true, constraints: {} }), request, rc, zero);
+    const stream = await executor.chatStream(new RoutePlan(registry, registry.group('smart')!, { stream: true, constraints: {} }), request, rc);
     const iterator = stream[Symbol.asyncIterator]();
     await iterator.next();
     expect(target.limiter!.snapshot().inFlight).toBe(1);
@@ -886,7 +887,7 @@ describe('Executor: the deadline', () => {
     const plan = planFor([{ adapter: hanging }, { adapter: spare }], { retry: { max_retries: 3, deadline_ms: 80 } });
     const { executor, rc } = setup();
     const started = performance.now();
-    const error: unknown = await executor.chat(plan, request, rc, zero).catch((err: unknown) => err);
+    const error: unknown = await executor.chat(plan, request, rc).catch((err: unknown) => err);
     expect(performance.now() - started).toBeLessThan(1000);
     expect(error).toMatchObject({ code: 'upstream_timeout', status: 504 });
     expect((error as Error).message).toMatch(/routing deadline of 80 ms/);

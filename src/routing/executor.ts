@@ -52,11 +52,13 @@ type Call<T> = (target: RoutingTarget, ctx: AttemptContext, attempt: Attempt) =>
 
 interface RunOptions<T> {
   stream: boolean;
-  /** Tokens to reserve on targets with a TPM budget. */
-  tokens: () => number;
   /** An answer that is a content-policy refusal (diverted when the group has content-policy fallbacks). */
   refused?: (answer: T) => boolean;
 }
+
+const ANSWER: RunOptions<unknown> = { stream: false };
+const STREAM: RunOptions<unknown> = { stream: true };
+const CHAT_ANSWER: RunOptions<ChatCompletion> = { stream: false, refused: isRefusal };
 
 /** Timers can fire a little early: deadlines and Retry-After times are compared with this slack. */
 const RETRY_AT_SLACK_MS = 5;
@@ -70,12 +72,12 @@ export class Executor {
     private readonly random: () => number = Math.random,
   ) {}
 
-  chat(plan: RoutePlan, request: ChatRequest, rc: RequestContext, tokens: () => number): Promise<ChatCompletion> {
-    return this.#run(plan, rc, { stream: false, tokens, refused: isRefusal }, (target, ctx) => answered(target.provider.adapter.chat(request, ctx), rc));
+  chat(plan: RoutePlan, request: ChatRequest, rc: RequestContext): Promise<ChatCompletion> {
+    return this.#run(plan, rc, CHAT_ANSWER, (target, ctx) => answered(target.provider.adapter.chat(request, ctx), rc));
   }
 
   embeddings(plan: RoutePlan, request: EmbeddingsRequest, rc: RequestContext): Promise<EmbeddingsResponse> {
-    return this.#run(plan, rc, { stream: false, tokens: () => 0 }, async (target, ctx) => {
+    return this.#run(plan, rc, ANSWER, async (target, ctx) => {
       const response = await target.provider.adapter.embeddings(request, ctx);
       rc.usage = response.usage ? { prompt_tokens: response.usage.prompt_tokens, completion_tokens: 0, total_tokens: response.usage.total_tokens } : undefined;
       return response;
@@ -83,12 +85,12 @@ export class Executor {
   }
 
   /** Resolves with the stream once a target produced its first chunk. */
-  chatStream(plan: RoutePlan, request: ChatRequest, rc: RequestContext, tokens: () => number): Promise<AsyncIterable<ChatCompletionChunk>> {
-    return this.#run(plan, rc, { stream: true, tokens }, (target, ctx, attempt) => started(target.provider.adapter.chatStream(request, ctx), rc, attempt));
+  chatStream(plan: RoutePlan, request: ChatRequest, rc: RequestContext): Promise<AsyncIterable<ChatCompletionChunk>> {
+    return this.#run(plan, rc, STREAM, (target, ctx, attempt) => started(target.provider.adapter.chatStream(request, ctx), rc, attempt));
   }
 
-  messages(plan: RoutePlan, call: MessagesCall, rc: RequestContext, tokens: () => number): Promise<MessagesAnswer> {
-    return this.#run(plan, rc, { stream: false, tokens }, async (target, ctx): Promise<MessagesAnswer> => {
+  messages(plan: RoutePlan, call: MessagesCall, rc: RequestContext): Promise<MessagesAnswer> {
+    return this.#run(plan, rc, ANSWER, async (target, ctx): Promise<MessagesAnswer> => {
       const native = target.provider.adapter.messages;
       if (native) return { kind: 'native', answer: await answered(native.create(call.native, ctx), rc) };
       return { kind: 'canonical', completion: await answered(target.provider.adapter.chat(call.canonical(), ctx), rc) };
@@ -96,8 +98,8 @@ export class Executor {
   }
 
   /** Like chatStream: resolves once a target produced its first event (native) or chunk (canonical). */
-  messagesStream(plan: RoutePlan, call: MessagesCall, rc: RequestContext, tokens: () => number): Promise<MessagesStream> {
-    return this.#run(plan, rc, { stream: true, tokens }, async (target, ctx, attempt): Promise<MessagesStream> => {
+  messagesStream(plan: RoutePlan, call: MessagesCall, rc: RequestContext): Promise<MessagesStream> {
+    return this.#run(plan, rc, STREAM, async (target, ctx, attempt): Promise<MessagesStream> => {
       const native = target.provider.adapter.messages;
       if (native) return { kind: 'native', events: await started(native.stream(call.native, ctx), rc, attempt) };
       return { kind: 'canonical', chunks: await started(target.provider.adapter.chatStream(call.canonical(), ctx), rc, attempt) };
@@ -109,7 +111,7 @@ export class Executor {
    * failover that does not answers with the estimate (no upstream call).
    */
   countTokens(plan: RoutePlan, call: CountTokensCall, rc: RequestContext): Promise<CountTokensResponse> {
-    return this.#run(plan, rc, { stream: false, tokens: () => 0 }, async (target, ctx) => {
+    return this.#run(plan, rc, ANSWER, async (target, ctx) => {
       const native = target.provider.adapter.messages;
       return native ? native.countTokens(call.native, ctx) : { input_tokens: call.estimate() };
     });
@@ -145,18 +147,18 @@ export class Executor {
           }
           if ((race.size === 0 || hedgeDue) && !exhausted) {
             hedgeDue = false;
-            let next = this.#admit(pass, options, retryAt, (candidate) => {
+            let next = this.#admit(pass, plan, retryAt, (candidate) => {
               eligibleSeen = true;
               saturated ??= candidate;
             });
             if (!next && race.size === 0 && saturated && !queued) {
               // Every candidate is at its limit: wait in the preferred one's queue, or shed.
               queued = true;
-              const waited = await this.#queue(saturated, rc, options, deadline);
+              const waited = await this.#queue(saturated, plan, rc, deadline);
               if (!(waited instanceof LimiterRefusal)) next = waited;
               else if (lastError === undefined) {
                 this.events.shed(rc, saturated.target);
-                throw shed(saturated.target, waited, options.tokens());
+                throw shed(saturated.target, waited, plan.reservedTokens());
               }
             }
             if (next) {
@@ -234,14 +236,14 @@ export class Executor {
    * The next candidate that may be called now: its breaker lets the call through (or it is a
    * last resort) and its limiter admits it without waiting. A saturated one is reported and skipped.
    */
-  #admit<T>(pass: Generator<Candidate, void, undefined>, options: RunOptions<T>, retryAt: Map<RoutingTarget, number> | undefined, onSaturated: (candidate: Candidate) => void): Admitted | undefined {
+  #admit(pass: Generator<Candidate, void, undefined>, plan: RoutePlan, retryAt: Map<RoutingTarget, number> | undefined, onSaturated: (candidate: Candidate) => void): Admitted | undefined {
     for (let step = pass.next(); !step.done; step = pass.next()) {
       const candidate = step.value;
       const { target } = candidate;
       if (retryAt && (retryAt.get(target) ?? 0) > performance.now() + RETRY_AT_SLACK_MS) continue;
       let permit: Permit | undefined;
       if (target.limiter) {
-        permit = target.limiter.tryAcquire(options.tokens());
+        permit = target.limiter.tryAcquire(plan.reservedTokens());
         if (!permit) {
           onSaturated(candidate);
           continue;
@@ -276,14 +278,14 @@ export class Executor {
   }
 
   /** Waits in a saturated target's queue (bounded by its queue timeout, the deadline and the client). */
-  async #queue<T>(candidate: Candidate, rc: RequestContext, options: RunOptions<T>, deadline: number): Promise<Admitted | LimiterRefusal> {
+  async #queue(candidate: Candidate, plan: RoutePlan, rc: RequestContext, deadline: number): Promise<Admitted | LimiterRefusal> {
     const { target } = candidate;
     const controller = new AbortController();
     const timer = deadline === Infinity ? undefined : setTimeout(() => controller.abort(new LimiterRefusal({ reason: 'queue_timeout', retryAfterMs: 1000 })), Math.max(0, deadline - performance.now()));
     const previous = rc.onClientClose;
     rc.onClientClose = (reason) => controller.abort(reason);
     try {
-      const permit = await target.limiter!.acquire(options.tokens(), controller.signal);
+      const permit = await target.limiter!.acquire(plan.reservedTokens(), controller.signal);
       const breakerHeld = target.breaker ? target.breaker.tryAcquire() : false;
       return { candidate, permit, breakerHeld };
     } catch (err) {

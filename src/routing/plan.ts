@@ -48,7 +48,7 @@ export class RoutePlan {
   /** Groups a divert (context-window or content-policy fallback) moved the request to. */
   #diverted: readonly string[] | undefined;
   /** Why targets were left out in the last pass (for the error when nothing was eligible). */
-  readonly #excluded = new Map<string, Exclusion>();
+  #excluded: Map<string, Exclusion> | undefined;
 
   constructor(
     registry: ModelRegistry,
@@ -64,19 +64,20 @@ export class RoutePlan {
   *pass(): Generator<Candidate, void, undefined> {
     let breakerOpen: Candidate[] | undefined;
     const queue = this.#diverted ? this.#groups(this.#diverted) : [this.group];
-    const visited = new Set<ModelGroup>();
+    // Groups visited so far (a handful at most: an array beats a Set, and most requests see one group).
+    const visited: ModelGroup[] = [];
     // A deployment listed by several groups is one target: called once per pass.
     let seen: Set<RoutingTarget> | undefined;
     for (let i = 0; i < queue.length; i++) {
       const group = queue[i]!;
-      if (visited.has(group)) continue;
-      visited.add(group);
+      if (visited.includes(group)) continue;
+      visited.push(group);
       let tooSmall = false;
       let eligible = 0;
       for (const member of this.#order(group)) {
         const why = this.#exclusion(member);
         if (why) {
-          this.#excluded.set(member.target.key, why);
+          (this.#excluded ??= new Map()).set(member.target.key, why);
           if (why === 'context') tooSmall = true;
           continue;
         }
@@ -98,6 +99,13 @@ export class RoutePlan {
     if (breakerOpen) yield* breakerOpen;
   }
 
+  /** Tokens to reserve on targets with a TPM budget: the prompt estimate plus max_tokens (or the assumed output); 0 for requests routed by name only. */
+  reservedTokens(): number {
+    const { needs, prompt } = this.#request;
+    if (!needs || !prompt) return 0;
+    return prompt.estimate() + (needs.maxOutputTokens ?? ASSUMED_OUTPUT_TOKENS);
+  }
+
   /** Moves the request to other groups (a content-policy or context-window fallback); later passes visit only them. False when there is nowhere (else) to go. */
   divert(groups: readonly string[]): boolean {
     // Once per request: a diverted request that is refused again must not bounce between groups.
@@ -108,7 +116,7 @@ export class RoutePlan {
 
   /** The error for a request no target is eligible for, naming the reasons. */
   nothingEligible(): GatewayError {
-    const reasons = new Set(this.#excluded.values());
+    const reasons = new Set(this.#excluded?.values());
     const name = this.group.name;
     if (reasons.size === 1 && reasons.has('context')) {
       return new GatewayError('context_length_exceeded', `The prompt (with max_tokens) does not fit the context window of any target of "${name}" or its context-window fallbacks.`, { param: 'messages' });

@@ -9,7 +9,8 @@ import type { Attempt } from './attempt.js';
 export type Outcome<T> = { kind: 'ok'; attempt: Attempt; value: T } | { kind: 'failed'; attempt: Attempt; error: unknown } | { kind: 'hedge' };
 
 export class Race<T> {
-  readonly #running = new Set<Attempt>();
+  /** One attempt, or a few while hedging: an array is cheaper than a Set at this size. */
+  readonly #running: Attempt[] = [];
   readonly #finished: Outcome<T>[] = [];
   #wake: ((outcome: Outcome<T>) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -24,11 +25,11 @@ export class Race<T> {
   }
 
   get size(): number {
-    return this.#running.size;
+    return this.#running.length;
   }
 
   add(attempt: Attempt, answer: Promise<T>): void {
-    this.#running.add(attempt);
+    this.#running.push(attempt);
     this.lastStarted = attempt;
     answer.then(
       (value) => this.#deliver({ kind: 'ok', attempt, value }),
@@ -54,7 +55,7 @@ export class Race<T> {
   /** Cancels every attempt still running (the request has its answer, or is giving up). */
   cancelAll(reason: GatewayError): void {
     for (const attempt of this.#running) attempt.cancel(reason);
-    this.#running.clear();
+    this.#running.length = 0;
     this.#finished.length = 0;
   }
 
@@ -76,7 +77,10 @@ export class Race<T> {
   }
 
   #settled(outcome: Outcome<T>): Outcome<T> {
-    if (outcome.kind !== 'hedge') this.#running.delete(outcome.attempt);
+    if (outcome.kind !== 'hedge') {
+      const index = this.#running.indexOf(outcome.attempt);
+      if (index >= 0) this.#running.splice(index, 1);
+    }
     return outcome;
   }
 }

@@ -48,7 +48,7 @@ describe('Router.chat', () => {
   it('sends a request a rule matches to the rule\'s group, recording the rule and group', () => {
     const rc = context();
     const route = routerWith([codeRule]).chat(chat([{ role: 'user', content: 'Write Python to sort a list' }]), rc, NO_HINTS);
-    expect(route.plan.group.name).toBe('coder');
+    expect(route.group.name).toBe('coder');
     expect(rc.routeRule).toBe('code');
     expect(rc.model).toBe('coder');
   });
@@ -63,7 +63,7 @@ describe('Router.chat', () => {
   it('resolves the model name when no rule matches', () => {
     const rc = context();
     const route = routerWith([codeRule]).chat(chat([{ role: 'user', content: 'Tell me a joke' }]), rc, NO_HINTS);
-    expect(route.plan.group.name).toBe('smart');
+    expect(route.group.name).toBe('smart');
     expect(rc.routeRule).toBeUndefined();
     expect(rc.model).toBe('smart');
   });
@@ -76,9 +76,9 @@ describe('Router.chat', () => {
     const router = routerWith(rules);
     const hints = (metadata: Record<string, string>, headers: Record<string, string>): RouteHints => ({ constraints: {}, metadata, header: (name) => headers[name] });
     const request = chat([{ role: 'user', content: 'hi' }]);
-    expect(router.chat(request, context(), hints({ tier: 'free' }, {})).plan.group.name).toBe('cheap');
-    expect(router.chat(request, context(), hints({}, { 'x-team': 'ml' })).plan.group.name).toBe('coder');
-    expect(router.chat(request, context(), hints({ tier: 'paid' }, { 'x-team': 'web' })).plan.group.name).toBe('smart');
+    expect(router.chat(request, context(), hints({ tier: 'free' }, {})).group.name).toBe('cheap');
+    expect(router.chat(request, context(), hints({}, { 'x-team': 'ml' })).group.name).toBe('coder');
+    expect(router.chat(request, context(), hints({ tier: 'paid' }, { 'x-team': 'web' })).group.name).toBe('smart');
   });
 
   it('gives rules the last user message and the system prompt, text parts included', () => {
@@ -92,17 +92,17 @@ describe('Router.chat', () => {
       { role: 'assistant', content: 'yes' },
       { role: 'user', content: [{ type: 'text', text: 'and now' }, { type: 'text', text: 'in Rust' }] },
     ]);
-    expect(router.chat(last, context(), NO_HINTS).plan.group.name).toBe('smart');
+    expect(router.chat(last, context(), NO_HINTS).group.name).toBe('smart');
     const parts = chat([{ role: 'user', content: [{ type: 'text', text: 'Some Python please' }] }]);
-    expect(router.chat(parts, context(), NO_HINTS).plan.group.name).toBe('coder');
+    expect(router.chat(parts, context(), NO_HINTS).group.name).toBe('coder');
     const developer = chat([{ role: 'developer', content: 'Talk like a pirate' }, { role: 'user', content: 'hi' }]);
-    expect(router.chat(developer, context(), NO_HINTS).plan.group.name).toBe('cheap');
+    expect(router.chat(developer, context(), NO_HINTS).group.name).toBe('cheap');
   });
 
   it('gives rules max_completion_tokens over max_tokens', () => {
     const router = routerWith([{ name: 'long', when: { max_tokens: { gt: 1000 } }, route_to: 'cheap' }]);
-    expect(router.chat(chat([{ role: 'user', content: 'hi' }], { max_tokens: 2000 }), context(), NO_HINTS).plan.group.name).toBe('cheap');
-    expect(router.chat(chat([{ role: 'user', content: 'hi' }], { max_tokens: 2000, max_completion_tokens: 10 }), context(), NO_HINTS).plan.group.name).toBe('smart');
+    expect(router.chat(chat([{ role: 'user', content: 'hi' }], { max_tokens: 2000 }), context(), NO_HINTS).group.name).toBe('cheap');
+    expect(router.chat(chat([{ role: 'user', content: 'hi' }], { max_tokens: 2000, max_completion_tokens: 10 }), context(), NO_HINTS).group.name).toBe('smart');
   });
 
   it('refuses an unknown model, listing the groups', () => {
@@ -123,14 +123,14 @@ describe('Router.chat', () => {
   it('addresses a provider directly as <provider>/<model>, labelling the request <provider>/*', () => {
     const rc = context();
     const route = routerWith().chat(chat([{ role: 'user', content: 'hi' }], { model: 'a/any-model' }), rc, NO_HINTS);
-    expect(route.plan.group.name).toBe('a/any-model');
-    expect(route.plan.group.members.map((m) => m.target.key)).toEqual(['a/any-model']);
+    expect(route.group.name).toBe('a/any-model');
+    expect(route.group.members.map((m) => m.target.key)).toEqual(['a/any-model']);
     expect(rc.model).toBe('a/*');
   });
 
   it('routes with the hints\' constraints', () => {
     const hints: RouteHints = { constraints: { excludeProviders: ['a'] }, metadata: {}, header: () => undefined };
-    const plan = routerWith().chat(chat([{ role: 'user', content: 'hi' }]), context(), hints).plan;
+    const plan = routerWith().chat(chat([{ role: 'user', content: 'hi' }]), context(), hints);
     expect([...plan.pass()]).toEqual([]);
     expect(plan.nothingEligible().code).toBe('no_eligible_target');
   });
@@ -139,9 +139,9 @@ describe('Router.chat', () => {
     // "hello world!" is 12 bytes: 3 tokens at 4 bytes a token, plus the framing allowances.
     const prompt = 3 + REQUEST_ALLOWANCE_TOKENS + MESSAGE_ALLOWANCE_TOKENS;
     const router = routerWith();
-    expect(router.chat(chat([{ role: 'user', content: 'hello world!' }], { max_tokens: 100 }), context(), NO_HINTS).tokens()).toBe(prompt + 100);
-    expect(router.chat(chat([{ role: 'user', content: 'hello world!' }], { max_tokens: 100, max_completion_tokens: 40 }), context(), NO_HINTS).tokens()).toBe(prompt + 40);
-    expect(router.chat(chat([{ role: 'user', content: 'hello world!' }]), context(), NO_HINTS).tokens()).toBe(prompt + ASSUMED_OUTPUT_TOKENS);
+    expect(router.chat(chat([{ role: 'user', content: 'hello world!' }], { max_tokens: 100 }), context(), NO_HINTS).reservedTokens()).toBe(prompt + 100);
+    expect(router.chat(chat([{ role: 'user', content: 'hello world!' }], { max_tokens: 100, max_completion_tokens: 40 }), context(), NO_HINTS).reservedTokens()).toBe(prompt + 40);
+    expect(router.chat(chat([{ role: 'user', content: 'hello world!' }]), context(), NO_HINTS).reservedTokens()).toBe(prompt + ASSUMED_OUTPUT_TOKENS);
   });
 });
 
@@ -188,7 +188,7 @@ describe('Router.chat: lazy rule inputs', () => {
     const estimate = vi.spyOn(PromptSize.prototype, 'estimate');
     const route = routerWith().chat(chat([{ role: 'user', content: 'hi' }]), context(), NO_HINTS);
     expect(estimate).not.toHaveBeenCalled();
-    route.tokens();
+    route.reservedTokens();
     expect(estimate).toHaveBeenCalledTimes(1);
   });
 });

@@ -6,9 +6,9 @@ import type { RequestContext } from '../gateway/context.js';
 import { GatewayError } from '../gateway/errors.js';
 import type { ChatMessage, ChatRequest } from '../gateway/types.js';
 import type { ModelGroup, ModelRegistry } from './models.js';
-import { ASSUMED_OUTPUT_TOKENS, needsOf, PromptSize } from './needs.js';
+import { needsOf, PromptSize } from './needs.js';
 import { RoutePlan, type RouteConstraints } from './plan.js';
-import { compileRules, type CompiledRules, type RoutingRuleConfig, type RuleInput } from './rules.js';
+import { compileRules, type CompiledRules, type RoutingRuleConfig, type RuleInput, type RuleMatch } from './rules.js';
 
 /** What the HTTP layer knows about a request beyond its body: headers and metadata tags. */
 export interface RouteHints {
@@ -18,12 +18,6 @@ export interface RouteHints {
 }
 
 export const NO_HINTS: RouteHints = { constraints: {}, metadata: {}, header: () => undefined };
-
-/** A routed chat request: the plan, and the tokens to reserve on targets with a TPM budget. */
-export interface ChatRoute {
-  plan: RoutePlan;
-  tokens: () => number;
-}
 
 export class Router {
   readonly #rules: CompiledRules;
@@ -36,13 +30,13 @@ export class Router {
   }
 
   /** A chat request (OpenAI chat or Anthropic Messages decoded): rules see its text, targets are filtered by what it needs. */
-  chat(request: ChatRequest, rc: RequestContext, hints: RouteHints): ChatRoute {
+  chat(request: ChatRequest, rc: RequestContext, hints: RouteHints): RoutePlan {
     const stream = request.stream === true;
     const prompt = new PromptSize(request);
     const needs = needsOf(request, stream);
-    const group = this.#group(request.model, rc, () => ruleInput(request, stream, prompt, hints));
-    const plan = new RoutePlan(this.models, group, { stream, needs, prompt, constraints: hints.constraints });
-    return { plan, tokens: () => prompt.estimate() + (needs.maxOutputTokens ?? ASSUMED_OUTPUT_TOKENS) };
+    const rule = this.#rules.size > 0 ? this.#rules.match(ruleInput(request, stream, prompt, hints)) : undefined;
+    const group = rule ? this.#ruleGroup(rule, rc) : this.#resolve(request.model, rc);
+    return new RoutePlan(this.models, group, { stream, needs, prompt, constraints: hints.constraints });
   }
 
   /** A request routed by name only (embeddings, count_tokens): routing rules are for chat requests and do not apply. */
@@ -50,17 +44,11 @@ export class Router {
     return new RoutePlan(this.models, this.#resolve(model, rc), { stream: false, constraints: hints.constraints });
   }
 
-  #group(model: string, rc: RequestContext, input: () => RuleInput): ModelGroup {
-    if (this.#rules.size > 0) {
-      const rule = this.#rules.match(input());
-      if (rule) {
-        const group = this.models.group(rule.routeTo)!;
-        rc.routeRule = rule.name;
-        rc.model = group.name;
-        return group;
-      }
-    }
-    return this.#resolve(model, rc);
+  #ruleGroup(rule: RuleMatch, rc: RequestContext): ModelGroup {
+    const group = this.models.group(rule.routeTo)!;
+    rc.routeRule = rule.name;
+    rc.model = group.name;
+    return group;
   }
 
   #resolve(model: string, rc: RequestContext): ModelGroup {

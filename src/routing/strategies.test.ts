@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createStrategy, type Candidate, type RoutingEstimate, type StrategyName } from './strategies.js';
+import { seeded } from '../../test/helpers/random.js';
 
 interface TestTarget extends Candidate {
   readonly name: string;
@@ -20,18 +21,6 @@ function target(name: string, spec: TargetSpec = {}): TestTarget {
 
 function names(candidates: readonly TestTarget[]): string[] {
   return candidates.map((candidate) => candidate.name);
-}
-
-/** mulberry32: a tiny seeded PRNG, so statistical tests give the same figures on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** A `random` that returns exactly these values, in order, and fails the test if asked for more. */

@@ -10,18 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI, OPENAI_ERRORS, type Fault } from '../fakes/openai-upstream.js';
 import { apiError, collect, raw, sdk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
-
-/** A small seeded PRNG (mulberry32): the chaos is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../helpers/random.js';
 
 /** Every way an upstream fails before its answer (the faults a failover must absorb). */
 const CHAOS_FAULTS: Fault[] = [
