@@ -28,6 +28,8 @@ export class Attempt {
   readonly #startedAt = performance.now();
   readonly #firstByteDeadline: number;
   readonly #totalDeadline: number;
+  /** The request's routing deadline: it bounds the attempt until its verdict (a stream's first chunk, an answer). */
+  readonly #requestDeadline: RequestDeadline;
   /** Streams: the first byte is the first chunk, not the response headers. */
   readonly #stream: boolean;
   #firstByteMs: number | undefined;
@@ -38,17 +40,18 @@ export class Attempt {
     if (!this.#stream) this.#gotFirstByte();
   };
 
-  constructor(rc: RequestContext, target: RoutingTarget, options: { stream: boolean; permit?: Permit; breakerHeld: boolean }) {
+  constructor(rc: RequestContext, target: RoutingTarget, options: AttemptOptions) {
     this.#rc = rc;
     this.target = target;
     this.#stream = options.stream;
     this.#permit = options.permit;
     this.#breakerHeld = options.breakerHeld;
+    this.#requestDeadline = options.deadline;
     const { firstByteMs, totalMs } = target.provider.timeouts;
     this.#firstByteDeadline = firstByteMs > 0 ? this.#startedAt + firstByteMs : Infinity;
     this.#totalDeadline = totalMs > 0 ? this.#startedAt + totalMs : Infinity;
     target.stats.begin();
-    this.#arm(Math.min(this.#firstByteDeadline, this.#totalDeadline));
+    this.#rearm();
   }
 
   context(): AttemptContext {
@@ -74,7 +77,14 @@ export class Attempt {
     return err;
   }
 
-  /** The answer (streams: the first chunk) arrived: the target served this request. */
+  /** A whole answer arrived: the target served this request, and the attempt is over. */
+  answered(): void {
+    this.#firstByteMs ??= performance.now() - this.#startedAt;
+    this.#decide(true, false);
+    this.close();
+  }
+
+  /** A stream's first chunk arrived: the target served this request; the attempt lasts until the stream ends. */
   succeeded(): void {
     this.#gotFirstByte();
     this.#decide(true);
@@ -110,13 +120,13 @@ export class Attempt {
   #gotFirstByte(): void {
     if (this.#firstByteMs !== undefined) return;
     this.#firstByteMs = performance.now() - this.#startedAt;
-    clearTimeout(this.#timer);
-    this.#arm(this.#totalDeadline);
+    this.#rearm();
   }
 
-  #decide(ok: boolean): void {
+  #decide(ok: boolean, rearm = true): void {
     if (this.#verdict) return;
     this.#verdict = true;
+    if (rearm) this.#rearm();
     if (!this.#breakerHeld) return;
     if (ok) this.target.breaker?.onSuccess();
     else this.target.breaker?.onFailure();
@@ -128,9 +138,15 @@ export class Attempt {
     if (this.#breakerHeld) this.target.breaker?.release();
   }
 
-  #arm(deadline: number): void {
-    if (deadline === Infinity || this.#closed) return;
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, deadline - performance.now()));
+  /** One timer for whichever deadline comes first: first byte (until it came), the request's (until the verdict), total. */
+  #rearm(): void {
+    clearTimeout(this.#timer);
+    if (this.#closed) return;
+    let at = this.#totalDeadline;
+    if (this.#firstByteMs === undefined) at = Math.min(at, this.#firstByteDeadline);
+    if (!this.#verdict) at = Math.min(at, this.#requestDeadline.at);
+    if (at === Infinity) return;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, at - performance.now()));
   }
 
   readonly #onTimer = (): void => {
@@ -141,10 +157,30 @@ export class Attempt {
     if (this.#firstByteMs === undefined && now >= this.#firstByteDeadline) {
       const what = this.#stream ? 'send its first chunk' : 'start answering';
       this.abort(new GatewayError('upstream_timeout', `The upstream provider "${provider}" did not ${what} within ${firstByteMs} ms.`, { provider }));
+    } else if (!this.#verdict && now >= this.#requestDeadline.at) {
+      this.abort(deadlineError(this.#requestDeadline.ms));
     } else if (now >= this.#totalDeadline) {
       this.abort(new GatewayError('upstream_timeout', `The upstream provider "${provider}" did not finish within ${totalMs} ms.`, { provider }));
     } else {
-      this.#arm(this.#firstByteMs !== undefined ? this.#totalDeadline : Math.min(this.#firstByteDeadline, this.#totalDeadline));
+      this.#rearm();
     }
   };
+}
+
+/** The request's routing deadline (retry.deadline_ms): when (performance.now() time) and its length for messages. */
+export interface RequestDeadline {
+  at: number;
+  ms: number;
+}
+
+export interface AttemptOptions {
+  stream: boolean;
+  permit?: Permit;
+  /** Whether the breaker granted this call (false: let through as a last resort, or no breaker). */
+  breakerHeld: boolean;
+  deadline: RequestDeadline;
+}
+
+export function deadlineError(deadlineMs: number): GatewayError {
+  return new GatewayError('upstream_timeout', `No upstream answered within the request's routing deadline of ${deadlineMs} ms (retry.deadline_ms).`);
 }

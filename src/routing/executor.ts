@@ -15,7 +15,7 @@ import { GatewayError, isGatewayError } from '../gateway/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../gateway/types.js';
 import type { CountTokensRequest, CountTokensResponse } from '../providers/anthropic/api.js';
 import type { AttemptContext, NativeMessage, NativeMessagesRequest, NativeStreamEvent } from '../providers/types.js';
-import { Attempt } from './attempt.js';
+import { Attempt, deadlineError, type RequestDeadline } from './attempt.js';
 import { retryWaitMs } from './backoff.js';
 import type { HedgePolicy } from './models.js';
 import type { Candidate, RoutePlan } from './plan.js';
@@ -121,6 +121,7 @@ export class Executor {
     if (rc.clientClosed) throw rc.clientClosed;
     const policy = plan.group.retry;
     const deadline = policy.deadlineMs > 0 ? rc.startedAt + policy.deadlineMs : Infinity;
+    const requestDeadline: RequestDeadline = { at: deadline, ms: policy.deadlineMs };
     const race = new Race<T>(rc);
     const waitedSince = performance.now();
     let lastError: unknown;
@@ -163,23 +164,17 @@ export class Executor {
             }
             if (next) {
               eligibleSeen = true;
-              this.#start(next, plan, rc, options, call, race, triedThisPass++ > 0);
+              this.#start(next, plan, requestDeadline, rc, options, call, race, triedThisPass++ > 0);
             } else {
               exhausted = true;
             }
           }
           if (race.size === 0) break;
           const hedge = exhausted ? undefined : this.#hedgeDelay(plan.group.hedge, race);
-          const outcome = await race.next(Math.min(hedge ?? Infinity, deadline - performance.now()));
+          const outcome = await race.next(hedge);
           if (rc.clientClosed) throw rc.clientClosed;
           if (outcome.kind === 'hedge') {
-            // The timer was the deadline's (timers may fire a hair early) or the hedge delay's.
-            if (performance.now() + RETRY_AT_SLACK_MS >= deadline) {
-              if (!exhausted) race.abortAll(deadlineError(policy.deadlineMs));
-              exhausted = true;
-            } else {
-              hedgeDue = hedge !== undefined;
-            }
+            hedgeDue = hedge !== undefined;
             continue;
           }
           const { attempt } = outcome;
@@ -191,8 +186,8 @@ export class Executor {
               diverted = true;
               break;
             }
-            attempt.succeeded();
-            if (!options.stream) attempt.close();
+            if (options.stream) attempt.succeeded();
+            else attempt.answered();
             this.#served(rc, attempt);
             return outcome.value;
           }
@@ -259,7 +254,7 @@ export class Executor {
     return undefined;
   }
 
-  #start<T>(admitted: Admitted, plan: RoutePlan, rc: RequestContext, options: RunOptions<T>, call: Call<T>, race: Race<T>, failover: boolean): void {
+  #start<T>(admitted: Admitted, plan: RoutePlan, deadline: RequestDeadline, rc: RequestContext, options: RunOptions<T>, call: Call<T>, race: Race<T>, failover: boolean): void {
     const { target, group } = admitted.candidate;
     if (race.size > 0) this.events.hedged(rc, group, target);
     else if (failover) this.events.failover(rc, plan.group, group);
@@ -267,7 +262,7 @@ export class Executor {
     // The target being tried (the one an error names); a hedge's winner is set again when it is served.
     rc.providerId = target.providerId;
     rc.upstreamModel = target.model;
-    const attempt = new Attempt(rc, target, { stream: options.stream, permit: admitted.permit, breakerHeld: admitted.breakerHeld });
+    const attempt = new Attempt(rc, target, { stream: options.stream, permit: admitted.permit, breakerHeld: admitted.breakerHeld, deadline });
     let answer: Promise<T>;
     try {
       answer = call(target, attempt.context(), attempt);
@@ -336,9 +331,6 @@ function isRefusal(completion: ChatCompletion): boolean {
   return choices.every((c) => c.finish_reason === 'content_filter' && !c.message?.content && !c.message?.tool_calls?.length);
 }
 
-function deadlineError(deadlineMs: number): GatewayError {
-  return new GatewayError('upstream_timeout', `No upstream answered within the request's routing deadline of ${deadlineMs} ms (retry.deadline_ms).`);
-}
 
 const SHED_REASONS: Record<LimiterRefusal['refusal']['reason'], string> = {
   saturated: 'is at its concurrency limit (max_concurrency)',
