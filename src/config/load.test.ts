@@ -311,6 +311,11 @@ describe('parseConfigText: keys accepted but not in effect yet', () => {
     expect(warnings).toEqual(['models.m.cache: response caching is not implemented yet; ignored']);
   });
 
+  it('warns that a provider-level connect_ms is not applied (connect timeouts are gateway-wide)', () => {
+    const text = 'providers:\n  demo: { type: openai, api_key: sk-x, timeouts: { connect_ms: 500 } }\n';
+    expect(parseConfigText(text, 't.yaml', {}).warnings).toEqual(['providers.demo.timeouts.connect_ms: connect timeouts are gateway-wide (upstream.timeouts.connect_ms); ignored here']);
+  });
+
   it('rejects an unknown strategy', () => {
     const text = 'providers:\n  demo: { type: mock }\nmodels:\n  m:\n    strategy: fastest\n    targets: [ { provider: demo, model: mock } ]\n';
     expect(problemsOf(text)).toEqual([expect.stringMatching(/^models\.m\.strategy: /)]);

@@ -113,5 +113,11 @@ function notYetInEffect(raw: object): string[] {
   for (const [name, group] of Object.entries(models)) {
     if (group && typeof group === 'object' && group.cache !== undefined) warnings.push(`models.${name}.cache: response caching is not implemented yet; ignored`);
   }
+  const providers = (raw as { providers?: Record<string, { timeouts?: { connect_ms?: unknown } }> }).providers ?? {};
+  for (const [id, provider] of Object.entries(providers)) {
+    if (provider && typeof provider === 'object' && provider.timeouts?.connect_ms !== undefined) {
+      warnings.push(`providers.${id}.timeouts.connect_ms: connect timeouts are gateway-wide (upstream.timeouts.connect_ms); ignored here`);
+    }
+  }
   return warnings;
 }
