@@ -141,7 +141,7 @@ export class Executor {
         /** A target failed in this pass without asking for a wait (a retry may start at once). */
         let retryableNow = false;
         for (;;) {
-          if (performance.now() >= deadline && !exhausted) {
+          if (performance.now() + RETRY_AT_SLACK_MS >= deadline && !exhausted) {
             // Past the deadline: no new attempts, and the running ones end now.
             exhausted = true;
             race.abortAll(deadlineError(policy.deadlineMs));
