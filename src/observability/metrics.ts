@@ -1,5 +1,6 @@
 /** Prometheus metrics (prom-client) on a registry of the gateway's own. */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundCounter, BoundHistogram } from './bound-metrics.js';
 import type { Usage } from '../gateway/types.js';
 
 /** What one finished request contributes to the metrics. */
@@ -30,40 +31,40 @@ const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
+  readonly requests = new BoundCounter({
     name: 'switchyard_requests_total',
     help: 'Requests answered, by route, model group, provider and HTTP status.',
     labelNames: ['route', 'model', 'provider', 'status'] as const,
     registers: [this.registry],
   });
-  readonly duration = new Histogram({
+  readonly duration = new BoundHistogram({
     name: 'switchyard_request_duration_seconds',
     help: 'Time from request arrival to the end of the answer, by route, model group, provider and status.',
     labelNames: ['route', 'model', 'provider', 'status'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  readonly overhead = new Histogram({
+  readonly overhead = new BoundHistogram({
     name: 'switchyard_gateway_overhead_seconds',
     help: "Time the gateway itself added: total time minus time waiting on the upstream.",
     labelNames: ['route', 'model', 'provider'] as const,
     buckets: OVERHEAD_BUCKETS,
     registers: [this.registry],
   });
-  readonly timeToFirstByte = new Histogram({
+  readonly timeToFirstByte = new BoundHistogram({
     name: 'switchyard_stream_first_byte_seconds',
     help: 'Streaming requests: time from arrival to the first chunk sent to the client.',
     labelNames: ['model', 'provider'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  readonly tokens = new Counter({
+  readonly tokens = new BoundCounter({
     name: 'switchyard_tokens_total',
     help: 'Tokens reported by upstreams, by model group, provider and kind (prompt / completion).',
     labelNames: ['model', 'provider', 'kind'] as const,
     registers: [this.registry],
   });
-  /** Label children per (route, model, provider, status): prom-client hashes labels on every call otherwise. */
+  /** Bound series per (route, model, provider, status): an update is then an addition. */
   readonly #series = new Map<string, SeriesChildren>();
 
   constructor() {

@@ -5,6 +5,7 @@
  * from config (direct `<provider>/<model>` requests are labelled `<provider>/*`).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { BoundCounter, BoundHistogram } from '../observability/bound-metrics.js';
 import type { RequestContext } from '../gateway/context.js';
 import { isGatewayError } from '../gateway/errors.js';
 import type { BreakerState } from './health/breaker.js';
@@ -31,8 +32,8 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 export class RoutingMetrics implements RoutingEvents {
-  readonly attempts: Counter<'provider' | 'model' | 'outcome'>;
-  readonly targetLatency: Histogram<'provider' | 'model' | 'outcome'>;
+  readonly attempts: BoundCounter<'provider' | 'model' | 'outcome'>;
+  readonly targetLatency: BoundHistogram<'provider' | 'model' | 'outcome'>;
   readonly failovers: Counter<'model'>;
   readonly fallbacks: Counter<'model' | 'to' | 'reason'>;
   readonly retries: Counter<'model'>;
@@ -46,13 +47,13 @@ export class RoutingMetrics implements RoutingEvents {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.attempts = new Counter({
+    this.attempts = new BoundCounter({
       name: 'switchyard_upstream_attempts_total',
       help: 'Attempts against upstream targets, by provider, upstream model and outcome (ok or an error code).',
       labelNames: ['provider', 'model', 'outcome'],
       registers,
     });
-    this.targetLatency = new Histogram({
+    this.targetLatency = new BoundHistogram({
       name: 'switchyard_upstream_latency_seconds',
       help: 'Per-target time until the upstream answered (streams: the first chunk) or failed, by provider, upstream model and outcome.',
       labelNames: ['provider', 'model', 'outcome'],
@@ -98,8 +99,7 @@ export class RoutingMetrics implements RoutingEvents {
   served(_rc: RequestContext, target: RoutingTarget, ms: number): void {
     let series = this.#served.get(target);
     if (!series) {
-      const labels = { provider: target.providerId, model: target.modelLabel, outcome: 'ok' };
-      series = { attempts: this.attempts.labels(labels), latency: this.targetLatency.labels(labels) };
+      series = { attempts: this.attempts.labels(target.providerId, target.modelLabel, 'ok'), latency: this.targetLatency.labels(target.providerId, target.modelLabel, 'ok') };
       this.#served.set(target, series);
     }
     series.attempts.inc();
@@ -108,8 +108,8 @@ export class RoutingMetrics implements RoutingEvents {
 
   attemptFailed(rc: RequestContext, target: RoutingTarget, error: unknown, ms: number): void {
     const outcome = isGatewayError(error) ? error.code : 'internal_error';
-    this.attempts.inc({ provider: target.providerId, model: target.modelLabel, outcome });
-    this.targetLatency.observe({ provider: target.providerId, model: target.modelLabel, outcome: 'error' }, ms / 1000);
+    this.attempts.labels(target.providerId, target.modelLabel, outcome).inc();
+    this.targetLatency.labels(target.providerId, target.modelLabel, 'error').observe(ms / 1000);
     (rc.failedAttempts ??= []).push({ provider: target.providerId, model: target.modelLabel, code: outcome, status: isGatewayError(error) ? error.status : 500 });
   }
 
