@@ -7,6 +7,7 @@
  * compare two builds (A/B) within a few per cent, which the HTTP benchmarks cannot.
  */
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
