@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { targetCatalogSchema } from '../routing/catalog.js';
-import { routingRulesSchema } from '../routing/rules.js';
+import { routingRulesSchema } from '../routing/rules-schema.js';
 import { boolean, millis, numeric } from './values.js';
 
 export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency', 'least-busy', 'cost'] as const;
