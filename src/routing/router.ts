@@ -4,7 +4,8 @@
  */
 import type { RequestContext } from '../gateway/context.js';
 import { GatewayError } from '../gateway/errors.js';
-import type { ChatMessage, ChatRequest } from '../gateway/types.js';
+import { messageText } from '../gateway/message-text.js';
+import type { ChatRequest } from '../gateway/types.js';
 import type { ModelGroup, ModelRegistry } from './models.js';
 import { needsOf, PromptSize } from './needs.js';
 import { RoutePlan, type RouteConstraints } from './plan.js';
@@ -69,8 +70,8 @@ function ruleInput(request: ChatRequest, stream: boolean, prompt: PromptSize, hi
     model: request.model,
     stream,
     maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
-    prompt: () => (all ??= request.messages.map(messageText).join('\n')),
-    system: () => (system ??= request.messages.filter((m) => m.role === 'system' || m.role === 'developer').map(messageText).join('\n')),
+    prompt: () => (all ??= request.messages.map((m) => messageText(m)).join('\n')),
+    system: () => (system ??= request.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => messageText(m)).join('\n')),
     lastUserMessage: () => {
       for (let i = request.messages.length - 1; i >= 0; i--) if (request.messages[i]!.role === 'user') return messageText(request.messages[i]!);
       return '';
@@ -79,13 +80,4 @@ function ruleInput(request: ChatRequest, stream: boolean, prompt: PromptSize, hi
     metadata: hints.metadata,
     header: hints.header,
   };
-}
-
-function messageText(message: ChatMessage): string {
-  const content = message.content;
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  let text = '';
-  for (const part of content) if (typeof part.text === 'string') text += (text ? '\n' : '') + part.text;
-  return text;
 }

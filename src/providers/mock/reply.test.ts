@@ -44,7 +44,7 @@ describe('planReply: text', () => {
 
   it('reads text content parts and answers a tool result', () => {
     expect(planReply(ask('', { messages: [{ role: 'user', content: [{ type: 'text', text: 'Look at' }, { type: 'image_url', image_url: { url: 'x' } }, { type: 'text', text: 'this' }] }] })).pieces.join('')).toBe(
-      'This is a mock reply. You said: Look at  this',
+      'This is a mock reply. You said: Look at this',
     );
     const afterTool = planReply({
       model: 'mock',
@@ -225,7 +225,7 @@ describe('planReply: usage', () => {
 describe('messageText', () => {
   it('reads strings, text parts, and nothing else', () => {
     expect(messageText({ role: 'user', content: 'plain' })).toBe('plain');
-    expect(messageText({ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'input_audio' }, { type: 'text', text: 'b' }] })).toBe('a  b');
+    expect(messageText({ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'input_audio' }, { type: 'text', text: 'b' }] })).toBe('a b');
     expect(messageText({ role: 'assistant', content: null })).toBe('');
     expect(messageText({ role: 'assistant' })).toBe('');
   });

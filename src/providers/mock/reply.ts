@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { countTokens } from '../../governance/tokens.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatMessage, ChatRequest, FinishReason, ToolCall, ToolDefinition, Usage } from '../../gateway/types.js';
+import { messageText as sharedMessageText } from '../../gateway/message-text.js';
 
 export interface MockReply {
   /** Text pieces as they would be streamed (roughly one token each); joined, the content. */
@@ -15,11 +16,9 @@ export interface MockReply {
   usage: Usage;
 }
 
+/** The mock reads text parts joined by spaces. */
 export function messageText(message: ChatMessage): string {
-  const { content } = message;
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content.map((part) => (typeof part.text === 'string' ? part.text : '')).join(' ');
+  return sharedMessageText(message, ' ');
 }
 
 export function countPromptTokens(messages: ChatMessage[]): number {
