@@ -744,6 +744,18 @@ describe('Executor: fallback groups and diverts', () => {
     await expect(run2.executor.chat(second.plan, request, run2.rc)).resolves.toMatchObject({ model: 'f-model' });
   });
 
+  it('answers with the filtered answer when the content-policy groups cannot answer either', async () => {
+    const filtered: ChatCompletion = { ...completion('a-model'), choices: [{ index: 0, message: { role: 'assistant', content: null }, finish_reason: 'content_filter' }] };
+    const { plan } = multiPlan({
+      smart: { targets: [{ adapter: fake('a', { chat: async () => filtered }) }], settings: { content_policy_fallbacks: ['lenient'] } },
+      lenient: { targets: [{ adapter: fake('down', { chat: () => Promise.reject(retryable('down')) }) }] },
+    });
+    const { executor, rc } = setup();
+    await expect(executor.chat(plan, request, rc)).resolves.toBe(filtered);
+    expect(rc).toMatchObject({ providerId: 'a', upstreamModel: 'a-model', attempts: 2 });
+    expect(rc.fallbackGroup).toBeUndefined();
+  });
+
   it('passes a content-policy refusal on when no content-policy group is configured (a client 4xx is never failed over)', async () => {
     const refusal = new GatewayError('upstream_client_error', 'blocked', { status: 400, upstreamCode: 'content_filter' });
     const b = ok('b');

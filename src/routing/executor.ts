@@ -130,6 +130,8 @@ export class Executor {
     let retryAt: Map<RoutingTarget, number> | undefined;
     let eligibleSeen = false;
     let retries = 0;
+    /** A content-policy refusal diverted to other groups: the answer if none of them gives one. */
+    let refusal: { value: T; target: RoutingTarget } | undefined;
     try {
       for (;;) {
         const pass = plan.pass();
@@ -181,7 +183,9 @@ export class Executor {
           const { attempt } = outcome;
           if (outcome.kind === 'ok') {
             if (options.refused?.(outcome.value) && plan.divert(plan.group.contentPolicyFallbacks)) {
-              // A refusal is the target working as designed: no blame, and the next groups get the request.
+              // A refusal is the target working as designed: no blame, and the next groups get the
+              // request; if none of them answers, the refusal is the answer after all.
+              refusal = { value: outcome.value, target: attempt.target };
               attempt.failed(undefined);
               this.events.diverted(rc, plan.group, 'content_policy');
               diverted = true;
@@ -213,10 +217,16 @@ export class Executor {
         race.cancelAll(HEDGE_LOST);
         if (diverted) continue;
         if (!eligibleSeen) throw plan.nothingEligible();
-        if (retries >= policy.maxRetries || lastError === undefined) throw lastError ?? plan.nothingEligible();
+        if (retries >= policy.maxRetries || lastError === undefined) {
+          if (refusal) return this.#refusalAnswer(rc, refusal);
+          throw lastError ?? plan.nothingEligible();
+        }
         const now = performance.now();
         const wait = retryWaitMs(policy, retries, soonest(retryAt, retryableNow, now), deadline, now, this.random);
-        if (wait === undefined) throw lastError;
+        if (wait === undefined) {
+          if (refusal) return this.#refusalAnswer(rc, refusal);
+          throw lastError;
+        }
         retries++;
         this.events.retrying(rc, plan.group, wait);
         await pause(wait, rc);
@@ -300,6 +310,13 @@ export class Executor {
     return Math.max(hedge.minDelayMs, race.lastStarted?.target.stats.firstBytePercentile(0.95) ?? 0);
   }
 
+  #refusalAnswer<T>(rc: RequestContext, refusal: { value: T; target: RoutingTarget }): T {
+    rc.providerId = refusal.target.providerId;
+    rc.upstreamModel = refusal.target.model;
+    rc.fallbackGroup = undefined;
+    return refusal.value;
+  }
+
   #served(rc: RequestContext, attempt: Attempt): void {
     rc.providerId = attempt.target.providerId;
     rc.upstreamModel = attempt.target.model;
@@ -355,6 +372,7 @@ async function started<T extends { usage?: Usage | null }>(stream: Promise<Async
 async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncIterator<T>, first: IteratorResult<T>, rc: RequestContext, attempt: Attempt): AsyncGenerator<T> {
   // The executor has let go of the client by now: a client that leaves aborts this attempt.
   rc.onClientClose = (reason) => attempt.abort(reason);
+  if (rc.clientClosed) attempt.abort(rc.clientClosed);
   let error: string | undefined;
   try {
     let result = first;

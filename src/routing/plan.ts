@@ -121,6 +121,7 @@ export class RoutePlan {
     if (reasons.size === 1 && reasons.has('context')) {
       return new GatewayError('context_length_exceeded', `The prompt (with max_tokens) does not fit the context window of any target of "${name}" or its context-window fallbacks.`, { param: 'messages' });
     }
+    if (reasons.size === 0) return new GatewayError('no_eligible_target', `No target of "${name}" (or its fallbacks) could serve this request.`);
     const parts: string[] = [];
     if (reasons.has('region')) parts.push(`outside the allowed regions (${this.#request.constraints.regions?.join(', ')})`);
     if (reasons.has('provider')) parts.push('excluded by the request\'s provider pin / exclusion headers');
