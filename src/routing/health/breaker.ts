@@ -5,7 +5,7 @@
  * closed → open: over the sliding window, calls >= minimumRequests and failures / calls >=
  * failureRateThreshold. open → half-open: cooldownMs later (checked lazily, no timers).
  * half-open → closed: halfOpenProbes probe calls all succeeded (the window starts afresh).
- * half-open → open: any failure (a new cooldown starts).
+ * half-open → open: a single failure (a new cooldown starts).
  *
  * Verdicts carry no ticket, so the breaker tells probes from stale calls (acquired before the
  * latest state change) by counting: calls still outstanding when the breaker opened are stale.
