@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuSecondsOf, freePort, median, onJsonLines, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
+import { freePort, loadWithCpu, median, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
@@ -98,20 +98,7 @@ async function startGateway(dist, configPath) {
 
 function runLoad(origin, pid, stream) {
   const spec = { origin, path: '/v1/chat/completions', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body(stream), stream, concurrency, warmupMs, durationMs };
-  const child = spawnNode(LOAD_CORE, [LOAD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const marks = {};
-    onJsonLines(child.stdout, (event) => {
-      if (event.event === 'measuring' || event.event === 'window-end') marks[event.event] = cpuSecondsOf(pid);
-      if (event.event === 'result') marks.result = event;
-    });
-    child.once('exit', (code) => {
-      const result = marks.result;
-      if (code !== 0 || !result) return reject(new Error(`load generator failed (exit ${code})`));
-      if (result.errors > 0) return reject(new Error(`${result.errors} failed requests; first: ${JSON.stringify(result.errorSamples[0])}`));
-      resolve({ rps: result.rps, cpuUs: ((marks['window-end'] - marks.measuring) / Math.max(1, result.completedInWindow)) * 1e6 });
-    });
-  });
+  return loadWithCpu({ core: LOAD_CORE, loadScript: LOAD, spec, pid, what: stream ? 'streaming run' : 'non-streaming run' }).then(({ rps, cpuUsPerRequest }) => ({ rps, cpuUs: cpuUsPerRequest }));
 }
 
 async function main() {

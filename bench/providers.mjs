@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuSecondsOf, freePort, median, onJsonLines, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
+import { freePort, loadWithCpu, median, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 import { translatorCosts } from './lib/translator-costs.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -110,21 +110,7 @@ function runLoad(origin, path, stream) {
     warmupMs,
     durationMs,
   };
-  const child = spawnNode(LOAD_CORE, [LOAD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const marks = {};
-    onJsonLines(child.stdout, (event) => {
-      if (event.event === 'measuring' || event.event === 'window-end') marks[event.event] = cpuSecondsOf(gatewayPid);
-      if (event.event === 'result') marks.result = event;
-    });
-    child.once('exit', (code) => {
-      if (code !== 0 || !marks.result) return reject(new Error(`load generator failed (exit ${code}) for ${path.label}`));
-      const result = marks.result;
-      if (result.errors > 0) return reject(new Error(`${path.label} ${stream ? 'stream' : 'non-stream'}: ${result.errors} failed requests; first: ${JSON.stringify(result.errorSamples[0])}`));
-      const cpuSeconds = marks['window-end'] - marks.measuring;
-      resolve({ rps: result.rps, cpuUsPerRequest: (cpuSeconds / Math.max(1, result.completedInWindow)) * 1e6 });
-    });
-  });
+  return loadWithCpu({ core: LOAD_CORE, loadScript: LOAD, spec, pid: gatewayPid, what: `${path.label} ${stream ? 'stream' : 'non-stream'}` });
 }
 
 let gatewayPid;

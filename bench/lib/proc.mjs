@@ -174,3 +174,26 @@ export function median(values) {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
+
+/**
+ * Runs bench/load.mjs with `spec` on `core` and measures the CPU time `pid` (the gateway) spent in
+ * the measured window: resolves { rps, cpuUsPerRequest, result }, rejects when the load generator
+ * failed or any request did (`what` names the run in the message).
+ */
+export function loadWithCpu({ core, loadScript, spec, pid, what }) {
+  const child = spawnNode(core, [loadScript, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const marks = {};
+    onJsonLines(child.stdout, (event) => {
+      if (event.event === 'measuring' || event.event === 'window-end') marks[event.event] = cpuSecondsOf(pid);
+      if (event.event === 'result') marks.result = event;
+    });
+    child.once('exit', (code) => {
+      const result = marks.result;
+      if (code !== 0 || !result) return reject(new Error(`load generator failed (exit ${code}) for ${what}`));
+      if (result.errors > 0) return reject(new Error(`${what}: ${result.errors} failed requests; first: ${JSON.stringify(result.errorSamples[0])}`));
+      const cpuSeconds = marks['window-end'] - marks.measuring;
+      resolve({ rps: result.rps, cpuUsPerRequest: (cpuSeconds / Math.max(1, result.completedInWindow)) * 1e6, result });
+    });
+  });
+}

@@ -130,7 +130,7 @@ export class ModelRegistry {
 
   /** Targets that configured groups list (what active health checks probe). */
   configuredTargets(): RoutingTarget[] {
-    return this.targets().filter((t) => t.modelLabel !== '*');
+    return this.targets().filter((t) => t.configured);
   }
 
   /** Every target known so far: configured ones first, then those reached by direct addressing. */
@@ -170,9 +170,7 @@ export class ModelRegistry {
 
   /** Drops the direct groups and the targets only they used. */
   #forgetDirect(): void {
-    const configured = new Set<RoutingTarget>();
-    for (const group of this.#groups.values()) for (const member of group.members) configured.add(member.target);
-    for (const [key, target] of this.#targets) if (!configured.has(target)) this.#targets.delete(key);
+    for (const [key, target] of this.#targets) if (!target.configured) this.#targets.delete(key);
     this.#direct.clear();
   }
 }

@@ -37,6 +37,8 @@ export class RoutingTarget {
   readonly info: ModelInfo;
   /** The last active health probe (routing.health_checks), if any ran. */
   probe: { at: string; ok: boolean; latency_ms: number; error?: string } | undefined;
+  /** Whether config lists it (false: reached by direct `<provider>/<model>` addressing). */
+  readonly configured: boolean;
   /** The model as a metric label: client-chosen names (direct addressing) are `*`, keeping label sets bounded. */
   readonly modelLabel: string;
 
@@ -51,6 +53,7 @@ export class RoutingTarget {
     this.key = `${providerId}/${model}`;
     this.region = settings.region;
     this.info = settings.info;
+    this.configured = settings.configured;
     this.modelLabel = settings.configured ? model : '*';
     this.stats = new TargetStats({ windowMs: hooks.statsWindowMs });
     this.breaker = hooks.breaker ? new CircuitBreaker(hooks.breaker, { onTransition: (from, to) => hooks.onBreakerTransition?.(this, from, to) }) : undefined;
