@@ -162,6 +162,67 @@ describe('Coalescer.run', () => {
   });
 });
 
+describe('Coalescer.join', () => {
+  it('rejects only the caller that left; the others get the answer and the call is not abandoned', async () => {
+    const coalescer = new Coalescer();
+    const upstream = deferred<string>();
+    let abandoned = 0;
+    const call = (onAbandoned: (listener: () => void) => void): Promise<string> => {
+      onAbandoned(() => abandoned++);
+      return upstream.promise;
+    };
+    const first = coalescer.join('k', call);
+    const second = coalescer.join('k', call);
+    expect([first.shared, second.shared]).toEqual([false, true]);
+    const gone = new Error('client closed');
+    first.leave(gone);
+    await expect(first.result).rejects.toBe(gone);
+    upstream.resolve('answer');
+    await expect(second.result).resolves.toBe('answer');
+    expect(abandoned).toBe(0);
+  });
+
+  it('tells the call it was abandoned when the last caller leaves, and starts afresh for the next caller', async () => {
+    const coalescer = new Coalescer();
+    const upstreams = [deferred<string>(), deferred<string>()];
+    let calls = 0;
+    let abandoned = 0;
+    const call = (onAbandoned: (listener: () => void) => void): Promise<string> => {
+      onAbandoned(() => abandoned++);
+      return upstreams[calls++]!.promise;
+    };
+    const a = coalescer.join('k', call);
+    const b = coalescer.join('k', call);
+    a.leave(new Error('a left'));
+    await expect(a.result).rejects.toThrow('a left');
+    expect(abandoned).toBe(0);
+    b.leave(new Error('b left'));
+    b.leave(new Error('twice'));
+    expect(abandoned).toBe(1);
+    expect(coalescer.inFlight).toBe(0);
+    await expect(b.result).rejects.toThrow('b left');
+
+    const c = coalescer.join('k', call);
+    expect(c.shared).toBe(false);
+    upstreams[0]!.resolve('stale'); // the abandoned call's late answer goes nowhere
+    upstreams[1]!.resolve('fresh');
+    await expect(c.result).resolves.toBe('fresh');
+    expect(calls).toBe(2);
+  });
+
+  it('ignores leave() after the answer arrived', async () => {
+    const coalescer = new Coalescer();
+    let abandoned = 0;
+    const joined = coalescer.join('k', (onAbandoned) => {
+      onAbandoned(() => abandoned++);
+      return Promise.resolve(7);
+    });
+    await expect(joined.result).resolves.toBe(7);
+    joined.leave(new Error('late'));
+    expect(abandoned).toBe(0);
+  });
+});
+
 describe('Coalescer.stream', () => {
   it('gives 100 concurrent identical callers every chunk from one upstream stream', async () => {
     const coalescer = new Coalescer();

@@ -53,7 +53,7 @@ export interface CoalescedStream<T> {
  * call settled (or the stream ended) starts a new call.
  */
 export class Coalescer {
-  private readonly calls = new Map<string, Promise<unknown>>();
+  private readonly calls = new Map<string, SharedCall<unknown>>();
   /** Each flight's item type is its caller's `T`; the map cannot say so, hence the casts. */
   private readonly streams = new Map<string, SharedStream<unknown>>();
   private readonly maxBufferedItems: number;
@@ -75,17 +75,28 @@ export class Coalescer {
    * or its rejection. A synchronous throw from `call` counts as a rejection.
    */
   async run<T>(key: string, call: () => Promise<T>): Promise<CoalescedResult<T>> {
-    const inFlight = this.calls.get(key) as Promise<T> | undefined;
-    if (inFlight !== undefined) return { value: await inFlight, shared: true };
+    const joined = this.join(key, call);
+    return { value: await joined.result, shared: joined.shared };
+  }
 
-    const pending = invoke(call);
-    this.calls.set(key, pending);
-    // Registered before any caller awaits `pending`, so the entry is gone when they resume.
-    const forget = (): void => {
-      this.calls.delete(key);
-    };
-    pending.then(forget, forget);
-    return { value: await pending, shared: false };
+  /**
+   * Like {@link run}, for callers that may stop waiting: each gets a {@link CoalescedCall} whose
+   * `leave()` rejects its own result at once. When every caller has left, the call is told
+   * through the listener it registered with `onAbandoned` (to abort the upstream request); its
+   * outcome is then ignored, and the next caller for the key starts afresh.
+   */
+  join<T>(key: string, call: (onAbandoned: (listener: () => void) => void) => Promise<T>): CoalescedCall<T> {
+    let flight = this.calls.get(key) as SharedCall<T> | undefined;
+    const shared = flight !== undefined;
+    if (flight === undefined) {
+      const created: SharedCall<T> = new SharedCall<T>(() => {
+        if (this.calls.get(key) === created) this.calls.delete(key);
+      });
+      flight = created;
+      this.calls.set(key, created as SharedCall<unknown>);
+      created.start(call);
+    }
+    return flight.caller(shared);
   }
 
   /**
@@ -114,8 +125,69 @@ export class Coalescer {
   }
 }
 
-async function invoke<T>(call: () => Promise<T>): Promise<T> {
-  return call();
+/** What {@link Coalescer.join} gives each caller. */
+export interface CoalescedCall<T> {
+  /** The shared value or error; or the reason given to `leave()`, if this caller left first. */
+  readonly result: Promise<T>;
+  /** True when this caller joined another caller's call instead of making its own. */
+  readonly shared: boolean;
+  /** Stops waiting: `result` rejects with `reason` (if it has not settled). Idempotent. */
+  leave(reason: unknown): void;
+}
+
+/** One call in flight and the callers waiting on it. */
+class SharedCall<T> {
+  private waiting = 0;
+  private settled = false;
+  private abandoned: (() => void) | undefined;
+  private readonly callers = new Set<(outcome: { value: T } | { error: unknown }) => void>();
+
+  constructor(private readonly onRelease: () => void) {}
+
+  start(call: (onAbandoned: (listener: () => void) => void) => Promise<T>): void {
+    let pending: Promise<T>;
+    try {
+      pending = call((listener) => {
+        this.abandoned = listener;
+      });
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (value) => this.settle({ value }),
+      (error: unknown) => this.settle({ error }),
+    );
+  }
+
+  caller(shared: boolean): CoalescedCall<T> {
+    this.waiting++;
+    let deliver!: (outcome: { value: T } | { error: unknown }) => void;
+    const result = new Promise<T>((resolve, reject) => {
+      deliver = (outcome) => {
+        if ('value' in outcome) resolve(outcome.value);
+        else reject(outcome.error);
+      };
+    });
+    this.callers.add(deliver);
+    const leave = (reason: unknown): void => {
+      if (!this.callers.delete(deliver)) return;
+      deliver({ error: reason });
+      if (--this.waiting === 0 && !this.settled) {
+        this.settled = true;
+        this.onRelease();
+        this.abandoned?.();
+      }
+    };
+    return { result, shared, leave };
+  }
+
+  private settle(outcome: { value: T } | { error: unknown }): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onRelease();
+    for (const deliver of this.callers) deliver(outcome);
+    this.callers.clear();
+  }
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });

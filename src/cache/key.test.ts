@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ChatRequest, EmbeddingsRequest } from '../gateway/types.js';
-import { IGNORED_CHAT_FIELDS, IGNORED_EMBEDDINGS_FIELDS, chatCacheKey, embeddingsCacheKey, type CacheKeyInput } from './key.js';
+import { IGNORED_CHAT_FIELDS, IGNORED_EMBEDDINGS_FIELDS, IGNORED_MESSAGES_FIELDS, chatCacheKey, embeddingsCacheKey, messagesCacheKey, type CacheKeyInput } from './key.js';
 
 const CHAT: CacheKeyInput = { namespace: 'team-a', group: 'gpt-4o', kind: 'chat' };
 const EMBEDDINGS: CacheKeyInput = { namespace: 'team-a', group: 'embed-small', kind: 'embeddings' };
@@ -276,6 +276,33 @@ describe('embeddingsCacheKey', () => {
   it('separates namespaces and groups', () => {
     expect(ekey(base, { ...EMBEDDINGS, namespace: 'team-b' })).not.toBe(ekey(base));
     expect(ekey(base, { ...EMBEDDINGS, group: 'embed-large' })).not.toBe(ekey(base));
+  });
+});
+
+describe('messagesCacheKey', () => {
+  const MESSAGES: CacheKeyInput = { namespace: 'team-a', group: 'claude', kind: 'messages' };
+  const body = { model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: 'Hi' }] };
+  const mkey = (request: object, beta?: string, input: CacheKeyInput = MESSAGES): string => messagesCacheKey(request, beta, input);
+
+  it('ignores model, stream, metadata and service_tier', () => {
+    expect([...IGNORED_MESSAGES_FIELDS].sort()).toEqual(['metadata', 'model', 'service_tier', 'stream']);
+    expect(mkey({ ...body, model: 'alias', stream: true, metadata: { user_id: 'u' }, service_tier: 'auto' })).toBe(mkey(body));
+  });
+
+  it.each<[string, object]>([
+    ['the system prompt', { system: 'Be brief.' }],
+    ['max_tokens', { max_tokens: 512 }],
+    ['thinking', { thinking: { type: 'enabled', budget_tokens: 1024 } }],
+    ['top_k', { top_k: 5 }],
+    ['an unknown field', { container: 'c1' }],
+  ])('%s changes the key', (_label, change) => {
+    expect(mkey({ ...body, ...change })).not.toBe(mkey(body));
+  });
+
+  it('keys on the anthropic-beta header, and never equals a chat key of the same group', () => {
+    expect(mkey(body, 'interleaved-thinking-2025-05-14')).not.toBe(mkey(body));
+    const asChat = chatCacheKey({ model: 'x', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 256 }, { ...MESSAGES, kind: 'chat' });
+    expect(mkey(body)).not.toBe(asChat);
   });
 });
 

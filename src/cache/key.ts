@@ -27,7 +27,7 @@ const KEY_VERSION = 'v1';
 export interface CacheKeyInput {
   namespace: string;
   group: string;
-  kind: 'chat' | 'embeddings';
+  kind: 'chat' | 'embeddings' | 'messages';
 }
 
 /** Chat request fields left out of the key because they do not change the answer's content. */
@@ -44,11 +44,18 @@ export const IGNORED_CHAT_FIELDS: readonly string[] = Object.freeze([
   'prompt_cache_retention', // how long OpenAI keeps the prompt cache: cost only
 ]);
 
+/**
+ * Anthropic Messages request fields left out of the key: `model`, `stream` (as for chat),
+ * `metadata` (`user_id`: abuse monitoring only) and `service_tier` (capacity, not content).
+ */
+export const IGNORED_MESSAGES_FIELDS: readonly string[] = Object.freeze(['model', 'stream', 'metadata', 'service_tier']);
+
 /** Embeddings request fields left out of the key (same reasons as for chat). */
 export const IGNORED_EMBEDDINGS_FIELDS: readonly string[] = Object.freeze(['model', 'user']);
 
 const IGNORED_CHAT = new Set(IGNORED_CHAT_FIELDS);
 const IGNORED_EMBEDDINGS = new Set(IGNORED_EMBEDDINGS_FIELDS);
+const IGNORED_MESSAGES = new Set(IGNORED_MESSAGES_FIELDS);
 
 /** Known optional request fields whose `null` means "not set" (OpenAI's semantics). */
 const NULLABLE_CHAT_FIELDS: ReadonlySet<string> = new Set([
@@ -68,6 +75,16 @@ const NULLABLE_EMBEDDINGS_FIELDS: ReadonlySet<string> = new Set(['dimensions', '
 /** A stable hex SHA-256 key for a chat request's output-relevant content. */
 export function chatCacheKey(request: ChatRequest, input: CacheKeyInput): string {
   return digest('chat', input, encodeObject(request, encodeChatField));
+}
+
+/**
+ * A stable hex SHA-256 key for an Anthropic Messages request (the body as the client sent it:
+ * Anthropic's own fields, unknown ones included) and the `anthropic-beta` header, which can change
+ * the answer. Messages keys never equal chat keys (the kind is hashed in).
+ */
+export function messagesCacheKey(body: object, beta: string | undefined, input: CacheKeyInput): string {
+  const canonical = encodeObject(body as Record<string, unknown>, encodeMessagesField);
+  return digest('messages', input, beta === undefined ? canonical : `${canonical},${JSON.stringify(beta)}`);
 }
 
 /** A stable hex SHA-256 key for an embeddings request's output-relevant content. */
@@ -97,6 +114,11 @@ function encodeChatField(key: string, value: unknown): string | undefined {
   if (IGNORED_CHAT.has(key)) return undefined;
   if (value === null && NULLABLE_CHAT_FIELDS.has(key)) return undefined;
   if (key === 'messages' && Array.isArray(value)) return encodeMessages(value);
+  return encodeValue(value);
+}
+
+function encodeMessagesField(key: string, value: unknown): string | undefined {
+  if (IGNORED_MESSAGES.has(key)) return undefined;
   return encodeValue(value);
 }
 

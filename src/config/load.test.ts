@@ -80,6 +80,14 @@ describe('parseConfigText: defaults', () => {
         health_checks: { enabled: false, interval_ms: 30000, timeout_ms: 10000 },
         stats_window_ms: 60000,
       },
+      cache: {
+        max_bytes: 268_435_456,
+        max_entry_bytes: 4_194_304,
+        default_ttl: 3600,
+        namespace: 'shared',
+        key_prefix: 'switchyard:cache:',
+        semantic: { embedder: 'local', local_dimensions: 384, max_entries: 100_000, embedding_cache_entries: 10_000 },
+      },
     });
   });
 
@@ -154,6 +162,7 @@ describe('parseConfigText: defaults', () => {
       fallbacks: [],
       context_window_fallbacks: [],
       content_policy_fallbacks: [],
+      coalesce: 'auto',
     });
   });
 });
@@ -304,11 +313,12 @@ describe('parseConfigText: interpolation', () => {
 });
 
 describe('parseConfigText: keys accepted but not in effect yet', () => {
-  it('warns about cache settings, and no longer about strategies', () => {
+  it('takes cache settings without a warning', () => {
     const text = 'providers:\n  demo: { type: mock }\nmodels:\n  m:\n    strategy: least-latency\n    targets: [ { provider: demo, model: mock } ]\n    cache: { exact: true, ttl: 3600 }\n';
     const { config, warnings } = parseConfigText(text, 't.yaml', {});
     expect(config.models.m!.strategy).toBe('least-latency');
-    expect(warnings).toEqual(['models.m.cache: response caching is not implemented yet; ignored']);
+    expect(config.models.m!.cache).toEqual({ exact: true, ttl: 3600 });
+    expect(warnings).toEqual([]);
   });
 
   it('warns that a provider-level connect_ms is not applied (connect timeouts are gateway-wide)', () => {
@@ -319,6 +329,50 @@ describe('parseConfigText: keys accepted but not in effect yet', () => {
   it('rejects an unknown strategy', () => {
     const text = 'providers:\n  demo: { type: mock }\nmodels:\n  m:\n    strategy: fastest\n    targets: [ { provider: demo, model: mock } ]\n';
     expect(problemsOf(text)).toEqual([expect.stringMatching(/^models\.m\.strategy: /)]);
+  });
+});
+
+describe('parseConfigText: caching', () => {
+  const group = (cache: string, extra = '') => `providers:\n  demo: { type: mock }\n${extra}models:\n  m:\n    targets: [ { provider: demo, model: mock } ]\n    cache: ${cache}\n`;
+
+  it('has defaults: memory store, 1 h TTL, the shared namespace, coalescing on auto', () => {
+    const { config } = parseConfigText('providers:\n  demo: { type: mock }\nmodels:\n  m:\n    targets: [ { provider: demo, model: mock } ]\n', 't.yaml', {});
+    expect(config.cache.store).toBeUndefined();
+    expect(config.cache).toMatchObject({ default_ttl: 3600, namespace: 'shared', max_bytes: 256 * 1024 * 1024 });
+    expect(config.cache.semantic).toMatchObject({ embedder: 'local', local_dimensions: 384, max_entries: 100_000 });
+    expect(config.models.m!.cache).toBeUndefined();
+    expect(config.models.m!.coalesce).toBe('auto');
+  });
+
+  it('reads TTLs in seconds or with a unit', () => {
+    expect(parseConfigText(group('{ exact: true, ttl: "5m" }'), 't.yaml', {}).config.models.m!.cache!.ttl).toBe(300);
+    expect(parseConfigText(group('{ exact: true, ttl: "2h" }'), 't.yaml', {}).config.models.m!.cache!.ttl).toBe(7200);
+    expect(problemsOf(group('{ exact: true, ttl: 0 }'))).toEqual([expect.stringMatching(/^models\.m\.cache\.ttl: /)]);
+    expect(problemsOf(group('{ exact: true, ttl: "soon" }'))).toEqual([expect.stringMatching(/^models\.m\.cache\.ttl: expected a number of seconds/)]);
+  });
+
+  it('takes `semantic: true` as the default semantic settings', () => {
+    const cache = parseConfigText(group('{ semantic: true }'), 't.yaml', {}).config.models.m!.cache!;
+    expect(cache.exact).toBe(false);
+    expect(cache.semantic).toEqual({ threshold: 0.95, max_messages: 4 });
+    expect(parseConfigText(group('{ semantic: false }'), 't.yaml', {}).config.models.m!.cache!.semantic).toBeUndefined();
+    expect(problemsOf(group('{ semantic: { threshold: 1.5 } }'))).toEqual([expect.stringMatching(/^models\.m\.cache\.semantic/)]);
+  });
+
+  it('checks the embedder names a group or a provider', () => {
+    expect(problemsOf(group('{ semantic: { embedder: embedz } }'))).toEqual([expect.stringMatching(/^models\.m\.cache\.semantic\.embedder: unknown model group "embedz"/)]);
+    expect(parseConfigText(group('{ semantic: { embedder: demo/mock-embed } }'), 't.yaml', {}).config.models.m!.cache!.semantic!.embedder).toBe('demo/mock-embed');
+    expect(parseConfigText(group('{ semantic: { embedder: m } }'), 't.yaml', {}).config.models.m!.cache!.semantic!.embedder).toBe('m');
+  });
+
+  it('needs redis.url for the redis store, and rejects a namespace with a colon', () => {
+    expect(problemsOf(group('{ exact: true }', 'cache: { store: redis }\n'))).toEqual(['cache.store: the redis cache store needs redis.url']);
+    expect(problemsOf(group('{ exact: true, namespace: "a:b" }'))).toEqual([expect.stringMatching(/^models\.m\.cache\.namespace: /)]);
+  });
+
+  it('rejects an unknown coalesce mode and unknown cache keys', () => {
+    expect(problemsOf('providers:\n  demo: { type: mock }\nmodels:\n  m:\n    targets: [ { provider: demo, model: mock } ]\n    coalesce: sometimes\n')).toEqual([expect.stringMatching(/^models\.m\.coalesce: /)]);
+    expect(problemsOf(group('{ exact: true, tll: 5 }'))).toEqual([expect.stringMatching(/^models\.m\.cache: .*tll/)]);
   });
 });
 

@@ -109,10 +109,6 @@ export function formatPath(path: readonly PropertyKey[]): string {
 /** Keys the schema accepts for forward compatibility but this version does not act on yet. */
 function notYetInEffect(raw: object): string[] {
   const warnings: string[] = [];
-  const models = (raw as { models?: Record<string, { cache?: unknown }> }).models ?? {};
-  for (const [name, group] of Object.entries(models)) {
-    if (group && typeof group === 'object' && group.cache !== undefined) warnings.push(`models.${name}.cache: response caching is not implemented yet; ignored`);
-  }
   const providers = (raw as { providers?: Record<string, { timeouts?: { connect_ms?: unknown } }> }).providers ?? {};
   for (const [id, provider] of Object.entries(providers)) {
     if (provider && typeof provider === 'object' && provider.timeouts?.connect_ms !== undefined) {

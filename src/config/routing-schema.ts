@@ -4,6 +4,7 @@
  * Every key has a default here; docs/routing.md lists them.
  */
 import { z } from 'zod';
+import { COALESCE_MODES, groupCacheSchema } from './cache-schema.js';
 import { targetCatalogSchema } from '../routing/catalog.js';
 import { routingRulesSchema } from '../routing/rules-schema.js';
 import { boolean, millis, numeric } from './values.js';
@@ -66,7 +67,10 @@ export const modelGroupSchema = z.strictObject({
   content_policy_fallbacks: z.array(z.string()).default([]),
   retry: retrySchema.optional(),
   hedge: hedgeSchema.optional(),
-  cache: z.looseObject({}).optional(),
+  /** Response caching of this group's answers (off unless set). */
+  cache: groupCacheSchema.optional(),
+  /** Identical concurrent requests share one upstream call: `auto` when that cannot change an answer (temperature 0 or a seed, n = 1), `always`, or `off`. */
+  coalesce: z.enum(COALESCE_MODES).default('auto'),
 });
 
 const breakerSchema = z.strictObject({

@@ -3,6 +3,7 @@
  * valid configuration; docs/configuration.md lists them. Errors name the path and the problem.
  */
 import { z } from 'zod';
+import { cacheSchema } from './cache-schema.js';
 import { modelGroupSchema, routingSchema } from './routing-schema.js';
 import { boolean, byteSize, millis, numeric } from './values.js';
 export { STRATEGIES } from './routing-schema.js';
@@ -172,6 +173,7 @@ const configSchemaBase = z.strictObject({
   providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider ids use letters, digits, "_", "-" and "."'), providerSchema).default({}),
   models: z.record(z.string().min(1), modelGroupSchema).default({}),
   routing: routingSchema,
+  cache: cacheSchema,
 });
 
 export const configSchema = configSchemaBase.superRefine((config, ctx) => {
@@ -194,6 +196,7 @@ export const configSchema = configSchemaBase.superRefine((config, ctx) => {
     }
   }
   config.routing.rules.forEach((rule, i) => checkGroup(rule.route_to, ['routing', 'rules', i, 'route_to']));
+  checkCache(config, ctx, checkGroup);
   checkSharedTargets(config, ctx);
   for (const [id, provider] of Object.entries(config.providers)) {
     if (provider.type === 'openai-compatible' && !provider.base_url && !provider.preset) {
@@ -240,6 +243,24 @@ function checkSharedTargets(config: z.output<typeof configSchemaBase>, ctx: z.Re
         }
       }
     });
+  }
+}
+
+/** The redis store needs Redis; an embedder is `local`, a model group or `<provider>/<model>`. */
+function checkCache(config: z.output<typeof configSchemaBase>, ctx: z.RefinementCtx, checkGroup: (group: string, path: (string | number)[]) => void): void {
+  if (config.cache.store === 'redis' && !config.redis.url) {
+    ctx.addIssue({ code: 'custom', path: ['cache', 'store'], message: 'the redis cache store needs redis.url' });
+  }
+  const checkEmbedder = (name: string, path: (string | number)[]): void => {
+    if (name === 'local') return;
+    const slash = name.indexOf('/');
+    if (slash > 0 && name.slice(0, slash) in config.providers) return;
+    checkGroup(name, path);
+  };
+  checkEmbedder(config.cache.semantic.embedder, ['cache', 'semantic', 'embedder']);
+  for (const [name, group] of Object.entries(config.models)) {
+    const embedder = group.cache?.semantic?.embedder;
+    if (embedder !== undefined) checkEmbedder(embedder, ['models', name, 'cache', 'semantic', 'embedder']);
   }
 }
 

@@ -3,6 +3,7 @@
  * group's strategy and policies. A name is a configured group, or `<provider-id>/<upstream-model>`
  * to address one provider directly. Targets (deployments) are shared between groups.
  */
+import type { CoalesceMode, GroupCacheConfig } from '../config/cache-schema.js';
 import { DEPLOYMENT_KEYS, type Config } from '../config/schema.js';
 import type { HedgeConfig, RetryConfig, TargetConfig } from '../config/routing-schema.js';
 import type { Provider } from '../providers/registry.js';
@@ -37,6 +38,9 @@ export interface ModelGroup {
   contentPolicyFallbacks: readonly string[];
   retry: RetryPolicy;
   hedge: HedgePolicy | undefined;
+  /** The group's response caching, if configured. */
+  cache: GroupCacheConfig | undefined;
+  coalesce: CoalesceMode;
 }
 
 /** Most direct-addressing groups remembered (client-chosen names must not grow memory). */
@@ -74,8 +78,15 @@ export class ModelRegistry {
         contentPolicyFallbacks: group.content_policy_fallbacks,
         retry: retryPolicy(config.routing.retry, group.retry),
         hedge: group.hedge ? hedgePolicy(group.hedge) : undefined,
+        cache: group.cache,
+        coalesce: group.coalesce,
       });
     }
+  }
+
+  /** The target already known for a provider and upstream model (it served a request), or undefined. */
+  knownTarget(providerId: string, model: string): RoutingTarget | undefined {
+    return this.#targets.get(`${providerId}/${model}`);
   }
 
   /** The group for a model name, or undefined if nothing serves it. */
@@ -97,6 +108,8 @@ export class ModelRegistry {
       contentPolicyFallbacks: [],
       retry: retryPolicy(this.#config.routing.retry, undefined),
       hedge: undefined,
+      cache: undefined,
+      coalesce: 'auto',
     };
     if (this.#direct.size >= MAX_DIRECT_GROUPS) this.#forgetDirect();
     this.#direct.set(model, direct);

@@ -1,0 +1,205 @@
+/**
+ * The response cache as the pipeline uses it: decides per request whether caching applies (the
+ * group's `cache:` settings, or the request opting in) and where the answer lives, looks a request
+ * up (exact key, then semantic neighbours), and stores complete answers in the background.
+ * Lookups never fail a request: a store that errs is a miss.
+ */
+import type { CacheConfig } from '../config/cache-schema.js';
+import type { ChatRequest, EmbeddingsRequest, Usage } from '../gateway/types.js';
+import type { ModelGroup } from '../routing/models.js';
+import type { CacheMetrics } from './cache-metrics.js';
+import type { CacheDirective } from './directive.js';
+import { decodeEntry, encodeEntry, type EntryMeta } from './entry.js';
+import { chatCacheKey, embeddingsCacheKey, messagesCacheKey } from './key.js';
+import type { SemanticCache, SemanticQuery } from './semantic.js';
+import type { CacheStore } from './store.js';
+
+export type CacheStatus = 'HIT' | 'SEMANTIC_HIT' | 'MISS' | 'REFRESH' | 'BYPASS';
+
+/** What caching does for one request, decided once before the lookup. */
+export interface CachePlan {
+  /** The store key, `<namespace>:<hash>`; also the key of identical requests in flight. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly read: boolean;
+  readonly write: boolean;
+  readonly maxAgeMs: number;
+  readonly ttlMs: number;
+  /** Set when the group has semantic caching (chat only). */
+  readonly semantic: SemanticQuery | undefined;
+}
+
+/** An answer served from the cache. */
+export interface CacheHit {
+  status: 'HIT' | 'SEMANTIC_HIT';
+  meta: EntryMeta;
+  /** The answer's JSON text as first sent. */
+  json: string;
+  /** Whole seconds since it was stored (the `age` header). */
+  ageSeconds: number;
+  /** Cosine similarity of a semantic hit. */
+  similarity?: number;
+}
+
+export interface ResponseCacheOptions {
+  store: CacheStore;
+  config: CacheConfig;
+  metrics: CacheMetrics;
+  semantic?: SemanticCache;
+  /** Logged once per kind of failure (a store that is down would otherwise log per request). */
+  onError: (err: unknown, what: string) => void;
+  now?: () => number;
+}
+
+export class ResponseCache {
+  readonly store: CacheStore;
+  readonly metrics: CacheMetrics;
+  readonly semantic: SemanticCache | undefined;
+  private readonly config: CacheConfig;
+  private readonly onError: (err: unknown, what: string) => void;
+  private readonly now: () => number;
+
+  constructor(options: ResponseCacheOptions) {
+    this.store = options.store;
+    this.config = options.config;
+    this.metrics = options.metrics;
+    this.semantic = options.semantic;
+    this.onError = options.onError;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The plan for a chat request, or undefined when caching does not apply to it. */
+  planChat(request: ChatRequest, group: ModelGroup, directive: CacheDirective): CachePlan | undefined {
+    const settings = group.cache;
+    const semanticSettings = settings?.semantic;
+    if (!settings?.exact && !semanticSettings && !directive.optIn) return undefined;
+    const namespace = settings?.namespace ?? this.config.namespace;
+    const key = `${namespace}:${chatCacheKey(request, { namespace, group: group.name, kind: 'chat' })}`;
+    const semantic = semanticSettings && this.semantic ? this.semantic.query(request, namespace, group.name, semanticSettings) : undefined;
+    return this.plan(key, namespace, settings?.ttl, directive, semantic);
+  }
+
+  /**
+   * The plan for an Anthropic Messages request: the exact key from the body as sent (and the
+   * anthropic-beta header); the semantic query from its canonical form, partitioned by the body's
+   * other fields too.
+   */
+  planMessages(body: object, beta: string | undefined, canonical: () => ChatRequest, group: ModelGroup, directive: CacheDirective): CachePlan | undefined {
+    const settings = group.cache;
+    const semanticSettings = settings?.semantic;
+    if (!settings?.exact && !semanticSettings && !directive.optIn) return undefined;
+    const namespace = settings?.namespace ?? this.config.namespace;
+    const input = { namespace, group: group.name, kind: 'messages' } as const;
+    const key = `${namespace}:${messagesCacheKey(body, beta, input)}`;
+    let semantic: SemanticQuery | undefined;
+    if (semanticSettings && this.semantic) {
+      const others = messagesCacheKey({ ...body, messages: [] }, beta, input);
+      semantic = this.semantic.query(canonical(), namespace, `${group.name}\u0000messages\u0000${others}`, semanticSettings);
+    }
+    return this.plan(key, namespace, settings?.ttl, directive, semantic);
+  }
+
+  /** The plan for an embeddings request (exact caching only), or undefined. */
+  planEmbeddings(request: EmbeddingsRequest, group: ModelGroup, directive: CacheDirective): CachePlan | undefined {
+    const settings = group.cache;
+    if (!settings?.exact && !settings?.semantic && !directive.optIn) return undefined;
+    const namespace = settings?.namespace ?? this.config.namespace;
+    const key = `${namespace}:${embeddingsCacheKey(request, { namespace, group: group.name, kind: 'embeddings' })}`;
+    return this.plan(key, namespace, settings?.ttl, directive, undefined);
+  }
+
+  private plan(key: string, namespace: string, ttlSeconds: number | undefined, directive: CacheDirective, semantic: SemanticQuery | undefined): CachePlan {
+    const ttlMs = (ttlSeconds ?? this.config.default_ttl) * 1000;
+    return { key, namespace, read: directive.read, write: directive.write, maxAgeMs: directive.maxAgeMs, ttlMs, semantic };
+  }
+
+  /** A stored answer for the plan: the exact key first, then (semantic groups) the nearest similar request. */
+  async lookup(plan: CachePlan): Promise<CacheHit | undefined> {
+    if (!plan.read) return undefined;
+    const started = performance.now();
+    const exact = await this.read(plan.key, plan.maxAgeMs);
+    this.metrics.lookup('exact', exact !== undefined, (performance.now() - started) / 1000);
+    if (exact) return this.served({ ...exact, status: 'HIT' });
+    if (!plan.semantic || !this.semantic) return undefined;
+
+    const semanticStarted = performance.now();
+    let hit: CacheHit | undefined;
+    try {
+      const match = await this.semantic.search(plan.semantic);
+      if (match) {
+        const entry = await this.read(match.key, plan.maxAgeMs);
+        if (entry) hit = { ...entry, status: 'SEMANTIC_HIT', similarity: match.similarity };
+        else this.semantic.forget(match.key);
+      }
+    } catch (err) {
+      this.onError(err, 'semantic cache lookup failed; answering from the upstream');
+    }
+    this.metrics.lookup('semantic', hit !== undefined, (performance.now() - semanticStarted) / 1000);
+    return hit ? this.served(hit) : undefined;
+  }
+
+  /**
+   * Stores an answer in the background (its JSON text as sent, with who made it and its cost).
+   * Answers over `max_entry_bytes` are not kept.
+   */
+  save(plan: CachePlan, meta: EntryMeta, json: string): void {
+    if (!plan.write) return;
+    const value = encodeEntry(meta, json);
+    if (value.length > this.config.max_entry_bytes) return;
+    const expiresAt = this.now() + plan.ttlMs;
+    this.store.set(plan.key, value, plan.ttlMs).then(
+      () => {
+        this.metrics.stored();
+        if (plan.semantic) this.semantic?.add(plan.semantic, plan.key, expiresAt);
+      },
+      (err: unknown) => this.onError(err, 'storing an answer in the cache failed'),
+    );
+  }
+
+  /** Deletes one key, one namespace, or everything; also from the semantic index. */
+  async delete(target: { namespace?: string; key?: string }): Promise<number> {
+    if (target.key !== undefined) {
+      this.semantic?.forget(target.key);
+      return (await this.store.delete(target.key)) ? 1 : 0;
+    }
+    if (target.namespace !== undefined) {
+      this.semantic?.forgetNamespace(target.namespace);
+      return this.store.deleteNamespace(target.namespace);
+    }
+    this.semantic?.clear();
+    const { entries } = await this.store.stats();
+    await this.store.clear();
+    return entries;
+  }
+
+  async close(): Promise<void> {
+    await this.semantic?.close();
+    await this.store.close();
+  }
+
+  private async read(key: string, maxAgeMs: number): Promise<Omit<CacheHit, 'status'> | undefined> {
+    let entry;
+    try {
+      entry = await this.store.get(key);
+    } catch (err) {
+      this.onError(err, 'cache lookup failed; answering from the upstream');
+      return undefined;
+    }
+    if (!entry) return undefined;
+    const ageMs = Math.max(0, this.now() - entry.storedAt);
+    if (ageMs > maxAgeMs) return undefined;
+    const decoded = decodeEntry(entry.value);
+    if (!decoded) return undefined;
+    return { meta: decoded.meta, json: decoded.json, ageSeconds: Math.floor(ageMs / 1000) };
+  }
+
+  private served(hit: CacheHit): CacheHit {
+    this.metrics.saved(tokensOf(hit.meta.usage), hit.meta.cost_usd ?? 0);
+    return hit;
+  }
+}
+
+function tokensOf(usage: Usage | undefined): number {
+  if (!usage) return 0;
+  return (usage.prompt_tokens || 0) + (usage.completion_tokens || 0);
+}

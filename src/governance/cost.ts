@@ -1,0 +1,20 @@
+/** What an answer cost, from its usage and the model's price (USD per 1M tokens). */
+import type { Usage } from '../gateway/types.js';
+import type { ModelPrice } from '../routing/catalog.js';
+
+/**
+ * USD for `usage` at `price`; undefined when either is unknown. Cached prompt tokens are charged
+ * at the cached-input price where the model has one, cache writes at the cache-write price.
+ */
+export function costUsd(usage: Usage | undefined, price: ModelPrice | undefined): number | undefined {
+  if (!usage || !price) return undefined;
+  const cached = Math.min(usage.prompt_tokens_details?.cached_tokens ?? 0, usage.prompt_tokens);
+  const written = usage.cache_creation_input_tokens ?? 0;
+  const fresh = Math.max(0, usage.prompt_tokens - cached - written);
+  const micros =
+    fresh * price.input +
+    cached * (price.cachedInput ?? price.input) +
+    written * (price.cacheWrite ?? price.input) +
+    usage.completion_tokens * price.output;
+  return micros / 1_000_000;
+}
