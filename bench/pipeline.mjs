@@ -80,7 +80,9 @@ try {
   const { Router, NO_HINTS } = await load('routing/router.js');
   const { RoutingMetrics } = await load('routing/events.js');
   const pipeline = new Pipeline(new Router(models, config.routing?.rules ?? []), new Executor(new RoutingMetrics(metrics.registry)));
-  chat = (body, rc) => pipeline.chat(body, rc, NO_HINTS);
+  // Builds with caching take the request's cache directive; earlier ones ignore the argument.
+  const noDirective = await load('cache/directive.js').then((m) => m.NO_DIRECTIVE, () => undefined);
+  chat = (body, rc) => pipeline.chat(body, rc, NO_HINTS, noDirective);
 } catch {
   // A build from before routing (no router.js): its pipeline resolves models itself.
   const pipeline = new Pipeline(models, new Executor(metrics));

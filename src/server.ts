@@ -6,7 +6,10 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, type LoadedConfig } from './config/load.js';
 import { LOG_LEVELS, type Config } from './config/schema.js';
+import { createResponseCache } from './cache/setup.js';
+import { embedThrough } from './gateway/embed-call.js';
 import { Pipeline } from './gateway/pipeline.js';
+import { SharedCalls } from './gateway/shared-calls.js';
 import { buildApp } from './http/app.js';
 import type { Readiness } from './http/routes/ops.js';
 import { Metrics } from './observability/metrics.js';
@@ -51,11 +54,14 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     onQueueWait: (target, ms) => routingEvents.queueWait(target, ms),
   });
   routingEvents.registerTargets(models.configuredTargets());
-  const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents));
+  // Model embedders of the semantic cache call the pipeline itself (only ever after it exists).
+  const cache = createResponseCache(config, { registry: metrics.registry, logger, embedWith: (model) => embedThrough(() => pipeline, model) });
+  const shared = new SharedCalls(() => cache.metrics.coalesced());
+  const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents), { cache, shared });
   const checks = config.routing.health_checks;
   const stopProbes = checks.enabled ? startHealthProbes(models, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;
   const readiness: Readiness = { ready: false };
-  const app = buildApp({ config, pipeline, metrics, logger, readiness });
+  const app = buildApp({ config, pipeline, cache, shared, metrics, logger, readiness });
 
   await app.listen({ host: config.server.host, port: config.server.port });
   readiness.ready = true;
@@ -86,6 +92,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       clearTimeout(force);
       clearInterval(idle);
       await closeTransport();
+      await cache.close();
       logger.info('switchyard stopped');
       logStream.flushSync();
     })();
@@ -139,12 +146,19 @@ function printBanner(url: string, source: string, config: Config, models: ModelR
     `    config           ${source}`,
     `    models           ${models.groupNames().join(', ') || '(none configured)'}`,
     `    direct           ${direct || '(no providers)'}`,
-    `    data             ${redactUrl(config.storage.url)}${config.redis.url ? `, redis ${redactUrl(config.redis.url)}` : ''} (used from the keys and caching releases on)`,
+    `    data             ${redactUrl(config.storage.url)}${config.redis.url ? `, redis ${redactUrl(config.redis.url)}` : ''}`,
+    `    cache            ${cacheSummary(config)}`,
     `    auth             ${config.auth.master_key ? 'on (master key required)' : 'OFF: open to any client (set auth.master_key)'}`,
     `    metrics          ${url}/metrics`,
     '',
   ];
   process.stderr.write(lines.join('\n') + '\n');
+}
+
+function cacheSummary(config: Config): string {
+  const store = config.cache.store ?? (config.redis.url ? 'redis' : 'memory');
+  const cached = Object.entries(config.models).filter(([, group]) => group.cache?.exact || group.cache?.semantic).map(([name, group]) => (group.cache?.semantic ? `${name} (semantic)` : name));
+  return `${store} store; ${cached.length > 0 ? `caching ${cached.join(', ')}` : 'no group caches (per request: x-switchyard-cache: on)'}`;
 }
 
 function redactUrl(url: string): string {

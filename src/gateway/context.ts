@@ -3,6 +3,7 @@
  * `settle` reads once at the end for metrics and the request log.
  */
 import { GatewayError } from './errors.js';
+import type { CacheStatus } from '../cache/response-cache.js';
 import type { Usage } from './types.js';
 
 export type RouteName = 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'other';
@@ -35,6 +36,16 @@ export interface RequestContext {
   /** Time to first byte of a stream's body (ms since startedAt). */
   firstByteMs?: number;
   usage?: Usage;
+  /** What the cache did, when caching applied to the request or the client asked for something. */
+  cache?: CacheStatus;
+  /** The cache key (`<namespace>:<hash>`) when caching applied, for `DELETE /v1/cache?key=`. */
+  cacheKey?: string;
+  /** A cache hit's age in whole seconds. */
+  cacheAgeSeconds?: number;
+  /** A semantic hit's cosine similarity. */
+  cacheSimilarity?: number;
+  /** The answer came from another identical request's upstream call (request coalescing). */
+  coalesced?: boolean;
   status?: number;
   error?: GatewayError;
   settled: boolean;

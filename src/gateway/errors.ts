@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   upstream_timeout: { status: 504, openaiType: 'timeout_error', anthropicType: 'timeout_error', retryable: true },
   /** The client went away before the answer was complete (nginx's 499; logs and metrics only). */
   client_closed_request: { status: 499, openaiType: 'api_error', anthropicType: 'api_error', retryable: false },
+  /** `Cache-Control: only-if-cached` and nothing cached (RFC 9111: 504). */
+  not_cached: { status: 504, openaiType: 'invalid_request_error', anthropicType: 'not_found_error', retryable: false },
   service_unavailable: { status: 503, openaiType: 'api_error', anthropicType: 'overloaded_error', retryable: false },
   internal_error: { status: 500, openaiType: 'api_error', anthropicType: 'api_error', retryable: false },
 } as const satisfies Record<string, ErrorCodeSpec>;

@@ -1,42 +1,121 @@
 /**
- * The provider-neutral request path (DESIGN.md §1) after ingress decoding: route → execute.
- * Later stages (admission, caching, coalescing) slot in here in order; the HTTP routes only
- * decode, call one of these methods and encode.
+ * The provider-neutral request path (DESIGN.md §1) after ingress decoding: route → cache →
+ * coalesce → execute → store. The HTTP routes only decode, call one of these methods and encode.
+ *
+ * The group is chosen first (routing rules may pick it), because caching is configured per
+ * group: a hit answers before any upstream call, a miss goes upstream — shared with identical
+ * requests in flight where coalescing applies — and a complete answer is stored in the background.
  */
-import type { CountTokensResponse } from '../providers/anthropic/api.js';
+import { missStatus, type CacheDirective } from '../cache/directive.js';
+import type { EntryMeta } from '../cache/entry.js';
+import { chatCacheKey } from '../cache/key.js';
+import { MessageAssembler, messageEvents } from '../cache/message-replay.js';
+import { CompletionAssembler, completionChunks } from '../cache/replay.js';
+import type { CacheHit, CachePlan, ResponseCache } from '../cache/response-cache.js';
+import { costUsd } from '../governance/cost.js';
+import { encodeMessage } from '../formats/anthropic-messages/encode-response.js';
+import type { CountTokensResponse, Message, StreamEvent } from '../providers/anthropic/api.js';
+import type { NativeStreamEvent } from '../providers/types.js';
 import type { CountTokensCall, Executor, MessagesAnswer, MessagesCall, MessagesStream } from '../routing/executor.js';
-import type { ModelRegistry } from '../routing/models.js';
+import type { ModelGroup, ModelRegistry } from '../routing/models.js';
 import type { RouteHints, Router } from '../routing/router.js';
 import type { RequestContext } from './context.js';
+import { GatewayError } from './errors.js';
+import { jsonTextOnly, toJson } from './raw-json.js';
+import type { SharedCalls } from './shared-calls.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from './types.js';
 
+export interface PipelineOptions {
+  cache?: ResponseCache;
+  shared?: SharedCalls;
+}
+
 export class Pipeline {
+  private readonly cache: ResponseCache | undefined;
+  private readonly shared: SharedCalls | undefined;
+
   constructor(
     private readonly router: Router,
     private readonly executor: Executor,
-  ) {}
+    options: PipelineOptions = {},
+  ) {
+    this.cache = options.cache;
+    this.shared = options.shared;
+  }
 
   get models(): ModelRegistry {
     return this.router.models;
   }
 
-  chat(request: ChatRequest, rc: RequestContext, hints: RouteHints): Promise<ChatCompletion> {
-    return this.executor.chat(this.router.chat(request, rc, hints), request, rc);
+  /** A cache hit comes back as JSON text only (raw-json.ts `jsonTextOnly`): send it with `toJson`. */
+  async chat(request: ChatRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<ChatCompletion> {
+    const plan = this.router.chat(request, rc, hints);
+    const cachePlan = this.planChat(request, plan.group, rc, directive);
+    if (cachePlan) {
+      const hit = await this.cache!.lookup(cachePlan);
+      if (hit) return jsonTextOnly<ChatCompletion>(this.served(hit, rc));
+    }
+    if (directive.onlyIfCached) throw notCached();
+    const call = async (flight: RequestContext): Promise<ChatCompletion> => {
+      const completion = await this.executor.chat(plan, request, flight);
+      const json = cachePlan?.write ? wholeCompletionJson(completion) : undefined;
+      if (json !== undefined) this.cache!.save(cachePlan!, this.entryMeta(flight), json);
+      return completion;
+    };
+    const key = this.coalesceKey(request, plan.group, hints, cachePlan);
+    return key === undefined ? call(rc) : this.shared!.answer(key, rc, call);
   }
 
-  chatStream(request: ChatRequest, rc: RequestContext, hints: RouteHints): Promise<AsyncIterable<ChatCompletionChunk>> {
+  async chatStream(request: ChatRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<AsyncIterable<ChatCompletionChunk>> {
     rc.stream = true;
-    return this.executor.chatStream(this.router.chat(request, rc, hints), request, rc);
+    const plan = this.router.chat(request, rc, hints);
+    const cachePlan = this.planChat(request, plan.group, rc, directive);
+    if (cachePlan) {
+      const hit = await this.cache!.lookup(cachePlan);
+      if (hit) return replay(completionChunks(JSON.parse(this.served(hit, rc)) as ChatCompletion, { includeUsage: true }));
+    }
+    if (directive.onlyIfCached) throw notCached();
+    const start = async (flight: RequestContext): Promise<AsyncIterable<ChatCompletionChunk>> => {
+      const chunks = await this.executor.chatStream(plan, request, flight);
+      return cachePlan?.write ? this.storingChunks(chunks, cachePlan, flight, wholeCompletionJson) : chunks;
+    };
+    const key = this.coalesceKey(request, plan.group, hints, cachePlan);
+    return key === undefined ? start(rc) : this.shared!.stream(key, rc, start);
   }
 
-  /** Anthropic's Messages API: natively on targets that speak it, through the canonical format on others. */
-  messages(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<MessagesAnswer> {
-    return this.executor.messages(this.router.chat(call.canonical(), rc, hints), call, rc);
+  /**
+   * Anthropic's Messages API: natively on targets that speak it, through the canonical format on
+   * others. A hit is a native answer whose message is JSON text only.
+   */
+  async messages(call: MessagesCall, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<MessagesAnswer> {
+    const plan = this.router.chat(call.canonical(), rc, hints);
+    const cachePlan = this.planMessages(call, plan.group, rc, directive);
+    if (cachePlan) {
+      const hit = await this.cache!.lookup(cachePlan);
+      if (hit) return { kind: 'native', answer: { message: jsonTextOnly<Message>(this.served(hit, rc)) } };
+    }
+    if (directive.onlyIfCached) throw notCached();
+    const answer = await this.executor.messages(plan, call, rc);
+    if (cachePlan?.write) {
+      const json = answer.kind === 'native' ? wholeMessageJson(answer.answer.message) : wholeCompletionAsMessage(answer.completion, call);
+      if (json !== undefined) this.cache!.save(cachePlan, this.entryMeta(rc), json);
+    }
+    return answer;
   }
 
-  messagesStream(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<MessagesStream> {
+  async messagesStream(call: MessagesCall, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<MessagesStream> {
     rc.stream = true;
-    return this.executor.messagesStream(this.router.chat(call.canonical(), rc, hints), call, rc);
+    const plan = this.router.chat(call.canonical(), rc, hints);
+    const cachePlan = this.planMessages(call, plan.group, rc, directive);
+    if (cachePlan) {
+      const hit = await this.cache!.lookup(cachePlan);
+      if (hit) return { kind: 'native', events: replay(messageEvents(JSON.parse(this.served(hit, rc)) as Message).map(nativeEvent)) };
+    }
+    if (directive.onlyIfCached) throw notCached();
+    const stream = await this.executor.messagesStream(plan, call, rc);
+    if (!cachePlan?.write) return stream;
+    if (stream.kind === 'native') return { kind: 'native', events: this.storingEvents(stream.events, cachePlan, rc) };
+    return { kind: 'canonical', chunks: this.storingChunks(stream.chunks, cachePlan, rc, (completion) => wholeCompletionAsMessage(completion, call)) };
   }
 
   /**
@@ -49,7 +128,140 @@ export class Pipeline {
     return this.executor.countTokens(plan, call, rc);
   }
 
-  embeddings(request: EmbeddingsRequest, rc: RequestContext, hints: RouteHints): Promise<EmbeddingsResponse> {
-    return this.executor.embeddings(this.router.plain(request.model, rc, hints), request, rc);
+  /** Like `chat`, a hit is JSON text only. */
+  async embeddings(request: EmbeddingsRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<EmbeddingsResponse> {
+    const plan = this.router.plain(request.model, rc, hints);
+    const cachePlan = this.cache?.planEmbeddings(request, plan.group, directive);
+    if (cachePlan) {
+      rc.cache = missStatus(directive);
+      rc.cacheKey = cachePlan.key;
+      const hit = await this.cache!.lookup(cachePlan);
+      if (hit) return jsonTextOnly<EmbeddingsResponse>(this.served(hit, rc));
+    } else if (directive.explicit) {
+      rc.cache = missStatus(directive);
+    }
+    if (directive.onlyIfCached) throw notCached();
+    const response = await this.executor.embeddings(plan, request, rc);
+    if (cachePlan) this.cache!.save(cachePlan, this.entryMeta(rc), toJson(response));
+    return response;
   }
+
+  /** The request's cache plan (undefined: caching does not apply); sets the MISS / REFRESH / BYPASS status. */
+  private planChat(request: ChatRequest, group: ModelGroup, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
+    const cachePlan = this.cache?.planChat(request, group, directive);
+    if (cachePlan || directive.explicit) rc.cache = missStatus(directive);
+    rc.cacheKey = cachePlan?.key;
+    return cachePlan;
+  }
+
+  /** Fills the request's context from a hit; returns the answer's JSON text. */
+  private served(hit: CacheHit, rc: RequestContext): string {
+    rc.cache = hit.status;
+    rc.cacheAgeSeconds = hit.ageSeconds;
+    rc.cacheSimilarity = hit.similarity;
+    rc.providerId = hit.meta.provider;
+    rc.upstreamModel = hit.meta.model;
+    rc.usage = hit.meta.usage;
+    return hit.json;
+  }
+
+  /**
+   * The key identical requests in flight share, when coalescing applies: `auto` coalesces only
+   * requests whose answer would not differ anyway (temperature 0 or a seed, one choice); `always`
+   * every request of the group; `off` none. Requests that narrow routing are not coalesced.
+   */
+  private coalesceKey(request: ChatRequest, group: ModelGroup, hints: RouteHints, cachePlan: CachePlan | undefined): string | undefined {
+    if (!this.shared || group.coalesce === 'off' || isConstrained(hints)) return undefined;
+    if (group.coalesce === 'auto' && !isDeterministic(request)) return undefined;
+    if (cachePlan) return cachePlan.key;
+    return chatCacheKey(request, { namespace: '', group: group.name, kind: 'chat' });
+  }
+
+  /**
+   * Passes a stream through, and stores it once it completed (not when cut off, failed or
+   * abandoned) as `toStored` writes it, if it is an answer worth keeping.
+   */
+  private async *storingChunks(chunks: AsyncIterable<ChatCompletionChunk>, cachePlan: CachePlan, rc: RequestContext, toStored: (completion: ChatCompletion) => string | undefined): AsyncGenerator<ChatCompletionChunk> {
+    const assembler = new CompletionAssembler();
+    for await (const chunk of chunks) {
+      assembler.push(chunk);
+      yield chunk;
+    }
+    if (!assembler.complete) return;
+    const json = toStored(assembler.result());
+    if (json !== undefined) this.cache!.save(cachePlan, this.entryMeta(rc), json);
+  }
+
+  /** storingChunks for an Anthropic stream passed on natively. */
+  private async *storingEvents(events: AsyncIterable<NativeStreamEvent>, cachePlan: CachePlan, rc: RequestContext): AsyncGenerator<NativeStreamEvent> {
+    const assembler = new MessageAssembler();
+    for await (const event of events) {
+      assembler.push(event.value);
+      yield event;
+    }
+    if (!assembler.complete) return;
+    const json = wholeMessageJson(assembler.result());
+    if (json !== undefined) this.cache!.save(cachePlan, this.entryMeta(rc), json);
+  }
+
+  private planMessages(call: MessagesCall, group: ModelGroup, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
+    const cachePlan = this.cache?.planMessages(call.native.body, call.native.beta, call.canonical, group, directive);
+    if (cachePlan || directive.explicit) rc.cache = missStatus(directive);
+    rc.cacheKey = cachePlan?.key;
+    return cachePlan;
+  }
+
+  private entryMeta(rc: RequestContext): EntryMeta {
+    const price = rc.providerId !== undefined && rc.upstreamModel !== undefined ? this.router.models.knownTarget(rc.providerId, rc.upstreamModel)?.info.price : undefined;
+    return { provider: rc.providerId, model: rc.upstreamModel, usage: rc.usage, cost_usd: costUsd(rc.usage, price) };
+  }
+}
+
+function notCached(): GatewayError {
+  return new GatewayError('not_cached', 'Nothing is cached for this request, and Cache-Control: only-if-cached forbids asking the upstream.');
+}
+
+/** Whether the answer is worth keeping: every choice finished, none withheld by a content filter. */
+function isWholeAnswer(completion: ChatCompletion): boolean {
+  if (completion.choices.length === 0) return false;
+  return completion.choices.every((choice) => choice.finish_reason !== null && choice.finish_reason !== 'content_filter');
+}
+
+/** A whole completion's JSON text (as sent: the upstream's own text when known), or undefined. */
+function wholeCompletionJson(completion: ChatCompletion): string | undefined {
+  return isWholeAnswer(completion) ? toJson(completion) : undefined;
+}
+
+/** A canonical answer to a Messages request, as the client received it (Anthropic's message), or undefined. */
+function wholeCompletionAsMessage(completion: ChatCompletion, call: MessagesCall): string | undefined {
+  if (!isWholeAnswer(completion)) return undefined;
+  const { body } = call.native;
+  return wholeMessageJson(encodeMessage(completion, { model: body.model, stopSequences: body.stop_sequences }));
+}
+
+/** Anthropic stop reasons of an answer that is finished and not a refusal (`pause_turn` is a turn left unfinished). */
+const KEPT_STOP_REASONS: ReadonlySet<string> = new Set(['end_turn', 'max_tokens', 'stop_sequence', 'tool_use']);
+
+/** A finished Anthropic message's JSON text, or undefined. */
+function wholeMessageJson(message: Message): string | undefined {
+  return message.stop_reason !== null && KEPT_STOP_REASONS.has(message.stop_reason) ? toJson(message) : undefined;
+}
+
+function nativeEvent(event: StreamEvent): NativeStreamEvent {
+  return { name: event.type, data: JSON.stringify(event), value: event as unknown as Record<string, unknown> };
+}
+
+/** Whether the client narrowed routing (regions, pins, exclusions, strategy): then it is not like the others. */
+function isConstrained({ constraints }: RouteHints): boolean {
+  return constraints.regions !== undefined || constraints.pinProvider !== undefined || constraints.excludeProviders !== undefined || constraints.strategy !== undefined;
+}
+
+/** Sampling that gives the same answer to the same request (as far as the provider allows). */
+function isDeterministic(request: ChatRequest): boolean {
+  if (request.n != null && request.n !== 1) return false;
+  return request.temperature === 0 || typeof request.seed === 'number';
+}
+
+async function* replay<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
 }

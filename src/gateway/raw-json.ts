@@ -12,6 +12,15 @@ export function withRawJson<T extends object>(value: T, json: string): T {
   return value;
 }
 
+/**
+ * A value known only by its JSON text (a cached answer sent as it was stored): `toJson` gives the
+ * text back without parsing it. Its members cannot be read, so use it only for a value that goes
+ * straight to an OpenAI client.
+ */
+export function jsonTextOnly<T extends object>(json: string): T {
+  return withRawJson({} as T, json);
+}
+
 export function dropRawJson(value: object): void {
   rawJson.delete(value);
 }

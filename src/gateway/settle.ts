@@ -8,15 +8,17 @@ export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLog
   rc.settled = true;
   const status = rc.status ?? 200;
   const totalMs = performance.now() - rc.startedAt;
+  const fromCache = rc.cache === 'HIT' || rc.cache === 'SEMANTIC_HIT';
   metrics.record({
     route: rc.route,
     model: rc.model ?? '',
-    provider: rc.providerId ?? '',
+    // A hit is the cache's answer; its tokens were counted when the upstream made it.
+    provider: fromCache ? 'cache' : (rc.providerId ?? ''),
     status,
     totalMs,
     overheadMs: rc.attempts > 0 ? Math.max(0, totalMs - rc.upstreamMs) : undefined,
     firstByteMs: rc.firstByteMs,
-    usage: rc.usage,
+    usage: fromCache || rc.coalesced ? undefined : rc.usage,
   });
 
   const entry = {
@@ -33,6 +35,9 @@ export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLog
     prompt_tokens: rc.usage?.prompt_tokens,
     completion_tokens: rc.usage?.completion_tokens,
     error: rc.error ? { code: rc.error.code, message: rc.error.message } : undefined,
+    cache: rc.cache,
+    cache_similarity: rc.cacheSimilarity,
+    coalesced: rc.coalesced,
     route_rule: rc.routeRule,
     fallback_group: rc.fallbackGroup,
     failed_attempts: rc.failedAttempts,

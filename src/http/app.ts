@@ -3,12 +3,15 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { RequestContext } from '../gateway/context.js';
+import type { ResponseCache } from '../cache/response-cache.js';
 import type { Pipeline } from '../gateway/pipeline.js';
+import type { SharedCalls } from '../gateway/shared-calls.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createKeyCheck } from './plugins/auth.js';
 import { registerJsonBodyParser } from './plugins/body.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { anthropicRoutes } from './routes/anthropic.js';
+import { cacheRoutes } from './routes/cache.js';
 import { openaiRoutes } from './routes/openai.js';
 import { opsRoutes, type Readiness } from './routes/ops.js';
 import { providerRoutes } from './routes/providers.js';
@@ -25,6 +28,8 @@ declare module 'fastify' {
 export interface AppOptions {
   config: Config;
   pipeline: Pipeline;
+  cache: ResponseCache;
+  shared: SharedCalls;
   metrics: Metrics;
   logger: FastifyBaseLogger;
   readiness: Readiness;
@@ -32,7 +37,7 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
-export function buildApp({ config, pipeline, metrics, logger, readiness }: AppOptions): FastifyInstance {
+export function buildApp({ config, pipeline, cache, shared, metrics, logger, readiness }: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     // One log line per request comes from the pipeline's settle stage instead.
@@ -75,6 +80,7 @@ export function buildApp({ config, pipeline, metrics, logger, readiness }: AppOp
     openaiRoutes(api, { pipeline, metrics, startedAt: Math.floor(Date.now() / 1000), allowRoutingOverrides });
     anthropicRoutes(api, { pipeline, metrics, allowRoutingOverrides });
     providerRoutes(api, { models: pipeline.models });
+    cacheRoutes(api, { cache, inFlight: () => shared.inFlight });
   });
 
   return app;

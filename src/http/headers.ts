@@ -1,4 +1,6 @@
-/** Response headers that tell the client how the gateway served a request (DESIGN.md §4). */
+/** Response headers that tell the client how the gateway served a request (DESIGN.md §4), and the cache request headers. */
+import type { FastifyRequest } from 'fastify';
+import { cacheDirective, type CacheDirective } from '../cache/directive.js';
 import type { RequestContext } from '../gateway/context.js';
 
 export function gatewayHeaders(rc: RequestContext): Record<string, string> {
@@ -7,7 +9,19 @@ export function gatewayHeaders(rc: RequestContext): Record<string, string> {
   if (rc.upstreamModel !== undefined) headers['x-switchyard-model'] = headerSafe(rc.upstreamModel);
   if (rc.fallbackGroup !== undefined) headers['x-switchyard-fallback-group'] = headerSafe(rc.fallbackGroup);
   if (rc.routeRule !== undefined) headers['x-switchyard-route-rule'] = headerSafe(rc.routeRule);
+  if (rc.cache !== undefined) {
+    headers['x-switchyard-cache'] = rc.cache;
+    if (rc.cacheKey !== undefined) headers['x-switchyard-cache-key'] = rc.cacheKey;
+    if (rc.cacheAgeSeconds !== undefined) headers.age = String(rc.cacheAgeSeconds);
+    if (rc.cacheSimilarity !== undefined) headers['x-switchyard-cache-similarity'] = rc.cacheSimilarity.toFixed(4);
+  }
+  if (rc.coalesced) headers['x-switchyard-coalesced'] = 'true';
   return headers;
+}
+
+/** `x-switchyard-cache` and `Cache-Control` of a request (a bad x-switchyard-cache value is a 400). */
+export function requestCacheDirective(request: FastifyRequest): CacheDirective {
+  return cacheDirective(request.headers['x-switchyard-cache'], request.headers['cache-control']);
 }
 
 /** Model names can come from the client (direct addressing): keep header values printable ASCII. */

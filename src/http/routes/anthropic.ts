@@ -7,6 +7,7 @@
  * Anthropic's message, stream events and error shape.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CacheDirective } from '../../cache/directive.js';
 import type { RequestContext } from '../../gateway/context.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
 import { toJson } from '../../gateway/raw-json.js';
@@ -22,7 +23,7 @@ import type { MessagesCall } from '../../routing/executor.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { anthropicErrorFrame, anthropicFrames, nativeFrame } from '../anthropic-sse.js';
 import type { RouteHints } from '../../routing/router.js';
-import { gatewayHeaders } from '../headers.js';
+import { gatewayHeaders, requestCacheDirective } from '../headers.js';
 import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
 import { beginRequest, runStream, sendJson } from '../reply.js';
@@ -40,8 +41,9 @@ export function anthropicRoutes(app: FastifyInstance, { pipeline, metrics, allow
     const body = validateMessagesRequest(request.body);
     const call = messagesCall(body, request);
     const hints = routeHints(request.headers, allowRoutingOverrides);
-    if (body.stream === true) return streamMessages(body, call, rc, hints, request, reply, pipeline, metrics);
-    const result = await pipeline.messages(call, rc, hints);
+    const directive = requestCacheDirective(request);
+    if (body.stream === true) return streamMessages(body, call, rc, hints, directive, request, reply, pipeline, metrics);
+    const result = await pipeline.messages(call, rc, hints, directive);
     // A native answer is the upstream's own JSON text (its `model` is the upstream model, as on
     // the OpenAI routes); a canonical one is encoded under the model name the client asked for.
     if (result.kind === 'native') return finish(rc, request, reply, metrics, toJson(result.answer.message));
@@ -94,6 +96,7 @@ async function streamMessages(
   call: MessagesCall,
   rc: RequestContext,
   hints: RouteHints,
+  directive: CacheDirective,
   request: FastifyRequest,
   reply: FastifyReply,
   pipeline: Pipeline,
@@ -102,7 +105,7 @@ async function streamMessages(
   // Failures until the first chunk arrived are ordinary HTTP errors (the error handler answers).
   // Usage is asked for upstream by the adapters (stream_options.include_usage for OpenAI-format
   // servers unless a provider opts out), so message_delta can carry the output tokens.
-  const stream = await pipeline.messagesStream(call, rc, hints);
+  const stream = await pipeline.messagesStream(call, rc, hints, directive);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
   sse.start({ ...(reply.getHeaders() as Record<string, string>), ...responseHeaders(rc) });

@@ -1,5 +1,6 @@
 /** The OpenAI-compatible API surface: chat completions, embeddings, models. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CacheDirective } from '../../cache/directive.js';
 import type { RequestContext } from '../../gateway/context.js';
 import { GatewayError, toOpenAIErrorBody } from '../../gateway/errors.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
@@ -8,7 +9,7 @@ import { isUsageOnlyChunk, type ChatRequest } from '../../gateway/types.js';
 import { validateChatRequest, validateEmbeddingsRequest } from '../../formats/openai/validate.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { RouteHints } from '../../routing/router.js';
-import { gatewayHeaders } from '../headers.js';
+import { gatewayHeaders, requestCacheDirective } from '../headers.js';
 import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
 import { beginRequest, runStream, sendJson } from '../reply.js';
@@ -27,15 +28,17 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedA
     const rc = beginRequest(request, reply, 'chat');
     const body = validateChatRequest(request.body);
     const hints = routeHints(request.headers, allowRoutingOverrides);
-    if (body.stream) return streamChat(body, rc, hints, request, reply, pipeline, metrics);
-    const completion = await pipeline.chat(body, rc, hints);
+    const directive = requestCacheDirective(request);
+    if (body.stream) return streamChat(body, rc, hints, directive, request, reply, pipeline, metrics);
+    const completion = await pipeline.chat(body, rc, hints, directive);
     return finish(rc, request, reply, metrics, completion);
   };
 
   const embeddings = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'embeddings');
     const body = validateEmbeddingsRequest(request.body);
-    return finish(rc, request, reply, metrics, await pipeline.embeddings(body, rc, routeHints(request.headers, allowRoutingOverrides)));
+    const response = await pipeline.embeddings(body, rc, routeHints(request.headers, allowRoutingOverrides), requestCacheDirective(request));
+    return finish(rc, request, reply, metrics, response);
   };
 
   const model = (id: string) => ({ id, object: 'model', created: startedAt, owned_by: 'switchyard' });
@@ -64,13 +67,14 @@ async function streamChat(
   body: ChatRequest,
   rc: RequestContext,
   hints: RouteHints,
+  directive: CacheDirective,
   request: FastifyRequest,
   reply: FastifyReply,
   pipeline: Pipeline,
   metrics: Metrics,
 ): Promise<void> {
   // Failures until the first chunk arrived are ordinary HTTP errors (the error handler answers).
-  const chunks = await pipeline.chatStream(body, rc, hints);
+  const chunks = await pipeline.chatStream(body, rc, hints, directive);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
   sse.start({ ...(reply.getHeaders() as Record<string, string>), ...gatewayHeaders(rc) });

@@ -1,0 +1,107 @@
+/**
+ * Request coalescing for the pipeline: identical requests in flight share one upstream call
+ * (cache/coalescer.ts) made under a context of its own, so one client leaving does not abort what
+ * the others wait for; the call is aborted only when every waiting client has left. Each request
+ * then takes on the facts of the shared call (provider, model, usage); only the one that made it
+ * counts its attempts, the others are marked `coalesced`.
+ */
+import { Coalescer } from '../cache/coalescer.js';
+import { closeClient, createRequestContext, type RequestContext } from './context.js';
+
+export class SharedCalls {
+  private readonly coalescer = new Coalescer();
+  /** The context of each key's current stream flight, for the followers that join it. */
+  private readonly streamContexts = new Map<string, RequestContext>();
+
+  constructor(private readonly onShared: () => void) {}
+
+  get inFlight(): number {
+    return this.coalescer.inFlight;
+  }
+
+  /** One answer for every concurrent caller of `key`. */
+  async answer<T>(key: string, rc: RequestContext, call: (flight: RequestContext) => Promise<T>): Promise<T> {
+    if (rc.clientClosed) throw rc.clientClosed;
+    const joined = this.coalescer.join(key, (onAbandoned) => {
+      const flight = flightContext(rc);
+      onAbandoned(() => closeClient(flight));
+      return call(flight).then((value) => ({ value, flight }));
+    });
+    rc.onClientClose = (reason) => joined.leave(reason);
+    try {
+      const { value, flight } = await joined.result;
+      adopt(rc, flight, joined.shared);
+      if (joined.shared) this.onShared();
+      return value;
+    } finally {
+      rc.onClientClose = undefined;
+    }
+  }
+
+  /**
+   * One upstream stream for every concurrent caller of `key`: each gets every item from the
+   * first. Resolves once the stream started (its first item arrived).
+   */
+  async stream<T>(key: string, rc: RequestContext, start: (flight: RequestContext) => Promise<AsyncIterable<T>>): Promise<AsyncIterable<T>> {
+    if (rc.clientClosed) throw rc.clientClosed;
+    let leader: RequestContext | undefined;
+    const pending = this.coalescer.stream(key, () => {
+      leader = flightContext(rc);
+      this.streamContexts.set(key, leader);
+      return start(leader);
+    });
+    // The flight joined is the key's current one: its context is in the map right now.
+    const flight = leader ?? this.streamContexts.get(key)!;
+    const shared = leader === undefined;
+    let joined;
+    try {
+      joined = await pending;
+    } finally {
+      if (leader && this.streamContexts.get(key) === leader) this.streamContexts.delete(key);
+    }
+    adopt(rc, flight, shared);
+    if (shared) this.onShared();
+    const iterator = joined.stream[Symbol.asyncIterator]();
+    rc.onClientClose = () => void iterator.return?.();
+    return followed(iterator, rc, flight, shared);
+  }
+}
+
+function flightContext(rc: RequestContext): RequestContext {
+  const flight = createRequestContext(rc.requestId, rc.route, rc.startedAt);
+  flight.stream = rc.stream;
+  flight.model = rc.model;
+  flight.routeRule = rc.routeRule;
+  return flight;
+}
+
+/** The request takes on the shared call's outcome; attempts and upstream time belong to the one that made it. */
+function adopt(rc: RequestContext, flight: RequestContext, shared: boolean): void {
+  rc.providerId = flight.providerId;
+  rc.upstreamModel = flight.upstreamModel;
+  rc.fallbackGroup = flight.fallbackGroup;
+  rc.usage = flight.usage;
+  if (shared) {
+    rc.coalesced = true;
+    return;
+  }
+  rc.attempts = flight.attempts;
+  rc.failedAttempts = flight.failedAttempts;
+  rc.upstreamMs = flight.upstreamMs;
+}
+
+/** The consumer's items; at the end, the usage and upstream time the shared stream reached. */
+async function* followed<T>(iterator: AsyncIterator<T>, rc: RequestContext, flight: RequestContext, shared: boolean): AsyncGenerator<T> {
+  try {
+    for (;;) {
+      const result = await iterator.next();
+      if (result.done === true) break;
+      yield result.value;
+    }
+  } finally {
+    rc.onClientClose = undefined;
+    await iterator.return?.();
+    rc.usage = flight.usage;
+    if (!shared) rc.upstreamMs = flight.upstreamMs;
+  }
+}
