@@ -178,7 +178,7 @@ export class SemanticCache {
     const name = `${embedder}#${dimensions}`;
     let index = this.indexes.get(name);
     if (!index) {
-      const create = this.options.createIndex ?? ((dims: number) => VectorIndex.create({ dimensions: dims, maxEntries: this.options.maxEntries, onFallback: (err) => this.options.onError(err, 'the HNSW library could not be loaded; semantic search is exact (slower on large caches)') }));
+      const create = this.options.createIndex ?? ((dims: number) => VectorIndex.create({ dimensions: dims, maxEntries: this.options.maxEntries, onFallback: (err) => this.options.onError(err, 'the HNSW index is unavailable (the usearch library failed to load or to run); semantic search is exact (slower on large caches)') }));
       index = create(dimensions);
       this.indexes.set(name, index);
     }
