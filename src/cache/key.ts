@@ -17,7 +17,7 @@
  * provider's default differs and the group may span providers), `stop: "x"` vs `["x"]`, embeddings
  * `input: "x"` vs `["x"]`, tool-call ids. Unknown fields are kept: they may change the answer.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ChatRequest, EmbeddingsRequest } from '../gateway/types.js';
 
 /** Bumped whenever the normalisation changes, so old entries stop matching rather than mismatching. */
@@ -100,7 +100,7 @@ function digest(kind: CacheKeyInput['kind'], input: CacheKeyInput, canonicalRequ
   // A caller passing the wrong kind has a bug; a silent key in the other kind's space would hide it.
   if (input.kind !== kind) throw new Error(`${kind}CacheKey called with kind '${input.kind}'`);
   const framed = `["${KEY_VERSION}","${kind}",${JSON.stringify(input.namespace)},${JSON.stringify(input.group)},${canonicalRequest}]`;
-  return createHash('sha256').update(framed, 'utf8').digest('hex');
+  return hash('sha256', framed, 'hex');
 }
 
 /** Encodes one member of an object, or returns undefined to leave it out. */

@@ -9,8 +9,9 @@ import type { ChatRequest, EmbeddingsRequest, Usage } from '../gateway/types.js'
 import type { ModelGroup } from '../routing/models.js';
 import type { CacheMetrics } from './cache-metrics.js';
 import type { CacheDirective } from './directive.js';
-import { decodeEntry, encodeEntry, type EntryMeta } from './entry.js';
+import { decodeEntry, encodeEntry, type DecodedEntry, type EntryMeta } from './entry.js';
 import { chatCacheKey, embeddingsCacheKey, messagesCacheKey } from './key.js';
+import { KeyMemo } from './key-memo.js';
 import type { SemanticCache, SemanticQuery } from './semantic.js';
 import type { CacheStore } from './store.js';
 
@@ -58,6 +59,12 @@ export class ResponseCache {
   private readonly config: CacheConfig;
   private readonly onError: (err: unknown, what: string) => void;
   private readonly now: () => number;
+  /**
+   * Entries already decoded, by their stored bytes: the memory store hands out the same Buffer on
+   * every hit, so a hot entry is decoded once (Redis gives new bytes each time; nothing is kept).
+   */
+  private readonly decoded = new WeakMap<Buffer, DecodedEntry>();
+  private readonly memo = new KeyMemo();
 
   constructor(options: ResponseCacheOptions) {
     this.store = options.store;
@@ -69,12 +76,13 @@ export class ResponseCache {
   }
 
   /** The plan for a chat request, or undefined when caching does not apply to it. */
-  planChat(request: ChatRequest, group: ModelGroup, directive: CacheDirective): CachePlan | undefined {
+  planChat(request: ChatRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer): CachePlan | undefined {
     const settings = group.cache;
     const semanticSettings = settings?.semantic;
     if (!settings?.exact && !semanticSettings && !directive.optIn) return undefined;
     const namespace = settings?.namespace ?? this.config.namespace;
-    const key = `${namespace}:${chatCacheKey(request, { namespace, group: group.name, kind: 'chat' })}`;
+    const input = { namespace, group: group.name, kind: 'chat' } as const;
+    const key = `${namespace}:${this.memo.key(`chat\u0000${namespace}\u0000${group.name}`, rawBody, () => chatCacheKey(request, input))}`;
     const semantic = semanticSettings && this.semantic ? this.semantic.query(request, namespace, group.name, semanticSettings) : undefined;
     return this.plan(key, namespace, settings?.ttl, directive, semantic);
   }
@@ -84,13 +92,14 @@ export class ResponseCache {
    * anthropic-beta header); the semantic query from its canonical form, partitioned by the body's
    * other fields too.
    */
-  planMessages(body: object, beta: string | undefined, canonical: () => ChatRequest, group: ModelGroup, directive: CacheDirective): CachePlan | undefined {
+  planMessages(body: object, beta: string | undefined, canonical: () => ChatRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer): CachePlan | undefined {
     const settings = group.cache;
     const semanticSettings = settings?.semantic;
     if (!settings?.exact && !semanticSettings && !directive.optIn) return undefined;
     const namespace = settings?.namespace ?? this.config.namespace;
     const input = { namespace, group: group.name, kind: 'messages' } as const;
-    const key = `${namespace}:${messagesCacheKey(body, beta, input)}`;
+    const scope = `messages\u0000${namespace}\u0000${group.name}\u0000${beta ?? ''}`;
+    const key = `${namespace}:${this.memo.key(scope, rawBody, () => messagesCacheKey(body, beta, input))}`;
     let semantic: SemanticQuery | undefined;
     if (semanticSettings && this.semantic) {
       const others = messagesCacheKey({ ...body, messages: [] }, beta, input);
@@ -100,11 +109,12 @@ export class ResponseCache {
   }
 
   /** The plan for an embeddings request (exact caching only), or undefined. */
-  planEmbeddings(request: EmbeddingsRequest, group: ModelGroup, directive: CacheDirective): CachePlan | undefined {
+  planEmbeddings(request: EmbeddingsRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer): CachePlan | undefined {
     const settings = group.cache;
     if (!settings?.exact && !settings?.semantic && !directive.optIn) return undefined;
     const namespace = settings?.namespace ?? this.config.namespace;
-    const key = `${namespace}:${embeddingsCacheKey(request, { namespace, group: group.name, kind: 'embeddings' })}`;
+    const input = { namespace, group: group.name, kind: 'embeddings' } as const;
+    const key = `${namespace}:${this.memo.key(`embeddings\u0000${namespace}\u0000${group.name}`, rawBody, () => embeddingsCacheKey(request, input))}`;
     return this.plan(key, namespace, settings?.ttl, directive, undefined);
   }
 
@@ -188,7 +198,11 @@ export class ResponseCache {
     if (!entry) return undefined;
     const ageMs = Math.max(0, this.now() - entry.storedAt);
     if (ageMs > maxAgeMs) return undefined;
-    const decoded = decodeEntry(entry.value);
+    let decoded = this.decoded.get(entry.value);
+    if (decoded === undefined) {
+      decoded = decodeEntry(entry.value);
+      if (decoded) this.decoded.set(entry.value, decoded);
+    }
     if (!decoded) return undefined;
     return { meta: decoded.meta, json: decoded.json, ageSeconds: Math.floor(ageMs / 1000) };
   }

@@ -17,6 +17,8 @@ export interface RequestContext {
   clientClosed?: GatewayError;
   /** Aborts the running upstream attempt, if any; called once when the client disconnects. */
   onClientClose?: (reason: GatewayError) => void;
+  /** The request body as received, when it came over HTTP (the cache keys identical bytes cheaply). */
+  rawBody: Buffer | undefined;
   /** Whether the caller gave `stream: true`. */
   stream: boolean;
   /** The model group asked for, once it resolved (so metric labels stay bounded). */
@@ -51,8 +53,39 @@ export interface RequestContext {
   settled: boolean;
 }
 
+/**
+ * Every member is created here, in one order, so all contexts share one V8 shape: stages fill
+ * them in different orders, and members added later would give each order a shape of its own
+ * (slower property access on every stage).
+ */
 export function createRequestContext(requestId: string, route: RouteName, startedAt: number): RequestContext {
-  return { requestId, route, startedAt, stream: false, attempts: 0, upstreamMs: 0, settled: false };
+  return {
+    requestId,
+    route,
+    startedAt,
+    clientClosed: undefined,
+    onClientClose: undefined,
+    rawBody: undefined,
+    stream: false,
+    model: undefined,
+    providerId: undefined,
+    upstreamModel: undefined,
+    attempts: 0,
+    failedAttempts: undefined,
+    fallbackGroup: undefined,
+    routeRule: undefined,
+    upstreamMs: 0,
+    firstByteMs: undefined,
+    usage: undefined,
+    cache: undefined,
+    cacheKey: undefined,
+    cacheAgeSeconds: undefined,
+    cacheSimilarity: undefined,
+    coalesced: undefined,
+    status: undefined,
+    error: undefined,
+    settled: false,
+  };
 }
 
 /**

@@ -131,7 +131,7 @@ export class Pipeline {
   /** Like `chat`, a hit is JSON text only. */
   async embeddings(request: EmbeddingsRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<EmbeddingsResponse> {
     const plan = this.router.plain(request.model, rc, hints);
-    const cachePlan = this.cache?.planEmbeddings(request, plan.group, directive);
+    const cachePlan = this.cache?.planEmbeddings(request, plan.group, directive, rc.rawBody);
     if (cachePlan) {
       rc.cache = missStatus(directive);
       rc.cacheKey = cachePlan.key;
@@ -148,7 +148,7 @@ export class Pipeline {
 
   /** The request's cache plan (undefined: caching does not apply); sets the MISS / REFRESH / BYPASS status. */
   private planChat(request: ChatRequest, group: ModelGroup, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
-    const cachePlan = this.cache?.planChat(request, group, directive);
+    const cachePlan = this.cache?.planChat(request, group, directive, rc.rawBody);
     if (cachePlan || directive.explicit) rc.cache = missStatus(directive);
     rc.cacheKey = cachePlan?.key;
     return cachePlan;
@@ -205,7 +205,7 @@ export class Pipeline {
   }
 
   private planMessages(call: MessagesCall, group: ModelGroup, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
-    const cachePlan = this.cache?.planMessages(call.native.body, call.native.beta, call.canonical, group, directive);
+    const cachePlan = this.cache?.planMessages(call.native.body, call.native.beta, call.canonical, group, directive, rc.rawBody);
     if (cachePlan || directive.explicit) rc.cache = missStatus(directive);
     rc.cacheKey = cachePlan?.key;
     return cachePlan;

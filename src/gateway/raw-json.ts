@@ -18,7 +18,12 @@ export function withRawJson<T extends object>(value: T, json: string): T {
  * straight to an OpenAI client.
  */
 export function jsonTextOnly<T extends object>(json: string): T {
-  return withRawJson({} as T, json);
+  return new JsonText(json) as unknown as T;
+}
+
+/** A value that is its JSON text (no WeakMap entry: hits are many and short-lived). */
+class JsonText {
+  constructor(readonly text: string) {}
 }
 
 export function dropRawJson(value: object): void {
@@ -27,6 +32,7 @@ export function dropRawJson(value: object): void {
 
 /** The value as JSON: the upstream's text when it is known to be current, else serialised. */
 export function toJson(value: object): string {
+  if (value instanceof JsonText) return value.text;
   return rawJson.get(value) ?? JSON.stringify(value);
 }
 

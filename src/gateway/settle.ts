@@ -20,6 +20,9 @@ export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLog
     firstByteMs: rc.firstByteMs,
     usage: fromCache || rc.coalesced ? undefined : rc.usage,
   });
+  const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+  // Building the line costs more than the metrics; skip it when the level is off (e.g. LOG_LEVEL=warn).
+  if (!isEnabled(log, level)) return;
 
   const entry = {
     route: rc.route,
@@ -42,9 +45,13 @@ export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLog
     fallback_group: rc.fallbackGroup,
     failed_attempts: rc.failedAttempts,
   };
-  if (status >= 500) log.error(entry, 'request failed');
-  else if (status >= 400) log.warn(entry, 'request failed');
-  else log.info(entry, 'request completed');
+  log[level](entry, level === 'info' ? 'request completed' : 'request failed');
+}
+
+/** pino's level check (Fastify's logger type does not declare it); other loggers always log. */
+function isEnabled(log: FastifyBaseLogger, level: 'error' | 'warn' | 'info'): boolean {
+  const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
+  return check === undefined || check.call(log, level);
 }
 
 function round(ms: number): number {

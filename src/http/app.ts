@@ -22,6 +22,8 @@ declare module 'fastify' {
     startedAt: number;
     /** The pipeline's per-request state, on API routes. */
     rc: RequestContext | null;
+    /** The JSON body's bytes as received. */
+    rawBody: Buffer | null;
   }
 }
 
@@ -54,6 +56,7 @@ export function buildApp({ config, pipeline, cache, shared, metrics, logger, rea
 
   app.decorateRequest('startedAt', 0);
   app.decorateRequest('rc', null);
+  app.decorateRequest('rawBody', null);
   app.addHook('onRequest', (request, reply, done) => {
     request.startedAt = performance.now();
     reply.header('x-request-id', request.id);

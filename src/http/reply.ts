@@ -4,6 +4,7 @@
  * answer to its end — once the first event is out, a failure ends the stream with the surface's
  * own error event; a client that left is a 499; the request is settled exactly once.
  */
+import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { closeClient, createRequestContext, type RequestContext, type RouteName } from '../gateway/context.js';
 import { asGatewayError, type GatewayError } from '../gateway/errors.js';
@@ -13,12 +14,20 @@ import type { SseWriter } from './sse.js';
 
 export function beginRequest(request: FastifyRequest, reply: FastifyReply, route: RouteName): RequestContext {
   const rc = createRequestContext(request.id, route, request.startedAt);
-  const res = reply.raw;
-  res.once('close', () => {
-    if (!res.writableFinished) closeClient(rc);
-  });
+  rc.rawBody = request.rawBody ?? undefined;
+  const res = reply.raw as ServerResponse & { [CONTEXT]?: RequestContext };
+  res[CONTEXT] = rc;
+  // One shared listener (no closure per request): 'close' fires once per response.
+  res.on('close', onResponseClose);
   request.rc = rc;
   return rc;
+}
+
+const CONTEXT = Symbol('switchyard.requestContext');
+
+function onResponseClose(this: ServerResponse & { [CONTEXT]?: RequestContext }): void {
+  const rc = this[CONTEXT];
+  if (rc !== undefined && !this.writableFinished) closeClient(rc);
 }
 
 /** A 200 JSON answer (`json` is the body text); metrics and the log line follow once it is on its way. */

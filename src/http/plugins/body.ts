@@ -8,9 +8,12 @@ import { GatewayError } from '../../gateway/errors.js';
 
 export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseJsonBody(body as Buffer));
+      const parsed = parseJsonBody(body as Buffer);
+      // Kept for the cache: identical bytes need not be re-encoded into a key (cache/key-memo.ts).
+      request.rawBody = body as Buffer;
+      done(null, parsed);
     } catch (err) {
       done(err as Error, undefined);
     }
