@@ -132,13 +132,10 @@ export class Pipeline {
   async embeddings(request: EmbeddingsRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<EmbeddingsResponse> {
     const plan = this.router.plain(request.model, rc, hints);
     const cachePlan = this.cache?.planEmbeddings(request, plan.group, directive, rc.rawBody);
+    noteCachePlan(rc, cachePlan, directive);
     if (cachePlan) {
-      rc.cache = missStatus(directive);
-      rc.cacheKey = cachePlan.key;
       const hit = await this.cache!.lookup(cachePlan);
       if (hit) return jsonTextOnly<EmbeddingsResponse>(this.served(hit, rc));
-    } else if (directive.explicit) {
-      rc.cache = missStatus(directive);
     }
     if (directive.onlyIfCached) throw notCached();
     const response = await this.executor.embeddings(plan, request, rc);
@@ -149,8 +146,7 @@ export class Pipeline {
   /** The request's cache plan (undefined: caching does not apply); sets the MISS / REFRESH / BYPASS status. */
   private planChat(request: ChatRequest, group: ModelGroup, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
     const cachePlan = this.cache?.planChat(request, group, directive, rc.rawBody);
-    if (cachePlan || directive.explicit) rc.cache = missStatus(directive);
-    rc.cacheKey = cachePlan?.key;
+    noteCachePlan(rc, cachePlan, directive);
     return cachePlan;
   }
 
@@ -206,14 +202,26 @@ export class Pipeline {
 
   private planMessages(call: MessagesCall, group: ModelGroup, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
     const cachePlan = this.cache?.planMessages(call.native.body, call.native.beta, call.canonical, group, directive, rc.rawBody);
-    if (cachePlan || directive.explicit) rc.cache = missStatus(directive);
-    rc.cacheKey = cachePlan?.key;
+    noteCachePlan(rc, cachePlan, directive);
     return cachePlan;
   }
 
   private entryMeta(rc: RequestContext): EntryMeta {
     const price = rc.providerId !== undefined && rc.upstreamModel !== undefined ? this.router.models.knownTarget(rc.providerId, rc.upstreamModel)?.info.price : undefined;
     return { provider: rc.providerId, model: rc.upstreamModel, usage: rc.usage, cost_usd: costUsd(rc.usage, price) };
+  }
+}
+
+/**
+ * The status a request reports until a hit replaces it: MISS / REFRESH / BYPASS where caching
+ * applies; BYPASS for a request that asked about caching where none applies; nothing otherwise.
+ */
+function noteCachePlan(rc: RequestContext, cachePlan: CachePlan | undefined, directive: CacheDirective): void {
+  if (cachePlan) {
+    rc.cache = missStatus(directive);
+    rc.cacheKey = cachePlan.key;
+  } else if (directive.explicit) {
+    rc.cache = 'BYPASS';
   }
 }
 

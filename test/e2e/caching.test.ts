@@ -185,6 +185,8 @@ describe('exact cache', () => {
     expect((await chat('plain', question, {}, { 'x-switchyard-cache': 'on' })).headers.get('x-switchyard-cache')).toBe('MISS');
     expect((await chat('plain', question, {}, { 'x-switchyard-cache': 'on' })).headers.get('x-switchyard-cache')).toBe('HIT');
     expect((await chat('plain', question, {}, { 'x-switchyard-cache': 'bypass' })).headers.get('x-switchyard-cache')).toBe('BYPASS');
+    // A cache header on a group that does not cache: the cache was not used.
+    expect((await chat('plain', question, {}, { 'cache-control': 'max-age=60' })).headers.get('x-switchyard-cache')).toBe('BYPASS');
     expect((await chat('cached', fresh('refresh'), {}, { 'x-switchyard-cache': 'REFRESH' })).headers.get('x-switchyard-cache')).toBe('REFRESH');
     const bad = await apiError(() => chat('cached', question, {}, { 'x-switchyard-cache': 'sometimes' }));
     expect(bad.status).toBe(400);
