@@ -59,7 +59,10 @@ if (typeof globalThis.gc !== 'function') {
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const dist = resolve(repo, values.dist);
-const { VectorIndex, loadUsearch, defaultExactLimit } = await import(pathToFileURL(join(dist, 'cache/vector-index.js')).href);
+const compiled = (module) => import(pathToFileURL(join(dist, 'cache', module)).href);
+const { VectorIndex } = await compiled('vector-index.js');
+const { loadUsearch } = await compiled('hnsw.js');
+const { defaultExactLimit } = await compiled('exact-rows.js');
 
 const ENTRIES = Number(values.entries);
 const QUERIES = Number(values.queries);

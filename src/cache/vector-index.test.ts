@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { seeded } from '../../test/helpers/random.js';
-import { VectorIndex, defaultExactLimit, loadUsearch, type HnswFactory, type VectorEntry, type VectorIndexOptions } from './vector-index.js';
+import { defaultExactLimit } from './exact-rows.js';
+import { loadUsearch, type HnswFactory } from './hnsw.js';
+import { VectorIndex, type VectorEntry, type VectorIndexOptions } from './vector-index.js';
 
 const START = 1_700_000_000_000;
 const HOUR = 3_600_000;

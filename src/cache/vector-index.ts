@@ -16,6 +16,8 @@
  * the graph uses usearch's inner-product metric (distance = 1 − similarity).
  */
 import { performance } from 'node:perf_hooks';
+import { ExactRows, defaultExactLimit } from './exact-rows.js';
+import { GraphPart, loadUsearch, probeHnsw, type HnswFactory } from './hnsw.js';
 
 /** One embedding to store. */
 export interface VectorEntry {
@@ -46,20 +48,6 @@ export interface VectorIndexStats {
   bytes: number;
 }
 
-/** The few operations of an HNSW library the index uses; vectors are unit length. */
-export interface HnswGraph {
-  /** Adds the rows of `vectors` (concatenated, `keys.length` of them) under `keys`. */
-  add(keys: BigUint64Array, vectors: Float32Array): void;
-  /** Up to `k` nearest, nearest first; a distance is 1 − cosine similarity. */
-  search(vector: Float32Array, k: number): { keys: BigUint64Array; distances: Float32Array };
-  remove(key: bigint): void;
-  /** Slots reserved (usearch grows by powers of two). */
-  capacity(): number;
-}
-
-/** Makes an empty graph for vectors of `dimensions`. */
-export type HnswFactory = (dimensions: number) => HnswGraph;
-
 /** Options of {@link VectorIndex.create}. */
 export interface VectorIndexOptions {
   dimensions: number;
@@ -84,47 +72,15 @@ export interface VectorIndexOptions {
   loadHnsw?: () => Promise<HnswFactory>;
 }
 
-/** usearch's graph parameters (its own defaults); bench/semantic.mjs measures recall with them. */
-export interface HnswParams {
-  connectivity: number;
-  expansionAdd: number;
-  expansionSearch: number;
-  /**
-   * Threads of a batch add (0: every core). 1 by default: the graph is then the same on every run
-   * (concurrent inserts land in a different order each time; in 1200 near-duplicate queries a
-   * threaded build missed one, serial builds none), and the other cores stay free.
-   */
-  threads: number;
-}
-
-export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = { connectivity: 16, expansionAdd: 128, expansionSearch: 64, threads: 1 };
 export const DEFAULT_MAX_ENTRIES = 100_000;
-
-/**
- * An exact scan costs ≈0.7 ns per stored float here (bench/semantic.mjs: 0.75 ms for 2730×384 and
- * for 682×1536). A graph search of a few thousand entries costs 0.1–0.3 ms, but every graph insert
- * 0.3–1.3 ms (0.9 and 2.1 ms at 100k entries) and promotion moves the whole partition, so the
- * exact scan stays cheaper overall until it costs about a search plus an insert: 2^20 floats.
- */
-export const EXACT_SCAN_FLOATS = 1 << 20;
-
-/** 2730 entries at 384 dimensions, 1024 at 1024, 682 at 1536, 341 at 3072. */
-export function defaultExactLimit(dimensions: number): number {
-  return Math.max(64, Math.floor(EXACT_SCAN_FLOATS / dimensions));
-}
 
 /**
  * Memory per entry beyond its vector (dimensions × 4 bytes), measured at 100k entries on Node 20.
  * JavaScript (the id → entry Map, the entry object, the graph's key → entry Map; not the id
  * string, which the caller holds anyway): the heap grew 195 bytes per entry with 11-character ids
- * (bench/semantic.mjs). usearch's graph node (neighbour lists of 2 × connectivity at level 0,
- * fewer above, key, level): RSS grew dimensions × 4 + 250 bytes per entry at 64k, 100k and 128k
- * entries, of which ≈48 per reserved slot (capacity doubles).
+ * (bench/semantic.mjs). A graph's native memory is estimated by {@link GraphPart.bytes}.
  */
 export const ENTRY_OVERHEAD_BYTES = 170;
-export const GRAPH_NODE_BYTES = 200;
-/** usearch's per-slot tables sized by capacity (vector pointer, node pointer, key hash slot). */
-export const GRAPH_SLOT_BYTES = 48;
 
 /** Graph results asked per search, so a few expired neighbours do not hide a live one. */
 const SEARCH_K = 4;
@@ -153,145 +109,15 @@ interface Candidate {
   similarity: number;
 }
 
-/**
- * Exact half of a partition: vectors in one Float32Array that doubles when full and halves when a
- * quarter full (many partitions hold a single entry); removal swaps the last row in.
- */
-class ExactRows {
-  count = 0;
-  vectors: Float32Array;
-  slots: (Slot | undefined)[] = [];
-
-  constructor(private readonly dimensions: number) {
-    this.vectors = new Float32Array(dimensions);
-  }
-
-  get capacity(): number {
-    return this.vectors.length / this.dimensions;
-  }
-
-  push(slot: Slot, vector: Float32Array): void {
-    if (this.count === this.capacity) this.resize(this.capacity * 2);
-    this.vectors.set(vector, this.count * this.dimensions);
-    this.slots[this.count] = slot;
-    slot.row = this.count++;
-  }
-
-  remove(row: number): void {
-    const last = --this.count;
-    if (row !== last) {
-      const moved = this.slots[last]!;
-      this.vectors.copyWithin(row * this.dimensions, last * this.dimensions, (last + 1) * this.dimensions);
-      this.slots[row] = moved;
-      moved.row = row;
-    }
-    this.slots[last] = undefined;
-    this.shrinkIfSparse();
-  }
-
-  /** Drops the rows from `count` on (they have moved elsewhere). */
-  truncate(count: number): void {
-    this.slots.length = count;
-    this.count = count;
-    this.shrinkIfSparse();
-  }
-
-  /**
-   * The nearest row with similarity ≥ `minSimilarity` that has not expired; the expired rows that
-   * would have won are pushed onto `expired` (the caller removes them after the scan).
-   */
-  nearest(query: Float32Array, minSimilarity: number, now: number, expired: Slot[]): Candidate | undefined {
-    const { vectors, dimensions } = this;
-    const unrolled = dimensions - (dimensions % 4);
-    let best: Slot | undefined;
-    let bestSimilarity = minSimilarity;
-    for (let row = 0, offset = 0; row < this.count; row++, offset += dimensions) {
-      let a = 0;
-      let b = 0;
-      let c = 0;
-      let d = 0;
-      let i = 0;
-      for (; i < unrolled; i += 4) {
-        a += vectors[offset + i]! * query[i]!;
-        b += vectors[offset + i + 1]! * query[i + 1]!;
-        c += vectors[offset + i + 2]! * query[i + 2]!;
-        d += vectors[offset + i + 3]! * query[i + 3]!;
-      }
-      for (; i < dimensions; i++) a += vectors[offset + i]! * query[i]!;
-      const similarity = a + b + c + d;
-      if (similarity < bestSimilarity || (best !== undefined && similarity === bestSimilarity)) continue;
-      const slot = this.slots[row]!;
-      if (now >= slot.expiresAt) {
-        expired.push(slot);
-        continue;
-      }
-      best = slot;
-      bestSimilarity = similarity;
-    }
-    return best === undefined ? undefined : { slot: best, similarity: bestSimilarity };
-  }
-
-  bytes(): number {
-    return this.vectors.byteLength + this.capacity * 4;
-  }
-
-  private shrinkIfSparse(): void {
-    let capacity = this.capacity;
-    while (capacity > 1 && this.count < capacity / 4) capacity /= 2;
-    if (capacity !== this.capacity) this.resize(capacity);
-  }
-
-  private resize(capacity: number): void {
-    const vectors = new Float32Array(capacity * this.dimensions);
-    vectors.set(this.vectors.subarray(0, this.count * this.dimensions));
-    this.vectors = vectors;
-  }
-}
-
-/** Graph half of a partition: the native graph and its key → entry map. */
-class GraphPart {
-  readonly slots = new Map<number, Slot>();
-  /** usearch reuses the nodes of removed keys, so the nodes allocated are the most ever held. */
-  private mostHeld = 0;
-
-  constructor(readonly native: HnswGraph) {}
-
-  get size(): number {
-    return this.slots.size;
-  }
-
-  /** Adds `slots` with their vectors (concatenated, in the same order) under keys from `firstKey`. */
-  add(slots: readonly Slot[], vectors: Float32Array, firstKey: number): void {
-    const keys = new BigUint64Array(slots.length);
-    for (let i = 0; i < slots.length; i++) keys[i] = BigInt(firstKey + i);
-    this.native.add(keys, vectors);
-    slots.forEach((slot, i) => {
-      slot.row = -1;
-      slot.key = firstKey + i;
-      this.slots.set(slot.key, slot);
-    });
-    this.mostHeld = Math.max(this.mostHeld, this.slots.size);
-  }
-
-  remove(slot: Slot): void {
-    this.slots.delete(slot.key);
-    this.native.remove(BigInt(slot.key));
-  }
-
-  bytes(dimensions: number): number {
-    return this.mostHeld * (dimensions * 4 + GRAPH_NODE_BYTES) + this.native.capacity() * GRAPH_SLOT_BYTES;
-  }
-}
-
 class Partition {
-  readonly rows: ExactRows;
-  graph: GraphPart | undefined;
+  readonly rows: ExactRows<Slot>;
+  graph: GraphPart<Slot> | undefined;
 
   constructor(
     readonly name: string,
     dimensions: number,
   ) {
-    this.rows = new ExactRows(dimensions);
+    this.rows = new ExactRows<Slot>(dimensions);
   }
 
   get size(): number {
@@ -315,42 +141,6 @@ function normaliseInto(vector: Float32Array, into: Float32Array): Float32Array |
 /** Float rounding can put a unit vector's self-similarity a hair above 1. */
 function clampSimilarity(similarity: number): number {
   return Math.min(1, Math.max(-1, similarity));
-}
-
-/**
- * Loads usearch (a native addon: prebuilt for linux, macOS and Windows) and returns a factory of
- * inner-product graphs over f32 vectors. Every call passes the same thread count: usearch sizes
- * its per-thread contexts by the count of the add that grows the graph.
- */
-export async function loadUsearch(params: Partial<HnswParams> = {}): Promise<HnswFactory> {
-  const { default: usearch } = await import('usearch');
-  const { connectivity, expansionAdd, expansionSearch, threads } = { ...DEFAULT_HNSW_PARAMS, ...params };
-  return (dimensions) => {
-    const index = new usearch.Index({
-      dimensions,
-      metric: usearch.MetricKind.IP,
-      quantization: usearch.ScalarKind.F32,
-      connectivity,
-      expansion_add: expansionAdd,
-      expansion_search: expansionSearch,
-      multi: false,
-    });
-    return {
-      add: (keys, vectors) => index.add(keys, vectors, threads),
-      search: (vector, k) => index.search(vector, k, threads),
-      remove: (key) => void index.remove(key),
-      capacity: () => index.capacity(),
-    };
-  };
-}
-
-/** Builds a one-vector graph and finds the vector again, so a broken native addon shows at start. */
-function probe(factory: HnswFactory, dimensions: number): void {
-  const vector = new Float32Array(dimensions);
-  vector[0] = 1;
-  const graph = factory(dimensions);
-  graph.add(BigUint64Array.of(1n), vector);
-  if (graph.search(vector, 1).keys[0] !== 1n) throw new Error('the HNSW library did not find the vector it was given');
 }
 
 /** The semantic cache's vector index; see the file comment for how it searches. */
@@ -377,7 +167,7 @@ export class VectorIndex {
     const index = new VectorIndex(options);
     try {
       const hnsw = await (options.loadHnsw ?? loadUsearch)();
-      probe(hnsw, index.dimensions);
+      probeHnsw(hnsw, index.dimensions);
       index.hnsw = hnsw;
     } catch (error) {
       options.onFallback?.(error);
@@ -414,7 +204,7 @@ export class VectorIndex {
 
   /**
    * Adds many entries at once (warm-up, bulk load): each partition that ends up in a graph gets
-   * them in batches of 1024 (threaded if {@link HnswParams.threads} allows). Blocks until done.
+   * them in batches of 1024 (threaded if `HnswParams.threads` (hnsw.ts) allows). Blocks until done.
    * Returns how many were stored.
    */
   addMany(entries: Iterable<VectorEntry>): number {
@@ -559,7 +349,7 @@ export class VectorIndex {
   }
 
   /** Walks the graph's nearest results; expired ones met are removed, and if all were, it searches again. */
-  private nearestInGraph(graph: GraphPart, query: Float32Array, minSimilarity: number, now: number): Candidate | undefined {
+  private nearestInGraph(graph: GraphPart<Slot>, query: Float32Array, minSimilarity: number, now: number): Candidate | undefined {
     for (let round = 0; round < SEARCH_ROUNDS && graph.size > 0; round++) {
       const { keys, distances } = graph.native.search(query, SEARCH_K);
       for (let i = 0; i < keys.length; i++) {

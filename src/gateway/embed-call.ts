@@ -1,6 +1,7 @@
 /**
  * The semantic cache's model embedders call the gateway's own pipeline, so an embedding model is
- * routed, retried and failed over like any client request (and counted in the metrics as one).
+ * routed, retried and failed over like any client request (its upstream attempts show in the
+ * routing metrics; it is not a client request, so it has no request log line of its own).
  */
 import { randomUUID } from 'node:crypto';
 import { NO_DIRECTIVE } from '../cache/directive.js';

@@ -10,7 +10,8 @@ import { missStatus, type CacheDirective } from '../cache/directive.js';
 import type { EntryMeta } from '../cache/entry.js';
 import { chatCacheKey } from '../cache/key.js';
 import { MessageAssembler, messageEvents } from '../cache/message-replay.js';
-import { CompletionAssembler, completionChunks } from '../cache/replay.js';
+import { CompletionAssembler } from '../cache/completion-assembler.js';
+import { completionChunks } from '../cache/replay.js';
 import type { CacheHit, CachePlan, ResponseCache } from '../cache/response-cache.js';
 import { costUsd } from '../governance/cost.js';
 import { encodeMessage } from '../formats/anthropic-messages/encode-response.js';
@@ -170,6 +171,7 @@ export class Pipeline {
     if (!this.shared || group.coalesce === 'off' || isConstrained(hints)) return undefined;
     if (group.coalesce === 'auto' && !isDeterministic(request)) return undefined;
     if (cachePlan) return cachePlan.key;
+    // One tenant for now; with virtual keys the tenant joins this key as the cache namespace does.
     return chatCacheKey(request, { namespace: '', group: group.name, kind: 'chat' });
   }
 
