@@ -59,10 +59,10 @@ export interface RedisStoreOptions {
 
 /**
  * Redis cache store. Connects on first use; that first call waits for the connection (at most
- * `connectTimeoutMs`). Afterwards, whenever the connection is down, `get` resolves undefined,
- * `set` resolves and `delete` resolves false at once, without queueing, while ioredis reconnects
- * in the background (backoff 50 ms · attempt, at most 2 s). `deleteNamespace`, `clear` and `stats`
- * are maintenance calls and reject instead, so an admin request can say it failed.
+ * `connectTimeoutMs`). Afterwards, whenever the connection is down, `get` resolves undefined and
+ * `set` resolves at once, without queueing, while ioredis reconnects in the background (backoff
+ * 50 ms · attempt, at most 2 s). `delete`, `deleteNamespace`, `clear` and `stats` are maintenance
+ * calls and reject instead, so an admin request can say it failed.
  */
 export class RedisStore implements CacheStore {
   readonly kind = 'redis';
@@ -105,11 +105,11 @@ export class RedisStore implements CacheStore {
   }
 
   async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    if (!(await this.ready())) return;
     if (!isStorableTtl(ttlMs)) {
-      await this.delete(key);
+      await this.client.unlink(this.prefix + key).catch((err: unknown) => this.report(err));
       return;
     }
-    if (!(await this.ready())) return;
     try {
       const storedAt = this.now();
       const frame = await encodeEntry(value, storedAt, storedAt + ttlMs);
@@ -119,14 +119,10 @@ export class RedisStore implements CacheStore {
     }
   }
 
+  /** A maintenance call like deleteNamespace: rejects when Redis cannot be reached (so the caller can say so). */
   async delete(key: string): Promise<boolean> {
-    if (!(await this.ready())) return false;
-    try {
-      return (await this.client.unlink(this.prefix + key)) > 0;
-    } catch (err) {
-      this.report(err);
-      return false;
-    }
+    await this.requireReady();
+    return (await this.client.unlink(this.prefix + key)) > 0;
   }
 
   /** SCAN MATCH `<prefix><namespace>:*` and UNLINK in batches: O(all keys in the Redis database). */

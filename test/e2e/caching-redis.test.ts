@@ -130,6 +130,8 @@ describe('a Redis cache store that cannot be reached', () => {
     expect(chatCalls()).toBe(3);
     const stats = await raw(gateway, '/v1/cache/stats');
     expect(stats.status).toBe(503);
+    expect((await raw(gateway, '/v1/cache?key=shared:abc', { method: 'DELETE' })).status).toBe(503);
+    expect((await raw(gateway, '/v1/cache', { method: 'DELETE' })).status).toBe(503);
     // Logs are written asynchronously (flushed every 200 ms).
     const storeWarnings = () => gateway.logs().filter((line) => /Redis cache store failed/.test(line.msg));
     const warnings = await eventually(async () => storeWarnings(), (found) => found.length > 0);
