@@ -55,7 +55,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   });
   routingEvents.registerTargets(models.configuredTargets());
   // Model embedders of the semantic cache call the pipeline itself (only ever after it exists).
-  const cache = createResponseCache(config, { registry: metrics.registry, logger, embedWith: (model) => embedThrough(() => pipeline, model) });
+  const cache = await createResponseCache(config, { registry: metrics.registry, logger, embedWith: (model) => embedThrough(() => pipeline, model) });
   const shared = new SharedCalls(() => cache.metrics.coalesced());
   const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents), { cache, shared });
   const checks = config.routing.health_checks;

@@ -11,10 +11,8 @@ import type { Embedder } from './embedders/embedder.js';
 import { LocalEmbedder } from './embedders/local.js';
 import { ModelEmbedder, type EmbedCall } from './embedders/model.js';
 import { MemoryStore } from './memory-store.js';
-import { RedisStore } from './redis-store.js';
 import { ResponseCache } from './response-cache.js';
 import { SemanticCache } from './semantic.js';
-import { startSemanticSync } from './semantic-sync.js';
 import type { CacheStore } from './store.js';
 
 export interface CacheSetupOptions {
@@ -27,13 +25,14 @@ export interface CacheSetupOptions {
 /** How often expired vectors are swept from the semantic index. */
 const SWEEP_INTERVAL_MS = 60_000;
 
-export function createResponseCache(config: Config, options: CacheSetupOptions): ResponseCache {
+/** Redis modules (and ioredis, several MB) are loaded only when the cache uses Redis. */
+export async function createResponseCache(config: Config, options: CacheSetupOptions): Promise<ResponseCache> {
   const onError = throttledLog(options.logger);
   const redisUrl = config.redis.url || undefined;
   const kind = config.cache.store ?? (redisUrl ? 'redis' : 'memory');
   const store: CacheStore =
     kind === 'redis' && redisUrl
-      ? new RedisStore({ url: redisUrl, keyPrefix: config.cache.key_prefix, onError: (err) => onError(err, 'the Redis cache store failed; requests are answered without the cache') })
+      ? new (await import('./redis-store.js')).RedisStore({ url: redisUrl, keyPrefix: config.cache.key_prefix, onError: (err) => onError(err, 'the Redis cache store failed; requests are answered without the cache') })
       : new MemoryStore({ maxBytes: config.cache.max_bytes });
 
   const semanticConfig = config.cache.semantic;
@@ -50,6 +49,7 @@ export function createResponseCache(config: Config, options: CacheSetupOptions):
   semantic.sweepEvery(SWEEP_INTERVAL_MS);
   const anySemantic = Object.values(config.models).some((group) => group.cache?.semantic);
   if (kind === 'redis' && redisUrl && anySemantic) {
+    const { startSemanticSync } = await import('./semantic-sync.js');
     semantic.publisher = startSemanticSync(semantic, { url: redisUrl, key: semanticStreamKey(config.cache.key_prefix), maxLength: semanticConfig.max_entries, onError });
   }
   return new ResponseCache({ store, config: config.cache, metrics: new CacheMetrics(options.registry, store), semantic, onError });
