@@ -64,7 +64,8 @@ export class ResponseCache {
    * every hit, so a hot entry is decoded once (Redis gives new bytes each time; nothing is kept).
    */
   private readonly decoded = new WeakMap<Buffer, DecodedEntry>();
-  private readonly memo = new KeyMemo();
+  /** Keys remembered per body bytes (also used for the coalescing key of requests that are not cached). */
+  readonly memo = new KeyMemo();
 
   constructor(options: ResponseCacheOptions) {
     this.store = options.store;

@@ -63,7 +63,7 @@ export class Pipeline {
       if (json !== undefined) this.cache!.save(cachePlan!, this.entryMeta(flight), json);
       return completion;
     };
-    const key = this.coalesceKey(request, plan.group, hints, cachePlan);
+    const key = this.coalesceKey(request, plan.group, hints, cachePlan, rc.rawBody);
     return key === undefined ? call(rc) : this.shared!.answer(key, rc, call);
   }
 
@@ -80,7 +80,7 @@ export class Pipeline {
       const chunks = await this.executor.chatStream(plan, request, flight);
       return cachePlan?.write ? this.storingChunks(chunks, cachePlan, flight, wholeCompletionJson) : chunks;
     };
-    const key = this.coalesceKey(request, plan.group, hints, cachePlan);
+    const key = this.coalesceKey(request, plan.group, hints, cachePlan, rc.rawBody);
     return key === undefined ? start(rc) : this.shared!.stream(key, rc, start);
   }
 
@@ -167,12 +167,13 @@ export class Pipeline {
    * requests whose answer would not differ anyway (temperature 0 or a seed, one choice); `always`
    * every request of the group; `off` none. Requests that narrow routing are not coalesced.
    */
-  private coalesceKey(request: ChatRequest, group: ModelGroup, hints: RouteHints, cachePlan: CachePlan | undefined): string | undefined {
+  private coalesceKey(request: ChatRequest, group: ModelGroup, hints: RouteHints, cachePlan: CachePlan | undefined, rawBody: Buffer | undefined): string | undefined {
     if (!this.shared || group.coalesce === 'off' || isConstrained(hints)) return undefined;
     if (group.coalesce === 'auto' && !isDeterministic(request)) return undefined;
     if (cachePlan) return cachePlan.key;
     // One tenant for now; with virtual keys the tenant joins this key as the cache namespace does.
-    return chatCacheKey(request, { namespace: '', group: group.name, kind: 'chat' });
+    const compute = () => chatCacheKey(request, { namespace: '', group: group.name, kind: 'chat' });
+    return this.cache ? this.cache.memo.key(`coalesce\u0000${group.name}`, rawBody, compute) : compute();
   }
 
   /**
