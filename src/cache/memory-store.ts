@@ -55,6 +55,10 @@ export class MemoryStore implements CacheStore {
     return Promise.resolve(this.read(key));
   }
 
+  peek(key: string): CacheEntry | undefined {
+    return this.read(key);
+  }
+
   set(key: string, value: Buffer, ttlMs: number): Promise<void> {
     this.write(key, value, ttlMs);
     return Promise.resolve();

@@ -13,7 +13,7 @@ import { decodeEntry, encodeEntry, type DecodedEntry, type EntryMeta } from './e
 import { chatCacheKey, embeddingsCacheKey, messagesCacheKey } from './key.js';
 import { KeyMemo } from './key-memo.js';
 import type { SemanticCache, SemanticQuery } from './semantic.js';
-import type { CacheStore } from './store.js';
+import type { CacheEntry, CacheStore } from './store.js';
 
 export type CacheStatus = 'HIT' | 'SEMANTIC_HIT' | 'MISS' | 'REFRESH' | 'BYPASS';
 
@@ -124,28 +124,43 @@ export class ResponseCache {
     return { key, namespace, read: directive.read, write: directive.write, maxAgeMs: directive.maxAgeMs, ttlMs, semantic };
   }
 
-  /** A stored answer for the plan: the exact key first, then (semantic groups) the nearest similar request. */
-  async lookup(plan: CachePlan): Promise<CacheHit | undefined> {
+  /**
+   * A stored answer for the plan: the exact key first, then (semantic groups) the nearest similar
+   * request. From a store that can `peek` (memory) an exact hit or a plain miss comes back at
+   * once, not as a promise, so the hit path takes no asynchronous turn.
+   */
+  lookup(plan: CachePlan): CacheHit | undefined | Promise<CacheHit | undefined> {
     if (!plan.read) return undefined;
+    if (this.store.peek === undefined) return this.lookupAsync(plan);
+    const started = performance.now();
+    const exact = this.entryHit(this.store.peek(plan.key), plan.maxAgeMs);
+    this.metrics.lookup('exact', exact !== undefined, (performance.now() - started) / 1000);
+    if (exact) return this.served({ ...exact, status: 'HIT' });
+    return plan.semantic && this.semantic ? this.semanticLookup(plan, plan.semantic, this.semantic) : undefined;
+  }
+
+  private async lookupAsync(plan: CachePlan): Promise<CacheHit | undefined> {
     const started = performance.now();
     const exact = await this.read(plan.key, plan.maxAgeMs);
     this.metrics.lookup('exact', exact !== undefined, (performance.now() - started) / 1000);
     if (exact) return this.served({ ...exact, status: 'HIT' });
-    if (!plan.semantic || !this.semantic) return undefined;
+    return plan.semantic && this.semantic ? this.semanticLookup(plan, plan.semantic, this.semantic) : undefined;
+  }
 
-    const semanticStarted = performance.now();
+  private async semanticLookup(plan: CachePlan, query: SemanticQuery, semantic: SemanticCache): Promise<CacheHit | undefined> {
+    const started = performance.now();
     let hit: CacheHit | undefined;
     try {
-      const match = await this.semantic.search(plan.semantic);
+      const match = await semantic.search(query);
       if (match) {
         const entry = await this.read(match.key, plan.maxAgeMs);
         if (entry) hit = { ...entry, status: 'SEMANTIC_HIT', similarity: match.similarity };
-        else this.semantic.forget(match.key);
+        else semantic.forget(match.key);
       }
     } catch (err) {
       this.onError(err, 'semantic cache lookup failed; answering from the upstream');
     }
-    this.metrics.lookup('semantic', hit !== undefined, (performance.now() - semanticStarted) / 1000);
+    this.metrics.lookup('semantic', hit !== undefined, (performance.now() - started) / 1000);
     return hit ? this.served(hit) : undefined;
   }
 
@@ -196,6 +211,11 @@ export class ResponseCache {
       this.onError(err, 'cache lookup failed; answering from the upstream');
       return undefined;
     }
+    return this.entryHit(entry, maxAgeMs);
+  }
+
+  /** A stored entry as a hit, if it is young enough and readable. */
+  private entryHit(entry: CacheEntry | undefined, maxAgeMs: number): Omit<CacheHit, 'status'> | undefined {
     if (!entry) return undefined;
     const ageMs = Math.max(0, this.now() - entry.storedAt);
     if (ageMs > maxAgeMs) return undefined;
