@@ -19,6 +19,22 @@ describe('MemoryStore', () => {
   /** Room for exactly `count` entries with 1-character keys and `size`-byte values. */
   const roomFor = (count: number, size: number): number => count * entrySize('k', value(size));
 
+  it('peeks synchronously what get returns, expiry and recency included', async () => {
+    const clock = fakeClock();
+    const store = new MemoryStore({ now: clock.now, maxBytes: roomFor(2, 100) });
+    await store.set('a', value(100), MINUTE);
+    await store.set('b', value(100), 10);
+    expect(store.peek('a')).toEqual(await store.get('a'));
+    expect(store.peek('absent')).toBeUndefined();
+    clock.advance(10);
+    expect(store.peek('b')).toBeUndefined();
+    await store.set('c', value(100), MINUTE);
+    store.peek('a'); // a use: c's successor evicts c, not a
+    await store.set('d', value(100), MINUTE);
+    expect(store.peek('a')).toBeDefined();
+    expect(store.peek('c')).toBeUndefined();
+  });
+
   it('charges each entry its key length, value length and the fixed overhead', async () => {
     const store = new MemoryStore();
     await store.set('ns:key', value(100), MINUTE);

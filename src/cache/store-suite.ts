@@ -80,17 +80,6 @@ export function runStoreSuite(name: string, makeStore: () => StoreHarness | Prom
       expect(await valueOf('ns:long')).toEqual(Buffer.from('v'));
     });
 
-    it('peeks (where it can) exactly what get returns, expiry included', async () => {
-      if (store.peek === undefined) return;
-      await store.set('ns:short', Buffer.from('s'), SHORT_TTL_MS);
-      await store.set('ns:long', Buffer.from('l'), MINUTE);
-      expect(store.peek('ns:long')).toEqual(await store.get('ns:long'));
-      expect(store.peek('ns:absent')).toBeUndefined();
-      await harness.elapse(SHORT_TTL_MS);
-      await vi.waitFor(() => expect(store.peek!('ns:short')).toBeUndefined(), { timeout: 5_000, interval: 20 });
-      expect(store.peek('ns:long')?.value.toString()).toBe('l');
-    });
-
     it('overwrites a value and its TTL', async () => {
       await store.set('ns:k', Buffer.from('first'), MINUTE);
       await store.set('ns:k', Buffer.from('second'), 2 * MINUTE);
