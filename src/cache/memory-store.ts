@@ -3,7 +3,14 @@
  * insertion order, so re-inserting on read makes the first key the least recently used one and
  * get/set are O(1).
  */
-import { isExpired, isKeyInNamespace, isStorableTtl, type CacheEntry, type CacheStore, type CacheStoreStats } from './store.js';
+import { isKeyInNamespace, isStorableTtl, type CacheEntry, type CacheStore, type CacheStoreStats } from './store.js';
+
+/** An entry as held: `until` is when this store stops serving it (its expiry, or sooner for a near copy). */
+interface HeldEntry extends CacheEntry {
+  readonly until: number;
+}
+
+const isGone = (entry: HeldEntry, now: number): boolean => now >= entry.until;
 
 /**
  * Bytes charged per entry on top of its key length and value length: V8's cost of the Map slot,
@@ -35,7 +42,7 @@ export function entrySize(key: string, value: Buffer): number {
  */
 export class MemoryStore implements CacheStore {
   readonly kind = 'memory';
-  private readonly entries = new Map<string, CacheEntry>();
+  private readonly entries = new Map<string, HeldEntry>();
   private readonly maxBytes: number;
   private readonly now: () => number;
   private bytes = 0;
@@ -60,15 +67,29 @@ export class MemoryStore implements CacheStore {
   }
 
   set(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    this.write(key, value, ttlMs);
+    if (isStorableTtl(ttlMs)) {
+      const now = this.now();
+      this.write(key, value, now, now + ttlMs, now + ttlMs);
+    } else {
+      this.remove(key);
+    }
     return Promise.resolve();
+  }
+
+  /**
+   * Keeps a copy of an entry held elsewhere (a near cache), as it is (value, storedAt, expiresAt),
+   * served for at most `serveMs` from now.
+   */
+  setEntry(key: string, entry: CacheEntry, serveMs: number): void {
+    if (!isStorableTtl(serveMs)) return;
+    this.write(key, entry.value, entry.storedAt, entry.expiresAt, Math.min(entry.expiresAt, this.now() + serveMs));
   }
 
   /** Resolves true when a live entry was deleted (an expired one is dropped but reported as absent). */
   delete(key: string): Promise<boolean> {
     const entry = this.entries.get(key);
     if (entry !== undefined) this.remove(key);
-    return Promise.resolve(entry !== undefined && !isExpired(entry, this.now()));
+    return Promise.resolve(entry !== undefined && !isGone(entry, this.now()));
   }
 
   /** O(entries): walks every key. Counts the live entries deleted, like {@link delete}. */
@@ -78,7 +99,7 @@ export class MemoryStore implements CacheStore {
     for (const [key, entry] of this.entries) {
       if (!isKeyInNamespace(key, namespace)) continue;
       this.remove(key);
-      if (!isExpired(entry, now)) deleted++;
+      if (!isGone(entry, now)) deleted++;
     }
     return Promise.resolve(deleted);
   }
@@ -102,7 +123,7 @@ export class MemoryStore implements CacheStore {
   private read(key: string): CacheEntry | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
-    if (isExpired(entry, this.now())) {
+    if (isGone(entry, this.now())) {
       this.remove(key);
       return undefined;
     }
@@ -111,18 +132,17 @@ export class MemoryStore implements CacheStore {
     return entry;
   }
 
-  private write(key: string, value: Buffer, ttlMs: number): void {
+  private write(key: string, value: Buffer, storedAt: number, expiresAt: number, until: number): void {
     this.remove(key);
     const size = entrySize(key, value);
-    if (!isStorableTtl(ttlMs) || size > this.maxBytes) return;
-    const storedAt = this.now();
-    this.makeRoom(size, storedAt);
+    if (size > this.maxBytes || until <= this.now()) return;
+    this.makeRoom(size, this.now());
     const copy = Buffer.allocUnsafeSlow(value.length);
     value.copy(copy);
-    const entry: CacheEntry = Object.freeze({ value: copy, storedAt, expiresAt: storedAt + ttlMs });
+    const entry: HeldEntry = Object.freeze({ value: copy, storedAt, expiresAt, until });
     this.entries.set(key, entry);
     this.bytes += size;
-    if (entry.expiresAt < this.earliestExpiry) this.earliestExpiry = entry.expiresAt;
+    if (until < this.earliestExpiry) this.earliestExpiry = until;
     this.writesSinceSweep++;
   }
 
@@ -141,8 +161,8 @@ export class MemoryStore implements CacheStore {
     if (now < this.earliestExpiry || this.writesSinceSweep < this.entries.size >>> 2) return;
     let earliest = Infinity;
     for (const [key, entry] of this.entries) {
-      if (isExpired(entry, now)) this.remove(key);
-      else if (entry.expiresAt < earliest) earliest = entry.expiresAt;
+      if (isGone(entry, now)) this.remove(key);
+      else if (entry.until < earliest) earliest = entry.until;
     }
     this.earliestExpiry = earliest;
     this.writesSinceSweep = 0;

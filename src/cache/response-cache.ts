@@ -126,21 +126,20 @@ export class ResponseCache {
 
   /**
    * A stored answer for the plan: the exact key first, then (semantic groups) the nearest similar
-   * request. From a store that can `peek` (memory) an exact hit or a plain miss comes back at
-   * once, not as a promise, so the hit path takes no asynchronous turn.
+   * request. An exact hit on an entry held in this process (`peek`: the memory store, a near
+   * cache) comes back at once, not as a promise, so the hit path takes no asynchronous turn.
    */
   lookup(plan: CachePlan): CacheHit | undefined | Promise<CacheHit | undefined> {
     if (!plan.read) return undefined;
-    if (this.store.peek === undefined) return this.lookupAsync(plan);
     const started = performance.now();
-    const exact = this.entryHit(this.store.peek(plan.key), plan.maxAgeMs);
-    this.metrics.lookup('exact', exact !== undefined, (performance.now() - started) / 1000);
-    if (exact) return this.served({ ...exact, status: 'HIT' });
-    return plan.semantic && this.semantic ? this.semanticLookup(plan, plan.semantic, this.semantic) : undefined;
+    const held = this.store.peek?.(plan.key);
+    const exact = held === undefined ? undefined : this.entryHit(held, plan.maxAgeMs);
+    if (exact === undefined) return this.lookupAsync(plan, started);
+    this.metrics.lookup('exact', true, (performance.now() - started) / 1000);
+    return this.served({ ...exact, status: 'HIT' });
   }
 
-  private async lookupAsync(plan: CachePlan): Promise<CacheHit | undefined> {
-    const started = performance.now();
+  private async lookupAsync(plan: CachePlan, started: number): Promise<CacheHit | undefined> {
     const exact = await this.read(plan.key, plan.maxAgeMs);
     this.metrics.lookup('exact', exact !== undefined, (performance.now() - started) / 1000);
     if (exact) return this.served({ ...exact, status: 'HIT' });

@@ -12,6 +12,7 @@ import { LocalEmbedder } from './embedders/local.js';
 import { ModelEmbedder, type EmbedCall } from './embedders/model.js';
 import { MemoryStore } from './memory-store.js';
 import { ResponseCache } from './response-cache.js';
+import { TieredStore } from './tiered-store.js';
 import { SemanticCache } from './semantic.js';
 import type { CacheStore } from './store.js';
 
@@ -30,10 +31,14 @@ export async function createResponseCache(config: Config, options: CacheSetupOpt
   const onError = throttledLog(options.logger);
   const redisUrl = config.redis.url || undefined;
   const kind = config.cache.store ?? (redisUrl ? 'redis' : 'memory');
-  const store: CacheStore =
-    kind === 'redis' && redisUrl
-      ? new (await import('./redis-store.js')).RedisStore({ url: redisUrl, keyPrefix: config.cache.key_prefix, onError: (err) => onError(err, 'the Redis cache store failed; requests are answered without the cache') })
-      : new MemoryStore({ maxBytes: config.cache.max_bytes });
+  const memory = new MemoryStore({ maxBytes: config.cache.max_bytes });
+  let store: CacheStore = memory;
+  if (kind === 'redis' && redisUrl) {
+    const { RedisStore } = await import('./redis-store.js');
+    const redis = new RedisStore({ url: redisUrl, keyPrefix: config.cache.key_prefix, onError: (err) => onError(err, 'the Redis cache store failed; requests are answered without the cache') });
+    // With near_ttl, the memory store (bounded by max_bytes) is a near cache in front of Redis.
+    store = config.cache.near_ttl > 0 ? new TieredStore(memory, redis, config.cache.near_ttl * 1000) : redis;
+  }
 
   const semanticConfig = config.cache.semantic;
   const embedders = new Map<string, Embedder>();

@@ -27,7 +27,10 @@ export interface CacheStoreStats {
 export interface CacheStore {
   readonly kind: 'memory' | 'redis';
   get(key: string): Promise<CacheEntry | undefined>;
-  /** `get` without a promise, for in-process stores (the hit path then takes no asynchronous turn). */
+  /**
+   * An entry this process holds, without a promise (the hit path then takes no asynchronous
+   * turn). Undefined does not mean absent: `get` may still find it (in Redis, say).
+   */
   peek?(key: string): CacheEntry | undefined;
   /** Stores `value` for `ttlMs`. A TTL that is not a positive finite number removes the key instead. */
   set(key: string, value: Buffer, ttlMs: number): Promise<void>;

@@ -71,6 +71,12 @@ export const cacheSchema = z
     default_ttl: ttlSeconds.default(3600),
     /** The shared namespace of entries (per-key and per-team namespaces come with virtual keys). */
     namespace: namespace.default('shared'),
+    /**
+     * With the redis store: seconds an answer read from or written to Redis is also kept in this
+     * process (a near cache: hot entries without a round trip, but an entry deleted or replaced
+     * through another instance may be served here that long). 0 (default): off.
+     */
+    near_ttl: numeric(z.number().min(0).max(3600)).default(0),
     /** Redis key prefix of the redis store and of the shared semantic index. */
     key_prefix: z.string().default('switchyard:cache:'),
     semantic: semanticSchema.prefault({}),

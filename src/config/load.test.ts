@@ -85,6 +85,7 @@ describe('parseConfigText: defaults', () => {
         max_entry_bytes: 4_194_304,
         default_ttl: 3600,
         namespace: 'shared',
+        near_ttl: 0,
         key_prefix: 'switchyard:cache:',
         semantic: { embedder: 'local', local_dimensions: 384, max_entries: 100_000, embedding_cache_entries: 10_000 },
       },

@@ -25,11 +25,11 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-const config = (redisUrl: string, prefix: string) => `
+const config = (redisUrl: string, prefix: string, nearTtl = 0) => `
 providers:
   up: { type: openai, base_url: ${upstream.baseURL}, api_key: sk-up }
 redis: { url: ${redisUrl} }
-cache: { key_prefix: "${prefix}" }
+cache: { key_prefix: "${prefix}", near_ttl: ${nearTtl} }
 models:
   cached:
     targets: [ { provider: up, model: gpt-4o-mini } ]
@@ -73,11 +73,26 @@ describe.skipIf(!REDIS_URL)('a cache shared through Redis', () => {
   let clientA: OpenAI;
   let clientB: OpenAI;
 
+  let clientNear: OpenAI;
+
   beforeAll(async () => {
     const prefix = `switchyard-e2e-${randomUUID()}:`;
-    [a, b] = await Promise.all([startGateway(config(REDIS_URL!, prefix)), startGateway(config(REDIS_URL!, prefix))]);
+    let near: Gateway;
+    [a, b, near] = await Promise.all([startGateway(config(REDIS_URL!, prefix)), startGateway(config(REDIS_URL!, prefix)), startGateway(config(REDIS_URL!, prefix, 5))]);
     clientA = sdk(a);
     clientB = sdk(b);
+    clientNear = sdk(near);
+  });
+
+  it('serves what another instance stored through a near cache too', async () => {
+    upstream.reset();
+    const question = `Near ${randomUUID()}`;
+    const first = await ask(clientA, 'cached', question);
+    const viaNear = await askCached(clientNear, 'cached', question);
+    expect(viaNear?.status).toBe('HIT');
+    expect(viaNear?.completion).toEqual(first.completion);
+    expect((await ask(clientNear, 'cached', question)).status).toBe('HIT');
+    expect(chatCalls()).toBe(1);
   });
 
   it('answers on one instance what another stored', async () => {
