@@ -184,7 +184,7 @@ export class ResponseCache {
   /** Deletes one key, one namespace, or everything; also from the semantic index. */
   async delete(target: { namespace?: string; key?: string }): Promise<number> {
     if (target.key !== undefined) {
-      this.semantic?.forget(target.key);
+      this.semantic?.forget(target.key, true);
       return (await this.store.delete(target.key)) ? 1 : 0;
     }
     if (target.namespace !== undefined) {

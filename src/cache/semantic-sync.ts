@@ -1,15 +1,24 @@
 /**
  * Shares the semantic index between gateway instances through a Redis stream: every instance
- * appends the vectors it indexes (and namespace deletions) to one stream, trimmed to the index's
+ * appends the vectors it indexes (and deletions: one key, a namespace, everything) to one stream, trimmed to the index's
  * size, and tails it to apply what the others appended. A new instance first replays the stream,
  * so it can answer from what others stored before it started. The answers themselves are in the
  * Redis cache store under their exact keys; a vector whose answer is gone finds nothing.
  *
- * Redis being down only delays sharing: the tail reconnects and resumes where it stopped.
+ * Deletions also drop the copies of a near cache (tiered-store.ts), so its staleness lasts only
+ * as long as the stream takes to arrive. Redis being down only delays sharing: the tail
+ * reconnects and resumes where it stopped.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { SemanticCache, SemanticPublisher, SharedVector } from './semantic.js';
+
+/** A near cache's copies, dropped when another instance deletes the entries they copy. */
+export interface NearCopies {
+  forgetNear(key: string): void;
+  forgetNearNamespace(namespace: string): void;
+  clearNear(): void;
+}
 
 export interface SemanticSyncOptions {
   url: string;
@@ -20,6 +29,8 @@ export interface SemanticSyncOptions {
   onError: (err: unknown, what: string) => void;
   /** How long one XREAD blocks (ms); also how long close() may wait for the tail to notice. */
   blockMs?: number;
+  /** This instance's near cache, if any: other instances' deletions drop its copies too. */
+  near?: NearCopies;
 }
 
 const PAGE = 1000;
@@ -58,6 +69,10 @@ class SemanticSync implements SemanticPublisher {
   publishAdd(entry: SharedVector): void {
     const vector = Buffer.from(entry.vector.buffer, entry.vector.byteOffset, entry.vector.byteLength);
     this.append(['op', 'add', 'e', entry.embedder, 'k', entry.key, 'n', entry.namespace, 'p', entry.partition, 'x', String(entry.expiresAt), 'v', vector]);
+  }
+
+  publishDelete(key: string): void {
+    this.append(['op', 'delete', 'k', key]);
   }
 
   publishForgetNamespace(namespace: string): void {
@@ -138,11 +153,21 @@ class SemanticSync implements SemanticPublisher {
         });
         return;
       }
-      case 'forget':
-        this.semantic.forgetNamespace(fields.get('n')?.toString() ?? '', false);
+      case 'delete': {
+        const key = fields.get('k')?.toString() ?? '';
+        this.semantic.forget(key);
+        if (!replay) this.options.near?.forgetNear(key);
         return;
+      }
+      case 'forget': {
+        const namespace = fields.get('n')?.toString() ?? '';
+        this.semantic.forgetNamespace(namespace, false);
+        if (!replay) this.options.near?.forgetNearNamespace(namespace);
+        return;
+      }
       case 'clear':
         this.semantic.clear(false);
+        if (!replay) this.options.near?.clearNear();
         return;
     }
   }

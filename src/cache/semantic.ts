@@ -40,6 +40,7 @@ export interface SharedVector {
 /** Publishes this instance's vectors and deletions to the others (Redis); absent with a memory store. */
 export interface SemanticPublisher {
   publishAdd(entry: SharedVector): void;
+  publishDelete(key: string): void;
   publishForgetNamespace(namespace: string): void;
   publishClear(): void;
   close(): Promise<void>;
@@ -121,9 +122,10 @@ export class SemanticCache {
     index.add({ id: entry.key, namespace: entry.namespace, partition: entry.partition, vector: entry.vector, expiresAt: entry.expiresAt });
   }
 
-  /** Drops a vector whose answer is gone (expired, evicted or deleted). */
-  forget(key: string): void {
+  /** Drops a vector whose answer is gone (expired, evicted or deleted); `publish`: tell the other instances too. */
+  forget(key: string, publish = false): void {
     void this.each((index) => index.remove(key));
+    if (publish) this.publisher?.publishDelete(key);
   }
 
   forgetNamespace(namespace: string, publish = true): void {

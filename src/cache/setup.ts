@@ -33,11 +33,13 @@ export async function createResponseCache(config: Config, options: CacheSetupOpt
   const kind = config.cache.store ?? (redisUrl ? 'redis' : 'memory');
   const memory = new MemoryStore({ maxBytes: config.cache.max_bytes });
   let store: CacheStore = memory;
+  let near: TieredStore | undefined;
   if (kind === 'redis' && redisUrl) {
     const { RedisStore } = await import('./redis-store.js');
     const redis = new RedisStore({ url: redisUrl, keyPrefix: config.cache.key_prefix, onError: (err) => onError(err, 'the Redis cache store failed; requests are answered without the cache') });
     // With near_ttl, the memory store (bounded by max_bytes) is a near cache in front of Redis.
-    store = config.cache.near_ttl > 0 ? new TieredStore(memory, redis, config.cache.near_ttl * 1000) : redis;
+    if (config.cache.near_ttl > 0) near = new TieredStore(memory, redis, config.cache.near_ttl * 1000);
+    store = near ?? redis;
   }
 
   const semanticConfig = config.cache.semantic;
@@ -53,9 +55,10 @@ export async function createResponseCache(config: Config, options: CacheSetupOpt
   const semantic = new SemanticCache({ embedder, defaultEmbedder: semanticConfig.embedder, maxEntries: semanticConfig.max_entries, onError });
   semantic.sweepEvery(SWEEP_INTERVAL_MS);
   const anySemantic = Object.values(config.models).some((group) => group.cache?.semantic);
-  if (kind === 'redis' && redisUrl && anySemantic) {
+  // The stream shares vectors and deletions; a near cache needs the deletions even without vectors.
+  if (kind === 'redis' && redisUrl && (anySemantic || near)) {
     const { startSemanticSync } = await import('./semantic-sync.js');
-    semantic.publisher = startSemanticSync(semantic, { url: redisUrl, key: semanticStreamKey(config.cache.key_prefix), maxLength: semanticConfig.max_entries, onError });
+    semantic.publisher = startSemanticSync(semantic, { url: redisUrl, key: semanticStreamKey(config.cache.key_prefix), maxLength: semanticConfig.max_entries, onError, near });
   }
   return new ResponseCache({ store, config: config.cache, metrics: new CacheMetrics(options.registry, store), semantic, onError });
 }

@@ -56,6 +56,19 @@ export class TieredStore implements CacheStore {
     await this.shared.clear();
   }
 
+  /** Drops a near copy (another instance deleted the entry). */
+  forgetNear(key: string): void {
+    void this.near.delete(key);
+  }
+
+  forgetNearNamespace(namespace: string): void {
+    void this.near.deleteNamespace(namespace);
+  }
+
+  clearNear(): void {
+    void this.near.clear();
+  }
+
   /** The shared store's figures: what every instance sees. */
   stats(): Promise<CacheStoreStats> {
     return this.shared.stats();

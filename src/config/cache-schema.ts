@@ -73,8 +73,9 @@ export const cacheSchema = z
     namespace: namespace.default('shared'),
     /**
      * With the redis store: seconds an answer read from or written to Redis is also kept in this
-     * process (a near cache: hot entries without a round trip, but an entry deleted or replaced
-     * through another instance may be served here that long). 0 (default): off.
+     * process (a near cache: hot entries without a round trip; deletions reach it through the
+     * Redis stream, but an entry replaced through another instance may be served here that long).
+     * 0 (default): off.
      */
     near_ttl: numeric(z.number().min(0).max(3600)).default(0),
     /** Redis key prefix of the redis store and of the shared semantic index. */

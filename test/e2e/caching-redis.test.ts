@@ -95,6 +95,22 @@ describe.skipIf(!REDIS_URL)('a cache shared through Redis', () => {
     expect(chatCalls()).toBe(1);
   });
 
+  it('drops near copies when another instance deletes what they copy', async () => {
+    const question = `Near delete ${randomUUID()}`;
+    await ask(clientA, 'cached', question);
+    expect((await askCached(clientNear, 'cached', question))?.status).toBe('HIT');
+    const { response } = await clientA.chat.completions.create({ model: 'cached', messages: [{ role: 'user', content: question }] }).withResponse();
+    const key = response.headers.get('x-switchyard-cache-key')!;
+    expect((await raw(a, `/v1/cache?key=${encodeURIComponent(key)}`, { method: 'DELETE' })).status).toBe(200);
+    // Well inside the 5 s near window: the deletion arrives through the stream.
+    const gone = await eventually(
+      () => ask(clientNear, 'cached', question, { 'cache-control': 'only-if-cached' }).then(() => 'served', (err: unknown) => (err instanceof APIError && err.status === 504 ? 'gone' : 'error')),
+      (state) => state === 'gone',
+      2_000,
+    );
+    expect(gone).toBe('gone');
+  });
+
   it('answers on one instance what another stored', async () => {
     upstream.reset();
     const question = `Shared exact ${randomUUID()}`;
