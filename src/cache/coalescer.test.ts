@@ -273,6 +273,24 @@ describe('Coalescer.stream', () => {
     expect(sources).toHaveLength(2);
   });
 
+  it('gives every caller the context made once by the caller that started the flight, and passes it to start', async () => {
+    const coalescer = new Coalescer();
+    let made = 0;
+    const seen: unknown[] = [];
+    const source = new ManualSource<string>();
+    const start = (context: { n: number }) => {
+      seen.push(context);
+      return Promise.resolve(source);
+    };
+    const makeContext = () => ({ n: ++made });
+    const [a, b] = await Promise.all([coalescer.stream('k', start, makeContext), coalescer.stream('k', start, makeContext)]);
+    expect(made).toBe(1);
+    expect(a.context).toBe(b.context);
+    expect(seen).toEqual([a.context]);
+    source.end();
+    await Promise.all([collect(a.stream), collect(b.stream)]);
+  });
+
   it('does not coalesce streams with different keys', async () => {
     const coalescer = new Coalescer();
     const { start, sources } = streamStarter<string>();

@@ -40,11 +40,13 @@ export interface CoalescedResult<T> {
 }
 
 /** What {@link Coalescer.stream} resolves with. */
-export interface CoalescedStream<T> {
+export interface CoalescedStream<T, C = undefined> {
   /** Every item of the upstream stream from its first one; iterate it once, or `return()` it. */
   stream: AsyncIterable<T>;
   /** True when this caller joined another caller's stream instead of starting its own. */
   shared: boolean;
+  /** The flight's context, made once by the caller that started it (see {@link Coalescer.stream}). */
+  context: C;
 }
 
 /**
@@ -55,7 +57,7 @@ export interface CoalescedStream<T> {
 export class Coalescer {
   private readonly calls = new Map<string, SharedCall<unknown>>();
   /** Each flight's item type is its caller's `T`; the map cannot say so, hence the casts. */
-  private readonly streams = new Map<string, SharedStream<unknown>>();
+  private readonly streams = new Map<string, SharedStream<unknown, unknown>>();
   private readonly maxBufferedItems: number;
 
   constructor(options: CoalescerOptions = {}) {
@@ -105,23 +107,24 @@ export class Coalescer {
    * late follower first replays those already produced), then the same end or error. The
    * coalescer reads the upstream as fast as it produces; the upstream iterator is closed
    * (`return()`) when every consumer has stopped early. Rejects, for every caller, when `start()`
-   * rejects.
+   * rejects. The caller that starts the stream makes its context (`makeContext`), which `start`
+   * receives and every caller of the flight gets back (e.g. what the upstream call reports).
    */
-  async stream<T>(key: string, start: () => Promise<AsyncIterable<T>>): Promise<CoalescedStream<T>> {
-    let flight = this.streams.get(key) as SharedStream<T> | undefined;
+  async stream<T, C = undefined>(key: string, start: (context: C) => Promise<AsyncIterable<T>>, makeContext: () => C = () => undefined as C): Promise<CoalescedStream<T, C>> {
+    let flight = this.streams.get(key) as SharedStream<T, C> | undefined;
     const shared = flight !== undefined;
     if (flight === undefined) {
-      const created: SharedStream<T> = new SharedStream<T>(this.maxBufferedItems, () => {
+      const created: SharedStream<T, C> = new SharedStream<T, C>(this.maxBufferedItems, makeContext(), () => {
         if (this.streams.get(key) === created) this.streams.delete(key);
       });
       flight = created;
-      this.streams.set(key, flight as unknown as SharedStream<unknown>);
+      this.streams.set(key, flight as unknown as SharedStream<unknown, unknown>);
       flight.open(start);
     }
     // Subscribed before `start()` settles so the consumer sees every item and counts as listening.
     const consumer = flight.subscribe();
     await flight.ready;
-    return { stream: consumer, shared };
+    return { stream: consumer, shared, context: flight.context };
   }
 }
 
@@ -193,7 +196,7 @@ class SharedCall<T> {
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /** One upstream stream and the consumers reading it. Items are held once, consumers keep cursors. */
-class SharedStream<T> {
+class SharedStream<T, C = unknown> {
   ready: Promise<void> = Promise.resolve();
   /** Absolute number of items produced so far. */
   produced = 0;
@@ -209,15 +212,16 @@ class SharedStream<T> {
 
   constructor(
     private readonly maxBufferedItems: number,
+    readonly context: C,
     private readonly onRelease: () => void,
   ) {}
 
-  open(start: () => Promise<AsyncIterable<T>>): void {
-    this.ready = this.connect(start);
+  open(start: (context: C) => Promise<AsyncIterable<T>>): void {
+    this.ready = this.connect(() => start(this.context));
   }
 
   subscribe(): StreamConsumer<T> {
-    const consumer = new StreamConsumer(this);
+    const consumer = new StreamConsumer<T>(this);
     this.consumers.add(consumer);
     return consumer;
   }
@@ -321,7 +325,7 @@ class StreamConsumer<T> implements AsyncIterableIterator<T> {
   private overflow: CoalescedStreamOverflowError | undefined;
   private waiter: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined;
 
-  constructor(private readonly flight: SharedStream<T>) {}
+  constructor(private readonly flight: SharedStream<T, unknown>) {}
 
   [Symbol.asyncIterator](): this {
     return this;

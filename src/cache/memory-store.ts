@@ -62,6 +62,7 @@ export class MemoryStore implements CacheStore {
     return Promise.resolve(this.read(key));
   }
 
+  /** `get` without a promise (a near cache in front of Redis answers from it synchronously). */
   peek(key: string): CacheEntry | undefined {
     return this.read(key);
   }

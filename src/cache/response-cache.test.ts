@@ -35,7 +35,7 @@ describe('ResponseCache', () => {
     expect(cache.planChat(ask('hi'), group(undefined), NO_DIRECTIVE)).toBeUndefined();
     expect(cache.planChat(ask('hi'), group({ exact: false }), NO_DIRECTIVE)).toBeUndefined();
     const plan = cache.planChat(ask('hi'), group(undefined), cacheDirective('on', undefined));
-    expect(plan).toMatchObject({ namespace: 'shared', ttlMs: 3_600_000, read: true, write: true });
+    expect(plan).toMatchObject({ ttlMs: 3_600_000, read: true, write: true });
     expect(plan!.key).toMatch(/^shared:[0-9a-f]{64}$/);
   });
 

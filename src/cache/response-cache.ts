@@ -4,16 +4,16 @@
  * up (exact key, then semantic neighbours), and stores complete answers in the background.
  * Lookups never fail a request: a store that errs is a miss.
  */
-import type { CacheConfig } from '../config/cache-schema.js';
+import type { CacheConfig, GroupSemanticConfig } from '../config/cache-schema.js';
 import type { ChatRequest, EmbeddingsRequest, Usage } from '../gateway/types.js';
 import type { ModelGroup } from '../routing/models.js';
 import type { CacheMetrics } from './cache-metrics.js';
 import type { CacheDirective } from './directive.js';
 import { decodeEntry, encodeEntry, type DecodedEntry, type EntryMeta } from './entry.js';
-import { chatCacheKey, embeddingsCacheKey, messagesCacheKey } from './key.js';
+import { chatCacheKey, embeddingsCacheKey, messagesCacheKey, type CacheKeyInput } from './key.js';
 import { KeyMemo } from './key-memo.js';
 import type { SemanticCache, SemanticQuery } from './semantic.js';
-import type { CacheEntry, CacheStore } from './store.js';
+import type { CacheStore } from './store.js';
 
 export type CacheStatus = 'HIT' | 'SEMANTIC_HIT' | 'MISS' | 'REFRESH' | 'BYPASS';
 
@@ -21,13 +21,23 @@ export type CacheStatus = 'HIT' | 'SEMANTIC_HIT' | 'MISS' | 'REFRESH' | 'BYPASS'
 export interface CachePlan {
   /** The store key, `<namespace>:<hash>`; also the key of identical requests in flight. */
   readonly key: string;
-  readonly namespace: string;
   readonly read: boolean;
   readonly write: boolean;
   readonly maxAgeMs: number;
   readonly ttlMs: number;
-  /** Set when the group has semantic caching (chat only). */
-  readonly semantic: SemanticQuery | undefined;
+  /**
+   * Set when the group has semantic caching (chat and Messages): the request's semantic query,
+   * built on first use (an exact hit never needs it), undefined when it has no text to compare.
+   */
+  readonly semantic: (() => SemanticQuery | undefined) | undefined;
+}
+
+/** Where a request's entries live and for how long. */
+interface CacheScope {
+  group: string;
+  namespace: string;
+  ttlSeconds: number;
+  semantic: GroupSemanticConfig | undefined;
 }
 
 /** An answer served from the cache. */
@@ -78,14 +88,12 @@ export class ResponseCache {
 
   /** The plan for a chat request, or undefined when caching does not apply to it. */
   planChat(request: ChatRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer): CachePlan | undefined {
-    const settings = group.cache;
-    const semanticSettings = settings?.semantic;
-    if (!settings?.exact && !semanticSettings && !directive.optIn) return undefined;
-    const namespace = settings?.namespace ?? this.config.namespace;
-    const input = { namespace, group: group.name, kind: 'chat' } as const;
-    const key = `${namespace}:${this.memo.key(`chat\u0000${namespace}\u0000${group.name}`, rawBody, () => chatCacheKey(request, input))}`;
-    const semantic = semanticSettings && this.semantic ? this.semantic.query(request, namespace, group.name, semanticSettings) : undefined;
-    return this.plan(key, namespace, settings?.ttl, directive, semantic);
+    const scope = this.scope(group, directive);
+    if (!scope) return undefined;
+    const key = this.key(scope, 'chat', '', rawBody, (input) => chatCacheKey(request, input));
+    const settings = scope.semantic;
+    const semantic = settings && this.semantic;
+    return this.plan(key, scope, directive, semantic ? once(() => semantic.query(request, scope.namespace, group.name, settings)) : undefined);
   }
 
   /**
@@ -94,56 +102,52 @@ export class ResponseCache {
    * other fields too.
    */
   planMessages(body: object, beta: string | undefined, canonical: () => ChatRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer): CachePlan | undefined {
-    const settings = group.cache;
-    const semanticSettings = settings?.semantic;
-    if (!settings?.exact && !semanticSettings && !directive.optIn) return undefined;
-    const namespace = settings?.namespace ?? this.config.namespace;
-    const input = { namespace, group: group.name, kind: 'messages' } as const;
-    const scope = `messages\u0000${namespace}\u0000${group.name}\u0000${beta ?? ''}`;
-    const key = `${namespace}:${this.memo.key(scope, rawBody, () => messagesCacheKey(body, beta, input))}`;
-    let semantic: SemanticQuery | undefined;
-    if (semanticSettings && this.semantic) {
-      const others = messagesCacheKey({ ...body, messages: [] }, beta, input);
-      semantic = this.semantic.query(canonical(), namespace, `${group.name}\u0000messages\u0000${others}`, semanticSettings);
-    }
-    return this.plan(key, namespace, settings?.ttl, directive, semantic);
+    const scope = this.scope(group, directive);
+    if (!scope) return undefined;
+    const key = this.key(scope, 'messages', beta ?? '', rawBody, (input) => messagesCacheKey(body, beta, input));
+    const settings = scope.semantic;
+    const semantic = settings && this.semantic;
+    if (!semantic) return this.plan(key, scope, directive, undefined);
+    return this.plan(key, scope, directive, once(() => {
+      const others = messagesCacheKey({ ...body, messages: [] }, beta, { namespace: scope.namespace, group: group.name, kind: 'messages' });
+      return semantic.query(canonical(), scope.namespace, `${group.name}\u0000messages\u0000${others}`, settings);
+    }));
   }
 
   /** The plan for an embeddings request (exact caching only), or undefined. */
   planEmbeddings(request: EmbeddingsRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer): CachePlan | undefined {
+    const scope = this.scope(group, directive);
+    if (!scope) return undefined;
+    return this.plan(this.key(scope, 'embeddings', '', rawBody, (input) => embeddingsCacheKey(request, input)), scope, directive, undefined);
+  }
+
+  /** Where a request's entries live, when caching applies to it (its group caches, or it opted in). */
+  private scope(group: ModelGroup, directive: CacheDirective): CacheScope | undefined {
     const settings = group.cache;
     if (!settings?.exact && !settings?.semantic && !directive.optIn) return undefined;
-    const namespace = settings?.namespace ?? this.config.namespace;
-    const input = { namespace, group: group.name, kind: 'embeddings' } as const;
-    const key = `${namespace}:${this.memo.key(`embeddings\u0000${namespace}\u0000${group.name}`, rawBody, () => embeddingsCacheKey(request, input))}`;
-    return this.plan(key, namespace, settings?.ttl, directive, undefined);
+    return { group: group.name, namespace: settings?.namespace ?? this.config.namespace, ttlSeconds: settings?.ttl ?? this.config.default_ttl, semantic: settings?.semantic };
   }
 
-  private plan(key: string, namespace: string, ttlSeconds: number | undefined, directive: CacheDirective, semantic: SemanticQuery | undefined): CachePlan {
-    const ttlMs = (ttlSeconds ?? this.config.default_ttl) * 1000;
-    return { key, namespace, read: directive.read, write: directive.write, maxAgeMs: directive.maxAgeMs, ttlMs, semantic };
+  /** `<namespace>:<hash>`, the hash remembered per body bytes (`extra`: anything else the key covers, e.g. a header). */
+  private key(scope: CacheScope, kind: CacheKeyInput['kind'], extra: string, rawBody: Buffer | undefined, hash: (input: CacheKeyInput) => string): string {
+    const input: CacheKeyInput = { namespace: scope.namespace, group: scope.group, kind };
+    const memoScope = `${kind}\u0000${scope.namespace}\u0000${scope.group}\u0000${extra}`;
+    return `${scope.namespace}:${this.memo.key(memoScope, rawBody, () => hash(input))}`;
   }
 
-  /**
-   * A stored answer for the plan: the exact key first, then (semantic groups) the nearest similar
-   * request. An exact hit on an entry held in this process (`peek`: the memory store, a near
-   * cache) comes back at once, not as a promise, so the hit path takes no asynchronous turn.
-   */
-  lookup(plan: CachePlan): CacheHit | undefined | Promise<CacheHit | undefined> {
+  private plan(key: string, scope: CacheScope, directive: CacheDirective, semantic: CachePlan['semantic']): CachePlan {
+    return { key, read: directive.read, write: directive.write, maxAgeMs: directive.maxAgeMs, ttlMs: scope.ttlSeconds * 1000, semantic };
+  }
+
+  /** A stored answer for the plan: the exact key first, then (semantic groups) the nearest similar request. */
+  async lookup(plan: CachePlan): Promise<CacheHit | undefined> {
     if (!plan.read) return undefined;
     const started = performance.now();
-    const held = this.store.peek?.(plan.key);
-    const exact = held === undefined ? undefined : this.entryHit(held, plan.maxAgeMs);
-    if (exact === undefined) return this.lookupAsync(plan, started);
-    this.metrics.lookup('exact', true, (performance.now() - started) / 1000);
-    return this.served({ ...exact, status: 'HIT' });
-  }
-
-  private async lookupAsync(plan: CachePlan, started: number): Promise<CacheHit | undefined> {
     const exact = await this.read(plan.key, plan.maxAgeMs);
     this.metrics.lookup('exact', exact !== undefined, (performance.now() - started) / 1000);
     if (exact) return this.served({ ...exact, status: 'HIT' });
-    return plan.semantic && this.semantic ? this.semanticLookup(plan, plan.semantic, this.semantic) : undefined;
+    const query = plan.semantic?.();
+    return query && this.semantic ? this.semanticLookup(plan, query, this.semantic) : undefined;
   }
 
   private async semanticLookup(plan: CachePlan, query: SemanticQuery, semantic: SemanticCache): Promise<CacheHit | undefined> {
@@ -175,7 +179,8 @@ export class ResponseCache {
     this.store.set(plan.key, value, plan.ttlMs).then(
       () => {
         this.metrics.stored();
-        if (plan.semantic) this.semantic?.add(plan.semantic, plan.key, expiresAt);
+        const query = plan.semantic?.();
+        if (query) this.semantic?.add(query, plan.key, expiresAt);
       },
       (err: unknown) => this.onError(err, 'storing an answer in the cache failed'),
     );
@@ -188,10 +193,10 @@ export class ResponseCache {
       return (await this.store.delete(target.key)) ? 1 : 0;
     }
     if (target.namespace !== undefined) {
-      this.semantic?.forgetNamespace(target.namespace);
+      this.semantic?.forgetNamespace(target.namespace, true);
       return this.store.deleteNamespace(target.namespace);
     }
-    this.semantic?.clear();
+    this.semantic?.clear(true);
     const { entries } = await this.store.stats();
     await this.store.clear();
     return entries;
@@ -202,6 +207,7 @@ export class ResponseCache {
     await this.store.close();
   }
 
+  /** The entry under `key` as a hit, if it is there, young enough and readable. */
   private async read(key: string, maxAgeMs: number): Promise<Omit<CacheHit, 'status'> | undefined> {
     let entry;
     try {
@@ -210,11 +216,6 @@ export class ResponseCache {
       this.onError(err, 'cache lookup failed; answering from the upstream');
       return undefined;
     }
-    return this.entryHit(entry, maxAgeMs);
-  }
-
-  /** A stored entry as a hit, if it is young enough and readable. */
-  private entryHit(entry: CacheEntry | undefined, maxAgeMs: number): Omit<CacheHit, 'status'> | undefined {
     if (!entry) return undefined;
     const ageMs = Math.max(0, this.now() - entry.storedAt);
     if (ageMs > maxAgeMs) return undefined;
@@ -231,6 +232,12 @@ export class ResponseCache {
     this.metrics.saved(tokensOf(hit.meta.usage), hit.meta.cost_usd ?? 0);
     return hit;
   }
+}
+
+/** `make()` on the first call, that result afterwards. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }
 
 function tokensOf(usage: Usage | undefined): number {

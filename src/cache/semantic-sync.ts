@@ -161,12 +161,12 @@ class SemanticSync implements SemanticPublisher {
       }
       case 'forget': {
         const namespace = fields.get('n')?.toString() ?? '';
-        this.semantic.forgetNamespace(namespace, false);
+        this.semantic.forgetNamespace(namespace);
         if (!replay) this.options.near?.forgetNearNamespace(namespace);
         return;
       }
       case 'clear':
-        this.semantic.clear(false);
+        this.semantic.clear();
         if (!replay) this.options.near?.clearNear();
         return;
     }

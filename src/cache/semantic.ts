@@ -122,18 +122,21 @@ export class SemanticCache {
     index.add({ id: entry.key, namespace: entry.namespace, partition: entry.partition, vector: entry.vector, expiresAt: entry.expiresAt });
   }
 
-  /** Drops a vector whose answer is gone (expired, evicted or deleted); `publish`: tell the other instances too. */
+  /**
+   * Drops a vector whose answer is gone (expired, evicted or deleted). `publish` (here and below):
+   * a deletion made through this instance, which the other instances apply too.
+   */
   forget(key: string, publish = false): void {
     void this.each((index) => index.remove(key));
     if (publish) this.publisher?.publishDelete(key);
   }
 
-  forgetNamespace(namespace: string, publish = true): void {
+  forgetNamespace(namespace: string, publish = false): void {
     void this.each((index) => index.removeNamespace(namespace));
     if (publish) this.publisher?.publishForgetNamespace(namespace);
   }
 
-  clear(publish = true): void {
+  clear(publish = false): void {
     void this.each((index) => index.clear());
     if (publish) this.publisher?.publishClear();
   }

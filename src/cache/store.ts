@@ -27,11 +27,6 @@ export interface CacheStoreStats {
 export interface CacheStore {
   readonly kind: 'memory' | 'redis';
   get(key: string): Promise<CacheEntry | undefined>;
-  /**
-   * An entry this process holds, without a promise (the hit path then takes no asynchronous
-   * turn). Undefined does not mean absent: `get` may still find it (in Redis, say).
-   */
-  peek?(key: string): CacheEntry | undefined;
   /** Stores `value` for `ttlMs`. A TTL that is not a positive finite number removes the key instead. */
   set(key: string, value: Buffer, ttlMs: number): Promise<void>;
   delete(key: string): Promise<boolean>;

@@ -1,9 +1,10 @@
 /**
  * A near cache in front of the shared store: answers read from (or written to) Redis are also
  * kept in this process for a few seconds, so a hot entry is served without a Redis round trip.
- * The price is a bounded window of staleness: an entry deleted or replaced by another instance
- * may still be served here until its near copy expires (`cache.near_ttl`). Deletions made through
- * this instance apply to both tiers at once.
+ * Deletions made through this instance apply to both tiers at once; those made through another
+ * instance reach the near copies through the Redis stream (semantic-sync.ts). What remains is a
+ * bounded window: an entry replaced through another instance may be served here in its old form
+ * until its near copy expires (`cache.near_ttl`).
  */
 import type { MemoryStore } from './memory-store.js';
 import { isStorableTtl, type CacheEntry, type CacheStore, type CacheStoreStats } from './store.js';
@@ -19,15 +20,13 @@ export class TieredStore implements CacheStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  peek(key: string): CacheEntry | undefined {
-    return this.near.peek(key);
-  }
-
   async get(key: string): Promise<CacheEntry | undefined> {
     const near = this.near.peek(key);
     if (near) return near;
     const entry = await this.shared.get(key);
-    if (entry) this.keepNear(key, entry);
+    // The copy keeps the entry's own times (its age stays true) and is served until the earlier of
+    // its expiry and the near window.
+    if (entry) this.near.setEntry(key, entry, this.nearTtlMs);
     return entry;
   }
 
@@ -77,10 +76,5 @@ export class TieredStore implements CacheStore {
   async close(): Promise<void> {
     await this.near.close();
     await this.shared.close();
-  }
-
-  /** A near copy with the entry's own times, served until the earlier of its expiry and the near window. */
-  private keepNear(key: string, entry: CacheEntry): void {
-    this.near.setEntry(key, entry, this.nearTtlMs);
   }
 }

@@ -53,8 +53,7 @@ export class Pipeline {
     const plan = this.router.chat(request, rc, hints);
     const cachePlan = this.planChat(request, plan.group, rc, directive);
     if (cachePlan) {
-      const found = this.cache!.lookup(cachePlan);
-      const hit = found instanceof Promise ? await found : found;
+      const hit = await this.cache!.lookup(cachePlan);
       if (hit) return jsonTextOnly<ChatCompletion>(this.served(hit, rc));
     }
     if (directive.onlyIfCached) throw notCached();
@@ -73,8 +72,7 @@ export class Pipeline {
     const plan = this.router.chat(request, rc, hints);
     const cachePlan = this.planChat(request, plan.group, rc, directive);
     if (cachePlan) {
-      const found = this.cache!.lookup(cachePlan);
-      const hit = found instanceof Promise ? await found : found;
+      const hit = await this.cache!.lookup(cachePlan);
       if (hit) return replay(completionChunks(JSON.parse(this.served(hit, rc)) as ChatCompletion, { includeUsage: true }));
     }
     if (directive.onlyIfCached) throw notCached();
@@ -94,8 +92,7 @@ export class Pipeline {
     const plan = this.router.chat(call.canonical(), rc, hints);
     const cachePlan = this.planMessages(call, plan.group, rc, directive);
     if (cachePlan) {
-      const found = this.cache!.lookup(cachePlan);
-      const hit = found instanceof Promise ? await found : found;
+      const hit = await this.cache!.lookup(cachePlan);
       if (hit) return { kind: 'native', answer: { message: jsonTextOnly<Message>(this.served(hit, rc)) } };
     }
     if (directive.onlyIfCached) throw notCached();
@@ -112,8 +109,7 @@ export class Pipeline {
     const plan = this.router.chat(call.canonical(), rc, hints);
     const cachePlan = this.planMessages(call, plan.group, rc, directive);
     if (cachePlan) {
-      const found = this.cache!.lookup(cachePlan);
-      const hit = found instanceof Promise ? await found : found;
+      const hit = await this.cache!.lookup(cachePlan);
       if (hit) return { kind: 'native', events: replay(messageEvents(JSON.parse(this.served(hit, rc)) as Message).map(nativeEvent)) };
     }
     if (directive.onlyIfCached) throw notCached();
@@ -139,8 +135,7 @@ export class Pipeline {
     const cachePlan = this.cache?.planEmbeddings(request, plan.group, directive, rc.rawBody);
     noteCachePlan(rc, cachePlan, directive);
     if (cachePlan) {
-      const found = this.cache!.lookup(cachePlan);
-      const hit = found instanceof Promise ? await found : found;
+      const hit = await this.cache!.lookup(cachePlan);
       if (hit) return jsonTextOnly<EmbeddingsResponse>(this.served(hit, rc));
     }
     if (directive.onlyIfCached) throw notCached();

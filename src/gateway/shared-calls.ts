@@ -10,8 +10,6 @@ import { closeClient, createRequestContext, type RequestContext } from './contex
 
 export class SharedCalls {
   private readonly coalescer = new Coalescer();
-  /** The context of each key's current stream flight, for the followers that join it. */
-  private readonly streamContexts = new Map<string, RequestContext>();
 
   constructor(private readonly onShared: () => void) {}
 
@@ -44,26 +42,13 @@ export class SharedCalls {
    */
   async stream<T>(key: string, rc: RequestContext, start: (flight: RequestContext) => Promise<AsyncIterable<T>>): Promise<AsyncIterable<T>> {
     if (rc.clientClosed) throw rc.clientClosed;
-    let leader: RequestContext | undefined;
-    const pending = this.coalescer.stream(key, () => {
-      leader = flightContext(rc);
-      this.streamContexts.set(key, leader);
-      return start(leader);
-    });
-    // The flight joined is the key's current one: its context is in the map right now.
-    const flight = leader ?? this.streamContexts.get(key)!;
-    const shared = leader === undefined;
-    let joined;
-    try {
-      joined = await pending;
-    } finally {
-      if (leader && this.streamContexts.get(key) === leader) this.streamContexts.delete(key);
-    }
-    adopt(rc, flight, shared);
-    if (shared) this.onShared();
+    const joined = await this.coalescer.stream(key, start, () => flightContext(rc));
+    const flight = joined.context;
+    adopt(rc, flight, joined.shared);
+    if (joined.shared) this.onShared();
     const iterator = joined.stream[Symbol.asyncIterator]();
     rc.onClientClose = () => void iterator.return?.();
-    return followed(iterator, rc, flight, shared);
+    return followed(iterator, rc, flight, joined.shared);
   }
 }
 
