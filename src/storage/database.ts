@@ -1,0 +1,133 @@
+/**
+ * Opens the one database Switchyard keeps governance and spend in: SQLite (embedded, the default:
+ * a file under ./data/) or PostgreSQL (shared by several instances), both behind Kysely, and brings
+ * its schema up to date. Nothing on the request path waits on it, so a database that cannot be
+ * reached fails start-up quickly and clearly rather than hanging.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { constraintViolation } from './errors.js';
+import { migrateToLatest, type Backend } from './migrations.js';
+import type { Schema } from './schema.js';
+
+export interface Database {
+  db: Kysely<Schema>;
+  backend: Backend;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** PostgreSQL only: keep every table in this schema (created when missing) instead of the default one. */
+  pgSchema?: string;
+  /** PostgreSQL only: an idle pooled connection failed (the pool drops it and opens a new one when next needed). */
+  onError?: (err: Error) => void;
+}
+
+export const ACCEPTED_URLS = 'sqlite://./relative/path.db, sqlite:///absolute/path.db, sqlite::memory:, postgres://… or postgresql://…';
+
+/** Connecting (TCP plus the PostgreSQL handshake) gives up after this long. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/** How long SQLite waits for another process's lock before reporting the database busy. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+const PG_POOL_SIZE = 10;
+const PG_INT8_OID = 20;
+/** Lower-case only: it goes unquoted into search_path, where PostgreSQL folds case. */
+const PG_SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Database> {
+  if (url === 'sqlite::memory:') return openSqlite(':memory:');
+  if (url.startsWith('sqlite://')) {
+    const path = url.slice('sqlite://'.length);
+    if (path === '') throw new Error(`database URL '${url}' names no file; accepted forms: ${ACCEPTED_URLS}`);
+    return openSqlite(resolve(process.cwd(), path));
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, options);
+  throw new Error(`unsupported database URL '${redactUrl(url)}'; accepted forms: ${ACCEPTED_URLS}`);
+}
+
+/** The URL with any password replaced by ***, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+  }
+}
+
+async function openSqlite(file: string): Promise<Database> {
+  let sqlite: BetterSqlite3.Database | undefined;
+  try {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    sqlite = new BetterSqlite3(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+    // WAL lets readers (the refresher, reports) run while the spend writer writes.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+  } catch (err) {
+    sqlite?.close();
+    throw new Error(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return finishOpening({ db, backend: 'sqlite', close: () => db.destroy() }, () => migrateToLatest(db as Kysely<unknown>, 'sqlite'));
+}
+
+async function openPostgres(url: string, options: OpenOptions): Promise<Database> {
+  const schema = options.pgSchema;
+  if (schema !== undefined && !PG_SCHEMA_NAME.test(schema)) {
+    throw new Error(`invalid PostgreSQL schema name '${schema}' (lower-case letters, digits and _, not starting with a digit)`);
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: PG_POOL_SIZE,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    // bigint columns (epoch ms, counters, ids) arrive as numbers; only this pool parses them so,
+    // other pg users in the process keep the default strings. All of them stay below 2^53.
+    types: { getTypeParser: (oid, format) => (oid === PG_INT8_OID ? Number : pg.types.getTypeParser(oid, format)) },
+    // Set at connection start-up, so every pooled connection sees the schema before its first query.
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  // Without a listener an idle connection's failure (a server restart) would crash the process.
+  pool.on('error', (err) => options.onError?.(err));
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const database: Database = { db, backend: 'postgres', close: () => db.destroy() };
+
+  try {
+    await sql`select 1`.execute(db);
+  } catch (err) {
+    await database.close();
+    throw new Error(`cannot connect to database ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
+  }
+  return finishOpening(database, async () => {
+    if (schema) await createSchema(db, schema);
+    const current = await sql<{ name: string | null }>`select current_schema() as name`.execute(db);
+    const migrationSchema = current.rows[0]?.name;
+    if (!migrationSchema) throw new Error('the connection has no current schema (search_path names none that exists)');
+    await migrateToLatest(db as Kysely<unknown>, 'postgres', migrationSchema);
+  });
+}
+
+/** Creates the schema unless it exists; another instance creating it at the same moment is fine too. */
+async function createSchema(db: Kysely<Schema>, schema: string): Promise<void> {
+  try {
+    await db.schema.createSchema(schema).ifNotExists().execute();
+  } catch (err) {
+    // IF NOT EXISTS does not cover a concurrent creation: that one surfaces as a unique violation on the catalog.
+    if (constraintViolation(err) !== 'unique') throw err;
+  }
+}
+
+/** Runs the migrations; a database that cannot be brought up to date is closed, not leaked. */
+async function finishOpening(database: Database, migrate: () => Promise<void>): Promise<Database> {
+  try {
+    await migrate();
+    return database;
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}

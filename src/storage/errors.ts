@@ -1,0 +1,34 @@
+/**
+ * The storage errors callers act on (the admin API maps ConflictError to 409 and NotFoundError to
+ * 404), and the recognition of the constraint violations both drivers raise, so neither SQLite's
+ * nor PostgreSQL's error codes leak past this folder.
+ */
+
+/** A write that contradicts what is stored: a duplicate id or key hash, a missing parent, a parent that still has children. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
+/** The id names no stored entity. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+
+export type ConstraintViolation = 'foreign_key' | 'unique';
+
+/**
+ * Which constraint a driver error violated, if any. better-sqlite3 puts SQLite's extended result
+ * code in `code`; pg puts the SQLSTATE there (23503 foreign_key_violation, 23505 unique_violation).
+ */
+export function constraintViolation(err: unknown): ConstraintViolation | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503') return 'foreign_key';
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505') return 'unique';
+  return undefined;
+}
+
+/** The constraint violation's own words (SQLite names the columns, pg the constraint), to tell which unique column clashed. */
+export function violationDetail(err: unknown): string {
+  const e = err as { message?: unknown; constraint?: unknown };
+  return `${String(e.message ?? '')} ${String(e.constraint ?? '')}`;
+}

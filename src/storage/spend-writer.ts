@@ -1,0 +1,525 @@
+/**
+ * Between the request path and the database: spend rows are queued in memory and written in
+ * batches by one background loop, so a request never waits on the database and an outage never
+ * fails a request or loses a row.
+ *
+ * - One write in flight at a time, rows in arrival order. A failed write leaves its rows at the
+ *   head of the queue and the loop retries with exponential backoff (with jitter).
+ * - When the queue is full, rows go to a JSON-lines spill file instead (appends batched, async).
+ *   From then on every new row follows them there until the spill has been written back, so the
+ *   arrival order holds across an outage too. Rows left by close() join the end of the file.
+ * - Re-ingesting first renames the spill file to `<spill>.ingesting`, so rows appended meanwhile
+ *   go to a fresh spill file and nothing is truncated under a writer. After each batch reaches the
+ *   database, the byte offset read so far is saved (`<spill>.ingesting.offset`, replaced
+ *   atomically). A crash between the database commit and that save duplicates that one batch on
+ *   the next start; it never loses one.
+ * - Spill files left by an earlier process are picked up at construction.
+ */
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { SpendRow } from '../governance/types.js';
+
+export interface SpendWriterOptions {
+  /** The database sink: one transaction per call. May reject; the same rows are retried later. */
+  write: (rows: SpendRow[]) => Promise<void>;
+  /** JSON-lines file for the rows that do not fit in memory, e.g. ./data/spend-spill.jsonl. */
+  spillPath: string;
+  /** Rows held in memory before new ones go to the spill file. */
+  maxQueue?: number;
+  /** Rows per write. */
+  batchSize?: number;
+  flushIntervalMs?: number;
+  /** Backoff while the sink fails: initialMs doubling up to maxMs, each wait jittered to 50–100%. */
+  retry?: { initialMs?: number; maxMs?: number };
+  /** Every failure (sink, spill file, corrupt spill line). Called as often as they happen. */
+  onError?: (err: unknown) => void;
+  /** Rows that reached the spill file. */
+  onSpill?: (rows: number) => void;
+  /** Rows lost: only when the spill file could not be written either (or a row is not JSON). */
+  onDrop?: (rows: number) => void;
+}
+
+export interface SpendWriterStats {
+  /** Rows in memory waiting for the database. */
+  queued: number;
+  /** Rows in the spill file or on their way to it. */
+  spilled: number;
+  /** Rows the sink accepted. */
+  written: number;
+  /** Sink calls that failed. */
+  failures: number;
+}
+
+/** Rows read back from the spill file, and where the next read starts. */
+interface SpillBatch {
+  rows: SpendRow[];
+  end: number;
+  /** Non-blank lines consumed, corrupt ones included. */
+  lines: number;
+}
+
+const READ_CHUNK = 64 * 1024;
+
+export class SpendWriter {
+  private readonly sink: (rows: SpendRow[]) => Promise<void>;
+  private readonly spillPath: string;
+  private readonly ingestingPath: string;
+  private readonly offsetPath: string;
+  private readonly maxQueue: number;
+  private readonly batchSize: number;
+  private readonly initialMs: number;
+  private readonly maxMs: number;
+  private readonly options: SpendWriterOptions;
+
+  /** The queue is queue[head..]; the head moves instead of shifting, so dequeuing is O(1). */
+  private queue: SpendRow[] = [];
+  private head = 0;
+  /** True while any row waits on the spill side: new rows then go there too, keeping the order. */
+  private spillActive: boolean;
+  /** Rows waiting for the next batched append. */
+  private spillBuffer: SpendRow[] = [];
+  private appendScheduled = false;
+  private appending = 0;
+  private onDisk = 0;
+  /** The file may end in a half-written line (earlier crash, failed append): start with a newline. */
+  private needsNewline = true;
+  private dirReady = false;
+  /** Byte offset reached in the .ingesting file; null until it is opened. */
+  private ingestOffset: number | null = null;
+  /** A batch read back but not yet accepted by the sink: retried as it is. */
+  private pendingIngest: SpillBatch | null = null;
+  /** Every spill-file operation runs on this chain, one at a time. Never rejects. */
+  private fileChain: Promise<unknown> = Promise.resolve();
+
+  private current: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private attempt = 0;
+  private soon: NodeJS.Immediate | null = null;
+  private readonly interval: NodeJS.Timeout;
+  private closeStarted = false;
+  private closed: Promise<void> | null = null;
+  /** close() is over: nothing more is written to the sink, every row goes to the spill file. */
+  private stopped = false;
+  private written = 0;
+  private failures = 0;
+
+  constructor(options: SpendWriterOptions) {
+    this.options = options;
+    this.sink = options.write;
+    this.spillPath = options.spillPath;
+    this.ingestingPath = `${options.spillPath}.ingesting`;
+    this.offsetPath = `${options.spillPath}.ingesting.offset`;
+    this.maxQueue = Math.max(1, options.maxQueue ?? 10_000);
+    this.batchSize = Math.max(1, options.batchSize ?? 500);
+    this.initialMs = options.retry?.initialMs ?? 500;
+    this.maxMs = options.retry?.maxMs ?? 30_000;
+    this.interval = setInterval(() => this.kick(), options.flushIntervalMs ?? 1_000);
+    this.interval.unref();
+    // Startup, not the request path: knowing now keeps new rows behind the older spilled ones.
+    this.spillActive = existsSync(this.spillPath) || existsSync(this.ingestingPath);
+    if (this.spillActive) {
+      this.fileOp(() => this.countSpilled()).catch((err: unknown) => this.report(err));
+      this.kickSoon();
+    }
+  }
+
+  /** Synchronous and O(1); never throws, never waits. */
+  enqueue(row: SpendRow): void {
+    try {
+      if (this.stopped || this.spillActive || this.queued >= this.maxQueue) {
+        this.spill([row]);
+        return;
+      }
+      this.queue.push(row);
+      if (this.queued >= this.batchSize) this.kickSoon();
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  /**
+   * Writes everything held now: the queue, then the spill file. Tries at once even during a
+   * backoff; rejects with the sink's error when a write fails (the rows stay, retries go on).
+   * After close() it only waits for pending spill appends.
+   */
+  async flush(): Promise<void> {
+    this.clearRetry();
+    while (!this.stopped && this.hasWork()) await this.drain();
+    await this.fileChain;
+  }
+
+  /**
+   * Stops the timers and writes the queue within timeoutMs (one attempt, no backoff); what is
+   * left, including a batch whose write has not answered yet, goes to the spill file, so that
+   * batch may arrive twice but is never lost. The spill file itself stays for the next start.
+   */
+  close(timeoutMs = 5_000): Promise<void> {
+    this.closed ??= this.shutdown(timeoutMs);
+    return this.closed;
+  }
+
+  stats(): SpendWriterStats {
+    return {
+      queued: this.queued,
+      spilled: this.onDisk + this.appending + this.spillBuffer.length,
+      written: this.written,
+      failures: this.failures,
+    };
+  }
+
+  private get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  private hasWork(): boolean {
+    return this.queued > 0 || (this.spillActive && !this.closeStarted);
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    this.closeStarted = true;
+    clearInterval(this.interval);
+    this.clearRetry();
+    if (this.soon) clearImmediate(this.soon);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([this.drainQueue(), expired]);
+    clearTimeout(timer);
+    this.stopped = true;
+    const left = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    if (left.length > 0) this.spill(left);
+    await this.fileChain;
+  }
+
+  private async drainQueue(): Promise<void> {
+    try {
+      // The first round joins a loop already running (it stops after its current batch).
+      do {
+        await this.drain();
+      } while (!this.stopped && this.queued > 0);
+    } catch {
+      // Reported inside drain(); what is left goes to the spill file.
+    }
+  }
+
+  private kickSoon(): void {
+    if (this.soon || this.closeStarted) return;
+    this.soon = setImmediate(() => {
+      this.soon = null;
+      this.kick();
+    });
+    this.soon.unref();
+  }
+
+  private kick(): void {
+    if (this.closeStarted || this.retryTimer || this.current || !this.hasWork()) return;
+    this.drain().catch(() => undefined); // reported and rescheduled inside drain()
+  }
+
+  /** The one write loop: joins the running one if there is one. */
+  private drain(): Promise<void> {
+    if (!this.current) {
+      // Deferred a microtask, so `current` is set before the sink can be called.
+      this.current = Promise.resolve()
+        .then(() => this.drainLoop())
+        .then(
+          () => {
+            this.current = null;
+          },
+          (err: unknown) => {
+            this.current = null;
+            this.report(err);
+            this.retryLater();
+            throw err;
+          },
+        );
+    }
+    return this.current;
+  }
+
+  private async drainLoop(): Promise<void> {
+    while (!this.stopped) {
+      if (this.queued > 0) await this.writeQueued();
+      else if (this.spillActive && !this.closeStarted) await this.writeSpilled();
+      else return;
+    }
+  }
+
+  private async writeQueued(): Promise<void> {
+    const rows = this.queue.slice(this.head, this.head + this.batchSize);
+    await this.send(rows);
+    if (this.stopped) return; // close() gave up waiting and already spilled these rows
+    this.head += rows.length;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1_024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private async writeSpilled(): Promise<void> {
+    if (!this.pendingIngest) {
+      this.pendingIngest = await this.fileOp(() => this.nextSpillBatch());
+      if (!this.pendingIngest) return;
+    }
+    const batch = this.pendingIngest;
+    await this.send(batch.rows);
+    if (this.stopped) return; // not acknowledged: the next start writes this batch again
+    this.pendingIngest = null;
+    this.onDisk = Math.max(0, this.onDisk - batch.lines);
+    this.ingestOffset = batch.end;
+    await this.fileOp(() => this.saveOffset(batch.end)).catch((err: unknown) => this.report(err));
+  }
+
+  private async send(rows: SpendRow[]): Promise<void> {
+    try {
+      await this.sink(rows);
+    } catch (err) {
+      this.failures++;
+      throw err;
+    }
+    this.written += rows.length;
+    this.attempt = 0;
+  }
+
+  private retryLater(): void {
+    if (this.closeStarted || this.retryTimer) return;
+    const base = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(this.attempt, 30));
+    this.attempt++;
+    // At least half the backoff, so instances that failed together do not retry together.
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, base * (0.5 + Math.random() / 2));
+    this.retryTimer.unref();
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private fileOp<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.fileChain.then(op);
+    this.fileChain = result.catch(() => undefined);
+    return result;
+  }
+
+  private spill(rows: SpendRow[]): void {
+    this.spillActive = true;
+    for (const row of rows) this.spillBuffer.push(row);
+    this.scheduleAppend();
+  }
+
+  /** One append per turn of the file chain, carrying every row that arrived meanwhile. */
+  private scheduleAppend(): void {
+    if (this.appendScheduled) return;
+    this.appendScheduled = true;
+    this.fileOp(async () => {
+      try {
+        await this.appendBuffered();
+      } finally {
+        this.appendScheduled = false;
+        if (this.spillBuffer.length > 0) this.scheduleAppend();
+      }
+    }).catch((err: unknown) => this.report(err));
+  }
+
+  /** On the file chain. A failed append is the one place rows are dropped. */
+  private async appendBuffered(): Promise<void> {
+    const rows = this.spillBuffer;
+    if (rows.length === 0) return;
+    this.spillBuffer = [];
+    let text = this.needsNewline ? '\n' : '';
+    let count = 0;
+    for (const row of rows) {
+      try {
+        text += `${JSON.stringify(row)}\n`;
+        count++;
+      } catch (err) {
+        this.dropped(1, err);
+      }
+    }
+    if (count === 0) return;
+    this.appending = count;
+    try {
+      if (!this.dirReady) await mkdir(dirname(this.spillPath), { recursive: true });
+      this.dirReady = true;
+      await appendFile(this.spillPath, text);
+      this.needsNewline = false;
+      this.onDisk += count;
+      this.hook(this.options.onSpill, count);
+    } catch (err) {
+      // Part of the text may have landed: the next append starts on a line of its own.
+      this.needsNewline = true;
+      this.dropped(count, err);
+    } finally {
+      this.appending = 0;
+    }
+  }
+
+  /** On the file chain: the next rows to write back, or null when nothing is left on disk. */
+  private async nextSpillBatch(): Promise<SpillBatch | null> {
+    for (;;) {
+      if (this.ingestOffset === null) {
+        if (await exists(this.ingestingPath)) {
+          this.ingestOffset = await this.savedOffset();
+        } else if (!(await exists(this.spillPath)) && this.queued + this.spillBuffer.length <= this.maxQueue) {
+          // Disk is empty and the rows still in memory are the newest: they join the queue and
+          // new rows use the queue again. No await since the check, so none can slip past.
+          for (const row of this.spillBuffer) this.queue.push(row);
+          this.spillBuffer = [];
+          this.spillActive = false;
+          this.onDisk = 0;
+          return null;
+        } else {
+          await this.appendBuffered();
+          if (!(await exists(this.spillPath))) return null;
+          // An offset file without its .ingesting file belongs to a finished run.
+          await rm(this.offsetPath, { force: true });
+          await rename(this.spillPath, this.ingestingPath);
+          this.ingestOffset = 0;
+        }
+      }
+      const batch = await this.readSpillBatch(this.ingestOffset);
+      if (batch.rows.length > 0) return batch;
+      // Only blank or corrupt lines were left. The data goes before its offset: the other order
+      // could re-ingest the whole file after a crash.
+      await rm(this.ingestingPath, { force: true });
+      await rm(this.offsetPath, { force: true });
+      this.onDisk = Math.max(0, this.onDisk - batch.lines);
+      this.ingestOffset = null;
+    }
+  }
+
+  private async readSpillBatch(offset: number): Promise<SpillBatch> {
+    const rows: SpendRow[] = [];
+    let lines = 0;
+    const end = await scanLines(this.ingestingPath, offset, (line, at) => {
+      if (line.trim() === '') return true;
+      lines++;
+      const row = parseRow(line);
+      if (row) rows.push(row);
+      else this.report(new Error(`${this.ingestingPath}: skipped a corrupt spend row at byte ${at}`));
+      return rows.length < this.batchSize;
+    });
+    return { rows, end, lines };
+  }
+
+  private async savedOffset(): Promise<number> {
+    let text: string;
+    try {
+      text = await readFile(this.offsetPath, 'utf8');
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw err;
+    }
+    const offset = Number(text.trim());
+    if (Number.isSafeInteger(offset) && offset >= 0) return offset;
+    this.report(new Error(`${this.offsetPath}: unreadable offset, re-reading ${this.ingestingPath} from the start`));
+    return 0;
+  }
+
+  /** Replaced by rename, so a crash leaves the old offset or the new one, never half of one. */
+  private async saveOffset(offset: number): Promise<void> {
+    const tmp = `${this.offsetPath}.tmp`;
+    await writeFile(tmp, String(offset));
+    await rename(tmp, this.offsetPath);
+  }
+
+  /** At startup: the rows an earlier process left, for stats(). */
+  private async countSpilled(): Promise<void> {
+    let lines = 0;
+    const count = (line: string): boolean => {
+      if (line.trim() !== '') lines++;
+      return true;
+    };
+    if (await exists(this.ingestingPath)) await scanLines(this.ingestingPath, await this.savedOffset(), count);
+    if (await exists(this.spillPath)) await scanLines(this.spillPath, 0, count);
+    this.onDisk += lines;
+  }
+
+  private dropped(rows: number, err: unknown): void {
+    this.report(err);
+    this.hook(this.options.onDrop, rows);
+  }
+
+  private hook(hook: ((rows: number) => void) | undefined, rows: number): void {
+    try {
+      hook?.(rows);
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // The caller's logger failed: there is nobody left to tell.
+    }
+  }
+}
+
+/**
+ * Calls onLine for each line from byte `from` until it returns false or the file ends, and
+ * returns the offset after the last line consumed. A last line without its newline (a write cut
+ * short) is passed too: the file is no longer appended to when it is read.
+ */
+async function scanLines(path: string, from: number, onLine: (line: string, at: number) => boolean): Promise<number> {
+  const file = await open(path, 'r');
+  try {
+    let pending = Buffer.alloc(0);
+    let start = from;
+    for (;;) {
+      let newline: number;
+      while ((newline = pending.indexOf(0x0a)) >= 0) {
+        const more = onLine(pending.toString('utf8', 0, newline), start);
+        start += newline + 1;
+        pending = pending.subarray(newline + 1);
+        if (!more) return start;
+      }
+      const chunk = Buffer.allocUnsafe(READ_CHUNK);
+      const { bytesRead } = await file.read(chunk, 0, READ_CHUNK, start + pending.length);
+      if (bytesRead === 0) {
+        if (pending.length > 0) onLine(pending.toString('utf8'), start);
+        return start + pending.length;
+      }
+      pending = pending.length > 0 ? Buffer.concat([pending, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** A line that is not a JSON object with a request id and a time is corrupt. */
+function parseRow(line: string): SpendRow | null {
+  try {
+    const value: unknown = JSON.parse(line);
+    if (typeof value !== 'object' || value === null) return null;
+    const row = value as Partial<SpendRow>;
+    return typeof row.request_id === 'string' && typeof row.at === 'number' ? (value as SpendRow) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}

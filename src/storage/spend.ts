@@ -1,0 +1,187 @@
+/**
+ * Spend rollups: each batch of request rows is folded into per-day totals (spend_daily per key,
+ * team, org, end user, model and provider; spend_daily_tags per tag), and reports and budget
+ * seeding read only those totals, never the request log, so they stay cheap however many
+ * requests there were.
+ */
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import type { SpendRow } from '../governance/types.js';
+import { insertRequests } from './request-log.js';
+import type { Schema, SpendDailyTable, SpendDailyTagsTable, SpendMeasures } from './schema.js';
+
+export const SPEND_GROUPS = ['key', 'team', 'org', 'user', 'model', 'provider', 'tag', 'day'] as const;
+export type SpendGroup = (typeof SPEND_GROUPS)[number];
+export type SpendLevel = 'key' | 'team' | 'org' | 'user';
+
+export interface SpendQuery {
+  group_by: SpendGroup;
+  /** 'YYYY-MM-DD' (UTC), inclusive. */
+  from: string;
+  /** 'YYYY-MM-DD' (UTC), inclusive. */
+  to: string;
+  /** The filters below narrow every grouping but `tag`: tag totals are kept per day and tag only. */
+  key_id?: string;
+  team_id?: string;
+  org_id?: string;
+  end_user?: string;
+  model?: string;
+  provider?: string;
+}
+
+export interface SpendReportRow extends SpendMeasures {
+  /** The key / team / org / user id, model, provider, tag or day; null for requests without one. */
+  group: string | null;
+}
+
+type Dimension = 'key_id' | 'team_id' | 'org_id' | 'end_user' | 'model' | 'provider';
+
+const GROUP_COLUMN: Record<Exclude<SpendGroup, 'tag'>, Dimension | 'day'> = {
+  key: 'key_id',
+  team: 'team_id',
+  org: 'org_id',
+  user: 'end_user',
+  model: 'model',
+  provider: 'provider',
+  day: 'day',
+};
+const LEVEL_COLUMN: Record<SpendLevel, Dimension> = { key: 'key_id', team: 'team_id', org: 'org_id', user: 'end_user' };
+const DIMENSIONS: readonly Dimension[] = ['key_id', 'team_id', 'org_id', 'end_user', 'model', 'provider'];
+const MEASURES: readonly (keyof SpendMeasures)[] = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'cache_hits', 'unpriced'];
+const CACHE_HITS = new Set(['HIT', 'SEMANTIC_HIT']);
+/** 14 columns a row, well under either backend's limit on bound parameters. */
+const ROWS_PER_UPSERT = 500;
+
+/** Records a batch: the request rows and their rollups, in one transaction (all or nothing). */
+export async function writeSpend(db: Kysely<Schema>, rows: readonly SpendRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const { daily, tags } = rollUp(rows);
+  await db.transaction().execute(async (trx) => {
+    await insertRequests(trx, rows);
+    await upsertDaily(trx, daily);
+    await upsertTags(trx, tags);
+  });
+}
+
+/** Totals per group over the days from..to, most expensive first. */
+export async function spendReport(db: Kysely<Schema>, query: SpendQuery): Promise<SpendReportRow[]> {
+  // Both branches sum the same measures; only the table and the grouping column differ.
+  const sums = MEASURES.map((measure) => sql<number>`sum(${sql.ref(measure)})`.as(measure));
+  let rows: Record<string, unknown>[];
+  if (query.group_by === 'tag') {
+    rows = await db
+      .selectFrom('spend_daily_tags')
+      .select([sql<string>`tag`.as('group'), ...sums])
+      .where('day', '>=', query.from)
+      .where('day', '<=', query.to)
+      .groupBy('tag')
+      .execute();
+  } else {
+    const column = GROUP_COLUMN[query.group_by];
+    let select = db
+      .selectFrom('spend_daily')
+      .select([sql<string>`${sql.ref(column)}`.as('group'), ...sums])
+      .where('day', '>=', query.from)
+      .where('day', '<=', query.to);
+    for (const dimension of DIMENSIONS) {
+      const value = query[dimension];
+      if (value !== undefined) select = select.where(dimension, '=', value);
+    }
+    rows = await select.groupBy(column).execute();
+  }
+  return rows.map(toReportRow).sort((a, b) => b.cost_usd - a.cost_usd || compareGroups(a.group, b.group));
+}
+
+/** Cost per id at one level since a day (null: all time), to seed budget counters at start-up. */
+export async function spendTotals(db: Kysely<Schema>, level: SpendLevel, sinceDay: string | null): Promise<Map<string, number>> {
+  const column = LEVEL_COLUMN[level];
+  const rows = await db
+    .selectFrom('spend_daily')
+    .select([sql<string>`${sql.ref(column)}`.as('id'), sql<number>`sum(cost_usd)`.as('usd')])
+    .where(column, '<>', '')
+    .$if(sinceDay !== null, (q) => q.where('day', '>=', sinceDay as string))
+    .groupBy(column)
+    .execute();
+  return new Map(rows.map((row) => [row.id, row.usd]));
+}
+
+/** The UTC day of an epoch-ms instant, as the rollups key it. */
+export function dayOf(at: number): string {
+  return new Date(at).toISOString().slice(0, 10);
+}
+
+/** The batch folded in memory first, so each rollup row is upserted once (PostgreSQL refuses to touch a row twice in one statement). */
+function rollUp(rows: readonly SpendRow[]): { daily: SpendDailyTable[]; tags: SpendDailyTagsTable[] } {
+  const daily = new Map<string, SpendDailyTable>();
+  const tags = new Map<string, SpendDailyTagsTable>();
+  for (const row of rows) {
+    const day = dayOf(row.at);
+    const keys = { day, key_id: row.key_id ?? '', team_id: row.team_id ?? '', org_id: row.org_id ?? '', end_user: row.end_user ?? '', model: row.model ?? '', provider: row.provider ?? '' };
+    const id = JSON.stringify(Object.values(keys));
+    add(daily.get(id) ?? setNew(daily, id, { ...keys, ...zero() }), row);
+    for (const tag of new Set(row.tags)) {
+      const tagId = JSON.stringify([day, tag]);
+      add(tags.get(tagId) ?? setNew(tags, tagId, { day, tag, ...zero() }), row);
+    }
+  }
+  return { daily: [...daily.values()], tags: [...tags.values()] };
+}
+
+function setNew<V>(map: Map<string, V>, id: string, value: V): V {
+  map.set(id, value);
+  return value;
+}
+
+function zero(): SpendMeasures {
+  return { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cost_usd: 0, cache_hits: 0, unpriced: 0 };
+}
+
+function add(total: SpendMeasures, row: SpendRow): void {
+  total.requests += 1;
+  if (row.status >= 400) total.errors += 1;
+  total.prompt_tokens += row.prompt_tokens;
+  total.completion_tokens += row.completion_tokens;
+  if (row.cost_usd === null) total.unpriced += 1;
+  else total.cost_usd += row.cost_usd;
+  if (row.cache !== null && CACHE_HITS.has(row.cache)) total.cache_hits += 1;
+}
+
+/** SET m = <table>.m + excluded.m for every measure: what an existing rollup row gains from the batch. */
+function accumulate(table: 'spend_daily' | 'spend_daily_tags'): Record<keyof SpendMeasures, RawBuilder<number>> {
+  const entries = MEASURES.map((measure) => [measure, sql<number>`${sql.ref(`${table}.${measure}`)} + ${sql.ref(`excluded.${measure}`)}`]);
+  return Object.fromEntries(entries) as Record<keyof SpendMeasures, RawBuilder<number>>;
+}
+
+async function upsertDaily(trx: Transaction<Schema>, rows: SpendDailyTable[]): Promise<void> {
+  for (let start = 0; start < rows.length; start += ROWS_PER_UPSERT) {
+    await trx
+      .insertInto('spend_daily')
+      .values(rows.slice(start, start + ROWS_PER_UPSERT))
+      .onConflict((oc) => oc.columns(['day', ...DIMENSIONS]).doUpdateSet(accumulate('spend_daily')))
+      .execute();
+  }
+}
+
+async function upsertTags(trx: Transaction<Schema>, rows: SpendDailyTagsTable[]): Promise<void> {
+  for (let start = 0; start < rows.length; start += ROWS_PER_UPSERT) {
+    await trx
+      .insertInto('spend_daily_tags')
+      .values(rows.slice(start, start + ROWS_PER_UPSERT))
+      .onConflict((oc) => oc.columns(['day', 'tag']).doUpdateSet(accumulate('spend_daily_tags')))
+      .execute();
+  }
+}
+
+/** PostgreSQL returns sums of bigint columns as numeric, which pg hands over as strings. */
+function toReportRow(row: Record<string, unknown>): SpendReportRow {
+  const group = row.group as string;
+  const measures = Object.fromEntries(MEASURES.map((measure) => [measure, Number(row[measure] ?? 0)])) as unknown as SpendMeasures;
+  return { group: group === '' ? null : group, ...measures };
+}
+
+/** Ties on cost in a stable order: by group, the null group last. */
+function compareGroups(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a < b ? -1 : 1;
+}
