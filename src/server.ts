@@ -10,6 +10,7 @@ import { createResponseCache } from './cache/setup.js';
 import { embedThrough } from './gateway/embed-call.js';
 import { Pipeline } from './gateway/pipeline.js';
 import { SharedCalls } from './gateway/shared-calls.js';
+import { createGovernance, DEFAULT_STORAGE_URL, type Governance } from './governance/setup.js';
 import { buildApp } from './http/app.js';
 import type { Readiness } from './http/routes/ops.js';
 import { Metrics } from './observability/metrics.js';
@@ -57,11 +58,15 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   // Model embedders of the semantic cache call the pipeline itself (only ever after it exists).
   const cache = await createResponseCache(config, { registry: metrics.registry, logger, embedWith: (model) => embedThrough(() => pipeline, model) });
   const shared = new SharedCalls(() => cache.metrics.coalesced());
-  const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents), { cache, shared });
+  const storageUrl = config.storage.url ?? env.DATABASE_URL ?? DEFAULT_STORAGE_URL;
+  const governance = await createGovernance(config, storageUrl, { models, registry: metrics.registry, logger });
+  const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents), { cache, shared, admission: governance.admission });
   const checks = config.routing.health_checks;
   const stopProbes = checks.enabled ? startHealthProbes(models, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;
   const readiness: Readiness = { ready: false };
-  const app = buildApp({ config, pipeline, cache, shared, metrics, logger, readiness });
+  const { authenticator } = governance;
+  const admin = { store: governance.store, directory: governance.directory, authenticator, rotationGraceSeconds: config.governance.rotation_grace };
+  const app = buildApp({ config, pipeline, cache, shared, metrics, logger, readiness, authenticator, admin });
 
   await app.listen({ host: config.server.host, port: config.server.port });
   readiness.ready = true;
@@ -69,9 +74,9 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const shownHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
   const url = `http://${shownHost}:${port}`;
-  printBanner(url, loaded.source, config, models);
-  logger.info({ url, models: models.groupNames(), providers: models.providerIds(), auth: Boolean(config.auth.master_key) }, 'switchyard listening');
-  if (!config.auth.master_key) logger.warn('no master key configured: the gateway is OPEN, any client may use it (set auth.master_key)');
+  printBanner(url, loaded.source, config, models, governance);
+  logger.info({ url, models: models.groupNames(), providers: models.providerIds(), auth: !authenticator.open, storage: governance.storageUrl }, 'switchyard listening');
+  if (authenticator.open) logger.warn('no master key and no virtual keys: the gateway is OPEN, any client may use it (set auth.master_key)');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -93,6 +98,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       clearInterval(idle);
       await closeTransport();
       await cache.close();
+      await governance.close();
       logger.info('switchyard stopped');
       logStream.flushSync();
     })();
@@ -136,7 +142,7 @@ function withEnvOverrides(config: Config, env: NodeJS.ProcessEnv): Config {
   return { ...config, server: { ...config.server, host: env.HOST || config.server.host, port }, logging: { level } };
 }
 
-function printBanner(url: string, source: string, config: Config, models: ModelRegistry): void {
+function printBanner(url: string, source: string, config: Config, models: ModelRegistry, governance: Governance): void {
   const direct = Object.keys(config.providers).map((id) => `${id}/<model>`).join(', ');
   const lines = [
     '',
@@ -146,13 +152,20 @@ function printBanner(url: string, source: string, config: Config, models: ModelR
     `    config           ${source}`,
     `    models           ${models.groupNames().join(', ') || '(none configured)'}`,
     `    direct           ${direct || '(no providers)'}`,
-    `    data             ${redactUrl(config.storage.url)}${config.redis.url ? `, redis ${redactUrl(config.redis.url)}` : ''}`,
+    `    data             ${governance.storageUrl}${config.redis.url ? `, redis ${redactUrl(config.redis.url)}` : ''}`,
     `    cache            ${cacheSummary(config)}`,
-    `    auth             ${config.auth.master_key ? 'on (master key required)' : 'OFF: open to any client (set auth.master_key)'}`,
+    `    limits           ${governance.limiterBackend === 'redis' ? 'shared through Redis' : 'in memory (this instance)'}`,
+    `    auth             ${authSummary(config, governance)}`,
     `    metrics          ${url}/metrics`,
     '',
   ];
   process.stderr.write(lines.join('\n') + '\n');
+}
+
+function authSummary(config: Config, governance: Governance): string {
+  if (governance.authenticator.open) return 'OFF: open to any client (set auth.master_key)';
+  const admin = config.auth.master_key ? 'admin API at /admin' : 'no master key: admin API off';
+  return governance.directory.hasKeys ? `on (virtual keys; ${admin})` : `on (master key required; ${admin})`;
 }
 
 function cacheSummary(config: Config): string {

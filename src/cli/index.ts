@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { embeddedDefault } from '../config/defaults.js';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { exitOnSignals, startGateway } from '../server.js';
+import { StorageUnavailableError } from '../governance/setup.js';
 
 const USAGE = `Usage:
   switchyard start [--config FILE]   start the gateway (config also from SWITCHYARD_CONFIG,
@@ -56,6 +57,7 @@ export class UsageError extends Error {}
 export function describeCliError(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
   if (err instanceof UsageError) return `${err.message}\n\n${USAGE}`;
+  if (err instanceof StorageUnavailableError) return err.message;
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === 'EADDRINUSE') return `cannot listen: the address is already in use (${(err as Error).message}). Set PORT or server.port.`;
   if (code === 'EACCES') return `cannot listen: permission denied (${(err as Error).message}).`;

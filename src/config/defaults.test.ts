@@ -13,12 +13,12 @@ describe('embeddedDefault', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('listens on 0.0.0.0:8080 with no master key, SQLite storage and no Redis by default', () => {
+  it('listens on 0.0.0.0:8080 with no master key, default storage (SQLite unless DATABASE_URL) and no Redis by default', () => {
     const { config } = embeddedDefault({});
     expect(config.server.host).toBe('0.0.0.0');
     expect(config.server.port).toBe(8080);
     expect(config.auth.master_key).toBeUndefined();
-    expect(config.storage.url).toBe('sqlite://./data/switchyard.db');
+    expect(config.storage.url).toBeUndefined();
     expect(config.redis.url).toBeUndefined();
     expect(config.logging.level).toBe('info');
   });

@@ -61,7 +61,8 @@ describe('parseConfigText: defaults', () => {
     expect(config).toEqual({
       server: { host: '0.0.0.0', port: 8080, body_limit: 10_485_760, shutdown_grace_ms: 10_000 },
       auth: {},
-      storage: { url: 'sqlite://./data/switchyard.db' },
+      // Unset: DATABASE_URL at start-up, else sqlite://./data/switchyard.db (governance/setup.ts).
+      storage: {},
       redis: {},
       logging: { level: 'info' },
       upstream: {
@@ -88,6 +89,15 @@ describe('parseConfigText: defaults', () => {
         near_ttl: 0,
         key_prefix: 'switchyard:cache:',
         semantic: { embedder: 'local', local_dimensions: 384, max_entries: 100_000, embedding_cache_entries: 10_000 },
+      },
+      governance: {
+        refresh_interval_ms: 5000,
+        limits: { on_redis_error: 'open', redis_timeout_ms: 250 },
+        unpriced_models: 'deny',
+        default_max_tokens: 4096,
+        drain_timeout_ms: 30_000,
+        rotation_grace: 86_400,
+        spend: { max_queue: 10_000, batch_size: 500, flush_interval_ms: 1000, spill_path: './data/spend-spill.jsonl' },
       },
     });
   });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { cacheSchema } from './cache-schema.js';
+import { governanceSchema } from './governance-schema.js';
 import { modelGroupSchema, routingSchema } from './routing-schema.js';
 import { boolean, byteSize, millis, numeric } from './values.js';
 export { STRATEGIES } from './routing-schema.js';
@@ -149,7 +150,15 @@ const configSchemaBase = z.strictObject({
     })
     .prefault({}),
   auth: z.strictObject({ master_key: z.string().optional() }).prefault({}),
-  storage: z.strictObject({ url: z.string().default('sqlite://./data/switchyard.db') }).prefault({}),
+  /** Where keys, teams, orgs and spend live; unset: DATABASE_URL, else sqlite://./data/switchyard.db. */
+  storage: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^(sqlite:\/\/.+|sqlite::memory:|postgres(ql)?:\/\/.+)$/, 'expected sqlite://./path.db, sqlite:///absolute/path.db, sqlite::memory: or postgres://user:password@host:5432/database')
+        .optional(),
+    })
+    .prefault({}),
   redis: z.strictObject({ url: z.string().optional() }).prefault({}),
   logging: z
     .strictObject({ level: z.enum(LOG_LEVELS).default('info') })
@@ -174,6 +183,7 @@ const configSchemaBase = z.strictObject({
   models: z.record(z.string().min(1), modelGroupSchema).default({}),
   routing: routingSchema,
   cache: cacheSchema,
+  governance: governanceSchema,
 });
 
 export const configSchema = configSchemaBase.superRefine((config, ctx) => {
@@ -197,6 +207,9 @@ export const configSchema = configSchemaBase.superRefine((config, ctx) => {
   }
   config.routing.rules.forEach((rule, i) => checkGroup(rule.route_to, ['routing', 'rules', i, 'route_to']));
   checkCache(config, ctx, checkGroup);
+  if (config.governance.limits.backend === 'redis' && !config.redis.url) {
+    ctx.addIssue({ code: 'custom', path: ['governance', 'limits', 'backend'], message: 'the redis limits backend needs redis.url' });
+  }
   checkSharedTargets(config, ctx);
   for (const [id, provider] of Object.entries(config.providers)) {
     if (provider.type === 'openai-compatible' && !provider.base_url && !provider.preset) {

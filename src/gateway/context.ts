@@ -4,6 +4,9 @@
  */
 import { GatewayError } from './errors.js';
 import type { CacheStatus } from '../cache/response-cache.js';
+import type { Ticket } from '../governance/admission.js';
+import type { Ledger } from '../governance/ledger.js';
+import type { Principal } from '../governance/principal.js';
 import type { Usage } from './types.js';
 
 export type RouteName = 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'other';
@@ -48,6 +51,23 @@ export interface RequestContext {
   cacheSimilarity?: number;
   /** The answer came from another identical request's upstream call (request coalescing). */
   coalesced?: boolean;
+  /** Who sent it (virtual key, master key, or nobody on an open gateway). */
+  principal: Principal | undefined;
+  /** The end user the request names (`user`, or Anthropic's `metadata.user_id`). */
+  endUser: string | undefined;
+  /** Tags from x-switchyard-metadata, for attribution. */
+  tags: Record<string, string> | undefined;
+  /** The limits and budgets reserved for it, reconciled at settle. */
+  ticket: Ticket | undefined;
+  /** Settles its account (cost, reservation, spend row) once the request is over. */
+  ledger: Ledger | undefined;
+  /** What the answer cost in USD (0 from the cache); null when the model has no known price. */
+  costUsd: number | null | undefined;
+  /**
+   * When the client disconnects, how long the upstream call may still run so its real usage can
+   * be billed (0: it is aborted at once).
+   */
+  drainMs: number;
   status?: number;
   error?: GatewayError;
   settled: boolean;
@@ -82,6 +102,13 @@ export function createRequestContext(requestId: string, route: RouteName, starte
     cacheAgeSeconds: undefined,
     cacheSimilarity: undefined,
     coalesced: undefined,
+    principal: undefined,
+    endUser: undefined,
+    tags: undefined,
+    ticket: undefined,
+    ledger: undefined,
+    costUsd: undefined,
+    drainMs: 0,
     status: undefined,
     error: undefined,
     settled: false,
@@ -94,6 +121,11 @@ export function createRequestContext(requestId: string, route: RouteName, starte
  */
 export function closeClient(rc: RequestContext, reason?: GatewayError): void {
   if (rc.clientClosed) return;
-  rc.clientClosed = reason ?? new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.');
-  rc.onClientClose?.(rc.clientClosed);
+  const closed = (rc.clientClosed = reason ?? new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.'));
+  if (rc.drainMs > 0) {
+    // Billed requests run on to their real usage (the stream is read without being sent), within bounds.
+    setTimeout(() => rc.onClientClose?.(closed), rc.drainMs).unref();
+    return;
+  }
+  rc.onClientClose?.(closed);
 }

@@ -31,7 +31,8 @@ describe('ERROR_CODES', () => {
   });
 
   it("uses types from OpenAI's and Anthropic's documented error vocabularies", () => {
-    const openai = new Set(['invalid_request_error', 'authentication_error', 'permission_error', 'rate_limit_error', 'api_error', 'timeout_error']);
+    // insufficient_quota: OpenAI's 429 for a spent quota (the gateway's budget_exceeded).
+    const openai = new Set(['invalid_request_error', 'authentication_error', 'permission_error', 'rate_limit_error', 'insufficient_quota', 'api_error', 'timeout_error']);
     const anthropic = new Set([
       'invalid_request_error',
       'authentication_error',

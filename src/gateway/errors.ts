@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   model_not_allowed: { status: 403, openaiType: 'permission_error', anthropicType: 'permission_error', retryable: false },
   model_not_found: { status: 404, openaiType: 'invalid_request_error', anthropicType: 'not_found_error', retryable: false },
   route_not_found: { status: 404, openaiType: 'invalid_request_error', anthropicType: 'not_found_error', retryable: false },
+  /** Admin API: no org / team / key / user with that id. */
+  not_found: { status: 404, openaiType: 'invalid_request_error', anthropicType: 'not_found_error', retryable: false },
+  /** Admin API: the change contradicts what is stored (a parent with children, a duplicate id). */
+  conflict: { status: 409, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   method_not_allowed: { status: 405, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   request_too_large: { status: 413, openaiType: 'invalid_request_error', anthropicType: 'request_too_large', retryable: false },
   unsupported_media_type: { status: 415, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
@@ -31,7 +35,15 @@ export const ERROR_CODES = {
   no_eligible_target: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   /** Client routing headers when the operator has not allowed them. */
   routing_override_not_allowed: { status: 403, openaiType: 'permission_error', anthropicType: 'permission_error', retryable: false },
+  /** A key, team, org or end user is blocked or expired, or asked for a region it may not use. */
+  access_denied: { status: 403, openaiType: 'permission_error', anthropicType: 'permission_error', retryable: false },
+  /** A budgeted request to a model without a known price, under `governance.unpriced_models: deny`. */
+  model_not_priced: { status: 403, openaiType: 'permission_error', anthropicType: 'permission_error', retryable: false },
   rate_limit_exceeded: { status: 429, openaiType: 'rate_limit_error', anthropicType: 'rate_limit_error', retryable: false },
+  /** A budget would be overrun (OpenAI answers a spent quota with 429 `insufficient_quota`). */
+  budget_exceeded: { status: 429, openaiType: 'insufficient_quota', anthropicType: 'rate_limit_error', retryable: false },
+  /** Limits cannot be checked (Redis unreachable) and `governance.limits.on_redis_error` is `closed`. */
+  limits_unavailable: { status: 503, openaiType: 'api_error', anthropicType: 'overloaded_error', retryable: false },
   /** The upstream rejected the request (4xx): its status and message are passed on. */
   upstream_client_error: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   /** The upstream is rate limiting (429): retryable on another target, passed on as 429. */

@@ -19,7 +19,10 @@ import type { CountTokensResponse, Message, StreamEvent } from '../providers/ant
 import type { NativeStreamEvent } from '../providers/types.js';
 import type { CountTokensCall, Executor, MessagesAnswer, MessagesCall, MessagesStream } from '../routing/executor.js';
 import type { ModelGroup, ModelRegistry } from '../routing/models.js';
+import type { RoutePlan } from '../routing/plan.js';
 import type { RouteHints, Router } from '../routing/router.js';
+import { countTokens } from '../governance/tokens.js';
+import type { AdmissionStage } from './admission-stage.js';
 import type { RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { jsonTextOnly, toJson } from './raw-json.js';
@@ -29,11 +32,13 @@ import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsReques
 export interface PipelineOptions {
   cache?: ResponseCache;
   shared?: SharedCalls;
+  admission?: AdmissionStage;
 }
 
 export class Pipeline {
   private readonly cache: ResponseCache | undefined;
   private readonly shared: SharedCalls | undefined;
+  private readonly admission: AdmissionStage | undefined;
 
   constructor(
     private readonly router: Router,
@@ -42,6 +47,7 @@ export class Pipeline {
   ) {
     this.cache = options.cache;
     this.shared = options.shared;
+    this.admission = options.admission;
   }
 
   get models(): ModelRegistry {
@@ -50,7 +56,7 @@ export class Pipeline {
 
   /** A cache hit comes back as JSON text only (raw-json.ts `jsonTextOnly`): send it with `toJson`. */
   async chat(request: ChatRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<ChatCompletion> {
-    const plan = this.router.chat(request, rc, hints);
+    const plan = await this.routeChat(request, rc, hints);
     const cachePlan = this.planChat(request, plan.group, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
@@ -69,7 +75,7 @@ export class Pipeline {
 
   async chatStream(request: ChatRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<AsyncIterable<ChatCompletionChunk>> {
     rc.stream = true;
-    const plan = this.router.chat(request, rc, hints);
+    const plan = await this.routeChat(request, rc, hints);
     const cachePlan = this.planChat(request, plan.group, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
@@ -89,7 +95,7 @@ export class Pipeline {
    * others. A hit is a native answer whose message is JSON text only.
    */
   async messages(call: MessagesCall, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<MessagesAnswer> {
-    const plan = this.router.chat(call.canonical(), rc, hints);
+    const plan = await this.routeMessages(call, rc, hints);
     const cachePlan = this.planMessages(call, plan.group, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
@@ -106,7 +112,7 @@ export class Pipeline {
 
   async messagesStream(call: MessagesCall, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<MessagesStream> {
     rc.stream = true;
-    const plan = this.router.chat(call.canonical(), rc, hints);
+    const plan = await this.routeMessages(call, rc, hints);
     const cachePlan = this.planMessages(call, plan.group, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
@@ -123,15 +129,21 @@ export class Pipeline {
    * count_tokens: the exact count when the group's first target speaks Anthropic's API (failing
    * over like any request); otherwise the estimate, without calling an upstream.
    */
-  countTokens(call: CountTokensCall, rc: RequestContext, hints: RouteHints): Promise<CountTokensResponse> {
+  async countTokens(call: CountTokensCall, rc: RequestContext, hints: RouteHints): Promise<CountTokensResponse> {
+    rc.endUser = endUserOfMessages(call.native.body);
+    hints = this.admission ? this.admission.constrain(rc, hints) : hints;
     const plan = this.router.plain(call.native.body.model, rc, hints);
+    await this.admission?.admit(rc, plan, { promptTokens: () => 0, maxOutputTokens: 0, free: true });
     if (!plan.group.members[0]?.target.provider.adapter.messages) return Promise.resolve({ input_tokens: call.estimate() });
     return this.executor.countTokens(plan, call, rc);
   }
 
   /** Like `chat`, a hit is JSON text only. */
   async embeddings(request: EmbeddingsRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<EmbeddingsResponse> {
+    rc.endUser = typeof request.user === 'string' ? request.user : undefined;
+    hints = this.admission ? this.admission.constrain(rc, hints) : hints;
     const plan = this.router.plain(request.model, rc, hints);
+    await this.admission?.admit(rc, plan, { promptTokens: () => embeddingInputTokens(request.input), maxOutputTokens: 0 });
     const cachePlan = this.cache?.planEmbeddings(request, plan.group, directive, rc.rawBody);
     noteCachePlan(rc, cachePlan, directive);
     if (cachePlan) {
@@ -142,6 +154,24 @@ export class Pipeline {
     const response = await this.executor.embeddings(plan, request, rc);
     if (cachePlan) this.cache!.save(cachePlan, this.entryMeta(rc), toJson(response));
     return response;
+  }
+
+  /** route + admit for a chat request. */
+  private async routeChat(request: ChatRequest, rc: RequestContext, hints: RouteHints): Promise<RoutePlan> {
+    if (!this.admission) return this.router.chat(request, rc, hints);
+    rc.endUser = typeof request.user === 'string' ? request.user : undefined;
+    const plan = this.router.chat(request, rc, this.admission.constrain(rc, hints));
+    await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), maxOutputTokens: plan.maxOutputTokens() });
+    return plan;
+  }
+
+  /** route + admit for a Messages request. */
+  private async routeMessages(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<RoutePlan> {
+    if (!this.admission) return this.router.chat(call.canonical(), rc, hints);
+    rc.endUser = endUserOfMessages(call.native.body);
+    const plan = this.router.chat(call.canonical(), rc, this.admission.constrain(rc, hints));
+    await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), maxOutputTokens: plan.maxOutputTokens() });
+    return plan;
   }
 
   /** The request's cache plan (undefined: caching does not apply); sets the MISS / REFRESH / BYPASS status. */
@@ -271,6 +301,24 @@ function isConstrained({ constraints }: RouteHints): boolean {
 function isDeterministic(request: ChatRequest): boolean {
   if (request.n != null && request.n !== 1) return false;
   return request.temperature === 0 || typeof request.seed === 'number';
+}
+
+/** Anthropic names the end user in `metadata.user_id`. */
+function endUserOfMessages(body: object): string | undefined {
+  const metadata = (body as { metadata?: { user_id?: unknown } }).metadata;
+  return typeof metadata?.user_id === 'string' ? metadata.user_id : undefined;
+}
+
+/** Tokens of an embeddings input: texts are counted, token arrays are their length. */
+function embeddingInputTokens(input: EmbeddingsRequest['input']): number {
+  const items: unknown[] = Array.isArray(input) ? input : [input];
+  let tokens = 0;
+  for (const item of items) {
+    if (typeof item === 'string') tokens += countTokens(item);
+    else if (Array.isArray(item)) tokens += item.length;
+    else if (typeof item === 'number') tokens += 1;
+  }
+  return tokens;
 }
 
 async function* replay<T>(items: T[]): AsyncGenerator<T> {

@@ -20,6 +20,7 @@ export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLog
     firstByteMs: rc.firstByteMs,
     usage: fromCache || rc.coalesced ? undefined : rc.usage,
   });
+  rc.ledger?.record(rc, status, totalMs);
   const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
   // Building the line costs more than the metrics; skip it when the level is off (e.g. LOG_LEVEL=warn).
   if (!isEnabled(log, level)) return;
@@ -37,6 +38,9 @@ export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLog
     first_byte_ms: rc.firstByteMs === undefined ? undefined : round(rc.firstByteMs),
     prompt_tokens: rc.usage?.prompt_tokens,
     completion_tokens: rc.usage?.completion_tokens,
+    cost_usd: rc.costUsd ?? undefined,
+    key_id: rc.principal?.key?.id,
+    end_user: rc.endUser,
     error: rc.error ? { code: rc.error.code, message: rc.error.message } : undefined,
     cache: rc.cache,
     cache_similarity: rc.cacheSimilarity,

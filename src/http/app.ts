@@ -7,7 +7,8 @@ import type { ResponseCache } from '../cache/response-cache.js';
 import type { Pipeline } from '../gateway/pipeline.js';
 import type { SharedCalls } from '../gateway/shared-calls.js';
 import type { Metrics } from '../observability/metrics.js';
-import { createKeyCheck } from './plugins/auth.js';
+import type { Authenticator, Principal } from '../governance/principal.js';
+import { adminRoutes, type AdminRoutesOptions } from './routes/admin/index.js';
 import { registerJsonBodyParser } from './plugins/body.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { anthropicRoutes } from './routes/anthropic.js';
@@ -24,6 +25,8 @@ declare module 'fastify' {
     rc: RequestContext | null;
     /** The JSON body's bytes as received. */
     rawBody: Buffer | null;
+    /** Who sent it, on API routes (set by the auth hook). */
+    principal: Principal | null;
   }
 }
 
@@ -35,11 +38,14 @@ export interface AppOptions {
   metrics: Metrics;
   logger: FastifyBaseLogger;
   readiness: Readiness;
+  authenticator: Authenticator;
+  /** The admin API (absent: not served). */
+  admin?: AdminRoutesOptions;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
-export function buildApp({ config, pipeline, cache, shared, metrics, logger, readiness }: AppOptions): FastifyInstance {
+export function buildApp({ config, pipeline, cache, shared, metrics, logger, readiness, authenticator, admin }: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     // One log line per request comes from the pipeline's settle stage instead.
@@ -57,6 +63,7 @@ export function buildApp({ config, pipeline, cache, shared, metrics, logger, rea
   app.decorateRequest('startedAt', 0);
   app.decorateRequest('rc', null);
   app.decorateRequest('rawBody', null);
+  app.decorateRequest('principal', null);
   app.addHook('onRequest', (request, reply, done) => {
     request.startedAt = performance.now();
     reply.header('x-request-id', request.id);
@@ -67,24 +74,22 @@ export function buildApp({ config, pipeline, cache, shared, metrics, logger, rea
   registerErrorHandling(app, metrics);
   opsRoutes(app, { metrics, readiness });
 
-  const checkKey = createKeyCheck(config.auth.master_key);
   void app.register(async (api) => {
-    if (checkKey) {
-      api.addHook('onRequest', (request, _reply, done) => {
-        try {
-          checkKey(request.headers);
-          done();
-        } catch (err) {
-          done(err as Error);
-        }
-      });
-    }
+    api.addHook('onRequest', (request, _reply, done) => {
+      try {
+        request.principal = authenticator.authenticate(request.headers);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    });
     const allowRoutingOverrides = config.routing.allow_client_overrides;
     openaiRoutes(api, { pipeline, metrics, startedAt: Math.floor(Date.now() / 1000), allowRoutingOverrides });
     anthropicRoutes(api, { pipeline, metrics, allowRoutingOverrides });
     providerRoutes(api, { models: pipeline.models });
     cacheRoutes(api, { cache, inFlight: () => shared.inFlight });
   });
+  if (admin) void app.register((scope) => adminRoutes(scope, admin), { prefix: '/admin' });
 
   return app;
 }

@@ -16,7 +16,31 @@ export function gatewayHeaders(rc: RequestContext): Record<string, string> {
     if (rc.cacheSimilarity !== undefined) headers['x-switchyard-cache-similarity'] = rc.cacheSimilarity.toFixed(4);
   }
   if (rc.coalesced) headers['x-switchyard-coalesced'] = 'true';
+  rc.ticket?.headers(headers);
+  // A stream's cost is known only at its end: it goes out as a trailer (streamTrailers).
+  if (!rc.stream && rc.ledger && rc.error === undefined) {
+    const cost = rc.ledger.cost(rc);
+    if (cost !== null) headers['x-switchyard-cost-usd'] = costText(cost);
+  }
   return headers;
+}
+
+/** The HTTP trailers of a stream: its cost, once known. */
+export function streamTrailers(rc: RequestContext): { names: string[]; values: () => Record<string, string> } | undefined {
+  const ledger = rc.ledger;
+  if (!ledger) return undefined;
+  return {
+    names: ['x-switchyard-cost-usd'],
+    values: (): Record<string, string> => {
+      const cost = ledger.cost(rc);
+      return cost === null ? {} : { 'x-switchyard-cost-usd': costText(cost) };
+    },
+  };
+}
+
+/** USD in plain decimal notation to the nano-dollar (a cheap request costs a few millionths), no exponent. */
+function costText(usd: number): string {
+  return usd.toFixed(9).replace(/\.?0+$/, '');
 }
 
 /** `x-switchyard-cache` and `Cache-Control` of a request (a bad x-switchyard-cache value is a 400). */

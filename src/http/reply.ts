@@ -15,6 +15,7 @@ import type { SseWriter } from './sse.js';
 export function beginRequest(request: FastifyRequest, reply: FastifyReply, route: RouteName): RequestContext {
   const rc = createRequestContext(request.id, route, request.startedAt);
   rc.rawBody = request.rawBody ?? undefined;
+  rc.principal = request.principal ?? undefined;
   const res = reply.raw as ServerResponse & { [CONTEXT]?: RequestContext };
   res[CONTEXT] = rc;
   // One shared listener (no closure per request): 'close' fires once per response.
@@ -28,6 +29,14 @@ const CONTEXT = Symbol('switchyard.requestContext');
 function onResponseClose(this: ServerResponse & { [CONTEXT]?: RequestContext }): void {
   const rc = this[CONTEXT];
   if (rc !== undefined && !this.writableFinished) closeClient(rc);
+}
+
+/**
+ * Whether a stream's reader should stop: the client left and the request is not one that reads
+ * on to its real usage (a billed request drains the upstream, within governance.drain_timeout_ms).
+ */
+export function stopReading(sse: SseWriter, rc: RequestContext): boolean {
+  return sse.closed && rc.drainMs === 0;
 }
 
 /** A 200 JSON answer (`json` is the body text); metrics and the log line follow once it is on its way. */

@@ -21,10 +21,21 @@ export class SseWriter {
     this.res.uncork();
   };
 
+  #trailers: (() => Record<string, string>) | undefined;
+
   constructor(private readonly res: ServerResponse) {}
 
-  /** The status line and headers go out with the first event, in one packet. */
-  start(headers: Record<string, string>): void {
+  /**
+   * The status line and headers go out with the first event, in one packet. `trailers` are
+   * computed when the stream ends and sent as HTTP trailers (announced in `Trailer`), for what
+   * is only known then, such as the answer's cost.
+   */
+  start(headers: Record<string, string>, trailers?: { names: string[]; values: () => Record<string, string> }): void {
+    if (trailers) {
+      this.#trailers = trailers.values;
+      this.res.writeHead(200, { ...SSE_HEADERS, ...headers, trailer: trailers.names.join(', ') });
+      return;
+    }
     this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
   }
 
@@ -67,6 +78,7 @@ export class SseWriter {
 
   end(withDone: boolean): void {
     if (this.res.destroyed || this.res.writableEnded) return;
+    if (this.#trailers) this.res.addTrailers(this.#trailers());
     this.res.end(withDone ? 'data: [DONE]\n\n' : undefined);
   }
 

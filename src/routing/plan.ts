@@ -106,6 +106,16 @@ export class RoutePlan {
     return prompt.estimate() + (needs.maxOutputTokens ?? ASSUMED_OUTPUT_TOKENS);
   }
 
+  /** The prompt's tokens (o200k count with allowances) for admission's reservations; 0 for requests routed by name only. */
+  promptTokens(): number {
+    return this.#request.prompt?.tokens() ?? 0;
+  }
+
+  /** The output tokens the request reserved (max_tokens), if it said. */
+  maxOutputTokens(): number | undefined {
+    return this.#request.needs?.maxOutputTokens;
+  }
+
   /** Moves the request to other groups (a content-policy or context-window fallback); later passes visit only them. False when there is nowhere (else) to go. */
   divert(groups: readonly string[]): boolean {
     // Once per request: a diverted request that is refused again must not bounce between groups.

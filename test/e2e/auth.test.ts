@@ -38,7 +38,7 @@ function expect401(status: number, body: unknown): void {
 
 describe('with auth.master_key', () => {
   it('says at start-up that auth is on', () => {
-    expect(gateway.stderr()).toContain('auth             on (master key required)');
+    expect(gateway.stderr()).toContain('auth             on (master key required; admin API at /admin)');
     expect(gateway.logs().find((l) => l.msg === 'switchyard listening')?.auth).toBe(true);
   });
 

@@ -9,6 +9,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { settle } from '../../gateway/settle.js';
 import { createRequestContext, type RouteName } from '../../gateway/context.js';
 import { gatewayHeaders } from '../headers.js';
+import { ConflictError, NotFoundError } from '../../storage/errors.js';
 
 export function registerErrorHandling(app: FastifyInstance, metrics: Metrics): void {
   app.setErrorHandler((err: FastifyError | GatewayError, request, reply) => {
@@ -61,6 +62,9 @@ function isAnthropicPath(url: string): boolean {
 
 function fromFastifyError(err: FastifyError | GatewayError): GatewayError {
   if (err instanceof GatewayError) return err;
+  // The admin API's storage errors: their messages name the entity and are meant for the operator.
+  if (err instanceof NotFoundError) return new GatewayError('not_found', err.message);
+  if (err instanceof ConflictError) return new GatewayError('conflict', err.message);
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new GatewayError('request_too_large', 'The request body is larger than this gateway accepts (server.body_limit).');

@@ -23,10 +23,10 @@ import type { MessagesCall } from '../../routing/executor.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { anthropicErrorFrame, anthropicFrames, nativeFrame } from '../anthropic-sse.js';
 import type { RouteHints } from '../../routing/router.js';
-import { gatewayHeaders, requestCacheDirective } from '../headers.js';
+import { gatewayHeaders, requestCacheDirective, streamTrailers } from '../headers.js';
 import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
-import { beginRequest, runStream, sendJson } from '../reply.js';
+import { beginRequest, runStream, sendJson, stopReading } from '../reply.js';
 
 export interface AnthropicRoutesOptions {
   pipeline: Pipeline;
@@ -108,7 +108,7 @@ async function streamMessages(
   const stream = await pipeline.messagesStream(call, rc, hints, directive);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
-  sse.start({ ...(reply.getHeaders() as Record<string, string>), ...responseHeaders(rc) });
+  sse.start({ ...(reply.getHeaders() as Record<string, string>), ...responseHeaders(rc) }, streamTrailers(rc));
   await runStream(
     sse,
     rc,
@@ -124,8 +124,9 @@ async function forwardEvents(events: AsyncIterable<NativeStreamEvent>, sse: SseW
   for await (const event of events) {
     rc.firstByteMs ??= performance.now() - rc.startedAt;
     await sse.frame(nativeFrame(event));
-    if (sse.closed) return false;
+    if (stopReading(sse, rc)) return false;
   }
+  if (sse.closed) return false;
   sse.end(false);
   return true;
 }
@@ -141,7 +142,7 @@ async function encodeChunks(chunks: AsyncIterable<ChatCompletionChunk>, body: Me
       await sse.frame(anthropicFrames(events));
       events.length = 0;
     }
-    if (sse.closed) return false;
+    if (stopReading(sse, rc)) return false;
   }
   if (sse.closed) return false;
   encoder.end(events);

@@ -9,10 +9,10 @@ import { isUsageOnlyChunk, type ChatRequest } from '../../gateway/types.js';
 import { validateChatRequest, validateEmbeddingsRequest } from '../../formats/openai/validate.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { RouteHints } from '../../routing/router.js';
-import { gatewayHeaders, requestCacheDirective } from '../headers.js';
+import { gatewayHeaders, requestCacheDirective, streamTrailers } from '../headers.js';
 import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
-import { beginRequest, runStream, sendJson } from '../reply.js';
+import { beginRequest, runStream, sendJson, stopReading } from '../reply.js';
 
 export interface OpenAIRoutesOptions {
   pipeline: Pipeline;
@@ -77,7 +77,7 @@ async function streamChat(
   const chunks = await pipeline.chatStream(body, rc, hints, directive);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
-  sse.start({ ...(reply.getHeaders() as Record<string, string>), ...gatewayHeaders(rc) });
+  sse.start({ ...(reply.getHeaders() as Record<string, string>), ...gatewayHeaders(rc) }, streamTrailers(rc));
   const wantsUsage = body.stream_options?.include_usage === true;
   await runStream(
     sse,
@@ -90,7 +90,7 @@ async function streamChat(
         // The usage trailer was asked for upstream; a client that did not ask gets none of it.
         if (!wantsUsage && isUsageOnlyChunk(chunk)) continue;
         await sse.data(wantsUsage ? toJson(chunk) : toJsonWithoutUsage(chunk));
-        if (sse.closed) return false;
+        if (stopReading(sse, rc)) return false;
       }
       if (sse.closed) return false;
       sse.end(true);

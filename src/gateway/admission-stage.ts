@@ -1,0 +1,110 @@
+/**
+ * The pipeline's admit stage: narrows routing to the regions the request's levels allow, then
+ * admits it against every level's policies, limits and budgets (governance/admission.ts) and
+ * arms its settlement (governance/ledger.ts).
+ */
+import type { Admitter, PriceBound } from '../governance/admission.js';
+import type { Ledger } from '../governance/ledger.js';
+import { LimiterUnavailableError } from '../governance/limits/limiter.js';
+import type { ModelGroup, ModelRegistry } from '../routing/models.js';
+import type { RoutePlan } from '../routing/plan.js';
+import type { RouteHints } from '../routing/router.js';
+import type { RequestContext } from './context.js';
+import { GatewayError } from './errors.js';
+
+export interface AdmissionStageOptions {
+  admitter: Admitter;
+  ledger: Ledger;
+  /** governance.drain_timeout_ms */
+  drainMs: number;
+}
+
+export interface Estimate {
+  promptTokens: () => number;
+  maxOutputTokens: number | undefined;
+  /** Policies only, nothing counted (count_tokens). */
+  free?: boolean;
+}
+
+export class AdmissionStage {
+  readonly #prices = new WeakMap<ModelGroup, PriceBound | null>();
+
+  constructor(
+    private readonly models: ModelRegistry,
+    private readonly options: AdmissionStageOptions,
+  ) {}
+
+  /**
+   * The hints with routing narrowed to the regions the request's levels allow; a 403 when the
+   * client itself asked for regions outside them.
+   */
+  constrain(rc: RequestContext, hints: RouteHints): RouteHints {
+    rc.ledger = this.options.ledger;
+    for (const _ in hints.metadata) {
+      rc.tags = hints.metadata;
+      break;
+    }
+    if (!rc.principal) return hints;
+    const allowed = this.options.admitter.regions(rc.principal, rc.endUser);
+    if (allowed === undefined) return hints;
+    const asked = hints.constraints.regions;
+    const regions = asked === undefined ? allowed : asked.filter((region) => allowed.includes(region));
+    if (regions.length === 0) {
+      throw new GatewayError('access_denied', `This key may only be served from the regions ${allowed.join(', ') || '(none)'}${asked ? `, not ${asked.join(', ')}` : ''}.`);
+    }
+    return { ...hints, constraints: { ...hints.constraints, regions } };
+  }
+
+  /** Admits the request (or throws the 403 / 429 / 503 that says why) and arms its settlement. */
+  async admit(rc: RequestContext, plan: RoutePlan, estimate: Estimate): Promise<void> {
+    if (!rc.principal) return;
+    try {
+      rc.ticket = await this.options.admitter.admit({
+        principal: rc.principal,
+        endUser: rc.endUser,
+        model: plan.group.name,
+        promptTokens: estimate.promptTokens,
+        maxOutputTokens: estimate.maxOutputTokens,
+        price: this.#priceBound(plan.group),
+        free: estimate.free,
+      });
+    } catch (err) {
+      if (err instanceof LimiterUnavailableError) throw new GatewayError('limits_unavailable', 'Limits and budgets cannot be checked right now (their store is unreachable), and this gateway refuses requests then. Retry shortly.', { retryAfterMs: 1000, cause: err });
+      throw err;
+    }
+    // A billed request whose client leaves still runs to its real usage (within bounds).
+    if (rc.ticket || rc.principal.key) rc.drainMs = this.options.drainMs;
+  }
+
+  /** The dearest price among every target the group may use (fallback groups included); undefined when one has none. */
+  #priceBound(group: ModelGroup): PriceBound | undefined {
+    let bound = this.#prices.get(group);
+    if (bound === undefined) {
+      bound = this.#computeBound(group);
+      this.#prices.set(group, bound);
+    }
+    return bound ?? undefined;
+  }
+
+  #computeBound(start: ModelGroup): PriceBound | null {
+    const bound: PriceBound = { input: 0, output: 0 };
+    const seen = new Set<ModelGroup>();
+    const queue = [start];
+    while (queue.length > 0) {
+      const group = queue.pop()!;
+      if (seen.has(group)) continue;
+      seen.add(group);
+      for (const member of group.members) {
+        const price = member.target.info.price;
+        if (!price) return null;
+        bound.input = Math.max(bound.input, price.input, price.cacheWrite ?? 0);
+        bound.output = Math.max(bound.output, price.output);
+      }
+      for (const name of [...group.fallbacks, ...group.contextWindowFallbacks, ...group.contentPolicyFallbacks]) {
+        const fallback = this.models.group(name);
+        if (fallback) queue.push(fallback);
+      }
+    }
+    return bound;
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * Admission: a request is let through only if every level it belongs to — virtual key, team, org,
+ * end user — admits it. First the policies (blocked, expired, allowed models, prices), then one
+ * all-or-nothing reservation with the limiter: requests per minute, estimated tokens per minute
+ * and per day, a slot among the parallel requests, and the request's largest possible cost
+ * against each budget. The ticket it returns reconciles the reservation with what the request
+ * really used.
+ */
+import { GatewayError } from '../gateway/errors.js';
+import type { Directory, Level } from './directory.js';
+import type { Admission, Lease, Limiter, Rule, RuleState } from './limits/limiter.js';
+import { periodWindow } from './periods.js';
+import type { Principal } from './principal.js';
+import type { Budget, Policy } from './types.js';
+
+/** The most a request's tokens can cost (USD per 1M tokens): the dearest target that may serve it. */
+export interface PriceBound {
+  input: number;
+  output: number;
+}
+
+export interface AdmissionRequest {
+  principal: Principal;
+  endUser: string | undefined;
+  /** What the client asked for: a model group, or `<provider>/<model>`. */
+  model: string;
+  /** Prompt tokens (estimated; called only when a token limit or budget applies). */
+  promptTokens: () => number;
+  /** Output tokens the request may produce (its max_tokens), if it said. */
+  maxOutputTokens: number | undefined;
+  /** undefined: some target that may serve it has no known price. */
+  price: PriceBound | undefined;
+  /** count_tokens and the like: checked against the policies, not counted against limits. */
+  free?: boolean;
+}
+
+export interface AdmissionOptions {
+  unpricedModels: 'deny' | 'allow';
+  defaultMaxTokens: number;
+  now?: () => number;
+}
+
+interface LevelView {
+  level: Level;
+  id: string;
+  /** For messages: `key "ci-bot"`. */
+  label: string;
+  policy: Policy;
+}
+
+/** What a rule stands for, to explain a refusal and to fill the x-ratelimit headers. */
+interface RuleMeta {
+  level: LevelView;
+  what: 'rpm' | 'tpm' | 'tpd' | 'parallel' | 'budget';
+  budget?: Budget;
+  endsAt?: number;
+}
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+/** Budget counters are kept a day past their period, then dropped. */
+const COUNTER_GRACE_MS = DAY;
+/** Far enough for a `total` budget's counter never to expire. */
+const FOREVER = Date.UTC(9999, 0, 1);
+
+export class Admitter {
+  readonly #now: () => number;
+
+  constructor(
+    private readonly directory: Directory | undefined,
+    private readonly limiter: Limiter,
+    private readonly options: AdmissionOptions,
+  ) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Regions the request may be served from: the intersection of its levels' allowed regions (undefined: any). */
+  regions(principal: Principal, endUser: string | undefined): string[] | undefined {
+    let allowed: string[] | undefined;
+    for (const { policy } of this.#levels(principal, endUser)) {
+      if (policy.regions === null) continue;
+      allowed = allowed === undefined ? [...policy.regions] : allowed.filter((region) => policy.regions!.includes(region));
+    }
+    return allowed;
+  }
+
+  /** Admits the request or throws the 403 / 429 / 503 that names the level that refused. */
+  async admit(request: AdmissionRequest): Promise<Ticket | undefined> {
+    const levels = this.#levels(request.principal, request.endUser);
+    if (levels.length === 0) return undefined;
+    const now = this.#now();
+    for (const view of levels) checkPolicy(view, request.model, now);
+    if (request.free) return undefined;
+
+    const rules: Rule[] = [];
+    const meta: RuleMeta[] = [];
+    let tokens: number | undefined;
+    const estimatedTokens = (): number => (tokens ??= request.promptTokens() + (request.maxOutputTokens ?? this.options.defaultMaxTokens));
+    for (const view of levels) {
+      const { limits, budget } = view.policy;
+      const base = `${view.level}:${view.id}`;
+      if (limits?.rpm !== undefined) {
+        rules.push({ kind: 'rate', key: `${base}:rpm`, limit: limits.rpm, windowMs: MINUTE, amount: 1 });
+        meta.push({ level: view, what: 'rpm' });
+      }
+      if (limits?.tpm !== undefined) {
+        rules.push({ kind: 'rate', key: `${base}:tpm`, limit: limits.tpm, windowMs: MINUTE, amount: estimatedTokens() });
+        meta.push({ level: view, what: 'tpm' });
+      }
+      if (limits?.tpd !== undefined) {
+        rules.push({ kind: 'rate', key: `${base}:tpd`, limit: limits.tpd, windowMs: DAY, amount: estimatedTokens() });
+        meta.push({ level: view, what: 'tpd' });
+      }
+      if (limits?.max_parallel !== undefined) {
+        rules.push({ kind: 'parallel', key: `${base}:parallel`, limit: limits.max_parallel });
+        meta.push({ level: view, what: 'parallel' });
+      }
+      if (budget) {
+        const cost = this.#maxCostNano(request, view, estimatedTokens);
+        if (cost === undefined) continue;
+        const window = periodWindow(budget.period, now);
+        const seed = toNano(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0);
+        const expiresAt = Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER;
+        rules.push({ kind: 'budget', key: `${base}:budget:${window.id}`, limit: toNano(budget.usd), amount: cost, expiresAt, seed });
+        meta.push({ level: view, what: 'budget', budget, endsAt: window.endsAt });
+      }
+    }
+    if (rules.length === 0) return undefined;
+
+    const admission = await this.limiter.acquire(hashTag(levels), rules);
+    if (!admission.admitted) throw refusal(admission, meta, now);
+    return new Ticket(this.limiter, admission.lease, rules, meta, admission.states);
+  }
+
+  /** The request's largest possible cost in nano-USD; undefined when it is unpriced and that is allowed. */
+  #maxCostNano(request: AdmissionRequest, view: LevelView, tokens: () => number): number | undefined {
+    const price = request.price;
+    if (price === undefined) {
+      if (this.options.unpricedModels === 'allow') return undefined;
+      throw new GatewayError(
+        'model_not_priced',
+        `${capitalize(view.label)} has a budget, and "${request.model}" has no known price, so its cost cannot be held to it. Configure a price for its targets (targets[].price) or set governance.unpriced_models: allow.`,
+      );
+    }
+    const output = request.maxOutputTokens ?? this.options.defaultMaxTokens;
+    const prompt = tokens() - output;
+    return Math.ceil((prompt * price.input + output * price.output) * 1000);
+  }
+
+  /** The levels a request belongs to, innermost first: key, team, org, end user (only those that exist). */
+  #levels(principal: Principal, endUser: string | undefined): LevelView[] {
+    const levels: LevelView[] = [];
+    if (principal.key) levels.push({ level: 'key', id: principal.key.id, label: `key "${principal.key.name}"`, policy: principal.key });
+    if (principal.team) levels.push({ level: 'team', id: principal.team.id, label: `team "${principal.team.name}"`, policy: principal.team });
+    if (principal.org) levels.push({ level: 'org', id: principal.org.id, label: `org "${principal.org.name}"`, policy: principal.org });
+    const user = endUser === undefined ? undefined : this.directory?.user(endUser);
+    if (user) levels.push({ level: 'user', id: user.id, label: `end user "${user.id}"`, policy: user });
+    return levels;
+  }
+}
+
+/** What an admitted request holds; `settle` gives back what it did not use, exactly once. */
+export class Ticket {
+  #settled = false;
+
+  constructor(
+    private readonly limiter: Limiter,
+    private readonly lease: Lease,
+    private readonly rules: Rule[],
+    private readonly meta: RuleMeta[],
+    readonly states: RuleState[],
+  ) {}
+
+  /** Reconciles the reservation: `tokens` used (prompt + completion) and what the answer cost. */
+  settle(tokens: number, costUsd: number): Promise<void> {
+    if (this.#settled) return Promise.resolve();
+    this.#settled = true;
+    const actual = this.rules.map((rule, i) => {
+      const what = this.meta[i]!.what;
+      if (what === 'tpm' || what === 'tpd') return tokens;
+      if (what === 'budget') return toNano(costUsd);
+      return undefined;
+    });
+    return this.limiter.settle(this.lease, actual);
+  }
+
+  /** OpenAI's x-ratelimit-* headers from the tightest request and token limits. */
+  headers(into: Record<string, string>): void {
+    this.#header(into, 'requests', 'rpm');
+    this.#header(into, 'tokens', 'tpm');
+  }
+
+  #header(into: Record<string, string>, name: string, what: RuleMeta['what']): void {
+    let tightest: RuleState | undefined;
+    this.meta.forEach((meta, i) => {
+      const state = this.states[i]!;
+      if (meta.what === what && (tightest === undefined || state.remaining < tightest.remaining)) tightest = state;
+    });
+    if (!tightest) return;
+    into[`x-ratelimit-limit-${name}`] = String(tightest.limit);
+    into[`x-ratelimit-remaining-${name}`] = String(Math.max(0, Math.floor(tightest.remaining)));
+    into[`x-ratelimit-reset-${name}`] = resetText(tightest.resetMs);
+  }
+}
+
+function checkPolicy(view: LevelView, model: string, now: number): void {
+  const { policy, label } = view;
+  if (policy.blocked) throw new GatewayError('access_denied', `${capitalize(label)} is blocked. Ask your administrator.`);
+  if (view.level !== 'key' && policy.expires_at !== null && policy.expires_at <= now) {
+    throw new GatewayError('access_denied', `${capitalize(label)} expired at ${new Date(policy.expires_at).toISOString()}. Ask your administrator.`);
+  }
+  if (policy.models !== null && !policy.models.some((allowed) => modelMatches(allowed, model))) {
+    const list = policy.models.length > 0 ? policy.models.join(', ') : 'none';
+    throw new GatewayError('model_not_allowed', `${capitalize(label)} may not use the model "${model}" (allowed: ${list}).`, { param: 'model' });
+  }
+}
+
+/** An allowed-models entry: a name, `<provider>/*` for any model of a provider, or `*`. */
+export function modelMatches(allowed: string, model: string): boolean {
+  if (allowed === model || allowed === '*') return true;
+  return allowed.endsWith('/*') && model.startsWith(allowed.slice(0, -1));
+}
+
+/** The 429 (or 503) for a refused admission, naming the level, the limit and when to come back. */
+function refusal(admission: Extract<Admission, { admitted: false }>, meta: RuleMeta[], now: number): GatewayError {
+  const rule = meta[admission.refused]!;
+  const state = admission.states[admission.refused];
+  const who = capitalize(rule.level.label);
+  const retryAfterMs = admission.retryAfterMs ?? undefined;
+  const retryText = retryAfterMs === undefined ? '' : ` Retry after ${Math.max(1, Math.ceil(retryAfterMs / 1000))}s.`;
+  switch (rule.what) {
+    case 'rpm':
+      return new GatewayError('rate_limit_exceeded', `Rate limit reached for ${rule.level.label}: ${state?.limit} requests per minute.${retryText}`, { retryAfterMs });
+    case 'tpm':
+    case 'tpd': {
+      const per = rule.what === 'tpm' ? 'minute' : 'day';
+      if (admission.retryAfterMs === null) {
+        return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} tokens per ${per}, and this request may use more than that on its own (prompt plus max_tokens). Lower max_tokens or shorten the prompt.`);
+      }
+      return new GatewayError('rate_limit_exceeded', `Token rate limit reached for ${rule.level.label}: ${state?.limit} tokens per ${per}.${retryText}`, { retryAfterMs });
+    }
+    case 'parallel':
+      return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} requests in flight at once, and that many are running.${retryText}`, { retryAfterMs: retryAfterMs ?? 1000 });
+    case 'budget': {
+      const budget = rule.budget!;
+      const spent = state ? fromNano(state.limit - state.remaining) : undefined;
+      const resets = rule.endsAt !== undefined && Number.isFinite(rule.endsAt) ? ` It resets at ${new Date(rule.endsAt).toISOString()}.` : '';
+      const spentText = spent === undefined ? '' : ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
+      return new GatewayError(
+        'budget_exceeded',
+        `Budget reached for ${rule.level.label}: $${budget.usd} ${budget.period === 'total' ? 'in total' : budget.period}${spentText}; this request could cost more than what is left.${resets}`,
+        { retryAfterMs: rule.endsAt !== undefined && Number.isFinite(rule.endsAt) ? rule.endsAt - now : undefined },
+      );
+    }
+  }
+}
+
+/**
+ * Redis Cluster runs a script only over keys of one slot: a request's counters share the hash tag
+ * of its outermost level (org, else team, else key; an end user's counters are kept per that tenant).
+ */
+function hashTag(levels: LevelView[]): string {
+  const outer = levels.find((l) => l.level === 'org') ?? levels.find((l) => l.level === 'team') ?? levels.find((l) => l.level === 'key') ?? levels[0]!;
+  return `${outer.level}:${outer.id}`;
+}
+
+function toNano(usd: number): number {
+  return Math.round(usd * 1e9);
+}
+
+function fromNano(nano: number): number {
+  return nano / 1e9;
+}
+
+/** OpenAI's reset format: `1s`, `6m0s`, `20ms`. */
+export function resetText(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.ceil(ms))}ms`;
+  const seconds = Math.ceil(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${seconds % 60}s`;
+  return `${Math.floor(minutes / 60)}h${minutes % 60}m${seconds % 60}s`;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

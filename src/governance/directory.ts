@@ -1,0 +1,165 @@
+/**
+ * The in-memory picture of keys, teams, orgs and end users that requests are checked against, so
+ * nothing on the request path waits on the database. It is loaded at start-up and reloaded when
+ * the database's revision counter moves (polled every few seconds, so changes made through
+ * another instance arrive too; changes made here reload at once). A failed reload keeps the last
+ * picture.
+ */
+import { periodWindow } from './periods.js';
+import type { BudgetPeriod, KeyRecord, OrgRecord, TeamRecord, UserRecord } from './types.js';
+
+export type Level = 'key' | 'team' | 'org' | 'user';
+
+/** What the directory reads (GovernanceStore provides it). */
+export interface DirectorySource {
+  listOrgs(): Promise<OrgRecord[]>;
+  listTeams(): Promise<TeamRecord[]>;
+  listKeys(): Promise<KeyRecord[]>;
+  listUsers(): Promise<UserRecord[]>;
+  revision(): Promise<number>;
+  spendTotals(level: Level, sinceDay: string | null): Promise<Map<string, number>>;
+}
+
+export interface DirectoryOptions {
+  refreshIntervalMs: number;
+  onError: (err: unknown) => void;
+  now?: () => number;
+}
+
+interface Snapshot {
+  revision: number;
+  byHash: Map<string, KeyRecord>;
+  /** Rotated keys' old hashes, valid until the key's previous_expires_at. */
+  byPreviousHash: Map<string, KeyRecord>;
+  keys: Map<string, KeyRecord>;
+  teams: Map<string, TeamRecord>;
+  orgs: Map<string, OrgRecord>;
+  users: Map<string, UserRecord>;
+  /** Spend recorded per `<level>:<id>:<period id>` when loaded, to seed budget counters. */
+  spend: Map<string, number>;
+}
+
+const EMPTY: Snapshot = { revision: -1, byHash: new Map(), byPreviousHash: new Map(), keys: new Map(), teams: new Map(), orgs: new Map(), users: new Map(), spend: new Map() };
+
+export class Directory {
+  #snapshot: Snapshot = EMPTY;
+  #timer: NodeJS.Timeout | undefined;
+  #loading: Promise<void> | undefined;
+  readonly #now: () => number;
+
+  constructor(
+    private readonly source: DirectorySource,
+    private readonly options: DirectoryOptions,
+  ) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Loads the first picture (failures propagate: the gateway cannot check keys without it), then polls. */
+  async start(): Promise<void> {
+    await this.#load(await this.source.revision());
+    this.#timer = setInterval(() => void this.refresh(), this.options.refreshIntervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Reloads if the database changed since the last load; never rejects. */
+  async refresh(): Promise<void> {
+    try {
+      const revision = await this.source.revision();
+      if (revision !== this.#snapshot.revision) await this.#load(revision);
+    } catch (err) {
+      this.options.onError(err);
+    }
+  }
+
+  /** Whether any virtual key exists (revoked ones included): without keys or a master key the gateway is open. */
+  get hasKeys(): boolean {
+    return this.#snapshot.keys.size > 0;
+  }
+
+  /** The key a secret's hash belongs to (by its current hash, or its previous one within the grace period). */
+  keyByHash(hash: string): KeyRecord | undefined {
+    const snapshot = this.#snapshot;
+    const current = snapshot.byHash.get(hash);
+    if (current) return current;
+    const rotated = snapshot.byPreviousHash.get(hash);
+    return rotated && rotated.previous_expires_at !== null && rotated.previous_expires_at > this.#now() ? rotated : undefined;
+  }
+
+  key(id: string): KeyRecord | undefined {
+    return this.#snapshot.keys.get(id);
+  }
+
+  team(id: string | null): TeamRecord | undefined {
+    return id === null ? undefined : this.#snapshot.teams.get(id);
+  }
+
+  org(id: string | null): OrgRecord | undefined {
+    return id === null ? undefined : this.#snapshot.orgs.get(id);
+  }
+
+  user(id: string): UserRecord | undefined {
+    return this.#snapshot.users.get(id);
+  }
+
+  /** Spend recorded for a level in a budget period as of the last load (0 for a period that began since). */
+  recordedSpend(level: Level, id: string, periodId: string): number {
+    return this.#snapshot.spend.get(`${level}:${id}:${periodId}`) ?? 0;
+  }
+
+  async #load(revision: number): Promise<void> {
+    // Concurrent reloads (a poll and an admin change) share one.
+    this.#loading ??= this.#read(revision).finally(() => (this.#loading = undefined));
+    return this.#loading;
+  }
+
+  async #read(revision: number): Promise<void> {
+    const [orgs, teams, keys, users] = await Promise.all([this.source.listOrgs(), this.source.listTeams(), this.source.listKeys(), this.source.listUsers()]);
+    const byHash = new Map<string, KeyRecord>();
+    const byPreviousHash = new Map<string, KeyRecord>();
+    for (const key of keys) {
+      if (key.revoked_at !== null) continue;
+      byHash.set(key.key_hash, key);
+      if (key.previous_hash !== null) byPreviousHash.set(key.previous_hash, key);
+    }
+    const spend = await this.#budgetSpend([
+      ['org', orgs],
+      ['team', teams],
+      ['key', keys],
+      ['user', users],
+    ]);
+    this.#snapshot = {
+      revision,
+      byHash,
+      byPreviousHash,
+      keys: new Map(keys.map((k) => [k.id, k])),
+      teams: new Map(teams.map((t) => [t.id, t])),
+      orgs: new Map(orgs.map((o) => [o.id, o])),
+      users: new Map(users.map((u) => [u.id, u])),
+      spend,
+    };
+  }
+
+  /** Spend so far in the current period of every budget, one query per level and period in use. */
+  async #budgetSpend(levels: [Level, { id: string; budget: { period: BudgetPeriod } | null }[]][]): Promise<Map<string, number>> {
+    const now = this.#now();
+    const spend = new Map<string, number>();
+    const queries: Promise<void>[] = [];
+    for (const [level, records] of levels) {
+      const periods = new Set(records.flatMap((r) => (r.budget ? [r.budget.period] : [])));
+      for (const period of periods) {
+        const window = periodWindow(period, now);
+        queries.push(
+          this.source.spendTotals(level, window.startDay).then((totals) => {
+            for (const [id, usd] of totals) spend.set(`${level}:${id}:${window.id}`, usd);
+          }),
+        );
+      }
+    }
+    await Promise.all(queries);
+    return spend;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Builds governance from the config: the database (SQLite by default, PostgreSQL), the directory
+ * of keys / teams / orgs / users kept in memory, the limiter (memory, or Redis with a fallback
+ * policy), the batched spend writer, and the admission stage the pipeline runs.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import { Counter, type Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import { AdmissionStage } from '../gateway/admission-stage.js';
+import type { ModelRegistry } from '../routing/models.js';
+import { openDatabase, redactUrl } from '../storage/database.js';
+import { GovernanceStore } from '../storage/governance-store.js';
+import { SpendWriter } from '../storage/spend-writer.js';
+import { Admitter } from './admission.js';
+import { Directory } from './directory.js';
+import { Ledger } from './ledger.js';
+import type { Limiter } from './limits/limiter.js';
+import { MemoryLimiter } from './limits/memory-limiter.js';
+import { Authenticator } from './principal.js';
+
+export const DEFAULT_STORAGE_URL = 'sqlite://./data/switchyard.db';
+
+/** The database could not be opened at start-up: the gateway cannot check keys without it. */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
+}
+
+export interface Governance {
+  store: GovernanceStore;
+  directory: Directory;
+  authenticator: Authenticator;
+  admission: AdmissionStage;
+  /** Where the data lives, password redacted (for the banner). */
+  storageUrl: string;
+  limiterBackend: 'memory' | 'redis';
+  close(): Promise<void>;
+}
+
+export interface GovernanceDeps {
+  models: ModelRegistry;
+  registry: Registry;
+  logger: FastifyBaseLogger;
+}
+
+export async function createGovernance(config: Config, storageUrl: string, { models, registry, logger }: GovernanceDeps): Promise<Governance> {
+  const settings = config.governance;
+  const throttled = throttle(logger);
+  const database = await openDatabase(storageUrl, { onError: (err) => throttled('database', err, 'the database connection failed') }).catch((err: unknown) => {
+    throw new StorageUnavailableError(`cannot open the database (storage.url or DATABASE_URL): ${(err as Error).message}`, { cause: err });
+  });
+  const store = new GovernanceStore(database);
+
+  const directory = new Directory(store, {
+    refreshIntervalMs: settings.refresh_interval_ms,
+    onError: (err) => throttled('directory', err, 'could not reload keys, teams and orgs from the database; the last ones loaded stay in force'),
+  });
+  await directory.start();
+
+  const spilled = new Counter({ name: 'switchyard_spend_rows_spilled_total', help: 'Spend rows written to the spill file because the database was unavailable and the queue was full.', registers: [registry] });
+  const writer = new SpendWriter({
+    write: (rows) => store.writeSpend(rows),
+    spillPath: settings.spend.spill_path,
+    maxQueue: settings.spend.max_queue,
+    batchSize: settings.spend.batch_size,
+    flushIntervalMs: settings.spend.flush_interval_ms,
+    onError: (err) => throttled('spend', err, 'could not write spend rows to the database; they are kept and retried'),
+    onSpill: (rows) => spilled.inc(rows),
+  });
+
+  const limiterBackend = settings.limits.backend ?? (config.redis.url ? 'redis' : 'memory');
+  const limiter = await createLimiter(config, limiterBackend, registry, throttled);
+  const admitter = new Admitter(directory, limiter, { unpricedModels: settings.unpriced_models, defaultMaxTokens: settings.default_max_tokens });
+  const ledger = new Ledger((providerId, model) => models.knownTarget(providerId, model)?.info.price, writer);
+
+  return {
+    store,
+    directory,
+    authenticator: new Authenticator(config.auth.master_key, directory),
+    admission: new AdmissionStage(models, { admitter, ledger, drainMs: settings.drain_timeout_ms }),
+    storageUrl: redactUrl(storageUrl),
+    limiterBackend,
+    async close() {
+      directory.stop();
+      await writer.close(5_000);
+      await limiter.close();
+      await database.close();
+    },
+  };
+}
+
+type Report = (topic: string, err: unknown, message: string) => void;
+
+async function createLimiter(config: Config, backend: 'memory' | 'redis', registry: Registry, report: Report): Promise<Limiter> {
+  const local = new MemoryLimiter({ onError: (err) => report('limits', err, 'a limit reservation could not be settled') });
+  if (backend === 'memory') return local;
+  // ioredis and the Redis limiter load only when used.
+  const [{ Redis }, { RedisLimiter }, { FallbackLimiter }] = await Promise.all([import('ioredis'), import('./limits/redis-limiter.js'), import('./limits/fallback-limiter.js')]);
+  const settings = config.governance.limits;
+  const client = new Redis(config.redis.url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 500, lazyConnect: true });
+  client.on('error', (err: Error) => report('redis', err, 'the Redis limiter connection failed'));
+  client.connect().catch(() => undefined);
+  const fallbacks = new Counter({ name: 'switchyard_limiter_fallbacks_total', help: `Admissions decided without Redis (on_redis_error: ${settings.on_redis_error}).`, registers: [registry] });
+  const redisLimiter = new RedisLimiter(client, { timeoutMs: settings.redis_timeout_ms, onError: (err) => report('limits', err, 'a limit reservation could not be settled in Redis') });
+  const limiter = new FallbackLimiter(redisLimiter, local, {
+    policy: settings.on_redis_error,
+    onFallback: (err) => {
+      fallbacks.inc();
+      report('limits-fallback', err, settings.on_redis_error === 'open' ? 'Redis is unreachable: limits are enforced per instance until it is back' : 'Redis is unreachable: requests are refused (governance.limits.on_redis_error: closed)');
+    },
+  });
+  return {
+    acquire: (tag, rules) => limiter.acquire(tag, rules),
+    settle: (lease, actual) => limiter.settle(lease, actual),
+    async close() {
+      await limiter.close();
+      client.disconnect();
+    },
+  };
+}
+
+/** Logs each kind of failure at most once a minute, so an outage is loud without flooding. */
+function throttle(logger: FastifyBaseLogger): Report {
+  const last = new Map<string, number>();
+  return (topic, err, message) => {
+    const now = Date.now();
+    if ((last.get(topic) ?? -Infinity) > now - 60_000) return;
+    last.set(topic, now);
+    logger.error({ err }, message);
+  };
+}

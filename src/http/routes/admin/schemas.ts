@@ -1,0 +1,100 @@
+/**
+ * The admin API's input: zod schemas for the policy fields every level takes (DESIGN.md §4) and
+ * for each entity's own fields, plus the conversion to stored records (ISO times → epoch ms) and
+ * back (records as the API shows them: ISO times, no key hashes).
+ */
+import { z } from 'zod';
+import { GatewayError } from '../../../gateway/errors.js';
+import { formatIssue } from '../../../config/load.js';
+import { BUDGET_PERIODS, type KeyRecord, type Policy } from '../../../governance/types.js';
+
+const positiveInt = z.number().int().positive();
+const isoTime = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time such as "2027-01-01T00:00:00Z"' });
+const name = z.string().trim().min(1, 'must not be empty').max(200);
+
+const budget = z.strictObject({
+  usd: z.number().nonnegative(),
+  period: z.enum(BUDGET_PERIODS),
+});
+
+const limits = z.strictObject({
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
+  tpd: positiveInt.optional(),
+  max_parallel: positiveInt.optional(),
+});
+
+/** Policy fields; null clears one on update. */
+const policyFields = {
+  models: z.array(z.string().min(1)).max(1000).nullable().optional(),
+  budget: budget.nullable().optional(),
+  limits: limits.nullable().optional(),
+  regions: z.array(z.string().min(1)).max(100).nullable().optional(),
+  metadata: z.record(z.string().min(1).max(100), z.string().max(500)).nullable().optional(),
+  expires_at: isoTime.nullable().optional(),
+  blocked: z.boolean().optional(),
+};
+
+export const orgInput = z.strictObject({ name, ...policyFields });
+export const teamInput = z.strictObject({ name, org_id: z.string().min(1).nullable().optional(), ...policyFields });
+export const keyInput = z.strictObject({ name, team_id: z.string().min(1).nullable().optional(), ...policyFields });
+export const userInput = z.strictObject({ id: z.string().min(1).max(256), name: z.string().max(200).nullable().optional(), ...policyFields });
+export const rotateInput = z.strictObject({ grace_seconds: z.number().int().nonnegative().max(30 * 86_400).optional() });
+
+/** Parses `body` or throws a 400 naming every problem with its path. */
+export function parseInput<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(formatIssue);
+  throw new GatewayError('invalid_request', `Invalid request body: ${problems.join('; ')}`, { param: result.error.issues[0]?.path.join('.') || null });
+}
+
+type PolicyInput = { [K in keyof typeof policyFields]?: z.output<(typeof policyFields)[K]> };
+
+/** The policy of a new entity: what the input says, the rest open. */
+export function policyOf(input: PolicyInput): Policy {
+  return {
+    models: input.models ?? null,
+    budget: input.budget ?? null,
+    limits: input.limits ? compactLimits(input.limits) : null,
+    regions: input.regions ?? null,
+    metadata: input.metadata ?? null,
+    expires_at: input.expires_at ? Date.parse(input.expires_at) : null,
+    blocked: input.blocked ?? false,
+  };
+}
+
+/** An update's policy changes: only the fields given (null clears). */
+export function policyPatch(input: PolicyInput): Partial<Policy> {
+  const patch: Partial<Policy> = {};
+  if (input.models !== undefined) patch.models = input.models;
+  if (input.budget !== undefined) patch.budget = input.budget;
+  if (input.limits !== undefined) patch.limits = input.limits === null ? null : compactLimits(input.limits);
+  if (input.regions !== undefined) patch.regions = input.regions;
+  if (input.metadata !== undefined) patch.metadata = input.metadata;
+  if (input.expires_at !== undefined) patch.expires_at = input.expires_at === null ? null : Date.parse(input.expires_at);
+  if (input.blocked !== undefined) patch.blocked = input.blocked;
+  return patch;
+}
+
+/** `{}` of limits is no limits. */
+function compactLimits(given: z.output<typeof limits>): Policy['limits'] {
+  const result = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
+  return Object.keys(result).length > 0 ? result : null;
+}
+
+const TIME_FIELDS = ['at', 'created_at', 'updated_at', 'expires_at', 'revoked_at', 'previous_expires_at'] as const;
+
+/** A record as the API shows it: times as ISO strings, and never a key's hashes. */
+export function present<R extends object>(record: R): Record<string, unknown> {
+  const shown = { ...record } as Record<string, unknown>;
+  for (const field of TIME_FIELDS) {
+    const value = shown[field];
+    if (typeof value === 'number') shown[field] = new Date(value).toISOString();
+  }
+  delete shown.key_hash;
+  delete shown.previous_hash;
+  return shown;
+}
+
+export type ShownKey = Omit<KeyRecord, 'key_hash' | 'previous_hash'>;

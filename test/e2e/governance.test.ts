@@ -1,0 +1,284 @@
+/**
+ * Governance end to end: the admin API creates orgs, teams and keys; clients use the keys with
+ * the official OpenAI SDK; limits, budgets and allowed models refuse with the documented errors;
+ * every answer carries its cost; spend is recorded and reported; keys rotate and revoke.
+ */
+import { request, type IncomingHttpHeaders } from 'node:http';
+import OpenAI, { AuthenticationError, PermissionDeniedError, RateLimitError } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiError, raw, sdk, type RawResponse } from '../helpers/client.js';
+import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
+
+const MASTER_KEY = 'sk-master-governance-e2e';
+/** USD per 1M tokens: $0.001 a token, so a short request costs a few cents. */
+const PRICE = 1000;
+
+let gateway: Gateway;
+
+beforeAll(async () => {
+  gateway = await startGateway(`
+auth: { master_key: ${MASTER_KEY} }
+governance:
+  spend: { flush_interval_ms: 50 }
+  drain_timeout_ms: 10000
+providers:
+  demo: { type: mock }
+  slow: { type: mock, tokens_per_second: 40 }
+  free: { type: mock }
+models:
+  mock:
+    targets: [ { provider: demo, model: mock, price: { input: ${PRICE}, output: ${PRICE} } } ]
+  slow:
+    targets: [ { provider: slow, model: mock, price: { input: ${PRICE}, output: ${PRICE} } } ]
+  other:
+    targets: [ { provider: free, model: mock } ]
+`);
+});
+
+afterAll(stopAllGateways);
+
+async function admin(method: string, path: string, body?: unknown): Promise<RawResponse> {
+  return raw(gateway, `/admin${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { authorization: `Bearer ${MASTER_KEY}` } });
+}
+
+async function createKey(body: Record<string, unknown>): Promise<{ id: string; key: string }> {
+  const created = await admin('POST', '/keys', body);
+  expect(created.status, created.text).toBe(201);
+  return created.json as { id: string; key: string };
+}
+
+function ask(client: OpenAI, content = 'hello there', extra: Partial<OpenAI.Chat.ChatCompletionCreateParamsNonStreaming> = {}) {
+  return client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content }], max_tokens: 20, ...extra });
+}
+
+/** Spend rows are written in the background: wait until the report shows `requests`. */
+async function spendOf(keyId: string, requests: number): Promise<{ requests: number; cost_usd: number; prompt_tokens: number; completion_tokens: number }> {
+  for (let i = 0; i < 100; i++) {
+    const report = await admin('GET', `/spend?group_by=key&key_id=${keyId}`);
+    const row = (report.json as { data: { group: string; requests: number; cost_usd: number; prompt_tokens: number; completion_tokens: number }[] }).data.find((r) => r.group === keyId);
+    if (row && row.requests >= requests) return row;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`spend of ${keyId} never reached ${requests} requests`);
+}
+
+describe('admin API', () => {
+  it('needs the master key', async () => {
+    const none = await raw(gateway, '/admin/keys');
+    expect(none.status).toBe(401);
+    const { key } = await createKey({ name: 'not-an-admin' });
+    const client = await raw(gateway, '/admin/keys', { headers: { authorization: `Bearer ${key}` } });
+    expect(client.status).toBe(401);
+    expect((client.json as { error: { message: string } }).error.message).toMatch(/master key/);
+  });
+
+  it('creates an org, a team in it and a key in the team; the secret is shown once, never its hash', async () => {
+    const org = await admin('POST', '/orgs', { name: 'acme', budget: { usd: 100, period: 'monthly' }, metadata: { cost_center: 'cc-1' } });
+    expect(org.status).toBe(201);
+    const orgId = (org.json as { id: string }).id;
+    expect(orgId).toMatch(/^org_/);
+    const team = await admin('POST', '/teams', { name: 'ml', org_id: orgId, limits: { rpm: 1000 } });
+    expect(team.status).toBe(201);
+    const teamId = (team.json as { id: string }).id;
+    const key = await admin('POST', '/keys', { name: 'ci', team_id: teamId, models: ['mock'], expires_at: '2099-01-01T00:00:00Z' });
+    expect(key.status).toBe(201);
+    const shown = key.json as Record<string, unknown>;
+    expect(shown.key).toMatch(/^sk-sy-[A-Za-z0-9_-]{43}$/);
+    expect(shown).toMatchObject({ name: 'ci', team_id: teamId, models: ['mock'], expires_at: '2099-01-01T00:00:00.000Z', blocked: false });
+    expect(shown).not.toHaveProperty('key_hash');
+
+    const fetched = await admin('GET', `/keys/${shown.id as string}`);
+    expect(fetched.json).not.toHaveProperty('key');
+    expect(fetched.json).not.toHaveProperty('key_hash');
+    expect((fetched.json as { key_hint: string }).key_hint).toBe(`${(shown.key as string).slice(0, 10)}…${(shown.key as string).slice(-4)}`);
+    expect(fetched.text).not.toContain((shown.key as string).slice(10));
+  });
+
+  it('answers bad input with 400s that name the field, unknown ids with 404, parents with children with 409', async () => {
+    const bad = await admin('POST', '/keys', { name: 'x', budget: { usd: 5, period: 'fortnightly' } });
+    expect(bad.status).toBe(400);
+    expect((bad.json as { error: { message: string } }).error.message).toMatch(/budget\.period/);
+    const wrongType = await admin('POST', '/orgs', { name: 42 });
+    expect(wrongType.status).toBe(400);
+    const unknownField = await admin('POST', '/teams', { name: 't', colour: 'red' });
+    expect(unknownField.status).toBe(400);
+    expect((unknownField.json as { error: { message: string } }).error.message).toMatch(/colour/);
+    const noTeam = await admin('POST', '/keys', { name: 'k', team_id: 'team_nope' });
+    expect(noTeam.status).toBe(400);
+    expect((await admin('GET', '/orgs/org_nope')).status).toBe(404);
+    expect((await admin('PATCH', '/teams/team_nope', { name: 'x' })).status).toBe(404);
+
+    const org = (await admin('POST', '/orgs', { name: 'parent' })).json as { id: string };
+    await admin('POST', '/teams', { name: 'child', org_id: org.id });
+    const conflict = await admin('DELETE', `/orgs/${org.id}`);
+    expect(conflict.status).toBe(409);
+  });
+
+  it('keeps an audit log of changes, without secrets or hashes', async () => {
+    const { id } = await createKey({ name: 'audited' });
+    await admin('PATCH', `/keys/${id}`, { limits: { rpm: 5 } });
+    const audit = await admin('GET', `/audit?target_type=key&target_id=${id}`);
+    const entries = (audit.json as { data: { action: string; actor: string; before: unknown; after: unknown }[] }).data;
+    expect(entries.map((e) => e.action)).toEqual(['key.update', 'key.create']);
+    expect(entries[0]).toMatchObject({ actor: 'master', before: { limits: null }, after: { limits: { rpm: 5 } } });
+    expect(audit.text).not.toMatch(/key_hash|previous_hash/);
+  });
+
+  it('serves an OpenAPI document', async () => {
+    const doc = await admin('GET', '/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.json).toMatchObject({ openapi: '3.1.0' });
+    expect(Object.keys((doc.json as { paths: object }).paths)).toEqual(expect.arrayContaining(['/admin/keys', '/admin/keys/{id}/rotate', '/admin/spend', '/admin/audit']));
+  });
+});
+
+describe('virtual keys', () => {
+  it('serve requests with their cost; the master key still works as a client key', async () => {
+    const { id, key } = await createKey({ name: 'costed' });
+    const response = await sdk(gateway, key).chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'what does it cost' }], max_tokens: 10 }).withResponse();
+    const usage = response.data.usage!;
+    const cost = Number(response.response.headers.get('x-switchyard-cost-usd'));
+    expect(cost).toBeCloseTo(((usage.prompt_tokens + usage.completion_tokens) * PRICE) / 1e6, 9);
+    const spend = await spendOf(id, 1);
+    expect(spend).toMatchObject({ requests: 1, prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens });
+    expect(spend.cost_usd).toBeCloseTo(cost, 9);
+
+    const master = await sdk(gateway, MASTER_KEY).chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'hi' }] });
+    expect(master.choices[0]!.message.content).toBeTruthy();
+  });
+
+  it('are refused when unknown, revoked, or expired (401), and rotation keeps the old secret for the grace period', async () => {
+    expect(await apiError(() => ask(sdk(gateway, 'sk-sy-unknown')))).toBeInstanceOf(AuthenticationError);
+
+    const { id, key } = await createKey({ name: 'rotating' });
+    const rotated = await admin('POST', `/keys/${id}/rotate`, { grace_seconds: 3600 });
+    const fresh = (rotated.json as { key: string }).key;
+    expect(fresh).not.toBe(key);
+    await ask(sdk(gateway, fresh));
+    await ask(sdk(gateway, key));
+    await admin('POST', `/keys/${id}/rotate`, { grace_seconds: 0 });
+    expect(await apiError(() => ask(sdk(gateway, fresh)))).toBeInstanceOf(AuthenticationError);
+
+    const revoked = await createKey({ name: 'revoked' });
+    await ask(sdk(gateway, revoked.key));
+    expect((await admin('DELETE', `/keys/${revoked.id}`)).status).toBe(200);
+    expect(await apiError(() => ask(sdk(gateway, revoked.key)))).toBeInstanceOf(AuthenticationError);
+
+    const expired = await createKey({ name: 'expired', expires_at: '2020-01-01T00:00:00Z' });
+    const error = await apiError(() => ask(sdk(gateway, expired.key)));
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect(error.message).toMatch(/expired/);
+  });
+
+  it('are held to their allowed models and to blocks, at every level (403 naming the level)', async () => {
+    const { key } = await createKey({ name: 'only-other', models: ['other'] });
+    await sdk(gateway, key).chat.completions.create({ model: 'other', messages: [{ role: 'user', content: 'x' }] });
+    const denied = await apiError(() => ask(sdk(gateway, key)));
+    expect(denied).toBeInstanceOf(PermissionDeniedError);
+    expect(denied.message).toMatch(/Key "only-other" may not use the model "mock" \(allowed: other\)/);
+
+    const team = (await admin('POST', '/teams', { name: 'frozen', blocked: true })).json as { id: string };
+    const member = await createKey({ name: 'in-frozen', team_id: team.id });
+    const blocked = await apiError(() => ask(sdk(gateway, member.key)));
+    expect(blocked).toBeInstanceOf(PermissionDeniedError);
+    expect(blocked.message).toMatch(/Team "frozen" is blocked/);
+    await admin('PATCH', `/teams/${team.id}`, { blocked: false });
+    await ask(sdk(gateway, member.key));
+  });
+});
+
+describe('limits', () => {
+  it('refuse past the RPM with a 429 RateLimitError naming the level, with Retry-After and x-ratelimit headers', async () => {
+    const team = (await admin('POST', '/teams', { name: 'rpm-team', limits: { rpm: 3 } })).json as { id: string };
+    const { key } = await createKey({ name: 'rpm-key', team_id: team.id, limits: { rpm: 100 } });
+    const client = sdk(gateway, key);
+    const first = await ask(client).withResponse();
+    expect(first.response.headers.get('x-ratelimit-limit-requests')).toBe('3');
+    expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('2');
+    await ask(client);
+    await ask(client);
+    const refused = await apiError(() => ask(client));
+    expect(refused).toBeInstanceOf(RateLimitError);
+    expect(refused.status).toBe(429);
+    expect(refused.message).toMatch(/Rate limit reached for team "rpm-team": 3 requests per minute/);
+    expect(Number(refused.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuse a request whose tokens can never fit the TPM, saying so', async () => {
+    const { key } = await createKey({ name: 'tpm-key', limits: { tpm: 50 } });
+    const error = await apiError(() => ask(sdk(gateway, key), 'hi', { max_tokens: 500 }));
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(error.message).toMatch(/allows 50 tokens per minute, and this request may use more/);
+  });
+
+  it('hold a budget under 200 concurrent requests: settled spend never passes it, every refusal is a 429', async () => {
+    const budget = 0.5;
+    const { id, key } = await createKey({ name: 'budgeted', budget: { usd: budget, period: 'daily' } });
+    const client = new OpenAI({ baseURL: gateway.baseURL, apiKey: key, maxRetries: 0, timeout: 30_000 });
+    const results = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) => client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: `request ${i} of many` }], max_tokens: 20 }).withResponse()),
+    );
+    let spent = 0;
+    let ok = 0;
+    for (const result of results) {
+      if (result.status === 'fulfilled') {
+        ok++;
+        spent += Number(result.value.response.headers.get('x-switchyard-cost-usd'));
+      } else {
+        expect(result.reason).toBeInstanceOf(RateLimitError);
+        expect((result.reason as RateLimitError).message).toMatch(/Budget reached for key "budgeted": \$0.5 daily/);
+      }
+    }
+    expect(ok).toBeGreaterThan(5);
+    expect(ok).toBeLessThan(200);
+    expect(spent).toBeLessThanOrEqual(budget);
+    const recorded = await spendOf(id, 200);
+    expect(recorded.requests).toBe(200);
+    expect(recorded.cost_usd).toBeCloseTo(spent, 9);
+    expect(recorded.cost_usd).toBeLessThanOrEqual(budget);
+  });
+});
+
+describe('streaming', () => {
+  it('bills a stream whose client disconnected with the usage the upstream reported', async () => {
+    const { id, key } = await createKey({ name: 'streamer' });
+    // The same prompt without a disconnect, for the full usage.
+    const prompt = 'count slowly from one to forty: one two three four five six seven eight nine ten';
+    const full = await sdk(gateway, MASTER_KEY).chat.completions.create({ model: 'slow', messages: [{ role: 'user', content: prompt }], max_tokens: 40 });
+    const controller = new AbortController();
+    const stream = await sdk(gateway, key).chat.completions.create({ model: 'slow', messages: [{ role: 'user', content: prompt }], max_tokens: 40, stream: true }, { signal: controller.signal });
+    let chunks = 0;
+    // The SDK ends the iteration quietly (or throws an abort error) once aborted.
+    try {
+      for await (const _ of stream) if (++chunks === 3) controller.abort();
+    } catch (err) {
+      expect((err as Error).name).toMatch(/Abort/);
+    }
+    expect(chunks).toBe(3);
+    const spend = await spendOf(id, 1);
+    expect(spend.completion_tokens).toBe(full.usage!.completion_tokens);
+    expect(spend.prompt_tokens).toBe(full.usage!.prompt_tokens);
+  });
+
+  it('sends the cost of a stream as an HTTP trailer', async () => {
+    const { key } = await createKey({ name: 'trailer' });
+    const body = JSON.stringify({ model: 'mock', messages: [{ role: 'user', content: 'stream me' }], stream: true, stream_options: { include_usage: true } });
+    // fetch hides trailers; node:http shows them once the body has been read.
+    const { headers, trailers, text } = await new Promise<{ headers: IncomingHttpHeaders; trailers: NodeJS.Dict<string>; text: string }>((resolve, reject) => {
+      const req = request(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (part: string) => (text += part));
+        res.on('end', () => resolve({ headers: res.headers, trailers: res.trailers, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(headers.trailer).toBe('x-switchyard-cost-usd');
+    const usage = text
+      .split('\n')
+      .filter((line) => line.startsWith('data: {'))
+      .map((line) => JSON.parse(line.slice(6)) as { usage?: { prompt_tokens: number; completion_tokens: number } })
+      .find((chunk) => chunk.usage)!.usage!;
+    expect(Number(trailers['x-switchyard-cost-usd'])).toBeCloseTo(((usage.prompt_tokens + usage.completion_tokens) * PRICE) / 1e6, 9);
+  });
+});
