@@ -38,6 +38,8 @@ Options (each also from the environment variable in brackets):
   --profile             run the gateway under node --cpu-prof (bench/results/profiles/)
                         (BENCH_GATEWAY_NODE_FLAGS="--max-semi-space-size=4 ..." adds node flags to the gateway)
   --skip-bare           do not measure the bare Node proxy (the floor)  [BENCH_BARE=0]
+  --governance          also measure the same gateway with a virtual key in a team in an org, each
+                        level with RPM, TPM and a budget (column "governed")  [BENCH_GOVERNANCE=1]
   --portkey             also measure @portkey-ai/gateway (installed under /tmp; skipped if it fails)
   --markdown            also print the table as Markdown
   --strict              exit 2 when a target is missed (exit 1 is reserved for failed requests)
@@ -82,6 +84,7 @@ const OPTIONS = {
   profile: { type: 'boolean' },
   portkey: { type: 'boolean' },
   'skip-bare': { type: 'boolean' },
+  governance: { type: 'boolean' },
   markdown: { type: 'boolean' },
   strict: { type: 'boolean' },
   keep: { type: 'boolean' },
@@ -127,6 +130,7 @@ function parseOptions() {
     profile: flagOrEnv(values.profile, 'BENCH_PROFILE'),
     portkey: flagOrEnv(values.portkey, 'BENCH_PORTKEY'),
     bare: !values['skip-bare'] && env.BENCH_BARE !== '0',
+    governance: flagOrEnv(values.governance, 'BENCH_GOVERNANCE'),
     repeat: number('repeat', values.repeat, 'BENCH_REPEAT', 1, { integer: true, min: 1 }),
     markdown: Boolean(values.markdown),
     strict: flagOrEnv(values.strict, 'BENCH_STRICT'),
@@ -192,6 +196,22 @@ models:
   ${MODEL}:
     targets: [ { provider: mock-openai, model: ${MODEL} } ]
 `;
+}
+
+/** Creates an org, a team and a key through the admin API, each level limited (far above the load); returns the key. */
+async function governedKey(origin) {
+  const admin = async (path, body) => {
+    const res = await request(`${origin}/admin${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${MASTER_KEY}` }, body: JSON.stringify(body) });
+    const text = await res.body.text();
+    if (res.statusCode !== 201) throw new BenchError(`admin POST ${path} answered ${res.statusCode}: ${text}`);
+    return JSON.parse(text);
+  };
+  const limits = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
+  const budget = { usd: 1_000_000_000, period: 'monthly' };
+  const org = await admin('/orgs', { name: 'bench-org', limits, budget });
+  const team = await admin('/teams', { name: 'bench-team', org_id: org.id, limits, budget });
+  const key = await admin('/keys', { name: 'bench-key', team_id: team.id, models: [MODEL], limits: { ...limits, max_parallel: 100_000 }, budget: { ...budget, period: 'daily' } });
+  return key.key;
 }
 
 async function startGateway({ core, upstreamOrigin, dir, opts }) {
@@ -434,6 +454,11 @@ async function main() {
     { name: 'gateway', label: 'switchyard', origin: gateway.origin, pid: gateway.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${MASTER_KEY}` } },
     { name: 'direct', label: 'direct (mock upstream)', origin: upstream.origin, pid: upstream.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` } },
   ];
+  if (opts.governance) {
+    const key = await governedKey(gateway.origin);
+    targets.push({ name: 'governed', label: 'switchyard, governed key', origin: gateway.origin, pid: gateway.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
+    log('governed: a virtual key in a team in an org, each with RPM, TPM and a budget (never reached)');
+  }
   let bare;
   if (opts.bare) {
     bare = await startListener(GATEWAY_CORE, BARE_PROXY, [`--upstream=${upstream.origin}`, '--port=0'], 'the bare proxy');

@@ -116,24 +116,24 @@ export class Admitter {
         meta.push({ level: view, what: 'parallel' });
       }
       if (budget) {
-        const cost = this.#maxCostNano(request, view, estimatedTokens);
+        const cost = this.#maxCostMicros(request, view, estimatedTokens);
         if (cost === undefined) continue;
         const window = periodWindow(budget.period, now);
-        const seed = toNano(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0);
+        const seed = toMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0);
         const expiresAt = Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER;
-        rules.push({ kind: 'budget', key: `${base}:budget:${window.id}`, limit: toNano(budget.usd), amount: cost, expiresAt, seed });
+        rules.push({ kind: 'budget', key: `${base}:budget:${window.id}`, limit: toMicros(budget.usd), amount: cost, expiresAt, seed });
         meta.push({ level: view, what: 'budget', budget, endsAt: window.endsAt });
       }
     }
     if (rules.length === 0) return undefined;
 
     const admission = await this.limiter.acquire(hashTag(levels), rules);
-    if (!admission.admitted) throw refusal(admission, meta, now);
+    if (!admission.admitted) throw refusal(admission, rules, meta, now);
     return new Ticket(this.limiter, admission.lease, rules, meta, admission.states);
   }
 
-  /** The request's largest possible cost in nano-USD; undefined when it is unpriced and that is allowed. */
-  #maxCostNano(request: AdmissionRequest, view: LevelView, tokens: () => number): number | undefined {
+  /** The request's largest possible cost in micro-USD (rounded up); undefined when it is unpriced and that is allowed. */
+  #maxCostMicros(request: AdmissionRequest, view: LevelView, tokens: () => number): number | undefined {
     const price = request.price;
     if (price === undefined) {
       if (this.options.unpricedModels === 'allow') return undefined;
@@ -144,7 +144,8 @@ export class Admitter {
     }
     const output = request.maxOutputTokens ?? this.options.defaultMaxTokens;
     const prompt = tokens() - output;
-    return Math.ceil((prompt * price.input + output * price.output) * 1000);
+    // USD per 1M tokens × tokens = micro-USD.
+    return Math.ceil(prompt * price.input + output * price.output);
   }
 
   /** The levels a request belongs to, innermost first: key, team, org, end user (only those that exist). */
@@ -178,7 +179,7 @@ export class Ticket {
     const actual = this.rules.map((rule, i) => {
       const what = this.meta[i]!.what;
       if (what === 'tpm' || what === 'tpd') return tokens;
-      if (what === 'budget') return toNano(costUsd);
+      if (what === 'budget') return toMicros(costUsd);
       return undefined;
     });
     return this.limiter.settle(this.lease, actual);
@@ -222,9 +223,13 @@ export function modelMatches(allowed: string, model: string): boolean {
 }
 
 /** The 429 (or 503) for a refused admission, naming the level, the limit and when to come back. */
-function refusal(admission: Extract<Admission, { admitted: false }>, meta: RuleMeta[], now: number): GatewayError {
-  const rule = meta[admission.refused]!;
-  const state = admission.states[admission.refused];
+function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule[], meta: RuleMeta[], now: number): GatewayError {
+  // No retryAfterMs: some refusing rule can never pass. That one is the reason to give, not the
+  // first refusing rule, which may only be busy (and would be explained as too small).
+  const never = admission.retryAfterMs === null ? rules.findIndex(neverPasses) : -1;
+  const index = never >= 0 ? never : admission.refused;
+  const rule = meta[index]!;
+  const state = admission.states[index];
   const who = capitalize(rule.level.label);
   const retryAfterMs = admission.retryAfterMs ?? undefined;
   const retryText = retryAfterMs === undefined ? '' : ` Retry after ${Math.max(1, Math.ceil(retryAfterMs / 1000))}s.`;
@@ -243,7 +248,7 @@ function refusal(admission: Extract<Admission, { admitted: false }>, meta: RuleM
       return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} requests in flight at once, and that many are running.${retryText}`, { retryAfterMs: retryAfterMs ?? 1000 });
     case 'budget': {
       const budget = rule.budget!;
-      const spent = state ? fromNano(state.limit - state.remaining) : undefined;
+      const spent = state ? fromMicros(state.limit - state.remaining) : undefined;
       const resets = rule.endsAt !== undefined && Number.isFinite(rule.endsAt) ? ` It resets at ${new Date(rule.endsAt).toISOString()}.` : '';
       const spentText = spent === undefined ? '' : ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
       return new GatewayError(
@@ -255,6 +260,11 @@ function refusal(admission: Extract<Admission, { admitted: false }>, meta: RuleM
   }
 }
 
+/** A rule no wait can satisfy: the request alone is over its limit. */
+function neverPasses(rule: Rule): boolean {
+  return rule.kind === 'parallel' ? rule.limit < 1 : rule.amount > rule.limit;
+}
+
 /**
  * Redis Cluster runs a script only over keys of one slot: a request's counters share the hash tag
  * of its outermost level (org, else team, else key; an end user's counters are kept per that tenant).
@@ -264,12 +274,16 @@ function hashTag(levels: LevelView[]): string {
   return `${outer.level}:${outer.id}`;
 }
 
-function toNano(usd: number): number {
-  return Math.round(usd * 1e9);
+/**
+ * Budget counters count micro-USD: integers (exact in Lua and in JavaScript up to 2^53, so up to
+ * $9 billion), fine enough for the cheapest request (a few micro-dollars).
+ */
+function toMicros(usd: number): number {
+  return Math.round(usd * 1e6);
 }
 
-function fromNano(nano: number): number {
-  return nano / 1e9;
+function fromMicros(micros: number): number {
+  return micros / 1e6;
 }
 
 /** OpenAI's reset format: `1s`, `6m0s`, `20ms`. */

@@ -16,6 +16,8 @@ import type { Schema } from './schema.js';
 export interface Database {
   db: Kysely<Schema>;
   backend: Backend;
+  /** SQLite only: the connection Kysely uses, for the spend writer's prepared statements. */
+  sqlite?: BetterSqlite3.Database;
   close(): Promise<void>;
 }
 
@@ -73,7 +75,7 @@ async function openSqlite(file: string): Promise<Database> {
     throw new Error(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
   }
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return finishOpening({ db, backend: 'sqlite', close: () => db.destroy() }, () => migrateToLatest(db as Kysely<unknown>, 'sqlite'));
+  return finishOpening({ db, backend: 'sqlite', sqlite, close: () => db.destroy() }, () => migrateToLatest(db as Kysely<unknown>, 'sqlite'));
 }
 
 async function openPostgres(url: string, options: OpenOptions): Promise<Database> {

@@ -9,7 +9,7 @@ import { listAudit, readRevision, type AuditQuery, type AuditRecord } from './au
 import type { Database } from './database.js';
 import { KEYS, ORGS, TEAMS, USERS } from './entity-codec.js';
 import { EntityRepo } from './entity-repo.js';
-import { listRequests, type RequestQuery, type RequestRecord } from './request-log.js';
+import { listRequests, RequestLogInserter, type RequestQuery, type RequestRecord } from './request-log.js';
 import { spendReport, spendTotals, writeSpend, type SpendLevel, type SpendQuery, type SpendReportRow } from './spend.js';
 
 export { ConflictError, NotFoundError } from './errors.js';
@@ -20,12 +20,14 @@ export class GovernanceStore {
   readonly teams: EntityRepo<'teams', TeamRecord>;
   readonly keys: EntityRepo<'keys', KeyRecord>;
   readonly users: EntityRepo<'users', UserRecord>;
+  private readonly requestLog: RequestLogInserter;
 
   constructor(private readonly database: Database) {
     this.orgs = new EntityRepo(database, ORGS);
     this.teams = new EntityRepo(database, TEAMS);
     this.keys = new EntityRepo(database, KEYS);
     this.users = new EntityRepo(database, USERS);
+    this.requestLog = new RequestLogInserter(database);
   }
 
   // The whole-table reads the in-memory directory loads (governance/directory.ts, DirectorySource).
@@ -67,7 +69,7 @@ export class GovernanceStore {
 
   /** Records a batch of requests and adds them to the daily rollups, in one transaction. */
   writeSpend(rows: readonly SpendRow[]): Promise<void> {
-    return writeSpend(this.database.db, rows);
+    return writeSpend(this.database.db, rows, this.requestLog);
   }
 
   /** Rolled-up spend per group over whole UTC days; `tag` groups ignore every filter but the dates. */

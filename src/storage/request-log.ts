@@ -2,7 +2,9 @@
  * The request log: one lean row per request (no prompts, no answers), written by the batched
  * spend writer and read newest first by GET /admin/logs.
  */
-import type { Kysely, Transaction } from 'kysely';
+import type BetterSqlite3 from 'better-sqlite3';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from './database.js';
 import type { SpendRow } from '../governance/types.js';
 import { pageSize } from './paging.js';
 import type { NewRequestLogRow, Schema } from './schema.js';
@@ -28,17 +30,97 @@ export interface RequestRecord extends SpendRow {
   id: number;
 }
 
-/** 17 columns a row: well under SQLite's 32766 and PostgreSQL's 65535 bound parameters per statement. */
-const ROWS_PER_INSERT = 500;
+/**
+ * The request log's columns with their PostgreSQL types (jsonb_to_recordset needs them), in the
+ * order rows are written.
+ */
+const COLUMNS = [
+  ['request_id', 'text'],
+  ['at', 'bigint'],
+  ['key_id', 'text'],
+  ['team_id', 'text'],
+  ['org_id', 'text'],
+  ['end_user', 'text'],
+  ['model', 'text'],
+  ['provider', 'text'],
+  ['upstream_model', 'text'],
+  ['prompt_tokens', 'integer'],
+  ['completion_tokens', 'integer'],
+  ['cost_usd', 'double precision'],
+  ['latency_ms', 'integer'],
+  ['status', 'integer'],
+  ['cache', 'text'],
+  ['tags', 'jsonb'],
+] as const satisfies readonly (readonly [keyof NewRequestLogRow, string])[];
 
-export async function insertRequests(trx: Transaction<Schema>, rows: readonly SpendRow[]): Promise<void> {
-  for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-    await trx.insertInto('request_log').values(rows.slice(start, start + ROWS_PER_INSERT).map(toColumns)).execute();
+const NAMES = COLUMNS.map(([name]) => name).join(', ');
+const PG_FIELDS = sql.raw(COLUMNS.map(([name]) => (name === 'tags' ? 'tags::text' : name)).join(', '));
+const PG_RECORD = sql.raw(COLUMNS.map(([name, type]) => `${name} ${type}`).join(', '));
+/** SQLite: rows per prepared multi-row insert (the rest of a batch goes one row at a time). */
+const SQLITE_ROWS_PER_STATEMENT = 100;
+
+/**
+ * How a batch of request rows is inserted. Building a statement with Kysely, a bound value per
+ * column per row, cost the gateway 30-60 µs of CPU per row; these cost a few µs.
+ * - SQLite: prepared statements on Kysely's own connection (so inside its transaction), reused
+ *   across batches: ~4 µs a row.
+ * - PostgreSQL: the batch as ONE parameter, its rows' JSON, unpacked by jsonb_to_recordset.
+ */
+export class RequestLogInserter {
+  #multi: BetterSqlite3.Statement | undefined;
+  #single: BetterSqlite3.Statement | undefined;
+
+  constructor(private readonly database: Database) {}
+
+  async insert(trx: Transaction<Schema>, rows: readonly SpendRow[]): Promise<void> {
+    const sqlite = this.database.sqlite;
+    if (sqlite) {
+      this.#insertSqlite(sqlite, rows);
+      return;
+    }
+    const json = JSON.stringify(rows.map(toColumns));
+    await sql`insert into request_log (${sql.raw(NAMES)}) select ${PG_FIELDS} from jsonb_to_recordset(${json}::jsonb) as r(${PG_RECORD})`.execute(trx);
+  }
+
+  #insertSqlite(sqlite: BetterSqlite3.Database, rows: readonly SpendRow[]): void {
+    const row = `(${COLUMNS.map(() => '?').join(', ')})`;
+    this.#multi ??= sqlite.prepare(`insert into request_log (${NAMES}) values ${Array.from({ length: SQLITE_ROWS_PER_STATEMENT }, () => row).join(', ')}`);
+    this.#single ??= sqlite.prepare(`insert into request_log (${NAMES}) values ${row}`);
+    let i = 0;
+    for (; i + SQLITE_ROWS_PER_STATEMENT <= rows.length; i += SQLITE_ROWS_PER_STATEMENT) {
+      const values: unknown[] = [];
+      for (let j = i; j < i + SQLITE_ROWS_PER_STATEMENT; j++) pushValues(values, rows[j]!);
+      this.#multi.run(values);
+    }
+    for (; i < rows.length; i++) this.#single.run(pushValues([], rows[i]!));
   }
 }
 
+/** A row's values in COLUMNS order (SQLite: tags as JSON text). */
+function pushValues(values: unknown[], row: SpendRow): unknown[] {
+  values.push(
+    row.request_id,
+    row.at,
+    row.key_id,
+    row.team_id,
+    row.org_id,
+    row.end_user,
+    row.model,
+    row.provider,
+    row.upstream_model,
+    row.prompt_tokens,
+    row.completion_tokens,
+    row.cost_usd,
+    Math.round(row.latency_ms),
+    row.status,
+    row.cache,
+    JSON.stringify(row.tags),
+  );
+  return values;
+}
+
 /** Field by field: a caller's row may carry more than SpendRow, and the table has no column for it. */
-function toColumns(row: SpendRow): NewRequestLogRow {
+function toColumns(row: SpendRow): Omit<NewRequestLogRow, 'tags'> & { tags: readonly string[] } {
   return {
     request_id: row.request_id,
     at: row.at,
@@ -56,7 +138,7 @@ function toColumns(row: SpendRow): NewRequestLogRow {
     latency_ms: Math.round(row.latency_ms),
     status: row.status,
     cache: row.cache,
-    tags: JSON.stringify(row.tags),
+    tags: row.tags,
   };
 }
 

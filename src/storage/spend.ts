@@ -6,7 +6,7 @@
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { SpendRow } from '../governance/types.js';
-import { insertRequests } from './request-log.js';
+import type { RequestLogInserter } from './request-log.js';
 import type { Schema, SpendDailyTable, SpendDailyTagsTable, SpendMeasures } from './schema.js';
 
 export const SPEND_GROUPS = ['key', 'team', 'org', 'user', 'model', 'provider', 'tag', 'day'] as const;
@@ -52,11 +52,11 @@ const CACHE_HITS = new Set(['HIT', 'SEMANTIC_HIT']);
 const ROWS_PER_UPSERT = 500;
 
 /** Records a batch: the request rows and their rollups, in one transaction (all or nothing). */
-export async function writeSpend(db: Kysely<Schema>, rows: readonly SpendRow[]): Promise<void> {
+export async function writeSpend(db: Kysely<Schema>, rows: readonly SpendRow[], requestLog: RequestLogInserter): Promise<void> {
   if (rows.length === 0) return;
   const { daily, tags } = rollUp(rows);
   await db.transaction().execute(async (trx) => {
-    await insertRequests(trx, rows);
+    await requestLog.insert(trx, rows);
     await upsertDaily(trx, daily);
     await upsertTags(trx, tags);
   });

@@ -243,7 +243,7 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         expect((await peek(limiter, cost(0))).remaining).toBe(600);
       });
 
-      it('counts amounts up to 2^53 nano-USD exactly', async () => {
+      it('counts money amounts up to 2^53 exactly', async () => {
         const harness = await use();
         const limit = Number.MAX_SAFE_INTEGER; // ≈ 9 million USD
         const rule = budget(harness, 'org:o1:total', limit, 1, limit - 2);

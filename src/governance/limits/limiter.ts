@@ -18,7 +18,7 @@ export type Rule =
   /** Requests in flight: a lease per request, released by settle (or expiring after the lease TTL). */
   | { kind: 'parallel'; key: string; limit: number }
   /**
-   * Amounts in integer nano-USD. The key includes the period (the caller builds it, e.g.
+   * Amounts in integer money units (admission uses micro-USD). The key includes the period (the caller builds it, e.g.
    * `key:k1:daily:2024-05-01`): a settle reconciles the key it reserved under, so a key reused
    * across periods would carry the old period's refund into the new one. `expiresAt` (epoch ms) is
    * when the period's counter may be dropped (a far date for 'total'); `seed` is the spend already
@@ -113,24 +113,24 @@ function ruleProblem(rule: Rule): string | undefined {
     case 'parallel':
       return Number.isSafeInteger(rule.limit) && rule.limit >= 0 ? undefined : 'limit must be a non-negative integer';
     case 'budget':
-      if (!isNanoUsd(rule.limit)) return 'limit must be a non-negative integer (nano-USD)';
-      if (!isNanoUsd(rule.amount)) return 'amount must be a non-negative integer (nano-USD)';
-      if (!isNanoUsd(rule.seed)) return 'seed must be a non-negative integer (nano-USD)';
+      if (!isMoney(rule.limit)) return 'limit must be a non-negative integer (integer money units)';
+      if (!isMoney(rule.amount)) return 'amount must be a non-negative integer (integer money units)';
+      if (!isMoney(rule.seed)) return 'seed must be a non-negative integer (integer money units)';
       return Number.isSafeInteger(rule.expiresAt) ? undefined : 'expiresAt must be an integer epoch ms (a far date for total budgets)';
     default:
       return `unknown kind ${JSON.stringify((rule as { kind: unknown }).kind)}`;
   }
 }
 
-/** Whether `actual` may reconcile `rule` (rate: any non-negative number; budget: integer nano-USD). */
+/** Whether `actual` may reconcile `rule` (rate: any non-negative number; budget: integer money units). */
 export function isActualFor(rule: Rule, actual: number): boolean {
-  return rule.kind === 'budget' ? isNanoUsd(actual) : isAmount(actual);
+  return rule.kind === 'budget' ? isMoney(actual) : isAmount(actual);
 }
 
 function isAmount(value: number): boolean {
   return value >= 0 && Number.isFinite(value);
 }
 
-function isNanoUsd(value: number): boolean {
+function isMoney(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }

@@ -6,7 +6,7 @@
  *
  * Numbers reach Redis commands through Lua's tostring (%.14g): fine for scores and TTLs, too coarse
  * for a stored rate level and its time, which are written with %.17g, and for budget counters
- * (integer nano-USD up to 2^53), which go to INCRBY as the caller's digit strings and to SET with
+ * (integer money units up to 2^53), which go to INCRBY as the caller's digit strings and to SET with
  * %.0f.
  */
 

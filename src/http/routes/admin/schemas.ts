@@ -8,12 +8,13 @@ import { GatewayError } from '../../../gateway/errors.js';
 import { formatIssue } from '../../../config/load.js';
 import { BUDGET_PERIODS, type KeyRecord, type Policy } from '../../../governance/types.js';
 
-const positiveInt = z.number().int().positive();
+const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const isoTime = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time such as "2027-01-01T00:00:00Z"' });
 const name = z.string().trim().min(1, 'must not be empty').max(200);
 
 const budget = z.strictObject({
-  usd: z.number().nonnegative(),
+  /** Budget counters are integer micro-dollars: up to a billion USD per period. */
+  usd: z.number().nonnegative().max(1e9),
   period: z.enum(BUDGET_PERIODS),
 });
 
