@@ -44,7 +44,7 @@ const EMPTY: Snapshot = { revision: -1, byHash: new Map(), byPreviousHash: new M
 export class Directory {
   #snapshot: Snapshot = EMPTY;
   #timer: NodeJS.Timeout | undefined;
-  #loading: Promise<void> | undefined;
+  #loading: { revision: number; done: Promise<void> } | undefined;
   readonly #now: () => number;
 
   constructor(
@@ -111,9 +111,21 @@ export class Directory {
   }
 
   async #load(revision: number): Promise<void> {
-    // Concurrent reloads (a poll and an admin change) share one.
-    this.#loading ??= this.#read(revision).finally(() => (this.#loading = undefined));
-    return this.#loading;
+    // Concurrent reloads of one revision share one. A newer revision (an admin change during a
+    // poll's load) waits for the running load, whose reads may predate the change, then loads again.
+    const running = this.#loading;
+    if (running?.revision === revision) return running.done;
+    const after = running ? running.done.catch(() => undefined) : Promise.resolve();
+    const loading = {
+      revision,
+      done: after
+        .then(() => this.#read(revision))
+        .finally(() => {
+          if (this.#loading === loading) this.#loading = undefined;
+        }),
+    };
+    this.#loading = loading;
+    return loading.done;
   }
 
   async #read(revision: number): Promise<void> {
