@@ -1,21 +1,33 @@
-/** The `switchyard` command: `start [--config FILE]`, `config check FILE`, `--help`, `--version`. */
+/**
+ * The `switchyard` command: `start [--config FILE]`, `config check FILE`, `--help`, `--version`,
+ * and the admin commands `keys ...` and `spend` (a running gateway's admin API).
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { embeddedDefault } from '../config/defaults.js';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
-import { exitOnSignals, startGateway } from '../server.js';
-import { StorageUnavailableError } from '../governance/setup.js';
+import { runKeysCommand } from './keys-command.js';
+import { runSpendCommand } from './spend-command.js';
 
 const USAGE = `Usage:
   switchyard start [--config FILE]   start the gateway (config also from SWITCHYARD_CONFIG,
                                      else ./switchyard.yaml if present, else the embedded default)
   switchyard config check FILE       validate a config file without starting
+  switchyard keys create|list|revoke|rotate ...
+                                     manage virtual keys on a running gateway
+                                     (switchyard keys --help for the options)
+  switchyard spend [--group-by ...]  spend report from a running gateway
+                                     (switchyard spend --help for the options)
   switchyard --version | --help
 
 Environment: HOST, PORT (listen address), LOG_LEVEL, SWITCHYARD_CONFIG, SWITCHYARD_MASTER_KEY,
-OPENAI_API_KEY (the embedded default adds an "openai" provider when set).`;
+OPENAI_API_KEY (the embedded default adds an "openai" provider when set); the admin commands
+read SWITCHYARD_URL (default http://localhost:8080) and SWITCHYARD_MASTER_KEY.`;
 
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // The admin commands parse their own options.
+  if (argv[0] === 'keys') return runKeysCommand(argv.slice(1), env);
+  if (argv[0] === 'spend') return runSpendCommand(argv.slice(1), env);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -32,6 +44,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   if (command === undefined || command === 'start') {
     const loaded = await resolveConfig(values.config, env);
+    // The gateway's modules load only for `start`: the admin commands stay quick to launch.
+    const { exitOnSignals, startGateway } = await import('../server.js');
     exitOnSignals(await startGateway(loaded, env));
     return -1; // keep running
   }
@@ -57,7 +71,7 @@ export class UsageError extends Error {}
 export function describeCliError(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
   if (err instanceof UsageError) return `${err.message}\n\n${USAGE}`;
-  if (err instanceof StorageUnavailableError) return err.message;
+  if (err instanceof Error && err.name === 'StorageUnavailableError') return err.message;
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === 'EADDRINUSE') return `cannot listen: the address is already in use (${(err as Error).message}). Set PORT or server.port.`;
   if (code === 'EACCES') return `cannot listen: permission denied (${(err as Error).message}).`;

@@ -198,14 +198,14 @@ describe('AdmissionStage.constrain', () => {
     const rc = context(member({}, { regions: ['eu'] }));
     const err = refusal(() => stage.constrain(rc, hints({ constraints: { regions: ['us', 'asia'] } })));
     expect(err).toMatchObject({ code: 'access_denied', status: 403 });
-    expect(err.message).toBe('This key may only be served from the regions eu, not us, asia.');
+    expect(err.message).toBe("The policies of this request's key, team, org or end user allow it to be served only from the regions eu, not us, asia.");
   });
 
   it('refuses (403 access_denied) when the levels share no region', async () => {
     const { stage } = await stageOf();
     const rc = context(member({ regions: ['eu'] }, {}, { regions: ['us'] }));
     const err = refusal(() => stage.constrain(rc, hints()));
-    expect(err).toMatchObject({ code: 'access_denied', status: 403, message: 'This key may only be served from the regions (none).' });
+    expect(err).toMatchObject({ code: 'access_denied', status: 403, message: "The policies of this request's key, team, org or end user allow it to be served from no region." });
   });
 
   it("applies an end user's regions under the master key", async () => {

@@ -21,6 +21,7 @@ export interface AdmissionStageOptions {
 
 export interface Estimate {
   promptTokens: () => number;
+  promptTokensBound?: () => number;
   maxOutputTokens: number | undefined;
   /** Policies only, nothing counted (count_tokens). */
   free?: boolean;
@@ -50,7 +51,8 @@ export class AdmissionStage {
     const asked = hints.constraints.regions;
     const regions = asked === undefined ? allowed : asked.filter((region) => allowed.includes(region));
     if (regions.length === 0) {
-      throw new GatewayError('access_denied', `This key may only be served from the regions ${allowed.join(', ') || '(none)'}${asked ? `, not ${asked.join(', ')}` : ''}.`);
+      const where = allowed.length > 0 ? `only from the regions ${allowed.join(', ')}` : 'from no region';
+      throw new GatewayError('access_denied', `The policies of this request's key, team, org or end user allow it to be served ${where}${asked ? `, not ${asked.join(', ')}` : ''}.`);
     }
     return { ...hints, constraints: { ...hints.constraints, regions } };
   }
@@ -64,6 +66,7 @@ export class AdmissionStage {
         endUser: rc.endUser,
         model: plan.group.name,
         promptTokens: estimate.promptTokens,
+        promptTokensBound: estimate.promptTokensBound,
         maxOutputTokens: estimate.maxOutputTokens,
         price: this.#priceBound(plan.group),
         free: estimate.free,

@@ -21,7 +21,6 @@ import type { CountTokensCall, Executor, MessagesAnswer, MessagesCall, MessagesS
 import type { ModelGroup, ModelRegistry } from '../routing/models.js';
 import type { RoutePlan } from '../routing/plan.js';
 import type { RouteHints, Router } from '../routing/router.js';
-import { countTokens } from '../governance/tokens.js';
 import type { AdmissionStage } from './admission-stage.js';
 import type { RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
@@ -143,7 +142,7 @@ export class Pipeline {
     rc.endUser = typeof request.user === 'string' ? request.user : undefined;
     hints = this.admission ? this.admission.constrain(rc, hints) : hints;
     const plan = this.router.plain(request.model, rc, hints);
-    await this.admission?.admit(rc, plan, { promptTokens: () => embeddingInputTokens(request.input), maxOutputTokens: 0 });
+    await this.admission?.admit(rc, plan, { promptTokens: () => embeddingInputTokens(request.input, estimateTextTokens), promptTokensBound: () => embeddingInputTokens(request.input, utf8Bytes), maxOutputTokens: 0 });
     const cachePlan = this.cache?.planEmbeddings(request, plan.group, directive, rc.rawBody);
     noteCachePlan(rc, cachePlan, directive);
     if (cachePlan) {
@@ -161,7 +160,7 @@ export class Pipeline {
     if (!this.admission) return this.router.chat(request, rc, hints);
     rc.endUser = typeof request.user === 'string' ? request.user : undefined;
     const plan = this.router.chat(request, rc, this.admission.constrain(rc, hints));
-    await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), maxOutputTokens: plan.maxOutputTokens() });
+    await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), promptTokensBound: () => plan.promptTokensBound(), maxOutputTokens: plan.maxOutputTokens() });
     return plan;
   }
 
@@ -170,7 +169,7 @@ export class Pipeline {
     if (!this.admission) return this.router.chat(call.canonical(), rc, hints);
     rc.endUser = endUserOfMessages(call.native.body);
     const plan = this.router.chat(call.canonical(), rc, this.admission.constrain(rc, hints));
-    await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), maxOutputTokens: plan.maxOutputTokens() });
+    await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), promptTokensBound: () => plan.promptTokensBound(), maxOutputTokens: plan.maxOutputTokens() });
     return plan;
   }
 
@@ -309,17 +308,21 @@ function endUserOfMessages(body: object): string | undefined {
   return typeof metadata?.user_id === 'string' ? metadata.user_id : undefined;
 }
 
-/** Tokens of an embeddings input: texts are counted, token arrays are their length. */
-function embeddingInputTokens(input: EmbeddingsRequest['input']): number {
+/** Tokens of an embeddings input: texts are measured by `measure`, token arrays are their length. */
+function embeddingInputTokens(input: EmbeddingsRequest['input'], measure: (text: string) => number): number {
   const items: unknown[] = Array.isArray(input) ? input : [input];
   let tokens = 0;
   for (const item of items) {
-    if (typeof item === 'string') tokens += countTokens(item);
+    if (typeof item === 'string') tokens += measure(item);
     else if (Array.isArray(item)) tokens += item.length;
     else if (typeof item === 'number') tokens += 1;
   }
   return tokens;
 }
+
+const utf8Bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
+/** About 4 bytes a token (English with o200k), as PromptSize.estimate. */
+const estimateTextTokens = (text: string): number => Math.ceil(utf8Bytes(text) / 4);
 
 async function* replay<T>(items: T[]): AsyncGenerator<T> {
   yield* items;

@@ -272,6 +272,17 @@ describe('Admitter rules', () => {
     expect(limiter.calls[0]!.rules[2]).toMatchObject({ key: 'key:k1:budget:w2026-11-30', expiresAt: Date.parse('2026-12-07T00:00:00Z') + DAY });
   });
 
+  it('reserves token rates from the estimate and budgets from the upper bound of the prompt, each computed once', async () => {
+    const { admitter, limiter } = await world();
+    let bounds = 0;
+    const promptTokensBound = (): number => (bounds++, 400);
+    const who = principal(keyRecord({ limits: { tpm: 10_000 }, budget: { usd: 5, period: 'daily' } }), teamRecord({ budget: { usd: 50, period: 'monthly' } }));
+    await admitted(admitter, ask(who, { promptTokens: () => 100, promptTokensBound, maxOutputTokens: 50 }));
+    expect(bounds).toBe(1);
+    // tpm: 100 + 50 tokens; each budget: 400 × $2 + 50 × $8 per 1M tokens = 1,200 micro-USD.
+    expect(limiter.calls[0]!.rules.map((rule) => ('amount' in rule ? rule.amount : undefined))).toEqual([150, 1200, 1200]);
+  });
+
   it('does not estimate the prompt when only requests are counted', async () => {
     const { admitter } = await world();
     const who = principal(keyRecord({ limits: { rpm: 10, max_parallel: 3 } }));

@@ -24,8 +24,13 @@ export interface AdmissionRequest {
   endUser: string | undefined;
   /** What the client asked for: a model group, or `<provider>/<model>`. */
   model: string;
-  /** Prompt tokens (estimated; called only when a token limit or budget applies). */
+  /** Prompt tokens, estimated, for token rate limits (reconciled with the real count afterwards). */
   promptTokens: () => number;
+  /**
+   * At least as many prompt tokens as any provider will count, for budget reservations (a budget
+   * must hold however the provider counts); defaults to promptTokens.
+   */
+  promptTokensBound?: () => number;
   /** Output tokens the request may produce (its max_tokens), if it said. */
   maxOutputTokens: number | undefined;
   /** undefined: some target that may serve it has no known price. */
@@ -94,8 +99,11 @@ export class Admitter {
 
     const rules: Rule[] = [];
     const meta: RuleMeta[] = [];
-    let tokens: number | undefined;
-    const estimatedTokens = (): number => (tokens ??= request.promptTokens() + (request.maxOutputTokens ?? this.options.defaultMaxTokens));
+    let prompt: number | undefined;
+    const promptTokens = (): number => (prompt ??= request.promptTokens());
+    const estimatedTokens = (): number => promptTokens() + (request.maxOutputTokens ?? this.options.defaultMaxTokens);
+    let bound: number | undefined;
+    const promptBound = (): number => (bound ??= request.promptTokensBound ? request.promptTokensBound() : promptTokens());
     for (const view of levels) {
       const { limits, budget } = view.policy;
       const base = `${view.level}:${view.id}`;
@@ -116,7 +124,7 @@ export class Admitter {
         meta.push({ level: view, what: 'parallel' });
       }
       if (budget) {
-        const cost = this.#maxCostMicros(request, view, estimatedTokens);
+        const cost = this.#maxCostMicros(request, view, promptBound);
         if (cost === undefined) continue;
         const window = periodWindow(budget.period, now);
         const seed = toMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0);
@@ -133,7 +141,7 @@ export class Admitter {
   }
 
   /** The request's largest possible cost in micro-USD (rounded up); undefined when it is unpriced and that is allowed. */
-  #maxCostMicros(request: AdmissionRequest, view: LevelView, tokens: () => number): number | undefined {
+  #maxCostMicros(request: AdmissionRequest, view: LevelView, promptBound: () => number): number | undefined {
     const price = request.price;
     if (price === undefined) {
       if (this.options.unpricedModels === 'allow') return undefined;
@@ -143,7 +151,7 @@ export class Admitter {
       );
     }
     const output = request.maxOutputTokens ?? this.options.defaultMaxTokens;
-    const prompt = tokens() - output;
+    const prompt = promptBound();
     // USD per 1M tokens × tokens = micro-USD.
     return Math.ceil(prompt * price.input + output * price.output);
   }

@@ -106,9 +106,14 @@ export class RoutePlan {
     return prompt.estimate() + (needs.maxOutputTokens ?? ASSUMED_OUTPUT_TOKENS);
   }
 
-  /** The prompt's tokens (o200k count with allowances) for admission's reservations; 0 for requests routed by name only. */
+  /** The prompt's estimated tokens (about 4 bytes a token, with allowances) for token rate limits; 0 for requests routed by name only. */
   promptTokens(): number {
-    return this.#request.prompt?.tokens() ?? 0;
+    return this.#request.prompt?.estimate() ?? 0;
+  }
+
+  /** At least the prompt's tokens by any byte-level tokenizer (its UTF-8 bytes, with allowances), for budget reservations. */
+  promptTokensBound(): number {
+    return this.#request.prompt?.upperBound() ?? 0;
   }
 
   /** The output tokens the request reserved (max_tokens), if it said. */

@@ -2,10 +2,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { day } from '../../../governance/periods.js';
+import { GatewayError } from '../../../gateway/errors.js';
 import type { GovernanceStore } from '../../../storage/governance-store.js';
+import { SPEND_GROUPS } from '../../../storage/spend.js';
 import { parseInput, present } from './schemas.js';
 
-export const SPEND_GROUPS = ['key', 'team', 'org', 'user', 'model', 'provider', 'tag', 'day'] as const;
+export { SPEND_GROUPS };
 
 const dayParam = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a day such as 2026-12-01').refine((text) => !Number.isNaN(Date.parse(text)), 'not a calendar day');
 /** An ISO time or epoch milliseconds. */
@@ -47,6 +49,8 @@ const logsQuery = z.strictObject({
   before_id: idParam.optional(),
 });
 
+const FILTERS = ['key_id', 'team_id', 'org_id', 'end_user', 'model', 'provider'] as const;
+
 /** Spend reports default to the last 30 days. */
 const DEFAULT_DAYS = 30;
 
@@ -55,8 +59,14 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
     const query = parseInput(spendQuery, request.query);
     const to = query.to ?? day(Date.now());
     const from = query.from ?? day(Date.parse(to) - (DEFAULT_DAYS - 1) * 86_400_000);
+    if (query.group_by === 'tag') {
+      const filter = FILTERS.find((name) => query[name] !== undefined);
+      if (filter) throw new GatewayError('invalid_request', `${filter}: spend per tag is kept per day and tag only, so it cannot be narrowed by ${filter}.`, { param: filter });
+    }
     const rows = await store.spendReport({ ...query, from, to });
-    const total = rows.reduce((sum, row) => sum + row.cost_usd, 0);
+    // A request with several tags is in several tag rows: the total comes from the untagged rollup.
+    const totalRows = query.group_by === 'tag' ? await store.spendReport({ group_by: 'day', from, to }) : rows;
+    const total = totalRows.reduce((sum, row) => sum + row.cost_usd, 0);
     return { object: 'spend_report', group_by: query.group_by, from, to, total_cost_usd: total, data: rows };
   });
 
