@@ -58,7 +58,9 @@ export class CacheMetrics {
         help,
         registers,
         async collect() {
-          this.set(read(await store.stats()));
+          // A store that cannot answer (Redis down) must not fail the whole scrape: the gauge keeps its last value.
+          const stats = await store.stats().catch(() => undefined);
+          if (stats) this.set(read(stats));
         },
       });
     };

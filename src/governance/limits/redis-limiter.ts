@@ -154,19 +154,27 @@ export class RedisLimiter implements Limiter {
   private withDeadline<T>(what: string, call: Promise<T>, onLate?: (value: T) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let expired = false;
+      let answered = false;
       const timer = setTimeout(() => {
-        expired = true;
-        reject(new LimiterUnavailableError(`Redis did not answer the limits ${what} within ${this.timeoutMs} ms`));
+        // Timers run before the event loop reads sockets: when a busy loop fires this late, the
+        // reply may already be waiting. Let one round of I/O read it before calling Redis late.
+        setImmediate(() => {
+          if (answered) return;
+          expired = true;
+          reject(new LimiterUnavailableError(`Redis did not answer the limits ${what} within ${this.timeoutMs} ms`));
+        });
       }, this.timeoutMs);
       call.then(
         (value) => {
           if (expired) return onLate?.(value);
+          answered = true;
           clearTimeout(timer);
           resolve(value);
         },
         (err: unknown) => {
           // After the deadline the caller has its answer already; the late failure changes nothing.
           if (expired) return;
+          answered = true;
           clearTimeout(timer);
           reject(new LimiterUnavailableError(`the limits ${what} failed in Redis: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
         },
