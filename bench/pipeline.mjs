@@ -17,11 +17,14 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '5' },
     scenario: { type: 'string', default: 'simple' },
+    // none: no governance stage (builds before it); master: the stage with the master key (spend rows
+    // only); governed: a key in a team in an org, each with RPM, TPM and a budget.
+    governance: { type: 'string', default: 'none' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('Usage: node bench/pipeline.mjs [--dist=DIR] [--requests=N] [--rounds=N] [--scenario=simple|routed]');
+  console.log('Usage: node bench/pipeline.mjs [--dist=DIR] [--requests=N] [--rounds=N] [--scenario=simple|routed] [--governance=none|master|governed]');
   process.exit(0);
 }
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -76,10 +79,13 @@ const metrics = new Metrics();
 const models = new ModelRegistry(config, providers);
 
 let chat;
+let principal;
 try {
   const { Router, NO_HINTS } = await load('routing/router.js');
   const { RoutingMetrics } = await load('routing/events.js');
-  const pipeline = new Pipeline(new Router(models, config.routing?.rules ?? []), new Executor(new RoutingMetrics(metrics.registry)));
+  const admission = values.governance === 'none' ? undefined : await governanceStage(models);
+  const pipeline = new Pipeline(new Router(models, config.routing?.rules ?? []), new Executor(new RoutingMetrics(metrics.registry)), { admission: admission?.stage });
+  principal = admission?.principal;
   // Builds with caching take the request's cache directive; earlier ones ignore the argument.
   const noDirective = await load('cache/directive.js').then((m) => m.NO_DIRECTIVE, () => undefined);
   chat = (body, rc) => pipeline.chat(body, rc, NO_HINTS, noDirective);
@@ -102,10 +108,50 @@ const body = {
 async function run(count) {
   for (let i = 0; i < count; i++) {
     const rc = createRequestContext('bench', 'chat', performance.now());
+    rc.principal = principal;
     await chat(body, rc);
-    // What settle does with the outcome, so the request metrics are part of the figure.
+    // What settle does with the outcome, so the request metrics (and the account) are part of the figure.
     metrics.record({ route: rc.route, model: rc.model ?? '', provider: rc.providerId ?? '', status: 200, totalMs: 1, overheadMs: 0.1, usage: rc.usage });
+    rc.ledger?.record(rc, 200, 1);
+    // Let timers and I/O run now and then, as a server's event loop does (the spend writer flushes on them).
+    if (i % 256 === 255) await new Promise(setImmediate);
   }
+}
+
+/**
+ * The admit stage as the server builds it, over an in-memory directory, the memory limiter, and a
+ * spend writer into a real SQLite file (rows are written in the background, on this thread).
+ */
+async function governanceStage(models) {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { AdmissionStage } = await load('gateway/admission-stage.js');
+  const { Admitter } = await load('governance/admission.js');
+  const { Directory } = await load('governance/directory.js');
+  const { Ledger } = await load('governance/ledger.js');
+  const { MemoryLimiter } = await load('governance/limits/memory-limiter.js');
+  const { MASTER } = await load('governance/principal.js');
+  const { openDatabase } = await load('storage/database.js');
+  const { GovernanceStore } = await load('storage/governance-store.js');
+  const { SpendWriter } = await load('storage/spend-writer.js');
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-pipeline-'));
+  const store = new GovernanceStore(await openDatabase(`sqlite://${dir}/bench.db`));
+  const open = { models: null, budget: null, limits: null, regions: null, metadata: null, expires_at: null, blocked: false, created_at: 0, updated_at: 0 };
+  const generous = { rpm: 1e12, tpm: 1e15 };
+  const budget = { usd: 1e9, period: 'monthly' };
+  const org = { ...open, id: 'org_bench', name: 'bench-org', limits: generous, budget };
+  const team = { ...open, id: 'team_bench', name: 'bench-team', org_id: org.id, limits: generous, budget };
+  const key = { ...open, id: 'key_bench', name: 'bench-key', team_id: team.id, models: ['gpt-4o-mini'], limits: { ...generous, max_parallel: 1e6 }, budget: { ...budget, period: 'daily' }, key_hash: 'x', key_hint: 'x', previous_hash: null, previous_expires_at: null, revoked_at: null };
+  const source = { listOrgs: async () => [org], listTeams: async () => [team], listKeys: async () => [key], listUsers: async () => [], revision: async () => 1, spendTotals: async () => new Map() };
+  const directory = new Directory(source, { refreshIntervalMs: 3_600_000, onError: console.error });
+  await directory.start();
+  directory.stop();
+  const writer = new SpendWriter({ write: (rows) => store.writeSpend(rows), spillPath: join(dir, 'spill.jsonl'), onError: console.error });
+  const admitter = new Admitter(directory, new MemoryLimiter(), { unpricedModels: 'allow', defaultMaxTokens: 4096 });
+  const ledger = new Ledger((providerId, model) => models.knownTarget(providerId, model)?.info.price, writer);
+  const stage = new AdmissionStage(models, { admitter, ledger, drainMs: 30_000 });
+  const governed = values.governance === 'governed' ? { master: false, key, team, org } : MASTER;
+  return { stage, principal: governed };
 }
 
 const requests = Number(values.requests);
@@ -117,4 +163,4 @@ for (let round = 0; round < Number(values.rounds); round++) {
   rounds.push(Number(process.hrtime.bigint() - start) / requests / 1000);
 }
 const sorted = [...rounds].sort((a, b) => a - b);
-console.log(`${values.dist} ${values.scenario}: ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} µs per request (median of ${rounds.length} rounds of ${requests}: ${rounds.map((r) => r.toFixed(2)).join(', ')})`);
+console.log(`${values.dist} ${values.scenario} governance=${values.governance}: ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} µs per request (median of ${rounds.length} rounds of ${requests}: ${rounds.map((r) => r.toFixed(2)).join(', ')})`);

@@ -51,6 +51,10 @@ interface LevelView {
   /** For messages: `key "ci-bot"`. */
   label: string;
   policy: Policy;
+  /** Counter keys, built once per record: `key:<id>:rpm`, …, and the budget's prefix (the period id follows). */
+  keys: { rpm: string; tpm: string; tpd: string; parallel: string; budget: string };
+  /** The hash tag of the request's counters when this is its outermost level. */
+  tag: string;
 }
 
 /** What a rule stands for, to explain a refusal and to fill the x-ratelimit headers. */
@@ -70,6 +74,12 @@ const FOREVER = Date.UTC(9999, 0, 1);
 
 export class Admitter {
   readonly #now: () => number;
+  /**
+   * Levels per principal and per end user, built once: records are replaced (never changed) when
+   * the directory reloads, so a record's views stay true for as long as the record is in use.
+   */
+  readonly #principalViews = new WeakMap<Principal, LevelView[]>();
+  readonly #userViews = new WeakMap<object, LevelView>();
 
   constructor(
     private readonly directory: Directory | undefined,
@@ -106,21 +116,21 @@ export class Admitter {
     const promptBound = (): number => (bound ??= request.promptTokensBound ? request.promptTokensBound() : promptTokens());
     for (const view of levels) {
       const { limits, budget } = view.policy;
-      const base = `${view.level}:${view.id}`;
+      const { keys } = view;
       if (limits?.rpm !== undefined) {
-        rules.push({ kind: 'rate', key: `${base}:rpm`, limit: limits.rpm, windowMs: MINUTE, amount: 1 });
+        rules.push({ kind: 'rate', key: keys.rpm, limit: limits.rpm, windowMs: MINUTE, amount: 1 });
         meta.push({ level: view, what: 'rpm' });
       }
       if (limits?.tpm !== undefined) {
-        rules.push({ kind: 'rate', key: `${base}:tpm`, limit: limits.tpm, windowMs: MINUTE, amount: estimatedTokens() });
+        rules.push({ kind: 'rate', key: keys.tpm, limit: limits.tpm, windowMs: MINUTE, amount: estimatedTokens() });
         meta.push({ level: view, what: 'tpm' });
       }
       if (limits?.tpd !== undefined) {
-        rules.push({ kind: 'rate', key: `${base}:tpd`, limit: limits.tpd, windowMs: DAY, amount: estimatedTokens() });
+        rules.push({ kind: 'rate', key: keys.tpd, limit: limits.tpd, windowMs: DAY, amount: estimatedTokens() });
         meta.push({ level: view, what: 'tpd' });
       }
       if (limits?.max_parallel !== undefined) {
-        rules.push({ kind: 'parallel', key: `${base}:parallel`, limit: limits.max_parallel });
+        rules.push({ kind: 'parallel', key: keys.parallel, limit: limits.max_parallel });
         meta.push({ level: view, what: 'parallel' });
       }
       if (budget) {
@@ -129,7 +139,7 @@ export class Admitter {
         const window = periodWindow(budget.period, now);
         const seed = toMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0);
         const expiresAt = Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER;
-        rules.push({ kind: 'budget', key: `${base}:budget:${window.id}`, limit: toMicros(budget.usd), amount: cost, expiresAt, seed });
+        rules.push({ kind: 'budget', key: keys.budget + window.id, limit: toMicros(budget.usd), amount: cost, expiresAt, seed });
         meta.push({ level: view, what: 'budget', budget, endsAt: window.endsAt });
       }
     }
@@ -158,14 +168,28 @@ export class Admitter {
 
   /** The levels a request belongs to, innermost first: key, team, org, end user (only those that exist). */
   #levels(principal: Principal, endUser: string | undefined): LevelView[] {
-    const levels: LevelView[] = [];
-    if (principal.key) levels.push({ level: 'key', id: principal.key.id, label: `key "${principal.key.name}"`, policy: principal.key });
-    if (principal.team) levels.push({ level: 'team', id: principal.team.id, label: `team "${principal.team.name}"`, policy: principal.team });
-    if (principal.org) levels.push({ level: 'org', id: principal.org.id, label: `org "${principal.org.name}"`, policy: principal.org });
+    let levels = this.#principalViews.get(principal);
+    if (levels === undefined) {
+      levels = [];
+      if (principal.key) levels.push(levelView('key', principal.key.id, `key "${principal.key.name}"`, principal.key));
+      if (principal.team) levels.push(levelView('team', principal.team.id, `team "${principal.team.name}"`, principal.team));
+      if (principal.org) levels.push(levelView('org', principal.org.id, `org "${principal.org.name}"`, principal.org));
+      this.#principalViews.set(principal, levels);
+    }
     const user = endUser === undefined ? undefined : this.directory?.user(endUser);
-    if (user) levels.push({ level: 'user', id: user.id, label: `end user "${user.id}"`, policy: user });
-    return levels;
+    if (!user) return levels;
+    let userView = this.#userViews.get(user);
+    if (userView === undefined) {
+      userView = levelView('user', user.id, `end user "${user.id}"`, user);
+      this.#userViews.set(user, userView);
+    }
+    return [...levels, userView];
   }
+}
+
+function levelView(level: Level, id: string, label: string, policy: Policy): LevelView {
+  const base = `${level}:${id}`;
+  return { level, id, label, policy, keys: { rpm: `${base}:rpm`, tpm: `${base}:tpm`, tpd: `${base}:tpd`, parallel: `${base}:parallel`, budget: `${base}:budget:` }, tag: base };
 }
 
 /** What an admitted request holds; `settle` gives back what it did not use, exactly once. */
@@ -279,7 +303,7 @@ function neverPasses(rule: Rule): boolean {
  */
 function hashTag(levels: LevelView[]): string {
   const outer = levels.find((l) => l.level === 'org') ?? levels.find((l) => l.level === 'team') ?? levels.find((l) => l.level === 'key') ?? levels[0]!;
-  return `${outer.level}:${outer.id}`;
+  return outer.tag;
 }
 
 /**

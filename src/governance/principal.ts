@@ -37,6 +37,8 @@ const MEMO_LIMIT = 10_000;
 export class Authenticator {
   readonly #master: Buffer | undefined;
   readonly #hashes = new Map<string, string>();
+  /** One principal per key record (records are replaced, never changed, when the directory reloads). */
+  readonly #principals = new WeakMap<KeyRecord, Principal>();
 
   constructor(
     masterKey: string | undefined,
@@ -80,9 +82,14 @@ export class Authenticator {
     if (key.expires_at !== null && key.expires_at <= now) {
       throw new GatewayError('invalid_api_key', `This API key ("${key.name}") expired at ${new Date(key.expires_at).toISOString()}. Ask your administrator for a new one.`);
     }
-    const team = this.directory!.team(key.team_id);
-    const org = this.directory!.org(team?.org_id ?? null);
-    return { master: false, key, team, org };
+    let principal = this.#principals.get(key);
+    if (principal === undefined) {
+      const team = this.directory!.team(key.team_id);
+      const org = this.directory!.org(team?.org_id ?? null);
+      principal = { master: false, key, team, org };
+      this.#principals.set(key, principal);
+    }
+    return principal;
   }
 
   #hash(presented: string): string {

@@ -69,6 +69,10 @@ async function openSqlite(file: string): Promise<Database> {
     sqlite = new BetterSqlite3(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
     // WAL lets readers (the refresher, reports) run while the spend writer writes.
     sqlite.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL syncs at checkpoints, not at every commit: a crash or power loss may undo
+    // the last batches but never corrupts the file, and the spend writer's commits stop blocking
+    // the event loop on fsync.
+    sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
   } catch (err) {
     sqlite?.close();

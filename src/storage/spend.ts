@@ -106,8 +106,14 @@ export async function spendTotals(db: Kysely<Schema>, level: SpendLevel, sinceDa
 
 /** The UTC day of an epoch-ms instant, as the rollups key it. */
 export function dayOf(at: number): string {
-  return new Date(at).toISOString().slice(0, 10);
+  // A batch's rows are mostly of one day: format it once.
+  if (at >= lastDay.start && at < lastDay.start + 86_400_000) return lastDay.text;
+  const start = at - (((at % 86_400_000) + 86_400_000) % 86_400_000);
+  lastDay = { start, text: new Date(start).toISOString().slice(0, 10) };
+  return lastDay.text;
 }
+
+let lastDay = { start: NaN, text: '' };
 
 /** The batch folded in memory first, so each rollup row is upserted once (PostgreSQL refuses to touch a row twice in one statement). */
 function rollUp(rows: readonly SpendRow[]): { daily: SpendDailyTable[]; tags: SpendDailyTagsTable[] } {
