@@ -53,6 +53,15 @@ interface LevelView {
   policy: Policy;
   /** Counter keys, built once per record: `key:<id>:rpm`, …, and the budget's prefix (the period id follows). */
   keys: { rpm: string; tpm: string; tpd: string; parallel: string; budget: string };
+  /** Rules whose amount never changes (RPM, parallel), shared by every request of the record. */
+  rpmRule: Rule | undefined;
+  parallelRule: Rule | undefined;
+  /** What each kind of rule of this level stands for. */
+  metas: { rpm: RuleMeta; tpm: RuleMeta; tpd: RuleMeta; parallel: RuleMeta };
+  /** The budget's meta for the period last seen. */
+  budgetMeta: RuleMeta | undefined;
+  /** `models` as exact names and `<provider>/` prefixes (undefined: any model). */
+  allowed: { names: ReadonlySet<string>; prefixes: readonly string[]; any: boolean } | undefined;
   /** The hash tag of the request's counters when this is its outermost level. */
   tag: string;
 }
@@ -116,22 +125,22 @@ export class Admitter {
     const promptBound = (): number => (bound ??= request.promptTokensBound ? request.promptTokensBound() : promptTokens());
     for (const view of levels) {
       const { limits, budget } = view.policy;
-      const { keys } = view;
-      if (limits?.rpm !== undefined) {
-        rules.push({ kind: 'rate', key: keys.rpm, limit: limits.rpm, windowMs: MINUTE, amount: 1 });
-        meta.push({ level: view, what: 'rpm' });
+      const { keys, metas } = view;
+      if (view.rpmRule) {
+        rules.push(view.rpmRule);
+        meta.push(metas.rpm);
       }
       if (limits?.tpm !== undefined) {
         rules.push({ kind: 'rate', key: keys.tpm, limit: limits.tpm, windowMs: MINUTE, amount: estimatedTokens() });
-        meta.push({ level: view, what: 'tpm' });
+        meta.push(metas.tpm);
       }
       if (limits?.tpd !== undefined) {
         rules.push({ kind: 'rate', key: keys.tpd, limit: limits.tpd, windowMs: DAY, amount: estimatedTokens() });
-        meta.push({ level: view, what: 'tpd' });
+        meta.push(metas.tpd);
       }
-      if (limits?.max_parallel !== undefined) {
-        rules.push({ kind: 'parallel', key: keys.parallel, limit: limits.max_parallel });
-        meta.push({ level: view, what: 'parallel' });
+      if (view.parallelRule) {
+        rules.push(view.parallelRule);
+        meta.push(metas.parallel);
       }
       if (budget) {
         const cost = this.#maxCostMicros(request, view, promptBound);
@@ -140,7 +149,8 @@ export class Admitter {
         const seed = toMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0);
         const expiresAt = Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER;
         rules.push({ kind: 'budget', key: keys.budget + window.id, limit: toMicros(budget.usd), amount: cost, expiresAt, seed });
-        meta.push({ level: view, what: 'budget', budget, endsAt: window.endsAt });
+        if (view.budgetMeta?.endsAt !== window.endsAt) view.budgetMeta = { level: view, what: 'budget', budget, endsAt: window.endsAt };
+        meta.push(view.budgetMeta);
       }
     }
     if (rules.length === 0) return undefined;
@@ -189,7 +199,35 @@ export class Admitter {
 
 function levelView(level: Level, id: string, label: string, policy: Policy): LevelView {
   const base = `${level}:${id}`;
-  return { level, id, label, policy, keys: { rpm: `${base}:rpm`, tpm: `${base}:tpm`, tpd: `${base}:tpd`, parallel: `${base}:parallel`, budget: `${base}:budget:` }, tag: base };
+  const keys = { rpm: `${base}:rpm`, tpm: `${base}:tpm`, tpd: `${base}:tpd`, parallel: `${base}:parallel`, budget: `${base}:budget:` };
+  const { limits, models } = policy;
+  const view: LevelView = {
+    level,
+    id,
+    label,
+    policy,
+    keys,
+    tag: base,
+    rpmRule: limits?.rpm === undefined ? undefined : { kind: 'rate', key: keys.rpm, limit: limits.rpm, windowMs: MINUTE, amount: 1 },
+    parallelRule: limits?.max_parallel === undefined ? undefined : { kind: 'parallel', key: keys.parallel, limit: limits.max_parallel },
+    // Filled just below: each meta points back at this view.
+    metas: undefined as unknown as LevelView['metas'],
+    budgetMeta: undefined,
+    allowed: models === null ? undefined : allowedModels(models),
+  };
+  view.metas = { rpm: { level: view, what: 'rpm' }, tpm: { level: view, what: 'tpm' }, tpd: { level: view, what: 'tpd' }, parallel: { level: view, what: 'parallel' } };
+  return view;
+}
+
+/** An allowed-models list as exact names and `<provider>/` prefixes, for quick checks. */
+function allowedModels(models: readonly string[]): NonNullable<LevelView['allowed']> {
+  return { names: new Set(models), prefixes: models.filter((entry) => entry.endsWith('/*')).map((entry) => entry.slice(0, -1)), any: models.includes('*') };
+}
+
+function allowsModel({ names, prefixes, any }: NonNullable<LevelView['allowed']>, model: string): boolean {
+  if (any || names.has(model)) return true;
+  for (const prefix of prefixes) if (model.startsWith(prefix)) return true;
+  return false;
 }
 
 /** What an admitted request holds; `settle` gives back what it did not use, exactly once. */
@@ -242,16 +280,15 @@ function checkPolicy(view: LevelView, model: string, now: number): void {
   if (view.level !== 'key' && policy.expires_at !== null && policy.expires_at <= now) {
     throw new GatewayError('access_denied', `${capitalize(label)} expired at ${new Date(policy.expires_at).toISOString()}. Ask your administrator.`);
   }
-  if (policy.models !== null && !policy.models.some((allowed) => modelMatches(allowed, model))) {
-    const list = policy.models.length > 0 ? policy.models.join(', ') : 'none';
+  if (view.allowed && !allowsModel(view.allowed, model)) {
+    const list = policy.models && policy.models.length > 0 ? policy.models.join(', ') : 'none';
     throw new GatewayError('model_not_allowed', `${capitalize(label)} may not use the model "${model}" (allowed: ${list}).`, { param: 'model' });
   }
 }
 
 /** An allowed-models entry: a name, `<provider>/*` for any model of a provider, or `*`. */
 export function modelMatches(allowed: string, model: string): boolean {
-  if (allowed === model || allowed === '*') return true;
-  return allowed.endsWith('/*') && model.startsWith(allowed.slice(0, -1));
+  return allowsModel(allowedModels([allowed]), model);
 }
 
 /** The 429 (or 503) for a refused admission, naming the level, the limit and when to come back. */

@@ -56,19 +56,18 @@ const COLUMNS = [
 const NAMES = COLUMNS.map(([name]) => name).join(', ');
 const PG_FIELDS = sql.raw(COLUMNS.map(([name]) => (name === 'tags' ? 'tags::text' : name)).join(', '));
 const PG_RECORD = sql.raw(COLUMNS.map(([name, type]) => `${name} ${type}`).join(', '));
-/** SQLite: rows per prepared multi-row insert (the rest of a batch goes one row at a time). */
-const SQLITE_ROWS_PER_STATEMENT = 100;
+/** SQLite: the sizes of the prepared multi-row inserts a batch is cut into, largest first. */
+const SQLITE_STATEMENT_ROWS = [100, 20, 5, 1] as const;
 
 /**
  * How a batch of request rows is inserted. Building a statement with Kysely, a bound value per
  * column per row, cost the gateway 30-60 µs of CPU per row; these cost a few µs.
  * - SQLite: prepared statements on Kysely's own connection (so inside its transaction), reused
- *   across batches: ~4 µs a row.
+ *   across batches, each inserting 100, 20, 5 or 1 rows.
  * - PostgreSQL: the batch as ONE parameter, its rows' JSON, unpacked by jsonb_to_recordset.
  */
 export class RequestLogInserter {
-  #multi: BetterSqlite3.Statement | undefined;
-  #single: BetterSqlite3.Statement | undefined;
+  readonly #statements = new Map<number, BetterSqlite3.Statement>();
 
   constructor(private readonly database: Database) {}
 
@@ -83,16 +82,24 @@ export class RequestLogInserter {
   }
 
   #insertSqlite(sqlite: BetterSqlite3.Database, rows: readonly SpendRow[]): void {
-    const row = `(${COLUMNS.map(() => '?').join(', ')})`;
-    this.#multi ??= sqlite.prepare(`insert into request_log (${NAMES}) values ${Array.from({ length: SQLITE_ROWS_PER_STATEMENT }, () => row).join(', ')}`);
-    this.#single ??= sqlite.prepare(`insert into request_log (${NAMES}) values ${row}`);
     let i = 0;
-    for (; i + SQLITE_ROWS_PER_STATEMENT <= rows.length; i += SQLITE_ROWS_PER_STATEMENT) {
-      const values: unknown[] = [];
-      for (let j = i; j < i + SQLITE_ROWS_PER_STATEMENT; j++) pushValues(values, rows[j]!);
-      this.#multi.run(values);
+    for (const size of SQLITE_STATEMENT_ROWS) {
+      for (; i + size <= rows.length; i += size) {
+        const values: unknown[] = [];
+        for (let j = i; j < i + size; j++) pushValues(values, rows[j]!);
+        this.#statement(sqlite, size).run(values);
+      }
     }
-    for (; i < rows.length; i++) this.#single.run(pushValues([], rows[i]!));
+  }
+
+  #statement(sqlite: BetterSqlite3.Database, rows: number): BetterSqlite3.Statement {
+    let statement = this.#statements.get(rows);
+    if (!statement) {
+      const row = `(${COLUMNS.map(() => '?').join(', ')})`;
+      statement = sqlite.prepare(`insert into request_log (${NAMES}) values ${Array.from({ length: rows }, () => row).join(', ')}`);
+      this.#statements.set(rows, statement);
+    }
+    return statement;
   }
 }
 

@@ -121,11 +121,20 @@ function rollUp(rows: readonly SpendRow[]): { daily: SpendDailyTable[]; tags: Sp
   const tags = new Map<string, SpendDailyTagsTable>();
   for (const row of rows) {
     const day = dayOf(row.at);
-    const keys = { day, key_id: row.key_id ?? '', team_id: row.team_id ?? '', org_id: row.org_id ?? '', end_user: row.end_user ?? '', model: row.model ?? '', provider: row.provider ?? '' };
-    const id = JSON.stringify(Object.values(keys));
-    add(daily.get(id) ?? setNew(daily, id, { ...keys, ...zero() }), row);
+    const keyId = row.key_id ?? '';
+    const teamId = row.team_id ?? '';
+    const orgId = row.org_id ?? '';
+    const endUser = row.end_user ?? '';
+    const model = row.model ?? '';
+    const provider = row.provider ?? '';
+    // Ids and names by length, so no value can run into the next (JSON.stringify of the values cost ~1 µs a row).
+    const id = `${day}${keyId.length}:${keyId}${teamId.length}:${teamId}${orgId.length}:${orgId}${endUser.length}:${endUser}${model.length}:${model}${provider.length}:${provider}`;
+    let total = daily.get(id);
+    if (!total) daily.set(id, (total = { day, key_id: keyId, team_id: teamId, org_id: orgId, end_user: endUser, model, provider, ...zero() }));
+    add(total, row);
+    if (row.tags.length === 0) continue;
     for (const tag of new Set(row.tags)) {
-      const tagId = JSON.stringify([day, tag]);
+      const tagId = day + tag;
       add(tags.get(tagId) ?? setNew(tags, tagId, { day, tag, ...zero() }), row);
     }
   }
