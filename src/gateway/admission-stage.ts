@@ -59,6 +59,7 @@ export class AdmissionStage {
 
   /** Admits the request (or throws the 403 / 429 / 503 that says why) and arms its settlement. */
   async admit(rc: RequestContext, plan: RoutePlan, estimate: Estimate): Promise<void> {
+    rc.estimatePrompt = estimate.promptTokens;
     if (!rc.principal) return;
     try {
       rc.ticket = await this.options.admitter.admit({

@@ -59,6 +59,10 @@ export interface RequestContext {
   tags: Record<string, string> | undefined;
   /** The limits and budgets reserved for it, reconciled at settle. */
   ticket: Ticket | undefined;
+  /** Answer text streamed so far (characters), to bill a stream cut off before its usage arrived. */
+  streamedChars: number;
+  /** The prompt's estimated tokens, for the same purpose (set when the request was admitted). */
+  estimatePrompt: (() => number) | undefined;
   /** Settles its account (cost, reservation, spend row) once the request is over. */
   ledger: Ledger | undefined;
   /** What the answer cost in USD (0 from the cache); null when the model has no known price. */
@@ -106,6 +110,8 @@ export function createRequestContext(requestId: string, route: RouteName, starte
     endUser: undefined,
     tags: undefined,
     ticket: undefined,
+    streamedChars: 0,
+    estimatePrompt: undefined,
     ledger: undefined,
     costUsd: undefined,
     drainMs: 0,

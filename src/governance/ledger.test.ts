@@ -84,6 +84,20 @@ describe('Ledger.cost', () => {
     expect(lookups).toEqual([]);
   });
 
+  it('bills a stream cut off before its usage from the prompt estimate and the text streamed (4 characters a token)', () => {
+    const { ledger, rows } = books();
+    const rc = served({ usage: undefined, stream: true, streamedChars: 400, estimatePrompt: () => 1000 });
+    // 1000 × 2.5 + 100 × 10 micro-USD.
+    expect(ledger.cost(rc)).toBeCloseTo(0.0035, 12);
+    ledger.record(rc, 499, 10);
+    expect(rows.rows[0]).toMatchObject({ prompt_tokens: 1000, completion_tokens: 100, status: 499 });
+  });
+
+  it("prefers the provider's usage over the streamed estimate", () => {
+    const { ledger } = books();
+    expect(ledger.cost(served({ stream: true, streamedChars: 400, estimatePrompt: () => 1 }))).toBeCloseTo(USAGE_COST, 12);
+  });
+
   it('is null when the price is unknown', () => {
     const { ledger } = books();
     expect(ledger.cost(served({ upstreamModel: 'gpt-5-unreleased' }))).toBeNull();

@@ -4,6 +4,8 @@
  * request path).
  */
 import type { RequestContext } from '../gateway/context.js';
+import { streamedTokens } from '../gateway/streamed-text.js';
+import type { Usage } from '../gateway/types.js';
 import { costUsd } from './cost.js';
 import type { ModelPrice } from '../routing/catalog.js';
 import type { SpendRow } from './types.js';
@@ -26,8 +28,9 @@ export class Ledger {
   cost(rc: RequestContext): number | null {
     if (rc.costUsd !== undefined) return rc.costUsd;
     let cost: number | null = 0;
-    if (!isFree(rc) && rc.usage && rc.providerId !== undefined && rc.upstreamModel !== undefined) {
-      cost = costUsd(rc.usage, this.priceOf(rc.providerId, rc.upstreamModel)) ?? null;
+    const usage = billedUsage(rc);
+    if (usage && rc.providerId !== undefined && rc.upstreamModel !== undefined) {
+      cost = costUsd(usage, this.priceOf(rc.providerId, rc.upstreamModel)) ?? null;
     }
     return (rc.costUsd = cost);
   }
@@ -35,7 +38,7 @@ export class Ledger {
   /** At settle: reconciles the reservation and queues the spend row. */
   record(rc: RequestContext, status: number, latencyMs: number): void {
     const cost = this.cost(rc);
-    const usage = isFree(rc) ? undefined : rc.usage;
+    const usage = billedUsage(rc);
     const promptTokens = usage?.prompt_tokens ?? 0;
     const completionTokens = usage?.completion_tokens ?? 0;
     // The limiter never rejects (its errors are reported where it was built).
@@ -61,6 +64,18 @@ export class Ledger {
       tags: tagsOf(rc),
     });
   }
+}
+
+/**
+ * The usage a request is billed for: the provider's; for a stream cut off before the provider
+ * reported it, an estimate from the prompt and the text streamed so far; none for free answers.
+ */
+function billedUsage(rc: RequestContext): Usage | undefined {
+  if (isFree(rc)) return undefined;
+  if (rc.usage || rc.streamedChars === 0) return rc.usage;
+  const prompt = rc.estimatePrompt?.() ?? 0;
+  const completion = streamedTokens(rc.streamedChars);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
 /** Answers that cost nothing upstream: a cache hit, or a coalesced follower (the leader pays). */

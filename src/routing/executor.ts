@@ -11,6 +11,7 @@
  * target the canonical request; failover between the two kinds works like any other.
  */
 import type { RequestContext } from '../gateway/context.js';
+import { streamedChars } from '../gateway/streamed-text.js';
 import { GatewayError, isGatewayError } from '../gateway/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../gateway/types.js';
 import type { CountTokensRequest, CountTokensResponse } from '../providers/anthropic/api.js';
@@ -372,12 +373,14 @@ async function started<T extends { usage?: Usage | null }>(stream: Promise<Async
 async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncIterator<T>, first: IteratorResult<T>, rc: RequestContext, attempt: Attempt): AsyncGenerator<T> {
   // The executor has let go of the client by now: a client that leaves aborts this attempt.
   rc.onClientClose = (reason) => attempt.abort(reason);
-  if (rc.clientClosed) attempt.abort(rc.clientClosed);
+  // A billed request reads on after its client left (closeClient aborts it when the drain time is up).
+  if (rc.clientClosed && rc.drainMs === 0) attempt.abort(rc.clientClosed);
   let error: string | undefined;
   try {
     let result = first;
     while (!result.done) {
       if (result.value.usage) rc.usage = result.value.usage;
+      else rc.streamedChars += streamedChars(result.value);
       yield result.value;
       const waitStart = performance.now();
       try {

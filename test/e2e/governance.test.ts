@@ -282,3 +282,50 @@ describe('streaming', () => {
     expect(Number(trailers['x-switchyard-cost-usd'])).toBeCloseTo(((usage.prompt_tokens + usage.completion_tokens) * PRICE) / 1e6, 9);
   });
 });
+
+describe('a stream cut off before its usage', () => {
+  let short: Gateway;
+
+  beforeAll(async () => {
+    // The drain time is shorter than the rest of the stream: the upstream is cut before its usage.
+    short = await startGateway(`
+auth: { master_key: ${MASTER_KEY} }
+governance:
+  spend: { flush_interval_ms: 50 }
+  drain_timeout_ms: 300
+providers:
+  slow: { type: mock, tokens_per_second: 20 }
+models:
+  slow:
+    targets: [ { provider: slow, model: mock, price: { input: ${PRICE}, output: ${PRICE} } } ]
+`);
+  });
+
+  it('is billed from the prompt estimate and the text streamed before the cut, not as free', async () => {
+    const created = await raw(short, '/admin/keys', { body: JSON.stringify({ name: 'cut' }), headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    const { id, key } = created.json as { id: string; key: string };
+    const prompt = 'count slowly from one to forty: one two three four five six seven eight nine ten';
+    const full = await sdk(short, MASTER_KEY).chat.completions.create({ model: 'slow', messages: [{ role: 'user', content: prompt }], max_tokens: 40 });
+    const controller = new AbortController();
+    const stream = await sdk(short, key).chat.completions.create({ model: 'slow', messages: [{ role: 'user', content: prompt }], max_tokens: 40, stream: true }, { signal: controller.signal });
+    let chunks = 0;
+    try {
+      for await (const _ of stream) if (++chunks === 2) controller.abort();
+    } catch (err) {
+      expect((err as Error).name).toMatch(/Abort/);
+    }
+    for (let i = 0; i < 100; i++) {
+      const report = await raw(short, `/admin/spend?group_by=key&key_id=${id}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      const row = (report.json as { data: { group: string; requests: number; cost_usd: number; prompt_tokens: number; completion_tokens: number }[] }).data[0];
+      if (row?.requests === 1) {
+        expect(row.prompt_tokens).toBeGreaterThan(0);
+        expect(row.completion_tokens).toBeGreaterThan(0);
+        expect(row.completion_tokens).toBeLessThan(full.usage!.completion_tokens);
+        expect(row.cost_usd).toBeCloseTo(((row.prompt_tokens + row.completion_tokens) * PRICE) / 1e6, 9);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error('the cut-off stream was never recorded');
+  });
+});
