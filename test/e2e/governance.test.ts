@@ -124,6 +124,19 @@ describe('admin API', () => {
     expect(audit.text).not.toMatch(/key_hash|previous_hash/);
   });
 
+  it('takes times as ISO times, days or Unix seconds, and tags of numbers and booleans as text', async () => {
+    const day = await admin('POST', '/keys', { name: 'by-day', expires_at: '2099-01-01', metadata: { priority: 1, beta: true, team: 'x' } });
+    expect(day.status, day.text).toBe(201);
+    expect(day.json).toMatchObject({ expires_at: '2099-01-01T00:00:00.000Z', metadata: { priority: '1', beta: 'true', team: 'x' } });
+    const unix = await admin('POST', '/orgs', { name: 'by-unix', expires_at: 4_070_908_800 });
+    expect(unix.json).toMatchObject({ expires_at: '2099-01-01T00:00:00.000Z' });
+    const bad = await admin('POST', '/teams', { name: 'bad-time', expires_at: 'next tuesday' });
+    expect(bad.status).toBe(400);
+    expect((bad.json as { error: { message: string } }).error.message).toMatch(/expires_at/);
+    const spend = await admin('GET', '/spend?group_by=day&from=2026-12-01T00:00:00Z&to=2026-12-31T23:59:59Z');
+    expect(spend.json).toMatchObject({ from: '2026-12-01', to: '2026-12-31' });
+  });
+
   it('serves an OpenAPI document', async () => {
     const doc = await admin('GET', '/openapi.json');
     expect(doc.status).toBe(200);

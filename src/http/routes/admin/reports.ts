@@ -9,7 +9,12 @@ import { parseInput, present } from './schemas.js';
 
 export { SPEND_GROUPS };
 
-const dayParam = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a day such as 2026-12-01').refine((text) => !Number.isNaN(Date.parse(text)), 'not a calendar day');
+/** A UTC day; an ISO time is taken as its UTC day. */
+const dayParam = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}(T.*)?$/, 'expected a day such as 2026-12-01 (or an ISO time)')
+  .refine((text) => !Number.isNaN(Date.parse(text)), 'not a calendar day or time')
+  .transform((text) => (text.length === 10 ? text : new Date(Date.parse(text)).toISOString().slice(0, 10)));
 /** An ISO time or epoch milliseconds. */
 const timeParam = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((text) => Date.parse(text))]);
 const limitParam = z.string().regex(/^\d+$/, 'expected a number').transform(Number).pipe(z.number().int().min(1).max(1000));

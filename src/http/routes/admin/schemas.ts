@@ -9,7 +9,12 @@ import { formatIssue } from '../../../config/load.js';
 import { BUDGET_PERIODS, type KeyRecord, type Policy } from '../../../governance/types.js';
 
 const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
-const isoTime = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time such as "2027-01-01T00:00:00Z"' });
+/** An ISO 8601 time (or day), or a Unix time in seconds or milliseconds; kept as epoch ms. */
+const isoTime = z.union([
+  z.iso.datetime({ offset: true }).transform((text) => Date.parse(text)),
+  z.iso.date().transform((text) => Date.parse(`${text}T00:00:00Z`)),
+  z.number().int().positive().transform((value) => (value < 1e11 ? value * 1000 : value)),
+], { error: 'expected an ISO 8601 time such as "2027-01-01T00:00:00Z", a day such as "2027-01-01", or a Unix time' });
 const name = z.string().trim().min(1, 'must not be empty').max(200);
 
 const budget = z.strictObject({
@@ -31,7 +36,11 @@ const policyFields = {
   budget: budget.nullable().optional(),
   limits: limits.nullable().optional(),
   regions: z.array(z.string().min(1)).max(100).nullable().optional(),
-  metadata: z.record(z.string().min(1).max(100), z.string().max(500)).nullable().optional(),
+  /** Tags: strings, or numbers and booleans (kept as their text). */
+  metadata: z
+    .record(z.string().min(1).max(100), z.union([z.string().max(500), z.number(), z.boolean()]).transform(String))
+    .nullable()
+    .optional(),
   expires_at: isoTime.nullable().optional(),
   blocked: z.boolean().optional(),
 };
@@ -60,7 +69,7 @@ export function policyOf(input: PolicyInput): Policy {
     limits: input.limits ? compactLimits(input.limits) : null,
     regions: input.regions ?? null,
     metadata: input.metadata ?? null,
-    expires_at: input.expires_at ? Date.parse(input.expires_at) : null,
+    expires_at: input.expires_at ?? null,
     blocked: input.blocked ?? false,
   };
 }
@@ -73,7 +82,7 @@ export function policyPatch(input: PolicyInput): Partial<Policy> {
   if (input.limits !== undefined) patch.limits = input.limits === null ? null : compactLimits(input.limits);
   if (input.regions !== undefined) patch.regions = input.regions;
   if (input.metadata !== undefined) patch.metadata = input.metadata;
-  if (input.expires_at !== undefined) patch.expires_at = input.expires_at === null ? null : Date.parse(input.expires_at);
+  if (input.expires_at !== undefined) patch.expires_at = input.expires_at;
   if (input.blocked !== undefined) patch.blocked = input.blocked;
   return patch;
 }
