@@ -58,8 +58,8 @@ interface LevelView {
   parallelRule: Rule | undefined;
   /** What each kind of rule of this level stands for. */
   metas: { rpm: RuleMeta; tpm: RuleMeta; tpd: RuleMeta; parallel: RuleMeta };
-  /** The budget's meta for the period last seen. */
-  budgetMeta: RuleMeta | undefined;
+  /** The budget's counter for the period last seen: its key, limit, expiry, seed and meta. */
+  budgetPeriod: { endsAt: number; key: string; limit: number; expiresAt: number; seed: number; meta: RuleMeta } | undefined;
   /** `models` as exact names and `<provider>/` prefixes (undefined: any model). */
   allowed: { names: ReadonlySet<string>; prefixes: readonly string[]; any: boolean } | undefined;
   /** The hash tag of the request's counters when this is its outermost level. */
@@ -146,11 +146,20 @@ export class Admitter {
         const cost = this.#maxCostMicros(request, view, promptBound);
         if (cost === undefined) continue;
         const window = periodWindow(budget.period, now);
-        const seed = toMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0);
-        const expiresAt = Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER;
-        rules.push({ kind: 'budget', key: keys.budget + window.id, limit: toMicros(budget.usd), amount: cost, expiresAt, seed });
-        if (view.budgetMeta?.endsAt !== window.endsAt) view.budgetMeta = { level: view, what: 'budget', budget, endsAt: window.endsAt };
-        meta.push(view.budgetMeta);
+        let period = view.budgetPeriod;
+        if (period?.endsAt !== window.endsAt) {
+          // Once per record and period: the seed is the spend recorded when the directory loaded.
+          period = view.budgetPeriod = {
+            endsAt: window.endsAt,
+            key: keys.budget + window.id,
+            limit: toMicros(budget.usd),
+            expiresAt: Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER,
+            seed: toMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0),
+            meta: { level: view, what: 'budget', budget, endsAt: window.endsAt },
+          };
+        }
+        rules.push({ kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed: period.seed });
+        meta.push(period.meta);
       }
     }
     if (rules.length === 0) return undefined;
@@ -212,7 +221,7 @@ function levelView(level: Level, id: string, label: string, policy: Policy): Lev
     parallelRule: limits?.max_parallel === undefined ? undefined : { kind: 'parallel', key: keys.parallel, limit: limits.max_parallel },
     // Filled just below: each meta points back at this view.
     metas: undefined as unknown as LevelView['metas'],
-    budgetMeta: undefined,
+    budgetPeriod: undefined,
     allowed: models === null ? undefined : allowedModels(models),
   };
   view.metas = { rpm: { level: view, what: 'rpm' }, tpm: { level: view, what: 'tpm' }, tpd: { level: view, what: 'tpd' }, parallel: { level: view, what: 'parallel' } };
@@ -257,20 +266,27 @@ export class Ticket {
 
   /** OpenAI's x-ratelimit-* headers from the tightest request and token limits. */
   headers(into: Record<string, string>): void {
-    this.#header(into, 'requests', 'rpm');
-    this.#header(into, 'tokens', 'tpm');
-  }
-
-  #header(into: Record<string, string>, name: string, what: RuleMeta['what']): void {
-    let tightest: RuleState | undefined;
-    this.meta.forEach((meta, i) => {
+    let requests: RuleState | undefined;
+    let tokens: RuleState | undefined;
+    for (let i = 0; i < this.meta.length; i++) {
+      const what = this.meta[i]!.what;
       const state = this.states[i]!;
-      if (meta.what === what && (tightest === undefined || state.remaining < tightest.remaining)) tightest = state;
-    });
-    if (!tightest) return;
-    into[`x-ratelimit-limit-${name}`] = String(tightest.limit);
-    into[`x-ratelimit-remaining-${name}`] = String(Math.max(0, Math.floor(tightest.remaining)));
-    into[`x-ratelimit-reset-${name}`] = resetText(tightest.resetMs);
+      if (what === 'rpm') {
+        if (requests === undefined || state.remaining < requests.remaining) requests = state;
+      } else if (what === 'tpm') {
+        if (tokens === undefined || state.remaining < tokens.remaining) tokens = state;
+      }
+    }
+    if (requests) {
+      into['x-ratelimit-limit-requests'] = String(requests.limit);
+      into['x-ratelimit-remaining-requests'] = String(Math.max(0, Math.floor(requests.remaining)));
+      into['x-ratelimit-reset-requests'] = resetText(requests.resetMs);
+    }
+    if (tokens) {
+      into['x-ratelimit-limit-tokens'] = String(tokens.limit);
+      into['x-ratelimit-remaining-tokens'] = String(Math.max(0, Math.floor(tokens.remaining)));
+      into['x-ratelimit-reset-tokens'] = resetText(tokens.resetMs);
+    }
   }
 }
 
