@@ -5,6 +5,7 @@
  */
 import type { Admitter, PriceBound } from '../governance/admission.js';
 import type { Ledger } from '../governance/ledger.js';
+import type { Principal } from '../governance/principal.js';
 import { LimiterUnavailableError } from '../governance/limits/limiter.js';
 import type { ModelGroup, ModelRegistry } from '../routing/models.js';
 import type { RoutePlan } from '../routing/plan.js';
@@ -55,6 +56,11 @@ export class AdmissionStage {
       throw new GatewayError('access_denied', `The policies of this request's key, team, org or end user allow it to be served ${where}${asked ? `, not ${asked.join(', ')}` : ''}.`);
     }
     return { ...hints, constraints: { ...hints.constraints, regions } };
+  }
+
+  /** Whether the request's key, team and org may use `model` (GET /v1/models lists only those). */
+  mayUse(principal: Principal | undefined, model: string): boolean {
+    return principal === undefined || this.options.admitter.mayUse(principal, model);
   }
 
   /** Admits the request (or throws the 403 / 429 / 503 that says why) and arms its settlement. */

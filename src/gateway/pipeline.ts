@@ -53,6 +53,13 @@ export class Pipeline {
     return this.router.models;
   }
 
+  /** The configured model groups the principal may use (all of them without governance). */
+  visibleModels(principal: RequestContext['principal']): string[] {
+    const names = this.router.models.groupNames();
+    const admission = this.admission;
+    return admission ? names.filter((name) => admission.mayUse(principal, name)) : names;
+  }
+
   /** A cache hit comes back as JSON text only (raw-json.ts `jsonTextOnly`): send it with `toJson`. */
   async chat(request: ChatRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<ChatCompletion> {
     const plan = await this.routeChat(request, rc, hints);

@@ -98,6 +98,12 @@ export class Admitter {
     this.#now = options.now ?? Date.now;
   }
 
+  /** Whether every level of the principal may use `model` (for GET /v1/models). */
+  mayUse(principal: Principal, model: string): boolean {
+    for (const view of this.#levels(principal, undefined)) if (view.allowed && !allowsModel(view.allowed, model)) return false;
+    return true;
+  }
+
   /** Regions the request may be served from: the intersection of its levels' allowed regions (undefined: any). */
   regions(principal: Principal, endUser: string | undefined): string[] | undefined {
     let allowed: string[] | undefined;

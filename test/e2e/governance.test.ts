@@ -186,6 +186,9 @@ describe('virtual keys', () => {
   it('are held to their allowed models and to blocks, at every level (403 naming the level)', async () => {
     const { key } = await createKey({ name: 'only-other', models: ['other'] });
     await sdk(gateway, key).chat.completions.create({ model: 'other', messages: [{ role: 'user', content: 'x' }] });
+    const listed = await sdk(gateway, key).models.list();
+    expect(listed.data.map((m) => m.id)).toEqual(['other']);
+    expect((await sdk(gateway, MASTER_KEY).models.list()).data.map((m) => m.id)).toEqual(['mock', 'slow', 'other']);
     const denied = await apiError(() => ask(sdk(gateway, key)));
     expect(denied).toBeInstanceOf(PermissionDeniedError);
     expect(denied.message).toMatch(/Key "only-other" may not use the model "mock" \(allowed: other\)/);

@@ -42,7 +42,8 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedA
   };
 
   const model = (id: string) => ({ id, object: 'model', created: startedAt, owned_by: 'switchyard' });
-  const listModels = async () => ({ object: 'list', data: pipeline.models.groupNames().map(model) });
+  // A key limited to some models sees only those.
+  const listModels = async (request: FastifyRequest) => ({ object: 'list', data: pipeline.visibleModels(request.principal ?? undefined).map(model) });
   const getModel = async (request: FastifyRequest<{ Params: { '*': string } }>) => {
     const id = request.params['*'];
     if (!pipeline.models.resolve(id)) throw new GatewayError('model_not_found', `The model "${id}" does not exist on this gateway.`, { param: 'model' });
