@@ -9,7 +9,7 @@ import type { Limiter, Rule } from '../governance/limits/limiter.js';
 import { MemoryLimiter } from '../governance/limits/memory-limiter.js';
 import { RedisLimiter } from '../governance/limits/redis-limiter.js';
 import { ANONYMOUS, MASTER, type Principal } from '../governance/principal.js';
-import type { KeyRecord, OrgRecord, Policy, TeamRecord, UserRecord } from '../governance/types.js';
+import type { KeyRecord, OrgRecord, TeamRecord, UserRecord } from '../governance/types.js';
 import { buildProviders } from '../providers/registry.js';
 import { ModelRegistry } from '../routing/models.js';
 import { RoutePlan } from '../routing/plan.js';
@@ -17,6 +17,7 @@ import { NO_HINTS, type RouteHints } from '../routing/router.js';
 import { AdmissionStage, type Estimate } from './admission-stage.js';
 import { createRequestContext, type RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
+import { keyRecord, orgRecord, teamRecord, userRecord } from '../governance/__fixtures__/records.js';
 
 const NOW = Date.parse('2026-12-06T12:00:00Z');
 const DRAIN_MS = 30_000;
@@ -59,23 +60,6 @@ models:
     fallbacks: [ unpriced ]
 `;
 
-const OPEN: Policy = { models: null, budget: null, limits: null, regions: null, metadata: null, expires_at: null, blocked: false };
-const STAMPS = { created_at: 0, updated_at: 0 };
-const orgRecord = (extra: Partial<OrgRecord> = {}): OrgRecord => ({ ...OPEN, ...STAMPS, id: 'o1', name: 'acme', ...extra });
-const teamRecord = (extra: Partial<TeamRecord> = {}): TeamRecord => ({ ...OPEN, ...STAMPS, id: 't1', name: 'ml', org_id: 'o1', ...extra });
-const keyRecord = (extra: Partial<KeyRecord> = {}): KeyRecord => ({
-  ...OPEN,
-  ...STAMPS,
-  id: 'k1',
-  name: 'ci-bot',
-  team_id: 't1',
-  key_hash: 'h1',
-  key_hint: 'sk-sy-…',
-  previous_hash: null,
-  previous_expires_at: null,
-  revoked_at: null,
-  ...extra,
-});
 const member = (key: Partial<KeyRecord> = {}, team: Partial<TeamRecord> = {}, org: Partial<OrgRecord> = {}): Principal => ({
   master: false,
   key: keyRecord(key),
@@ -181,7 +165,7 @@ describe('AdmissionStage.constrain', () => {
   });
 
   it('narrows routing to the regions every level allows, keeping the other constraints', async () => {
-    const { stage } = await stageOf({ users: [{ ...OPEN, ...STAMPS, id: 'alice', name: null, regions: ['eu', 'asia', 'us'] }] });
+    const { stage } = await stageOf({ users: [userRecord({ id: 'alice', regions: ['eu', 'asia', 'us'] })] });
     const rc = context(member({ regions: ['us', 'eu', 'asia'] }, {}, { regions: ['asia', 'eu'] }), 'alice');
     const out = stage.constrain(rc, hints({ constraints: { pinProvider: 'demo' } }));
     expect(out.constraints).toEqual({ pinProvider: 'demo', regions: ['eu', 'asia'] });
@@ -209,7 +193,7 @@ describe('AdmissionStage.constrain', () => {
   });
 
   it("applies an end user's regions under the master key", async () => {
-    const { stage } = await stageOf({ users: [{ ...OPEN, ...STAMPS, id: 'alice', name: null, regions: ['eu'] }] });
+    const { stage } = await stageOf({ users: [userRecord({ id: 'alice', regions: ['eu'] })] });
     expect(stage.constrain(context(MASTER, 'alice'), hints()).constraints.regions).toEqual(['eu']);
     expect(stage.constrain(context(MASTER, 'bob'), hints()).constraints.regions).toBeUndefined();
   });
@@ -249,7 +233,7 @@ describe('AdmissionStage.admit', () => {
   });
 
   it('arms draining under the master key only when an end user is limited', async () => {
-    const users = [{ ...OPEN, ...STAMPS, id: 'alice', name: null, limits: { rpm: 5 } }];
+    const users = [userRecord({ id: 'alice', limits: { rpm: 5 } })];
     const { stage, models } = await stageOf({ users });
     const plain = context(MASTER);
     await stage.admit(plain, planFor(models, 'cheap'), ESTIMATE);

@@ -6,6 +6,7 @@ import type { Admission, Lease, Limiter, Rule } from './limits/limiter.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
 import { ANONYMOUS, MASTER, type Principal } from './principal.js';
 import type { KeyRecord, OrgRecord, Policy, TeamRecord, UserRecord } from './types.js';
+import { orgRecord, teamRecord, keyRecord, userRecord } from './__fixtures__/records.js';
 
 /** A Sunday: the week began on Monday 2026-11-30; the day ends at 2026-12-07T00:00Z, 12 hours on. */
 const NOW = Date.parse('2026-12-06T12:00:00Z');
@@ -13,25 +14,6 @@ const TOMORROW = Date.parse('2026-12-07T00:00:00Z');
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
-const OPEN: Policy = { models: null, budget: null, limits: null, regions: null, metadata: null, expires_at: null, blocked: false };
-const STAMPS = { created_at: 0, updated_at: 0 };
-
-const orgRecord = (extra: Partial<OrgRecord> = {}): OrgRecord => ({ ...OPEN, ...STAMPS, id: 'o1', name: 'acme', ...extra });
-const teamRecord = (extra: Partial<TeamRecord> = {}): TeamRecord => ({ ...OPEN, ...STAMPS, id: 't1', name: 'ml', org_id: 'o1', ...extra });
-const keyRecord = (extra: Partial<KeyRecord> = {}): KeyRecord => ({
-  ...OPEN,
-  ...STAMPS,
-  id: 'k1',
-  name: 'ci-bot',
-  team_id: 't1',
-  key_hash: 'h1',
-  key_hint: 'sk-sy-…',
-  previous_hash: null,
-  previous_expires_at: null,
-  revoked_at: null,
-  ...extra,
-});
-const userRecord = (extra: Partial<UserRecord> = {}): UserRecord => ({ ...OPEN, ...STAMPS, id: 'u1', name: null, ...extra });
 
 const principal = (key?: KeyRecord, team?: TeamRecord, org?: OrgRecord): Principal => ({ master: false, key, team, org });
 

@@ -6,27 +6,13 @@ import { Admitter, type Ticket } from './admission.js';
 import { Ledger, type SpendQueue } from './ledger.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
 import { MASTER, type Principal } from './principal.js';
-import type { KeyRecord, OrgRecord, Policy, SpendRow, TeamRecord } from './types.js';
+import type { SpendRow } from './types.js';
+import { keyRecord, orgRecord, teamRecord } from './__fixtures__/records.js';
 
 const NOW = Date.parse('2026-12-06T12:00:00Z');
-const OPEN: Policy = { models: null, budget: null, limits: null, regions: null, metadata: null, expires_at: null, blocked: false };
-const STAMPS = { created_at: 0, updated_at: 0 };
-
-const org: OrgRecord = { ...OPEN, ...STAMPS, id: 'o1', name: 'acme', metadata: { env: 'prod' } };
-const team: TeamRecord = { ...OPEN, ...STAMPS, id: 't1', name: 'ml', org_id: 'o1', metadata: { cost_center: 'cc-42', tier: 'gold' } };
-const key: KeyRecord = {
-  ...OPEN,
-  ...STAMPS,
-  id: 'k1',
-  name: 'ci-bot',
-  team_id: 't1',
-  key_hash: 'h1',
-  key_hint: 'sk-sy-…',
-  previous_hash: null,
-  previous_expires_at: null,
-  revoked_at: null,
-  metadata: { app: 'search' },
-};
+const org = orgRecord({ metadata: { env: 'prod' } });
+const team = teamRecord({ metadata: { cost_center: 'cc-42', tier: 'gold' } });
+const key = keyRecord({ metadata: { app: 'search' } });
 const member: Principal = { master: false, key, team, org };
 
 /** USD per 1M tokens. */

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refusedURL } from '../fakes/openai-upstream.js';
 import { apiError, raw, type RawResponse } from '../helpers/client.js';
+import { tallyBudgetRun } from '../helpers/governance.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -216,17 +217,7 @@ ${MODELS}`;
     const results = await Promise.allSettled(
       Array.from({ length: 200 }, (_, i) => clients[i % 2]!.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: `request ${i} of many` }], max_tokens: 20 }).withResponse()),
     );
-    let spent = 0;
-    let ok = 0;
-    for (const result of results) {
-      if (result.status === 'fulfilled') {
-        ok++;
-        spent += Number(result.value.response.headers.get('x-switchyard-cost-usd'));
-      } else {
-        expect(result.reason).toBeInstanceOf(RateLimitError);
-        expect((result.reason as RateLimitError).message).toMatch(/Budget reached for key "budget-shared": \$0.5 daily/);
-      }
-    }
+    const { ok, spent } = tallyBudgetRun(results, /Budget reached for key "budget-shared": \$0.5 daily/);
     expect(ok).toBeGreaterThan(5);
     expect(spent).toBeLessThanOrEqual(budget);
 

@@ -8,6 +8,7 @@ import OpenAI, { AuthenticationError, PermissionDeniedError, RateLimitError } fr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiError, raw, sdk, type RawResponse } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
+import { admin as adminOf, spendOf as spendOfKey, tallyBudgetRun, type SpendRow } from '../helpers/governance.js';
 
 const MASTER_KEY = 'sk-master-governance-e2e';
 /** USD per 1M tokens: $0.001 a token, so a short request costs a few cents. */
@@ -37,8 +38,8 @@ models:
 
 afterAll(stopAllGateways);
 
-async function admin(method: string, path: string, body?: unknown): Promise<RawResponse> {
-  return raw(gateway, `/admin${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { authorization: `Bearer ${MASTER_KEY}` } });
+function admin(method: string, path: string, body?: unknown): Promise<RawResponse> {
+  return adminOf(gateway, MASTER_KEY, method, path, body);
 }
 
 async function createKey(body: Record<string, unknown>): Promise<{ id: string; key: string }> {
@@ -51,15 +52,8 @@ function ask(client: OpenAI, content = 'hello there', extra: Partial<OpenAI.Chat
   return client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content }], max_tokens: 20, ...extra });
 }
 
-/** Spend rows are written in the background: wait until the report shows `requests`. */
-async function spendOf(keyId: string, requests: number): Promise<{ requests: number; cost_usd: number; prompt_tokens: number; completion_tokens: number }> {
-  for (let i = 0; i < 100; i++) {
-    const report = await admin('GET', `/spend?group_by=key&key_id=${keyId}`);
-    const row = (report.json as { data: { group: string; requests: number; cost_usd: number; prompt_tokens: number; completion_tokens: number }[] }).data.find((r) => r.group === keyId);
-    if (row && row.requests >= requests) return row;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`spend of ${keyId} never reached ${requests} requests`);
+function spendOf(keyId: string, requests: number): Promise<SpendRow> {
+  return spendOfKey(gateway, MASTER_KEY, keyId, requests);
 }
 
 describe('admin API', () => {
@@ -234,17 +228,7 @@ describe('limits', () => {
     const results = await Promise.allSettled(
       Array.from({ length: 200 }, (_, i) => client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: `request ${i} of many` }], max_tokens: 20 }).withResponse()),
     );
-    let spent = 0;
-    let ok = 0;
-    for (const result of results) {
-      if (result.status === 'fulfilled') {
-        ok++;
-        spent += Number(result.value.response.headers.get('x-switchyard-cost-usd'));
-      } else {
-        expect(result.reason).toBeInstanceOf(RateLimitError);
-        expect((result.reason as RateLimitError).message).toMatch(/Budget reached for key "budgeted": \$0.5 daily/);
-      }
-    }
+    const { ok, spent } = tallyBudgetRun(results, /Budget reached for key "budgeted": \$0.5 daily/);
     expect(ok).toBeGreaterThan(5);
     expect(ok).toBeLessThan(200);
     expect(spent).toBeLessThanOrEqual(budget);
@@ -330,18 +314,10 @@ models:
     } catch (err) {
       expect((err as Error).name).toMatch(/Abort/);
     }
-    for (let i = 0; i < 100; i++) {
-      const report = await raw(short, `/admin/spend?group_by=key&key_id=${id}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
-      const row = (report.json as { data: { group: string; requests: number; cost_usd: number; prompt_tokens: number; completion_tokens: number }[] }).data[0];
-      if (row?.requests === 1) {
-        expect(row.prompt_tokens).toBeGreaterThan(0);
-        expect(row.completion_tokens).toBeGreaterThan(0);
-        expect(row.completion_tokens).toBeLessThan(full.usage!.completion_tokens);
-        expect(row.cost_usd).toBeCloseTo(((row.prompt_tokens + row.completion_tokens) * PRICE) / 1e6, 9);
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error('the cut-off stream was never recorded');
+    const row = await spendOfKey(short, MASTER_KEY, id, 1);
+    expect(row.prompt_tokens).toBeGreaterThan(0);
+    expect(row.completion_tokens).toBeGreaterThan(0);
+    expect(row.completion_tokens).toBeLessThan(full.usage!.completion_tokens);
+    expect(row.cost_usd).toBeCloseTo(((row.prompt_tokens + row.completion_tokens) * PRICE) / 1e6, 9);
   });
 });
