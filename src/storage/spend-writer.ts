@@ -8,17 +8,13 @@
  * - When the queue is full, rows go to a JSON-lines spill file instead (appends batched, async).
  *   From then on every new row follows them there until the spill has been written back, so the
  *   arrival order holds across an outage too. Rows left by close() join the end of the file.
- * - Re-ingesting first renames the spill file to `<spill>.ingesting`, so rows appended meanwhile
- *   go to a fresh spill file and nothing is truncated under a writer. After each batch reaches the
- *   database, the byte offset read so far is saved (`<spill>.ingesting.offset`, replaced
- *   atomically). A crash between the database commit and that save duplicates that one batch on
- *   the next start; it never loses one.
+ * - Writing back works through `<spill>.ingesting` and a saved offset (spill-files.ts): a crash
+ *   between the database commit and the offset's save duplicates that one batch on the next
+ *   start; it never loses one.
  * - Spill files left by an earlier process are picked up at construction.
  */
-import { existsSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { SpendRow } from '../governance/types.js';
+import { SpillFiles, type SpillBatch } from './spill-files.js';
 
 export interface SpendWriterOptions {
   /** The database sink: one transaction per call. May reject; the same rows are retried later. */
@@ -51,21 +47,10 @@ export interface SpendWriterStats {
   failures: number;
 }
 
-/** Rows read back from the spill file, and where the next read starts. */
-interface SpillBatch {
-  rows: SpendRow[];
-  end: number;
-  /** Non-blank lines consumed, corrupt ones included. */
-  lines: number;
-}
-
-const READ_CHUNK = 64 * 1024;
 
 export class SpendWriter {
   private readonly sink: (rows: SpendRow[]) => Promise<void>;
-  private readonly spillPath: string;
-  private readonly ingestingPath: string;
-  private readonly offsetPath: string;
+  private readonly files: SpillFiles;
   private readonly maxQueue: number;
   private readonly batchSize: number;
   private readonly initialMs: number;
@@ -84,7 +69,6 @@ export class SpendWriter {
   private onDisk = 0;
   /** The file may end in a half-written line (earlier crash, failed append): start with a newline. */
   private needsNewline = true;
-  private dirReady = false;
   /** Byte offset reached in the .ingesting file; null until it is opened. */
   private ingestOffset: number | null = null;
   /** A batch read back but not yet accepted by the sink: retried as it is. */
@@ -107,9 +91,7 @@ export class SpendWriter {
   constructor(options: SpendWriterOptions) {
     this.options = options;
     this.sink = options.write;
-    this.spillPath = options.spillPath;
-    this.ingestingPath = `${options.spillPath}.ingesting`;
-    this.offsetPath = `${options.spillPath}.ingesting.offset`;
+    this.files = new SpillFiles(options.spillPath, (err) => this.report(err));
     this.maxQueue = Math.max(1, options.maxQueue ?? 10_000);
     this.batchSize = Math.max(1, options.batchSize ?? 500);
     this.initialMs = options.retry?.initialMs ?? 500;
@@ -117,9 +99,12 @@ export class SpendWriter {
     this.interval = setInterval(() => this.kick(), options.flushIntervalMs ?? 1_000);
     this.interval.unref();
     // Startup, not the request path: knowing now keeps new rows behind the older spilled ones.
-    this.spillActive = existsSync(this.spillPath) || existsSync(this.ingestingPath);
+    this.spillActive = this.files.leftBehind();
     if (this.spillActive) {
-      this.fileOp(() => this.countSpilled()).catch((err: unknown) => this.report(err));
+      this.fileOp(async () => {
+        const left = await this.files.countRows();
+        this.onDisk += left;
+      }).catch((err: unknown) => this.report(err));
       this.kickSoon();
     }
   }
@@ -274,7 +259,7 @@ export class SpendWriter {
     this.pendingIngest = null;
     this.onDisk = Math.max(0, this.onDisk - batch.lines);
     this.ingestOffset = batch.end;
-    await this.fileOp(() => this.saveOffset(batch.end)).catch((err: unknown) => this.report(err));
+    await this.fileOp(() => this.files.saveOffset(batch.end)).catch((err: unknown) => this.report(err));
   }
 
   private async send(rows: SpendRow[]): Promise<void> {
@@ -349,9 +334,7 @@ export class SpendWriter {
     if (count === 0) return;
     this.appending = count;
     try {
-      if (!this.dirReady) await mkdir(dirname(this.spillPath), { recursive: true });
-      this.dirReady = true;
-      await appendFile(this.spillPath, text);
+      await this.files.append(text);
       this.needsNewline = false;
       this.onDisk += count;
       this.hook(this.options.onSpill, count);
@@ -368,9 +351,9 @@ export class SpendWriter {
   private async nextSpillBatch(): Promise<SpillBatch | null> {
     for (;;) {
       if (this.ingestOffset === null) {
-        if (await exists(this.ingestingPath)) {
-          this.ingestOffset = await this.savedOffset();
-        } else if (!(await exists(this.spillPath)) && this.queued + this.spillBuffer.length <= this.maxQueue) {
+        if (await this.files.ingesting()) {
+          this.ingestOffset = await this.files.savedOffset();
+        } else if (!(await this.files.spilled()) && this.queued + this.spillBuffer.length <= this.maxQueue) {
           // Disk is empty and the rows still in memory are the newest: they join the queue and
           // new rows use the queue again. No await since the check, so none can slip past.
           for (const row of this.spillBuffer) this.queue.push(row);
@@ -380,69 +363,18 @@ export class SpendWriter {
           return null;
         } else {
           await this.appendBuffered();
-          if (!(await exists(this.spillPath))) return null;
-          // An offset file without its .ingesting file belongs to a finished run.
-          await rm(this.offsetPath, { force: true });
-          await rename(this.spillPath, this.ingestingPath);
+          if (!(await this.files.spilled())) return null;
+          await this.files.startIngesting();
           this.ingestOffset = 0;
         }
       }
-      const batch = await this.readSpillBatch(this.ingestOffset);
+      const batch = await this.files.readBatch(this.ingestOffset, this.batchSize);
       if (batch.rows.length > 0) return batch;
-      // Only blank or corrupt lines were left. The data goes before its offset: the other order
-      // could re-ingest the whole file after a crash.
-      await rm(this.ingestingPath, { force: true });
-      await rm(this.offsetPath, { force: true });
+      // Only blank or corrupt lines were left.
+      await this.files.finishIngesting();
       this.onDisk = Math.max(0, this.onDisk - batch.lines);
       this.ingestOffset = null;
     }
-  }
-
-  private async readSpillBatch(offset: number): Promise<SpillBatch> {
-    const rows: SpendRow[] = [];
-    let lines = 0;
-    const end = await scanLines(this.ingestingPath, offset, (line, at) => {
-      if (line.trim() === '') return true;
-      lines++;
-      const row = parseRow(line);
-      if (row) rows.push(row);
-      else this.report(new Error(`${this.ingestingPath}: skipped a corrupt spend row at byte ${at}`));
-      return rows.length < this.batchSize;
-    });
-    return { rows, end, lines };
-  }
-
-  private async savedOffset(): Promise<number> {
-    let text: string;
-    try {
-      text = await readFile(this.offsetPath, 'utf8');
-    } catch (err) {
-      if (isNotFound(err)) return 0;
-      throw err;
-    }
-    const offset = Number(text.trim());
-    if (Number.isSafeInteger(offset) && offset >= 0) return offset;
-    this.report(new Error(`${this.offsetPath}: unreadable offset, re-reading ${this.ingestingPath} from the start`));
-    return 0;
-  }
-
-  /** Replaced by rename, so a crash leaves the old offset or the new one, never half of one. */
-  private async saveOffset(offset: number): Promise<void> {
-    const tmp = `${this.offsetPath}.tmp`;
-    await writeFile(tmp, String(offset));
-    await rename(tmp, this.offsetPath);
-  }
-
-  /** At startup: the rows an earlier process left, for stats(). */
-  private async countSpilled(): Promise<void> {
-    let lines = 0;
-    const count = (line: string): boolean => {
-      if (line.trim() !== '') lines++;
-      return true;
-    };
-    if (await exists(this.ingestingPath)) await scanLines(this.ingestingPath, await this.savedOffset(), count);
-    if (await exists(this.spillPath)) await scanLines(this.spillPath, 0, count);
-    this.onDisk += lines;
   }
 
   private dropped(rows: number, err: unknown): void {
@@ -465,61 +397,4 @@ export class SpendWriter {
       // The caller's logger failed: there is nobody left to tell.
     }
   }
-}
-
-/**
- * Calls onLine for each line from byte `from` until it returns false or the file ends, and
- * returns the offset after the last line consumed. A last line without its newline (a write cut
- * short) is passed too: the file is no longer appended to when it is read.
- */
-async function scanLines(path: string, from: number, onLine: (line: string, at: number) => boolean): Promise<number> {
-  const file = await open(path, 'r');
-  try {
-    let pending = Buffer.alloc(0);
-    let start = from;
-    for (;;) {
-      let newline: number;
-      while ((newline = pending.indexOf(0x0a)) >= 0) {
-        const more = onLine(pending.toString('utf8', 0, newline), start);
-        start += newline + 1;
-        pending = pending.subarray(newline + 1);
-        if (!more) return start;
-      }
-      const chunk = Buffer.allocUnsafe(READ_CHUNK);
-      const { bytesRead } = await file.read(chunk, 0, READ_CHUNK, start + pending.length);
-      if (bytesRead === 0) {
-        if (pending.length > 0) onLine(pending.toString('utf8'), start);
-        return start + pending.length;
-      }
-      pending = pending.length > 0 ? Buffer.concat([pending, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
-    }
-  } finally {
-    await file.close();
-  }
-}
-
-/** A line that is not a JSON object with a request id and a time is corrupt. */
-function parseRow(line: string): SpendRow | null {
-  try {
-    const value: unknown = JSON.parse(line);
-    if (typeof value !== 'object' || value === null) return null;
-    const row = value as Partial<SpendRow>;
-    return typeof row.request_id === 'string' && typeof row.at === 'number' ? (value as SpendRow) : null;
-  } catch {
-    return null;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
-}
-
-function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }
