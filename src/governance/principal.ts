@@ -34,9 +34,14 @@ export function clientKey(headers: IncomingHttpHeaders): string | undefined {
 /** Presented strings → their SHA-256, for the keys seen lately (hashing is the costliest step). */
 const MEMO_LIMIT = 10_000;
 
+interface Presented {
+  hash: string;
+  master: boolean;
+}
+
 export class Authenticator {
   readonly #master: Buffer | undefined;
-  readonly #hashes = new Map<string, string>();
+  readonly #seen = new Map<string, Presented>();
   /** One principal per key record (records are replaced, never changed, when the directory reloads). */
   readonly #principals = new WeakMap<KeyRecord, Principal>();
 
@@ -64,8 +69,8 @@ export class Authenticator {
     if (presented === undefined) {
       throw new GatewayError('invalid_api_key', 'Missing API key. Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".');
     }
-    const hash = this.#hash(presented);
-    if (this.#master !== undefined && timingSafeEqual(Buffer.from(hash, 'hex'), this.#master)) return MASTER;
+    const { hash, master } = this.#presented(presented);
+    if (master) return MASTER;
     const key = this.directory?.keyByHash(hash);
     if (!key) throw new GatewayError('invalid_api_key', 'Invalid API key. Check the key you configured in your client.');
     return this.#principal(key);
@@ -74,7 +79,7 @@ export class Authenticator {
   /** The master key alone (admin API). */
   isMaster(headers: IncomingHttpHeaders): boolean {
     const presented = clientKey(headers);
-    return presented !== undefined && this.#master !== undefined && timingSafeEqual(Buffer.from(this.#hash(presented), 'hex'), this.#master);
+    return presented !== undefined && this.#presented(presented).master;
   }
 
   #principal(key: KeyRecord): Principal {
@@ -92,15 +97,16 @@ export class Authenticator {
     return principal;
   }
 
-  #hash(presented: string): string {
-    let hash = this.#hashes.get(presented);
-    if (hash === undefined) {
-      hash = hashSecret(presented);
-      // Only keys that resolved are worth remembering, but an attacker's stream of random keys
-      // would still fill the map: start over when it is full.
-      if (this.#hashes.size >= MEMO_LIMIT) this.#hashes.clear();
-      this.#hashes.set(presented, hash);
+  /** A presented key's digest, and whether it is the master key's (compared in constant time), computed once per string. */
+  #presented(presented: string): Presented {
+    let seen = this.#seen.get(presented);
+    if (seen === undefined) {
+      const hash = hashSecret(presented);
+      seen = { hash, master: this.#master !== undefined && timingSafeEqual(Buffer.from(hash, 'hex'), this.#master) };
+      // An attacker's stream of random keys would fill the map: start over when it is full.
+      if (this.#seen.size >= MEMO_LIMIT) this.#seen.clear();
+      this.#seen.set(presented, seen);
     }
-    return hash;
+    return seen;
   }
 }
