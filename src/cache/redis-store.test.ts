@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COMPRESS_MIN_BYTES, RedisStore, decodeEntry, encodeEntry, escapeGlob } from './redis-store.js';
 import { runStoreSuite } from './store-suite.js';
+import { closedPort } from '../../test/helpers/ports.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 if (!REDIS_URL) console.warn('[redis-store.test] REDIS_URL is not set: the tests against a real Redis are skipped.');
@@ -189,15 +190,6 @@ describe.skipIf(!REDIS_URL)('RedisStore against a real Redis', () => {
     }
   });
 });
-
-/** A port nothing listens on: bound by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A TCP relay to Redis that can cut every connection and refuse new ones, then listen again on the same port. */
 class TcpProxy {

@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load.js';
@@ -18,6 +17,7 @@ import { AdmissionStage, type Estimate } from './admission-stage.js';
 import { createRequestContext, type RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 import { keyRecord, orgRecord, teamRecord, userRecord } from '../governance/__fixtures__/records.js';
+import { closedPort } from '../../test/helpers/ports.js';
 
 const NOW = Date.parse('2026-12-06T12:00:00Z');
 const DRAIN_MS = 30_000;
@@ -316,11 +316,3 @@ describe('AdmissionStage price bound', () => {
   });
 });
 
-/** A local port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

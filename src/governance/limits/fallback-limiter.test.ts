@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FallbackLimiter } from './fallback-limiter.js';
@@ -7,6 +6,7 @@ import { LimiterUnavailableError, type Admission, type Lease, type Rule } from '
 import { runLimiterSuite } from './limiter-suite.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import { RedisLimiter } from './redis-limiter.js';
+import { closedPort } from '../../../test/helpers/ports.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 if (!REDIS_URL) console.warn('[fallback-limiter.test] REDIS_URL is not set: the test with a healthy Redis is skipped.');
@@ -133,10 +133,3 @@ describe.skipIf(!REDIS_URL)('FallbackLimiter with a healthy Redis', () => {
   });
 });
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

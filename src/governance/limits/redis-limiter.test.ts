@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LimiterUnavailableError, type Admission, type Lease, type Rule } from './limiter.js';
 import { runLimiterSuite } from './limiter-suite.js';
 import { RedisLimiter } from './redis-limiter.js';
+import { closedPort } from '../../../test/helpers/ports.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 if (!REDIS_URL) console.warn('[redis-limiter.test] REDIS_URL is not set: the tests against a real Redis are skipped.');
@@ -198,14 +199,6 @@ describe.skipIf(!REDIS_URL)('RedisLimiter against a real Redis', () => {
     await limiter.close();
   });
 });
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Accepts TCP connections and never answers: a hung Redis. */
 class HungServer {
