@@ -14,6 +14,11 @@ import { createGovernance, DEFAULT_STORAGE_URL, type Governance } from './govern
 import { buildApp } from './http/app.js';
 import type { Readiness } from './http/routes/ops.js';
 import { Metrics } from './observability/metrics.js';
+import type { Observers } from './observability/observers.js';
+import { RequestRecorder } from './observability/request-recorder.js';
+import { startRetention } from './observability/retention.js';
+import { SlaMonitor } from './observability/sla/monitor.js';
+import { createTracing } from './observability/tracing.js';
 import { buildProviders } from './providers/registry.js';
 import { closeTransport, configureTransport } from './providers/transport.js';
 import { preloadCatalogue } from './routing/catalog.js';
@@ -43,7 +48,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     maxConnectionsPerOrigin: config.upstream.max_connections_per_origin,
     maxResponseBytes: config.upstream.max_response_bytes,
   });
-  const metrics = new Metrics();
+  const metrics = new Metrics({ teamLabels: config.metrics.team_labels, maxTeams: config.metrics.max_teams });
   const routingEvents = new RoutingMetrics(metrics.registry);
   // Direct <provider>/<model> requests look models up in the catalogue: load it before the first one.
   if (Object.values(config.providers).some((p) => p.type !== 'mock')) preloadCatalogue();
@@ -60,13 +65,19 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const shared = new SharedCalls(() => cache.metrics.coalesced());
   const storageUrl = config.storage.url ?? env.DATABASE_URL ?? DEFAULT_STORAGE_URL;
   const governance = await createGovernance(config, storageUrl, { models, registry: metrics.registry, logger });
+  const tracing = await createTracing(config.tracing, env, { onExportError: throttledWarn(logger, 'could not export traces to the OpenTelemetry collector; spans of that batch are dropped') });
+  const sla = new SlaMonitor(config.sla, { registry: metrics.registry, logger });
+  sla.start();
+  const recorder = new RequestRecorder(governance.rows, { enabled: config.request_log.enabled, bodies: config.request_log.bodies, maxBodyBytes: config.request_log.max_body_bytes });
+  const stopRetention = config.request_log.retention_days > 0 ? startRetention(governance.store, config.request_log.retention_days, logger) : undefined;
+  const observers: Observers = { metrics, recorder, sla, tracing };
   const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents), { cache, shared, admission: governance.admission });
   const checks = config.routing.health_checks;
   const stopProbes = checks.enabled ? startHealthProbes(models, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;
   const readiness: Readiness = { ready: false };
   const { authenticator } = governance;
   const admin = { store: governance.store, directory: governance.directory, authenticator, rotationGraceSeconds: config.governance.rotation_grace };
-  const app = buildApp({ config, pipeline, cache, shared, metrics, logger, readiness, authenticator, admin });
+  const app = buildApp({ config, pipeline, cache, shared, observers, logger, readiness, authenticator, admin });
 
   await app.listen({ host: config.server.host, port: config.server.port });
   readiness.ready = true;
@@ -74,7 +85,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const shownHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
   const url = `http://${shownHost}:${port}`;
-  printBanner(url, loaded.source, config, models, governance);
+  printBanner(url, loaded.source, config, models, governance, tracing !== undefined);
   logger.info({ url, models: models.groupNames(), providers: models.providerIds(), auth: !authenticator.open, storage: governance.storageUrl }, 'switchyard listening');
   if (authenticator.open) logger.warn('no master key and no virtual keys: the gateway is OPEN, any client may use it (set auth.master_key)');
 
@@ -98,7 +109,10 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       clearInterval(idle);
       await closeTransport();
       await cache.close();
+      stopRetention?.();
+      await sla.stop();
       await governance.close();
+      await tracing?.shutdown();
       logger.info('switchyard stopped');
       logStream.flushSync();
     })();
@@ -142,7 +156,7 @@ function withEnvOverrides(config: Config, env: NodeJS.ProcessEnv): Config {
   return { ...config, server: { ...config.server, host: env.HOST || config.server.host, port }, logging: { level } };
 }
 
-function printBanner(url: string, source: string, config: Config, models: ModelRegistry, governance: Governance): void {
+function printBanner(url: string, source: string, config: Config, models: ModelRegistry, governance: Governance, tracing: boolean): void {
   const direct = Object.keys(config.providers).map((id) => `${id}/<model>`).join(', ');
   const lines = [
     '',
@@ -157,9 +171,21 @@ function printBanner(url: string, source: string, config: Config, models: ModelR
     `    limits           ${governance.limiterBackend === 'redis' ? 'shared through Redis' : 'in memory (this instance)'}`,
     `    auth             ${authSummary(config, governance)}`,
     `    metrics          ${url}/metrics`,
+    `    tracing          ${tracing ? 'on (OpenTelemetry, OTLP/HTTP)' : 'off'}`,
+    `    request log      ${config.request_log.enabled ? `on${config.request_log.bodies ? ', with redacted bodies' : ''}${config.request_log.retention_days > 0 ? `, kept ${config.request_log.retention_days} days` : ''}` : 'off'}`,
     '',
   ];
   process.stderr.write(lines.join('\n') + '\n');
+}
+
+/** A warning logged at most once a minute (an unreachable collector would otherwise flood the log). */
+function throttledWarn(logger: pino.Logger, message: string): (err: Error) => void {
+  let last = -Infinity;
+  return (err) => {
+    if (Date.now() - last < 60_000) return;
+    last = Date.now();
+    logger.warn({ err }, message);
+  };
 }
 
 function authSummary(config: Config, governance: Governance): string {

@@ -7,6 +7,9 @@ import { cacheSchema } from './cache-schema.js';
 import { governanceSchema } from './governance-schema.js';
 import { modelGroupSchema, routingSchema } from './routing-schema.js';
 import { boolean, byteSize, millis, numeric } from './values.js';
+import { metricsSchema, requestLogSchema } from './observability-schema.js';
+import { checkSlaReferences, slaSchema } from './sla-schema.js';
+import { tracingSchema } from './tracing-schema.js';
 export { STRATEGIES } from './routing-schema.js';
 
 export const timeoutsSchema = z.strictObject({
@@ -184,6 +187,10 @@ const configSchemaBase = z.strictObject({
   routing: routingSchema,
   cache: cacheSchema,
   governance: governanceSchema,
+  metrics: metricsSchema,
+  request_log: requestLogSchema,
+  tracing: tracingSchema,
+  sla: slaSchema,
 });
 
 export const configSchema = configSchemaBase.superRefine((config, ctx) => {
@@ -224,6 +231,7 @@ export const configSchema = configSchemaBase.superRefine((config, ctx) => {
       }
     }
   }
+  for (const issue of checkSlaReferences(config.sla, Object.keys(config.models), providerIds)) ctx.addIssue({ code: 'custom', ...issue });
 });
 
 export type Config = z.output<typeof configSchema>;

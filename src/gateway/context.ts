@@ -7,6 +7,7 @@ import type { CacheStatus } from '../cache/response-cache.js';
 import type { Ticket } from '../governance/admission.js';
 import type { Ledger } from '../governance/ledger.js';
 import type { Principal } from '../governance/principal.js';
+import type { RequestSpan } from '../observability/tracing.js';
 import type { Usage } from './types.js';
 
 export type RouteName = 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'other';
@@ -27,6 +28,8 @@ export interface RequestContext {
   /** The model group asked for, once it resolved (so metric labels stay bounded). */
   model?: string;
   providerId?: string;
+  /** The provider's type (openai, anthropic, ...), for the trace's gen_ai.provider.name. */
+  providerType?: string;
   upstreamModel?: string;
   /** Attempts made against upstream targets. */
   attempts: number;
@@ -72,6 +75,20 @@ export interface RequestContext {
    * be billed (0: it is aborted at once).
    */
   drainMs: number;
+  /** Counted in switchyard_in_flight_requests until settled. */
+  inFlight: boolean;
+  /** The request's span, when tracing is on. */
+  trace: RequestSpan | undefined;
+  /** A JSON answer's text as sent (the request log keeps it when request_log.bodies is on). */
+  responseJson: string | undefined;
+  /** OpenAI-style finish reasons of the answer's choices (stop, length, tool_calls, ...). */
+  finishReasons: string[] | undefined;
+  /** A whole answer had no text and no tool call (streams: see streamedChars). */
+  answerEmpty: boolean | undefined;
+  /** The JSON schema the answer must follow (response_format: json_schema), to check it. */
+  answerSchema: object | undefined;
+  /** The answer's text, kept only while answerSchema is set. */
+  answerText: string | undefined;
   status?: number;
   error?: GatewayError;
   settled: boolean;
@@ -93,6 +110,7 @@ export function createRequestContext(requestId: string, route: RouteName, starte
     stream: false,
     model: undefined,
     providerId: undefined,
+    providerType: undefined,
     upstreamModel: undefined,
     attempts: 0,
     failedAttempts: undefined,
@@ -115,6 +133,13 @@ export function createRequestContext(requestId: string, route: RouteName, starte
     ledger: undefined,
     costUsd: undefined,
     drainMs: 0,
+    inFlight: false,
+    trace: undefined,
+    responseJson: undefined,
+    finishReasons: undefined,
+    answerEmpty: undefined,
+    answerSchema: undefined,
+    answerText: undefined,
     status: undefined,
     error: undefined,
     settled: false,

@@ -1,26 +1,52 @@
-/** The last stage: one metrics update and one log line per request, whatever its outcome. */
+/**
+ * The last stage, once per request whatever its outcome: the account settled (cost, reservation),
+ * then metrics, the request-log row, SLA samples, the trace span and the log line.
+ */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Metrics } from '../observability/metrics.js';
+import { REFUSAL_CODES } from '../observability/metrics.js';
+import type { Observers } from '../observability/observers.js';
+import { checkJsonSchema } from '../observability/sla/json-schema-check.js';
+import type { SlaMonitor } from '../observability/sla/monitor.js';
+import type { RequestSummary } from '../observability/tracing.js';
+import type { CacheStatus } from '../cache/response-cache.js';
 import type { RequestContext } from './context.js';
 
-export function settle(rc: RequestContext, metrics: Metrics, log: FastifyBaseLogger): void {
+/** The cache's part as a metric label (lower case, per Prometheus usage). */
+const CACHE_LABEL: Record<CacheStatus, string> = { HIT: 'hit', SEMANTIC_HIT: 'semantic_hit', MISS: 'miss', REFRESH: 'refresh', BYPASS: 'bypass' };
+
+export function settle(rc: RequestContext, observers: Observers, log: FastifyBaseLogger): void {
   if (rc.settled) return;
   rc.settled = true;
   const status = rc.status ?? 200;
   const totalMs = performance.now() - rc.startedAt;
   const fromCache = rc.cache === 'HIT' || rc.cache === 'SEMANTIC_HIT';
-  metrics.record({
-    route: rc.route,
-    model: rc.model ?? '',
-    // A hit is the cache's answer; its tokens were counted when the upstream made it.
-    provider: fromCache ? 'cache' : (rc.providerId ?? ''),
-    status,
-    totalMs,
-    overheadMs: rc.attempts > 0 ? Math.max(0, totalMs - rc.upstreamMs) : undefined,
-    firstByteMs: rc.firstByteMs,
-    usage: fromCache || rc.coalesced ? undefined : rc.usage,
-  });
-  rc.ledger?.record(rc, status, totalMs);
+  rc.ledger?.settle(rc);
+  const model = rc.model ?? '';
+  // A hit is the cache's answer; its tokens were counted when the upstream made it.
+  const provider = fromCache ? 'cache' : (rc.providerId ?? '');
+  const errorCode = rc.error?.code;
+  observers.metrics.record(
+    {
+      route: rc.route,
+      model,
+      provider,
+      // Direct <provider>/<model> addressing names any model: one series for all of them.
+      upstreamModel: model.endsWith('/*') ? '*' : (rc.upstreamModel ?? ''),
+      status,
+      cache: rc.cache === undefined ? 'none' : CACHE_LABEL[rc.cache],
+      totalMs,
+      overheadMs: rc.attempts > 0 ? Math.max(0, totalMs - rc.upstreamMs) : undefined,
+      firstTokenMs: rc.firstByteMs,
+      usage: fromCache || rc.coalesced ? undefined : rc.usage,
+      costUsd: rc.costUsd,
+      team: rc.principal?.team?.id,
+      refusal: errorCode !== undefined && REFUSAL_CODES.has(errorCode) ? errorCode : undefined,
+    },
+    rc.inFlight,
+  );
+  observers.recorder?.record(rc, status, totalMs);
+  if (observers.sla) observeSla(rc, observers.sla, model, provider, status, totalMs);
+  rc.trace?.end(traceSummary(rc, status));
   const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
   // Building the line costs more than the metrics; skip it when the level is off (e.g. LOG_LEVEL=warn).
   if (!isEnabled(log, level)) return;
@@ -60,4 +86,36 @@ function isEnabled(log: FastifyBaseLogger, level: 'error' | 'warn' | 'info'): bo
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
+}
+
+/** The request span's closing attributes (GenAI conventions: tracing.ts). */
+function traceSummary(rc: RequestContext, status: number): RequestSummary {
+  const usage = rc.usage;
+  return {
+    requestModel: rc.model,
+    modelGroup: rc.fallbackGroup ?? rc.model,
+    providerId: rc.providerId,
+    providerType: rc.providerType,
+    responseModel: rc.upstreamModel,
+    status,
+    error: rc.error ? { code: rc.error.code, message: rc.error.message } : undefined,
+    usage: usage ? { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cached_input_tokens: usage.prompt_tokens_details?.cached_tokens ?? undefined } : undefined,
+    finishReasons: rc.finishReasons,
+    cache: rc.cache,
+    stream: rc.stream,
+    attempts: rc.attempts,
+    costUsd: rc.costUsd,
+    keyId: rc.principal?.key?.id,
+  };
+}
+
+/** The SLA monitor's sample, and for answers its quality signals (truncated, empty, schema). */
+function observeSla(rc: RequestContext, sla: SlaMonitor, model: string, provider: string, status: number, totalMs: number): void {
+  sla.observe({ model, provider, status, totalMs, firstTokenMs: rc.firstByteMs, stream: rc.stream, errorCode: rc.error?.code });
+  // Quality is the upstream's: answers from the cache or another request's call were counted when made.
+  if (status !== 200 || rc.cache === 'HIT' || rc.cache === 'SEMANTIC_HIT' || rc.coalesced || rc.route === 'embeddings' || rc.route === 'count_tokens') return;
+  const finishReasons = rc.finishReasons ?? [];
+  const empty = rc.stream ? rc.streamedChars === 0 : rc.answerEmpty === true;
+  const schema = rc.answerSchema ? checkJsonSchema(rc.answerSchema, rc.answerText ?? '') : undefined;
+  sla.observeAnswer({ model, finishReasons, empty, schema: schema === undefined ? undefined : { valid: schema } });
 }

@@ -1,24 +1,16 @@
 /**
- * Settling a request's account: what its answer cost, giving back the part of its reservation it
- * did not use, and one lean spend row queued for the database (written in batches off the
- * request path).
+ * Settling a request's account: what its answer cost, and giving back the part of its reservation
+ * it did not use. The request's row (spend rollups, request log) is written by
+ * observability/request-recorder.ts.
  */
 import type { RequestContext } from '../gateway/context.js';
 import { streamedTokens } from '../gateway/streamed-text.js';
 import type { Usage } from '../gateway/types.js';
 import { costUsd } from './cost.js';
 import type { ModelPrice } from '../routing/catalog.js';
-import type { SpendRow } from './types.js';
-
-export interface SpendQueue {
-  enqueue(row: SpendRow): void;
-}
 
 export class Ledger {
-  constructor(
-    private readonly priceOf: (providerId: string, model: string) => ModelPrice | undefined,
-    private readonly spend: SpendQueue | undefined,
-  ) {}
+  constructor(private readonly priceOf: (providerId: string, model: string) => ModelPrice | undefined) {}
 
   /**
    * What the request's answer cost in USD (remembered on the context): 0 for an answer from the
@@ -35,34 +27,12 @@ export class Ledger {
     return (rc.costUsd = cost);
   }
 
-  /** At settle: reconciles the reservation and queues the spend row. */
-  record(rc: RequestContext, status: number, latencyMs: number): void {
+  /** At settle: prices the answer and gives back the part of the reservation it did not use. */
+  settle(rc: RequestContext): void {
     const cost = this.cost(rc);
     const usage = billedUsage(rc);
-    const promptTokens = usage?.prompt_tokens ?? 0;
-    const completionTokens = usage?.completion_tokens ?? 0;
     // The limiter never rejects (its errors are reported where it was built).
-    if (rc.ticket) void rc.ticket.settle(promptTokens + completionTokens, cost ?? 0);
-    if (!this.spend) return;
-    const principal = rc.principal;
-    this.spend.enqueue({
-      request_id: rc.requestId,
-      at: Date.now() - Math.round(latencyMs),
-      key_id: principal?.key?.id ?? (principal?.master ? 'master' : null),
-      team_id: principal?.team?.id ?? null,
-      org_id: principal?.org?.id ?? null,
-      end_user: rc.endUser ?? null,
-      model: rc.model ?? null,
-      provider: rc.cache === 'HIT' || rc.cache === 'SEMANTIC_HIT' ? 'cache' : (rc.providerId ?? null),
-      upstream_model: rc.upstreamModel ?? null,
-      prompt_tokens: promptTokens,
-      completion_tokens: completionTokens,
-      cost_usd: cost,
-      latency_ms: Math.round(latencyMs * 100) / 100,
-      status,
-      cache: rc.cache ?? null,
-      tags: tagsOf(rc),
-    });
+    if (rc.ticket) void rc.ticket.settle((usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0), cost ?? 0);
   }
 }
 
@@ -70,7 +40,7 @@ export class Ledger {
  * The usage a request is billed for: the provider's; for a stream cut off before the provider
  * reported it, an estimate from the prompt and the text streamed so far; none for free answers.
  */
-function billedUsage(rc: RequestContext): Usage | undefined {
+export function billedUsage(rc: RequestContext): Usage | undefined {
   if (isFree(rc)) return undefined;
   if (rc.usage || rc.streamedChars === 0) return rc.usage;
   const prompt = rc.estimatePrompt?.() ?? 0;
@@ -81,14 +51,4 @@ function billedUsage(rc: RequestContext): Usage | undefined {
 /** Answers that cost nothing upstream: a cache hit, or a coalesced follower (the leader pays). */
 function isFree(rc: RequestContext): boolean {
   return rc.cache === 'HIT' || rc.cache === 'SEMANTIC_HIT' || rc.coalesced === true;
-}
-
-/** `name:value` tags: the key's, team's and org's metadata, then the request's own. */
-function tagsOf(rc: RequestContext): string[] {
-  const tags: string[] = [];
-  const principal = rc.principal;
-  for (const metadata of [principal?.org?.metadata, principal?.team?.metadata, principal?.key?.metadata, rc.tags]) {
-    if (metadata) for (const name in metadata) tags.push(`${name}:${metadata[name]}`);
-  }
-  return tags;
 }

@@ -4,13 +4,14 @@
  * policy), the batched spend writer, and the admission stage the pipeline runs.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { AdmissionStage } from '../gateway/admission-stage.js';
 import type { ModelRegistry } from '../routing/models.js';
 import { openDatabase, redactUrl } from '../storage/database.js';
 import { GovernanceStore } from '../storage/governance-store.js';
-import { SpendWriter } from '../storage/spend-writer.js';
+import { SpendWriter, type SpendWriterStats } from '../storage/spend-writer.js';
+import type { RowQueue } from '../observability/request-recorder.js';
 import { Admitter } from './admission.js';
 import { Directory } from './directory.js';
 import { Ledger } from './ledger.js';
@@ -30,6 +31,8 @@ export interface Governance {
   directory: Directory;
   authenticator: Authenticator;
   admission: AdmissionStage;
+  /** The batched writer of request-log rows (which feed the spend rollups too). */
+  rows: RowQueue;
   /** Where the data lives, password redacted (for the banner). */
   storageUrl: string;
   limiterBackend: 'memory' | 'redis';
@@ -48,7 +51,7 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
   const database = await openDatabase(storageUrl, { onError: (err) => throttled('database', err, 'the database connection failed') }).catch((err: unknown) => {
     throw new StorageUnavailableError(`cannot open the database (storage.url or DATABASE_URL): ${(err as Error).message}`, { cause: err });
   });
-  const store = new GovernanceStore(database);
+  const store = new GovernanceStore(database, { requestLog: config.request_log.enabled });
 
   const directory = new Directory(store, {
     refreshIntervalMs: settings.refresh_interval_ms,
@@ -56,8 +59,10 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
   });
   await directory.start();
 
-  const spilled = new Counter({ name: 'switchyard_spend_rows_spilled_total', help: 'Spend rows written to the spill file because the database was unavailable and the queue was full.', registers: [registry] });
-  const writer = new SpendWriter({
+  const registers = [registry];
+  const spilled = new Counter({ name: 'switchyard_request_log_rows_spilled_total', help: 'Request-log rows written to the spill file because the database was unavailable and the queue was full (written back later).', registers });
+  const dropped = new Counter({ name: 'switchyard_request_log_rows_dropped_total', help: 'Request-log rows lost: the database and the spill file both failed.', registers });
+  const writer: SpendWriter = new SpendWriter({
     write: (rows) => store.writeSpend(rows),
     spillPath: settings.spend.spill_path,
     maxQueue: settings.spend.max_queue,
@@ -65,18 +70,21 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
     flushIntervalMs: settings.spend.flush_interval_ms,
     onError: (err) => throttled('spend', err, 'could not write spend rows to the database; they are kept and retried'),
     onSpill: (rows) => spilled.inc(rows),
+    onDrop: (rows) => dropped.inc(rows),
   });
+  registerWriterMetrics(writer, registers);
 
   const limiterBackend = settings.limits.backend ?? (config.redis.url ? 'redis' : 'memory');
   const limiter = await createLimiter(config, limiterBackend, registry, throttled);
   const admitter = new Admitter(directory, limiter, { unpricedModels: settings.unpriced_models, defaultMaxTokens: settings.default_max_tokens });
-  const ledger = new Ledger((providerId, model) => models.knownTarget(providerId, model)?.info.price, writer);
+  const ledger = new Ledger((providerId, model) => models.knownTarget(providerId, model)?.info.price);
 
   return {
     store,
     directory,
     authenticator: new Authenticator(config.auth.master_key, directory),
     admission: new AdmissionStage(models, { admitter, ledger, drainMs: settings.drain_timeout_ms }),
+    rows: writer,
     storageUrl: redactUrl(storageUrl),
     limiterBackend,
     async close() {
@@ -88,9 +96,37 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
   };
 }
 
+/** The writer's own figures, read when scraped. */
+function registerWriterMetrics(writer: SpendWriter, registers: Registry[]): void {
+  new Gauge({
+    name: 'switchyard_request_log_queue_depth',
+    help: 'Request-log rows in memory waiting for the database.',
+    registers,
+    collect() {
+      this.set(writer.stats().queued);
+    },
+  });
+  const total = (name: string, help: string, read: (stats: SpendWriterStats) => number): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        // A counter mirroring the writer's own: only ever grows.
+        this.reset();
+        this.inc(read(writer.stats()));
+      },
+    });
+  };
+  total('switchyard_request_log_rows_written_total', 'Request-log rows written to the database.', (stats) => stats.written);
+  total('switchyard_request_log_write_failures_total', 'Batched request-log writes that failed (the rows are kept and retried).', (stats) => stats.failures);
+}
+
 type Report = (topic: string, err: unknown, message: string) => void;
 
 async function createLimiter(config: Config, backend: 'memory' | 'redis', registry: Registry, report: Report): Promise<Limiter> {
+  // Registered with either backend, so dashboards and alerts find it (0 without Redis).
+  const fallbacks = new Counter({ name: 'switchyard_limiter_fallbacks_total', help: `Admissions decided without Redis (on_redis_error: ${config.governance.limits.on_redis_error}).`, registers: [registry] });
   const local = new MemoryLimiter({ onError: (err) => report('limits', err, 'a limit reservation could not be settled') });
   if (backend === 'memory') return local;
   // ioredis and the Redis limiter load only when used.
@@ -99,7 +135,6 @@ async function createLimiter(config: Config, backend: 'memory' | 'redis', regist
   const client = new Redis(config.redis.url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 500, lazyConnect: true });
   client.on('error', (err: Error) => report('redis', err, 'the Redis limiter connection failed'));
   client.connect().catch(() => undefined);
-  const fallbacks = new Counter({ name: 'switchyard_limiter_fallbacks_total', help: `Admissions decided without Redis (on_redis_error: ${settings.on_redis_error}).`, registers: [registry] });
   const redisLimiter = new RedisLimiter(client, { timeoutMs: settings.redis_timeout_ms, onError: (err) => report('limits', err, 'a limit reservation could not be settled in Redis') });
   const limiter = new FallbackLimiter(redisLimiter, local, {
     policy: settings.on_redis_error,

@@ -78,6 +78,7 @@ export interface UserRecord extends Policy, Timestamps {
 }
 
 /** One request, as recorded for spend attribution (lean: no prompts, no answers). */
+/** One request-log row: every request (spend rollups count the ones with `spend` not false). */
 export interface SpendRow {
   request_id: string;
   /** Epoch milliseconds when the request arrived. */
@@ -100,6 +101,24 @@ export interface SpendRow {
   cache: string | null;
   /** `name:value` tags from every level's metadata and the request's x-switchyard-metadata. */
   tags: string[];
+  /** chat, embeddings, messages or count_tokens. Absent in rows spilled by earlier versions. */
+  route?: string | null;
+  stream?: boolean | null;
+  /** The gateway error code of a failed request (rate_limit_exceeded, upstream_timeout, ...). */
+  error_code?: string | null;
+  /** Streams: arrival to the first chunk sent (ms). */
+  ttft_ms?: number | null;
+  /** The part of prompt_tokens the provider read from its prompt cache. */
+  cached_tokens?: number;
+  /** Upstream attempts made. */
+  attempts?: number;
+  /** The OpenTelemetry trace id, when tracing is on. */
+  trace_id?: string | null;
+  /** Redacted, capped bodies; only with request_log.bodies on. */
+  request_body?: string | null;
+  response_body?: string | null;
+  /** Whether the row counts in the spend rollups (false: refusals and failures before admission). Absent: true. */
+  spend?: boolean;
 }
 
 /** An administrative change, for the audit log. */

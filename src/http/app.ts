@@ -6,7 +6,7 @@ import type { RequestContext } from '../gateway/context.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import type { Pipeline } from '../gateway/pipeline.js';
 import type { SharedCalls } from '../gateway/shared-calls.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Observers } from '../observability/observers.js';
 import type { Authenticator, Principal } from '../governance/principal.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes/admin/index.js';
 import { registerJsonBodyParser } from './plugins/body.js';
@@ -16,6 +16,7 @@ import { cacheRoutes } from './routes/cache.js';
 import { openaiRoutes } from './routes/openai.js';
 import { opsRoutes, type Readiness } from './routes/ops.js';
 import { providerRoutes } from './routes/providers.js';
+import { slaRoutes } from './routes/sla.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,7 +36,7 @@ export interface AppOptions {
   pipeline: Pipeline;
   cache: ResponseCache;
   shared: SharedCalls;
-  metrics: Metrics;
+  observers: Observers;
   logger: FastifyBaseLogger;
   readiness: Readiness;
   authenticator: Authenticator;
@@ -45,7 +46,7 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
-export function buildApp({ config, pipeline, cache, shared, metrics, logger, readiness, authenticator, admin }: AppOptions): FastifyInstance {
+export function buildApp({ config, pipeline, cache, shared, observers, logger, readiness, authenticator, admin }: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     // One log line per request comes from the pipeline's settle stage instead.
@@ -71,8 +72,8 @@ export function buildApp({ config, pipeline, cache, shared, metrics, logger, rea
   });
 
   registerJsonBodyParser(app);
-  registerErrorHandling(app, metrics);
-  opsRoutes(app, { metrics, readiness });
+  registerErrorHandling(app, observers);
+  opsRoutes(app, { metrics: observers.metrics, readiness });
 
   void app.register(async (api) => {
     api.addHook('onRequest', (request, _reply, done) => {
@@ -84,8 +85,9 @@ export function buildApp({ config, pipeline, cache, shared, metrics, logger, rea
       }
     });
     const allowRoutingOverrides = config.routing.allow_client_overrides;
-    openaiRoutes(api, { pipeline, metrics, startedAt: Math.floor(Date.now() / 1000), allowRoutingOverrides });
-    anthropicRoutes(api, { pipeline, metrics, allowRoutingOverrides });
+    openaiRoutes(api, { pipeline, observers, startedAt: Math.floor(Date.now() / 1000), allowRoutingOverrides });
+    anthropicRoutes(api, { pipeline, observers, allowRoutingOverrides });
+    slaRoutes(api, observers.sla);
     providerRoutes(api, { models: pipeline.models });
     cacheRoutes(api, { cache, inFlight: () => shared.inFlight });
   });

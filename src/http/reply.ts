@@ -9,13 +9,17 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { closeClient, createRequestContext, type RequestContext, type RouteName } from '../gateway/context.js';
 import { asGatewayError, type GatewayError } from '../gateway/errors.js';
 import { settle } from '../gateway/settle.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Observers } from '../observability/observers.js';
+import type { RequestSpan, Tracing } from '../observability/tracing.js';
 import type { SseWriter } from './sse.js';
 
-export function beginRequest(request: FastifyRequest, reply: FastifyReply, route: RouteName): RequestContext {
+export function beginRequest(request: FastifyRequest, reply: FastifyReply, route: RouteName, observers: Observers): RequestContext {
   const rc = createRequestContext(request.id, route, request.startedAt);
   rc.rawBody = request.rawBody ?? undefined;
   rc.principal = request.principal ?? undefined;
+  observers.metrics.begin(route);
+  rc.inFlight = true;
+  if (observers.tracing) rc.trace = startTrace(observers.tracing, request, route);
   const res = reply.raw as ServerResponse & { [CONTEXT]?: RequestContext };
   res[CONTEXT] = rc;
   // One shared listener (no closure per request): 'close' fires once per response.
@@ -39,11 +43,12 @@ export function stopReading(sse: SseWriter, rc: RequestContext): boolean {
   return sse.closed && rc.drainMs === 0;
 }
 
-/** A 200 JSON answer (`json` is the body text); metrics and the log line follow once it is on its way. */
-export function sendJson(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, headers: Record<string, string>, json: string): string {
+/** A 200 JSON answer (`json` is the body text); metrics, the request log and the log line follow once it is on its way. */
+export function sendJson(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, observers: Observers, headers: Record<string, string>, json: string): string {
   rc.status = 200;
+  rc.responseJson = json;
   reply.headers(headers).type('application/json; charset=utf-8');
-  setImmediate(settle, rc, metrics, request.log);
+  setImmediate(settle, rc, observers, request.log);
   return json;
 }
 
@@ -55,12 +60,13 @@ export async function runStream(
   sse: SseWriter,
   rc: RequestContext,
   log: FastifyBaseLogger,
-  metrics: Metrics,
+  observers: Observers,
   write: () => Promise<boolean>,
   errorFrame: (error: GatewayError) => string,
 ): Promise<void> {
   rc.status = 200;
   let completed = false;
+  observers.metrics.streamStarted();
   try {
     completed = await write();
   } catch (err) {
@@ -74,7 +80,22 @@ export async function runStream(
       sse.end(false);
     }
   } finally {
+    observers.metrics.streamEnded();
     if (!completed && !rc.error) rc.status = 499;
-    settle(rc, metrics, log);
+    settle(rc, observers, log);
   }
+}
+
+/** The request's span, a child of the client's W3C trace context when it sent one. */
+function startTrace(tracing: Tracing, request: FastifyRequest, route: RouteName): RequestSpan {
+  const { traceparent, tracestate } = request.headers;
+  return tracing.startRequest({
+    route,
+    requestId: request.id,
+    traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+    tracestate: typeof tracestate === 'string' ? tracestate : undefined,
+    startTime: performance.timeOrigin + request.startedAt,
+    httpMethod: request.method,
+    urlPath: request.url.split('?')[0],
+  });
 }

@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { GatewayError } from '../gateway/errors.js';
 import { StreamBody } from './stream-body.js';
+import { withTraceContext } from './trace-context.js';
 
 export interface TransportOptions {
   connectTimeoutMs: number;
@@ -105,7 +106,7 @@ function dispatch<T>(
     signal.addEventListener('abort', onAbort, { once: true });
     const { origin, path } = splitUrl(req.url);
     sharedAgent().dispatch(
-      { origin, path, method: req.method ?? 'POST', headers: req.headers, body: req.body, headersTimeout: 0, bodyTimeout: 0 },
+      { origin, path, method: req.method ?? 'POST', headers: withTraceContext(req.headers, req.signal), body: req.body, headersTimeout: 0, bodyTimeout: 0 },
       {
         onRequestStart(started) {
           controller = started;

@@ -5,6 +5,8 @@
  */
 import type { RequestContext } from '../gateway/context.js';
 import { GatewayError, isGatewayError } from '../gateway/errors.js';
+import type { AttemptSpan } from '../observability/tracing.js';
+import { propagateTrace } from '../providers/trace-context.js';
 import type { AttemptContext } from '../providers/types.js';
 import type { Permit } from './target-limiter.js';
 import type { RoutingTarget } from './target.js';
@@ -36,6 +38,9 @@ export class Attempt {
   #timer: NodeJS.Timeout | undefined;
   #verdict = false;
   #closed = false;
+  /** The attempt's span, when the request is traced; ended with the attempt. */
+  readonly #span: AttemptSpan | undefined;
+  #errorCode: string | undefined;
   readonly #headersArrived = (): void => {
     if (!this.#stream) this.#gotFirstByte();
   };
@@ -52,6 +57,10 @@ export class Attempt {
     this.#totalDeadline = totalMs > 0 ? this.#startedAt + totalMs : Infinity;
     target.stats.begin();
     this.#rearm();
+    if (rc.trace) {
+      this.#span = rc.trace.startAttempt({ providerId: target.providerId, providerType: target.provider.adapter.type, model: target.model, requestModel: rc.model });
+      propagateTrace(this.#controller.signal, this.#span.headers);
+    }
   }
 
   context(): AttemptContext {
@@ -92,6 +101,7 @@ export class Attempt {
 
   /** The attempt failed before its answer; the target is blamed when the error is its fault. */
   failed(error: unknown): void {
+    this.#errorCode = isGatewayError(error) ? error.code : 'internal_error';
     if (countsAgainstTarget(error)) this.#decide(false);
     else this.#release();
     this.close(error === undefined ? undefined : error instanceof Error ? error.message : String(error));
@@ -109,12 +119,21 @@ export class Attempt {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#span?.end(this.#spanOutcome(error, cancelled));
     // A failed or cancelled call used (almost) none of the reserved tokens; a served one, what it reported.
     this.#permit?.release(error !== undefined || cancelled ? 0 : this.#rc.usage?.total_tokens);
     const stats = this.target.stats;
     if (cancelled) stats.cancel();
     else if (error === undefined) stats.end({ ok: true, latencyMs: this.#firstByteMs, firstByteMs: this.#firstByteMs });
     else stats.end({ ok: false, latencyMs: this.#firstByteMs, firstByteMs: this.#firstByteMs, error, penaltyMs: Math.max(FAILURE_PENALTY_MS, 2 * stats.latencyEstimate(), this.elapsedMs) });
+  }
+
+  #spanOutcome(error: string | undefined, cancelled: boolean): Parameters<AttemptSpan['end']>[0] {
+    // A lost hedge race or a client that left says nothing bad about the upstream: not an error span.
+    if (cancelled) return { cancelled: true };
+    if (error !== undefined) return { error: { code: this.#errorCode ?? 'upstream_error', message: error } };
+    const usage = this.#rc.usage;
+    return { responseModel: this.target.model, usage: usage ? { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens } : undefined, finishReasons: this.#rc.finishReasons };
   }
 
   #gotFirstByte(): void {

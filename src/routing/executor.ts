@@ -12,6 +12,7 @@
  */
 import type { RequestContext } from '../gateway/context.js';
 import { streamedChars } from '../gateway/streamed-text.js';
+import { noteAnswer, noteStreamItem } from '../gateway/answer-notes.js';
 import { GatewayError, isGatewayError } from '../gateway/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../gateway/types.js';
 import type { CountTokensRequest, CountTokensResponse } from '../providers/anthropic/api.js';
@@ -273,6 +274,7 @@ export class Executor {
     rc.attempts += 1;
     // The target being tried (the one an error names); a hedge's winner is set again when it is served.
     rc.providerId = target.providerId;
+    rc.providerType = target.provider.adapter.type;
     rc.upstreamModel = target.model;
     const attempt = new Attempt(rc, target, { stream: options.stream, permit: admitted.permit, breakerHeld: admitted.breakerHeld, deadline });
     let answer: Promise<T>;
@@ -320,6 +322,7 @@ export class Executor {
 
   #served(rc: RequestContext, attempt: Attempt): void {
     rc.providerId = attempt.target.providerId;
+    rc.providerType = attempt.target.provider.adapter.type;
     rc.upstreamModel = attempt.target.model;
     this.events.served(rc, attempt.target, attempt.elapsedMs);
   }
@@ -352,6 +355,7 @@ function pause(ms: number, rc: RequestContext): Promise<void> {
 async function answered<T extends { usage?: Usage | null }>(answer: Promise<T>, rc: RequestContext): Promise<T> {
   const result = await answer;
   rc.usage = result.usage ?? undefined;
+  noteAnswer(rc, result);
   return result;
 }
 
@@ -381,6 +385,7 @@ async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncI
     while (!result.done) {
       if (result.value.usage) rc.usage = result.value.usage;
       else rc.streamedChars += streamedChars(result.value);
+      noteStreamItem(rc, result.value);
       yield result.value;
       const waitStart = performance.now();
       try {

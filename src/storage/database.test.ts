@@ -116,7 +116,7 @@ describe.skipIf(!DATABASE_URL)('openDatabase on PostgreSQL', () => {
     try {
       expect(opened.filter((result) => result.status === 'rejected')).toEqual([]);
       const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(databases[0]!.db);
-      expect(migrations.rows).toEqual([{ name: '001_governance' }]);
+      expect(migrations.rows).toEqual([{ name: '001_governance' }, { name: '002_request_log' }]);
     } finally {
       if (databases[0]) await sql`drop schema ${sql.id(pgSchema)} cascade`.execute(databases[0].db);
       for (const database of databases) await database.close();

@@ -67,6 +67,15 @@ const request = (over: Partial<SpendRow>): SpendRow => ({
   status: 200,
   cache: 'MISS',
   tags: ['env:prod'],
+  route: 'chat',
+  stream: false,
+  error_code: null,
+  ttft_ms: null,
+  cached_tokens: 0,
+  attempts: 1,
+  trace_id: null,
+  request_body: null,
+  response_body: null,
   ...over,
 });
 
@@ -103,7 +112,7 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
       const again = await open();
       try {
         const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(again.db);
-        expect(migrations.rows.map((row) => row.name)).toEqual(['001_governance']);
+        expect(migrations.rows.map((row) => row.name)).toEqual(['001_governance', '002_request_log']);
         const reopened = new GovernanceStore(again);
         expect(await reopened.revision()).toBe(revision);
         expect(await reopened.orgs.get('o1')).toEqual(org('o1'));
@@ -366,6 +375,40 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
         expect([ids(page1), ids(page2), ids(page3)]).toEqual([ids([r5, r4, r7]), ids([r6, r3, r2]), ids([r1])]);
         expect(await store.listRequests({ before_id: page3[0]!.id })).toEqual([]);
       });
+
+      it('filters request rows by provider, cache status, tag, status class and error code, and finds one by request id', async () => {
+        const ids = (rows: { request_id: string }[]) => rows.map((row) => row.request_id);
+        expect(ids(await store.listRequests({ provider: 'anthropic' }))).toEqual(ids([r2]));
+        expect(ids(await store.listRequests({ cache: 'HIT' }))).toEqual(ids([r4]));
+        expect(ids(await store.listRequests({ cache: 'NONE' }))).toEqual(ids([r3]));
+        expect(ids(await store.listRequests({ tag: 'team:x' }))).toEqual(ids([r2]));
+        expect(ids(await store.listRequests({ tag: 'env:dev' }))).toEqual(ids([r4]));
+        expect(ids(await store.listRequests({ tag: 'env' }))).toEqual([]);
+        expect(ids(await store.listRequests({ status_class: 4 }))).toEqual(ids([r5]));
+        expect(ids(await store.listRequests({ status_class: 2, provider: 'openai', cache: 'MISS' }))).toEqual(ids([r7, r6, r1]));
+        expect(ids(await store.listRequests({ error_code: 'nope' }))).toEqual([]);
+        expect(ids(await store.requestsById(r3.request_id))).toEqual([r3.request_id]);
+        expect(await store.requestsById('never-seen')).toEqual([]);
+      });
+    });
+
+    it('keeps refusals (spend: false) in the request log but out of the spend rollups', async () => {
+      const refused = request({ status: 401, error_code: 'invalid_api_key', prompt_tokens: 0, completion_tokens: 0, cost_usd: 0, spend: false });
+      await store.writeSpend([request({}), refused]);
+      expect((await store.listRequests()).map((row) => [row.status, row.error_code])).toEqual([
+        [401, 'invalid_api_key'],
+        [200, null],
+      ]);
+      const [day] = await store.spendReport({ group_by: 'day', from: '2026-03-01', to: '2026-03-01' });
+      expect(day).toMatchObject({ requests: 1, errors: 0 });
+    });
+
+    it('deletes rows older than a time in batches, keeping the rest and the rollups', async () => {
+      await store.writeSpend(Array.from({ length: 25 }, (_, i) => request({ at: D1 + i })));
+      expect(await store.deleteRequestsBefore(D1 + 20, 7)).toBe(20);
+      expect((await store.listRequests()).map((row) => row.at)).toEqual([D1 + 24, D1 + 23, D1 + 22, D1 + 21, D1 + 20]);
+      expect(await store.deleteRequestsBefore(D1 + 20, 7)).toBe(0);
+      expect((await store.spendReport({ group_by: 'day', from: '2026-03-01', to: '2026-03-01' }))[0]?.requests).toBe(25);
     });
 
     it('pages 100 rows by default and never more than 1000', async () => {

@@ -9,7 +9,7 @@ import { listAudit, readRevision, type AuditQuery, type AuditRecord } from './au
 import type { Database } from './database.js';
 import { KEYS, ORGS, TEAMS, USERS } from './entity-codec.js';
 import { EntityRepo } from './entity-repo.js';
-import { listRequests, RequestLogInserter, type RequestQuery, type RequestRecord } from './request-log.js';
+import { deleteRequestsBefore, listRequests, requestsById, RequestLogInserter, type RequestQuery, type RequestRecord } from './request-log.js';
 import { spendReport, spendTotals, writeSpend, type SpendLevel, type SpendQuery, type SpendReportRow } from './spend.js';
 
 export { ConflictError, NotFoundError } from './errors.js';
@@ -20,14 +20,18 @@ export class GovernanceStore {
   readonly teams: EntityRepo<'teams', TeamRecord>;
   readonly keys: EntityRepo<'keys', KeyRecord>;
   readonly users: EntityRepo<'users', UserRecord>;
-  private readonly requestLog: RequestLogInserter;
+  /** Null when request_log.enabled is off: rows then only feed the spend rollups. */
+  private readonly requestLog: RequestLogInserter | null;
 
-  constructor(private readonly database: Database) {
+  constructor(
+    private readonly database: Database,
+    options: { requestLog?: boolean } = {},
+  ) {
     this.orgs = new EntityRepo(database, ORGS);
     this.teams = new EntityRepo(database, TEAMS);
     this.keys = new EntityRepo(database, KEYS);
     this.users = new EntityRepo(database, USERS);
-    this.requestLog = new RequestLogInserter(database);
+    this.requestLog = options.requestLog === false ? null : new RequestLogInserter(database);
   }
 
   // The whole-table reads the in-memory directory loads (governance/directory.ts, DirectorySource).
@@ -84,6 +88,16 @@ export class GovernanceStore {
 
   /** Request rows, newest first (GET /admin/logs). */
   listRequests(query: RequestQuery = {}): Promise<RequestRecord[]> {
-    return listRequests(this.database.db, query);
+    return listRequests(this.database, query);
+  }
+
+  /** The rows of one request id (GET /admin/logs/:request_id). */
+  requestsById(requestId: string): Promise<RequestRecord[]> {
+    return requestsById(this.database.db, requestId);
+  }
+
+  /** Retention: deletes request rows older than `before` (epoch ms) in small batches. */
+  deleteRequestsBefore(before: number, batch?: number): Promise<number> {
+    return deleteRequestsBefore(this.database.db, before, batch);
   }
 }

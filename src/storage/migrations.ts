@@ -131,9 +131,34 @@ function governance001(backend: Backend): Migration {
   };
 }
 
+/**
+ * The request log records every request (issue 7): what failed and why, time to first token,
+ * attempts, cached tokens, the trace id, and optional redacted bodies; indexes for the admin
+ * API's lookups by request id and team.
+ */
+const requestLog002: Migration = {
+  async up(db: AnyDb) {
+    const columns: [string, 'text' | 'integer'][] = [
+      ['route', 'text'],
+      ['stream', 'integer'],
+      ['error_code', 'text'],
+      ['ttft_ms', 'integer'],
+      ['cached_tokens', 'integer'],
+      ['attempts', 'integer'],
+      ['trace_id', 'text'],
+      ['request_body', 'text'],
+      ['response_body', 'text'],
+    ];
+    // Nullable without defaults: adding them rewrites no existing row on either backend.
+    for (const [name, type] of columns) await db.schema.alterTable('request_log').addColumn(name, type).execute();
+    await db.schema.createIndex('request_log_request_id').on('request_log').column('request_id').execute();
+    await db.schema.createIndex('request_log_team_at').on('request_log').columns(['team_id', 'at']).execute();
+  },
+};
+
 /** Every migration, by name; Migrator applies them in name order. */
 export function migrations(backend: Backend): Record<string, Migration> {
-  return { '001_governance': governance001(backend) };
+  return { '001_governance': governance001(backend), '002_request_log': requestLog002 };
 }
 
 /**

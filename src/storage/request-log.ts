@@ -7,7 +7,8 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './database.js';
 import type { SpendRow } from '../governance/types.js';
 import { pageSize } from './paging.js';
-import type { NewRequestLogRow, Schema } from './schema.js';
+import type { Selectable } from 'kysely';
+import type { NewRequestLogRow, RequestLogTable, Schema } from './schema.js';
 
 export interface RequestQuery {
   /** Epoch ms, inclusive. */
@@ -19,7 +20,15 @@ export interface RequestQuery {
   org_id?: string;
   end_user?: string;
   model?: string;
+  provider?: string;
+  /** An exact status, or a class: 2 for 2xx, 4 for 4xx, 5 for 5xx. */
   status?: number;
+  status_class?: number;
+  /** HIT, SEMANTIC_HIT, MISS, BYPASS, REFRESH; NONE for requests the cache did not take part in. */
+  cache?: string;
+  /** `name:value`: only requests carrying this tag. */
+  tag?: string;
+  error_code?: string;
   /** Default 100, at most 1000. */
   limit?: number;
   /** Only rows older than this id (the last id of the previous page). */
@@ -51,6 +60,15 @@ const COLUMNS = [
   ['status', 'integer'],
   ['cache', 'text'],
   ['tags', 'jsonb'],
+  ['route', 'text'],
+  ['stream', 'integer'],
+  ['error_code', 'text'],
+  ['ttft_ms', 'integer'],
+  ['cached_tokens', 'integer'],
+  ['attempts', 'integer'],
+  ['trace_id', 'text'],
+  ['request_body', 'text'],
+  ['response_body', 'text'],
 ] as const satisfies readonly (readonly [keyof NewRequestLogRow, string])[];
 
 const NAMES = COLUMNS.map(([name]) => name).join(', ');
@@ -122,6 +140,15 @@ function pushValues(values: unknown[], row: SpendRow): unknown[] {
     row.status,
     row.cache,
     JSON.stringify(row.tags),
+    row.route ?? null,
+    row.stream === undefined || row.stream === null ? null : row.stream ? 1 : 0,
+    row.error_code ?? null,
+    roundOrNull(row.ttft_ms),
+    row.cached_tokens ?? null,
+    row.attempts ?? null,
+    row.trace_id ?? null,
+    row.request_body ?? null,
+    row.response_body ?? null,
   );
   return values;
 }
@@ -146,20 +173,83 @@ function toColumns(row: SpendRow): Omit<NewRequestLogRow, 'tags'> & { tags: read
     status: row.status,
     cache: row.cache,
     tags: row.tags,
+    route: row.route ?? null,
+    stream: row.stream === undefined || row.stream === null ? null : row.stream ? 1 : 0,
+    error_code: row.error_code ?? null,
+    ttft_ms: roundOrNull(row.ttft_ms),
+    cached_tokens: row.cached_tokens ?? null,
+    attempts: row.attempts ?? null,
+    trace_id: row.trace_id ?? null,
+    request_body: row.request_body ?? null,
+    response_body: row.response_body ?? null,
   };
 }
 
+function roundOrNull(ms: number | null | undefined): number | null {
+  return ms === null || ms === undefined ? null : Math.round(ms);
+}
+
 /** Newest first. */
-export async function listRequests(db: Kysely<Schema>, query: RequestQuery = {}): Promise<RequestRecord[]> {
+export async function listRequests({ db, backend }: Database, query: RequestQuery = {}): Promise<RequestRecord[]> {
   let select = db.selectFrom('request_log').selectAll();
   if (query.from !== undefined) select = select.where('at', '>=', query.from);
   if (query.to !== undefined) select = select.where('at', '<=', query.to);
   if (query.before_id !== undefined) select = select.where('id', '<', query.before_id);
   if (query.status !== undefined) select = select.where('status', '=', query.status);
-  for (const column of ['key_id', 'team_id', 'org_id', 'end_user', 'model'] as const) {
+  if (query.status_class !== undefined) select = select.where('status', '>=', query.status_class * 100).where('status', '<', query.status_class * 100 + 100);
+  for (const column of ['key_id', 'team_id', 'org_id', 'end_user', 'model', 'provider', 'error_code'] as const) {
     const value = query[column];
     if (value !== undefined) select = select.where(column, '=', value);
   }
+  if (query.cache !== undefined) select = query.cache === 'NONE' ? select.where('cache', 'is', null) : select.where('cache', '=', query.cache);
+  if (query.tag !== undefined) select = select.where(hasTag(backend, query.tag));
   const rows = await select.orderBy('id', 'desc').limit(pageSize(query.limit)).execute();
-  return rows.map((row) => ({ ...row, tags: JSON.parse(row.tags) as string[] }));
+  return rows.map(toRecord);
+}
+
+/** The rows of one request id (usually one; a client may reuse its x-request-id), newest first. */
+export async function requestsById(db: Kysely<Schema>, requestId: string): Promise<RequestRecord[]> {
+  const rows = await db.selectFrom('request_log').selectAll().where('request_id', '=', requestId).orderBy('id', 'desc').limit(100).execute();
+  return rows.map(toRecord);
+}
+
+/**
+ * Deletes rows older than `before` (epoch ms), at most `batch` rows a statement, so no statement
+ * holds the table (SQLite: the write lock; PostgreSQL: many row locks) for long and writers
+ * interleave. Resolves with the rows deleted.
+ */
+export async function deleteRequestsBefore(db: Kysely<Schema>, before: number, batch = 5_000, pause: () => Promise<void> = yieldToLoop): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const ids = db.selectFrom('request_log').select('id').where('at', '<', before).orderBy('id').limit(batch);
+    const result = await db.deleteFrom('request_log').where('id', 'in', ids).executeTakeFirst();
+    const count = Number(result.numDeletedRows);
+    deleted += count;
+    if (count < batch) return deleted;
+    await pause();
+  }
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** Tags are a JSON array in a text column: membership through each backend's JSON functions. */
+function hasTag(backend: Database['backend'], tag: string) {
+  return backend === 'sqlite'
+    ? sql<boolean>`exists (select 1 from json_each(request_log.tags) where json_each.value = ${tag})`
+    : sql<boolean>`(request_log.tags::jsonb ? ${tag})`;
+}
+
+type LogRow = Selectable<RequestLogTable>;
+
+function toRecord(row: LogRow): RequestRecord {
+  return {
+    ...row,
+    tags: JSON.parse(row.tags) as string[],
+    stream: row.stream === null ? null : row.stream === 1,
+    // Rows written before migration 002 have none of its columns.
+    cached_tokens: row.cached_tokens ?? 0,
+    attempts: row.attempts ?? 0,
+  };
 }

@@ -90,6 +90,17 @@ export interface RequestLogTable {
   cache: string | null;
   /** JSON text of string[]. */
   tags: string;
+  /** Added by migration 002. */
+  route: string | null;
+  /** 0/1 */
+  stream: number | null;
+  error_code: string | null;
+  ttft_ms: number | null;
+  cached_tokens: number | null;
+  attempts: number | null;
+  trace_id: string | null;
+  request_body: string | null;
+  response_body: string | null;
 }
 
 /** The measures both rollup tables keep. */

@@ -52,11 +52,11 @@ const CACHE_HITS = new Set(['HIT', 'SEMANTIC_HIT']);
 const ROWS_PER_UPSERT = 500;
 
 /** Records a batch: the request rows and their rollups, in one transaction (all or nothing). */
-export async function writeSpend(db: Kysely<Schema>, rows: readonly SpendRow[], requestLog: RequestLogInserter): Promise<void> {
+export async function writeSpend(db: Kysely<Schema>, rows: readonly SpendRow[], requestLog: RequestLogInserter | null): Promise<void> {
   if (rows.length === 0) return;
   const { daily, tags } = rollUp(rows);
   await db.transaction().execute(async (trx) => {
-    await requestLog.insert(trx, rows);
+    await requestLog?.insert(trx, rows);
     await upsertDaily(trx, daily);
     await upsertTags(trx, tags);
   });
@@ -120,6 +120,8 @@ function rollUp(rows: readonly SpendRow[]): { daily: SpendDailyTable[]; tags: Sp
   const daily = new Map<string, SpendDailyTable>();
   const tags = new Map<string, SpendDailyTagsTable>();
   for (const row of rows) {
+    // Refusals and failures before admission are in the request log only.
+    if (row.spend === false) continue;
     const day = dayOf(row.at);
     const keyId = row.key_id ?? '';
     const teamId = row.team_id ?? '';

@@ -392,7 +392,7 @@ describe('cache operations', () => {
     expect(metrics).toMatch(/switchyard_cache_lookups_total\{kind="exact",result="hit"\} [1-9]/);
     expect(metrics).toMatch(/switchyard_coalesced_requests_total [1-9]/);
     expect(metrics).toMatch(/switchyard_cache_lookup_seconds_bucket/);
-    expect(metrics).toMatch(/switchyard_requests_total\{route="chat",model="cached",provider="cache",status="200"\}/);
+    expect(metrics).toMatch(/switchyard_requests_total\{route="chat",model="cached",provider="cache",upstream_model="[^"]+",status="200",cache="hit"\} [1-9]/);
   });
 });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refusedURL } from '../fakes/openai-upstream.js';
 import { raw, sdk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
+import { parseMetrics, value } from '../helpers/metrics.js';
 
 let gateway: Gateway;
 
@@ -21,30 +22,6 @@ routing: { retry: { max_retries: 0 } }
 });
 
 afterAll(stopAllGateways);
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses Prometheus text exposition format into samples. */
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`not a Prometheus sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]!] = pair[2]!;
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
-  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-}
 
 describe('health', () => {
   it('answers /health/live and /health/ready', async () => {
@@ -90,8 +67,8 @@ describe('/metrics', () => {
     const overhead = { route: 'chat', model: 'mock', provider: 'demo' };
     expect(value(samples, 'switchyard_gateway_overhead_seconds_count', overhead)).toBe(3);
     expect(value(samples, 'switchyard_gateway_overhead_seconds_sum', overhead)).toBeGreaterThan(0);
-    expect(value(samples, 'switchyard_stream_first_byte_seconds_count', { model: 'mock', provider: 'demo' })).toBe(1);
-    expect(value(samples, 'switchyard_tokens_total', { model: 'mock', provider: 'demo', kind: 'completion' })).toBeGreaterThan(0);
+    expect(value(samples, 'switchyard_time_to_first_token_seconds_count', { model: 'mock', provider: 'demo' })).toBe(1);
+    expect(value(samples, 'switchyard_tokens_total', { model: 'mock', provider: 'demo', kind: 'output' })).toBeGreaterThan(0);
     expect(value(samples, 'switchyard_upstream_attempts_total', { provider: 'dead', outcome: 'upstream_error' })).toBe(1);
     expect(samples.some((s) => s.name === 'switchyard_process_cpu_user_seconds_total')).toBe(true);
   });

@@ -5,31 +5,31 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, asGatewayError, toAnthropicErrorBody, toOpenAIErrorBody } from '../../gateway/errors.js';
-import type { Metrics } from '../../observability/metrics.js';
+import type { Observers } from '../../observability/observers.js';
 import { settle } from '../../gateway/settle.js';
 import { createRequestContext, type RouteName } from '../../gateway/context.js';
 import { gatewayHeaders } from '../headers.js';
 import { ConflictError, NotFoundError } from '../../storage/errors.js';
 
-export function registerErrorHandling(app: FastifyInstance, metrics: Metrics): void {
+export function registerErrorHandling(app: FastifyInstance, observers: Observers): void {
   app.setErrorHandler((err: FastifyError | GatewayError, request, reply) => {
     const error = fromFastifyError(err);
     if (error.code === 'internal_error') request.log.error({ err: error.cause ?? err }, 'unexpected error');
-    return sendError(request, reply, error, metrics);
+    return sendError(request, reply, error, observers);
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new GatewayError('route_not_found', `Unknown route: ${request.method} ${request.url.split('?')[0]}. See the README for the endpoints this gateway serves.`);
-    return sendError(request, reply, error, metrics);
+    return sendError(request, reply, error, observers);
   });
 }
 
-function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError, metrics: Metrics): FastifyReply {
+function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError, observers: Observers): FastifyReply {
   // Failures before a route handler ran (bad body, bad key, unknown route) are settled too.
   const rc = request.rc ?? createRequestContext(request.id, routeOf(request.url), request.startedAt);
   rc.status = error.status;
   rc.error = error;
   reply.headers(gatewayHeaders(rc));
-  settle(rc, metrics, request.log);
+  settle(rc, observers, request.log);
   if (error.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
   // Fastify closes the connection after rejecting a body it did not read; closing while the client
   // is still uploading resets the socket, and fetch (so the OpenAI SDKs) reports EPIPE instead of

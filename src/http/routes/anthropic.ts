@@ -20,7 +20,7 @@ import { validateCountTokensRequest, validateMessagesRequest } from '../../forma
 import type { MessagesRequest, StreamEvent } from '../../providers/anthropic/api.js';
 import type { NativeStreamEvent } from '../../providers/types.js';
 import type { MessagesCall } from '../../routing/executor.js';
-import type { Metrics } from '../../observability/metrics.js';
+import type { Observers } from '../../observability/observers.js';
 import { anthropicErrorFrame, anthropicFrames, nativeFrame } from '../anthropic-sse.js';
 import type { RouteHints } from '../../routing/router.js';
 import { gatewayHeaders, requestCacheDirective, streamTrailers } from '../headers.js';
@@ -30,36 +30,36 @@ import { beginRequest, runStream, sendJson, stopReading } from '../reply.js';
 
 export interface AnthropicRoutesOptions {
   pipeline: Pipeline;
-  metrics: Metrics;
+  observers: Observers;
   /** routing.allow_client_overrides */
   allowRoutingOverrides: boolean;
 }
 
-export function anthropicRoutes(app: FastifyInstance, { pipeline, metrics, allowRoutingOverrides }: AnthropicRoutesOptions): void {
+export function anthropicRoutes(app: FastifyInstance, { pipeline, observers, allowRoutingOverrides }: AnthropicRoutesOptions): void {
   const messages = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const rc = beginRequest(request, reply, 'messages');
+    const rc = beginRequest(request, reply, 'messages', observers);
     const body = validateMessagesRequest(request.body);
     const call = messagesCall(body, request);
     const hints = routeHints(request.headers, allowRoutingOverrides);
     const directive = requestCacheDirective(request);
-    if (body.stream === true) return streamMessages(body, call, rc, hints, directive, request, reply, pipeline, metrics);
+    if (body.stream === true) return streamMessages(body, call, rc, hints, directive, request, reply, pipeline, observers);
     const result = await pipeline.messages(call, rc, hints, directive);
     // A native answer is the upstream's own JSON text (its `model` is the upstream model, as on
     // the OpenAI routes); a canonical one is encoded under the model name the client asked for.
-    if (result.kind === 'native') return finish(rc, request, reply, metrics, toJson(result.answer.message));
+    if (result.kind === 'native') return finish(rc, request, reply, observers, toJson(result.answer.message));
     const message = encodeMessage(result.completion, {
       model: body.model,
       stopSequences: body.stop_sequences,
       onInvalidToolInput: (tool) => request.log.warn({ tool, provider: rc.providerId }, 'tool call arguments were not a JSON object; sent as input {}'),
     });
-    return finish(rc, request, reply, metrics, JSON.stringify(message));
+    return finish(rc, request, reply, observers, JSON.stringify(message));
   };
 
   const countTokens = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const rc = beginRequest(request, reply, 'count_tokens');
+    const rc = beginRequest(request, reply, 'count_tokens', observers);
     const body = validateCountTokensRequest(request.body);
     const counted = await pipeline.countTokens({ native: { body, beta: betaHeader(request) }, estimate: () => estimateInputTokens(decodeMessagesRequest(body)) }, rc, routeHints(request.headers, allowRoutingOverrides));
-    return finish(rc, request, reply, metrics, toJson(counted));
+    return finish(rc, request, reply, observers, toJson(counted));
   };
 
   // Clients whose base URL lacks /v1 are served on the bare paths too.
@@ -87,8 +87,8 @@ function responseHeaders(rc: RequestContext): Record<string, string> {
   return { ...gatewayHeaders(rc), 'request-id': rc.requestId };
 }
 
-function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, json: string): string {
-  return sendJson(rc, request, reply, metrics, responseHeaders(rc), json);
+function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, observers: Observers, json: string): string {
+  return sendJson(rc, request, reply, observers, responseHeaders(rc), json);
 }
 
 async function streamMessages(
@@ -100,7 +100,7 @@ async function streamMessages(
   request: FastifyRequest,
   reply: FastifyReply,
   pipeline: Pipeline,
-  metrics: Metrics,
+  observers: Observers,
 ): Promise<void> {
   // Failures until the first chunk arrived are ordinary HTTP errors (the error handler answers).
   // Usage is asked for upstream by the adapters (stream_options.include_usage for OpenAI-format
@@ -113,7 +113,7 @@ async function streamMessages(
     sse,
     rc,
     request.log,
-    metrics,
+    observers,
     () => (stream.kind === 'native' ? forwardEvents(stream.events, sse, rc) : encodeChunks(stream.chunks, body, sse, rc)),
     anthropicErrorFrame,
   );

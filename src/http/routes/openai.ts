@@ -1,13 +1,14 @@
 /** The OpenAI-compatible API surface: chat completions, embeddings, models. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheDirective } from '../../cache/directive.js';
+import { expectSchema } from '../../gateway/answer-notes.js';
 import type { RequestContext } from '../../gateway/context.js';
 import { GatewayError, toOpenAIErrorBody } from '../../gateway/errors.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
 import { toJson, toJsonWithoutUsage } from '../../gateway/raw-json.js';
 import { isUsageOnlyChunk, type ChatRequest } from '../../gateway/types.js';
 import { validateChatRequest, validateEmbeddingsRequest } from '../../formats/openai/validate.js';
-import type { Metrics } from '../../observability/metrics.js';
+import type { Observers } from '../../observability/observers.js';
 import type { RouteHints } from '../../routing/router.js';
 import { gatewayHeaders, requestCacheDirective, streamTrailers } from '../headers.js';
 import { routeHints } from '../route-hints.js';
@@ -16,29 +17,31 @@ import { beginRequest, runStream, sendJson, stopReading } from '../reply.js';
 
 export interface OpenAIRoutesOptions {
   pipeline: Pipeline;
-  metrics: Metrics;
+  observers: Observers;
   /** Unix seconds, reported as `created` by the models list. */
   startedAt: number;
   /** routing.allow_client_overrides */
   allowRoutingOverrides: boolean;
 }
 
-export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedAt, allowRoutingOverrides }: OpenAIRoutesOptions): void {
+export function openaiRoutes(app: FastifyInstance, { pipeline, observers, startedAt, allowRoutingOverrides }: OpenAIRoutesOptions): void {
   const chat = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const rc = beginRequest(request, reply, 'chat');
+    const rc = beginRequest(request, reply, 'chat', observers);
     const body = validateChatRequest(request.body);
+    // Answers that must follow a JSON schema are checked against it (answer quality, SLA).
+    if (observers.sla && body.response_format) expectSchema(rc, body.response_format);
     const hints = routeHints(request.headers, allowRoutingOverrides);
     const directive = requestCacheDirective(request);
-    if (body.stream) return streamChat(body, rc, hints, directive, request, reply, pipeline, metrics);
+    if (body.stream) return streamChat(body, rc, hints, directive, request, reply, pipeline, observers);
     const completion = await pipeline.chat(body, rc, hints, directive);
-    return finish(rc, request, reply, metrics, completion);
+    return finish(rc, request, reply, observers, completion);
   };
 
   const embeddings = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const rc = beginRequest(request, reply, 'embeddings');
+    const rc = beginRequest(request, reply, 'embeddings', observers);
     const body = validateEmbeddingsRequest(request.body);
     const response = await pipeline.embeddings(body, rc, routeHints(request.headers, allowRoutingOverrides), requestCacheDirective(request));
-    return finish(rc, request, reply, metrics, response);
+    return finish(rc, request, reply, observers, response);
   };
 
   const model = (id: string) => ({ id, object: 'model', created: startedAt, owned_by: 'switchyard' });
@@ -60,8 +63,8 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, metrics, startedA
 }
 
 
-function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, metrics: Metrics, body: object): string {
-  return sendJson(rc, request, reply, metrics, gatewayHeaders(rc), toJson(body));
+function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, observers: Observers, body: object): string {
+  return sendJson(rc, request, reply, observers, gatewayHeaders(rc), toJson(body));
 }
 
 async function streamChat(
@@ -72,7 +75,7 @@ async function streamChat(
   request: FastifyRequest,
   reply: FastifyReply,
   pipeline: Pipeline,
-  metrics: Metrics,
+  observers: Observers,
 ): Promise<void> {
   // Failures until the first chunk arrived are ordinary HTTP errors (the error handler answers).
   const chunks = await pipeline.chatStream(body, rc, hints, directive);
@@ -84,7 +87,7 @@ async function streamChat(
     sse,
     rc,
     request.log,
-    metrics,
+    observers,
     async () => {
       for await (const chunk of chunks) {
         rc.firstByteMs ??= performance.now() - rc.startedAt;

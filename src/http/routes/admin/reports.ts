@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { day } from '../../../governance/periods.js';
 import { GatewayError } from '../../../gateway/errors.js';
-import type { GovernanceStore } from '../../../storage/governance-store.js';
+import { Readable } from 'node:stream';
+import type { GovernanceStore, RequestQuery, RequestRecord } from '../../../storage/governance-store.js';
 import { SPEND_GROUPS } from '../../../storage/spend.js';
 import { parseInput, present } from './schemas.js';
 
@@ -41,7 +42,7 @@ const auditQuery = z.strictObject({
   before_id: idParam.optional(),
 });
 
-const logsQuery = z.strictObject({
+const logsFilters = {
   from: timeParam.optional(),
   to: timeParam.optional(),
   key_id: z.string().optional(),
@@ -49,10 +50,17 @@ const logsQuery = z.strictObject({
   org_id: z.string().optional(),
   end_user: z.string().optional(),
   model: z.string().optional(),
-  status: z.string().regex(/^\d{3}$/, 'expected an HTTP status').transform(Number).optional(),
-  limit: limitParam.optional(),
-  before_id: idParam.optional(),
-});
+  provider: z.string().optional(),
+  /** 429, or a class: 2xx, 4xx, 5xx. */
+  status: z.string().regex(/^(\d{3}|[1-5]xx)$/, 'expected an HTTP status (429) or a class (2xx, 4xx, 5xx)').optional(),
+  cache: z.enum(['HIT', 'SEMANTIC_HIT', 'MISS', 'BYPASS', 'REFRESH', 'NONE']).optional(),
+  tag: z.string().regex(/^[^:]+:.*$/, 'expected name:value').optional(),
+  error_code: z.string().optional(),
+};
+const logsQuery = z.strictObject({ ...logsFilters, limit: limitParam.optional(), before_id: idParam.optional(), cursor: idParam.optional() });
+const exportQuery = z.strictObject({ ...logsFilters, limit: z.string().regex(/^\d+$/, 'expected a number').transform(Number).pipe(z.number().int().min(1).max(1_000_000)).optional() });
+/** Export pages through the log this many rows at a time. */
+const EXPORT_PAGE = 1000;
 
 const FILTERS = ['key_id', 'team_id', 'org_id', 'end_user', 'model', 'provider'] as const;
 
@@ -81,9 +89,51 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
   });
 
   app.get('/logs', async (request) => {
-    const rows = await store.listRequests(parseInput(logsQuery, request.query));
-    return { object: 'list', data: rows.map((row) => ({ ...row, at: new Date(row.at).toISOString() })), ...nextPage(rows) };
+    const { cursor, before_id, ...query } = parseInput(logsQuery, request.query);
+    const rows = await store.listRequests({ ...toRequestQuery(query), before_id: cursor ?? before_id });
+    const page = nextPage(rows);
+    return { object: 'list', data: rows.map(presentRow), ...page, next_cursor: page.next_before_id === undefined ? null : String(page.next_before_id) };
   });
+
+  // JSON Lines, newest first, read a page at a time while it is sent (so any size streams in constant memory).
+  app.get('/logs/export', async (request, reply) => {
+    const { limit = Infinity, ...filters } = parseInput(exportQuery, request.query);
+    const query = toRequestQuery(filters);
+    const first = await store.listRequests({ ...query, limit: Math.min(EXPORT_PAGE, limit) });
+    async function* lines(): AsyncGenerator<string> {
+      let rows = first;
+      let sent = 0;
+      while (rows.length > 0) {
+        yield rows.map((row) => JSON.stringify(presentRow(row)) + '\n').join('');
+        sent += rows.length;
+        if (rows.length < EXPORT_PAGE || sent >= limit) return;
+        rows = await store.listRequests({ ...query, limit: Math.min(EXPORT_PAGE, limit - sent), before_id: rows.at(-1)!.id });
+      }
+    }
+    const day = new Date().toISOString().slice(0, 10);
+    reply.type('application/x-ndjson; charset=utf-8').header('content-disposition', `attachment; filename="switchyard-requests-${day}.jsonl"`);
+    return reply.send(Readable.from(lines()));
+  });
+
+  app.get<{ Params: { request_id: string } }>('/logs/:request_id', async (request) => {
+    const rows = await store.requestsById(request.params.request_id);
+    if (rows.length === 0) throw new GatewayError('not_found', `No request ${JSON.stringify(request.params.request_id)} in the request log (it may be older than request_log.retention_days, or not written yet).`);
+    // A client may reuse an x-request-id: the newest is the answer, the others are listed.
+    return { ...presentRow(rows[0]!), ...(rows.length > 1 ? { others: rows.slice(1).map(presentRow) } : {}) };
+  });
+}
+
+type LogsFilters = z.output<z.ZodObject<typeof logsFilters>>;
+
+function toRequestQuery({ status, ...filters }: LogsFilters): RequestQuery {
+  if (status === undefined) return filters;
+  return status.endsWith('xx') ? { ...filters, status_class: Number(status[0]) } : { ...filters, status: Number(status) };
+}
+
+/** A row as the API shows it: ISO time, no internal bookkeeping. */
+function presentRow(row: RequestRecord): Record<string, unknown> {
+  const { spend: _spend, ...shown } = row;
+  return { ...shown, at: new Date(row.at).toISOString() };
 }
 
 /** Newest first: the next page starts before the last id shown. */

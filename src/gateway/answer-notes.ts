@@ -1,0 +1,73 @@
+/**
+ * What an answer says about its own quality, noted on the request context as it passes: the
+ * finish reasons (OpenAI's names; Anthropic's stop reasons mapped onto them) and, for requests
+ * that asked for `response_format: json_schema`, the answer's text so it can be checked against
+ * the schema at settle. Works on whole answers and on streams, OpenAI-format and Anthropic-native.
+ */
+import type { RequestContext } from './context.js';
+
+/** Anthropic stop_reason → OpenAI finish_reason. */
+const STOP_REASONS: Record<string, string> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  tool_use: 'tool_calls',
+  pause_turn: 'stop',
+  refusal: 'content_filter',
+};
+
+interface AnswerLike {
+  choices?: { finish_reason?: string | null; message?: { content?: unknown; tool_calls?: unknown[] } }[];
+  message?: { stop_reason?: string | null; content?: { type?: string; text?: string }[] };
+}
+
+interface StreamItemLike {
+  choices?: { index?: number; finish_reason?: string | null; delta?: { content?: unknown } }[];
+  value?: { type?: unknown; delta?: { stop_reason?: unknown } };
+}
+
+/** The schema in OpenAI's `response_format: {type: 'json_schema', json_schema: {schema}}`, if any. */
+export function expectSchema(rc: RequestContext, responseFormat: unknown): void {
+  const format = responseFormat as { type?: unknown; json_schema?: { schema?: unknown } } | null | undefined;
+  const schema = format?.type === 'json_schema' ? format.json_schema?.schema : undefined;
+  if (schema !== null && typeof schema === 'object') rc.answerSchema = schema;
+}
+
+/** A whole answer: an OpenAI chat completion or an Anthropic-native message. */
+export function noteAnswer(rc: RequestContext, answer: unknown): void {
+  const { choices, message } = answer as AnswerLike;
+  if (Array.isArray(choices)) {
+    const reasons: string[] = [];
+    for (const choice of choices) if (choice.finish_reason) reasons.push(choice.finish_reason);
+    rc.finishReasons = reasons;
+    rc.answerEmpty = choices.every(({ message }) => !hasText(message?.content) && !(message?.tool_calls?.length));
+    if (rc.answerSchema) {
+      const content = choices[0]?.message?.content;
+      rc.answerText = typeof content === 'string' ? content : '';
+    }
+  } else if (message) {
+    if (message.stop_reason) rc.finishReasons = [STOP_REASONS[message.stop_reason] ?? message.stop_reason];
+    // Any block but empty text (tool use, thinking, ...) is an answer.
+    rc.answerEmpty = !(message.content ?? []).some((block) => block.type !== 'text' || hasText(block.text));
+  }
+}
+
+function hasText(content: unknown): boolean {
+  if (typeof content === 'string') return content.length > 0;
+  return Array.isArray(content) && content.length > 0;
+}
+
+/** One stream item: an OpenAI-format chunk or an Anthropic-native event. */
+export function noteStreamItem(rc: RequestContext, item: unknown): void {
+  const { choices, value } = item as StreamItemLike;
+  if (Array.isArray(choices)) {
+    for (const choice of choices) {
+      if (choice.finish_reason) (rc.finishReasons ??= []).push(choice.finish_reason);
+      if (rc.answerSchema && choice.index === 0 && typeof choice.delta?.content === 'string') rc.answerText = (rc.answerText ?? '') + choice.delta.content;
+    }
+    return;
+  }
+  const stop = value?.type === 'message_delta' ? value.delta?.stop_reason : undefined;
+  if (typeof stop === 'string') rc.finishReasons = [STOP_REASONS[stop] ?? stop];
+}

@@ -1,0 +1,20 @@
+/**
+ * W3C trace context for upstream calls. An attempt's span names itself as the parent of its
+ * upstream request; the headers are keyed by the attempt's abort signal, which every adapter
+ * already hands to the transport, so no adapter has to know about tracing.
+ */
+const bySignal = new WeakMap<AbortSignal, Readonly<Record<string, string>>>();
+let used = false;
+
+/** The headers (traceparent, tracestate) to send with every upstream request made under `signal`. */
+export function propagateTrace(signal: AbortSignal, headers: Readonly<Record<string, string>>): void {
+  used = true;
+  bySignal.set(signal, headers);
+}
+
+/** `headers` with the trace context of `signal` added, if it has one. */
+export function withTraceContext(headers: Record<string, string>, signal: AbortSignal): Record<string, string> {
+  if (!used) return headers;
+  const trace = bySignal.get(signal);
+  return trace ? { ...headers, ...trace } : headers;
+}
