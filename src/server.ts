@@ -48,7 +48,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     maxConnectionsPerOrigin: config.upstream.max_connections_per_origin,
     maxResponseBytes: config.upstream.max_response_bytes,
   });
-  const metrics = new Metrics({ teamLabels: config.metrics.team_labels, maxTeams: config.metrics.max_teams });
+  const metrics = new Metrics({ enabled: config.metrics.enabled, teamLabels: config.metrics.team_labels, maxTeams: config.metrics.max_teams });
   const routingEvents = new RoutingMetrics(metrics.registry);
   // Direct <provider>/<model> requests look models up in the catalogue: load it before the first one.
   if (Object.values(config.providers).some((p) => p.type !== 'mock')) preloadCatalogue();
@@ -170,7 +170,7 @@ function printBanner(url: string, source: string, config: Config, models: ModelR
     `    cache            ${cacheSummary(config)}`,
     `    limits           ${governance.limiterBackend === 'redis' ? 'shared through Redis' : 'in memory (this instance)'}`,
     `    auth             ${authSummary(config, governance)}`,
-    `    metrics          ${url}/metrics`,
+    `    metrics          ${config.metrics.enabled ? `${url}/metrics` : 'off'}`,
     `    tracing          ${tracing ? 'on (OpenTelemetry, OTLP/HTTP)' : 'off'}`,
     `    request log      ${config.request_log.enabled ? `on${config.request_log.bodies ? ', with redacted bodies' : ''}${config.request_log.retention_days > 0 ? `, kept ${config.request_log.retention_days} days` : ''}` : 'off'}`,
     '',

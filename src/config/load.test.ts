@@ -99,7 +99,7 @@ describe('parseConfigText: defaults', () => {
         rotation_grace: 86_400,
         spend: { max_queue: 10_000, batch_size: 500, flush_interval_ms: 1000, spill_path: './data/spend-spill.jsonl' },
       },
-      metrics: { team_labels: false, max_teams: 100 },
+      metrics: { enabled: true, team_labels: false, max_teams: 100 },
       request_log: { enabled: true, bodies: false, max_body_bytes: 16_384, retention_days: 30 },
       tracing: { headers: {}, sample_ratio: 1, export_timeout_ms: 10_000 },
       sla: { evaluation_interval_ms: 10_000, objectives: [], alerts: { cooldown_ms: 600_000, retries: 2, webhooks: [] } },

@@ -7,6 +7,8 @@ import { boolean, byteSize, numeric } from './values.js';
 
 export const metricsSchema = z
   .strictObject({
+    /** Serve GET /metrics and keep the per-request series (off: /metrics answers 404). */
+    enabled: boolean().default(true),
     /** Add a `team` label (the team's id) to switchyard_tokens_total and switchyard_cost_usd_total. */
     team_labels: boolean().default(false),
     /** Distinct teams labelled; traffic of further teams is counted under team="other". */

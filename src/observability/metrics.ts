@@ -33,6 +33,8 @@ export interface RequestOutcome {
 }
 
 export interface MetricsOptions {
+  /** Off: per-request updates are skipped (GET /metrics is not served). */
+  enabled?: boolean;
   /** Add a `team` label to tokens and cost. */
   teamLabels?: boolean;
   /** Distinct teams labelled before further ones are counted as `other`. */
@@ -61,6 +63,7 @@ export const REFUSAL_CODES: ReadonlySet<string> = new Set(['invalid_api_key', 'a
 
 export class Metrics {
   readonly registry = new Registry();
+  readonly enabled: boolean;
   readonly requests = new BoundCounter({
     name: 'switchyard_requests_total',
     help: 'Requests answered, by route, model group, provider, upstream model, HTTP status and cache status.',
@@ -107,6 +110,7 @@ export class Metrics {
   readonly #teams = new Set<string>();
 
   constructor(options: MetricsOptions = {}) {
+    this.enabled = options.enabled ?? true;
     this.#teamLabels = options.teamLabels ?? false;
     this.#maxTeams = options.maxTeams ?? 100;
     const spendLabels = this.#teamLabels ? (['model', 'provider', 'upstream_model', 'team'] as const) : (['model', 'provider', 'upstream_model'] as const);
@@ -141,11 +145,13 @@ export class Metrics {
         this.set(streams());
       },
     });
-    collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
+    // The process metrics' event-loop monitor runs all the time: only when someone can scrape it.
+    if (this.enabled) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
   }
 
   /** A request began (paired with record()). */
   begin(route: string): void {
+    if (!this.enabled) return;
     this.#inFlight.set(route, (this.#inFlight.get(route) ?? 0) + 1);
   }
 
@@ -160,6 +166,7 @@ export class Metrics {
 
   /** A request ended; `begun` says whether begin() counted it in flight. */
   record(outcome: RequestOutcome, begun = false): void {
+    if (!this.enabled) return;
     const { route, model, provider, upstreamModel, cache } = outcome;
     if (begun) this.#inFlight.set(route, (this.#inFlight.get(route) ?? 1) - 1);
     const status = String(outcome.status);

@@ -53,7 +53,7 @@ process.once('exit', () => {
 });
 
 /** Keys of the test runner's environment that would change what the gateway does. */
-const SCRUBBED_ENV = /^(OPENAI_|ANTHROPIC_|GEMINI_|GOOGLE_|AWS_|AZURE_|SWITCHYARD_|DATABASE_URL$|REDIS_URL$|HOST$|PORT$|LOG_LEVEL$)/;
+const SCRUBBED_ENV = /^(OPENAI_|ANTHROPIC_|GEMINI_|GOOGLE_|AWS_|AZURE_|SWITCHYARD_|OTEL_|DATABASE_URL$|REDIS_URL$|HOST$|PORT$|LOG_LEVEL$)/;
 
 export async function startGateway(configYaml: string, options: GatewayOptions = {}): Promise<Gateway> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} does not exist: run "npm run build" before the e2e tests`);

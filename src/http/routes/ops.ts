@@ -13,6 +13,8 @@ export function opsRoutes(app: FastifyInstance, { metrics, readiness }: { metric
     if (!readiness.ready) return reply.code(503).send({ status: 'not ready' });
     return { status: 'ready' };
   });
+  // Off (metrics.enabled: false): the route is absent, so /metrics is an ordinary 404.
+  if (!metrics.enabled) return;
   app.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
