@@ -1,0 +1,81 @@
+/**
+ * A TCP proxy on 127.0.0.1 (random port) in front of a real service (PostgreSQL), to stage an
+ * outage: `cut()` drops every open connection and resets each new one at once (the service looks
+ * down to its clients), `restore()` forwards again on the same port.
+ */
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+
+export class TcpProxy {
+  /** Connections accepted and forwarded. */
+  forwarded = 0;
+  /** Connections reset while cut. */
+  refused = 0;
+  readonly #server: Server;
+  readonly #target: { host: string; port: number };
+  readonly #sockets = new Set<Socket>();
+  #cut = false;
+
+  private constructor(server: Server, target: { host: string; port: number }) {
+    this.#server = server;
+    this.#target = target;
+  }
+
+  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+    const server = createServer();
+    const proxy = new TcpProxy(server, target);
+    server.on('connection', (socket) => proxy.#accept(socket));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  get isCut(): boolean {
+    return this.#cut;
+  }
+
+  /** The outage begins: every open connection is reset, and so is each new one until restore(). */
+  cut(): void {
+    this.#cut = true;
+    for (const socket of this.#sockets) socket.resetAndDestroy();
+    this.#sockets.clear();
+  }
+
+  /** The outage ends: new connections are forwarded again. */
+  restore(): void {
+    this.#cut = false;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(client: Socket): void {
+    if (this.#cut) {
+      this.refused += 1;
+      client.resetAndDestroy();
+      return;
+    }
+    this.forwarded += 1;
+    const upstream = connect(this.#target.port, this.#target.host);
+    // Both sides tracked, so cut() tears the pair down whichever end it reaches first.
+    this.#sockets.add(client);
+    this.#sockets.add(upstream);
+    const teardown = (): void => {
+      client.destroy();
+      upstream.destroy();
+      this.#sockets.delete(client);
+      this.#sockets.delete(upstream);
+    };
+    client.on('error', teardown).on('close', teardown);
+    upstream.on('error', teardown).on('close', teardown);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}
