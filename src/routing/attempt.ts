@@ -40,7 +40,7 @@ export class Attempt {
   #closed = false;
   /** The attempt's span, when the request is traced; ended with the attempt. */
   readonly #span: AttemptSpan | undefined;
-  #errorCode: string | undefined;
+  #error: { code: string; status?: number } | undefined;
   readonly #headersArrived = (): void => {
     if (!this.#stream) this.#gotFirstByte();
   };
@@ -101,7 +101,9 @@ export class Attempt {
 
   /** The attempt failed before its answer; the target is blamed when the error is its fault. */
   failed(error: unknown): void {
-    this.#errorCode = isGatewayError(error) ? error.code : 'internal_error';
+    // The upstream's own status is known only for the errors passed on with it (4xx, 429); a 502 is the gateway's.
+    const passedOn = isGatewayError(error) && (error.code === 'upstream_client_error' || error.code === 'upstream_rate_limited');
+    this.#error = isGatewayError(error) ? { code: error.code, status: passedOn ? error.status : undefined } : { code: 'internal_error' };
     if (countsAgainstTarget(error)) this.#decide(false);
     else this.#release();
     this.close(error === undefined ? undefined : error instanceof Error ? error.message : String(error));
@@ -131,7 +133,7 @@ export class Attempt {
   #spanOutcome(error: string | undefined, cancelled: boolean): Parameters<AttemptSpan['end']>[0] {
     // A lost hedge race or a client that left says nothing bad about the upstream: not an error span.
     if (cancelled) return { cancelled: true };
-    if (error !== undefined) return { error: { code: this.#errorCode ?? 'upstream_error', message: error } };
+    if (error !== undefined) return { error: { code: this.#error?.code ?? 'upstream_error', message: error, status: this.#error?.status } };
     const usage = this.#rc.usage;
     return { responseModel: this.target.model, usage: usage ? { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens } : undefined, finishReasons: this.#rc.finishReasons };
   }

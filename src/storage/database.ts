@@ -32,8 +32,14 @@ export const ACCEPTED_URLS = 'sqlite://./relative/path.db, sqlite:///absolute/pa
 
 /** Connecting (TCP plus the PostgreSQL handshake) gives up after this long. */
 const CONNECT_TIMEOUT_MS = 5_000;
-/** How long SQLite waits for another process's lock before reporting the database busy. */
-const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long SQLite waits for another process's lock before reporting the database busy: long while
+ * opening (instances starting together migrate one after the other), then short. better-sqlite3
+ * waits on the event loop, so a long wait would stall every request while another process holds
+ * the file; the spend writer retries busy writes with its own backoff instead.
+ */
+const SQLITE_OPEN_BUSY_TIMEOUT_MS = 5_000;
+const SQLITE_BUSY_TIMEOUT_MS = 20;
 const PG_POOL_SIZE = 10;
 const PG_INT8_OID = 20;
 /** Lower-case only: it goes unquoted into search_path, where PostgreSQL folds case. */
@@ -66,7 +72,7 @@ async function openSqlite(file: string): Promise<Database> {
   let sqlite: BetterSqlite3.Database | undefined;
   try {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    sqlite = new BetterSqlite3(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+    sqlite = new BetterSqlite3(file, { timeout: SQLITE_OPEN_BUSY_TIMEOUT_MS });
     // WAL lets readers (the refresher, reports) run while the spend writer writes.
     sqlite.pragma('journal_mode = WAL');
     // In WAL mode NORMAL syncs at checkpoints, not at every commit: a crash or power loss may undo
@@ -79,7 +85,9 @@ async function openSqlite(file: string): Promise<Database> {
     throw new Error(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
   }
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return finishOpening({ db, backend: 'sqlite', sqlite, close: () => db.destroy() }, () => migrateToLatest(db as Kysely<unknown>, 'sqlite'));
+  const database = await finishOpening({ db, backend: 'sqlite', sqlite, close: () => db.destroy() }, () => migrateToLatest(db as Kysely<unknown>, 'sqlite'));
+  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  return database;
 }
 
 async function openPostgres(url: string, options: OpenOptions): Promise<Database> {
@@ -97,8 +105,11 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
     // Set at connection start-up, so every pooled connection sees the schema before its first query.
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  // Without a listener an idle connection's failure (a server restart) would crash the process.
+  // Without a listener a connection's failure would crash the process: pg-pool listens on idle
+  // clients only ('error' on the pool), and nobody on a checked-out one (a reset mid-transaction).
+  // The failed query itself still rejects, and its caller retries.
   pool.on('error', (err) => options.onError?.(err));
+  pool.on('connect', (client) => client.on('error', (err) => options.onError?.(err)));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   const database: Database = { db, backend: 'postgres', close: () => db.destroy() };
 

@@ -9,7 +9,9 @@
  * - PostgreSQL (a fresh database per run from DATABASE_URL; skipped without it): the gateway
  *   reaches it through a TCP proxy that drops every connection and resets new ones while cut.
  * - SQLite: the test process holds the gateway's database file under BEGIN EXCLUSIVE for longer
- *   than the gateway's busy timeout, so its writes fail with SQLITE_BUSY until COMMIT.
+ *   than the gateway's busy timeout, so its writes fail with SQLITE_BUSY until COMMIT. The
+ *   requests sent meanwhile must not be held up by the lock (the docs: logging never waits on
+ *   the database).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
