@@ -34,6 +34,7 @@ const load = (file) => import(pathToFileURL(join(resolve(repo, values.dist), fil
 const { configSchema } = await load('config/schema.js');
 const { createRequestContext } = await load('gateway/context.js');
 const { settle } = await load('gateway/settle.js');
+const { newRequestId } = await load('http/request-id.js');
 const { MASTER } = await load('governance/principal.js');
 const { Ledger } = await load('governance/ledger.js');
 const { Metrics } = await load('observability/metrics.js');
@@ -60,9 +61,8 @@ async function variant(name, { metrics: metricsOn, requestLog, sla: slaOn, traci
   const tracing = tracingOn ? await createTracing({ ...config.tracing, enabled: true }, {}, { exporter: sink }) : undefined;
   const observers = { metrics, recorder: new RequestRecorder(writer, { enabled: requestLog, bodies: false, maxBodyBytes: 0 }), sla, tracing };
 
-  let id = 0;
   const once = () => {
-    const rc = createRequestContext(`req-${id++}`, 'chat', performance.now() - 1);
+    const rc = createRequestContext(newRequestId(), 'chat', performance.now() - 1);
     metrics.begin('chat');
     rc.inFlight = true;
     if (tracing) rc.trace = tracing.startRequest({ route: 'chat', requestId: rc.requestId, startTime: Date.now() });

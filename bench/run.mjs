@@ -473,7 +473,7 @@ async function main() {
   // Variants of the gateway in processes of their own (same core; only one is under load at a time).
   const variants = [];
   if (opts.observability) {
-    const variant = await startGateway({ core: GATEWAY_CORE, upstreamOrigin: upstream.origin, dir: join(dir, 'unobserved'), opts, extraConfig: 'metrics: { enabled: false }\nrequest_log: { enabled: false }\n' });
+    const variant = await startGateway({ core: GATEWAY_CORE, upstreamOrigin: upstream.origin, dir: join(dir, 'unobserved'), opts, extraConfig: process.env.BENCH_UNOBSERVED_CONFIG ?? 'metrics: { enabled: false }\nrequest_log: { enabled: false }\n' });
     variants.push(variant);
     targets.push({ name: 'unobserved', label: 'switchyard, no metrics/log', origin: variant.origin, pid: variant.pid, headers: targets[0].headers });
     log(`unobserved: the same gateway with metrics and the request log off, on ${variant.origin} (pid ${variant.pid})`);

@@ -1,8 +1,8 @@
 /**
  * What an answer says about its own quality, noted on the request context as it passes: the
  * finish reasons (OpenAI's names; Anthropic's stop reasons mapped onto them) and, for requests
- * that asked for `response_format: json_schema`, the answer's text so it can be checked against
- * the schema at settle. Works on whole answers and on streams, OpenAI-format and Anthropic-native.
+ * that asked for `response_format: json_schema` or whose bodies the request log keeps, the
+ * answer's text (checked against the schema at settle; a streamed answer's body in the log). Works on whole answers and on streams, OpenAI-format and Anthropic-native.
  */
 import type { RequestContext } from './context.js';
 
@@ -24,14 +24,20 @@ interface AnswerLike {
 
 interface StreamItemLike {
   choices?: { index?: number; finish_reason?: string | null; delta?: { content?: unknown } }[];
-  value?: { type?: unknown; delta?: { stop_reason?: unknown } };
+  value?: { type?: unknown; index?: unknown; delta?: { stop_reason?: unknown; text?: unknown } };
 }
+
+/** A streamed answer's text is kept up to this many characters (the request log cuts it shorter). */
+const MAX_KEPT_CHARS = 1_000_000;
 
 /** The schema in OpenAI's `response_format: {type: 'json_schema', json_schema: {schema}}`, if any. */
 export function expectSchema(rc: RequestContext, responseFormat: unknown): void {
   const format = responseFormat as { type?: unknown; json_schema?: { schema?: unknown } } | null | undefined;
   const schema = format?.type === 'json_schema' ? format.json_schema?.schema : undefined;
-  if (schema !== null && typeof schema === 'object') rc.answerSchema = schema;
+  if (schema !== null && typeof schema === 'object') {
+    rc.answerSchema = schema;
+    rc.keepText = true;
+  }
 }
 
 /** A whole answer: an OpenAI chat completion or an Anthropic-native message. */
@@ -42,7 +48,7 @@ export function noteAnswer(rc: RequestContext, answer: unknown): void {
     for (const choice of choices) if (choice.finish_reason) reasons.push(choice.finish_reason);
     rc.finishReasons = reasons;
     rc.answerEmpty = choices.every(({ message }) => !hasText(message?.content) && !(message?.tool_calls?.length));
-    if (rc.answerSchema) {
+    if (rc.keepText) {
       const content = choices[0]?.message?.content;
       rc.answerText = typeof content === 'string' ? content : '';
     }
@@ -64,10 +70,19 @@ export function noteStreamItem(rc: RequestContext, item: unknown): void {
   if (Array.isArray(choices)) {
     for (const choice of choices) {
       if (choice.finish_reason) (rc.finishReasons ??= []).push(choice.finish_reason);
-      if (rc.answerSchema && choice.index === 0 && typeof choice.delta?.content === 'string') rc.answerText = (rc.answerText ?? '') + choice.delta.content;
+      if (rc.keepText && choice.index === 0 && typeof choice.delta?.content === 'string') keep(rc, choice.delta.content);
     }
     return;
   }
-  const stop = value?.type === 'message_delta' ? value.delta?.stop_reason : undefined;
-  if (typeof stop === 'string') rc.finishReasons = [STOP_REASONS[stop] ?? stop];
+  if (value?.type === 'message_delta') {
+    const stop = value.delta?.stop_reason;
+    if (typeof stop === 'string') rc.finishReasons = [STOP_REASONS[stop] ?? stop];
+  } else if (rc.keepText && value?.type === 'content_block_delta' && typeof value.delta?.text === 'string') {
+    keep(rc, value.delta.text);
+  }
+}
+
+function keep(rc: RequestContext, text: string): void {
+  const kept = rc.answerText ?? '';
+  if (kept.length < MAX_KEPT_CHARS) rc.answerText = kept + text;
 }

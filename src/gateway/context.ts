@@ -87,7 +87,9 @@ export interface RequestContext {
   answerEmpty: boolean | undefined;
   /** The JSON schema the answer must follow (response_format: json_schema), to check it. */
   answerSchema: object | undefined;
-  /** The answer's text, kept only while answerSchema is set. */
+  /** Keep the answer's text (answerText): for the schema check, or as a streamed answer's logged body. */
+  keepText: boolean;
+  /** The answer's text (the first choice's), kept only with keepText. */
   answerText: string | undefined;
   status?: number;
   error?: GatewayError;
@@ -139,6 +141,7 @@ export function createRequestContext(requestId: string, route: RouteName, starte
     finishReasons: undefined,
     answerEmpty: undefined,
     answerSchema: undefined,
+    keepText: false,
     answerText: undefined,
     status: undefined,
     error: undefined,

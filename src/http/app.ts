@@ -1,5 +1,4 @@
 /** Assembles the Fastify app: request ids, body parsing, auth, error mapping, and the routes. */
-import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { RequestContext } from '../gateway/context.js';
@@ -11,6 +10,7 @@ import type { Authenticator, Principal } from '../governance/principal.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes/admin/index.js';
 import { registerJsonBodyParser } from './plugins/body.js';
 import { registerErrorHandling } from './plugins/errors.js';
+import { newRequestId } from './request-id.js';
 import { anthropicRoutes } from './routes/anthropic.js';
 import { cacheRoutes } from './routes/cache.js';
 import { openaiRoutes } from './routes/openai.js';
@@ -55,7 +55,7 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     // Accept a well-formed x-request-id from the client; otherwise make one.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -19,6 +19,7 @@ export function beginRequest(request: FastifyRequest, reply: FastifyReply, route
   rc.principal = request.principal ?? undefined;
   observers.metrics.begin(route);
   rc.inFlight = true;
+  if (observers.recorder?.keepsBodies) rc.keepText = true;
   if (observers.tracing) rc.trace = startTrace(observers.tracing, request, route);
   const res = reply.raw as ServerResponse & { [CONTEXT]?: RequestContext };
   res[CONTEXT] = rc;

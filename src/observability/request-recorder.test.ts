@@ -134,4 +134,12 @@ describe('RequestRecorder', () => {
     expect(row.request_body).not.toContain('jane.doe@example.com');
     expect(Buffer.byteLength(row.response_body!)).toBeLessThanOrEqual(1000);
   });
+
+  it("keeps a stream's text as its response body, redacted", () => {
+    const { recorder: log, rows } = recorder({ bodies: true });
+    expect(log.keepsBodies).toBe(true);
+    log.record(served({ stream: true, keepText: true, answerText: 'call 415-555-2671 now' }), 200, 1);
+    expect(JSON.parse(rows[0]!.response_body!)).toEqual({ stream: true, text: 'call [PHONE] now' });
+    expect(recorder({ bodies: false }).recorder.keepsBodies).toBe(false);
+  });
 });

@@ -27,6 +27,11 @@ export class RequestRecorder {
     private readonly options: RecorderOptions,
   ) {}
 
+  /** Whether answers' text must be kept for their logged bodies (streams have no JSON to keep). */
+  get keepsBodies(): boolean {
+    return this.options.enabled && this.options.bodies;
+  }
+
   /** At settle, once per request. Requests not on an API route (route `other`) are not logged. */
   record(rc: RequestContext, status: number, latencyMs: number): void {
     if (rc.route === 'other') return;
@@ -68,9 +73,16 @@ export function requestRow(rc: RequestContext, status: number, latencyMs: number
     attempts: rc.attempts,
     trace_id: rc.trace?.traceId ?? null,
     request_body: bodies?.bodies && rc.rawBody ? loggedBody(rc.rawBody.toString('utf8'), bodies.maxBodyBytes) : null,
-    response_body: bodies?.bodies && rc.responseJson !== undefined ? loggedBody(rc.responseJson, bodies.maxBodyBytes) : null,
+    response_body: bodies?.bodies ? responseBody(rc, bodies.maxBodyBytes) : null,
     spend,
   };
+}
+
+/** The JSON answer as sent; for a stream, the text it streamed (its first choice's). */
+function responseBody(rc: RequestContext, maxBytes: number): string | null {
+  if (rc.responseJson !== undefined) return loggedBody(rc.responseJson, maxBytes);
+  if (rc.stream && rc.answerText !== undefined) return bodyForLog({ stream: true, text: rc.answerText }, maxBytes);
+  return null;
 }
 
 /** A JSON body's text, parsed so redaction sees its keys (a secret-named key's value goes too) and it is stored as JSON, not as a string of it. */

@@ -1,9 +1,10 @@
 /**
  * Observability end to end: a mixed workload through the official OpenAI SDK (answers, streams,
  * cache hits, embeddings, unknown models, an unreachable upstream, bad keys, a rate-limited
- * virtual key), then /metrics must add up to exactly what was sent, and the request log must hold
+ * virtual key, and a message through the Anthropic SDK), then /metrics must add up to exactly what was sent, and the request log must hold
  * one row per request with the right fields, filters, lookups, export and redacted bodies.
  */
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI, { AuthenticationError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refusedURL } from '../fakes/openai-upstream.js';
@@ -125,6 +126,12 @@ routing: { retry: { max_retries: 0 } }
   addTokens('mock', tagged.usage);
   count(200);
 
+  // The Messages API through Anthropic's SDK: the same metrics, log and quality path.
+  const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: MASTER_KEY, maxRetries: 0 });
+  const message = await anthropic.messages.create({ model: 'mock', max_tokens: 64, messages: [{ role: 'user', content: 'hello from the Messages API' }] });
+  addTokens('mock', { prompt_tokens: message.usage.input_tokens, completion_tokens: message.usage.output_tokens, total_tokens: message.usage.input_tokens + message.usage.output_tokens });
+  count(200);
+
   samples = parseMetrics((await raw(gateway, '/metrics')).text);
 });
 
@@ -134,13 +141,14 @@ const requestsSent = (): number => [...sent.values()].reduce((a, b) => a + b, 0)
 
 describe('/metrics after a mixed workload', () => {
   it('counts every request once, by status and cache status', () => {
-    expect(requestsSent()).toBe(17);
+    expect(requestsSent()).toBe(18);
     expect(total(samples, 'switchyard_requests_total')).toBe(requestsSent());
     for (const [status, times] of sent) expect(total(samples, 'switchyard_requests_total', { status: String(status) }), `status ${status}`).toBe(times);
     expect(total(samples, 'switchyard_requests_total', { cache: 'hit' })).toBe(2);
     expect(total(samples, 'switchyard_requests_total', { cache: 'miss' })).toBe(1);
     expect(total(samples, 'switchyard_requests_total', { model: 'cached', provider: 'cache', upstream_model: 'mock' })).toBe(2);
     expect(total(samples, 'switchyard_requests_total', { route: 'embeddings' })).toBe(1);
+    expect(total(samples, 'switchyard_requests_total', { route: 'messages', status: '200' })).toBe(1);
     expect(total(samples, 'switchyard_request_duration_seconds_count')).toBe(requestsSent());
   });
 
@@ -169,8 +177,8 @@ describe('/metrics after a mixed workload', () => {
   });
 
   it('counts the answers made upstream for answer quality', () => {
-    // Chat answers from the upstream: 7 for `mock` (3 + 2 streams + the limited key's + the tagged one), 1 for `cached` (its miss).
-    expect(value(samples, 'switchyard_answers_total', { model: 'mock' })).toBe(7);
+    // Chat answers from the upstream: 8 for `mock` (3 + 2 streams + the limited key's + the tagged one + the Messages API's), 1 for `cached` (its miss).
+    expect(value(samples, 'switchyard_answers_total', { model: 'mock' })).toBe(8);
     expect(value(samples, 'switchyard_answers_total', { model: 'cached' })).toBe(1);
   });
 });
@@ -203,9 +211,16 @@ describe('the request log', () => {
   it('records streams with their time to first token, and attempts', () => {
     const streams = rows.filter((row) => row.stream === true);
     expect(streams).toHaveLength(2);
-    for (const row of streams) expect(row.ttft_ms).toEqual(expect.any(Number));
+    for (const row of streams) {
+      expect(row.ttft_ms).toEqual(expect.any(Number));
+      // A stream's logged body is the text it streamed.
+      const body = JSON.parse(row.response_body!) as { stream: boolean; text: string };
+      expect(body.stream).toBe(true);
+      expect(body.text.length).toBeGreaterThan(0);
+    }
     expect(rows.find((row) => row.status === 502)).toMatchObject({ attempts: 1, provider: 'dead', model: 'unreachable' });
     expect(rows.find((row) => row.status === 401)).toMatchObject({ attempts: 0, key_id: null, cost_usd: 0 });
+    expect(rows.filter((row) => row.route === 'messages')).toEqual([expect.objectContaining({ status: 200, model: 'mock', provider: 'demo', key_id: 'master', attempts: 1 })]);
   });
 
   it('filters by status class, cache status, provider, model and tag', async () => {
