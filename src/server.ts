@@ -18,7 +18,7 @@ import type { Observers } from './observability/observers.js';
 import { RequestRecorder } from './observability/request-recorder.js';
 import { startRetention } from './observability/retention.js';
 import { SlaMonitor } from './observability/sla/monitor.js';
-import { createTracing } from './observability/tracing.js';
+import { createTracing, TracingEnvironmentError } from './observability/tracing.js';
 import { buildProviders } from './providers/registry.js';
 import { closeTransport, configureTransport } from './providers/transport.js';
 import { preloadCatalogue } from './routing/catalog.js';
@@ -65,7 +65,9 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const shared = new SharedCalls(() => cache.metrics.coalesced());
   const storageUrl = config.storage.url ?? env.DATABASE_URL ?? DEFAULT_STORAGE_URL;
   const governance = await createGovernance(config, storageUrl, { models, registry: metrics.registry, logger });
-  const tracing = await createTracing(config.tracing, env, { onExportError: throttledWarn(logger, 'could not export traces to the OpenTelemetry collector; spans of that batch are dropped') });
+  const tracing = await createTracing(config.tracing, env, { onExportError: throttledWarn(logger, 'could not export traces to the OpenTelemetry collector; spans of that batch are dropped') }).catch((err: unknown) => {
+    throw err instanceof TracingEnvironmentError ? new ConfigError('environment', [err.message]) : err;
+  });
   const sla = new SlaMonitor(config.sla, { registry: metrics.registry, logger });
   sla.start();
   const recorder = new RequestRecorder(governance.rows, { enabled: config.request_log.enabled, bodies: config.request_log.bodies, maxBodyBytes: config.request_log.max_body_bytes });

@@ -168,6 +168,11 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
+/** An OTEL_* environment variable the tracing settings cannot use (the start-up reports it as a config error). */
+export class TracingEnvironmentError extends Error {
+  override readonly name = 'TracingEnvironmentError';
+}
+
 function checkedUrl(value: string, name: string): string {
   let url: URL | undefined;
   try {
@@ -175,6 +180,6 @@ function checkedUrl(value: string, name: string): string {
   } catch {
     url = undefined;
   }
-  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new Error(`${name}: expected an http(s) URL, got ${JSON.stringify(value)}`);
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new TracingEnvironmentError(`${name}: expected an http(s) URL, got ${JSON.stringify(value)}`);
   return value;
 }

@@ -5,25 +5,36 @@
  * over 1 MiB, and regular expressions that could backtrack catastrophically (nested quantifiers,
  * backreferences). `format` keywords are not checked.
  */
-import AjvModule, { type ValidateFunction } from 'ajv';
-
-// ajv is CommonJS: under NodeNext its class is the default export's `default`.
-const Ajv = AjvModule.default;
+import { createRequire } from 'node:module';
+import type AjvModule from 'ajv';
+import type { ValidateFunction } from 'ajv';
 
 const MAX_VALIDATORS = 256;
 const MAX_SCHEMA_CHARS = 64 * 1024;
 const MAX_TEXT_CHARS = 1024 * 1024;
 const MAX_PATTERN_CHARS = 1000;
 
-const ajv = new Ajv({
-  strict: false,
-  allErrors: false,
-  validateFormats: false,
-  // Compiled schemas are not kept by $id (clients may reuse ids with different content).
-  addUsedSchema: false,
-  logger: false,
-  code: { regExp: Object.assign(safeRegExp, { code: 'new RegExp' }) },
-});
+/**
+ * ajv, created on the first schema check: it costs ~8 MB of memory and compiles its meta-schemas,
+ * which a gateway whose clients never ask for json_schema answers should not pay. It is CommonJS,
+ * so it loads synchronously (once, ~20 ms).
+ */
+let ajv: InstanceType<typeof AjvModule.default> | undefined;
+
+function ajvInstance(): InstanceType<typeof AjvModule.default> {
+  if (ajv) return ajv;
+  const { default: Ajv } = createRequire(import.meta.url)('ajv') as typeof AjvModule;
+  ajv = new Ajv({
+    strict: false,
+    allErrors: false,
+    validateFormats: false,
+    // Compiled schemas are not kept by $id (clients may reuse ids with different content).
+    addUsedSchema: false,
+    logger: false,
+    code: { regExp: Object.assign(safeRegExp, { code: 'new RegExp' }) },
+  });
+  return ajv;
+}
 
 /** Compiled validators by schema JSON text; null: the schema could not be compiled (or is not checked). */
 const validators = new Map<string, ValidateFunction | null>();
@@ -84,12 +95,13 @@ function compile(schema: Record<string, unknown>): ValidateFunction | null {
   // structured outputs use mean the same in every draft), and a top-level $id must not touch
   // ajv's own schemas (removeSchema below drops what an $id names).
   const { $schema: _draft, $id: _id, ...rest } = schema;
+  const validator = ajvInstance();
   try {
-    return ajv.compile(rest);
+    return validator.compile(rest);
   } catch {
     return null;
   } finally {
-    ajv.removeSchema(rest);
+    validator.removeSchema(rest);
   }
 }
 
