@@ -266,5 +266,13 @@ describe('the request log', () => {
     const lines = exported.text.trimEnd().split('\n').map((line) => JSON.parse(line) as LogRow);
     expect(lines).toHaveLength(sent.get(200)!);
     expect(lines.every((line) => line.status === 200)).toBe(true);
+
+    // The same from /admin/logs, by format or Accept.
+    const byFormat = await admin('GET', '/logs?format=jsonl&status=4xx');
+    expect(byFormat.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    expect(byFormat.text.trimEnd().split('\n')).toHaveLength(5);
+    const byAccept = await raw(gateway, '/admin/logs?status=502', { headers: { authorization: `Bearer ${MASTER_KEY}`, accept: 'application/x-ndjson' } });
+    expect(byAccept.text.trimEnd().split('\n').map((line) => (JSON.parse(line) as LogRow).status)).toEqual([502]);
+    expect((await admin('GET', '/logs?format=xml')).status).toBe(400);
   });
 });

@@ -16,6 +16,16 @@ const error = { description: 'Error (OpenAI shape: {"error":{"message","type","c
 const idPath = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const query = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
 
+/** The request log's filters (reports.ts), shared by /admin/logs and its export. */
+const LOG_FILTERS = [
+  query('from', 'ISO time or epoch ms'),
+  query('to', 'ISO time or epoch ms'),
+  ...['key_id', 'team_id', 'org_id', 'end_user', 'model', 'provider', 'error_code'].map((name) => query(name, `Only rows with this ${name}`)),
+  query('status', 'An HTTP status (429) or a class (2xx, 4xx, 5xx)'),
+  query('cache', 'HIT, SEMANTIC_HIT, MISS, BYPASS, REFRESH, or NONE'),
+  query('tag', 'name:value'),
+];
+
 function crud(tag: string, what: string, input: z.ZodObject, update: z.ZodType): Record<string, Record<string, Operation>> {
   return {
     [`/admin/${tag}`]: {
@@ -70,9 +80,25 @@ export function openApiDocument(): object {
       '/admin/logs': {
         get: {
           tags: ['reports'],
-          summary: 'Request rows (no prompts or answers), newest first',
-          parameters: [query('from', 'ISO time or epoch ms'), query('to', 'ISO time or epoch ms'), ...['key_id', 'team_id', 'org_id', 'end_user', 'model', 'status'].map((name) => query(name, `Only rows with this ${name}`)), query('limit', '1-1000, default 100'), query('before_id', 'Paging')],
-          responses: { 200: ok('Rows', listOf), 400: error },
+          summary: 'The request log, newest first (bodies only with request_log.bodies, redacted)',
+          parameters: [...LOG_FILTERS, query('limit', '1-1000, default 100'), query('cursor', 'Paging: next_cursor of the previous page'), query('before_id', 'Paging (same as cursor)'), query('format', 'json (default) or jsonl (as /admin/logs/export)')],
+          responses: { 200: ok('Rows, next_cursor', listOf), 400: error },
+        },
+      },
+      '/admin/logs/export': {
+        get: {
+          tags: ['reports'],
+          summary: 'The request log as JSON Lines, newest first, streamed',
+          parameters: [...LOG_FILTERS, query('limit', 'At most this many rows (up to 1,000,000)')],
+          responses: { 200: { description: 'One row a line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, 400: error },
+        },
+      },
+      '/admin/logs/{request_id}': {
+        get: {
+          tags: ['reports'],
+          summary: "One request's row (a reused request id lists the older rows under `others`)",
+          parameters: [{ name: 'request_id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: ok('The row'), 404: error },
         },
       },
     },

@@ -1,5 +1,5 @@
 /** GET /admin/spend (rolled-up spend), /admin/audit (admin changes) and /admin/logs (request rows). */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { day } from '../../../governance/periods.js';
 import { GatewayError } from '../../../gateway/errors.js';
@@ -88,16 +88,22 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
     return { object: 'list', data: entries.map((entry) => present(entry)), ...nextPage(entries) };
   });
 
-  app.get('/logs', async (request) => {
-    const { cursor, before_id, ...query } = parseInput(logsQuery, request.query);
+  app.get('/logs', async (request, reply) => {
+    // JSON Lines asked for here too: ?format=jsonl, or Accept: application/x-ndjson.
+    const { format, ...rest } = request.query as Record<string, unknown>;
+    if (format === 'jsonl' || (format === undefined && /\bapplication\/(x-)?ndjson\b/.test(request.headers.accept ?? ''))) return exportLogs(rest, reply);
+    if (format !== undefined && format !== 'json') throw new GatewayError('invalid_request', 'format: expected json or jsonl', { param: 'format' });
+    const { cursor, before_id, ...query } = parseInput(logsQuery, rest);
     const rows = await store.listRequests({ ...toRequestQuery(query), before_id: cursor ?? before_id });
     const page = nextPage(rows);
     return { object: 'list', data: rows.map(presentRow), ...page, next_cursor: page.next_before_id === undefined ? null : String(page.next_before_id) };
   });
 
   // JSON Lines, newest first, read a page at a time while it is sent (so any size streams in constant memory).
-  app.get('/logs/export', async (request, reply) => {
-    const { limit = Infinity, ...filters } = parseInput(exportQuery, request.query);
+  app.get('/logs/export', async (request, reply) => exportLogs(request.query, reply));
+
+  async function exportLogs(input: unknown, reply: FastifyReply): Promise<FastifyReply> {
+    const { limit = Infinity, ...filters } = parseInput(exportQuery, input);
     const query = toRequestQuery(filters);
     const first = await store.listRequests({ ...query, limit: Math.min(EXPORT_PAGE, limit) });
     async function* lines(): AsyncGenerator<string> {
@@ -113,7 +119,7 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
     const day = new Date().toISOString().slice(0, 10);
     reply.type('application/x-ndjson; charset=utf-8').header('content-disposition', `attachment; filename="switchyard-requests-${day}.jsonl"`);
     return reply.send(Readable.from(lines()));
-  });
+  }
 
   app.get<{ Params: { request_id: string } }>('/logs/:request_id', async (request) => {
     const rows = await store.requestsById(request.params.request_id);
