@@ -74,6 +74,7 @@ export function settle(rc: RequestContext, observers: Observers, log: FastifyBas
     route_rule: rc.routeRule,
     fallback_group: rc.fallbackGroup,
     failed_attempts: rc.failedAttempts,
+    trace_id: rc.trace?.traceId,
   };
   log[level](entry, level === 'info' ? 'request completed' : 'request failed');
 }

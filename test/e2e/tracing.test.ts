@@ -170,6 +170,8 @@ routing:
     }
     expect(row, `no request log row for ${requestId}`).toBeDefined();
     expect(row!.trace_id).toBe(traceId);
+    // And so does its line on stdout.
+    expect(gateway.logs().find((line) => line.request_id === requestId)).toMatchObject({ msg: 'request completed', trace_id: traceId });
   });
 
   it('shows a failover as two attempts, the failed one an ERROR with its error.type', async () => {
