@@ -6,15 +6,14 @@
  * between them. Without any service: what a limiter whose Redis cannot be reached does under
  * each `governance.limits.on_redis_error` policy.
  */
-import { randomBytes } from 'node:crypto';
 import OpenAI, { AuthenticationError, InternalServerError, RateLimitError } from 'openai';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refusedURL } from '../fakes/openai-upstream.js';
 import { apiError, raw, type RawResponse } from '../helpers/client.js';
 import { tallyBudgetRun } from '../helpers/governance.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/postgres.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -89,20 +88,13 @@ function metric(text: string, name: string): number {
 }
 
 describe.skipIf(!REDIS_URL || !DATABASE_URL)('two gateways sharing PostgreSQL and Redis', () => {
-  const database = `sy_e2e_${randomBytes(6).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   let a: Gateway;
   let b: Gateway;
 
   beforeAll(async () => {
-    const server = new pg.Client({ connectionString: DATABASE_URL });
-    await server.connect();
-    try {
-      await server.query(`CREATE DATABASE ${database}`);
-    } finally {
-      await server.end();
-    }
-    const url = new URL(DATABASE_URL!);
-    url.pathname = `/${database}`;
+    database = await createScratchDatabase(DATABASE_URL!, 'sy_e2e');
+    const url = database.url;
     // on_redis_error: closed, so a Redis failure shows as a 503 rather than quietly per-instance
     // limits; the default Redis deadline (250 ms), which a burst lagging the event loop must not
     // trip while Redis is answering.
@@ -132,13 +124,7 @@ ${MODELS}`;
     } finally {
       redis.disconnect();
     }
-    const server = new pg.Client({ connectionString: DATABASE_URL });
-    await server.connect();
-    try {
-      await server.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    } finally {
-      await server.end();
-    }
+    await database?.drop();
   });
 
   it('a key created on one instance works on the other after its poll, and a revocation on one stops it on the other', async () => {

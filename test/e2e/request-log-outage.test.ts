@@ -18,13 +18,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, sdk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 import { admin } from '../helpers/governance.js';
 import { parseMetrics, total } from '../helpers/metrics.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/postgres.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 if (!DATABASE_URL) {
@@ -185,39 +185,25 @@ function requestIds(prefix: string, count: number): string[] {
 }
 
 describe.skipIf(!DATABASE_URL)('request log on PostgreSQL through an outage', () => {
-  const database = `sy_e2e_log_${randomBytes(6).toString('hex')}`;
+  let database: ScratchDatabase | undefined;
   const N = 200;
   const OUTAGE_MS = 1_500;
   let proxy: TcpProxy;
   let gateway: Gateway;
 
   beforeAll(async () => {
-    const server = new pg.Client({ connectionString: DATABASE_URL });
-    await server.connect();
-    try {
-      await server.query(`CREATE DATABASE ${database}`);
-    } finally {
-      await server.end();
-    }
-    const real = new URL(DATABASE_URL!);
-    proxy = await TcpProxy.start({ host: real.hostname, port: Number(real.port || 5432) });
-    const viaProxy = new URL(DATABASE_URL!);
+    database = await createScratchDatabase(DATABASE_URL!, 'sy_e2e_log');
+    proxy = await TcpProxy.start({ host: database.url.hostname, port: Number(database.url.port || 5432) });
+    const viaProxy = new URL(database.url);
     viaProxy.hostname = '127.0.0.1';
     viaProxy.port = String(proxy.port);
-    viaProxy.pathname = `/${database}`;
     gateway = await startGateway(GATEWAY_CONFIG(viaProxy.toString()));
   });
 
   afterAll(async () => {
     await gateway?.stop();
     await proxy?.close();
-    const server = new pg.Client({ connectionString: DATABASE_URL });
-    await server.connect();
-    try {
-      await server.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    } finally {
-      await server.end();
-    }
+    await database?.drop();
   });
 
   it('keeps every row through a cut connection and writes each exactly once when the database is back', async () => {
