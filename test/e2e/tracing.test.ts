@@ -170,8 +170,13 @@ routing:
     }
     expect(row, `no request log row for ${requestId}`).toBeDefined();
     expect(row!.trace_id).toBe(traceId);
-    // And so does its line on stdout.
-    expect(gateway.logs().find((line) => line.request_id === requestId)).toMatchObject({ msg: 'request completed', trace_id: traceId });
+    // And so does its line on stdout (lines are flushed at least every 200 ms).
+    let line = gateway.logs().find((entry) => entry.request_id === requestId);
+    for (let i = 0; i < 40 && line === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      line = gateway.logs().find((entry) => entry.request_id === requestId);
+    }
+    expect(line).toMatchObject({ msg: 'request completed', trace_id: traceId });
   });
 
   it('shows a failover as two attempts, the failed one an ERROR with its error.type', async () => {
