@@ -88,14 +88,9 @@ const dashboards: { file: string; json: GrafanaDashboard }[] = readdirSync(DASHB
   .map((file) => ({ file, json: JSON.parse(readFileSync(join(DASHBOARDS_DIR, file), 'utf8')) as GrafanaDashboard }));
 const ruleFile = parseYaml(readFileSync(ALERTS_FILE, 'utf8')) as RuleFile;
 
-/**
- * The mock provider, a cached group, a master key and one SLO (so the SLA metrics exist). Redis
- * makes it the limits backend, whose fallback counter only exists then; the cache stays in memory.
- */
+/** The mock provider, a cached group, a master key and one SLO (so the SLA metrics exist); no Redis. */
 const GATEWAY_CONFIG = `
 auth: { master_key: ${MASTER_KEY} }
-redis: { url: ${process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'} }
-cache: { store: memory }
 providers:
   demo: { type: mock }
 models:
