@@ -40,6 +40,16 @@ export function expectSchema(rc: RequestContext, responseFormat: unknown): void 
   }
 }
 
+/** Anthropic's structured outputs: `output_config.format` (or the beta's `output_format`) of type json_schema. */
+export function expectAnthropicSchema(rc: RequestContext, body: { output_config?: unknown; output_format?: unknown }): void {
+  const format = (body.output_config as { format?: unknown } | null | undefined)?.format ?? body.output_format;
+  const { type, schema } = (format ?? {}) as { type?: unknown; schema?: unknown };
+  if (type === 'json_schema' && schema !== null && typeof schema === 'object') {
+    rc.answerSchema = schema;
+    rc.keepText = true;
+  }
+}
+
 /** A whole answer: an OpenAI chat completion or an Anthropic-native message. */
 export function noteAnswer(rc: RequestContext, answer: unknown): void {
   const { choices, message } = answer as AnswerLike;
@@ -56,6 +66,7 @@ export function noteAnswer(rc: RequestContext, answer: unknown): void {
     if (message.stop_reason) rc.finishReasons = [STOP_REASONS[message.stop_reason] ?? message.stop_reason];
     // Any block but empty text (tool use, thinking, ...) is an answer.
     rc.answerEmpty = !(message.content ?? []).some((block) => block.type !== 'text' || hasText(block.text));
+    if (rc.keepText) rc.answerText = (message.content ?? []).map((block) => (block.type === 'text' ? (block.text ?? '') : '')).join('');
   }
 }
 

@@ -27,6 +27,7 @@ import { gatewayHeaders, requestCacheDirective, streamTrailers } from '../header
 import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
 import { beginRequest, runStream, sendJson, stopReading } from '../reply.js';
+import { expectAnthropicSchema } from '../../gateway/answer-notes.js';
 
 export interface AnthropicRoutesOptions {
   pipeline: Pipeline;
@@ -39,6 +40,8 @@ export function anthropicRoutes(app: FastifyInstance, { pipeline, observers, all
   const messages = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'messages', observers);
     const body = validateMessagesRequest(request.body);
+    // Structured outputs are checked against their schema (answer quality, SLA).
+    if (observers.sla) expectAnthropicSchema(rc, body);
     const call = messagesCall(body, request);
     const hints = routeHints(request.headers, allowRoutingOverrides);
     const directive = requestCacheDirective(request);
