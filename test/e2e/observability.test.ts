@@ -128,7 +128,13 @@ routing: { retry: { max_retries: 0 } }
 
   // The Messages API through Anthropic's SDK: the same metrics, log and quality path.
   const anthropic = new Anthropic({ baseURL: gateway.url, apiKey: MASTER_KEY, maxRetries: 0 });
-  const message = await anthropic.messages.create({ model: 'mock', max_tokens: 64, messages: [{ role: 'user', content: 'hello from the Messages API' }] });
+  // Structured output: the mock answers JSON that follows the schema, counted as compliant.
+  const message = await anthropic.messages.create({
+    model: 'mock',
+    max_tokens: 64,
+    messages: [{ role: 'user', content: 'hello from the Messages API' }],
+    output_config: { format: { type: 'json_schema', schema: { type: 'object', properties: { greeting: { type: 'string' } }, required: ['greeting'], additionalProperties: false } } },
+  });
   addTokens('mock', { prompt_tokens: message.usage.input_tokens, completion_tokens: message.usage.output_tokens, total_tokens: message.usage.input_tokens + message.usage.output_tokens });
   count(200);
 
@@ -180,6 +186,9 @@ describe('/metrics after a mixed workload', () => {
     // Chat answers from the upstream: 8 for `mock` (3 + 2 streams + the limited key's + the tagged one + the Messages API's), 1 for `cached` (its miss).
     expect(value(samples, 'switchyard_answers_total', { model: 'mock' })).toBe(8);
     expect(value(samples, 'switchyard_answers_total', { model: 'cached' })).toBe(1);
+    // The Messages API's structured-output request (the mock follows the schema).
+    expect(value(samples, 'switchyard_answer_quality_total', { model: 'mock', signal: 'schema_valid' })).toBe(1);
+    expect(total(samples, 'switchyard_answer_quality_total', { signal: 'schema_invalid' })).toBe(0);
   });
 });
 
