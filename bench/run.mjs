@@ -42,6 +42,8 @@ Options (each also from the environment variable in brackets):
                         level with RPM, TPM and a budget (column "governed")  [BENCH_GOVERNANCE=1]
   --observability       also measure a second gateway with metrics and the request log off
                         (column "unobserved": the baseline of issue 7's 10% target)  [BENCH_OBSERVABILITY=1]
+                        (BENCH_UNOBSERVED_CONFIG="<yaml>" replaces what that gateway turns off, for
+                        control runs: "" gives two identical gateways)
   --tracing             also measure a gateway with OpenTelemetry tracing on, exporting OTLP/HTTP
                         to a sink on the load core (column "traced")  [BENCH_TRACING=1]
   --portkey             also measure @portkey-ai/gateway (installed under /tmp; skipped if it fails)

@@ -17,6 +17,7 @@ import { Metrics } from './observability/metrics.js';
 import type { Observers } from './observability/observers.js';
 import { RequestRecorder } from './observability/request-recorder.js';
 import { startRetention } from './observability/retention.js';
+import { throttledLog } from './observability/throttled-log.js';
 import { SlaMonitor } from './observability/sla/monitor.js';
 import { createTracing, TracingEnvironmentError } from './observability/tracing.js';
 import { buildProviders } from './providers/registry.js';
@@ -65,7 +66,8 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const shared = new SharedCalls(() => cache.metrics.coalesced());
   const storageUrl = config.storage.url ?? env.DATABASE_URL ?? DEFAULT_STORAGE_URL;
   const governance = await createGovernance(config, storageUrl, { models, registry: metrics.registry, logger });
-  const tracing = await createTracing(config.tracing, env, { onExportError: throttledWarn(logger, 'could not export traces to the OpenTelemetry collector; spans of that batch are dropped') }).catch((err: unknown) => {
+  const exportFailed = throttledLog(logger, 'warn');
+  const tracing = await createTracing(config.tracing, env, { onExportError: (err) => exportFailed('traces', err, 'could not export traces to the OpenTelemetry collector; spans of that batch are dropped') }).catch((err: unknown) => {
     throw err instanceof TracingEnvironmentError ? new ConfigError('environment', [err.message]) : err;
   });
   const sla = new SlaMonitor(config.sla, { registry: metrics.registry, logger });
@@ -178,16 +180,6 @@ function printBanner(url: string, source: string, config: Config, models: ModelR
     '',
   ];
   process.stderr.write(lines.join('\n') + '\n');
-}
-
-/** A warning logged at most once a minute (an unreachable collector would otherwise flood the log). */
-function throttledWarn(logger: pino.Logger, message: string): (err: Error) => void {
-  let last = -Infinity;
-  return (err) => {
-    if (Date.now() - last < 60_000) return;
-    last = Date.now();
-    logger.warn({ err }, message);
-  };
 }
 
 function authSummary(config: Config, governance: Governance): string {

@@ -4,6 +4,7 @@
  * that asked for `response_format: json_schema` or whose bodies the request log keeps, the
  * answer's text (checked against the schema at settle; a streamed answer's body in the log). Works on whole answers and on streams, OpenAI-format and Anthropic-native.
  */
+import { schemaOf } from '../observability/sla/json-schema-check.js';
 import type { RequestContext } from './context.js';
 
 /** Anthropic stop_reason → OpenAI finish_reason. */
@@ -32,9 +33,8 @@ const MAX_KEPT_CHARS = 1_000_000;
 
 /** The schema in OpenAI's `response_format: {type: 'json_schema', json_schema: {schema}}`, if any. */
 export function expectSchema(rc: RequestContext, responseFormat: unknown): void {
-  const format = responseFormat as { type?: unknown; json_schema?: { schema?: unknown } } | null | undefined;
-  const schema = format?.type === 'json_schema' ? format.json_schema?.schema : undefined;
-  if (schema !== null && typeof schema === 'object') {
+  const schema = schemaOf(responseFormat);
+  if (schema) {
     rc.answerSchema = schema;
     rc.keepText = true;
   }

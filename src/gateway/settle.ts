@@ -11,6 +11,8 @@ import type { RequestSummary } from '../observability/tracing.js';
 import type { CacheStatus } from '../cache/response-cache.js';
 import type { RequestContext } from './context.js';
 
+const NO_REASONS: readonly string[] = [];
+
 /** The cache's part as a metric label (lower case, per Prometheus usage). */
 const CACHE_LABEL: Record<CacheStatus, string> = { HIT: 'hit', SEMANTIC_HIT: 'semantic_hit', MISS: 'miss', REFRESH: 'refresh', BYPASS: 'bypass' };
 
@@ -115,7 +117,7 @@ function observeSla(rc: RequestContext, sla: SlaMonitor, model: string, provider
   sla.observe({ model, provider, status, totalMs, firstTokenMs: rc.firstByteMs, stream: rc.stream, errorCode: rc.error?.code });
   // Quality is the upstream's: answers from the cache or another request's call were counted when made.
   if (status !== 200 || rc.cache === 'HIT' || rc.cache === 'SEMANTIC_HIT' || rc.coalesced || rc.route === 'embeddings' || rc.route === 'count_tokens') return;
-  const finishReasons = rc.finishReasons ?? [];
+  const finishReasons = rc.finishReasons ?? NO_REASONS;
   const empty = rc.stream ? rc.streamedChars === 0 : rc.answerEmpty === true;
   const schema = rc.answerSchema ? checkJsonSchema(rc.answerSchema, rc.answerText ?? '') : undefined;
   sla.observeAnswer({ model, finishReasons, empty, schema: schema === undefined ? undefined : { valid: schema } });

@@ -12,6 +12,7 @@ import { openDatabase, redactUrl } from '../storage/database.js';
 import { GovernanceStore } from '../storage/governance-store.js';
 import { SpendWriter, type SpendWriterStats } from '../storage/spend-writer.js';
 import type { RowQueue } from '../observability/request-recorder.js';
+import { throttledLog, type ThrottledReport } from '../observability/throttled-log.js';
 import { Admitter } from './admission.js';
 import { Directory } from './directory.js';
 import { Ledger } from './ledger.js';
@@ -47,7 +48,7 @@ export interface GovernanceDeps {
 
 export async function createGovernance(config: Config, storageUrl: string, { models, registry, logger }: GovernanceDeps): Promise<Governance> {
   const settings = config.governance;
-  const throttled = throttle(logger);
+  const throttled = throttledLog(logger);
   const database = await openDatabase(storageUrl, { onError: (err) => throttled('database', err, 'the database connection failed') }).catch((err: unknown) => {
     throw new StorageUnavailableError(`cannot open the database (storage.url or DATABASE_URL): ${(err as Error).message}`, { cause: err });
   });
@@ -62,7 +63,7 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
   const registers = [registry];
   const spilled = new Counter({ name: 'switchyard_request_log_rows_spilled_total', help: 'Request-log rows written to the spill file because the database was unavailable and the queue was full (written back later).', registers });
   const dropped = new Counter({ name: 'switchyard_request_log_rows_dropped_total', help: 'Request-log rows lost: the database and the spill file both failed.', registers });
-  const writer: SpendWriter = new SpendWriter({
+  const writer = new SpendWriter({
     write: (rows) => store.writeSpend(rows),
     spillPath: settings.spend.spill_path,
     maxQueue: settings.spend.max_queue,
@@ -122,9 +123,7 @@ function registerWriterMetrics(writer: SpendWriter, registers: Registry[]): void
   total('switchyard_request_log_write_failures_total', 'Batched request-log writes that failed (the rows are kept and retried).', (stats) => stats.failures);
 }
 
-type Report = (topic: string, err: unknown, message: string) => void;
-
-async function createLimiter(config: Config, backend: 'memory' | 'redis', registry: Registry, report: Report): Promise<Limiter> {
+async function createLimiter(config: Config, backend: 'memory' | 'redis', registry: Registry, report: ThrottledReport): Promise<Limiter> {
   // Registered with either backend, so dashboards and alerts find it (0 without Redis).
   const fallbacks = new Counter({ name: 'switchyard_limiter_fallbacks_total', help: `Admissions decided without Redis (on_redis_error: ${config.governance.limits.on_redis_error}).`, registers: [registry] });
   const local = new MemoryLimiter({ onError: (err) => report('limits', err, 'a limit reservation could not be settled') });
@@ -150,16 +149,5 @@ async function createLimiter(config: Config, backend: 'memory' | 'redis', regist
       await limiter.close();
       client.disconnect();
     },
-  };
-}
-
-/** Logs each kind of failure at most once a minute, so an outage is loud without flooding. */
-function throttle(logger: FastifyBaseLogger): Report {
-  const last = new Map<string, number>();
-  return (topic, err, message) => {
-    const now = Date.now();
-    if ((last.get(topic) ?? -Infinity) > now - 60_000) return;
-    last.set(topic, now);
-    logger.error({ err }, message);
   };
 }

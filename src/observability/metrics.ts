@@ -46,6 +46,8 @@ interface Series {
   duration: { observe(value: number): void };
   overhead: { observe(value: number): void };
   firstToken: { observe(value: number): void };
+  /** Tokens and cost of this (model, provider, upstream model), when they are not also per team. */
+  spend?: SpendSeries;
 }
 
 interface SpendSeries {
@@ -189,7 +191,8 @@ export class Metrics {
     const usage = outcome.usage;
     const cost = outcome.costUsd;
     if (usage === undefined && !cost) return;
-    const spend = this.#spendSeries(model, provider, upstreamModel, outcome.team);
+    // Per team the series depend on the team too; otherwise they are this series' own, found once.
+    const spend = this.#teamLabels ? this.#spendSeries(model, provider, upstreamModel, outcome.team) : (series.spend ??= this.#spendSeries(model, provider, upstreamModel, undefined));
     if (usage) {
       spend.input.inc(usage.prompt_tokens || 0);
       spend.output.inc(usage.completion_tokens || 0);

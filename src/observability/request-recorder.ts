@@ -43,7 +43,7 @@ export class RequestRecorder {
 }
 
 /** The request's row; `spend` says whether the spend rollups count it. */
-export function requestRow(rc: RequestContext, status: number, latencyMs: number, spend: boolean, bodies?: Pick<RecorderOptions, 'bodies' | 'maxBodyBytes'>): SpendRow {
+function requestRow(rc: RequestContext, status: number, latencyMs: number, spend: boolean, bodies?: Pick<RecorderOptions, 'bodies' | 'maxBodyBytes'>): SpendRow {
   const usage = billedUsage(rc);
   const principal = rc.principal;
   const fromCache = rc.cache === 'HIT' || rc.cache === 'SEMANTIC_HIT';

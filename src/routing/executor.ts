@@ -11,13 +11,12 @@
  * target the canonical request; failover between the two kinds works like any other.
  */
 import type { RequestContext } from '../gateway/context.js';
-import { streamedChars } from '../gateway/streamed-text.js';
-import { noteAnswer, noteStreamItem } from '../gateway/answer-notes.js';
 import { GatewayError, isGatewayError } from '../gateway/errors.js';
-import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../gateway/types.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../gateway/types.js';
 import type { CountTokensRequest, CountTokensResponse } from '../providers/anthropic/api.js';
 import type { AttemptContext, NativeMessage, NativeMessagesRequest, NativeStreamEvent } from '../providers/types.js';
 import { Attempt, deadlineError, type RequestDeadline } from './attempt.js';
+import { answered, started } from './attempt-results.js';
 import { retryWaitMs } from './backoff.js';
 import type { HedgePolicy } from './models.js';
 import type { Candidate, RoutePlan } from './plan.js';
@@ -349,57 +348,4 @@ function pause(ms: number, rc: RequestContext): Promise<void> {
       reject(reason);
     };
   });
-}
-
-/** A whole answer arrived: its usage is the request's. */
-async function answered<T extends { usage?: Usage | null }>(answer: Promise<T>, rc: RequestContext): Promise<T> {
-  const result = await answer;
-  rc.usage = result.usage ?? undefined;
-  noteAnswer(rc, result);
-  return result;
-}
-
-/**
- * A stream counts as started once its first item arrived (until then a failure fails over): that
- * item is read here and the stream handed on from it.
- */
-async function started<T extends { usage?: Usage | null }>(stream: Promise<AsyncIterable<T>>, rc: RequestContext, attempt: Attempt): Promise<AsyncGenerator<T>> {
-  const iterator = (await stream)[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  return timedStream(iterator, first, rc, attempt);
-}
-
-/**
- * The stream handed to the client: the first chunk (already read) and the rest, booking the time
- * spent waiting on each upstream chunk and the latest usage, and closing the attempt when the
- * stream ends either way. Chunks and native events alike carry `usage` when they have it.
- */
-async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncIterator<T>, first: IteratorResult<T>, rc: RequestContext, attempt: Attempt): AsyncGenerator<T> {
-  // The executor has let go of the client by now: a client that leaves aborts this attempt.
-  rc.onClientClose = (reason) => attempt.abort(reason);
-  // A billed request reads on after its client left (closeClient aborts it when the drain time is up).
-  if (rc.clientClosed && rc.drainMs === 0) attempt.abort(rc.clientClosed);
-  let error: string | undefined;
-  try {
-    let result = first;
-    while (!result.done) {
-      if (result.value.usage) rc.usage = result.value.usage;
-      else rc.streamedChars += streamedChars(result.value);
-      noteStreamItem(rc, result.value);
-      yield result.value;
-      const waitStart = performance.now();
-      try {
-        result = await iterator.next();
-      } catch (err) {
-        const explained = attempt.explain(err);
-        error = explained instanceof Error ? explained.message : String(explained);
-        throw explained;
-      }
-      rc.upstreamMs += performance.now() - waitStart;
-    }
-  } finally {
-    rc.onClientClose = undefined;
-    attempt.close(error);
-    await iterator.return?.();
-  }
 }

@@ -141,7 +141,7 @@ function pushValues(values: unknown[], row: SpendRow): unknown[] {
     row.cache,
     JSON.stringify(row.tags),
     row.route ?? null,
-    row.stream === undefined || row.stream === null ? null : row.stream ? 1 : 0,
+    streamFlag(row),
     row.error_code ?? null,
     roundOrNull(row.ttft_ms),
     row.cached_tokens ?? null,
@@ -174,7 +174,7 @@ function toColumns(row: SpendRow): Omit<NewRequestLogRow, 'tags'> & { tags: read
     cache: row.cache,
     tags: row.tags,
     route: row.route ?? null,
-    stream: row.stream === undefined || row.stream === null ? null : row.stream ? 1 : 0,
+    stream: streamFlag(row),
     error_code: row.error_code ?? null,
     ttft_ms: roundOrNull(row.ttft_ms),
     cached_tokens: row.cached_tokens ?? null,
@@ -183,6 +183,11 @@ function toColumns(row: SpendRow): Omit<NewRequestLogRow, 'tags'> & { tags: read
     request_body: row.request_body ?? null,
     response_body: row.response_body ?? null,
   };
+}
+
+/** Booleans are 0/1 in both backends' integer column. */
+function streamFlag(row: SpendRow): number | null {
+  return row.stream === undefined || row.stream === null ? null : row.stream ? 1 : 0;
 }
 
 function roundOrNull(ms: number | null | undefined): number | null {
@@ -218,7 +223,7 @@ export async function requestsById(db: Kysely<Schema>, requestId: string): Promi
  * holds the table (SQLite: the write lock; PostgreSQL: many row locks) for long and writers
  * interleave. Resolves with the rows deleted.
  */
-export async function deleteRequestsBefore(db: Kysely<Schema>, before: number, batch = 5_000, pause: () => Promise<void> = yieldToLoop): Promise<number> {
+export async function deleteRequestsBefore(db: Kysely<Schema>, before: number, batch = 5_000): Promise<number> {
   let deleted = 0;
   for (;;) {
     const ids = db.selectFrom('request_log').select('id').where('at', '<', before).orderBy('id').limit(batch);
@@ -226,12 +231,9 @@ export async function deleteRequestsBefore(db: Kysely<Schema>, before: number, b
     const count = Number(result.numDeletedRows);
     deleted += count;
     if (count < batch) return deleted;
-    await pause();
+    // A breath between statements, for the request-log writer and the admin API.
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** Tags are a JSON array in a text column: membership through each backend's JSON functions. */

@@ -21,16 +21,21 @@ const timeParam = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.da
 const limitParam = z.string().regex(/^\d+$/, 'expected a number').transform(Number).pipe(z.number().int().min(1).max(1000));
 const idParam = z.string().regex(/^\d+$/, 'expected a number').transform(Number);
 
-const spendQuery = z.strictObject({
-  group_by: z.enum(SPEND_GROUPS).default('day'),
-  from: dayParam.optional(),
-  to: dayParam.optional(),
+/** Who and what a spend report or the request log can be narrowed to. */
+const levelFilters = {
   key_id: z.string().optional(),
   team_id: z.string().optional(),
   org_id: z.string().optional(),
   end_user: z.string().optional(),
   model: z.string().optional(),
   provider: z.string().optional(),
+};
+
+const spendQuery = z.strictObject({
+  group_by: z.enum(SPEND_GROUPS).default('day'),
+  from: dayParam.optional(),
+  to: dayParam.optional(),
+  ...levelFilters,
 });
 
 const auditQuery = z.strictObject({
@@ -45,12 +50,7 @@ const auditQuery = z.strictObject({
 const logsFilters = {
   from: timeParam.optional(),
   to: timeParam.optional(),
-  key_id: z.string().optional(),
-  team_id: z.string().optional(),
-  org_id: z.string().optional(),
-  end_user: z.string().optional(),
-  model: z.string().optional(),
-  provider: z.string().optional(),
+  ...levelFilters,
   /** 429, or a class: 2xx, 4xx, 5xx. */
   status: z.string().regex(/^(\d{3}|[1-5]xx)$/, 'expected an HTTP status (429) or a class (2xx, 4xx, 5xx)').optional(),
   cache: z.enum(['HIT', 'SEMANTIC_HIT', 'MISS', 'BYPASS', 'REFRESH', 'NONE']).optional(),
@@ -136,10 +136,9 @@ function toRequestQuery({ status, ...filters }: LogsFilters): RequestQuery {
   return status.endsWith('xx') ? { ...filters, status_class: Number(status[0]) } : { ...filters, status: Number(status) };
 }
 
-/** A row as the API shows it: ISO time, no internal bookkeeping. */
+/** A row as the API shows it: its time in ISO form. */
 function presentRow(row: RequestRecord): Record<string, unknown> {
-  const { spend: _spend, ...shown } = row;
-  return { ...shown, at: new Date(row.at).toISOString() };
+  return { ...row, at: new Date(row.at).toISOString() };
 }
 
 /** Newest first: the next page starts before the last id shown. */
