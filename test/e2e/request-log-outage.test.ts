@@ -245,6 +245,7 @@ describe.skipIf(!DATABASE_URL)('request log on PostgreSQL through an outage', ()
 
 describe('request log on SQLite while another process holds the write lock', () => {
   const N = 100;
+  const LOCK_MS = 500;
   let dir: string;
   let file: string;
   let gateway: Gateway;
@@ -277,6 +278,8 @@ describe('request log on SQLite while another process holds the write lock', () 
         const from = Date.now();
         try {
           duringLock = await eventually(() => writerMetrics(gateway), (m) => m.failures > 0, 20_000, 100);
+          // Held for at least LOCK_MS, so requests are sent while it is (the first failed write can come within a few ms).
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, from + LOCK_MS - Date.now())));
         } finally {
           holder.exec('COMMIT');
           holder.close();
