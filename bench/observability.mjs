@@ -54,7 +54,7 @@ async function variant(name, { metrics: metricsOn, requestLog, sla: slaOn, traci
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-obs-bench-'));
   const database = await openDatabase(`sqlite://${dir}/bench.db`, { onError: console.error });
   const store = new GovernanceStore(database, { requestLog });
-  const writer = new SpendWriter({ write: (rows) => store.writeSpend(rows), spillPath: join(dir, 'spill.jsonl'), batchSize: 500, flushIntervalMs: 50, maxQueue: 1_000_000 });
+  const writer = new SpendWriter({ write: (rows, batchId) => store.writeSpend(rows, batchId), spillPath: join(dir, 'spill.jsonl'), batchSize: 500, flushIntervalMs: 50, maxQueue: 1_000_000 });
   const config = configSchema.parse({ providers: { openai: { type: 'mock' } }, models: { 'gpt-4o-mini': { targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] } }, sla: slaOn ? { objectives: [{ name: 'fast', model: 'gpt-4o-mini', availability: 99, p95_latency_ms: 2000 }] } : {} });
   const metrics = new Metrics({ enabled: metricsOn });
   const sla = new SlaMonitor(config.sla, { registry: metrics.registry, logger: silent });

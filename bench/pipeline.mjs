@@ -147,7 +147,7 @@ async function governanceStage(models) {
   const directory = new Directory(source, { refreshIntervalMs: 3_600_000, onError: console.error });
   await directory.start();
   directory.stop();
-  const writer = new SpendWriter({ write: (rows) => store.writeSpend(rows), spillPath: join(dir, 'spill.jsonl'), onError: console.error });
+  const writer = new SpendWriter({ write: (rows, batchId) => store.writeSpend(rows, batchId), spillPath: join(dir, 'spill.jsonl'), onError: console.error });
   const admitter = new Admitter(directory, new MemoryLimiter(), { unpricedModels: 'allow', defaultMaxTokens: 4096 });
   const ledger = new Ledger((providerId, model) => models.knownTarget(providerId, model)?.info.price, writer);
   const stage = new AdmissionStage(models, { admitter, ledger, drainMs: 30_000 });

@@ -64,7 +64,7 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
   const spilled = new Counter({ name: 'switchyard_request_log_rows_spilled_total', help: 'Request-log rows written to the spill file because the database was unavailable and the queue was full (written back later).', registers });
   const dropped = new Counter({ name: 'switchyard_request_log_rows_dropped_total', help: 'Request-log rows lost: the database and the spill file both failed.', registers });
   const writer = new SpendWriter({
-    write: (rows) => store.writeSpend(rows),
+    write: (rows, batchId) => store.writeSpend(rows, batchId),
     spillPath: settings.spend.spill_path,
     maxQueue: settings.spend.max_queue,
     batchSize: settings.spend.batch_size,

@@ -99,7 +99,7 @@ describe.skipIf(!DATABASE_URL)('openDatabase on PostgreSQL', () => {
       expect(database.backend).toBe('postgres');
       const tables = await sql<{ table_name: string }>`select table_name from information_schema.tables where table_schema = ${pgSchema} order by table_name`.execute(database.db);
       expect(tables.rows.map((row) => row.table_name)).toEqual(
-        ['audit_log', 'keys', 'kysely_migration', 'kysely_migration_lock', 'orgs', 'request_log', 'revision', 'spend_daily', 'spend_daily_tags', 'teams', 'users'],
+        ['audit_log', 'keys', 'kysely_migration', 'kysely_migration_lock', 'orgs', 'request_log', 'revision', 'spend_batches', 'spend_daily', 'spend_daily_tags', 'teams', 'users'],
       );
       expect((await sql<{ n: unknown }>`select 9007199254740991::int8 as n`.execute(database.db)).rows[0]?.n).toBe(Number.MAX_SAFE_INTEGER);
       expect(pg.types.getTypeParser(20)('42')).toBe('42');
@@ -116,7 +116,7 @@ describe.skipIf(!DATABASE_URL)('openDatabase on PostgreSQL', () => {
     try {
       expect(opened.filter((result) => result.status === 'rejected')).toEqual([]);
       const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(databases[0]!.db);
-      expect(migrations.rows).toEqual([{ name: '001_governance' }, { name: '002_request_log' }]);
+      expect(migrations.rows).toEqual([{ name: '001_governance' }, { name: '002_request_log' }, { name: '003_spend_batches' }]);
     } finally {
       if (databases[0]) await sql`drop schema ${sql.id(pgSchema)} cascade`.execute(databases[0].db);
       for (const database of databases) await database.close();

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { KeyRecord, OrgRecord, Policy, SpendRow, TeamRecord, UserRecord } from '../governance/types.js';
 import { openDatabase, type Database } from './database.js';
 import { ConflictError, GovernanceStore, NotFoundError } from './governance-store.js';
@@ -15,7 +15,7 @@ if (!DATABASE_URL) console.warn('[governance-store.test] DATABASE_URL is not set
 /** Opens the database under test; called once per run, and again to check that reopening is harmless. */
 type Open = () => Promise<Database>;
 
-const EVERY_TABLE: (keyof Schema)[] = ['keys', 'teams', 'orgs', 'users', 'audit_log', 'request_log', 'spend_daily', 'spend_daily_tags'];
+const EVERY_TABLE: (keyof Schema)[] = ['keys', 'teams', 'orgs', 'users', 'audit_log', 'request_log', 'spend_daily', 'spend_daily_tags', 'spend_batches'];
 
 const noPolicy = (): Policy => ({ models: null, budget: null, limits: null, regions: null, metadata: null, expires_at: null, blocked: false });
 const fullPolicy = (): Policy => ({
@@ -112,7 +112,7 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
       const again = await open();
       try {
         const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(again.db);
-        expect(migrations.rows.map((row) => row.name)).toEqual(['001_governance', '002_request_log']);
+        expect(migrations.rows.map((row) => row.name)).toEqual(['001_governance', '002_request_log', '003_spend_batches']);
         const reopened = new GovernanceStore(again);
         expect(await reopened.revision()).toBe(revision);
         expect(await reopened.orgs.get('o1')).toEqual(org('o1'));
@@ -266,8 +266,8 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
       const all = { from: '2026-03-01', to: '2026-03-03' };
 
       beforeEach(async () => {
-        await store.writeSpend([r1, r2, r3]);
-        await store.writeSpend([r6, r7, r4, r5]);
+        await store.writeSpend([r1, r2, r3], randomUUID());
+        await store.writeSpend([r6, r7, r4, r5], randomUUID());
       });
 
       it('reports per key, team, org and user, most expensive first, requests without one under null', async () => {
@@ -394,7 +394,7 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
 
     it('keeps refusals (spend: false) in the request log but out of the spend rollups', async () => {
       const refused = request({ status: 401, error_code: 'invalid_api_key', prompt_tokens: 0, completion_tokens: 0, cost_usd: 0, spend: false });
-      await store.writeSpend([request({}), refused]);
+      await store.writeSpend([request({}), refused], randomUUID());
       expect((await store.listRequests()).map((row) => [row.status, row.error_code])).toEqual([
         [401, 'invalid_api_key'],
         [200, null],
@@ -404,7 +404,7 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
     });
 
     it('deletes rows older than a time in batches, keeping the rest and the rollups', async () => {
-      await store.writeSpend(Array.from({ length: 25 }, (_, i) => request({ at: D1 + i })));
+      await store.writeSpend(Array.from({ length: 25 }, (_, i) => request({ at: D1 + i })), randomUUID());
       expect(await store.deleteRequestsBefore(D1 + 20, 7)).toBe(20);
       expect((await store.listRequests()).map((row) => row.at)).toEqual([D1 + 24, D1 + 23, D1 + 22, D1 + 21, D1 + 20]);
       expect(await store.deleteRequestsBefore(D1 + 20, 7)).toBe(0);
@@ -412,15 +412,47 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
     });
 
     it('pages 100 rows by default and never more than 1000', async () => {
-      await store.writeSpend(Array.from({ length: 1_001 }, (_, i) => request({ at: D1 + i })));
+      await store.writeSpend(Array.from({ length: 1_001 }, (_, i) => request({ at: D1 + i })), randomUUID());
       expect(await store.listRequests()).toHaveLength(100);
       expect(await store.listRequests({ limit: 5_000 })).toHaveLength(1_000);
       expect((await store.spendReport({ group_by: 'key', ...{ from: '2026-03-01', to: '2026-03-01' } }))[0]?.requests).toBe(1_001);
     });
 
+    it('applies a batch once when it is written again under its id (a retry after a lost commit answer)', async () => {
+      const batch = [request({ tags: [] }), request({ tags: ['env:prod'] })];
+      await store.writeSpend(batch, 'batch-1');
+      await store.writeSpend(batch, 'batch-1');
+      await store.writeSpend([request({ tags: [] })], 'batch-2');
+      expect(await store.listRequests()).toHaveLength(3);
+      const [day] = await store.spendReport({ group_by: 'day', from: '2026-03-01', to: '2026-03-01' });
+      expect(day?.requests).toBe(3);
+      expect((await store.spendReport({ group_by: 'tag', from: '2026-03-01', to: '2026-03-01' }))[0]).toMatchObject({ group: 'env:prod', requests: 1 });
+    });
+
+    it('forgets batch ids older than a week, at most once a minute', async () => {
+      const batchIds = async () => (await database.db.selectFrom('spend_batches').select('id').execute()).map((row) => row.id);
+      const weekAndADay = 8 * 86_400_000;
+      // Earlier tests wrote through this store: a minute later (Date only: the drivers' timers run as usual) it prunes again.
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        vi.setSystemTime(Date.now() + 61_000);
+        await database.db.insertInto('spend_batches').values({ id: 'old', at: Date.now() - weekAndADay }).execute();
+        await database.db.insertInto('spend_batches').values({ id: 'recent', at: Date.now() - 86_400_000 }).execute();
+        await store.writeSpend([request({})], 'a');
+        expect((await batchIds()).sort()).toEqual(['a', 'recent']);
+        // Within the minute, an old id stays until the next pruning.
+        await database.db.insertInto('spend_batches').values({ id: 'old-2', at: Date.now() - weekAndADay }).execute();
+        await store.writeSpend([request({})], 'b');
+        expect((await batchIds()).sort()).toEqual(['a', 'b', 'old-2', 'recent']);
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(await store.listRequests()).toHaveLength(2);
+    });
+
     it('writes a spend batch all or nothing', async () => {
       const broken = request({ request_id: null as unknown as string });
-      await expect(store.writeSpend([request({}), broken])).rejects.toThrow();
+      await expect(store.writeSpend([request({}), broken], randomUUID())).rejects.toThrow();
       expect(await store.listRequests()).toEqual([]);
       expect(await store.spendReport({ group_by: 'day', from: '2026-01-01', to: '2026-12-31' })).toEqual([]);
       expect(await store.spendReport({ group_by: 'tag', from: '2026-01-01', to: '2026-12-31' })).toEqual([]);

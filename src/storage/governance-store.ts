@@ -22,6 +22,7 @@ export class GovernanceStore {
   readonly users: EntityRepo<'users', UserRecord>;
   /** Null when request_log.enabled is off: rows then only feed the spend rollups. */
   private readonly requestLog: RequestLogInserter | null;
+  private lastPrune = 0;
 
   constructor(
     private readonly database: Database,
@@ -71,9 +72,16 @@ export class GovernanceStore {
     return listAudit(this.database.db, query);
   }
 
-  /** Records a batch of requests and adds them to the daily rollups, in one transaction. */
-  writeSpend(rows: readonly SpendRow[]): Promise<void> {
-    return writeSpend(this.database.db, rows, this.requestLog);
+  /**
+   * Records a batch of requests and adds them to the daily rollups, in one transaction; a batch
+   * id written before is skipped (the retry of a write whose commit answer was lost).
+   */
+  writeSpend(rows: readonly SpendRow[], batchId: string): Promise<void> {
+    // Old batch ids go at most once a minute, in the batch's own transaction (a few rows each time).
+    const now = Date.now();
+    const prune = now - this.lastPrune >= 60_000;
+    if (prune) this.lastPrune = now;
+    return writeSpend(this.database.db, rows, this.requestLog, { id: batchId, prune });
   }
 
   /** Rolled-up spend per group over whole UTC days; `tag` groups ignore every filter but the dates. */

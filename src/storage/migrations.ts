@@ -156,9 +156,24 @@ const requestLog002: Migration = {
   },
 };
 
+/**
+ * The ids of the spend batches written lately: a batch whose commit answer was lost (connection
+ * cut) is retried under the same id, and the retry finds it here instead of counting it twice.
+ */
+const spendBatches003: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('spend_batches')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('spend_batches_at').on('spend_batches').column('at').execute();
+  },
+};
+
 /** Every migration, by name; Migrator applies them in name order. */
 export function migrations(backend: Backend): Record<string, Migration> {
-  return { '001_governance': governance001(backend), '002_request_log': requestLog002 };
+  return { '001_governance': governance001(backend), '002_request_log': requestLog002, '003_spend_batches': spendBatches003 };
 }
 
 /**

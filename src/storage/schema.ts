@@ -135,6 +135,13 @@ export interface SpendDailyTagsTable extends SpendMeasures {
   tag: string;
 }
 
+/** The spend batches written lately, so a batch retried after a lost commit answer is applied once. */
+export interface SpendBatchesTable {
+  id: string;
+  /** Epoch ms; ids older than a week are pruned. */
+  at: number;
+}
+
 export interface Schema {
   orgs: OrgsTable;
   teams: TeamsTable;
@@ -145,6 +152,7 @@ export interface Schema {
   request_log: RequestLogTable;
   spend_daily: SpendDailyTable;
   spend_daily_tags: SpendDailyTagsTable;
+  spend_batches: SpendBatchesTable;
 }
 
 export type EntityTable = 'orgs' | 'teams' | 'keys' | 'users';

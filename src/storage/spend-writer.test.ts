@@ -30,6 +30,8 @@ const line = (r: SpendRow): string => `${JSON.stringify(r)}\n`;
 /** The database side of the contract: records what it accepted, fails while `down`. */
 class TestSink {
   batches: SpendRow[][] = [];
+  /** Every call, failed ones too: the rows' ids and the batch id. */
+  calls: { ids: string[]; batchId: string }[] = [];
   down = false;
   failures = 0;
   inFlight = 0;
@@ -37,7 +39,8 @@ class TestSink {
   /** Runs inside each successful write, before it returns: traffic arriving meanwhile. */
   during?: () => void;
 
-  readonly write = async (rows: SpendRow[]): Promise<void> => {
+  readonly write = async (rows: SpendRow[], batchId: string): Promise<void> => {
+    this.calls.push({ ids: rows.map((r) => r.request_id), batchId });
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
@@ -161,6 +164,24 @@ describe('SpendWriter when the sink fails', () => {
     await vi.waitFor(() => expect(sink.ids).toEqual(ids(0, 5)));
     expect(w.stats()).toEqual({ queued: 0, spilled: 0, written: 5, failures: 3 });
     expect(errors.map((e) => (e as Error).message)).toEqual(Array(3).fill('database unavailable'));
+  });
+
+  it('retries a batch as it was, under the same id, though more rows arrived meanwhile; every batch has its own id', async () => {
+    const sink = new TestSink();
+    sink.failures = 2;
+    const w = writer(sink, { batchSize: 3 });
+    w.enqueue(row(0));
+    w.enqueue(row(1));
+    await expect(w.flush()).rejects.toThrow('database unavailable');
+    w.enqueue(row(2));
+    w.enqueue(row(3));
+    await vi.waitFor(() => expect(sink.ids).toEqual(ids(0, 4)));
+    expect(sink.calls.map((call) => call.ids)).toEqual([ids(0, 2), ids(0, 2), ids(0, 2), ids(2, 4)]);
+    const [first, second, third, fourth] = sink.calls.map((call) => call.batchId);
+    expect(second).toBe(first);
+    expect(third).toBe(first);
+    expect(fourth).not.toBe(first);
+    expect(first).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('flush() rejects with the sink error and leaves the rows queued', async () => {
@@ -319,6 +340,27 @@ describe('SpendWriter spill file', () => {
     await writer(sink, { batchSize: 2 }).flush();
     expect(sink.ids).toEqual(ids(4, 6));
     expect(spillFilesGone()).toBe(true);
+  });
+
+  it('re-sends a spill batch whose commit was not acknowledged before a crash under the same id', async () => {
+    await mkdirFor(spillPath);
+    await writeFile(spillPath, Array.from({ length: 4 }, (_, i) => line(row(i))).join(''));
+    const sent: { ids: string[]; batchId: string }[] = [];
+    writer(
+      (rows, batchId) => {
+        sent.push({ ids: rows.map((r) => r.request_id), batchId });
+        // The second batch commits, and the process dies before its answer arrives.
+        return sent.length > 1 ? new Promise<void>(() => undefined) : Promise.resolve();
+      },
+      { batchSize: 2 },
+    );
+    await vi.waitFor(() => expect(sent).toHaveLength(2));
+
+    const sink = new TestSink();
+    await writer(sink, { batchSize: 2 }).flush();
+    expect(sink.calls).toEqual([sent[1]]);
+    expect(sent[0]?.batchId).not.toBe(sent[1]?.batchId);
+    expect(sent[1]?.batchId).toMatch(/^spill-[\w-]{43}$/);
   });
 
   it('skips and reports corrupt lines, including a half-written last one', async () => {

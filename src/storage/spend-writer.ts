@@ -4,21 +4,30 @@
  * fails a request or loses a row.
  *
  * - One write in flight at a time, rows in arrival order. A failed write leaves its rows at the
- *   head of the queue and the loop retries with exponential backoff (with jitter).
+ *   head of the queue and the loop retries the same batch, under the same batch id, with
+ *   exponential backoff (with jitter). The sink records the id in the batch's transaction, so a
+ *   write that committed but whose answer was lost (a connection cut at the wrong moment) is not
+ *   applied twice when it is retried.
  * - When the queue is full, rows go to a JSON-lines spill file instead (appends batched, async).
  *   From then on every new row follows them there until the spill has been written back, so the
  *   arrival order holds across an outage too. Rows left by close() join the end of the file.
  * - Writing back works through `<spill>.ingesting` and a saved offset (spill-files.ts): a crash
- *   between the database commit and the offset's save duplicates that one batch on the next
- *   start; it never loses one.
+ *   between the database commit and the offset's save re-sends that one batch on the next start,
+ *   under the same id (a hash of its lines), so it is not applied twice either.
+ * - The one case left that can write rows twice: close() gave up waiting on a batch whose write
+ *   then committed. Those rows go to the spill file and come back in a batch of another id.
  * - Spill files left by an earlier process are picked up at construction.
  */
+import { randomUUID } from 'node:crypto';
 import type { SpendRow } from '../governance/types.js';
 import { SpillFiles, type SpillBatch } from './spill-files.js';
 
 export interface SpendWriterOptions {
-  /** The database sink: one transaction per call. May reject; the same rows are retried later. */
-  write: (rows: SpendRow[]) => Promise<void>;
+  /**
+   * The database sink: one transaction per call. May reject; the same rows are retried later
+   * with the same batchId, which the sink records so that a batch is applied at most once.
+   */
+  write: (rows: SpendRow[], batchId: string) => Promise<void>;
   /** JSON-lines file for the rows that do not fit in memory, e.g. ./data/spend-spill.jsonl. */
   spillPath: string;
   /** Rows held in memory before new ones go to the spill file. */
@@ -49,7 +58,7 @@ export interface SpendWriterStats {
 
 
 export class SpendWriter {
-  private readonly sink: (rows: SpendRow[]) => Promise<void>;
+  private readonly sink: SpendWriterOptions['write'];
   private readonly files: SpillFiles;
   private readonly maxQueue: number;
   private readonly batchSize: number;
@@ -60,6 +69,8 @@ export class SpendWriter {
   /** The queue is queue[head..]; the head moves instead of shifting, so dequeuing is O(1). */
   private queue: SpendRow[] = [];
   private head = 0;
+  /** The batch at the head of the queue once sent: retried as it is, under its id, until accepted. */
+  private pendingQueued: { id: string; rows: SpendRow[] } | null = null;
   /** True while any row waits on the spill side: new rows then go there too, keeping the order. */
   private spillActive: boolean;
   /** Rows waiting for the next batched append. */
@@ -176,6 +187,7 @@ export class SpendWriter {
     const left = this.queue.slice(this.head);
     this.queue = [];
     this.head = 0;
+    this.pendingQueued = null;
     if (left.length > 0) this.spill(left);
     await this.fileChain;
   }
@@ -235,9 +247,12 @@ export class SpendWriter {
   }
 
   private async writeQueued(): Promise<void> {
-    const rows = this.queue.slice(this.head, this.head + this.batchSize);
-    await this.send(rows);
+    // Rows only join the queue's tail and leave its head here, so the pinned batch stays its head.
+    this.pendingQueued ??= { id: randomUUID(), rows: this.queue.slice(this.head, this.head + this.batchSize) };
+    const { id, rows } = this.pendingQueued;
+    await this.send(rows, id);
     if (this.stopped) return; // close() gave up waiting and already spilled these rows
+    this.pendingQueued = null;
     this.head += rows.length;
     if (this.head === this.queue.length) {
       this.queue = [];
@@ -254,7 +269,7 @@ export class SpendWriter {
       if (!this.pendingIngest) return;
     }
     const batch = this.pendingIngest;
-    await this.send(batch.rows);
+    await this.send(batch.rows, batch.id);
     if (this.stopped) return; // not acknowledged: the next start writes this batch again
     this.pendingIngest = null;
     this.onDisk = Math.max(0, this.onDisk - batch.lines);
@@ -262,9 +277,9 @@ export class SpendWriter {
     await this.fileOp(() => this.files.saveOffset(batch.end)).catch((err: unknown) => this.report(err));
   }
 
-  private async send(rows: SpendRow[]): Promise<void> {
+  private async send(rows: SpendRow[], batchId: string): Promise<void> {
     try {
-      await this.sink(rows);
+      await this.sink(rows, batchId);
     } catch (err) {
       this.failures++;
       throw err;

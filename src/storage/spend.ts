@@ -51,11 +51,33 @@ const CACHE_HITS = new Set(['HIT', 'SEMANTIC_HIT']);
 /** 14 columns a row, well under either backend's limit on bound parameters. */
 const ROWS_PER_UPSERT = 500;
 
-/** Records a batch: the request rows and their rollups, in one transaction (all or nothing). */
-export async function writeSpend(db: Kysely<Schema>, rows: readonly SpendRow[], requestLog: RequestLogInserter | null): Promise<void> {
+/** How long a batch id is remembered: far longer than any retry of a batch takes. */
+export const SPEND_BATCH_ID_TTL_MS = 7 * 86_400_000;
+
+export interface SpendBatch {
+  /** The same id each time the batch is retried (spend-writer.ts). */
+  id: string;
+  /** Also prune the ids older than SPEND_BATCH_ID_TTL_MS, in the same transaction. */
+  prune?: boolean;
+}
+
+/**
+ * Records a batch: the request rows and their rollups, in one transaction (all or nothing). A
+ * batch whose id was recorded already is skipped: its earlier write committed, and only the
+ * answer was lost.
+ */
+export async function writeSpend(db: Kysely<Schema>, rows: readonly SpendRow[], requestLog: RequestLogInserter | null, batch: SpendBatch): Promise<void> {
   if (rows.length === 0) return;
   const { daily, tags } = rollUp(rows);
+  const now = Date.now();
   await db.transaction().execute(async (trx) => {
+    const recorded = await trx
+      .insertInto('spend_batches')
+      .values({ id: batch.id, at: now })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    if (Number(recorded.numInsertedOrUpdatedRows ?? 0) === 0) return;
+    if (batch.prune) await trx.deleteFrom('spend_batches').where('at', '<', now - SPEND_BATCH_ID_TTL_MS).execute();
     await requestLog?.insert(trx, rows);
     await upsertDaily(trx, daily);
     await upsertTags(trx, tags);

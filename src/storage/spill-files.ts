@@ -4,6 +4,7 @@
  * go to a fresh file and nothing is truncated under a writer) and `<spill>.ingesting.offset` (how
  * far the write-back got, replaced atomically after each batch the database accepted).
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -11,6 +12,8 @@ import type { SpendRow } from '../governance/types.js';
 
 /** Rows read back from the spill file, and where the next read starts. */
 export interface SpillBatch {
+  /** A hash of the batch's lines: the same batch read again after a crash has the same id. */
+  id: string;
   rows: SpendRow[];
   end: number;
   /** Non-blank lines consumed, corrupt ones included. */
@@ -69,16 +72,18 @@ export class SpillFiles {
   /** Up to `batchSize` rows of the file being written back, from byte `offset`; corrupt lines are reported and skipped. */
   async readBatch(offset: number, batchSize: number): Promise<SpillBatch> {
     const rows: SpendRow[] = [];
+    const hash = createHash('sha256');
     let lines = 0;
     const end = await scanLines(this.ingestingPath, offset, (line, at) => {
       if (line.trim() === '') return true;
       lines++;
+      hash.update(line).update('\n');
       const row = parseRow(line);
       if (row) rows.push(row);
       else this.report(new Error(`${this.ingestingPath}: skipped a corrupt spend row at byte ${at}`));
       return rows.length < batchSize;
     });
-    return { rows, end, lines };
+    return { id: `spill-${hash.digest('base64url')}`, rows, end, lines };
   }
 
   async savedOffset(): Promise<number> {

@@ -8,6 +8,8 @@
  *
  * - PostgreSQL (a fresh database per run from DATABASE_URL; skipped without it): the gateway
  *   reaches it through a TCP proxy that drops every connection and resets new ones while cut.
+ *   A second run loses the answer to one COMMIT (the write committed, the gateway sees a reset
+ *   connection): the retried batch must not be applied twice, in the log or in the spend totals.
  * - SQLite: the test process holds the gateway's database file under BEGIN EXCLUSIVE for longer
  *   than the gateway's busy timeout, so its writes fail with SQLITE_BUSY until COMMIT. The
  *   requests sent meanwhile must not be held up by the lock (the docs: logging never waits on
@@ -240,6 +242,46 @@ describe.skipIf(!DATABASE_URL)('request log on PostgreSQL through an outage', ()
     expect(after).toMatchObject({ dropped: 0, queued: 0 });
     expect(after.written).toBe(N);
     expect(after.failures).toBeGreaterThanOrEqual(duringOutage!.failures);
+  }, 60_000);
+});
+
+describe.skipIf(!DATABASE_URL)('request log on PostgreSQL when the answer to a commit is lost', () => {
+  let database: ScratchDatabase | undefined;
+  let proxy: TcpProxy;
+  let gateway: Gateway;
+
+  beforeAll(async () => {
+    database = await createScratchDatabase(DATABASE_URL!, 'sy_e2e_commit');
+    proxy = await TcpProxy.start({ host: database.url.hostname, port: Number(database.url.port || 5432) });
+    const viaProxy = new URL(database.url);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    gateway = await startGateway(GATEWAY_CONFIG(viaProxy.toString()));
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  it('retries the batch and applies it once: every row once, spend counted once', async () => {
+    const ids = requestIds('pg-commit', 60);
+    const client = sdk(gateway, MASTER_KEY);
+    // Armed before the load: the first batch written loses its commit answer.
+    proxy.loseNextCommitAnswer();
+    for (const id of ids) {
+      const { response } = await client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: `request ${id}` }] }, { headers: { 'x-request-id': id } }).withResponse();
+      expect(response.status).toBe(200);
+    }
+    await expectEveryRowOnce(gateway, ids, 30_000);
+    expect(proxy.lostCommitAnswers).toBe(1);
+    const metrics = await eventually(() => writerMetrics(gateway), (m) => m.queued === 0 && m.written >= ids.length, 5_000);
+    expect(metrics).toMatchObject({ written: ids.length, dropped: 0, queued: 0 });
+    expect(metrics.failures, 'the write whose answer was lost failed, as the gateway saw it').toBeGreaterThanOrEqual(1);
+    const spend = await admin(gateway, MASTER_KEY, 'GET', '/spend?group_by=key');
+    expect(spend.status, spend.text).toBe(200);
+    expect((spend.json as { data: { group: string; requests: number }[] }).data).toEqual([expect.objectContaining({ group: 'master', requests: ids.length })]);
   }, 60_000);
 });
 

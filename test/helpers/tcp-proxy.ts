@@ -1,7 +1,9 @@
 /**
  * A TCP proxy on 127.0.0.1 (random port) in front of a real service (PostgreSQL), to stage an
  * outage: `cut()` drops every open connection and resets each new one at once (the service looks
- * down to its clients), `restore()` forwards again on the same port.
+ * down to its clients), `restore()` forwards again on the same port. `loseNextCommitAnswer()`
+ * stages the ambiguous failure: PostgreSQL commits a transaction, and the connection is reset
+ * before its answer reaches the client.
  */
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -11,6 +13,9 @@ export class TcpProxy {
   forwarded = 0;
   /** Connections reset while cut. */
   refused = 0;
+  /** Commits whose answer was dropped (loseNextCommitAnswer). */
+  lostCommitAnswers = 0;
+  #loseCommitAnswer = false;
   readonly #server: Server;
   readonly #target: { host: string; port: number };
   readonly #sockets = new Set<Socket>();
@@ -45,6 +50,15 @@ export class TcpProxy {
     this.#sockets.clear();
   }
 
+  /**
+   * The next COMMIT a client sends (a simple-query message, as node-postgres sends it) reaches the
+   * server, and that connection is reset as soon as the server answers: the client never learns
+   * that the transaction committed.
+   */
+  loseNextCommitAnswer(): void {
+    this.#loseCommitAnswer = true;
+  }
+
   /** The outage ends: new connections are forwarded again. */
   restore(): void {
     this.#cut = false;
@@ -75,7 +89,30 @@ export class TcpProxy {
     };
     client.on('error', teardown).on('close', teardown);
     upstream.on('error', teardown).on('close', teardown);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    let dropAnswer = false;
+    client.on('data', (chunk: Buffer) => {
+      if (this.#loseCommitAnswer && chunk.includes(COMMIT_MESSAGE)) {
+        this.#loseCommitAnswer = false;
+        dropAnswer = true;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!dropAnswer) {
+        client.write(chunk);
+        return;
+      }
+      this.lostCommitAnswers += 1;
+      client.resetAndDestroy();
+      teardown();
+    });
   }
 }
+
+/** PostgreSQL's simple-query message for `commit`: 'Q', its length (itself included), the text and a NUL. */
+const COMMIT_MESSAGE = (() => {
+  const text = Buffer.from('commit\0');
+  const length = Buffer.alloc(4);
+  length.writeInt32BE(4 + text.length);
+  return Buffer.concat([Buffer.from('Q'), length, text]);
+})();
