@@ -8,13 +8,19 @@
  *
  * Scenarios: `simple` is the core benchmark's group (one target); `routed` a group of three
  * targets (three providers on the same mock) under `least-latency`, with breakers and limits on
- * every target — what routing costs when it has work to do.
+ * every target — what routing costs when it has work to do. `observed` is the core benchmark's
+ * gateway as `npm run bench` runs it (SQLite storage, metrics and the request log on),
+ * `unobserved` the same with metrics and the request log off, and `governed` the observed one
+ * called with a virtual key in a team in an org, each level with RPM, TPM and a budget. Each
+ * gateway gets a fresh database. Same build, two scenarios: issue 7's and issue 6's ratios, e.g.
+ * `--a=dist --b=dist --scenarios=unobserved --b-scenarios=observed`.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { request } from 'undici';
 import { freePort, loadWithCpu, median, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -34,12 +40,13 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '4' },
     warmup: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '64' },
+    only: { type: 'string' },
     markdown: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('Usage: node bench/compare.mjs --a=DIR --b=DIR [--scenarios=simple,routed] [--b-scenarios=...] [--rounds=N] [--duration=S] [--warmup=S] [--concurrency=N] [--markdown]');
+  console.log('Usage: node bench/compare.mjs --a=DIR --b=DIR [--scenarios=simple,routed,observed,unobserved,governed] [--b-scenarios=...] [--rounds=N] [--duration=S] [--warmup=S] [--concurrency=N] [--only=nonstream|stream] [--markdown]');
   console.log('  --b-scenarios: B runs these instead (same count), e.g. --a=dist --b=dist --scenarios=simple --b-scenarios=routed');
   process.exit(0);
 }
@@ -58,7 +65,21 @@ const MESSAGES = [
 ];
 const body = (stream) => JSON.stringify({ model: 'gpt-4o-mini', messages: MESSAGES, temperature: 0.2, max_tokens: 256, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) });
 
+/** The core benchmark's gateway (bench/run.mjs), storing in `dir`; `extra` is YAML put first. */
+const coreConfig = (origin, dir, extra = '') => `${extra}
+auth: { master_key: ${KEY} }
+storage: { url: "sqlite://${dir}/switchyard.db" }
+providers:
+  mock-openai: { type: openai, api_key: sk-bench-upstream, base_url: "${origin}/v1" }
+models:
+  gpt-4o-mini: { targets: [ { provider: mock-openai, model: gpt-4o-mini } ] }
+`;
+
+/** Scenarios: the gateway's config (origin: the mock upstream; dir: the run's own directory), and optionally the key to call it with. */
 const CONFIGS = {
+  observed: (origin, dir) => coreConfig(origin, dir),
+  unobserved: (origin, dir) => coreConfig(origin, dir, 'metrics: { enabled: false }\nrequest_log: { enabled: false }'),
+  governed: (origin, dir) => coreConfig(origin, dir),
   simple: (origin) => `auth: { master_key: ${KEY} }
 providers:
   oai: { type: openai, api_key: sk-bench-upstream, base_url: "${origin}/v1" }
@@ -80,6 +101,25 @@ models:
 `,
 };
 
+/** Scenarios called with a key other than the master key: made through the admin API once the gateway is up. */
+const KEYS = { governed: governedKey };
+
+/** An org, a team in it and a key in the team, each limited far above the load (as bench/run.mjs --governance). */
+async function governedKey(origin) {
+  const admin = async (path, body) => {
+    const res = await request(`${origin}/admin${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(body) });
+    const text = await res.body.text();
+    if (res.statusCode !== 201) throw new Error(`admin POST ${path} answered ${res.statusCode}: ${text}`);
+    return JSON.parse(text);
+  };
+  const limits = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
+  const budget = { usd: 1_000_000_000, period: 'monthly' };
+  const org = await admin('/orgs', { name: 'bench-org', limits, budget });
+  const team = await admin('/teams', { name: 'bench-team', org_id: org.id, limits, budget });
+  const key = await admin('/keys', { name: 'bench-key', team_id: team.id, models: ['gpt-4o-mini'], limits: { ...limits, max_parallel: 100_000 }, budget: { ...budget, period: 'daily' } });
+  return key.key;
+}
+
 const children = [];
 
 async function startGateway(dist, configPath) {
@@ -96,8 +136,8 @@ async function startGateway(dist, configPath) {
   return { child, origin };
 }
 
-function runLoad(origin, pid, stream) {
-  const spec = { origin, path: '/v1/chat/completions', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body(stream), stream, concurrency, warmupMs, durationMs };
+function runLoad(origin, pid, stream, key = KEY) {
+  const spec = { origin, path: '/v1/chat/completions', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body(stream), stream, concurrency, warmupMs, durationMs };
   return loadWithCpu({ core: LOAD_CORE, loadScript: LOAD, spec, pid, what: stream ? 'streaming run' : 'non-streaming run' }).then(({ rps, cpuUsPerRequest }) => ({ rps, cpuUs: cpuUsPerRequest }));
 }
 
@@ -109,19 +149,22 @@ async function main() {
   const rows = [];
   try {
     const upstream = await startListener(children, LOAD_CORE, [UPSTREAM, '--port=0'], 'mock upstream');
+    let runs = 0;
     for (const [index, scenario] of scenarios.entries()) {
-      const configPaths = {};
-      for (const [build, name] of [['A', scenario], ['B', bScenarios[index]]]) {
-        if (!CONFIGS[name]) throw new Error(`unknown scenario "${name}" (simple, routed)`);
-        configPaths[build] = join(dir, `${name}.yaml`);
-        writeFileSync(configPaths[build], CONFIGS[name](upstream.origin));
-      }
-      for (const stream of [false, true]) {
+      const names = { A: scenario, B: bScenarios[index] };
+      for (const name of Object.values(names)) if (!CONFIGS[name]) throw new Error(`unknown scenario "${name}" (${Object.keys(CONFIGS).join(', ')})`);
+      for (const stream of [false, true].filter((s) => !values.only || values.only === (s ? 'stream' : 'nonstream'))) {
         const results = { A: [], B: [] };
         for (let round = 0; round < rounds; round++) {
           for (const build of round % 2 ? ['B', 'A'] : ['A', 'B']) {
-            const gateway = await startGateway(builds[build], configPaths[build]);
-            results[build].push(await runLoad(gateway.origin, gateway.child.pid, stream));
+            // A directory per run: every gateway starts on an empty database.
+            const runDir = join(dir, `run-${++runs}`);
+            mkdirSync(runDir);
+            const configPath = join(runDir, 'switchyard.yaml');
+            writeFileSync(configPath, CONFIGS[names[build]](upstream.origin, runDir));
+            const gateway = await startGateway(builds[build], configPath);
+            const key = await KEYS[names[build]]?.(gateway.origin);
+            results[build].push(await runLoad(gateway.origin, gateway.child.pid, stream, key));
             await stopChild(gateway.child, 5000);
           }
         }

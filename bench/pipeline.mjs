@@ -81,6 +81,7 @@ const models = new ModelRegistry(config, providers);
 
 let chat;
 let principal;
+const observers = { metrics, recorder: undefined, sla: undefined, tracing: undefined };
 try {
   const { Router, NO_HINTS } = await load('routing/router.js');
   const { RoutingMetrics } = await load('routing/events.js');
@@ -106,14 +107,22 @@ const body = {
   max_tokens: 256,
 };
 
+// The server's last stage (account, metrics, request log), so they are part of the figure; builds
+// from before gateway/settle.js recorded metrics and the ledger's row directly.
+const settleStage = await load('gateway/settle.js').catch(() => undefined);
+const silent = { level: 'silent', isLevelEnabled: () => false };
+function settleRequest(rc) {
+  if (settleStage) return settleStage.settle(rc, observers, silent);
+  metrics.record({ route: rc.route, model: rc.model ?? '', provider: rc.providerId ?? '', status: 200, totalMs: 1, overheadMs: 0.1, usage: rc.usage });
+  rc.ledger?.record(rc, 200, 1);
+}
+
 async function run(count) {
   for (let i = 0; i < count; i++) {
     const rc = createRequestContext('bench', 'chat', performance.now());
     rc.principal = principal;
     await chat(body, rc);
-    // What settle does with the outcome, so the request metrics (and the account) are part of the figure.
-    metrics.record({ route: rc.route, model: rc.model ?? '', provider: rc.providerId ?? '', status: 200, totalMs: 1, overheadMs: 0.1, usage: rc.usage });
-    rc.ledger?.record(rc, 200, 1);
+    settleRequest(rc);
     // Let timers and I/O run now and then, as a server's event loop does (the spend writer flushes on them).
     if (i % 256 === 255) await new Promise(setImmediate);
   }
@@ -151,6 +160,9 @@ async function governanceStage(models) {
   const admitter = new Admitter(directory, new MemoryLimiter(), { unpricedModels: 'allow', defaultMaxTokens: 4096 });
   const ledger = new Ledger((providerId, model) => models.knownTarget(providerId, model)?.info.price, writer);
   const stage = new AdmissionStage(models, { admitter, ledger, drainMs: 30_000 });
+  // The request log as the server keeps it by default (no bodies); builds before it: the ledger wrote the rows.
+  const { RequestRecorder } = await load('observability/request-recorder.js').catch(() => ({}));
+  if (RequestRecorder) observers.recorder = new RequestRecorder(writer, { enabled: true, bodies: false, maxBodyBytes: 16_384 });
   const governed = values.governance === 'governed' ? { master: false, key, team, org } : MASTER;
   return { stage, principal: governed };
 }
