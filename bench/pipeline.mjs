@@ -21,16 +21,20 @@ const { values } = parseArgs({
     // none: no governance stage (builds before it); master: the stage with the master key (spend rows
     // only); governed: a key in a team in an org, each with RPM, TPM and a budget.
     governance: { type: 'string', default: 'none' },
+    // Requests in flight at once; above 1 the upstream answers on the next turn of the event loop,
+    // so they interleave and live as long as a loaded server's (what the garbage collector sees).
+    concurrency: { type: 'string', default: '1' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('Usage: node bench/pipeline.mjs [--dist=DIR] [--requests=N] [--rounds=N] [--scenario=simple|routed] [--governance=none|master|governed]');
+  console.log('Usage: node bench/pipeline.mjs [--dist=DIR] [--requests=N] [--rounds=N] [--scenario=simple|routed] [--governance=none|master|governed] [--concurrency=N]');
   process.exit(0);
 }
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const dist = resolve(repo, values.dist);
 const load = (file) => import(pathToFileURL(join(dist, file)).href);
+const concurrency = Math.max(1, Number(values.concurrency));
 
 const { configSchema } = await load('config/schema.js');
 const { ModelRegistry } = await load('routing/models.js');
@@ -51,6 +55,7 @@ const adapter = {
   id: 'oai',
   type: 'openai',
   chat: async (_request, ctx) => {
+    if (concurrency > 1) await new Promise(setImmediate);
     ctx.firstByte();
     return completion;
   },
@@ -118,14 +123,17 @@ function settleRequest(rc) {
 }
 
 async function run(count) {
-  for (let i = 0; i < count; i++) {
-    const rc = createRequestContext('bench', 'chat', performance.now());
-    rc.principal = principal;
-    await chat(body, rc);
-    settleRequest(rc);
-    // Let timers and I/O run now and then, as a server's event loop does (the spend writer flushes on them).
-    if (i % 256 === 255) await new Promise(setImmediate);
-  }
+  const worker = async (n) => {
+    for (let i = 0; i < n; i++) {
+      const rc = createRequestContext('bench', 'chat', performance.now());
+      rc.principal = principal;
+      await chat(body, rc);
+      settleRequest(rc);
+      // Let timers and I/O run now and then, as a server's event loop does (the spend writer flushes on them).
+      if (concurrency === 1 && i % 256 === 255) await new Promise(setImmediate);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(Math.floor(count / concurrency) + (w < count % concurrency ? 1 : 0))));
 }
 
 /**

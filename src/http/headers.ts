@@ -39,8 +39,13 @@ export function streamTrailers(rc: RequestContext): { names: string[]; values: (
 }
 
 /** USD in plain decimal notation to the nano-dollar (a cheap request costs a few millionths), no exponent. */
-function costText(usd: number): string {
-  return usd.toFixed(9).replace(/\.?0+$/, '');
+export function costText(usd: number): string {
+  // toFixed(9) always has the point: trailing zeros go, then the point if nothing follows it.
+  const text = usd.toFixed(9);
+  let end = text.length;
+  while (text.charCodeAt(end - 1) === 48) end--;
+  if (text.charCodeAt(end - 1) === 46) end--;
+  return end === text.length ? text : text.slice(0, end);
 }
 
 /** `x-switchyard-cache` and `Cache-Control` of a request (a bad x-switchyard-cache value is a 400). */
