@@ -15,7 +15,7 @@
  * gateway gets a fresh database. Same build, two scenarios: issue 7's and issue 6's ratios, e.g.
  * `--a=dist --b=dist --scenarios=unobserved --b-scenarios=observed`.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '64' },
     only: { type: 'string' },
+    prefill: { type: 'string', default: '0' },
     markdown: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -48,6 +49,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log('Usage: node bench/compare.mjs --a=DIR --b=DIR [--scenarios=simple,routed,observed,unobserved,governed] [--b-scenarios=...] [--rounds=N] [--duration=S] [--warmup=S] [--concurrency=N] [--only=nonstream|stream] [--markdown]');
   console.log('  --b-scenarios: B runs these instead (same count), e.g. --a=dist --b=dist --scenarios=simple --b-scenarios=routed');
+  console.log('  --prefill=N: the observed, unobserved and governed gateways start on a database whose request log already holds N rows (a gateway that has run a while)');
   process.exit(0);
 }
 const rounds = Math.max(1, Number(values.rounds));
@@ -101,6 +103,9 @@ models:
 `,
 };
 
+/** Scenarios whose gateway keeps a database (prefilled with --prefill). */
+const STORED = new Set(['observed', 'unobserved', 'governed']);
+
 /** Scenarios called with a key other than the master key: made through the admin API once the gateway is up. */
 const KEYS = { governed: governedKey };
 
@@ -141,6 +146,37 @@ function runLoad(origin, pid, stream, key = KEY) {
   return loadWithCpu({ core: LOAD_CORE, loadScript: LOAD, spec, pid, what: stream ? 'streaming run' : 'non-streaming run' }).then(({ rps, cpuUsPerRequest }) => ({ rps, cpuUs: cpuUsPerRequest }));
 }
 
+/**
+ * A database file as a gateway that has served `count` requests leaves it: the schema from the
+ * gateway's own migrations (a gateway of build A starts on it once), then `count` request-log rows,
+ * 1 ms apart up to now, with time-ordered request ids as the gateway makes them. Each run gets a copy.
+ */
+async function prefilledDatabase(dir, count) {
+  const templateDir = join(dir, 'template');
+  mkdirSync(templateDir);
+  const configPath = join(templateDir, 'switchyard.yaml');
+  writeFileSync(configPath, coreConfig('http://127.0.0.1:9', templateDir));
+  const gateway = await startGateway(builds.A, configPath);
+  await stopChild(gateway.child, 5000);
+  const { default: Sqlite } = await import('better-sqlite3');
+  const db = new Sqlite(join(templateDir, 'switchyard.db'));
+  const columns = ['request_id', 'at', 'key_id', 'team_id', 'org_id', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'latency_ms', 'status', 'cache', 'tags', 'route', 'stream', 'attempts', 'cached_tokens'];
+  const insert = db.prepare(`insert into request_log (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`);
+  const start = Date.now() - count;
+  const keys = [['master', null, null], ['key_a', 'team_a', 'org_a'], ['key_b', 'team_a', 'org_a'], ['key_c', 'team_b', 'org_a']];
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const at = start + i;
+      const [keyId, teamId, orgId] = keys[i % keys.length];
+      const id = `${at.toString(16).padStart(12, '0').replace(/^(.{8})/, '$1-')}-7${Math.random().toString(16).slice(2, 5)}-8${Math.random().toString(16).slice(2, 5)}-${Math.random().toString(16).slice(2, 14).padEnd(12, '0')}`;
+      insert.run(id, at, keyId, teamId, orgId, 'gpt-4o-mini', 'mock-openai', 'gpt-4o-mini', 31, 120, 0.0000765, 3, 200, null, '[]', 'chat', i % 3 === 0 ? 1 : 0, 1, 0);
+    }
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return join(templateDir, 'switchyard.db');
+}
+
 async function main() {
   const pinning = pinningAvailable();
   if (!pinning.ok) throw new Error(`cannot pin the gateway to its own core: ${pinning.why}`);
@@ -149,6 +185,9 @@ async function main() {
   const rows = [];
   try {
     const upstream = await startListener(children, LOAD_CORE, [UPSTREAM, '--port=0'], 'mock upstream');
+    const prefill = Number(values.prefill);
+    const template = prefill > 0 ? await prefilledDatabase(dir, prefill) : undefined;
+    if (template) console.error(`bench: request log prefilled with ${prefill.toLocaleString('en-US')} rows`);
     let runs = 0;
     for (const [index, scenario] of scenarios.entries()) {
       const names = { A: scenario, B: bScenarios[index] };
@@ -157,15 +196,17 @@ async function main() {
         const results = { A: [], B: [] };
         for (let round = 0; round < rounds; round++) {
           for (const build of round % 2 ? ['B', 'A'] : ['A', 'B']) {
-            // A directory per run: every gateway starts on an empty database.
+            // A directory per run: every gateway starts on an empty (or the prefilled) database.
             const runDir = join(dir, `run-${++runs}`);
             mkdirSync(runDir);
+            if (template && STORED.has(names[build])) copyFileSync(template, join(runDir, 'switchyard.db'));
             const configPath = join(runDir, 'switchyard.yaml');
             writeFileSync(configPath, CONFIGS[names[build]](upstream.origin, runDir));
             const gateway = await startGateway(builds[build], configPath);
             const key = await KEYS[names[build]]?.(gateway.origin);
             results[build].push(await runLoad(gateway.origin, gateway.child.pid, stream, key));
             await stopChild(gateway.child, 5000);
+            rmSync(runDir, { recursive: true, force: true });
           }
         }
         const kind = stream ? 'streaming' : 'non-streaming';

@@ -3,8 +3,9 @@
  * as it arrives, backpressure is respected, and a failure after the first byte ends the stream
  * with an error event in OpenAI's format (the status line has already gone out).
  */
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { once } from 'node:events';
+import { mergeHeaders, type HeaderRecord } from '../providers/headers.js';
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -30,13 +31,13 @@ export class SseWriter {
    * computed when the stream ends and sent as HTTP trailers (announced in `Trailer`), for what
    * is only known then, such as the answer's cost.
    */
-  start(headers: Record<string, string>, trailers?: { names: string[]; values: () => Record<string, string> }): void {
+  start(headers: Readonly<HeaderRecord>, trailers?: { names: string[]; values: () => Record<string, string> }): void {
+    const all = mergeHeaders<OutgoingHttpHeader | undefined>(SSE_HEADERS, headers);
     if (trailers) {
       this.#trailers = trailers.values;
-      this.res.writeHead(200, { ...SSE_HEADERS, ...headers, trailer: trailers.names.join(', ') });
-      return;
+      all.trailer = trailers.names.join(', ');
     }
-    this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
+    this.res.writeHead(200, all as OutgoingHttpHeaders);
   }
 
   /**

@@ -3,6 +3,7 @@
  * upstream request; the headers are keyed by the attempt's abort signal, which every adapter
  * already hands to the transport, so no adapter has to know about tracing.
  */
+import { mergeHeaders } from './headers.js';
 const bySignal = new WeakMap<AbortSignal, Readonly<Record<string, string>>>();
 let used = false;
 
@@ -16,5 +17,5 @@ export function propagateTrace(signal: AbortSignal, headers: Readonly<Record<str
 export function withTraceContext(headers: Record<string, string>, signal: AbortSignal): Record<string, string> {
   if (!used) return headers;
   const trace = bySignal.get(signal);
-  return trace ? { ...headers, ...trace } : headers;
+  return trace ? mergeHeaders(headers, trace) : headers;
 }

@@ -6,6 +6,7 @@
  * format, through the same pipeline as /v1/chat/completions, and its answer encoded back into
  * Anthropic's message, stream events and error shape.
  */
+import type { OutgoingHttpHeader } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheDirective } from '../../cache/directive.js';
 import type { RequestContext } from '../../gateway/context.js';
@@ -24,6 +25,7 @@ import type { Observers } from '../../observability/observers.js';
 import { anthropicErrorFrame, anthropicFrames, nativeFrame } from '../anthropic-sse.js';
 import type { RouteHints } from '../../routing/router.js';
 import { gatewayHeaders, requestCacheDirective, streamTrailers } from '../headers.js';
+import { mergeHeaders } from '../../providers/headers.js';
 import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
 import { beginRequest, runStream, sendJson, stopReading } from '../reply.js';
@@ -87,7 +89,9 @@ function betaHeader(request: FastifyRequest): string | undefined {
 
 /** Anthropic's SDKs read the request id from `request-id` (`message._request_id`). */
 function responseHeaders(rc: RequestContext): Record<string, string> {
-  return { ...gatewayHeaders(rc), 'request-id': rc.requestId };
+  const headers = gatewayHeaders(rc);
+  headers['request-id'] = rc.requestId;
+  return headers;
 }
 
 function finish(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, observers: Observers, json: string): string {
@@ -111,7 +115,7 @@ async function streamMessages(
   const stream = await pipeline.messagesStream(call, rc, hints, directive);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
-  sse.start({ ...(reply.getHeaders() as Record<string, string>), ...responseHeaders(rc) }, streamTrailers(rc));
+  sse.start(mergeHeaders<OutgoingHttpHeader | undefined>(reply.getHeaders(), responseHeaders(rc)), streamTrailers(rc));
   await runStream(
     sse,
     rc,

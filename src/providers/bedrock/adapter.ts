@@ -5,6 +5,7 @@
  */
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
 import { GatewayError } from '../../gateway/errors.js';
+import { mergeHeaders } from '../headers.js';
 import { sendForText, sendStreaming, type UpstreamRequest } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import type { HeaderValue } from '../upstream-errors.js';
@@ -106,7 +107,7 @@ export class BedrockAdapter implements ProviderAdapter {
     }
     const url = `${this.#base}/model/${encodePathSegment(ctx.upstreamModel)}/${operation}`;
     // Only content-type besides the signature headers, as the AWS SDKs send these operations.
-    const headers = this.#signer.sign({ method: 'POST', url, headers: { ...this.#headers, 'content-type': 'application/json' }, body });
+    const headers = this.#signer.sign({ method: 'POST', url, headers: mergeHeaders(this.#headers, { 'content-type': 'application/json' }), body });
     return { url, method: 'POST', headers, body, signal: ctx.signal, onFirstByte: ctx.firstByte, provider: this.id };
   }
 }

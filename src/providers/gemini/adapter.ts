@@ -4,6 +4,7 @@
  * `:batchEmbedContents`, with the key in the `x-goog-api-key` header.
  */
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
+import { mergeHeaders } from '../headers.js';
 import { sendForText, sendStreaming } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import type { GeminiEmbedResponse, GeminiResponse } from './api.js';
@@ -87,7 +88,7 @@ export class GeminiAdapter implements ProviderAdapter {
   }
 
   #requestHeaders(ctx: AttemptContext): Record<string, string> {
-    return { ...this.#headers, 'x-request-id': ctx.requestId };
+    return mergeHeaders(this.#headers, { 'x-request-id': ctx.requestId });
   }
 }
 

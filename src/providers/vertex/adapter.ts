@@ -11,6 +11,7 @@ import { embeddingInputs, toEmbeddingsResponse } from '../gemini/embeddings.js';
 import { buildGenerateContentRequest } from '../gemini/request.js';
 import { parseGeminiJson, toChatCompletion, upstreamHttpError } from '../gemini/response.js';
 import { decodeGeminiStream } from '../gemini/stream.js';
+import { mergeHeaders } from '../headers.js';
 import { sendForText, sendStreaming } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import type { HeaderValue } from '../upstream-errors.js';
@@ -144,6 +145,6 @@ export class VertexAdapter implements ProviderAdapter {
   }
 
   #requestHeaders(token: string, ctx: AttemptContext): Record<string, string> {
-    return { ...this.#headers, authorization: `Bearer ${token}`, 'x-request-id': ctx.requestId };
+    return mergeHeaders(this.#headers, { authorization: `Bearer ${token}`, 'x-request-id': ctx.requestId });
   }
 }
