@@ -20,13 +20,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
+import { governedKey } from './lib/governed-key.mjs';
 import { freePort, loadWithCpu, median, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('./upstream.mjs', import.meta.url));
 const KEY = 'sk-sy-bench-master-key-0123456789abcdef';
+const MODEL = 'gpt-4o-mini';
 const GATEWAY_CORE = 0;
 const LOAD_CORE = 1;
 
@@ -113,26 +114,11 @@ const STORED = new Set(['observed', 'unobserved', 'governed']);
  * code with the API routes, and leave it warmed differently).
  */
 const SETUP = {
-  observed: async (origin) => void (await governedKey(origin)),
-  unobserved: async (origin) => void (await governedKey(origin)),
-  governed: governedKey,
+  observed: async (origin) => void (await governedKey(origin, KEY, MODEL)),
+  unobserved: async (origin) => void (await governedKey(origin, KEY, MODEL)),
+  governed: (origin) => governedKey(origin, KEY, MODEL),
 };
 
-/** An org, a team in it and a key in the team, each limited far above the load (as bench/run.mjs --governance). */
-async function governedKey(origin) {
-  const admin = async (path, body) => {
-    const res = await request(`${origin}/admin${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(body) });
-    const text = await res.body.text();
-    if (res.statusCode !== 201) throw new Error(`admin POST ${path} answered ${res.statusCode}: ${text}`);
-    return JSON.parse(text);
-  };
-  const limits = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
-  const budget = { usd: 1_000_000_000, period: 'monthly' };
-  const org = await admin('/orgs', { name: 'bench-org', limits, budget });
-  const team = await admin('/teams', { name: 'bench-team', org_id: org.id, limits, budget });
-  const key = await admin('/keys', { name: 'bench-key', team_id: team.id, models: ['gpt-4o-mini'], limits: { ...limits, max_parallel: 100_000 }, budget: { ...budget, period: 'daily' } });
-  return key.key;
-}
 
 const children = [];
 

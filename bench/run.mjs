@@ -15,6 +15,7 @@ import { setInterval, clearInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { governedKey } from './lib/governed-key.mjs';
 import { ensurePortkey, portkeyCommand, portkeyHeaders } from './lib/portkey.mjs';
 import { commOf, coreTimes, cpuSecondsOf, freePort, memoryOf, onJsonLines, pinSelf, pinningAvailable, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
 import { buildRows, formatTable } from './lib/report.mjs';
@@ -210,21 +211,6 @@ models:
 `;
 }
 
-/** Creates an org, a team and a key through the admin API, each level limited (far above the load); returns the key. */
-async function governedKey(origin) {
-  const admin = async (path, body) => {
-    const res = await request(`${origin}/admin${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${MASTER_KEY}` }, body: JSON.stringify(body) });
-    const text = await res.body.text();
-    if (res.statusCode !== 201) throw new BenchError(`admin POST ${path} answered ${res.statusCode}: ${text}`);
-    return JSON.parse(text);
-  };
-  const limits = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
-  const budget = { usd: 1_000_000_000, period: 'monthly' };
-  const org = await admin('/orgs', { name: 'bench-org', limits, budget });
-  const team = await admin('/teams', { name: 'bench-team', org_id: org.id, limits, budget });
-  const key = await admin('/keys', { name: 'bench-key', team_id: team.id, models: [MODEL], limits: { ...limits, max_parallel: 100_000 }, budget: { ...budget, period: 'daily' } });
-  return key.key;
-}
 
 async function startGateway({ core, upstreamOrigin, dir, opts, extraConfig = '' }) {
   const main = join(REPO, opts.dist, 'main.js');
@@ -468,7 +454,7 @@ async function main() {
     { name: 'direct', label: 'direct (mock upstream)', origin: upstream.origin, pid: upstream.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` } },
   ];
   if (opts.governance) {
-    const key = await governedKey(gateway.origin);
+    const key = await governedKey(gateway.origin, MASTER_KEY, MODEL);
     targets.push({ name: 'governed', label: 'switchyard, governed key', origin: gateway.origin, pid: gateway.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
     log('governed: a virtual key in a team in an org, each with RPM, TPM and a budget (never reached)');
   }

@@ -19,6 +19,21 @@ describe('toJson', () => {
   });
 });
 
+describe('the attached text', () => {
+  it('stays with its value: copies, keys and serialisation never see it', () => {
+    const raw = '{"id":"a","n":1}';
+    const value = withRawJson(JSON.parse(raw) as { id: string; n: number }, raw);
+    expect(Object.keys(value)).toEqual(['id', 'n']);
+    expect(JSON.stringify(value)).toBe(raw);
+    expect(toJson({ ...value, n: 2 })).toBe('{"id":"a","n":2}');
+    expect(toJson(Object.assign({}, value, { n: 3 }))).toBe('{"id":"a","n":3}');
+    const clone = structuredClone(value);
+    clone.n = 4;
+    expect(toJson(clone)).toBe('{"id":"a","n":4}');
+    expect(value).toEqual({ id: 'a', n: 1 });
+  });
+});
+
 describe('toJsonWithoutUsage', () => {
   const cases: [string, string][] = [
     ['usage in the middle (OpenAI, followed by obfuscation)', '{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null,"obfuscation":"Lr5Gt1"}'],

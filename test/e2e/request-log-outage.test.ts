@@ -186,27 +186,41 @@ function requestIds(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}-${run}-${String(i).padStart(4, '0')}`);
 }
 
+/** A scratch PostgreSQL database of its own, and a gateway that reaches it through a TCP proxy. */
+interface BehindProxy {
+  database: ScratchDatabase;
+  proxy: TcpProxy;
+  gateway: Gateway;
+}
+
+async function gatewayBehindProxy(prefix: string): Promise<BehindProxy> {
+  const database = await createScratchDatabase(DATABASE_URL!, prefix);
+  const proxy = await TcpProxy.start({ host: database.url.hostname, port: Number(database.url.port || 5432) });
+  const viaProxy = new URL(database.url);
+  viaProxy.hostname = '127.0.0.1';
+  viaProxy.port = String(proxy.port);
+  return { database, proxy, gateway: await startGateway(GATEWAY_CONFIG(viaProxy.toString())) };
+}
+
+async function stopBehindProxy(setup: Partial<BehindProxy> | undefined): Promise<void> {
+  await setup?.gateway?.stop();
+  await setup?.proxy?.close();
+  await setup?.database?.drop();
+}
+
 describe.skipIf(!DATABASE_URL)('request log on PostgreSQL through an outage', () => {
-  let database: ScratchDatabase | undefined;
   const N = 200;
   const OUTAGE_MS = 1_500;
+  let setup: BehindProxy | undefined;
   let proxy: TcpProxy;
   let gateway: Gateway;
 
   beforeAll(async () => {
-    database = await createScratchDatabase(DATABASE_URL!, 'sy_e2e_log');
-    proxy = await TcpProxy.start({ host: database.url.hostname, port: Number(database.url.port || 5432) });
-    const viaProxy = new URL(database.url);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    gateway = await startGateway(GATEWAY_CONFIG(viaProxy.toString()));
+    setup = await gatewayBehindProxy('sy_e2e_log');
+    ({ proxy, gateway } = setup);
   });
 
-  afterAll(async () => {
-    await gateway?.stop();
-    await proxy?.close();
-    await database?.drop();
-  });
+  afterAll(() => stopBehindProxy(setup));
 
   it('keeps every row through a cut connection and writes each exactly once when the database is back', async () => {
     const ids = requestIds('pg-outage', N);
@@ -246,24 +260,16 @@ describe.skipIf(!DATABASE_URL)('request log on PostgreSQL through an outage', ()
 });
 
 describe.skipIf(!DATABASE_URL)('request log on PostgreSQL when the answer to a commit is lost', () => {
-  let database: ScratchDatabase | undefined;
+  let setup: BehindProxy | undefined;
   let proxy: TcpProxy;
   let gateway: Gateway;
 
   beforeAll(async () => {
-    database = await createScratchDatabase(DATABASE_URL!, 'sy_e2e_commit');
-    proxy = await TcpProxy.start({ host: database.url.hostname, port: Number(database.url.port || 5432) });
-    const viaProxy = new URL(database.url);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    gateway = await startGateway(GATEWAY_CONFIG(viaProxy.toString()));
+    setup = await gatewayBehindProxy('sy_e2e_commit');
+    ({ proxy, gateway } = setup);
   });
 
-  afterAll(async () => {
-    await gateway?.stop();
-    await proxy?.close();
-    await database?.drop();
-  });
+  afterAll(() => stopBehindProxy(setup));
 
   it('retries the batch and applies it once: every row once, spend counted once', async () => {
     const ids = requestIds('pg-commit', 60);
