@@ -20,6 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SpendRow } from '../governance/types.js';
+import { RetryTimer } from './retry-timer.js';
 import { SpillFiles, type SpillBatch } from './spill-files.js';
 
 export interface SpendWriterOptions {
@@ -56,14 +57,11 @@ export interface SpendWriterStats {
   failures: number;
 }
 
-
 export class SpendWriter {
   private readonly sink: SpendWriterOptions['write'];
   private readonly files: SpillFiles;
   private readonly maxQueue: number;
   private readonly batchSize: number;
-  private readonly initialMs: number;
-  private readonly maxMs: number;
   private readonly options: SpendWriterOptions;
 
   /** The queue is queue[head..]; the head moves instead of shifting, so dequeuing is O(1). */
@@ -88,8 +86,7 @@ export class SpendWriter {
   private fileChain: Promise<unknown> = Promise.resolve();
 
   private current: Promise<void> | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private attempt = 0;
+  private readonly retry: RetryTimer;
   private soon: NodeJS.Immediate | null = null;
   private readonly interval: NodeJS.Timeout;
   private closeStarted = false;
@@ -105,8 +102,7 @@ export class SpendWriter {
     this.files = new SpillFiles(options.spillPath, (err) => this.report(err));
     this.maxQueue = Math.max(1, options.maxQueue ?? 10_000);
     this.batchSize = Math.max(1, options.batchSize ?? 500);
-    this.initialMs = options.retry?.initialMs ?? 500;
-    this.maxMs = options.retry?.maxMs ?? 30_000;
+    this.retry = new RetryTimer(options.retry?.initialMs ?? 500, options.retry?.maxMs ?? 30_000, () => this.kick());
     this.interval = setInterval(() => this.kick(), options.flushIntervalMs ?? 1_000);
     this.interval.unref();
     // Startup, not the request path: knowing now keeps new rows behind the older spilled ones.
@@ -140,7 +136,7 @@ export class SpendWriter {
    * After close() it only waits for pending spill appends.
    */
   async flush(): Promise<void> {
-    this.clearRetry();
+    this.retry.cancel();
     while (!this.stopped && this.hasWork()) await this.drain();
     await this.fileChain;
   }
@@ -175,7 +171,7 @@ export class SpendWriter {
   private async shutdown(timeoutMs: number): Promise<void> {
     this.closeStarted = true;
     clearInterval(this.interval);
-    this.clearRetry();
+    this.retry.cancel();
     if (this.soon) clearImmediate(this.soon);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
@@ -213,7 +209,7 @@ export class SpendWriter {
   }
 
   private kick(): void {
-    if (this.closeStarted || this.retryTimer || this.current || !this.hasWork()) return;
+    if (this.closeStarted || this.retry.pending || this.current || !this.hasWork()) return;
     this.drain().catch(() => undefined); // reported and rescheduled inside drain()
   }
 
@@ -230,7 +226,7 @@ export class SpendWriter {
           (err: unknown) => {
             this.current = null;
             this.report(err);
-            this.retryLater();
+            if (!this.closeStarted) this.retry.schedule();
             throw err;
           },
         );
@@ -285,24 +281,7 @@ export class SpendWriter {
       throw err;
     }
     this.written += rows.length;
-    this.attempt = 0;
-  }
-
-  private retryLater(): void {
-    if (this.closeStarted || this.retryTimer) return;
-    const base = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(this.attempt, 30));
-    this.attempt++;
-    // At least half the backoff, so instances that failed together do not retry together.
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.kick();
-    }, base * (0.5 + Math.random() / 2));
-    this.retryTimer.unref();
-  }
-
-  private clearRetry(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.retry.succeeded();
   }
 
   private fileOp<T>(op: () => Promise<T>): Promise<T> {
