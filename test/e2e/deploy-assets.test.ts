@@ -27,6 +27,7 @@ const LABELS_NOT_EXPORTED = new Set(['job', 'instance', 'team']);
 const HISTOGRAM_SERIES_SUFFIXES = ['_bucket', '_sum', '_count'] as const;
 /** Prometheus's rule checker, when installed, also checks the PromQL syntax. */
 const PROMTOOL = spawnSync('promtool', ['--version']).status === 0;
+if (!PROMTOOL) console.warn('[deploy-assets.test] promtool is not installed: the PromQL syntax check of the alert rules is skipped (the rest of this file runs).');
 
 interface Exposition {
   /** Metric family → type, from the `# TYPE <name> <type>` lines. */
