@@ -35,7 +35,7 @@ describe('SseWriter', () => {
       // nextTick, which waits until every queued continuation (the rest of the stream) has run.
       await Promise.resolve();
       const sse = new SseWriter(res);
-      sse.start({ 'x-test': '1' });
+      sse.start([{ 'x-test': '1' }]);
       await sse.data('{"n":1}');
       // Still the same tick as the write: nothing of the first event may wait in node's buffer.
       seen.push({ corked: res.socket!.writableCorked, pending: res.socket!.writableLength });
@@ -51,7 +51,7 @@ describe('SseWriter', () => {
   it('frames events as data lines and ends with [DONE]', async () => {
     const { body, response } = await exchange(async (res) => {
       const sse = new SseWriter(res);
-      sse.start({});
+      sse.start([]);
       await sse.data('{"a":1}');
       await sse.data('{"b":2}');
       sse.end(true);

@@ -27,12 +27,12 @@ export class SseWriter {
   constructor(private readonly res: ServerResponse) {}
 
   /**
-   * The status line and headers go out with the first event, in one packet. `trailers` are
-   * computed when the stream ends and sent as HTTP trailers (announced in `Trailer`), for what
-   * is only known then, such as the answer's cost.
+   * The status line and headers (the records of `headers` merged, later ones winning) go out with
+   * the first event, in one packet. `trailers` are computed when the stream ends and sent as HTTP
+   * trailers (announced in `Trailer`), for what is only known then, such as the answer's cost.
    */
-  start(headers: Readonly<HeaderRecord>, trailers?: { names: string[]; values: () => Record<string, string> }): void {
-    const all = mergeHeaders<OutgoingHttpHeader | undefined>(SSE_HEADERS, headers);
+  start(headers: readonly Readonly<HeaderRecord>[], trailers?: { names: string[]; values: () => Record<string, string> }): void {
+    const all = mergeHeaders<OutgoingHttpHeader | undefined>(SSE_HEADERS, ...headers);
     if (trailers) {
       this.#trailers = trailers.values;
       all.trailer = trailers.names.join(', ');

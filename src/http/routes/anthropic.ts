@@ -6,7 +6,6 @@
  * format, through the same pipeline as /v1/chat/completions, and its answer encoded back into
  * Anthropic's message, stream events and error shape.
  */
-import type { OutgoingHttpHeader } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheDirective } from '../../cache/directive.js';
 import type { RequestContext } from '../../gateway/context.js';
@@ -25,7 +24,6 @@ import type { Observers } from '../../observability/observers.js';
 import { anthropicErrorFrame, anthropicFrames, nativeFrame } from '../anthropic-sse.js';
 import type { RouteHints } from '../../routing/router.js';
 import { gatewayHeaders, requestCacheDirective, streamTrailers } from '../headers.js';
-import { mergeHeaders } from '../../providers/headers.js';
 import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
 import { beginRequest, runStream, sendJson, stopReading } from '../reply.js';
@@ -115,7 +113,7 @@ async function streamMessages(
   const stream = await pipeline.messagesStream(call, rc, hints, directive);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
-  sse.start(mergeHeaders<OutgoingHttpHeader | undefined>(reply.getHeaders(), responseHeaders(rc)), streamTrailers(rc));
+  sse.start([reply.getHeaders(), responseHeaders(rc)], streamTrailers(rc));
   await runStream(
     sse,
     rc,

@@ -1,5 +1,4 @@
 /** The OpenAI-compatible API surface: chat completions, embeddings, models. */
-import type { OutgoingHttpHeader } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheDirective } from '../../cache/directive.js';
 import { expectSchema } from '../../gateway/answer-notes.js';
@@ -12,7 +11,6 @@ import { validateChatRequest, validateEmbeddingsRequest } from '../../formats/op
 import type { Observers } from '../../observability/observers.js';
 import type { RouteHints } from '../../routing/router.js';
 import { gatewayHeaders, requestCacheDirective, streamTrailers } from '../headers.js';
-import { mergeHeaders } from '../../providers/headers.js';
 import { routeHints } from '../route-hints.js';
 import { SseWriter } from '../sse.js';
 import { beginRequest, runStream, sendJson, stopReading } from '../reply.js';
@@ -83,7 +81,7 @@ async function streamChat(
   const chunks = await pipeline.chatStream(body, rc, hints, directive);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
-  sse.start(mergeHeaders<OutgoingHttpHeader | undefined>(reply.getHeaders(), gatewayHeaders(rc)), streamTrailers(rc));
+  sse.start([reply.getHeaders(), gatewayHeaders(rc)], streamTrailers(rc));
   const wantsUsage = body.stream_options?.include_usage === true;
   await runStream(
     sse,
