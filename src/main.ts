@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** Process entry: run the CLI; a failure prints an actionable message and exits non-zero. */
+// First: V8's heap settings apply to what every later module allocates.
+import './heap-tuning.js';
 import { describeCliError, runCli } from './cli/index.js';
 
 process.on('unhandledRejection', (reason) => {
