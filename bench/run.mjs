@@ -27,6 +27,8 @@ const HELP = `Usage: npm run bench [-- OPTIONS]      (or: node bench/run.mjs OPT
 Options (each also from the environment variable in brackets):
   --duration=S          measured seconds per latency run            [BENCH_DURATION, 5]
   --warmup=S            warm-up seconds before each latency run      [BENCH_WARMUP, 2]
+  --prime=S             seconds of unmeasured load (c=32, each kind) every server gets before
+                        the first run, so none is measured cold (JIT)  [BENCH_PRIME, 5]
   --concurrency=N       the "loaded" latency concurrency             [BENCH_CONCURRENCY, 32]
   --sat-duration=S      measured seconds of the saturation run       [BENCH_SAT_DURATION, 10]
   --sat-warmup=S        warm-up seconds of the saturation run        [BENCH_SAT_WARMUP, 3]
@@ -84,6 +86,7 @@ const OPTIONS = {
   concurrency: { type: 'string' },
   'sat-duration': { type: 'string' },
   'sat-warmup': { type: 'string' },
+  prime: { type: 'string' },
   'sat-concurrency': { type: 'string' },
   only: { type: 'string' },
   repeat: { type: 'string' },
@@ -129,6 +132,7 @@ function parseOptions() {
   return {
     durationS: number('duration', values.duration, 'BENCH_DURATION', 5, { min: 0.5 }),
     warmupS: number('warmup', values.warmup, 'BENCH_WARMUP', 2),
+    primeS: number('prime', values.prime, 'BENCH_PRIME', 5),
     concurrency: number('concurrency', values.concurrency, 'BENCH_CONCURRENCY', 32, { integer: true, min: 2 }),
     satDurationS: number('sat-duration', values['sat-duration'], 'BENCH_SAT_DURATION', 10, { min: 0.5 }),
     satWarmupS: number('sat-warmup', values['sat-warmup'], 'BENCH_SAT_WARMUP', 3),
@@ -298,6 +302,26 @@ async function smokeOne(target, stream) {
     return `${kind} request failed: ${err.code ?? ''} ${err.message}`;
   }
   return undefined;
+}
+
+/**
+ * Unmeasured load before the first run: a server that has just started is still compiling its hot
+ * paths (V8's compiler threads share its pinned core), and the first latency run would measure that.
+ */
+async function prime({ targets, scenarios, opts, upstream, gatewayRequests, cores }) {
+  if (opts.primeS <= 0) return;
+  const kinds = [...new Set(scenarios.map((scenario) => scenario.stream))];
+  for (const target of [...targets]) {
+    for (const stream of kinds) {
+      if (stream && target.skipStream) continue;
+      const scenario = { id: 'prime', stream, concurrency: 32, warmupMs: opts.primeS * 1000, durationMs: 100 };
+      const result = await runLoad({ core: cores.load, gatewayCore: cores.gateway, target, scenario, upstreamPid: upstream.pid });
+      if (target.name === 'gateway') gatewayRequests.count += result.started;
+      const problem = checkErrors(target.label, scenario, result);
+      if (problem && target.name !== 'portkey') throw new BenchError(`requests failed while priming: ${problem}`);
+    }
+  }
+  log(`primed every server with ${opts.primeS} s of unmeasured load (c=32) per kind`);
 }
 
 function runLoad({ core, gatewayCore, target, scenario, upstreamPid }) {
@@ -534,6 +558,7 @@ async function main() {
   const failures = [];
   const gatewayRequests = { count: 2 }; // the smoke tests (readiness probes are not logged)
   try {
+    await prime({ targets, scenarios, opts, upstream, gatewayRequests, cores: { load: LOAD_CORE, gateway: GATEWAY_CORE } });
     for (let round = 1; round <= opts.repeat; round++) {
       if (opts.repeat > 1) log(`round ${round} of ${opts.repeat}`);
       for (const scenario of scenarios) {
