@@ -7,7 +7,7 @@
  *   per-request literals (a request in flight survives every scavenge), which then die in the old
  *   generation and, until the next full GC, keep the young objects they point to alive. Measured
  *   on the core benchmark: half the bytes promoted per scavenge, scavenge pauses 5.2 -> 2.7 ms,
- *   streams 12–19% less CPU, peak RSS ~35 MB lower (docs/benchmarks.md, "Heap tuning").
+ *   9–15% more throughput, peak RSS 25–40 MB lower (docs/benchmarks.md, "Heap tuning").
  *
  * A pretenuring flag given to node (command line or NODE_OPTIONS) wins over this default.
  */
