@@ -311,7 +311,7 @@ async function smokeOne(target, stream) {
 async function prime({ targets, scenarios, opts, upstream, gatewayRequests, cores }) {
   if (opts.primeS <= 0) return;
   const kinds = [...new Set(scenarios.map((scenario) => scenario.stream))];
-  for (const target of [...targets]) {
+  for (const target of targets) {
     for (const stream of kinds) {
       if (stream && target.skipStream) continue;
       const scenario = { id: 'prime', stream, concurrency: 32, warmupMs: opts.primeS * 1000, durationMs: 100 };

@@ -15,9 +15,9 @@ import { setFlagsFromString } from 'node:v8';
 
 /** The V8 flags to set at start-up, given node's own flags: none the user already chose. */
 export function heapFlags(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
-  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)];
-  const chosen = (name: string): boolean => given.some((flag) => flag.replaceAll('_', '-').replace(/^--no-/, '--').split('=')[0] === `--${name}`);
-  return chosen('allocation-site-pretenuring') ? [] : ['--no-allocation-site-pretenuring'];
+  // Each flag's name alone, in one spelling: `--no-x_y=1` and `--x-y` both name `--x-y`.
+  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].map((flag) => flag.replaceAll('_', '-').replace(/^--no-/, '--').split('=')[0]);
+  return given.includes('--allocation-site-pretenuring') ? [] : ['--no-allocation-site-pretenuring'];
 }
 
 for (const flag of heapFlags(process.execArgv, process.env.NODE_OPTIONS)) setFlagsFromString(flag);
