@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { governedKey } from './lib/governed-key.mjs';
-import { freePort, loadWithCpu, median, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
+import { freePort, loadWithCpu, median, memoryOf, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
@@ -43,6 +43,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     only: { type: 'string' },
     prefill: { type: 'string', default: '0' },
+    'a-flags': { type: 'string', default: '' },
+    'b-flags': { type: 'string', default: '' },
     markdown: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -50,6 +52,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log('Usage: node bench/compare.mjs --a=DIR --b=DIR [--scenarios=simple,routed,observed,unobserved,governed] [--b-scenarios=...] [--rounds=N] [--duration=S] [--warmup=S] [--concurrency=N] [--only=nonstream|stream] [--markdown]');
   console.log('  --b-scenarios: B runs these instead (same count), e.g. --a=dist --b=dist --scenarios=simple --b-scenarios=routed');
+  console.log('  --a-flags="--x --y", --b-flags=...: node flags for that side\'s gateway (V8 heap settings, say)');
   console.log('  --prefill=N: the observed, unobserved and governed gateways start on a database whose request log already holds N rows (a gateway that has run a while)');
   process.exit(0);
 }
@@ -61,6 +64,7 @@ const scenarios = values.scenarios.split(',').map((s) => s.trim());
 const bScenarios = values['b-scenarios'] ? values['b-scenarios'].split(',').map((s) => s.trim()) : scenarios;
 if (bScenarios.length !== scenarios.length) throw new Error('--b-scenarios needs as many scenarios as --scenarios');
 const builds = { A: values.a, B: values.b };
+const nodeFlags = { A: values['a-flags'].split(/\s+/).filter(Boolean), B: values['b-flags'].split(/\s+/).filter(Boolean) };
 
 const MESSAGES = [
   { role: 'system', content: 'You are a concise technical assistant. Answer in one short paragraph.' },
@@ -122,11 +126,11 @@ const SETUP = {
 
 const children = [];
 
-async function startGateway(dist, configPath) {
+async function startGateway(dist, configPath, flags = []) {
   const main = join(REPO, dist, 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing (build it first)`);
   const port = await freePort();
-  const child = spawnNode(GATEWAY_CORE, [main, 'start', '--config', configPath], {
+  const child = spawnNode(GATEWAY_CORE, [...flags, main, 'start', '--config', configPath], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
   });
@@ -197,27 +201,29 @@ async function main() {
             if (template && STORED.has(names[build])) copyFileSync(template, join(runDir, 'switchyard.db'));
             const configPath = join(runDir, 'switchyard.yaml');
             writeFileSync(configPath, CONFIGS[names[build]](upstream.origin, runDir));
-            const gateway = await startGateway(builds[build], configPath);
+            const gateway = await startGateway(builds[build], configPath, nodeFlags[build]);
             const key = await SETUP[names[build]]?.(gateway.origin);
-            results[build].push(await runLoad(gateway.origin, gateway.child.pid, stream, key));
+            const run = await runLoad(gateway.origin, gateway.child.pid, stream, key);
+            results[build].push({ ...run, peakMB: (memoryOf(gateway.child.pid)?.hwmKB ?? NaN) / 1024 });
             await stopChild(gateway.child, 5000);
             rmSync(runDir, { recursive: true, force: true });
           }
         }
         const kind = stream ? 'streaming' : 'non-streaming';
-        const a = { rps: median(results.A.map((r) => r.rps)), cpuUs: median(results.A.map((r) => r.cpuUs)) };
-        const b = { rps: median(results.B.map((r) => r.rps)), cpuUs: median(results.B.map((r) => r.cpuUs)) };
+        const medians = (runs) => ({ rps: median(runs.map((r) => r.rps)), cpuUs: median(runs.map((r) => r.cpuUs)), peakMB: median(runs.map((r) => r.peakMB)) });
+        const a = medians(results.A);
+        const b = medians(results.B);
         const label = scenario === bScenarios[index] ? scenario : `${scenario} → ${bScenarios[index]}`;
         rows.push({ scenario: label, kind, a, b });
-        console.error(`bench: ${label} ${kind}: A ${a.cpuUs.toFixed(0)} µs/req ${Math.round(a.rps)} req/s; B ${b.cpuUs.toFixed(0)} µs/req ${Math.round(b.rps)} req/s`);
+        console.error(`bench: ${label} ${kind}: A ${a.cpuUs.toFixed(0)} µs/req ${Math.round(a.rps)} req/s ${a.peakMB.toFixed(0)} MB; B ${b.cpuUs.toFixed(0)} µs/req ${Math.round(b.rps)} req/s ${b.peakMB.toFixed(0)} MB`);
       }
     }
   } finally {
     for (const child of children.reverse()) await stopChild(child, 5000);
     rmSync(dir, { recursive: true, force: true });
   }
-  const head = ['scenario', 'kind', 'A CPU µs/req', 'B CPU µs/req', 'B/A CPU', 'A req/s', 'B req/s', 'B/A req/s'];
-  const body = rows.map((r) => [r.scenario, r.kind, r.a.cpuUs.toFixed(0), r.b.cpuUs.toFixed(0), `${((r.b.cpuUs / r.a.cpuUs) * 100).toFixed(1)}%`, Math.round(r.a.rps).toLocaleString('en-US'), Math.round(r.b.rps).toLocaleString('en-US'), `${((r.b.rps / r.a.rps) * 100).toFixed(1)}%`]);
+  const head = ['scenario', 'kind', 'A CPU µs/req', 'B CPU µs/req', 'B/A CPU', 'A req/s', 'B req/s', 'B/A req/s', 'A peak MB', 'B peak MB'];
+  const body = rows.map((r) => [r.scenario, r.kind, r.a.cpuUs.toFixed(0), r.b.cpuUs.toFixed(0), `${((r.b.cpuUs / r.a.cpuUs) * 100).toFixed(1)}%`, Math.round(r.a.rps).toLocaleString('en-US'), Math.round(r.b.rps).toLocaleString('en-US'), `${((r.b.rps / r.a.rps) * 100).toFixed(1)}%`, r.a.peakMB.toFixed(0), r.b.peakMB.toFixed(0)]);
   console.log(`\nA = ${builds.A}, B = ${builds.B}; c=${concurrency}, ${durationMs / 1000} s per run, medians of ${rounds} alternating round(s)\n`);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   console.log([head, ...body].map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n'));
