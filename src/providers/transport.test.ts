@@ -4,6 +4,7 @@ import { errors as undiciErrors } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway/errors.js';
 import { classifyTransportError, closeTransport, configureTransport, sendForText, sendStreaming } from './transport.js';
+import { CallAbort } from './call-signal.js';
 
 const systemError = (code: string, message: string): Error => Object.assign(new Error(message), { code, syscall: 'connect', address: '10.1.2.3', port: 443 });
 
@@ -53,7 +54,7 @@ describe('classifyTransportError', () => {
   });
 
   it('an aborted signal yields its reason (total timeout, client gone) instead of the abort error', () => {
-    const controller = new AbortController();
+    const controller = new CallAbort();
     const reason = new GatewayError('upstream_timeout', 'The upstream provider "p" did not finish within 50 ms.');
     controller.abort(reason);
     const abortError = new undiciErrors.RequestAbortedError();
@@ -63,14 +64,14 @@ describe('classifyTransportError', () => {
   });
 
   it('an abort whose reason is not a GatewayError is passed on as it is, not as an upstream failure', () => {
-    const controller = new AbortController();
+    const controller = new CallAbort();
     controller.abort();
     const abortError = new DOMException('This operation was aborted', 'AbortError');
     expect(classifyTransportError(abortError, 'p', controller.signal)).toBe(abortError);
   });
 
   it('a signal that did not abort does not change the classification', () => {
-    const error = classifyTransportError(new undiciErrors.HeadersTimeoutError(), 'p', new AbortController().signal);
+    const error = classifyTransportError(new undiciErrors.HeadersTimeoutError(), 'p', new CallAbort().signal);
     expect(error).toMatchObject({ code: 'upstream_timeout' });
   });
 });
@@ -135,7 +136,7 @@ describe('sendForText / sendStreaming against real sockets', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  const text = (path: string, signal = new AbortController().signal, onFirstByte?: () => void) =>
+  const text = (path: string, signal = new CallAbort().signal, onFirstByte?: () => void) =>
     sendForText({ url: `http://127.0.0.1:${port}${path}`, headers: { authorization: 'Bearer sk-test' }, body: '{"model":"m"}', signal, onFirstByte, provider: 'local' });
 
   it('sendForText: posts the body and headers and reads the whole answer, calling onFirstByte first', async () => {
@@ -155,24 +156,24 @@ describe('sendForText / sendStreaming against real sockets', () => {
   });
 
   it('sendForText: a refused connection is a retryable upstream_error', async () => {
-    const error: unknown = await sendForText({ url: `http://127.0.0.1:${closedPort}/v1/x`, headers: {}, body: '{}', signal: new AbortController().signal, provider: 'local' }).catch((err: unknown) => err);
+    const error: unknown = await sendForText({ url: `http://127.0.0.1:${closedPort}/v1/x`, headers: {}, body: '{}', signal: new CallAbort().signal, provider: 'local' }).catch((err: unknown) => err);
     expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'local' });
   });
 
   it('sendForText: an abort before the headers or in the middle of the body rejects with its reason', async () => {
     for (const path of ['/hang', '/slow-body']) {
-      const controller = new AbortController();
+      const controller = new CallAbort();
       const reason = new GatewayError('upstream_timeout', 'The upstream provider "local" did not finish within 50 ms.');
       setTimeout(() => controller.abort(reason), 50);
       await expect(text(path, controller.signal)).rejects.toBe(reason);
     }
-    const already = new AbortController();
+    const already = new CallAbort();
     const gone = new GatewayError('client_closed_request', 'gone');
     already.abort(gone);
     await expect(text('/v1/chat/completions', already.signal)).rejects.toBe(gone);
   });
 
-  const open = (path: string, signal = new AbortController().signal, onFirstByte?: () => void) =>
+  const open = (path: string, signal = new CallAbort().signal, onFirstByte?: () => void) =>
     sendStreaming({ url: `http://127.0.0.1:${port}${path}`, headers: { authorization: 'Bearer sk-test' }, body: '{"model":"m"}', signal, onFirstByte, provider: 'local' });
   const firstPieceOnly = async function* (body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
     for await (const bytes of body) {
@@ -186,7 +187,7 @@ describe('sendForText / sendStreaming against real sockets', () => {
 
   it('sendStreaming: a decoder that stops early lets the rest of the body drain instead of aborting it', async () => {
     responses.length = 0;
-    const signal = new AbortController().signal;
+    const signal = new CallAbort().signal;
     const items: string[] = [];
     for await (const item of firstPieceOnly((await open('/two-parts', signal)).body)) items.push(item);
     expect(items).toEqual(['first|']);
@@ -196,14 +197,14 @@ describe('sendForText / sendStreaming against real sockets', () => {
 
   it('sendStreaming: a body that does not end after the decoder stopped is destroyed within about a second', async () => {
     responses.length = 0;
-    const signal = new AbortController().signal;
+    const signal = new CallAbort().signal;
     for await (const item of firstPieceOnly((await open('/never-ends', signal)).body)) expect(item).toBe('first|');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(responses).toEqual(['aborted']);
   });
 
   it('sendStreaming: a connection reset mid-body is a retryable upstream_error', async () => {
-    const signal = new AbortController().signal;
+    const signal = new CallAbort().signal;
     const items: string[] = [];
     const failure: unknown = await (async () => {
       for await (const item of allPieces((await open('/reset-midway', signal)).body)) items.push(item);
@@ -234,21 +235,21 @@ describe('sendForText / sendStreaming against real sockets', () => {
   });
 
   it('sendStreaming: a refused connection is a retryable upstream_error that does not name the address', async () => {
-    const error: unknown = await sendStreaming({ url: `http://127.0.0.1:${closedPort}/v1/chat/completions`, headers: {}, body: '{}', signal: new AbortController().signal, provider: 'local' }).catch((err: unknown) => err);
+    const error: unknown = await sendStreaming({ url: `http://127.0.0.1:${closedPort}/v1/chat/completions`, headers: {}, body: '{}', signal: new CallAbort().signal, provider: 'local' }).catch((err: unknown) => err);
     expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'local' });
     expect((error as Error).message).toBe('The upstream provider "local" refused the connection.');
     expect((error as Error).message).not.toContain(String(closedPort));
   });
 
   it('sendStreaming: an abort while waiting for the headers rejects with the abort reason', async () => {
-    const controller = new AbortController();
+    const controller = new CallAbort();
     const reason = new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.');
     setTimeout(() => controller.abort(reason), 50);
     await expect(open('/hang', controller.signal)).rejects.toBe(reason);
   });
 
   it('sendStreaming: an abort while reading the body surfaces from the body with the abort reason', async () => {
-    const controller = new AbortController();
+    const controller = new CallAbort();
     const res = await open('/slow-body', controller.signal);
     const reason = new GatewayError('upstream_timeout', 'The upstream provider "local" did not finish within 50 ms.');
     setTimeout(() => controller.abort(reason), 50);

@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { GatewayError } from '../gateway/errors.js';
+import type { CallSignal } from './call-signal.js';
 import { StreamBody } from './stream-body.js';
 import { withTraceContext } from './trace-context.js';
 
@@ -49,7 +50,7 @@ export interface UpstreamRequest {
   method?: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
-  signal: AbortSignal;
+  signal: CallSignal;
   /** Called when the response headers arrived (stops the attempt's first-byte timeout). */
   onFirstByte?: () => void;
   /** Provider id, for error attribution (never the URL). */
@@ -102,7 +103,8 @@ function dispatch<T>(
     let controller: Dispatcher.DispatchController | undefined;
     let sink: BodySink | undefined;
     let received = 0;
-    const onAbort = (): void => controller?.abort(signal.reason);
+    // Abort reasons are Errors here: a GatewayError, or the default DOMException.
+    const onAbort = (): void => controller?.abort(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
     const { origin, path } = splitUrl(req.url);
     sharedAgent().dispatch(
@@ -110,7 +112,7 @@ function dispatch<T>(
       {
         onRequestStart(started) {
           controller = started;
-          if (signal.aborted) started.abort(signal.reason);
+          if (signal.aborted) started.abort(signal.reason as Error);
         },
         onResponseStart(started, statusCode, headers) {
           if (statusCode < 200) return; // an informational 1xx; the real answer follows
@@ -157,7 +159,7 @@ function splitUrl(url: string): { origin: string; path: string } {
  * Transport failures → GatewayError: timeouts are 504, everything else that kept us from an
  * answer (refused, reset, DNS, TLS) is 502; all retryable. An abort carries its own reason.
  */
-export function classifyTransportError(err: unknown, provider: string, signal?: AbortSignal): unknown {
+export function classifyTransportError(err: unknown, provider: string, signal?: CallSignal): unknown {
   if (err instanceof GatewayError) return err;
   if (signal?.aborted) {
     const reason: unknown = signal.reason;

@@ -1,5 +1,6 @@
 /** The interface every provider adapter implements (DESIGN.md §3.1). */
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from '../gateway/types.js';
+import type { CallSignal } from './call-signal.js';
 import type { CountTokensRequest, CountTokensResponse, Message, MessagesRequest } from './anthropic/api.js';
 
 export interface AttemptTimeouts {
@@ -14,7 +15,7 @@ export interface AttemptContext {
   /** The upstream model name from the target (the client's `model` is the group name). */
   upstreamModel: string;
   /** Aborted when the client goes away or the attempt's total timeout fires. */
-  signal: AbortSignal;
+  signal: CallSignal;
   requestId: string;
   /** Adapters call this when the upstream's response headers arrived: the first-byte timeout stops. */
   firstByte(): void;

@@ -6,6 +6,7 @@
 import type { RequestContext } from '../gateway/context.js';
 import { GatewayError, isGatewayError } from '../gateway/errors.js';
 import type { AttemptSpan } from '../observability/tracing.js';
+import { CallAbort } from '../providers/call-signal.js';
 import { propagateTrace } from '../providers/trace-context.js';
 import type { AttemptContext } from '../providers/types.js';
 import type { Permit } from './target-limiter.js';
@@ -21,7 +22,7 @@ export function countsAgainstTarget(error: unknown): boolean {
 const FAILURE_PENALTY_MS = 1000;
 
 export class Attempt {
-  readonly #controller = new AbortController();
+  readonly #controller = new CallAbort();
   readonly #rc: RequestContext;
   readonly target: RoutingTarget;
   readonly #permit: Permit | undefined;

@@ -7,6 +7,7 @@ import { configSchema } from '../config/schema.js';
 import type { Provider } from '../providers/registry.js';
 import type { Message } from '../providers/anthropic/api.js';
 import type { AttemptContext, NativeMessages, NativeMessagesRequest, NativeStreamEvent, ProviderAdapter } from '../providers/types.js';
+import type { CallSignal } from '../providers/call-signal.js';
 import { Executor, type MessagesCall } from './executor.js';
 import { RoutingMetrics } from './events.js';
 import { ModelRegistry } from './models.js';
@@ -30,7 +31,7 @@ function chunk(model: string, content: string, extra: Partial<ChatCompletionChun
 }
 
 /** Resolves when the signal aborts, rejecting like fetch/undici do (a plain AbortError, not the reason). */
-function untilAborted(signal: AbortSignal): Promise<never> {
+function untilAborted(signal: CallSignal): Promise<never> {
   return new Promise((_resolve, reject) => {
     const fail = (): void => reject(new DOMException('This operation was aborted', 'AbortError'));
     if (signal.aborted) fail();
@@ -798,7 +799,7 @@ describe('Executor: circuit breakers', () => {
 
 describe('Executor: hedging', () => {
   it('starts the next target after the hedge delay, answers from the first to finish and aborts the other', async () => {
-    let slowSignal: AbortSignal | undefined;
+    let slowSignal: CallSignal | undefined;
     const slow = fake('slow', {
       chat: (_req, ctx) => {
         slowSignal = ctx.signal;
@@ -888,7 +889,7 @@ describe('Executor: target limits', () => {
 
 describe('Executor: the deadline', () => {
   it('aborts attempts still running at the deadline and starts no more, answering 504', async () => {
-    let signal: AbortSignal | undefined;
+    let signal: CallSignal | undefined;
     const hanging = fake('hanging', {
       chat: (_req, ctx) => {
         signal = ctx.signal;

@@ -4,8 +4,9 @@ import { isUsageOnlyChunk, type ChatCompletionChunk, type ChatRequest, type Tool
 import type { AttemptContext } from '../types.js';
 import { MockAdapter } from './adapter.js';
 import { planReply } from './reply.js';
+import { CallAbort, type CallSignal } from '../call-signal.js';
 
-const context = (signal: AbortSignal = new AbortController().signal): AttemptContext => ({
+const context = (signal: CallSignal = new CallAbort().signal): AttemptContext => ({
   upstreamModel: 'mock-1',
   signal,
   requestId: 'req-test',
@@ -75,7 +76,7 @@ describe('MockAdapter.chat', () => {
   });
 
   it('stops waiting when the signal aborts, rejecting with its reason', async () => {
-    const controller = new AbortController();
+    const controller = new CallAbort();
     const reason = new GatewayError('upstream_timeout', 'The upstream provider "mock" did not finish within 20 ms.');
     setTimeout(() => controller.abort(reason), 20);
     const started = performance.now();
@@ -84,7 +85,7 @@ describe('MockAdapter.chat', () => {
   });
 
   it('rejects at once when the signal is already aborted', async () => {
-    const controller = new AbortController();
+    const controller = new CallAbort();
     const reason = new GatewayError('client_closed_request', 'gone');
     controller.abort(reason);
     await expect(adapter().chat(ask('x'), context(controller.signal))).rejects.toBe(reason);
@@ -174,7 +175,7 @@ describe('MockAdapter.chatStream', () => {
   });
 
   it('stops streaming when the signal aborts, throwing its reason', async () => {
-    const controller = new AbortController();
+    const controller = new CallAbort();
     const stream = await adapter(0, 50).chatStream(ask('a b c d e f g h i j k l m n o p', { stream: true }), context(controller.signal));
     const iterator = stream[Symbol.asyncIterator]();
     const received: ChatCompletionChunk[] = [(await iterator.next()).value as ChatCompletionChunk];
@@ -187,7 +188,7 @@ describe('MockAdapter.chatStream', () => {
   });
 
   it('stops an unpaced stream too when aborted between chunks', async () => {
-    const controller = new AbortController();
+    const controller = new CallAbort();
     const stream = await adapter().chatStream(ask('a b c d e f', { stream: true }), context(controller.signal));
     const seen: ChatCompletionChunk[] = [];
     const reason = new GatewayError('upstream_timeout', 'late');
@@ -203,7 +204,7 @@ describe('MockAdapter.chatStream', () => {
   });
 
   it('waits latency_ms before the stream starts, and an abort during that wait rejects chatStream itself', async () => {
-    const controller = new AbortController();
+    const controller = new CallAbort();
     const reason = new GatewayError('upstream_timeout', 'first byte too late');
     setTimeout(() => controller.abort(reason), 20);
     await expect(adapter(10_000).chatStream(ask('x', { stream: true }), context(controller.signal))).rejects.toBe(reason);

@@ -1,7 +1,7 @@
 /** The `mock` provider: a deterministic fake LLM with configurable latency and streaming speed. */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
+import type { CallSignal } from '../call-signal.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
 import { preloadTokenizer } from '../../governance/tokens.js';
 import { mockEmbeddings } from './embedding.js';
@@ -85,13 +85,21 @@ export class MockAdapter implements ProviderAdapter {
     return this.#options.tokensPerSecond > 0 ? (reply.pieces.length * 1000) / this.#options.tokensPerSecond : 0;
   }
 
-  async #wait(ms: number, signal: AbortSignal): Promise<void> {
-    try {
-      if (ms > 0) await sleep(ms, undefined, { signal });
-      else signal.throwIfAborted();
-    } catch (err) {
-      throw signal.aborted ? (signal.reason as unknown) : err;
-    }
+  /** Waits `ms`, or rejects with the abort reason once the attempt is aborted. */
+  #wait(ms: number, signal: CallSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason as unknown);
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(signal.reason as unknown);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort);
+    });
   }
 }
 

@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { SignJWT, importPKCS8, type CryptoKey } from 'jose';
 import { GatewayError } from '../../gateway/errors.js';
+import type { CallSignal } from '../call-signal.js';
 import { classifyTransportError, sendForText } from '../transport.js';
 import { plainErrorText, redactSecrets } from '../upstream-errors.js';
 
@@ -73,7 +74,7 @@ export class ServiceAccountTokens {
    * A valid access token: the cached one, or the one being fetched, or a new fetch. `signal` only
    * stops this caller's wait; a fetch shared with other requests goes on.
    */
-  token(signal: AbortSignal): Promise<string> {
+  token(signal: CallSignal): Promise<string> {
     const cached = this.#cached;
     if (cached && this.#now() < cached.refreshAt) return Promise.resolve(cached.value);
     if (!this.#pending) {
@@ -244,7 +245,7 @@ function withoutSecrets(text: string): string {
 }
 
 /** `promise`, or the signal's abort reason if it aborts first (the promise carries on for others). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, provider: string): Promise<T> {
+function untilAborted<T>(promise: Promise<T>, signal: CallSignal, provider: string): Promise<T> {
   if (signal.aborted) return Promise.reject(classifyTransportError(signal.reason, provider, signal));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(classifyTransportError(signal.reason, provider, signal));
