@@ -24,8 +24,8 @@ export interface CallSignal {
 }
 
 export class CallAbort implements CallSignal {
-  aborted = false;
-  reason: unknown = undefined;
+  #aborted = false;
+  #reason: unknown = undefined;
   /** Usually none or one (the transport's); an array is made only when needed. */
   #listeners: Array<() => void> | undefined = undefined;
 
@@ -34,10 +34,18 @@ export class CallAbort implements CallSignal {
     return this;
   }
 
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
   abort(reason: unknown = new DOMException('This operation was aborted', 'AbortError')): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
     const listeners = this.#listeners;
     this.#listeners = undefined;
     if (!listeners) return;
@@ -54,7 +62,7 @@ export class CallAbort implements CallSignal {
   }
 
   addEventListener(type: 'abort', listener: () => void): void {
-    if (type !== 'abort' || this.aborted) return;
+    if (type !== 'abort' || this.#aborted) return;
     const listeners = (this.#listeners ??= []);
     if (!listeners.includes(listener)) listeners.push(listener);
   }
@@ -67,6 +75,6 @@ export class CallAbort implements CallSignal {
   }
 
   throwIfAborted(): void {
-    if (this.aborted) throw this.reason;
+    if (this.#aborted) throw this.#reason;
   }
 }
