@@ -7,7 +7,7 @@ import { configSchema } from '../config/schema.js';
 import type { Provider } from '../providers/registry.js';
 import type { Message } from '../providers/anthropic/api.js';
 import type { AttemptContext, NativeMessages, NativeMessagesRequest, NativeStreamEvent, ProviderAdapter } from '../providers/types.js';
-import type { CallSignal } from '../providers/call-signal.js';
+import { CallAbort, type CallSignal } from '../providers/call-signal.js';
 import { Executor, type MessagesCall } from './executor.js';
 import { RoutingMetrics } from './events.js';
 import { ModelRegistry } from './models.js';
@@ -119,6 +119,20 @@ describe('Executor.chat', () => {
     expect(rc).toMatchObject({ attempts: 1, providerId: 'a', upstreamModel: 'gpt-4o', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } });
     expect(rc.upstreamMs).toBeGreaterThanOrEqual(0);
     expect(await outcomes(metrics)).toEqual({ 'a:ok': 1 });
+  });
+
+  it("gives each attempt its own signal, not one of Node's AbortSignals (Node 20 promotes every one of those to the old generation)", async () => {
+    const seen: CallSignal[] = [];
+    const a = fake('a', { chat: (_req, ctx) => (seen.push(ctx.signal), Promise.reject(retryable('a'))) });
+    const b = fake('b', { chat: async (_req, ctx) => (seen.push(ctx.signal), completion(ctx.upstreamModel)) });
+    const { executor, rc } = setup();
+    await executor.chat(group({ adapter: a }, { adapter: b }), request, rc);
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).not.toBe(seen[1]);
+    for (const signal of seen) {
+      expect(signal).toBeInstanceOf(CallAbort);
+      expect(signal).not.toBeInstanceOf(AbortSignal);
+    }
   });
 
   it('fails over to the next target on a retryable GatewayError', async () => {
