@@ -59,11 +59,26 @@ interface LevelView {
   /** What each kind of rule of this level stands for. */
   metas: { rpm: RuleMeta; tpm: RuleMeta; tpd: RuleMeta; parallel: RuleMeta };
   /** The budget's counter for the period last seen: its key, limit, expiry, seed and meta. */
-  budgetPeriod: { endsAt: number; key: string; limit: number; expiresAt: number; seed: number; meta: RuleMeta } | undefined;
+  budgetPeriod: { startsAt: number; endsAt: number; key: string; limit: number; expiresAt: number; seed: number; meta: RuleMeta } | undefined;
   /** `models` as exact names and `<provider>/` prefixes (undefined: any model). */
   allowed: { names: ReadonlySet<string>; prefixes: readonly string[]; any: boolean } | undefined;
   /** The hash tag of the request's counters when this is its outermost level. */
   tag: string;
+}
+
+/** A request's levels, the hash tag of its counters, and what its admission has to work out. */
+interface Levels {
+  views: LevelView[];
+  tag: string;
+  /** Some level limits tokens per minute or per day. */
+  tokenLimited: boolean;
+  /** The first level with a budget, if any. */
+  budgeted: LevelView | undefined;
+}
+
+function levelsOf(views: LevelView[], tag: string): Levels {
+  const tokenLimited = views.some(({ policy }) => policy.limits?.tpm !== undefined || policy.limits?.tpd !== undefined);
+  return { views, tag, tokenLimited, budgeted: views.find((view) => view.policy.budget) };
 }
 
 /** What a rule stands for, to explain a refusal and to fill the x-ratelimit headers. */
@@ -87,8 +102,8 @@ export class Admitter {
    * Levels per principal and per end user, built once: records are replaced (never changed) when
    * the directory reloads, so a record's views stay true for as long as the record is in use.
    */
-  readonly #principalViews = new WeakMap<Principal, LevelView[]>();
-  readonly #userViews = new WeakMap<object, LevelView>();
+  readonly #principalViews = new WeakMap<Principal, Levels>();
+  readonly #userViews = new WeakMap<object, { view: LevelView; withPrincipal: WeakMap<Levels, Levels> }>();
 
   constructor(
     private readonly directory: Directory | undefined,
@@ -100,14 +115,14 @@ export class Admitter {
 
   /** Whether every level of the principal may use `model` (for GET /v1/models). */
   mayUse(principal: Principal, model: string): boolean {
-    for (const view of this.#levels(principal, undefined)) if (view.allowed && !allowsModel(view.allowed, model)) return false;
+    for (const view of this.#levels(principal, undefined).views) if (view.allowed && !allowsModel(view.allowed, model)) return false;
     return true;
   }
 
   /** Regions the request may be served from: the intersection of its levels' allowed regions (undefined: any). */
   regions(principal: Principal, endUser: string | undefined): string[] | undefined {
     let allowed: string[] | undefined;
-    for (const { policy } of this.#levels(principal, endUser)) {
+    for (const { policy } of this.#levels(principal, endUser).views) {
       if (policy.regions === null) continue;
       allowed = allowed === undefined ? [...policy.regions] : allowed.filter((region) => policy.regions!.includes(region));
     }
@@ -117,66 +132,72 @@ export class Admitter {
   /** Admits the request or throws the 403 / 429 / 503 that names the level that refused. */
   async admit(request: AdmissionRequest): Promise<Ticket | undefined> {
     const levels = this.#levels(request.principal, request.endUser);
-    if (levels.length === 0) return undefined;
+    const { views, tag } = levels;
+    if (views.length === 0) return undefined;
     const now = this.#now();
-    for (const view of levels) checkPolicy(view, request.model, now);
+    for (const view of views) checkPolicy(view, request.model, now);
     if (request.free) return undefined;
 
+    // Worked out once per request, and only when some level counts tokens or has a budget.
+    const output = request.maxOutputTokens ?? this.options.defaultMaxTokens;
+    const prompt = levels.tokenLimited || (levels.budgeted && !request.promptTokensBound) ? request.promptTokens() : 0;
+    const tokens = prompt + output;
+    const cost = levels.budgeted ? this.#maxCostMicros(request, levels.budgeted, request.promptTokensBound ? request.promptTokensBound() : prompt, output) : undefined;
     const rules: Rule[] = [];
     const meta: RuleMeta[] = [];
-    let prompt: number | undefined;
-    const promptTokens = (): number => (prompt ??= request.promptTokens());
-    const estimatedTokens = (): number => promptTokens() + (request.maxOutputTokens ?? this.options.defaultMaxTokens);
-    let bound: number | undefined;
-    const promptBound = (): number => (bound ??= request.promptTokensBound ? request.promptTokensBound() : promptTokens());
-    for (const view of levels) {
+    for (const view of views) {
       const { limits, budget } = view.policy;
-      const { keys, metas } = view;
       if (view.rpmRule) {
         rules.push(view.rpmRule);
-        meta.push(metas.rpm);
+        meta.push(view.metas.rpm);
       }
       if (limits?.tpm !== undefined) {
-        rules.push({ kind: 'rate', key: keys.tpm, limit: limits.tpm, windowMs: MINUTE, amount: estimatedTokens() });
-        meta.push(metas.tpm);
+        rules.push({ kind: 'rate', key: view.keys.tpm, limit: limits.tpm, windowMs: MINUTE, amount: tokens });
+        meta.push(view.metas.tpm);
       }
       if (limits?.tpd !== undefined) {
-        rules.push({ kind: 'rate', key: keys.tpd, limit: limits.tpd, windowMs: DAY, amount: estimatedTokens() });
-        meta.push(metas.tpd);
+        rules.push({ kind: 'rate', key: view.keys.tpd, limit: limits.tpd, windowMs: DAY, amount: tokens });
+        meta.push(view.metas.tpd);
       }
       if (view.parallelRule) {
         rules.push(view.parallelRule);
-        meta.push(metas.parallel);
+        meta.push(view.metas.parallel);
       }
-      if (budget) {
-        const cost = this.#maxCostMicros(request, view, promptBound);
-        if (cost === undefined) continue;
-        const window = periodWindow(budget.period, now);
-        let period = view.budgetPeriod;
-        if (period?.endsAt !== window.endsAt) {
-          // Once per record and period: the seed is the spend recorded when the directory loaded.
-          period = view.budgetPeriod = {
-            endsAt: window.endsAt,
-            key: keys.budget + window.id,
-            limit: toMicros(budget.usd),
-            expiresAt: Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER,
-            seed: toMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0),
-            meta: { level: view, what: 'budget', budget, endsAt: window.endsAt },
-          };
-        }
+      if (budget && cost !== undefined) {
+        const period = this.#budgetPeriod(view, budget, now);
         rules.push({ kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed: period.seed });
         meta.push(period.meta);
       }
     }
     if (rules.length === 0) return undefined;
 
-    const admission = await this.limiter.acquire(hashTag(levels), rules);
+    const admission = await this.limiter.acquire(tag, rules);
     if (!admission.admitted) throw refusal(admission, rules, meta, now);
-    return new Ticket(this.limiter, admission.lease, rules, meta, admission.states);
+    return new Ticket(this.limiter, admission.lease, meta, admission.states);
   }
 
-  /** The request's largest possible cost in micro-USD (rounded up); undefined when it is unpriced and that is allowed. */
-  #maxCostMicros(request: AdmissionRequest, view: LevelView, promptBound: () => number): number | undefined {
+  /** The budget's counter for the period containing `now`, made once per record and period. */
+  #budgetPeriod(view: LevelView, budget: Budget, now: number): NonNullable<LevelView['budgetPeriod']> {
+    const period = view.budgetPeriod;
+    if (period !== undefined && now < period.endsAt && now >= period.startsAt) return period;
+    const window = periodWindow(budget.period, now);
+    // The seed is the spend recorded when the directory loaded.
+    return (view.budgetPeriod = {
+      startsAt: window.startsAt,
+      endsAt: window.endsAt,
+      key: view.keys.budget + window.id,
+      limit: toMicros(budget.usd),
+      expiresAt: Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER,
+      seed: toMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0),
+      meta: { level: view, what: 'budget', budget, endsAt: window.endsAt },
+    });
+  }
+
+  /**
+   * The request's largest possible cost in micro-USD (rounded up); undefined when it is unpriced
+   * and that is allowed. `view` is the first level with a budget: a refusal names it.
+   */
+  #maxCostMicros(request: AdmissionRequest, view: LevelView, prompt: number, output: number): number | undefined {
     const price = request.price;
     if (price === undefined) {
       if (this.options.unpricedModels === 'allow') return undefined;
@@ -185,30 +206,34 @@ export class Admitter {
         `${capitalize(view.label)} has a budget, and "${request.model}" has no known price, so its cost cannot be held to it. Configure a price for its targets (targets[].price) or set governance.unpriced_models: allow.`,
       );
     }
-    const output = request.maxOutputTokens ?? this.options.defaultMaxTokens;
-    const prompt = promptBound();
     // USD per 1M tokens × tokens = micro-USD.
     return Math.ceil(prompt * price.input + output * price.output);
   }
 
-  /** The levels a request belongs to, innermost first: key, team, org, end user (only those that exist). */
-  #levels(principal: Principal, endUser: string | undefined): LevelView[] {
+  /** The levels a request belongs to, innermost first: key, team, org, end user (only those that exist), and their hash tag. */
+  #levels(principal: Principal, endUser: string | undefined): Levels {
     let levels = this.#principalViews.get(principal);
     if (levels === undefined) {
-      levels = [];
-      if (principal.key) levels.push(levelView('key', principal.key.id, `key "${principal.key.name}"`, principal.key));
-      if (principal.team) levels.push(levelView('team', principal.team.id, `team "${principal.team.name}"`, principal.team));
-      if (principal.org) levels.push(levelView('org', principal.org.id, `org "${principal.org.name}"`, principal.org));
+      const views: LevelView[] = [];
+      if (principal.key) views.push(levelView('key', principal.key.id, `key "${principal.key.name}"`, principal.key));
+      if (principal.team) views.push(levelView('team', principal.team.id, `team "${principal.team.name}"`, principal.team));
+      if (principal.org) views.push(levelView('org', principal.org.id, `org "${principal.org.name}"`, principal.org));
+      levels = levelsOf(views, hashTag(views));
       this.#principalViews.set(principal, levels);
     }
     const user = endUser === undefined ? undefined : this.directory?.user(endUser);
     if (!user) return levels;
     let userView = this.#userViews.get(user);
     if (userView === undefined) {
-      userView = levelView('user', user.id, `end user "${user.id}"`, user);
+      userView = { view: levelView('user', user.id, `end user "${user.id}"`, user), withPrincipal: new WeakMap() };
       this.#userViews.set(user, userView);
     }
-    return [...levels, userView];
+    let withUser = userView.withPrincipal.get(levels);
+    if (withUser === undefined) {
+      withUser = levelsOf([...levels.views, userView.view], levels.views.length > 0 ? levels.tag : userView.view.tag);
+      userView.withPrincipal.set(levels, withUser);
+    }
+    return withUser;
   }
 }
 
@@ -252,7 +277,6 @@ export class Ticket {
   constructor(
     private readonly limiter: Limiter,
     private readonly lease: Lease,
-    private readonly rules: Rule[],
     private readonly meta: RuleMeta[],
     readonly states: RuleState[],
   ) {}
@@ -261,12 +285,12 @@ export class Ticket {
   settle(tokens: number, costUsd: number): Promise<void> {
     if (this.#settled) return Promise.resolve();
     this.#settled = true;
-    const actual = this.rules.map((rule, i) => {
-      const what = this.meta[i]!.what;
-      if (what === 'tpm' || what === 'tpd') return tokens;
-      if (what === 'budget') return toMicros(costUsd);
-      return undefined;
-    });
+    const meta = this.meta;
+    const actual = new Array<number | undefined>(meta.length);
+    for (let i = 0; i < meta.length; i++) {
+      const what = meta[i]!.what;
+      actual[i] = what === 'tpm' || what === 'tpd' ? tokens : what === 'budget' ? toMicros(costUsd) : undefined;
+    }
     return this.limiter.settle(this.lease, actual);
   }
 
@@ -361,8 +385,8 @@ function neverPasses(rule: Rule): boolean {
  * of its outermost level (org, else team, else key; an end user's counters are kept per that tenant).
  */
 function hashTag(levels: LevelView[]): string {
-  const outer = levels.find((l) => l.level === 'org') ?? levels.find((l) => l.level === 'team') ?? levels.find((l) => l.level === 'key') ?? levels[0]!;
-  return outer.tag;
+  const outer = levels.find((l) => l.level === 'org') ?? levels.find((l) => l.level === 'team') ?? levels.find((l) => l.level === 'key') ?? levels[0];
+  return outer?.tag ?? '';
 }
 
 /**
