@@ -48,8 +48,8 @@ interface BudgetCell {
  */
 class TagState {
   readonly rates = new Map<string, RateCell>();
-  /** Per key, lease id → expiry. Every lease gets the same TTL, so insertion order is expiry order. */
-  readonly leases = new Map<string, Map<string, number>>();
+  /** Per key, lease → expiry. Every lease gets the same TTL, so insertion order is expiry order. */
+  readonly leases = new Map<string, Map<MemoryLease, number>>();
   readonly budgets = new Map<string, BudgetCell>();
 
   get empty(): boolean {
@@ -61,12 +61,17 @@ class MemoryLease implements Lease {
   settled = false;
 
   constructor(
-    readonly id: string,
+    /** Its number among the limiter's leases; `id` is its text, made only when asked for (messages). */
+    readonly seq: number,
     readonly owner: MemoryLimiter,
     /** The tag, not its TagState: a sweep may drop the state while the request runs. */
     readonly tag: string,
     readonly rules: Rule[],
   ) {}
+
+  get id(): string {
+    return String(this.seq);
+  }
 }
 
 export class MemoryLimiter implements Limiter {
@@ -139,7 +144,7 @@ export class MemoryLimiter implements Limiter {
     }
     if (refused >= 0) return { admitted: false, refused, retryAfterMs, states: statesOf(rules, found, now) };
 
-    const lease = new MemoryLease(String(++this.leaseSeq), this, tag, rules);
+    const lease = new MemoryLease(++this.leaseSeq, this, tag, rules);
     for (let i = 0; i < n; i++) {
       const rule = rules[i] as Rule;
       if (rule.kind === 'rate') {
@@ -147,7 +152,7 @@ export class MemoryLimiter implements Limiter {
       } else if (rule.kind === 'parallel') {
         let held = state.leases.get(rule.key);
         if (!held) state.leases.set(rule.key, (held = new Map()));
-        held.set(lease.id, now + this.leaseTtlMs);
+        held.set(lease, now + this.leaseTtlMs);
         found[i] = held.size;
       } else {
         const cell = state.budgets.get(rule.key);
@@ -180,7 +185,7 @@ export class MemoryLimiter implements Limiter {
       const rule = rules[i] as Rule;
       if (rule.kind === 'parallel') {
         const held = state.leases.get(rule.key);
-        if (held?.delete(lease.id) && held.size === 0) state.leases.delete(rule.key);
+        if (held?.delete(lease) && held.size === 0) state.leases.delete(rule.key);
         continue;
       }
       const amount = actual[i];
@@ -250,9 +255,9 @@ function setLevel(state: TagState, rule: RateRule, level: number, now: number): 
 function inFlight(state: TagState, key: string, now: number): number {
   const held = state.leases.get(key);
   if (!held) return 0;
-  for (const [id, expiresAt] of held) {
+  for (const [lease, expiresAt] of held) {
     if (expiresAt > now) break;
-    held.delete(id);
+    held.delete(lease);
   }
   return held.size;
 }
