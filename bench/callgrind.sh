@@ -1,51 +1,60 @@
 #!/usr/bin/env bash
 # Instructions per request, per thread, under valgrind's callgrind (steady on a noisy machine):
 #   bench/callgrind.sh [DIST] [N]      (DIST defaults to dist, N to 3000; needs valgrind)
-# Runs the gateway under callgrind twice — 1,000 warm-up requests, then N more or none — and
-# prints each thread's instructions per request: (run with N − run without) / N, so start-up and
-# warm-up cancel out. Each run takes a few minutes.
+#   BENCH_KEY=governed bench/callgrind.sh ...   the requests use the benchmarks' virtual key
+#                                               (bench/lib/governed-key.mjs), not the master key
+#   BENCH_CALLGRIND_KEEP=DIR bench/callgrind.sh ...  keep the profiles (and the gateway's
+#                                               --perf-basic-prof map, naming JIT code) in DIR
+# Runs the gateway under callgrind, sends 1,500 warm-up requests (V8 has compiled the hot path by
+# then), zeroes the counters, sends N more and dumps: each thread's instructions over those N
+# requests alone, per request. A run takes a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIST=${1:-dist}
 N=${2:-3000}
+MASTER=sk-sy-bench-master-key-0123456789abcdef
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
 [ -f "$DIST/main.js" ] || { echo "$DIST/main.js is missing (npm run build)" >&2; exit 1; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+if [ -n "${BENCH_CALLGRIND_KEEP:-}" ]; then
+  WORK=$BENCH_CALLGRIND_KEEP; mkdir -p "$WORK"
+else
+  WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+fi
+# vgdb (behind callgrind_control) names its files after $HOST, which the gateway's own HOST sets.
+export HOST=127.0.0.1
+control() { callgrind_control --vgdb-prefix="$WORK/vgdb" "$@" > /dev/null 2>&1; }
 
-run() { # $1 = measured requests; writes $WORK/run-$1/cg.out*
-  local out="$WORK/run-$1"; mkdir -p "$out"
-  node bench/upstream.mjs --port=0 > "$out/upstream.out" & local up=$!
-  for _ in $(seq 50); do grep -q listening "$out/upstream.out" 2>/dev/null && break; sleep 0.1; done
-  local uport; uport=$(grep -o '"port":[0-9]*' "$out/upstream.out" | cut -d: -f2)
-  cat > "$out/switchyard.yaml" <<YAML
-auth: { master_key: sk-sy-bench-master-key-0123456789abcdef }
+node bench/upstream.mjs --port=0 > "$WORK/upstream.out" & UP=$!
+for _ in $(seq 50); do grep -q listening "$WORK/upstream.out" 2>/dev/null && break; sleep 0.1; done
+UPORT=$(grep -o '"port":[0-9]*' "$WORK/upstream.out" | cut -d: -f2)
+cat > "$WORK/switchyard.yaml" <<YAML
+auth: { master_key: $MASTER }
+storage: { url: "sqlite://$WORK/switchyard.db" }
 providers:
-  oai: { type: openai, api_key: sk-bench-upstream, base_url: "http://127.0.0.1:$uport/v1" }
+  oai: { type: openai, api_key: sk-bench-upstream, base_url: "http://127.0.0.1:$UPORT/v1" }
 models:
   gpt-4o-mini: { targets: [ { provider: oai, model: gpt-4o-mini } ] }
 YAML
-  local port=$((20000 + RANDOM % 20000))
-  PORT=$port HOST=127.0.0.1 valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out/cg.out" \
-    node "$DIST/main.js" start --config "$out/switchyard.yaml" > /dev/null 2> "$out/valgrind.err" & local gw=$!
-  for _ in $(seq 600); do curl -sf "http://127.0.0.1:$port/health/ready" > /dev/null && break; sleep 0.2; done
-  node bench/lib/sequential.mjs "http://127.0.0.1:$port/v1/chat/completions" $((1000 + $1))
-  kill -INT $gw; wait $gw 2>/dev/null || true
-  kill $up 2>/dev/null || true
-}
+PORT=$((20000 + RANDOM % 20000))
+PORT=$PORT valgrind --tool=callgrind --separate-threads=yes --vgdb=yes --vgdb-prefix="$WORK/vgdb" --callgrind-out-file="$WORK/cg.out" \
+  node --perf-basic-prof "$DIST/main.js" start --config "$WORK/switchyard.yaml" > /dev/null 2> "$WORK/valgrind.err" & GW=$!
+for _ in $(seq 600); do curl -sf "http://127.0.0.1:$PORT/health/ready" > /dev/null && break; sleep 0.2; done
+# The virtual key is created either way (the admin calls warm shared code up); only BENCH_KEY=governed uses it.
+KEY=$(node --input-type=module -e "import { governedKey } from './bench/lib/governed-key.mjs'; console.log(await governedKey('http://127.0.0.1:$PORT', '$MASTER', 'gpt-4o-mini'))")
+[ "${BENCH_KEY:-master}" = governed ] || KEY=$MASTER
+node bench/lib/sequential.mjs "http://127.0.0.1:$PORT/v1/chat/completions" 1500 "$KEY"
+control -z "$GW"
+node bench/lib/sequential.mjs "http://127.0.0.1:$PORT/v1/chat/completions" "$N" "$KEY"
+control -d "$GW"
+kill -INT $GW; wait $GW 2>/dev/null || true
+kill $UP 2>/dev/null || true
+mv "/tmp/perf-$GW.map" "$WORK/perf.map" 2>/dev/null || true
 
-total() { grep -E '^(summary|totals):' "$1" | head -1 | awk '{print $2}'; }
-
-run 0
-run "$N"
-echo "instructions per request ($DIST, $N requests after 1,000 warm-up):"
+echo "instructions per request ($DIST, ${BENCH_KEY:-master} key, $N requests after 1,500 warm-up):"
 sum=0
-for file in "$WORK/run-$N"/cg.out-*; do
-  thread=${file##*-}
-  base="$WORK/run-0/cg.out-$thread"
-  [ -f "$base" ] || continue
-  per=$(( ($(total "$file") - $(total "$base")) / N ))
+for file in "$WORK"/cg.out.1-*; do
+  per=$(( $(grep -E '^(summary|totals):' "$file" | head -1 | awk '{print $2}') / N ))
   sum=$((sum + per))
-  [ "$per" -gt 100 ] && echo "  thread $thread: $per"
+  [ "$per" -gt 100 ] && echo "  thread ${file##*-}: $per"
 done
 echo "  all threads: $sum"
