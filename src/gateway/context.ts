@@ -4,7 +4,7 @@
  */
 import { GatewayError } from './errors.js';
 import type { CacheStatus } from '../cache/response-cache.js';
-import type { Ticket } from '../governance/admission.js';
+import type { Ticket } from '../governance/ticket.js';
 import type { Ledger } from '../governance/ledger.js';
 import type { Principal } from '../governance/principal.js';
 import type { RequestSpan } from '../observability/tracing.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway/errors.js';
-import { Admitter, modelMatches, resetText, type AdmissionOptions, type AdmissionRequest, type Ticket } from './admission.js';
+import { Admitter, modelMatches, type AdmissionOptions, type AdmissionRequest } from './admission.js';
+import { resetText, type Ticket } from './ticket.js';
 import { Directory, type DirectorySource, type Level } from './directory.js';
 import type { Admission, Lease, Limiter, Rule } from './limits/limiter.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';

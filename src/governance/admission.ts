@@ -8,8 +8,10 @@
  */
 import { GatewayError } from '../gateway/errors.js';
 import type { Directory, Level } from './directory.js';
-import type { Admission, Lease, Limiter, Rule, RuleState } from './limits/limiter.js';
+import type { Admission, Limiter, Rule } from './limits/limiter.js';
 import { periodWindow } from './periods.js';
+import { fromMicros, toMicros } from './cost.js';
+import { Ticket, type RuleRole } from './ticket.js';
 import type { Principal } from './principal.js';
 import type { Budget, Policy } from './types.js';
 
@@ -82,9 +84,8 @@ function levelsOf(views: LevelView[], tag: string): Levels {
 }
 
 /** What a rule stands for, to explain a refusal and to fill the x-ratelimit headers. */
-interface RuleMeta {
+interface RuleMeta extends RuleRole {
   level: LevelView;
-  what: 'rpm' | 'tpm' | 'tpd' | 'parallel' | 'budget';
   budget?: Budget;
   endsAt?: number;
 }
@@ -270,56 +271,6 @@ function allowsModel({ names, prefixes, any }: NonNullable<LevelView['allowed']>
   return false;
 }
 
-/** What an admitted request holds; `settle` gives back what it did not use, exactly once. */
-export class Ticket {
-  #settled = false;
-
-  constructor(
-    private readonly limiter: Limiter,
-    private readonly lease: Lease,
-    private readonly meta: RuleMeta[],
-    readonly states: RuleState[],
-  ) {}
-
-  /** Reconciles the reservation: `tokens` used (prompt + completion) and what the answer cost. */
-  settle(tokens: number, costUsd: number): Promise<void> {
-    if (this.#settled) return Promise.resolve();
-    this.#settled = true;
-    const meta = this.meta;
-    const actual = new Array<number | undefined>(meta.length);
-    for (let i = 0; i < meta.length; i++) {
-      const what = meta[i]!.what;
-      actual[i] = what === 'tpm' || what === 'tpd' ? tokens : what === 'budget' ? toMicros(costUsd) : undefined;
-    }
-    return this.limiter.settle(this.lease, actual);
-  }
-
-  /** OpenAI's x-ratelimit-* headers from the tightest request and token limits. */
-  headers(into: Record<string, string>): void {
-    let requests: RuleState | undefined;
-    let tokens: RuleState | undefined;
-    for (let i = 0; i < this.meta.length; i++) {
-      const what = this.meta[i]!.what;
-      const state = this.states[i]!;
-      if (what === 'rpm') {
-        if (requests === undefined || state.remaining < requests.remaining) requests = state;
-      } else if (what === 'tpm') {
-        if (tokens === undefined || state.remaining < tokens.remaining) tokens = state;
-      }
-    }
-    if (requests) {
-      into['x-ratelimit-limit-requests'] = String(requests.limit);
-      into['x-ratelimit-remaining-requests'] = String(Math.max(0, Math.floor(requests.remaining)));
-      into['x-ratelimit-reset-requests'] = resetText(requests.resetMs);
-    }
-    if (tokens) {
-      into['x-ratelimit-limit-tokens'] = String(tokens.limit);
-      into['x-ratelimit-remaining-tokens'] = String(Math.max(0, Math.floor(tokens.remaining)));
-      into['x-ratelimit-reset-tokens'] = resetText(tokens.resetMs);
-    }
-  }
-}
-
 function checkPolicy(view: LevelView, model: string, now: number): void {
   const { policy, label } = view;
   if (policy.blocked) throw new GatewayError('access_denied', `${capitalize(label)} is blocked. Ask your administrator.`);
@@ -387,28 +338,6 @@ function neverPasses(rule: Rule): boolean {
 function hashTag(levels: LevelView[]): string {
   const outer = levels.find((l) => l.level === 'org') ?? levels.find((l) => l.level === 'team') ?? levels.find((l) => l.level === 'key') ?? levels[0];
   return outer?.tag ?? '';
-}
-
-/**
- * Budget counters count micro-USD: integers (exact in Lua and in JavaScript up to 2^53, so up to
- * $9 billion), fine enough for the cheapest request (a few micro-dollars).
- */
-function toMicros(usd: number): number {
-  return Math.round(usd * 1e6);
-}
-
-function fromMicros(micros: number): number {
-  return micros / 1e6;
-}
-
-/** OpenAI's reset format: `1s`, `6m0s`, `20ms`. */
-export function resetText(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.ceil(ms))}ms`;
-  const seconds = Math.ceil(ms / 1000);
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m${seconds % 60}s`;
-  return `${Math.floor(minutes / 60)}h${minutes % 60}m${seconds % 60}s`;
 }
 
 function capitalize(text: string): string {

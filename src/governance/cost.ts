@@ -1,4 +1,4 @@
-/** What an answer cost, from its usage and the model's price (USD per 1M tokens). */
+/** What an answer cost, from its usage and the model's price (USD per 1M tokens); USD as budget counters count it. */
 import type { Usage } from '../gateway/types.js';
 import type { ModelPrice } from '../routing/catalog.js';
 
@@ -17,4 +17,16 @@ export function costUsd(usage: Usage | undefined, price: ModelPrice | undefined)
     written * (price.cacheWrite ?? price.input) +
     usage.completion_tokens * price.output;
   return micros / 1_000_000;
+}
+
+/**
+ * Budget counters count micro-USD: integers (exact in Lua and in JavaScript up to 2^53, so up to
+ * $9 billion), fine enough for the cheapest request (a few micro-dollars).
+ */
+export function toMicros(usd: number): number {
+  return Math.round(usd * 1e6);
+}
+
+export function fromMicros(micros: number): number {
+  return micros / 1e6;
 }
