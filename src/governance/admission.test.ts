@@ -288,6 +288,20 @@ describe('Admitter rules', () => {
     await admitted(admitter, ask(who, { endUser }));
     expect(limiter.calls[0]!.tag).toBe(tag);
   });
+
+  it("keeps one end user's counters under each principal's own tag, request after request", async () => {
+    const { admitter, limiter } = await world({ users: [userRecord({ limits: { rpm: 100 } })] });
+    const inOrg = principal(keyRecord({ limits: { rpm: 100 } }), teamRecord(), orgRecord());
+    const alone = principal(keyRecord({ id: 'k2', name: 'solo', team_id: null, limits: { rpm: 100 } }));
+    for (const who of [inOrg, alone, inOrg, alone, MASTER]) await admitted(admitter, ask(who, { endUser: 'u1' }));
+    expect(limiter.calls.map((call) => [call.tag, call.rules.map((rule) => rule.key)])).toEqual([
+      ['org:o1', ['key:k1:rpm', 'user:u1:rpm']],
+      ['key:k2', ['key:k2:rpm', 'user:u1:rpm']],
+      ['org:o1', ['key:k1:rpm', 'user:u1:rpm']],
+      ['key:k2', ['key:k2:rpm', 'user:u1:rpm']],
+      ['user:u1', ['user:u1:rpm']],
+    ]);
+  });
 });
 
 describe('Admitter refusals', () => {
