@@ -336,7 +336,8 @@ function neverPasses(rule: Rule): boolean {
  * of its outermost level (org, else team, else key; an end user's counters are kept per that tenant).
  */
 function hashTag(levels: LevelView[]): string {
-  const outer = levels.find((l) => l.level === 'org') ?? levels.find((l) => l.level === 'team') ?? levels.find((l) => l.level === 'key') ?? levels[0];
+  const outer = levels.find((l) => l.level === 'org') ?? levels.find((l) => l.level === 'team') ?? levels.find((l) => l.level === 'key');
+  // No level: the master key, whose requests count only against an end user (tagged in #levels).
   return outer?.tag ?? '';
 }
 

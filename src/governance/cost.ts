@@ -1,4 +1,4 @@
-/** What an answer cost, from its usage and the model's price (USD per 1M tokens); USD as budget counters count it. */
+/** What an answer cost, from its usage and the model's price (USD per 1M tokens), and USD in the micro-USD budget counters use. */
 import type { Usage } from '../gateway/types.js';
 import type { ModelPrice } from '../routing/catalog.js';
 
