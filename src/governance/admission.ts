@@ -76,11 +76,18 @@ interface Levels {
   tokenLimited: boolean;
   /** The first level with a budget, if any. */
   budgeted: LevelView | undefined;
+  /** How many rules a request of these levels reserves at most (its arrays are made that size). */
+  maxRules: number;
 }
 
 function levelsOf(views: LevelView[], tag: string): Levels {
+  let maxRules = 0;
+  for (const { policy } of views) {
+    const limits = policy.limits;
+    for (const limit of [limits?.rpm, limits?.tpm, limits?.tpd, limits?.max_parallel, policy.budget]) if (limit !== undefined && limit !== null) maxRules++;
+  }
   const tokenLimited = views.some(({ policy }) => policy.limits?.tpm !== undefined || policy.limits?.tpd !== undefined);
-  return { views, tag, tokenLimited, budgeted: views.find((view) => view.policy.budget) };
+  return { views, tag, tokenLimited, budgeted: views.find((view) => view.policy.budget), maxRules };
 }
 
 /** What a rule stands for, to explain a refusal and to fill the x-ratelimit headers. */
@@ -144,35 +151,43 @@ export class Admitter {
     const prompt = levels.tokenLimited || (levels.budgeted && !request.promptTokensBound) ? request.promptTokens() : 0;
     const tokens = prompt + output;
     const cost = levels.budgeted ? this.#maxCostMicros(request, levels.budgeted, request.promptTokensBound ? request.promptTokensBound() : prompt, output) : undefined;
-    const rules: Rule[] = [];
-    const meta: RuleMeta[] = [];
+    // Sized once (growing them by push cost more than filling them).
+    const rules = new Array<Rule>(levels.maxRules);
+    const meta = new Array<RuleMeta>(levels.maxRules);
+    let n = 0;
     for (const view of views) {
       const { limits, budget } = view.policy;
       if (view.rpmRule) {
-        rules.push(view.rpmRule);
-        meta.push(view.metas.rpm);
+        rules[n] = view.rpmRule;
+        meta[n++] = view.metas.rpm;
       }
       if (limits?.tpm !== undefined) {
-        rules.push({ kind: 'rate', key: view.keys.tpm, limit: limits.tpm, windowMs: MINUTE, amount: tokens });
-        meta.push(view.metas.tpm);
+        rules[n] = { kind: 'rate', key: view.keys.tpm, limit: limits.tpm, windowMs: MINUTE, amount: tokens };
+        meta[n++] = view.metas.tpm;
       }
       if (limits?.tpd !== undefined) {
-        rules.push({ kind: 'rate', key: view.keys.tpd, limit: limits.tpd, windowMs: DAY, amount: tokens });
-        meta.push(view.metas.tpd);
+        rules[n] = { kind: 'rate', key: view.keys.tpd, limit: limits.tpd, windowMs: DAY, amount: tokens };
+        meta[n++] = view.metas.tpd;
       }
       if (view.parallelRule) {
-        rules.push(view.parallelRule);
-        meta.push(view.metas.parallel);
+        rules[n] = view.parallelRule;
+        meta[n++] = view.metas.parallel;
       }
       if (budget && cost !== undefined) {
         const period = this.#budgetPeriod(view, budget, now);
-        rules.push({ kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed: period.seed });
-        meta.push(period.meta);
+        rules[n] = { kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed: period.seed };
+        meta[n++] = period.meta;
       }
     }
-    if (rules.length === 0) return undefined;
+    if (n === 0) return undefined;
+    // Fewer than sized: an unpriced model, allowed, reserves no budget.
+    if (n < rules.length) {
+      rules.length = n;
+      meta.length = n;
+    }
 
-    const admission = await this.limiter.acquire(tag, rules);
+    const limiter = this.limiter;
+    const admission = limiter.acquireNow ? limiter.acquireNow(tag, rules) : await limiter.acquire(tag, rules);
     if (!admission.admitted) throw refusal(admission, rules, meta, now);
     return new Ticket(this.limiter, admission.lease, meta, admission.states);
   }

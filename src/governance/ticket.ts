@@ -22,9 +22,9 @@ export class Ticket {
     readonly states: RuleState[],
   ) {}
 
-  /** Reconciles the reservation: `tokens` used (prompt + completion) and what the answer cost. */
-  settle(tokens: number, costUsd: number): Promise<void> {
-    if (this.#settled) return Promise.resolve();
+  /** Reconciles the reservation: `tokens` used (prompt + completion) and what the answer cost. Never rejects. */
+  settle(tokens: number, costUsd: number): Promise<void> | void {
+    if (this.#settled) return;
     this.#settled = true;
     const meta = this.meta;
     const actual = new Array<number | undefined>(meta.length);
@@ -32,7 +32,9 @@ export class Ticket {
       const what = meta[i]!.what;
       actual[i] = what === 'tpm' || what === 'tpd' ? tokens : what === 'budget' ? toMicros(costUsd) : undefined;
     }
-    return this.limiter.settle(this.lease, actual);
+    const limiter = this.limiter;
+    if (limiter.settleNow) limiter.settleNow(this.lease, actual);
+    else return limiter.settle(this.lease, actual);
   }
 
   /** OpenAI's x-ratelimit-* headers from the tightest request and token limits. */

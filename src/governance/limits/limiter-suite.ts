@@ -321,6 +321,7 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         [budget(harness, 'a', 1_000, 0.5)],
         [{ kind: 'budget', key: 'a', limit: 1, amount: 1, seed: 0, expiresAt: Number.POSITIVE_INFINITY }],
         [rate('a', 10, MINUTE), parallel('a', 1)],
+        [rate('key:1:rpm', 10, MINUTE), rate('key:1:tpm', 10, MINUTE), parallel('org:1', 1), rate('key:1:tpm', 5, MINUTE)],
         [rate('', 10, MINUTE)],
       ];
       for (const rules of bad) await expect(harness.limiter.acquire(TAG, rules)).rejects.toThrow(RangeError);
