@@ -521,8 +521,8 @@ describe('Admitter with a limiter that decides in memory', () => {
     const limiter = new MemoryLimiter({ now: () => NOW, onError: (err) => errors.push(err) });
     const admitter = new Admitter(undefined, limiter, { unpricedModels: 'deny', defaultMaxTokens: 4096, now: () => NOW });
     const ticket = await admitted(admitter, ask(principal(keyRecord({ limits: { tpm: 1000 } }))));
-    ticket.settle(40, 0);
-    ticket.settle(40, 0);
+    expect(ticket.settle(40, 0)).toBeUndefined();
+    expect(ticket.settle(40, 0)).toBeUndefined();
     expect(errors).toEqual([]);
     const next = await admitted(admitter, ask(principal(keyRecord({ limits: { tpm: 1000 } }))));
     expect(next.states[0]!.remaining).toBe(1000 - 40 - 150);

@@ -189,7 +189,7 @@ export class Admitter {
     const limiter = this.limiter;
     const admission = limiter.acquireNow ? limiter.acquireNow(tag, rules) : await limiter.acquire(tag, rules);
     if (!admission.admitted) throw refusal(admission, rules, meta, now);
-    return new Ticket(this.limiter, admission.lease, meta, admission.states);
+    return new Ticket(this.limiter, admission.lease, meta, rules, admission);
   }
 
   /** The budget's counter for the period containing `now`, made once per record and period. */
@@ -310,28 +310,28 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
   const never = admission.retryAfterMs === null ? rules.findIndex(neverPasses) : -1;
   const index = never >= 0 ? never : admission.refused;
   const rule = meta[index]!;
-  const state = admission.states[index];
+  const state = { limit: rules[index]!.limit, remaining: admission.remaining[index]! };
   const who = capitalize(rule.level.label);
   const retryAfterMs = admission.retryAfterMs ?? undefined;
   const retryText = retryAfterMs === undefined ? '' : ` Retry after ${Math.max(1, Math.ceil(retryAfterMs / 1000))}s.`;
   switch (rule.what) {
     case 'rpm':
-      return new GatewayError('rate_limit_exceeded', `Rate limit reached for ${rule.level.label}: ${state?.limit} requests per minute.${retryText}`, { retryAfterMs });
+      return new GatewayError('rate_limit_exceeded', `Rate limit reached for ${rule.level.label}: ${state.limit} requests per minute.${retryText}`, { retryAfterMs });
     case 'tpm':
     case 'tpd': {
       const per = rule.what === 'tpm' ? 'minute' : 'day';
       if (admission.retryAfterMs === null) {
-        return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} tokens per ${per}, and this request may use more than that on its own (prompt plus max_tokens). Lower max_tokens or shorten the prompt.`);
+        return new GatewayError('rate_limit_exceeded', `${who} allows ${state.limit} tokens per ${per}, and this request may use more than that on its own (prompt plus max_tokens). Lower max_tokens or shorten the prompt.`);
       }
-      return new GatewayError('rate_limit_exceeded', `Token rate limit reached for ${rule.level.label}: ${state?.limit} tokens per ${per}.${retryText}`, { retryAfterMs });
+      return new GatewayError('rate_limit_exceeded', `Token rate limit reached for ${rule.level.label}: ${state.limit} tokens per ${per}.${retryText}`, { retryAfterMs });
     }
     case 'parallel':
-      return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} requests in flight at once, and that many are running.${retryText}`, { retryAfterMs: retryAfterMs ?? 1000 });
+      return new GatewayError('rate_limit_exceeded', `${who} allows ${state.limit} requests in flight at once, and that many are running.${retryText}`, { retryAfterMs: retryAfterMs ?? 1000 });
     case 'budget': {
       const budget = rule.budget!;
-      const spent = state ? fromMicros(state.limit - state.remaining) : undefined;
+      const spent = fromMicros(state.limit - state.remaining);
       const resets = rule.endsAt !== undefined && Number.isFinite(rule.endsAt) ? ` It resets at ${new Date(rule.endsAt).toISOString()}.` : '';
-      const spentText = spent === undefined ? '' : ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
+      const spentText = ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
       return new GatewayError(
         'budget_exceeded',
         `Budget reached for ${rule.level.label}: $${budget.usd} ${budget.period === 'total' ? 'in total' : budget.period}${spentText}; this request could cost more than what is left.${resets}`,

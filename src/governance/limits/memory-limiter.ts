@@ -13,7 +13,7 @@ import {
   type Lease,
   type Limiter,
   type Rule,
-  type RuleState,
+  type RuleStates,
 } from './limiter.js';
 
 export interface MemoryLimiterOptions {
@@ -152,7 +152,7 @@ export class MemoryLimiter implements Limiter {
         retryAfterMs = wait === null || retryAfterMs === null ? null : Math.max(retryAfterMs, wait);
       }
     }
-    if (refused >= 0) return { admitted: false, refused, retryAfterMs, states: statesOf(rules, found, now) };
+    if (refused >= 0) return { admitted: false, refused, retryAfterMs, resetMs: toStates(rules, found, now), remaining: found };
 
     const lease = new MemoryLease(++this.leaseSeq, this, tag, rules);
     for (let i = 0; i < n; i++) {
@@ -172,7 +172,7 @@ export class MemoryLimiter implements Limiter {
         found[i] = spent;
       }
     }
-    return { admitted: true, lease, states: statesOf(rules, found, now) };
+    return { admitted: true, lease, resetMs: toStates(rules, found, now), remaining: found };
   }
 
   async settle(lease: Lease, actual: (number | undefined)[]): Promise<void> {
@@ -274,19 +274,25 @@ function inFlight(held: LeaseSet, now: number): number {
   return held.size;
 }
 
-/** Header states from each rule's level, in-flight count or spend (after the reservation if admitted). */
-function statesOf(rules: Rule[], found: number[], now: number): RuleState[] {
-  const states = new Array<RuleState>(rules.length);
+/**
+ * Turns each rule's level, in-flight count or spend (after the reservation if admitted) in `found`
+ * into what remains of its limit, in place; returns the resets.
+ */
+function toStates(rules: Rule[], found: number[], now: number): RuleStates['resetMs'] {
+  const resetMs = new Array<number>(rules.length);
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i] as Rule;
     const value = found[i] as number;
     if (rule.kind === 'rate') {
-      states[i] = { limit: rule.limit, remaining: Math.max(0, Math.floor(rule.limit - value)), resetMs: Math.ceil((value * rule.windowMs) / rule.limit) };
+      found[i] = Math.max(0, Math.floor(rule.limit - value));
+      resetMs[i] = Math.ceil((value * rule.windowMs) / rule.limit);
     } else if (rule.kind === 'parallel') {
-      states[i] = { limit: rule.limit, remaining: Math.max(0, rule.limit - value), resetMs: 0 };
+      found[i] = Math.max(0, rule.limit - value);
+      resetMs[i] = 0;
     } else {
-      states[i] = { limit: rule.limit, remaining: Math.max(0, rule.limit - value), resetMs: Math.max(0, Math.ceil(rule.expiresAt - now)) };
+      found[i] = Math.max(0, rule.limit - value);
+      resetMs[i] = Math.max(0, Math.ceil(rule.expiresAt - now));
     }
   }
-  return states;
+  return resetMs;
 }
