@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway/errors.js';
 import { Admitter, modelMatches, type AdmissionOptions, type AdmissionRequest } from './admission.js';
 import { resetText, type Ticket } from './ticket.js';
@@ -496,35 +496,5 @@ describe('Ticket', () => {
     const headers: Record<string, string> = {};
     ticket.headers(headers);
     expect(headers).toEqual({});
-  });
-});
-
-describe('Admitter with a limiter that decides in memory', () => {
-  it('reserves and settles through acquireNow and settleNow, without their promises', async () => {
-    const limiter = new MemoryLimiter({ now: () => NOW });
-    const acquire = vi.spyOn(limiter, 'acquire');
-    const settle = vi.spyOn(limiter, 'settle');
-    const admitter = new Admitter(undefined, limiter, { unpricedModels: 'deny', defaultMaxTokens: 4096, now: () => NOW });
-    const who = principal(keyRecord({ limits: { tpm: 1000, max_parallel: 1 } }));
-    const ticket = await admitted(admitter, ask(who));
-    expect(acquire).not.toHaveBeenCalled();
-    expect(ticket.states.map((state) => state.remaining)).toEqual([850, 0]);
-    // Settled at once: 40 of the 150 tokens reserved were used, and the parallel slot is free again.
-    expect(ticket.settle(40, 0)).toBeUndefined();
-    expect(settle).not.toHaveBeenCalled();
-    const next = await admitted(admitter, ask(who));
-    expect(next.states.map((state) => state.remaining)).toEqual([1000 - 40 - 150, 0]);
-  });
-
-  it('settles a ticket once however often it is asked to', async () => {
-    const errors: Error[] = [];
-    const limiter = new MemoryLimiter({ now: () => NOW, onError: (err) => errors.push(err) });
-    const admitter = new Admitter(undefined, limiter, { unpricedModels: 'deny', defaultMaxTokens: 4096, now: () => NOW });
-    const ticket = await admitted(admitter, ask(principal(keyRecord({ limits: { tpm: 1000 } }))));
-    expect(ticket.settle(40, 0)).toBeUndefined();
-    expect(ticket.settle(40, 0)).toBeUndefined();
-    expect(errors).toEqual([]);
-    const next = await admitted(admitter, ask(principal(keyRecord({ limits: { tpm: 1000 } }))));
-    expect(next.states[0]!.remaining).toBe(1000 - 40 - 150);
   });
 });

@@ -76,18 +76,11 @@ interface Levels {
   tokenLimited: boolean;
   /** The first level with a budget, if any. */
   budgeted: LevelView | undefined;
-  /** How many rules a request of these levels reserves at most (its arrays are made that size). */
-  maxRules: number;
 }
 
 function levelsOf(views: LevelView[], tag: string): Levels {
-  let maxRules = 0;
-  for (const { policy } of views) {
-    const limits = policy.limits;
-    for (const limit of [limits?.rpm, limits?.tpm, limits?.tpd, limits?.max_parallel, policy.budget]) if (limit !== undefined && limit !== null) maxRules++;
-  }
   const tokenLimited = views.some(({ policy }) => policy.limits?.tpm !== undefined || policy.limits?.tpd !== undefined);
-  return { views, tag, tokenLimited, budgeted: views.find((view) => view.policy.budget), maxRules };
+  return { views, tag, tokenLimited, budgeted: views.find((view) => view.policy.budget) };
 }
 
 /** What a rule stands for, to explain a refusal and to fill the x-ratelimit headers. */
@@ -151,45 +144,37 @@ export class Admitter {
     const prompt = levels.tokenLimited || (levels.budgeted && !request.promptTokensBound) ? request.promptTokens() : 0;
     const tokens = prompt + output;
     const cost = levels.budgeted ? this.#maxCostMicros(request, levels.budgeted, request.promptTokensBound ? request.promptTokensBound() : prompt, output) : undefined;
-    // Sized once (growing them by push cost more than filling them).
-    const rules = new Array<Rule>(levels.maxRules);
-    const meta = new Array<RuleMeta>(levels.maxRules);
-    let n = 0;
+    const rules: Rule[] = [];
+    const meta: RuleMeta[] = [];
     for (const view of views) {
       const { limits, budget } = view.policy;
       if (view.rpmRule) {
-        rules[n] = view.rpmRule;
-        meta[n++] = view.metas.rpm;
+        rules.push(view.rpmRule);
+        meta.push(view.metas.rpm);
       }
       if (limits?.tpm !== undefined) {
-        rules[n] = { kind: 'rate', key: view.keys.tpm, limit: limits.tpm, windowMs: MINUTE, amount: tokens };
-        meta[n++] = view.metas.tpm;
+        rules.push({ kind: 'rate', key: view.keys.tpm, limit: limits.tpm, windowMs: MINUTE, amount: tokens });
+        meta.push(view.metas.tpm);
       }
       if (limits?.tpd !== undefined) {
-        rules[n] = { kind: 'rate', key: view.keys.tpd, limit: limits.tpd, windowMs: DAY, amount: tokens };
-        meta[n++] = view.metas.tpd;
+        rules.push({ kind: 'rate', key: view.keys.tpd, limit: limits.tpd, windowMs: DAY, amount: tokens });
+        meta.push(view.metas.tpd);
       }
       if (view.parallelRule) {
-        rules[n] = view.parallelRule;
-        meta[n++] = view.metas.parallel;
+        rules.push(view.parallelRule);
+        meta.push(view.metas.parallel);
       }
       if (budget && cost !== undefined) {
         const period = this.#budgetPeriod(view, budget, now);
-        rules[n] = { kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed: period.seed };
-        meta[n++] = period.meta;
+        rules.push({ kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed: period.seed });
+        meta.push(period.meta);
       }
     }
-    if (n === 0) return undefined;
-    // Fewer than sized: an unpriced model, allowed, reserves no budget.
-    if (n < rules.length) {
-      rules.length = n;
-      meta.length = n;
-    }
+    if (rules.length === 0) return undefined;
 
-    const limiter = this.limiter;
-    const admission = limiter.acquireNow ? limiter.acquireNow(tag, rules) : await limiter.acquire(tag, rules);
+    const admission = await this.limiter.acquire(tag, rules);
     if (!admission.admitted) throw refusal(admission, rules, meta, now);
-    return new Ticket(this.limiter, admission.lease, meta, rules, admission);
+    return new Ticket(this.limiter, admission.lease, meta, admission.states);
   }
 
   /** The budget's counter for the period containing `now`, made once per record and period. */
@@ -310,28 +295,28 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
   const never = admission.retryAfterMs === null ? rules.findIndex(neverPasses) : -1;
   const index = never >= 0 ? never : admission.refused;
   const rule = meta[index]!;
-  const state = { limit: rules[index]!.limit, remaining: admission.remaining[index]! };
+  const state = admission.states[index];
   const who = capitalize(rule.level.label);
   const retryAfterMs = admission.retryAfterMs ?? undefined;
   const retryText = retryAfterMs === undefined ? '' : ` Retry after ${Math.max(1, Math.ceil(retryAfterMs / 1000))}s.`;
   switch (rule.what) {
     case 'rpm':
-      return new GatewayError('rate_limit_exceeded', `Rate limit reached for ${rule.level.label}: ${state.limit} requests per minute.${retryText}`, { retryAfterMs });
+      return new GatewayError('rate_limit_exceeded', `Rate limit reached for ${rule.level.label}: ${state?.limit} requests per minute.${retryText}`, { retryAfterMs });
     case 'tpm':
     case 'tpd': {
       const per = rule.what === 'tpm' ? 'minute' : 'day';
       if (admission.retryAfterMs === null) {
-        return new GatewayError('rate_limit_exceeded', `${who} allows ${state.limit} tokens per ${per}, and this request may use more than that on its own (prompt plus max_tokens). Lower max_tokens or shorten the prompt.`);
+        return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} tokens per ${per}, and this request may use more than that on its own (prompt plus max_tokens). Lower max_tokens or shorten the prompt.`);
       }
-      return new GatewayError('rate_limit_exceeded', `Token rate limit reached for ${rule.level.label}: ${state.limit} tokens per ${per}.${retryText}`, { retryAfterMs });
+      return new GatewayError('rate_limit_exceeded', `Token rate limit reached for ${rule.level.label}: ${state?.limit} tokens per ${per}.${retryText}`, { retryAfterMs });
     }
     case 'parallel':
-      return new GatewayError('rate_limit_exceeded', `${who} allows ${state.limit} requests in flight at once, and that many are running.${retryText}`, { retryAfterMs: retryAfterMs ?? 1000 });
+      return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} requests in flight at once, and that many are running.${retryText}`, { retryAfterMs: retryAfterMs ?? 1000 });
     case 'budget': {
       const budget = rule.budget!;
-      const spent = fromMicros(state.limit - state.remaining);
+      const spent = state ? fromMicros(state.limit - state.remaining) : undefined;
       const resets = rule.endsAt !== undefined && Number.isFinite(rule.endsAt) ? ` It resets at ${new Date(rule.endsAt).toISOString()}.` : '';
-      const spentText = ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
+      const spentText = spent === undefined ? '' : ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
       return new GatewayError(
         'budget_exceeded',
         `Budget reached for ${rule.level.label}: $${budget.usd} ${budget.period === 'total' ? 'in total' : budget.period}${spentText}; this request could cost more than what is left.${resets}`,

@@ -4,7 +4,7 @@
  * what the request did not use, exactly once; `headers` writes OpenAI's x-ratelimit-* headers.
  */
 import { toMicros } from './cost.js';
-import { ruleStates, type Lease, type Limiter, type Rule, type RuleState, type RuleStates } from './limits/limiter.js';
+import type { Lease, Limiter, RuleState } from './limits/limiter.js';
 
 /** What a rule of the reservation counts. */
 export interface RuleRole {
@@ -19,19 +19,12 @@ export class Ticket {
     private readonly limiter: Limiter,
     private readonly lease: Lease,
     private readonly meta: readonly RuleRole[],
-    /** meta[i] says what rules[i] counts; the limiter's states describe them after the reservation. */
-    private readonly rules: readonly Rule[],
-    private readonly ruleStates: RuleStates,
+    readonly states: RuleState[],
   ) {}
 
-  /** Each rule's state after the reservation, as objects (for tests and diagnostics). */
-  get states(): RuleState[] {
-    return ruleStates(this.ruleStates, this.rules);
-  }
-
-  /** Reconciles the reservation: `tokens` used (prompt + completion) and what the answer cost. Never rejects. */
-  settle(tokens: number, costUsd: number): Promise<void> | void {
-    if (this.#settled) return;
+  /** Reconciles the reservation: `tokens` used (prompt + completion) and what the answer cost. */
+  settle(tokens: number, costUsd: number): Promise<void> {
+    if (this.#settled) return Promise.resolve();
     this.#settled = true;
     const meta = this.meta;
     const actual = new Array<number | undefined>(meta.length);
@@ -39,34 +32,31 @@ export class Ticket {
       const what = meta[i]!.what;
       actual[i] = what === 'tpm' || what === 'tpd' ? tokens : what === 'budget' ? toMicros(costUsd) : undefined;
     }
-    const limiter = this.limiter;
-    if (limiter.settleNow) limiter.settleNow(this.lease, actual);
-    else return limiter.settle(this.lease, actual);
+    return this.limiter.settle(this.lease, actual);
   }
 
   /** OpenAI's x-ratelimit-* headers from the tightest request and token limits. */
   headers(into: Record<string, string>): void {
-    const { remaining, resetMs } = this.ruleStates;
-    // The rules with the least left: rpm among the request rates, tpm among the token rates.
-    let requests = -1;
-    let tokens = -1;
+    let requests: RuleState | undefined;
+    let tokens: RuleState | undefined;
     for (let i = 0; i < this.meta.length; i++) {
       const what = this.meta[i]!.what;
+      const state = this.states[i]!;
       if (what === 'rpm') {
-        if (requests < 0 || remaining[i]! < remaining[requests]!) requests = i;
+        if (requests === undefined || state.remaining < requests.remaining) requests = state;
       } else if (what === 'tpm') {
-        if (tokens < 0 || remaining[i]! < remaining[tokens]!) tokens = i;
+        if (tokens === undefined || state.remaining < tokens.remaining) tokens = state;
       }
     }
-    if (requests >= 0) {
-      into['x-ratelimit-limit-requests'] = String(this.rules[requests]!.limit);
-      into['x-ratelimit-remaining-requests'] = String(Math.max(0, Math.floor(remaining[requests]!)));
-      into['x-ratelimit-reset-requests'] = resetText(resetMs[requests]!);
+    if (requests) {
+      into['x-ratelimit-limit-requests'] = String(requests.limit);
+      into['x-ratelimit-remaining-requests'] = String(Math.max(0, Math.floor(requests.remaining)));
+      into['x-ratelimit-reset-requests'] = resetText(requests.resetMs);
     }
-    if (tokens >= 0) {
-      into['x-ratelimit-limit-tokens'] = String(this.rules[tokens]!.limit);
-      into['x-ratelimit-remaining-tokens'] = String(Math.max(0, Math.floor(remaining[tokens]!)));
-      into['x-ratelimit-reset-tokens'] = resetText(resetMs[tokens]!);
+    if (tokens) {
+      into['x-ratelimit-limit-tokens'] = String(tokens.limit);
+      into['x-ratelimit-remaining-tokens'] = String(Math.max(0, Math.floor(tokens.remaining)));
+      into['x-ratelimit-reset-tokens'] = resetText(tokens.resetMs);
     }
   }
 }

@@ -5,7 +5,7 @@
  * amounts are read with floor so the few ms a real round trip drains change nothing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ruleStates, type Admission, type Lease, type Limiter, type Rule, type RuleState } from './limiter.js';
+import type { Admission, Lease, Limiter, Rule, RuleState } from './limiter.js';
 
 /** A limiter under test and control of its clock. */
 export interface LimiterHarness {
@@ -63,7 +63,7 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
     const peek = async (limiter: Limiter, rule: Rule): Promise<RuleState> => {
       const admission = await limiter.acquire(TAG, [{ ...rule, amount: 0 } as Rule]);
       if (admission.admitted) await limiter.settle(admission.lease, []);
-      return ruleStates(admission, [rule])[0] as RuleState;
+      return admission.states[0] as RuleState;
     };
 
     const admittedCount = (admissions: Admission[]): number => admissions.filter((admission) => admission.admitted).length;
@@ -76,7 +76,7 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         for (let i = 0; i < 5; i++) {
           const admission = await limiter.acquire(TAG, [rpm]);
           leaseOf(admission);
-          remaining.push(admission.remaining[0]);
+          remaining.push(admission.states[0]?.remaining);
         }
         expect(remaining).toEqual([4, 3, 2, 1, 0]);
         const refusal = await limiter.acquire(TAG, [rpm]);
@@ -84,9 +84,9 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         if (refusal.admitted) return;
         expect(refusal.retryAfterMs).toBeGreaterThan(11_000);
         expect(refusal.retryAfterMs).toBeLessThanOrEqual(12_000);
-        expect(refusal.remaining[0]).toBe(0);
-        expect(refusal.resetMs[0]).toBeGreaterThan(59_000);
-        expect(refusal.resetMs[0]).toBeLessThanOrEqual(MINUTE);
+        expect(refusal.states[0]?.remaining).toBe(0);
+        expect(refusal.states[0]?.resetMs).toBeGreaterThan(59_000);
+        expect(refusal.states[0]?.resetMs).toBeLessThanOrEqual(MINUTE);
       });
 
       it('admits exactly the limit under concurrency', async () => {
@@ -129,9 +129,9 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         await limiter.settle(second, [1_200]); // used more: the bucket ends 400 over its limit
         const over = await limiter.acquire(TAG, [tpm(1)]);
         if (over.admitted) throw new Error('admitted while over the limit');
-        expect(over.remaining[0]).toBe(0);
-        expect(over.resetMs[0]).toBeGreaterThan(83_000); // 1 400 tokens at 1 000 per minute
-        expect(over.resetMs[0]).toBeLessThanOrEqual(84_000);
+        expect(over.states[0]).toMatchObject({ limit: 1_000, remaining: 0 });
+        expect(over.states[0]?.resetMs).toBeGreaterThan(83_000); // 1 400 tokens at 1 000 per minute
+        expect(over.states[0]?.resetMs).toBeLessThanOrEqual(84_000);
         expect(over.retryAfterMs).toBeGreaterThan(23_000); // until 401 tokens have drained
         expect(over.retryAfterMs).toBeLessThanOrEqual(24_060);
       });
@@ -181,9 +181,9 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         const slots = parallel('key:k1:parallel', 2);
         const first = await limiter.acquire(TAG, [slots]);
         const second = await limiter.acquire(TAG, [slots]);
-        expect([first.remaining[0], second.remaining[0]]).toEqual([1, 0]);
+        expect([first.states[0]?.remaining, second.states[0]?.remaining]).toEqual([1, 0]);
         const third = await limiter.acquire(TAG, [slots]);
-        expect(third).toMatchObject({ admitted: false, refused: 0, remaining: [0], resetMs: [0] });
+        expect(third).toMatchObject({ admitted: false, refused: 0, states: [{ limit: 2, remaining: 0, resetMs: 0 }] });
         if (!third.admitted) expect(third.retryAfterMs).toBeGreaterThan(0);
 
         await limiter.settle(leaseOf(first), []);
@@ -212,11 +212,11 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         const harness = await use();
         const { limiter } = harness;
         const first = await limiter.acquire(TAG, [budget(harness, 'key:k1:monthly', 1_000, 100, 700)]);
-        expect(first).toMatchObject({ admitted: true, remaining: [200] });
+        expect(first).toMatchObject({ admitted: true, states: [{ limit: 1_000, remaining: 200 }] });
         const second = await limiter.acquire(TAG, [budget(harness, 'key:k1:monthly', 1_000, 100, 0)]);
-        expect(second).toMatchObject({ admitted: true, remaining: [100] });
+        expect(second).toMatchObject({ admitted: true, states: [{ remaining: 100 }] });
         const third = await limiter.acquire(TAG, [budget(harness, 'key:k1:monthly', 1_000, 101, 0)]);
-        expect(third).toMatchObject({ admitted: false, refused: 0, remaining: [100] });
+        expect(third).toMatchObject({ admitted: false, refused: 0, states: [{ remaining: 100 }] });
         // Refused until the period's counter expires.
         if (!third.admitted) expect(third.retryAfterMs).toBeGreaterThan(HOUR - MINUTE);
         if (!third.admitted) expect(third.retryAfterMs).toBeLessThanOrEqual(HOUR);
@@ -247,8 +247,8 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         const harness = await use();
         const limit = Number.MAX_SAFE_INTEGER; // ≈ 9 million USD
         const rule = budget(harness, 'org:o1:total', limit, 1, limit - 2);
-        expect(await harness.limiter.acquire(TAG, [rule])).toMatchObject({ admitted: true, remaining: [1] });
-        expect(await harness.limiter.acquire(TAG, [rule])).toMatchObject({ admitted: true, remaining: [0] });
+        expect(await harness.limiter.acquire(TAG, [rule])).toMatchObject({ admitted: true, states: [{ remaining: 1 }] });
+        expect(await harness.limiter.acquire(TAG, [rule])).toMatchObject({ admitted: true, states: [{ remaining: 0 }] });
         expect(await harness.limiter.acquire(TAG, [rule])).toMatchObject({ admitted: false });
       });
 
@@ -264,7 +264,7 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         await harness.elapse(350);
         // A refund for the ended period finds no counter and leaves none behind (not even a negative one).
         await limiter.settle(pending, [0]);
-        expect(await limiter.acquire(TAG, [daily(100, 50)])).toMatchObject({ admitted: true, remaining: [850] });
+        expect(await limiter.acquire(TAG, [daily(100, 50)])).toMatchObject({ admitted: true, states: [{ remaining: 850 }] });
         expect(harness.errors).toEqual([]);
       });
     });
@@ -273,9 +273,8 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
       const harness = await use();
       const rules: Rule[] = [rate('key:k1:rpm', 10, MINUTE), rate('key:k1:tpm', 1_000, MINUTE, 250), parallel('key:k1:parallel', 3), budget(harness, 'key:k1:daily', 5_000, 1_000, 500)];
       const admission = await harness.limiter.acquire(TAG, rules);
-      expect(admission).toMatchObject({ admitted: true, remaining: [9, 750, 2, 3_500] });
-      expect(ruleStates(admission, rules)).toMatchObject([{ limit: 10, remaining: 9 }, { limit: 1_000, remaining: 750 }, { limit: 3, remaining: 2, resetMs: 0 }, { limit: 5_000, remaining: 3_500 }]);
-      const [rpm, tpm, , daily] = ruleStates(admission, rules) as [RuleState, RuleState, RuleState, RuleState];
+      expect(admission).toMatchObject({ admitted: true, states: [{ limit: 10, remaining: 9 }, { limit: 1_000, remaining: 750 }, { limit: 3, remaining: 2, resetMs: 0 }, { limit: 5_000, remaining: 3_500 }] });
+      const [rpm, tpm, , daily] = admission.states as [RuleState, RuleState, RuleState, RuleState];
       expect(rpm.resetMs).toBeGreaterThan(5_900);
       expect(rpm.resetMs).toBeLessThanOrEqual(6_000);
       expect(tpm.resetMs).toBeGreaterThan(14_900);

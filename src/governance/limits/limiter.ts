@@ -27,23 +27,12 @@ export type Rule =
    */
   | { kind: 'budget'; key: string; limit: number; amount: number; expiresAt: number; seed: number };
 
-/** A rule's state, for messages and tests (ruleStates); the hot path reads Admission's numbers. */
+/** For x-ratelimit-* headers. */
 export interface RuleState {
   limit: number;
   remaining: number;
   /** Rate: ms until the window is fully replenished. Budget: ms until the period's counter expires. Parallel: 0. */
   resetMs: number;
-}
-
-/**
- * Each rule's state: remaining[i] and resetMs[i] describe rules[i] (whose limit is rules[i].limit).
- * Numbers, not an object per rule: every governed request reads them, and at load the objects
- * (with their boxed doubles) were a quarter of what admission allocated.
- */
-export interface RuleStates {
-  remaining: number[];
-  /** Rate: ms until the window is fully replenished. Budget: ms until the period's counter expires. Parallel: 0. */
-  resetMs: number[];
 }
 
 /** Opaque to callers: hand it back to the limiter that issued it. */
@@ -52,21 +41,17 @@ export interface Lease {
 }
 
 export type Admission =
-  /** The states after the reservation. */
-  | ({ admitted: true; lease: Lease } & RuleStates)
-  | ({
+  /** states[i] describes rules[i] after the reservation. */
+  | { admitted: true; lease: Lease; states: RuleState[] }
+  | {
       admitted: false;
       /** Index of the first refusing rule. */
       refused: number;
       /** The longest wait among the refusing rules; null when one of them can never pass (amount > limit). */
       retryAfterMs: number | null;
-      /** The states as found (nothing was reserved). */
-    } & RuleStates);
-
-/** The states as objects, one per rule (for messages and tests). */
-export function ruleStates(states: RuleStates, rules: readonly { limit: number }[]): RuleState[] {
-  return rules.map((rule, i) => ({ limit: rule.limit, remaining: states.remaining[i] as number, resetMs: states.resetMs[i] as number }));
-}
+      /** states[i] describes rules[i] as found (nothing was reserved). */
+      states: RuleState[];
+    };
 
 export interface Limiter {
   /**
@@ -84,13 +69,6 @@ export interface Limiter {
    * (errors go to the onError callback given at construction).
    */
   settle(lease: Lease, actual: (number | undefined)[]): Promise<void>;
-  /**
-   * What acquire and settle do, without the promise, on a limiter that decides in memory (the
-   * embedded one): admission's hot path then skips two promises and a turn of the microtask
-   * queue. Absent where a store must be asked. acquireNow throws what acquire rejects with.
-   */
-  acquireNow?(tag: string, rules: Rule[]): Admission;
-  settleNow?(lease: Lease, actual: (number | undefined)[]): void;
   close(): Promise<void>;
 }
 
@@ -118,12 +96,9 @@ export function validateRules(rules: readonly Rule[]): void {
     const rule = rules[i] as Rule;
     const problem = ruleProblem(rule);
     if (problem) throw new RangeError(`limit rule ${i} (${rule.kind} ${JSON.stringify(rule.key)}): ${problem}`);
-    // Quadratic, but a request has a handful of rules and this allocates nothing. Comparing the
-    // lengths first spares most of the string comparisons.
-    const key = rule.key;
+    // Quadratic, but a request has a handful of rules and this allocates nothing.
     for (let j = 0; j < i; j++) {
-      const other = (rules[j] as Rule).key;
-      if (other.length === key.length && other === key) throw new RangeError(`limit rules ${j} and ${i} share the key ${JSON.stringify(key)}`);
+      if ((rules[j] as Rule).key === rule.key) throw new RangeError(`limit rules ${j} and ${i} share the key ${JSON.stringify(rule.key)}`);
     }
   }
 }

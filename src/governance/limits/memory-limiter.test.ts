@@ -73,7 +73,7 @@ describe('MemoryLimiter', () => {
     limiter.acquireNow('other', []);
     expect(limiter.size.rate).toBe(0);
     await limiter.settle(admission.lease, [1_010]); // 1 000 more than reserved
-    expect(limiter.acquireNow('org-1', [tpm(1)])).toMatchObject({ admitted: false, remaining: [0] });
+    expect(limiter.acquireNow('org-1', [tpm(1)])).toMatchObject({ admitted: false, states: [{ remaining: 0 }] });
     expect(harness.errors).toEqual([]);
   });
 
@@ -85,6 +85,6 @@ describe('MemoryLimiter', () => {
     await harness.elapse(2 * MINUTE);
     limiter.acquireNow('other', []);
     expect(limiter.size.rate).toBe(1);
-    expect(limiter.acquireNow('org-1', [{ ...tpd, amount: 10 }])).toMatchObject({ admitted: false, remaining: [1] });
+    expect(limiter.acquireNow('org-1', [{ ...tpd, amount: 10 }])).toMatchObject({ admitted: false, states: [{ remaining: 1 }] });
   });
 });

@@ -13,7 +13,7 @@ import {
   type Lease,
   type Limiter,
   type Rule,
-  type RuleStates,
+  type RuleState,
 } from './limiter.js';
 
 export interface MemoryLimiterOptions {
@@ -41,9 +41,6 @@ interface BudgetCell {
   expiresAt: number;
 }
 
-/** A parallel rule's leases in flight, each with its expiry. */
-type LeaseSet = Map<MemoryLease, number>;
-
 /**
  * One tag's state: a rule key lives in its tag's namespace, as in Redis. Nested rather than
  * `tag + key` strings so a lookup hashes the caller's key string (hash cached in the string)
@@ -52,7 +49,7 @@ type LeaseSet = Map<MemoryLease, number>;
 class TagState {
   readonly rates = new Map<string, RateCell>();
   /** Per key, lease → expiry. Every lease gets the same TTL, so insertion order is expiry order. */
-  readonly leases = new Map<string, LeaseSet>();
+  readonly leases = new Map<string, Map<MemoryLease, number>>();
   readonly budgets = new Map<string, BudgetCell>();
 
   get empty(): boolean {
@@ -121,8 +118,6 @@ export class MemoryLimiter implements Limiter {
     const n = rules.length;
     /** Per rule as found: drained rate level, leases in flight, or budget spent. */
     const found = new Array<number>(n);
-    /** Per rule, its state as found (undefined: none yet), so applying it looks nothing up again. */
-    const cells = new Array<RateCell | LeaseSet | BudgetCell | undefined>(n);
     let refused = -1;
     let retryAfterMs: number | null = 0;
     for (let i = 0; i < n; i++) {
@@ -130,20 +125,15 @@ export class MemoryLimiter implements Limiter {
       const key = rule.key;
       let wait: number | null = 0;
       if (rule.kind === 'rate') {
-        const cell = (cells[i] = state.rates.get(key));
-        const level = (found[i] = drained(cell, rule, now));
+        const level = (found[i] = rateLevel(state, rule, now));
         if (rule.amount > rule.limit) wait = null;
         else if (level + rule.amount > rule.limit) wait = Math.ceil(((level + rule.amount - rule.limit) * rule.windowMs) / rule.limit);
       } else if (rule.kind === 'parallel') {
-        const held = (cells[i] = state.leases.get(key));
-        const count = (found[i] = held === undefined ? 0 : inFlight(held, now));
+        const held = (found[i] = inFlight(state, key, now));
         if (rule.limit < 1) wait = null;
-        else if (count >= rule.limit) wait = this.parallelRetryAfterMs;
+        else if (held >= rule.limit) wait = this.parallelRetryAfterMs;
       } else {
-        const cell = state.budgets.get(key);
-        const current = cell !== undefined && cell.expiresAt > now;
-        cells[i] = current ? cell : undefined;
-        const spent = (found[i] = current ? cell.spent : rule.seed);
+        const spent = (found[i] = spentOf(state, key, now) ?? rule.seed);
         if (rule.amount > rule.limit) wait = null;
         else if (spent + rule.amount > rule.limit) wait = Math.max(1, Math.ceil(rule.expiresAt - now));
       }
@@ -152,42 +142,38 @@ export class MemoryLimiter implements Limiter {
         retryAfterMs = wait === null || retryAfterMs === null ? null : Math.max(retryAfterMs, wait);
       }
     }
-    if (refused >= 0) return { admitted: false, refused, retryAfterMs, resetMs: toStates(rules, found, now), remaining: found };
+    if (refused >= 0) return { admitted: false, refused, retryAfterMs, states: statesOf(rules, found, now) };
 
     const lease = new MemoryLease(++this.leaseSeq, this, tag, rules);
     for (let i = 0; i < n; i++) {
       const rule = rules[i] as Rule;
       if (rule.kind === 'rate') {
-        found[i] = setLevel(state, rule, cells[i] as RateCell | undefined, (found[i] as number) + rule.amount, now);
+        found[i] = setLevel(state, rule, (found[i] as number) + rule.amount, now);
       } else if (rule.kind === 'parallel') {
-        let held = cells[i] as LeaseSet | undefined;
+        let held = state.leases.get(rule.key);
         if (!held) state.leases.set(rule.key, (held = new Map()));
         held.set(lease, now + this.leaseTtlMs);
         found[i] = held.size;
       } else {
-        const cell = cells[i] as BudgetCell | undefined;
+        const cell = state.budgets.get(rule.key);
         const spent = (found[i] as number) + rule.amount;
-        if (cell) cell.spent = spent;
+        if (cell && cell.expiresAt > now) cell.spent = spent;
         else state.budgets.set(rule.key, { spent, expiresAt: rule.expiresAt });
         found[i] = spent;
       }
     }
-    return { admitted: true, lease, resetMs: toStates(rules, found, now), remaining: found };
+    return { admitted: true, lease, states: statesOf(rules, found, now) };
   }
 
   async settle(lease: Lease, actual: (number | undefined)[]): Promise<void> {
-    this.settleNow(lease, actual);
-  }
-
-  settleNow(lease: Lease, actual: (number | undefined)[]): void {
     try {
-      this.reconcile(lease, actual);
+      this.settleNow(lease, actual);
     } catch (err) {
       this.report(err);
     }
   }
 
-  private reconcile(lease: Lease, actual: (number | undefined)[]): void {
+  private settleNow(lease: Lease, actual: (number | undefined)[]): void {
     if (!(lease instanceof MemoryLease) || lease.owner !== this) throw new Error(`lease ${lease.id} was not issued by this limiter`);
     if (lease.settled) throw new Error(`lease ${lease.id} was settled twice`);
     lease.settled = true;
@@ -198,8 +184,8 @@ export class MemoryLimiter implements Limiter {
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i] as Rule;
       if (rule.kind === 'parallel') {
-        // An emptied set stays for the next request; the sweep drops it once idle.
-        state.leases.get(rule.key)?.delete(lease);
+        const held = state.leases.get(rule.key);
+        if (held?.delete(lease) && held.size === 0) state.leases.delete(rule.key);
         continue;
       }
       const amount = actual[i];
@@ -210,9 +196,8 @@ export class MemoryLimiter implements Limiter {
       }
       const delta = amount - rule.amount;
       if (rule.kind === 'rate') {
-        const cell = state.rates.get(rule.key);
-        const level = Math.max(0, drained(cell, rule, now) + delta);
-        if (level > 0 || cell) setLevel(state, rule, cell, level, now);
+        const level = Math.max(0, rateLevel(state, rule, now) + delta);
+        if (level > 0 || state.rates.has(rule.key)) setLevel(state, rule, level, now);
       } else {
         // A counter already dropped belongs to a finished period: the database holds the real spend.
         const cell = state.budgets.get(rule.key);
@@ -230,7 +215,7 @@ export class MemoryLimiter implements Limiter {
     for (const [tag, state] of this.tags) {
       for (const [key, cell] of state.rates) if (cell.idleAt <= now) state.rates.delete(key);
       for (const [key, cell] of state.budgets) if (cell.expiresAt <= now) state.budgets.delete(key);
-      for (const [key, held] of state.leases) if (inFlight(held, now) === 0) state.leases.delete(key);
+      for (const key of state.leases.keys()) if (inFlight(state, key, now) === 0) state.leases.delete(key);
       if (state.empty) this.tags.delete(tag);
     }
   }
@@ -246,15 +231,16 @@ export class MemoryLimiter implements Limiter {
 
 type RateRule = Extract<Rule, { kind: 'rate' }>;
 
-/** A rate cell's level drained to `now` (0 without a cell). */
-function drained(cell: RateCell | undefined, rule: RateRule, now: number): number {
+/** The rule's level drained to `now`. */
+function rateLevel(state: TagState, rule: RateRule, now: number): number {
+  const cell = state.rates.get(rule.key);
   if (!cell) return 0;
   return Math.max(0, cell.level - (Math.max(0, now - cell.at) * rule.limit) / rule.windowMs);
 }
 
-/** Stores the rule's level at `now` in its cell (made when `cell` is undefined); returns the level. */
-function setLevel(state: TagState, rule: RateRule, cell: RateCell | undefined, level: number, now: number): number {
+function setLevel(state: TagState, rule: RateRule, level: number, now: number): number {
   const idleAt = now + (level * rule.windowMs) / rule.limit;
+  const cell = state.rates.get(rule.key);
   if (cell) {
     cell.level = level;
     cell.at = now;
@@ -265,8 +251,10 @@ function setLevel(state: TagState, rule: RateRule, cell: RateCell | undefined, l
   return level;
 }
 
-/** Leases in flight in `held`, after dropping the expired ones (from the front: oldest first). */
-function inFlight(held: LeaseSet, now: number): number {
+/** Leases in flight under `key`, after dropping the expired ones (from the front: oldest first). */
+function inFlight(state: TagState, key: string, now: number): number {
+  const held = state.leases.get(key);
+  if (!held) return 0;
   for (const [lease, expiresAt] of held) {
     if (expiresAt > now) break;
     held.delete(lease);
@@ -274,25 +262,25 @@ function inFlight(held: LeaseSet, now: number): number {
   return held.size;
 }
 
-/**
- * Turns each rule's level, in-flight count or spend (after the reservation if admitted) in `found`
- * into what remains of its limit, in place; returns the resets.
- */
-function toStates(rules: Rule[], found: number[], now: number): RuleStates['resetMs'] {
-  const resetMs = new Array<number>(rules.length);
+/** The period's spend so far, or undefined when the counter is new (or its period has ended). */
+function spentOf(state: TagState, key: string, now: number): number | undefined {
+  const cell = state.budgets.get(key);
+  return cell && cell.expiresAt > now ? cell.spent : undefined;
+}
+
+/** Header states from each rule's level, in-flight count or spend (after the reservation if admitted). */
+function statesOf(rules: Rule[], found: number[], now: number): RuleState[] {
+  const states = new Array<RuleState>(rules.length);
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i] as Rule;
     const value = found[i] as number;
     if (rule.kind === 'rate') {
-      found[i] = Math.max(0, Math.floor(rule.limit - value));
-      resetMs[i] = Math.ceil((value * rule.windowMs) / rule.limit);
+      states[i] = { limit: rule.limit, remaining: Math.max(0, Math.floor(rule.limit - value)), resetMs: Math.ceil((value * rule.windowMs) / rule.limit) };
     } else if (rule.kind === 'parallel') {
-      found[i] = Math.max(0, rule.limit - value);
-      resetMs[i] = 0;
+      states[i] = { limit: rule.limit, remaining: Math.max(0, rule.limit - value), resetMs: 0 };
     } else {
-      found[i] = Math.max(0, rule.limit - value);
-      resetMs[i] = Math.max(0, Math.ceil(rule.expiresAt - now));
+      states[i] = { limit: rule.limit, remaining: Math.max(0, rule.limit - value), resetMs: Math.max(0, Math.ceil(rule.expiresAt - now)) };
     }
   }
-  return resetMs;
+  return states;
 }

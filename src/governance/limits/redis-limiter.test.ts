@@ -180,7 +180,7 @@ describe.skipIf(!REDIS_URL)('RedisLimiter against a real Redis', () => {
       await slow.close();
       expect(await inspector.get(`${prefix}{org-1}:key:k1:daily`)).toBe('100');
       const admission = await direct.acquire('org-1', rules);
-      expect(admission).toMatchObject({ admitted: true, remaining: [0, 500, 400] });
+      expect(admission).toMatchObject({ admitted: true, states: [{ remaining: 0 }, { remaining: 500 }, { remaining: 400 }] });
       // The refund itself missed its deadline through this proxy, and was reported though it landed.
       expect(errors.map((err) => err.message)).toEqual(['Redis did not answer the limits settle within 100 ms']);
     } finally {

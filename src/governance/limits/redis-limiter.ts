@@ -24,6 +24,7 @@ import {
   type Lease,
   type Limiter,
   type Rule,
+  type RuleState,
 } from './limiter.js';
 import { ACQUIRE_LUA, SETTLE_LUA } from './redis-scripts.js';
 
@@ -196,13 +197,8 @@ function admissionOf(reply: unknown, rules: Rule[], lease: RedisLease): Admissio
     throw new LimiterUnavailableError(`unexpected reply from the limits acquire script: ${JSON.stringify(reply)}`);
   }
   const values = reply as number[];
-  const remaining = new Array<number>(rules.length);
-  const resetMs = new Array<number>(rules.length);
-  for (let i = 0; i < rules.length; i++) {
-    remaining[i] = values[3 + 2 * i] as number;
-    resetMs[i] = values[4 + 2 * i] as number;
-  }
-  if (values[0] === 1) return { admitted: true, lease, remaining, resetMs };
+  const states = rules.map((rule, i): RuleState => ({ limit: rule.limit, remaining: values[3 + 2 * i] as number, resetMs: values[4 + 2 * i] as number }));
+  if (values[0] === 1) return { admitted: true, lease, states };
   const retryAfterMs = values[2] as number;
-  return { admitted: false, refused: values[1] as number, retryAfterMs: retryAfterMs < 0 ? null : retryAfterMs, remaining, resetMs };
+  return { admitted: false, refused: values[1] as number, retryAfterMs: retryAfterMs < 0 ? null : retryAfterMs, states };
 }
