@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { governedKey } from './lib/governed-key.mjs';
+import { pairedKeys, ratioText } from './lib/paired-keys.mjs';
 import { ensurePortkey, portkeyCommand, portkeyHeaders } from './lib/portkey.mjs';
 import { commOf, coreTimes, cpuSecondsOf, freePort, memoryOf, onJsonLines, pinSelf, pinningAvailable, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
 import { buildRows, formatTable } from './lib/report.mjs';
@@ -42,7 +43,9 @@ Options (each also from the environment variable in brackets):
                         (BENCH_GATEWAY_NODE_FLAGS="--max-semi-space-size=4 ..." adds node flags to the gateway)
   --skip-bare           do not measure the bare Node proxy (the floor)  [BENCH_BARE=0]
   --governance          also measure the same gateway with a virtual key in a team in an org, each
-                        level with RPM, TPM and a budget (column "governed")  [BENCH_GOVERNANCE=1]
+                        level with RPM, TPM and a budget (column "governed")  [BENCH_GOVERNANCE=1];
+                        then issue 6's ratio paired: the key switching every 1.5 s at the saturation
+                        concurrency, 21 slices per kind (bench/lib/paired-keys.mjs)
   --observability       also measure a second gateway with metrics and the request log off
                         (column "unobserved": the baseline of issue 7's 10% target)  [BENCH_OBSERVABILITY=1]
                         (BENCH_UNOBSERVED_CONFIG="<yaml>" replaces what that gateway turns off, for
@@ -72,6 +75,9 @@ const MESSAGES = [
   { role: 'system', content: 'You are a concise technical assistant. Answer in one short paragraph.' },
   { role: 'user', content: 'Explain what load balancing is, and why an LLM gateway in front of several model providers benefits from it.' },
 ];
+/** `--governance`: the paired measurement of the two keys (bench/lib/paired-keys.mjs). */
+const PAIRED_SLICES = 21;
+const PAIRED_SLICE_MS = 1500;
 const NONSTREAM_BODY = JSON.stringify({ model: MODEL, messages: MESSAGES, temperature: 0.2, max_tokens: 256 });
 const STREAM_BODY = JSON.stringify({ model: MODEL, messages: MESSAGES, temperature: 0.2, max_tokens: 256, stream: true, stream_options: { include_usage: true } });
 
@@ -477,8 +483,9 @@ async function main() {
     { name: 'gateway', label: 'switchyard', origin: gateway.origin, pid: gateway.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${MASTER_KEY}` } },
     { name: 'direct', label: 'direct (mock upstream)', origin: upstream.origin, pid: upstream.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` } },
   ];
+  let virtualKey;
   if (opts.governance) {
-    const key = await governedKey(gateway.origin, MASTER_KEY, MODEL);
+    const key = (virtualKey = await governedKey(gateway.origin, MASTER_KEY, MODEL));
     targets.push({ name: 'governed', label: 'switchyard, governed key', origin: gateway.origin, pid: gateway.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
     log('governed: a virtual key in a team in an org, each with RPM, TPM and a budget (never reached)');
   }
@@ -586,6 +593,19 @@ async function main() {
     clearInterval(sampler);
   }
 
+  // Issue 6's ratio as the same gateway serves both keys in alternating slices (bench/paired.mjs):
+  // separate runs, as above, are minutes apart, and this machine moves by more than the ratio in that time.
+  let paired;
+  if (virtualKey !== undefined && !opts.profile) {
+    const kinds = opts.only === 'stream' ? ['stream'] : opts.only === 'nonstream' ? ['nonstream'] : ['nonstream', 'stream'];
+    paired = {};
+    for (const kind of kinds) {
+      const body = kind === 'stream' ? STREAM_BODY : NONSTREAM_BODY;
+      paired[kind] = await pairedKeys({ origin: gateway.origin, pid: gateway.pid, body, first: MASTER_KEY, second: virtualKey, concurrency: opts.satConcurrency, slices: PAIRED_SLICES, sliceMs: PAIRED_SLICE_MS });
+      log(`paired ${kind.padEnd(9)} governed / master key, c=${opts.satConcurrency}: req/s ${ratioText(paired[kind].ratio.rps)}, CPU per request ${ratioText(paired[kind].ratio.cpu)}`);
+    }
+  }
+
   // Stop the servers (the gateway writes its CPU profile on a clean exit).
   const gatewayExit = await stopChild(gateway.child);
   if (gatewayExit.code !== 0) log(`warning: the gateway exited with ${gatewayExit.code ?? gatewayExit.signal} on SIGTERM (expected 0)`);
@@ -629,6 +649,10 @@ async function main() {
   if (portkeySkipped) out.push(`portkey: skipped (${portkeySkipped.split('\n')[0]})`);
   for (const note of portkeyNotes) out.push(`portkey: ${note}`);
   out.push('', table, '');
+  for (const [kind, result] of Object.entries(paired ?? {})) {
+    out.push(`governed vs master key, paired in one gateway (${kind === 'stream' ? 'streaming' : 'non-streaming'}, c=${opts.satConcurrency}, ${result.pairs} pairs of ${PAIRED_SLICE_MS / 1000} s slices; median [quartiles]): req/s ${ratioText(result.ratio.rps)}, CPU per request ${ratioText(result.ratio.cpu)}`);
+  }
+  if (paired) out.push('');
   out.push('"added" = server minus direct; "direct" hits the mock upstream, which shares core 1 with the load generator,');
   out.push('so its saturation figure is not a one-core figure. Latency targets apply to the added time at c=1.');
   if (opts.bare) out.push('"bare" is a pass-through node:http + undici proxy on the gateway\'s core: the floor for any Node proxy in this layout;\nswitchyard minus bare is the gateway\'s own cost.');
@@ -662,6 +686,7 @@ async function main() {
     portkey: portkeySkipped ? { skipped: portkeySkipped } : portkey ? { memory: memory.portkey, notes: portkeyNotes } : undefined,
     rows,
     runs,
+    paired,
     rounds: opts.repeat > 1 ? repeats : undefined,
     failures,
     profile: profile?.file,
