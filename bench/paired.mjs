@@ -1,16 +1,9 @@
 #!/usr/bin/env node
 /**
- * Issue 6's ratio measured in pairs: the core benchmark's gateway (SQLite storage, metrics and the
- * request log on; pinned to core 0) under a closed loop of `--concurrency` requests, the key they
- * carry switching between the master key and the benchmarks' virtual key (a key in a team in an
- * org, each with RPM, TPM and a budget: 10 rules; bench/lib/governed-key.mjs) every `--slice`
- * seconds. Each slice gives the gateway's CPU time per request and the requests per second served
- * with its key; every virtual-key slice is set against the mean of the master-key slices on either
- * side of it, and the medians of those ratios are printed with their quartiles.
- *
- * Separate runs (bench/compare.mjs) put minutes between the two sides, and on a shared machine
- * the same build moves by ±5–15% in that time; here both sides of a pair are a second apart in one
- * process, so what the machine does moves them alike.
+ * Issue 6's ratio measured in pairs (how: bench/lib/paired-keys.mjs): the core benchmark's gateway
+ * (SQLite storage, metrics and the request log on; pinned to core 0), its requests switching
+ * between the master key and the benchmarks' virtual key (10 rules; bench/lib/governed-key.mjs)
+ * every `--slice` seconds.
  *
  *   node bench/paired.mjs [--dist=dist] [--slices=30] [--slice=2] [--concurrency=64] [--stream]
  */
@@ -44,7 +37,7 @@ if (values.help) {
   console.log('Usage: node bench/paired.mjs [--dist=dist] [--slices=30] [--slice=2] [--concurrency=64] [--stream]');
   process.exit(0);
 }
-const slices = Math.max(3, Number(values.slices));
+const slices = Number(values.slices);
 const sliceMs = Number(values.slice) * 1000;
 const concurrency = Number(values.concurrency);
 const stream = values.stream;
@@ -90,7 +83,7 @@ models:
   if (pinning.ok) pinSelf(LOAD_CORE);
 
   const result = await pairedKeys({ origin, pid: gateway.pid, body, first: MASTER, second: virtualKey, concurrency, slices, sliceMs });
-  console.log(`paired: ${values.dist}, ${stream ? 'streaming' : 'non-streaming'}, c=${concurrency}, ${slices} slices of ${values.slice} s, ${result.pairs} pairs`);
+  console.log(`paired: ${values.dist}, ${stream ? 'streaming' : 'non-streaming'}, c=${concurrency}, ${result.slices} slices of ${values.slice} s, ${result.pairs} pairs`);
   console.log(`  master key:  ${result.first.rps.toFixed(0)} req/s, ${result.first.cpuUs.toFixed(1)} µs CPU per request (medians of the slices)`);
   console.log(`  virtual key: ${result.second.rps.toFixed(0)} req/s, ${result.second.cpuUs.toFixed(1)} µs CPU per request`);
   console.log(`  virtual / master, median of the pairs [quartiles]: req/s ${ratioText(result.ratio.rps)}, CPU per request ${ratioText(result.ratio.cpu)}`);

@@ -485,8 +485,8 @@ async function main() {
   ];
   let virtualKey;
   if (opts.governance) {
-    const key = (virtualKey = await governedKey(gateway.origin, MASTER_KEY, MODEL));
-    targets.push({ name: 'governed', label: 'switchyard, governed key', origin: gateway.origin, pid: gateway.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
+    virtualKey = await governedKey(gateway.origin, MASTER_KEY, MODEL);
+    targets.push({ name: 'governed', label: 'switchyard, governed key', origin: gateway.origin, pid: gateway.pid, headers: { 'content-type': 'application/json', authorization: `Bearer ${virtualKey}` } });
     log('governed: a virtual key in a team in an org, each with RPM, TPM and a budget (never reached)');
   }
   // Variants of the gateway in processes of their own (same core; only one is under load at a time).

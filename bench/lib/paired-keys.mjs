@@ -15,7 +15,7 @@ import { cpuSecondsOf, median } from './proc.mjs';
 const SETTLE_MS = 100;
 
 /**
- * Resolves { first, second, ratio } where first / second hold the medians of their slices
+ * Resolves { first, second, slices, pairs, ratio } where first / second hold the medians of their slices
  * ({ rps, cpuUs }) and ratio the second-to-first quartiles of the pairs ({ rps, cpu }: { p25, p50,
  * p75 }); rejects when a request failed.
  */
@@ -85,7 +85,7 @@ export async function pairedKeys({ origin, pid, path = '/v1/chat/completions', b
     const list = measured.filter((slice) => slice.side === name);
     return { rps: median(list.map(rps)), cpuUs: median(list.map(cpuUs)) };
   };
-  return { first: side('first'), second: side('second'), pairs: pairs.length, ratio: { rps: quartiles(pairs.map((pair) => pair.rps)), cpu: quartiles(pairs.map((pair) => pair.cpu)) } };
+  return { first: side('first'), second: side('second'), slices: measured.length, pairs: pairs.length, ratio: { rps: quartiles(pairs.map((pair) => pair.rps)), cpu: quartiles(pairs.map((pair) => pair.cpu)) } };
 }
 
 function quartiles(list) {
