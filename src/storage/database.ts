@@ -40,6 +40,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 const SQLITE_OPEN_BUSY_TIMEOUT_MS = 5_000;
 const SQLITE_BUSY_TIMEOUT_MS = 20;
+/** SQLite's page cache per connection, in KiB when negative (SQLite's own default, -2000). */
+const SQLITE_CACHE_SIZE = -2000;
 const PG_POOL_SIZE = 10;
 const PG_INT8_OID = 20;
 /** Lower-case only: it goes unquoted into search_path, where PostgreSQL folds case. */
@@ -80,6 +82,10 @@ async function openSqlite(file: string): Promise<Database> {
     // the event loop on fsync.
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
+    // better-sqlite3 builds SQLite with a 16 MB page cache where SQLite's own default is 2 MB. The
+    // gateway mostly appends (request log, spend rollups), so the bigger cache only filled with
+    // pages written once: ~20 MB more RSS under load. Reads that miss hit the OS file cache.
+    sqlite.pragma(`cache_size = ${SQLITE_CACHE_SIZE}`);
   } catch (err) {
     sqlite?.close();
     throw new Error(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
