@@ -111,6 +111,17 @@ describe('upstream failure mid-stream', () => {
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from llama-3.1-8b-instruct. You said: retry me');
   });
 
+  it('fails over when the stream errors right after its opening role chunk (no output was sent)', async () => {
+    fake.inject({ kind: 'stream-error', afterChunks: 1 }, { model: 'gpt-4o-mini' });
+    const { data, response } = await client.chat.completions.create(request('retry me too', 'ha')).withResponse();
+    expect(response.headers.get('x-switchyard-attempts')).toBe('2');
+    const { chunks, error } = await drain(data);
+    expect(error).toBeUndefined();
+    expect(chunks[0]?.choices[0]?.delta.role).toBe('assistant');
+    expect(chunks.filter((c) => c.choices[0]?.delta.role !== undefined)).toHaveLength(1);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from llama-3.1-8b-instruct. You said: retry me too');
+  });
+
   it('answers 502 (not a broken 200) when the only target errors before the first chunk', async () => {
     fake.inject({ kind: 'stream-error', afterChunks: 0 });
     const error = await client.chat.completions.create(request('no luck')).catch((e: unknown) => e);

@@ -247,6 +247,56 @@ describe('decodeChatStream: framing', () => {
   });
 });
 
+describe('decodeChatStream: the opening role chunk', () => {
+  const ROLE = 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]}\n\n';
+  const ERROR = 'data: {"error":{"message":"The server had an error processing your request.","type":"server_error","param":null,"code":null}}\n\n';
+
+  it('is held until output arrives, so an error right after it fails the attempt with nothing yielded', async () => {
+    const { chunks, error } = await collectUntilError(whole(Buffer.from(ROLE + ERROR)));
+    expect(chunks).toEqual([]);
+    expect(error).toMatchObject({ code: 'upstream_error', retryable: true, upstreamType: 'server_error' });
+  });
+
+  it('is not yielded while the upstream is silent after it (the first-chunk timeout still runs)', async () => {
+    let release!: (piece: string) => void;
+    let askedForMore!: () => void;
+    const waiting = new Promise<void>((resolve) => (askedForMore = resolve));
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from(ROLE);
+      askedForMore();
+      yield Buffer.from(await new Promise<string>((resolve) => (release = resolve)));
+    }
+    const decoder = decodeChatStream(body(), 'openai');
+    let settled = false;
+    const first = decoder.next().finally(() => (settled = true));
+    await Promise.race([waiting, first]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    release('data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}\n\n');
+    expect((await first).value?.choices[0]?.delta).toEqual({ role: 'assistant', content: '', refusal: null });
+    expect((await decoder.next()).value?.choices[0]?.delta).toEqual({ content: 'Hi' });
+    await decoder.return(undefined);
+  });
+
+  it('is passed on at [DONE] when no output came (an empty answer)', async () => {
+    const chunks = await collect(whole(Buffer.from(ROLE + 'data: [DONE]\n\n')));
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]!.choices[0]!.delta.role).toBe('assistant');
+  });
+
+  it('counts as output when it carries text, a tool call or a finish reason', async () => {
+    for (const delta of ['{"role":"assistant","content":"Hi"}', '{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}']) {
+      const event = `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}]}\n\n`;
+      const { chunks, error } = await collectUntilError(whole(Buffer.from(event + ERROR)));
+      expect(chunks).toHaveLength(1);
+      expect(error).toMatchObject({ code: 'upstream_error' });
+    }
+    const finish = 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n';
+    const { chunks } = await collectUntilError(whole(Buffer.from(finish + ERROR)));
+    expect(chunks).toHaveLength(1);
+  });
+});
+
 describe('decodeChatStream: Azure prompt annotations', () => {
   it('passes the prompt_filter_results chunk on, first and untouched, once output follows', async () => {
     const bytes = fixture('azure-stream-prompt-filter.sse.txt');

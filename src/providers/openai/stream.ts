@@ -9,9 +9,11 @@ import { streamError } from './response.js';
 
 export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provider: string): AsyncGenerator<ChatCompletionChunk> {
   let finished = false;
-  // Chunks with neither choices nor usage before any output (Azure's prompt_filter_results) are
-  // held back until output arrives: a failure right after them is still "before the first chunk"
-  // for the executor, so the request can fail over.
+  // Chunks before any output are held back until output arrives: the opening role chunk
+  // (`{"delta":{"role":"assistant","content":""}}`, sent first by OpenAI, vLLM and most compatible
+  // servers) and chunks with neither choices nor usage (Azure's prompt_filter_results). A failure
+  // or a silence right after them is still "before the first chunk" for the executor, so the
+  // request can fail over and the first-chunk timeout still applies.
   let held: ChatCompletionChunk[] | undefined;
   let output = false;
   for await (const event of readSse(body)) {
@@ -26,7 +28,7 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
     const chunk = withRawJson(value as ChatCompletionChunk, data);
     if (!Array.isArray(chunk.choices)) chunk.choices = [];
     if (!output) {
-      if (chunk.choices.length === 0 && chunk.usage == null) {
+      if (isOpening(chunk)) {
         (held ??= []).push(chunk);
         continue;
       }
@@ -39,4 +41,20 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
   // Some compatible servers omit `[DONE]`; a stream that reached a finish_reason is complete.
   if (finished) return;
   throw new GatewayError('upstream_error', `The upstream provider "${provider}" ended the stream before it was complete.`, { provider });
+}
+
+/** A delta's fields that an opening chunk may carry, when empty: OpenAI sends `content: ""` and `refusal: null`. */
+const OPENING_DELTA_FIELDS = new Set(['role', 'content', 'refusal']);
+
+/** No output yet: no usage, and each choice only announces the role (no text, tool call or finish). */
+function isOpening(chunk: ChatCompletionChunk): boolean {
+  if (chunk.usage != null) return false;
+  return chunk.choices.every((choice) => {
+    if (choice.finish_reason != null || choice.logprobs != null) return false;
+    for (const [field, value] of Object.entries(choice.delta ?? {})) {
+      if (!OPENING_DELTA_FIELDS.has(field)) return false;
+      if (field !== 'role' && value !== '' && value != null) return false;
+    }
+    return true;
+  });
 }
