@@ -89,7 +89,7 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     anthropicRoutes(api, { pipeline, observers, allowRoutingOverrides });
     slaRoutes(api, observers.sla);
     providerRoutes(api, { models: pipeline.models });
-    cacheRoutes(api, { cache, inFlight: () => shared.inFlight });
+    cacheRoutes(api, { cache, inFlight: () => shared.inFlight, masterKeySet: authenticator.hasMasterKey });
   });
   if (admin) void app.register((scope) => adminRoutes(scope, admin), { prefix: '/admin' });
 

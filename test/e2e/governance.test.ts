@@ -66,6 +66,19 @@ describe('admin API', () => {
     expect((client.json as { error: { message: string } }).error.message).toMatch(/master key/);
   });
 
+  it('keeps the cache endpoints, which act on every tenant, to the master key', async () => {
+    const { key } = await createKey({ name: 'cache-tenant' });
+    const asTenant = { authorization: `Bearer ${key}` };
+    for (const [path, method] of [['/v1/cache/stats', 'GET'], ['/v1/cache?namespace=shared', 'DELETE'], ['/v1/cache', 'DELETE']] as const) {
+      const refused = await raw(gateway, path, { method, headers: asTenant });
+      expect(refused.status, `${method} ${path}`).toBe(403);
+      expect((refused.json as { error: { type: string; message: string } }).error).toMatchObject({ type: 'permission_error', message: expect.stringMatching(/master key/) });
+    }
+    const stats = await raw(gateway, '/v1/cache/stats', { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    expect(stats.status).toBe(200);
+    expect((stats.json as { object: string }).object).toBe('cache.stats');
+  });
+
   it('creates an org, a team in it and a key in the team; the secret is shown once, never its hash', async () => {
     const org = await admin('POST', '/orgs', { name: 'acme', budget: { usd: 100, period: 'monthly' }, metadata: { cost_center: 'cc-1' } });
     expect(org.status).toBe(201);

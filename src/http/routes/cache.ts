@@ -1,12 +1,20 @@
 /**
  * Cache operations: `GET /v1/cache/stats` (what the store holds, this instance's hits and misses
- * and what they saved) and `DELETE /v1/cache` (everything, `?namespace=`, or `?key=`).
+ * and what they saved) and `DELETE /v1/cache` (everything, `?namespace=`, or `?key=`). They act on
+ * every tenant's entries, so with a master key set they take the master key, not a virtual key.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ResponseCache } from '../../cache/response-cache.js';
 import { GatewayError } from '../../gateway/errors.js';
 
-export function cacheRoutes(app: FastifyInstance, { cache, inFlight }: { cache: ResponseCache; inFlight: () => number }): void {
+interface CacheRoutesOptions {
+  cache: ResponseCache;
+  inFlight: () => number;
+  /** A master key is configured: only it may use these endpoints. */
+  masterKeySet: boolean;
+}
+
+export function cacheRoutes(app: FastifyInstance, { cache, inFlight, masterKeySet }: CacheRoutesOptions): void {
   const stats = async () => {
     const store = await storeCall(() => cache.store.stats());
     const semantic = cache.semantic ? await cache.semantic.stats() : { entries: 0, bytes: 0 };
@@ -46,11 +54,19 @@ export function cacheRoutes(app: FastifyInstance, { cache, inFlight }: { cache: 
     return { object: 'cache.deletion', deleted, ...(namespace !== undefined ? { namespace } : {}), ...(key !== undefined ? { key } : {}) };
   };
 
+  // After the enclosing scope's client-key check, which set request.principal.
+  const masterOnly = {
+    preHandler: (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
+      done(masterKeySet && !request.principal?.master ? new GatewayError('access_denied', NOT_MASTER_MESSAGE) : undefined);
+    },
+  };
   for (const prefix of ['/v1', '']) {
-    app.get(`${prefix}/cache/stats`, stats);
-    app.delete(`${prefix}/cache`, remove);
+    app.get(`${prefix}/cache/stats`, masterOnly, stats);
+    app.delete<{ Querystring: Record<string, unknown> }>(`${prefix}/cache`, masterOnly, remove);
   }
 }
+
+const NOT_MASTER_MESSAGE = 'The cache endpoints act on every tenant\'s entries and take the master key, not a virtual key. Send it as "Authorization: Bearer <master key>".';
 
 /** A maintenance call the store could not make (Redis down) is a 503 the caller can retry. */
 async function storeCall<T>(call: () => Promise<T>): Promise<T> {
