@@ -299,6 +299,51 @@ describe('messagesCacheKey', () => {
     expect(mkey({ ...body, ...change })).not.toBe(mkey(body));
   });
 
+  it('keeps the canonical form of a string-content body (existing entries still match)', () => {
+    const expected = sha256('["v1","messages","team-a","claude",{"max_tokens":256,"messages":[{"content":"Hi","role":"user"}],"system":"Be brief."}]');
+    expect(mkey({ ...body, system: 'Be brief.' })).toBe(expected);
+  });
+
+  describe('content normalisation (as for chat)', () => {
+    const text = (t: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ type: 'text', text: t, ...extra });
+    const withContent = (content: unknown, role = 'user'): object => ({ model: 'm', max_tokens: 10, messages: [{ role, content }] });
+
+    it('treats a message content of one plain text block as its string', () => {
+      expect(mkey(withContent([text('norm A')]))).toBe(mkey(withContent('norm A')));
+      expect(mkey(withContent([{ text: 'norm A', type: 'text' }], 'assistant'))).toBe(mkey(withContent('norm A', 'assistant')));
+      expect(mkey(withContent([text('norm A', { extra: undefined })]))).toBe(mkey(withContent('norm A')));
+      const turns = [{ role: 'user', content: 'a' }, { role: 'assistant', content: [text('b')] }, { role: 'user', content: [text('c')] }];
+      const strings = [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }];
+      expect(mkey({ ...body, messages: turns })).toBe(mkey({ ...body, messages: strings }));
+    });
+
+    it('treats a system of one plain text block as its string', () => {
+      expect(mkey({ ...body, system: [text('Be brief.')] })).toBe(mkey({ ...body, system: 'Be brief.' }));
+      expect(mkey({ ...body, system: [text('Be brief.')] })).not.toBe(mkey(body));
+    });
+
+    it('keeps a text block that carries cache_control or citations (while a plain one collapses)', () => {
+      expect(mkey(withContent([text('norm A')]))).toBe(mkey(withContent('norm A')));
+      const cached = text('norm A', { cache_control: { type: 'ephemeral' } });
+      expect(mkey(withContent([cached]))).not.toBe(mkey(withContent('norm A')));
+      expect(mkey({ ...body, system: [{ ...cached, text: 'Be brief.' }] })).not.toBe(mkey({ ...body, system: 'Be brief.' }));
+      expect(mkey(withContent([text('norm A', { citations: null })]))).not.toBe(mkey(withContent('norm A')));
+      expect(mkey(withContent([text('norm A', { citations: [] })]))).not.toBe(mkey(withContent('norm A')));
+    });
+
+    it('does not join several text blocks, and keeps other blocks as they are', () => {
+      expect(mkey(withContent([text('norm'), text(' A')]))).not.toBe(mkey(withContent('norm A')));
+      expect(mkey({ ...body, system: [text('Be'), text(' brief.')] })).not.toBe(mkey({ ...body, system: 'Be brief.' }));
+      const image = { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } };
+      expect(mkey(withContent([image]))).not.toBe(mkey(withContent('https://example.com/a.png')));
+      expect(mkey(withContent([{ type: 'tool_result', tool_use_id: 't1', content: 'norm A' }]))).not.toBe(mkey(withContent('norm A')));
+    });
+
+    it('keeps null as given on Anthropic message members (no OpenAI null-as-absent there)', () => {
+      expect(mkey({ ...body, messages: [{ role: 'user', content: 'Hi', name: null }] })).not.toBe(mkey(body));
+    });
+  });
+
   it('keys on the anthropic-beta header, and never equals a chat key of the same group', () => {
     expect(mkey(body, 'interleaved-thinking-2025-05-14')).not.toBe(mkey(body));
     const asChat = chatCacheKey({ model: 'x', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 256 }, { ...MESSAGES, kind: 'chat' });

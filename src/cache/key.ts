@@ -9,9 +9,10 @@
  * - Fields listed in IGNORED_CHAT_FIELDS / IGNORED_EMBEDDINGS_FIELDS are left out.
  * - `null` equals absent for the known optional fields below (request and message level), as in
  *   OpenAI's API. Unknown fields and nested values keep `null` as given.
- * - A message `content` that is one part with only `type: 'text'` and a string `text` equals that
- *   string. Several text parts are not joined (how parts are separated is the provider's choice),
- *   and a part with any other member (e.g. `cache_control`) stays a part.
+ * - A message `content` (and, on Anthropic Messages, the top-level `system`) that is one part with
+ *   only `type: 'text'` and a string `text` equals that string. Several text parts are not joined
+ *   (how parts are separated is the provider's choice), and a part with any other member (e.g.
+ *   `cache_control`, `citations`) stays a part.
  *
  * Deliberately not normalised: defaults (absent `temperature` ≠ `temperature: 1`, because each
  * provider's default differs and the group may span providers), `stop: "x"` vs `["x"]`, embeddings
@@ -80,7 +81,8 @@ export function chatCacheKey(request: ChatRequest, input: CacheKeyInput): string
 /**
  * A stable hex SHA-256 key for an Anthropic Messages request (the body as the client sent it:
  * Anthropic's own fields, unknown ones included) and the `anthropic-beta` header, which can change
- * the answer. Messages keys never equal chat keys (the kind is hashed in).
+ * the answer. Messages keys never equal chat keys (the kind is hashed in). `messages[].content` and
+ * `system` are normalised as chat content is: one plain text block equals its string.
  */
 export function messagesCacheKey(body: object, beta: string | undefined, input: CacheKeyInput): string {
   const canonical = encodeObject(body as Record<string, unknown>, encodeMessagesField);
@@ -113,12 +115,14 @@ function encodeAnyField(_key: string, value: unknown): string | undefined {
 function encodeChatField(key: string, value: unknown): string | undefined {
   if (IGNORED_CHAT.has(key)) return undefined;
   if (value === null && NULLABLE_CHAT_FIELDS.has(key)) return undefined;
-  if (key === 'messages' && Array.isArray(value)) return encodeMessages(value);
+  if (key === 'messages' && Array.isArray(value)) return encodeMessages(value, encodeMessageField);
   return encodeValue(value);
 }
 
 function encodeMessagesField(key: string, value: unknown): string | undefined {
   if (IGNORED_MESSAGES.has(key)) return undefined;
+  if (key === 'messages' && Array.isArray(value)) return encodeMessages(value, encodeAnthropicMessageField);
+  if (key === 'system') return encodeContent(value);
   return encodeValue(value);
 }
 
@@ -128,21 +132,36 @@ function encodeEmbeddingsField(key: string, value: unknown): string | undefined 
   return encodeValue(value);
 }
 
+/** A member of an OpenAI chat message. */
 function encodeMessageField(key: string, value: unknown): string | undefined {
   if (value === null && NULLABLE_MESSAGE_FIELDS.has(key)) return undefined;
-  if (key === 'content' && Array.isArray(value)) {
+  if (key === 'content') return encodeContent(value);
+  return encodeValue(value);
+}
+
+/**
+ * A member of an Anthropic message: only the content is normalised. OpenAI's null-as-absent
+ * message fields do not apply (Anthropic messages have none; an unknown field keeps its null).
+ */
+function encodeAnthropicMessageField(key: string, value: unknown): string | undefined {
+  return key === 'content' ? encodeContent(value) : encodeValue(value);
+}
+
+/** A content value (a message's `content`, Anthropic's `system`): a sole plain text part as its string. */
+function encodeContent(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
     const text = soleText(value);
     if (text !== undefined) return JSON.stringify(text);
   }
   return encodeValue(value);
 }
 
-function encodeMessages(messages: unknown[]): string {
+function encodeMessages(messages: unknown[], encodeField: FieldEncoder): string {
   let out = '[';
   for (let i = 0; i < messages.length; i++) {
     if (i > 0) out += ',';
     const message = messages[i];
-    out += isRecord(message) ? encodeObject(message, encodeMessageField) : (encodeValue(message) ?? 'null');
+    out += isRecord(message) ? encodeObject(message, encodeField) : (encodeValue(message) ?? 'null');
   }
   return out + ']';
 }
