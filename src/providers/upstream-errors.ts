@@ -31,10 +31,10 @@ export interface UpstreamErrorHints {
 
 export function upstreamStatusError(status: number, detail: UpstreamErrorDetail, headers: Record<string, HeaderValue>, provider: string, hints: UpstreamErrorHints = {}): GatewayError {
   if (status === 401 || status === 403 || hints.credentials) {
-    const reason = detail.message ? `: ${redactSecrets(detail.message)}` : '.';
+    // No upstream code on it: the provider's `invalid_api_key` would read as the client's key being wrong.
+    const reason = detail.message ? `: ${redactSecrets(detail.message).replace(/[.\s]*$/, '.')}` : '.';
     return new GatewayError('upstream_error', `The upstream provider "${provider}" refused the gateway's credentials (HTTP ${status})${reason} Check this provider's credentials (${hints.credentialKeys ?? 'api_key'}) in the gateway configuration.`, {
       provider,
-      upstreamCode: detail.code,
       sameTargetRetryable: false,
     });
   }
@@ -67,7 +67,8 @@ export function upstreamStatusError(status: number, detail: UpstreamErrorDetail,
 /** Masks anything that looks like an API key (even a provider's own masked echo of one). */
 export function redactSecrets(text: string): string {
   return text
-    .replace(/\b(?:sk|pk|rk|key|api[-_]?key)[-_][A-Za-z0-9_*.\-…]{4,}/gi, '[redacted]')
+    // A key's dots are part of it (masked echoes: `sk-abc...xyz`); a sentence's full stop after it is not.
+    .replace(/\b(?:sk|pk|rk|key|api[-_]?key)[-_][A-Za-z0-9_*.\-…]{4,}/gi, (key) => `[redacted]${/\.+$/.exec(key)?.[0] ?? ''}`)
     .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, '[redacted]') // Google API keys
     .replace(/\b(?:AKIA|ASIA)[0-9A-Z]{12,}/g, '[redacted]'); // AWS access key ids
 }

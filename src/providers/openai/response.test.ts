@@ -64,8 +64,12 @@ describe('upstreamHttpError: client errors (4xx)', () => {
 
   it("401: the gateway's provider key is wrong, not the client's: a retryable 502 that reveals no part of the key", () => {
     const error = upstreamHttpError(401, fixture('error-401-invalid-api-key.json'), {}, 'openai');
-    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, upstreamCode: 'invalid_api_key', provider: 'openai' });
-    expect(error.message).toMatch(/^The upstream provider "openai" refused the gateway's credentials \(HTTP 401\): Incorrect API key provided: \[redacted\]/);
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'openai' });
+    // The provider's `invalid_api_key` is not passed on: the client would take it for its own key's.
+    expect(toOpenAIErrorBody(error).error).toMatchObject({ type: 'api_error', code: 'upstream_error' });
+    expect(error.message).toBe(
+      'The upstream provider "openai" refused the gateway\'s credentials (HTTP 401): Incorrect API key provided: [redacted]. You can find your API key at https://platform.openai.com/account/api-keys. Check this provider\'s credentials (api_key) in the gateway configuration.',
+    );
     expect(error.message).not.toMatch(/sk-|2aQA/);
   });
 
