@@ -31,6 +31,9 @@ import { startHealthProbes } from './routing/health/probes.js';
 import { ModelRegistry } from './routing/models.js';
 import { Router } from './routing/router.js';
 
+/** After the grace period, how long shutdown waits for cut requests to be settled before flushing. */
+const SETTLE_WAIT_MS = 5_000;
+
 export interface RunningGateway {
   app: FastifyInstance;
   url: string;
@@ -113,6 +116,9 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       await app.close();
       clearTimeout(force);
       clearInterval(idle);
+      // Connections cut at the end of the grace period settle a moment later (a billed stream may
+      // drain its upstream first): their spend rows and log entries must reach the writers below.
+      await observers.metrics.whenSettled(SETTLE_WAIT_MS);
       await closeTransport();
       await cache.close();
       stopRetention?.();

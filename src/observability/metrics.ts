@@ -104,6 +104,9 @@ export class Metrics {
   /** Requests begun and not yet settled, by route; streams open. Read when scraped. */
   readonly #inFlight = new Map<string, number>();
   #streams = 0;
+  /** Requests begun and not yet settled, counted with metrics on or off: shutdown waits for them. */
+  #unsettled = 0;
+  #idleWaiters: Array<() => void> = [];
   /** Bound series per (route, model, provider, upstream model, status, cache): an update is then an addition. */
   readonly #series = new Map<string, Series>();
   readonly #spend = new Map<string, SpendSeries>();
@@ -153,8 +156,26 @@ export class Metrics {
 
   /** A request began (paired with record()). */
   begin(route: string): void {
+    this.#unsettled++;
     if (!this.enabled) return;
     this.#inFlight.set(route, (this.#inFlight.get(route) ?? 0) + 1);
+  }
+
+  /**
+   * Resolves once every request begun has been settled (its spend row and log entry handed on),
+   * or after `timeoutMs`: shutdown calls it before flushing the writers, so a stream cut at the
+   * end of the grace period is still recorded.
+   */
+  whenSettled(timeoutMs: number): Promise<void> {
+    if (this.#unsettled === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** A streamed answer began sending (paired with streamEnded()). */
@@ -168,6 +189,7 @@ export class Metrics {
 
   /** A request ended; `begun` says whether begin() counted it in flight. */
   record(outcome: RequestOutcome, begun = false): void {
+    if (begun && --this.#unsettled === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
     if (!this.enabled) return;
     const { route, model, provider, upstreamModel, cache } = outcome;
     if (begun) this.#inFlight.set(route, (this.#inFlight.get(route) ?? 1) - 1);

@@ -5,6 +5,7 @@
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-upstream.js';
@@ -93,6 +94,32 @@ describe('graceful shutdown', () => {
     expect(chunks.some((c) => c.choices[0]?.finish_reason)).toBe(false);
     expect(gateway.logs().map((l) => l.msg)).toContain('shutdown grace period over: closing remaining connections');
     await fake.waitForAbort(2000);
+  });
+
+  it('records a stream cut at the end of the grace period before it flushes the request log', async () => {
+    const database = join(dir, 'cut.db');
+    const gateway = await startGateway(`
+server: { shutdown_grace_ms: 300 }
+storage: { url: "sqlite://${database}" }
+providers:
+  slow: { type: mock, tokens_per_second: 2.5 }
+models:
+  slow-mock: { targets: [ { provider: slow, model: mock } ] }
+`);
+    const requestId = `cut-at-shutdown-${Date.now()}`;
+    const stream = await sdk(gateway).chat.completions.create({ model: 'slow-mock', messages: [{ role: 'user', content: PROMPT }], stream: true }, { headers: { 'x-request-id': requestId } });
+    try {
+      for await (const _ of stream) gateway.process.kill('SIGTERM');
+    } catch {
+      // the connection was closed under the stream: expected
+    }
+    expect(await gateway.exited).toBe(0);
+    const sqlite = new BetterSqlite3(database, { readonly: true });
+    try {
+      expect(sqlite.prepare('select model, status from request_log where request_id = ?').all(requestId)).toEqual([{ model: 'slow-mock', status: 499 }]);
+    } finally {
+      sqlite.close();
+    }
   });
 });
 
