@@ -13,7 +13,7 @@ runCli(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`switchyard: ${describeCliError(err)}\n`);
+    process.stderr.write(`switchyard: ${describeCliError(err, process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace')}\n`);
     process.exitCode = 1;
   },
 );

@@ -21,8 +21,9 @@ const USAGE = `Usage:
   switchyard --version | --help
 
 Environment: HOST, PORT (listen address), LOG_LEVEL, SWITCHYARD_CONFIG, SWITCHYARD_MASTER_KEY,
-OPENAI_API_KEY (the embedded default adds an "openai" provider when set); the admin commands
-read SWITCHYARD_URL (default http://localhost:8080) and SWITCHYARD_MASTER_KEY.`;
+DATABASE_URL, REDIS_URL; OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY (the embedded default
+adds an "openai", "anthropic" or "gemini" provider for each one set); the admin commands read
+SWITCHYARD_URL (default http://localhost:8080) and SWITCHYARD_MASTER_KEY.`;
 
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // The admin commands parse their own options.
@@ -37,12 +38,13 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  const [command, sub, file] = positionals;
+  const [command, sub, file, ...extra] = positionals;
   if (values.help || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   if (command === undefined || command === 'start') {
+    if (sub !== undefined) throw new UsageError(`start takes no arguments, got: ${positionals.slice(1).join(' ')} (a config file goes after --config)`);
     const loaded = await resolveConfig(values.config, env);
     // The gateway's modules load only for `start`: the admin commands stay quick to launch.
     const { exitOnSignals, startGateway } = await import('../server.js');
@@ -50,6 +52,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     return -1; // keep running
   }
   if (command === 'config' && sub === 'check') {
+    if (extra.length > 0 || (file !== undefined && values.config !== undefined)) throw new UsageError('config check takes one FILE');
     const path = file ?? values.config;
     if (!path) throw new UsageError('config check needs a FILE');
     const loaded = await loadConfigFile(path, env);
@@ -68,15 +71,19 @@ async function resolveConfig(flag: string | undefined, env: NodeJS.ProcessEnv): 
 
 export class UsageError extends Error {}
 
-export function describeCliError(err: unknown): string {
+export function describeCliError(err: unknown, debug = false): string {
   if (err instanceof ConfigError) return err.message;
   if (err instanceof UsageError) return `${err.message}\n\n${USAGE}`;
   if (err instanceof Error && err.name === 'StorageUnavailableError') return err.message;
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === 'EADDRINUSE') return `cannot listen: the address is already in use (${(err as Error).message}). Set PORT or server.port.`;
   if (code === 'EACCES') return `cannot listen: permission denied (${(err as Error).message}).`;
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${(err as Error).message}\n\n${USAGE}`;
-  return `switchyard failed to start: ${(err as Error)?.stack ?? String(err)}`;
+  if (code === 'EADDRNOTAVAIL') return `cannot listen: no network interface here has that address (${(err as Error).message}). Set HOST or server.host to one of this machine's addresses, or 0.0.0.0.`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `cannot listen: the host name does not resolve (${(err as Error).message}). Set HOST or server.host to an address or a name this machine resolves.`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `${(err as Error).message}\n\n${USAGE}`;
+  // Anything else is unexpected: its message, and the stack only when asked for (it helps a bug report).
+  const message = err instanceof Error ? err.message : String(err);
+  return debug ? `switchyard failed to start: ${(err as Error)?.stack ?? message}` : `switchyard failed to start: ${message} (LOG_LEVEL=debug shows where)`;
 }
 
 function packageVersion(): string {
