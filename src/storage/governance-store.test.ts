@@ -450,6 +450,23 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
       expect(await store.listRequests()).toHaveLength(2);
     });
 
+    it('reports costs to the nano-dollar, without the float noise of the sums (in memory and in SQL)', async () => {
+      // 0.1 + 0.2 is 0.30000000000000004 in binary floats: k1's are added in one batch (in memory), k2's by an upsert (in SQL).
+      await store.writeSpend([request({ cost_usd: 0.1 }), request({ cost_usd: 0.2 })], randomUUID());
+      await store.writeSpend([request({ key_id: 'k2', cost_usd: 0.1 })], randomUUID());
+      await store.writeSpend([request({ key_id: 'k2', cost_usd: 0.2 })], randomUUID());
+      // A fraction of a micro-dollar is kept (one token at $0.15 per 1M, and a cost as governance/cost.ts computes one: 0.00021869999999999998).
+      await store.writeSpend([request({ key_id: 'k3', cost_usd: 0.00000015 }), request({ key_id: 'k3', cost_usd: (1234 * 0.15 + 56 * 0.6) / 1e6 })], randomUUID());
+      const day = { from: '2026-03-01', to: '2026-03-01' };
+      expect((await store.spendReport({ group_by: 'key', ...day })).map((r) => [r.group, r.cost_usd])).toEqual([
+        ['k1', 0.3],
+        ['k2', 0.3],
+        ['k3', 0.00021885],
+      ]);
+      expect((await store.spendReport({ group_by: 'day', ...day })).map((r) => [r.group, r.cost_usd])).toEqual([['2026-03-01', 0.60021885]]);
+      expect((await store.spendReport({ group_by: 'tag', ...day })).map((r) => [r.group, r.cost_usd])).toEqual([['env:prod', 0.60021885]]);
+    });
+
     it('writes a spend batch all or nothing', async () => {
       const broken = request({ request_id: null as unknown as string });
       await expect(store.writeSpend([request({}), broken], randomUUID())).rejects.toThrow();

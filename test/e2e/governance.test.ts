@@ -128,6 +128,9 @@ describe('admin API', () => {
     const entries = (audit.json as { data: { action: string; actor: string; before: unknown; after: unknown }[] }).data;
     expect(entries.map((e) => e.action)).toEqual(['key.update', 'key.create']);
     expect(entries[0]).toMatchObject({ actor: 'master', before: { limits: null }, after: { limits: { rpm: 5 } } });
+    // The snapshots' times are ISO strings, as everywhere in the admin API.
+    const iso = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(entries[0]).toMatchObject({ at: iso, before: { created_at: iso, updated_at: iso }, after: { created_at: iso, updated_at: iso } });
     expect(audit.text).not.toMatch(/key_hash|previous_hash/);
   });
 

@@ -5,8 +5,8 @@ import { day } from '../../../governance/periods.js';
 import { GatewayError } from '../../../gateway/errors.js';
 import { Readable } from 'node:stream';
 import type { GovernanceStore, RequestQuery, RequestRecord } from '../../../storage/governance-store.js';
-import { SPEND_GROUPS } from '../../../storage/spend.js';
-import { parseInput, present } from './schemas.js';
+import { fromNanos, roundUsd, SPEND_GROUPS, toNanos } from '../../../storage/spend.js';
+import { parseInput, presentAuditEntry } from './schemas.js';
 
 export { SPEND_GROUPS };
 
@@ -79,13 +79,14 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
     const rows = await store.spendReport({ ...query, from, to });
     // A request with several tags is in several tag rows: the total comes from the untagged rollup.
     const totalRows = query.group_by === 'tag' ? await store.spendReport({ group_by: 'day', from, to }) : rows;
-    const total = totalRows.reduce((sum, row) => sum + row.cost_usd, 0);
+    // Rows' costs are to the nano-dollar: summed as integer nano-dollars, the total is exact (no float noise).
+    const total = fromNanos(totalRows.reduce((sum, row) => sum + toNanos(row.cost_usd), 0));
     return { object: 'spend_report', group_by: query.group_by, from, to, total_cost_usd: total, data: rows };
   });
 
   app.get('/audit', async (request) => {
     const entries = await store.listAudit(parseInput(auditQuery, request.query));
-    return { object: 'list', data: entries.map((entry) => present(entry)), ...nextPage(entries) };
+    return { object: 'list', data: entries.map((entry) => presentAuditEntry(entry)), ...nextPage(entries) };
   });
 
   app.get('/logs', async (request, reply) => {
@@ -136,9 +137,9 @@ function toRequestQuery({ status, ...filters }: LogsFilters): RequestQuery {
   return status.endsWith('xx') ? { ...filters, status_class: Number(status[0]) } : { ...filters, status: Number(status) };
 }
 
-/** A row as the API shows it: its time in ISO form. */
+/** A row as the API shows it: its time in ISO form, its cost to the nano-dollar (as x-switchyard-cost-usd gave it). */
 function presentRow(row: RequestRecord): Record<string, unknown> {
-  return { ...row, at: new Date(row.at).toISOString() };
+  return { ...row, at: new Date(row.at).toISOString(), cost_usd: row.cost_usd === null ? null : roundUsd(row.cost_usd) };
 }
 
 /** Newest first: the next page starts before the last id shown. */

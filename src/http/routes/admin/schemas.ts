@@ -107,4 +107,16 @@ export function present<R extends object>(record: R): Record<string, unknown> {
   return shown;
 }
 
+/**
+ * An audit entry as the API shows it: like any record, and so are its `before` and `after`
+ * snapshots (the records as they were), times as ISO strings at both levels.
+ */
+export function presentAuditEntry<E extends { before: unknown; after: unknown }>(entry: E): Record<string, unknown> {
+  return { ...present(entry), before: presentSnapshot(entry.before), after: presentSnapshot(entry.after) };
+}
+
+function presentSnapshot(snapshot: unknown): unknown {
+  return typeof snapshot === 'object' && snapshot !== null && !Array.isArray(snapshot) ? present(snapshot) : snapshot;
+}
+
 export type ShownKey = Omit<KeyRecord, 'key_hash' | 'previous_hash'>;
