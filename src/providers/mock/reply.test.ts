@@ -1,6 +1,9 @@
 import { countTokens } from 'gpt-tokenizer';
 import { describe, expect, it } from 'vitest';
 import type { ChatRequest, ToolDefinition } from '../../gateway/types.js';
+import { IMAGE_TOKENS_ESTIMATE, estimateInputTokens } from '../../formats/anthropic-messages/count-tokens.js';
+import { decodeMessagesRequest } from '../../formats/anthropic-messages/decode-request.js';
+import type { CountTokensRequest } from '../../providers/anthropic/api.js';
 import { countPromptTokens, messageText, planReply, sampleFromSchema } from './reply.js';
 
 const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({ model: 'mock', messages: [{ role: 'user', content }], ...extra });
@@ -219,6 +222,121 @@ describe('planReply: usage', () => {
     const reply = planReply(ask('count me'));
     expect(reply.usage.completion_tokens).toBe(countTokens(reply.pieces.join('')));
     expect(reply.usage.total_tokens).toBe(reply.usage.prompt_tokens + reply.usage.completion_tokens);
+  });
+});
+
+describe('planReply: prompt tokens are what /v1/messages/count_tokens estimates', () => {
+  // A 1×1 PNG, as the SDK would send it.
+  const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+  const billed = (body: CountTokensRequest): number => planReply(decodeMessagesRequest(body)).usage.prompt_tokens;
+  const counted = (body: CountTokensRequest): number => estimateInputTokens(decodeMessagesRequest(body));
+  const user = (content: CountTokensRequest['messages'][number]['content']): CountTokensRequest => ({ model: 'mock', messages: [{ role: 'user', content }] });
+
+  it('bills a base64 image at the flat estimate, as count_tokens does (1607, not 7)', () => {
+    const body = user([{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } }, { type: 'text', text: 'what' }]);
+    expect(billed(body)).toBe(3 + 3 + countTokens('what') + IMAGE_TOKENS_ESTIMATE);
+    expect(billed(body)).toBe(counted(body));
+  });
+
+  it('bills URL and Files API images at the flat estimate each', () => {
+    const body = user([
+      { type: 'text', text: 'Compare' },
+      { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+      { type: 'image', source: { type: 'file', file_id: 'file_011CNha8iCJcU1wXNR6q4V8w' } },
+    ]);
+    expect(billed(body)).toBe(3 + 3 + countTokens('Compare') + 2 * IMAGE_TOKENS_ESTIMATE);
+    expect(billed(body)).toBe(counted(body));
+  });
+
+  it('bills images inside a tool result (they follow as a user message)', () => {
+    const body: CountTokensRequest = {
+      model: 'mock',
+      messages: [
+        { role: 'user', content: 'Take a screenshot' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'screenshot', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: 'done' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } }] }] },
+      ],
+    };
+    const withoutImage = { ...body, messages: [...body.messages.slice(0, 2), { role: 'user' as const, content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: 'done' }] }] }] };
+    // The image costs its estimate plus the framing of the user message it travels in.
+    expect(billed(body) - billed(withoutImage)).toBe(3 + IMAGE_TOKENS_ESTIMATE);
+    expect(billed(body)).toBe(counted(body));
+  });
+
+  it('bills documents and other non-text blocks as their JSON', () => {
+    const document = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The grass is green. The sky is blue.' }, title: 'Facts' };
+    const body = user([document, { type: 'text', text: 'What color is the grass?' }]);
+    expect(billed(body)).toBe(3 + 3 + countTokens('What color is the grass?') + countTokens(JSON.stringify(document)));
+    expect(billed(body)).toBe(counted(body));
+    const pdf = user([{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } }, { type: 'text', text: 'Summarize' }]);
+    expect(billed(pdf)).toBe(counted(pdf));
+  });
+
+  it('bills thinking and redacted thinking blocks of earlier turns', () => {
+    const body: CountTokensRequest = {
+      model: 'mock',
+      messages: [
+        { role: 'user', content: 'What is 27 * 453?' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking: '27 * 453 = 10,800 + 1,350 + 81.', signature: 'EqQB' },
+            { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix' },
+            { type: 'text', text: '12,231' },
+          ],
+        },
+        { role: 'user', content: 'Thanks' },
+      ],
+    };
+    const plain = { ...body, messages: [body.messages[0]!, { role: 'assistant' as const, content: '12,231' }, body.messages[2]!] };
+    expect(billed(body) - billed(plain)).toBe(countTokens('27 * 453 = 10,800 + 1,350 + 81.') + countTokens('EmwKAhgBEgy3va3pzix'));
+    expect(billed(body)).toBe(counted(body));
+  });
+
+  it('matches on system blocks, tools, tool calls and mixed content together', () => {
+    const body: CountTokensRequest = {
+      model: 'mock',
+      system: [{ type: 'text', text: 'You are terse.' }, { type: 'text', text: 'Answer in French.', cache_control: { type: 'ephemeral' } }],
+      tools: [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Weather here?' }, { type: 'image', source: { type: 'url', url: 'https://example.com/street.jpg' } }] },
+        { role: 'assistant', content: [{ type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'toolu_2', name: 'get_weather', input: { city: 'Paris' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_2', content: '18 °C', is_error: false }, { type: 'text', text: 'And tomorrow?' }] },
+      ],
+    };
+    expect(billed(body)).toBe(counted(body));
+    expect(billed(body)).toBeGreaterThan(IMAGE_TOKENS_ESTIMATE);
+  });
+
+  it('counts the same way on /v1/chat/completions: image_url parts flat, other parts as JSON, empty tools as nothing', () => {
+    const audio = { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } };
+    const request: ChatRequest = {
+      model: 'mock',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Describe' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${png}`, detail: 'low' } },
+            { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+            audio,
+            { type: 'text', text: 'both' },
+          ],
+        },
+      ],
+      tools: [],
+    };
+    expect(planReply(request).usage.prompt_tokens).toBe(3 + 3 + countTokens('Describe both') + 2 * IMAGE_TOKENS_ESTIMATE + countTokens(JSON.stringify(audio)));
+    expect(planReply(request).usage.prompt_tokens).toBe(estimateInputTokens(request));
+  });
+
+  it('answers malformed thinking_blocks on /v1/chat/completions with a 400 naming them, not a TypeError', () => {
+    for (const blocks of [{}, [null], [{ type: 'thinking', thinking: 5 }], 'text']) {
+      const request = { model: 'mock', messages: [{ role: 'assistant', content: 'x', thinking_blocks: blocks as never }, { role: 'user', content: 'y' }] };
+      expect(() => planReply(request)).toThrow(expect.objectContaining({ code: 'invalid_request', status: 400, param: 'messages[0].thinking_blocks' }));
+    }
+    const fine = { model: 'mock', messages: [{ role: 'assistant', content: 'x', thinking_blocks: [{ type: 'redacted_thinking' as const, data: 'abc' }] }, { role: 'user', content: 'y' }] };
+    expect(planReply(fine).usage.prompt_tokens).toBe(estimateInputTokens(fine));
   });
 });
 

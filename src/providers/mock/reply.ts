@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { countTokens } from '../../governance/tokens.js';
 import { GatewayError } from '../../gateway/errors.js';
+import { estimateInputTokens } from '../../formats/anthropic-messages/count-tokens.js';
 import type { ChatMessage, ChatRequest, FinishReason, ToolCall, ToolDefinition, Usage } from '../../gateway/types.js';
 import { messageText as sharedMessageText } from '../../gateway/message-text.js';
 
@@ -21,18 +22,18 @@ export function messageText(message: ChatMessage): string {
   return sharedMessageText(message, ' ');
 }
 
+/** The messages' share of the prompt tokens (no tool definitions): see planReply. */
 export function countPromptTokens(messages: ChatMessage[]): number {
-  // OpenAI's accounting: a few tokens of framing per message plus 3 to prime the reply.
-  let total = 3;
-  for (const message of messages) {
-    total += 3 + countTokens(messageText(message));
-    if (message.tool_calls) total += countTokens(JSON.stringify(message.tool_calls));
-  }
-  return total;
+  return estimateInputTokens({ model: 'mock', messages });
 }
 
 export function planReply(request: ChatRequest): MockReply {
-  const promptTokens = countPromptTokens(request.messages) + (request.tools ? countTokens(JSON.stringify(request.tools)) : 0);
+  // The mock bills exactly what `/v1/messages/count_tokens` estimates, one rule for both APIs:
+  // OpenAI's framing (3 per message, 3 to prime the reply), text parts joined, tool calls, thinking
+  // blocks, a flat 1,600 per image part (base64 or URL: never read), any other non-text part as its
+  // JSON, and non-empty `tools` as their JSON.
+  checkThinkingBlocks(request.messages);
+  const promptTokens = estimateInputTokens(request);
   const tool = chooseTool(request);
   if (tool) {
     const args = JSON.stringify(sampleFromSchema(tool.function?.parameters ?? { type: 'object' }));
@@ -60,6 +61,29 @@ export function planReply(request: ChatRequest): MockReply {
     finishReason = 'length';
   }
   return { pieces, toolCalls: [], finishReason, usage: usage(promptTokens, countTokens(text)) };
+}
+
+/**
+ * `thinking_blocks` are counted, but /v1/chat/completions does not validate them: a malformed list
+ * is a 400 naming it (as OpenAI names a bad field), not a TypeError. Looks at no strings.
+ */
+function checkThinkingBlocks(messages: ChatMessage[]): void {
+  for (let i = 0; i < messages.length; i++) {
+    const blocks: unknown = messages[i]!.thinking_blocks;
+    if (blocks === undefined || blocks === null) continue;
+    const valid =
+      Array.isArray(blocks) &&
+      blocks.every((block: unknown) => {
+        if (block === null || typeof block !== 'object') return false;
+        const { thinking, data } = block as { thinking?: unknown; data?: unknown };
+        return typeof (thinking ?? data ?? '') === 'string';
+      });
+    if (!valid) {
+      throw new GatewayError('invalid_request', `'messages[${i}].thinking_blocks' must be an array of {"type": "thinking", "thinking": string} or {"type": "redacted_thinking", "data": string} blocks.`, {
+        param: `messages[${i}].thinking_blocks`,
+      });
+    }
+  }
 }
 
 function replyText(request: ChatRequest): string {
