@@ -42,7 +42,7 @@ export class OpenAIAdapter implements ProviderAdapter {
 
   async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {
     const text = await this.#post(this.#chatUrl(ctx.upstreamModel), buildChatBody(this.#forUpstream(request, ctx.upstreamModel), ctx.upstreamModel, false), ctx);
-    return parseJsonBody<ChatCompletion>(text, this.id);
+    return parseJsonBody<ChatCompletion>(text, this.id, 'choices');
   }
 
   async chatStream(request: ChatRequest, ctx: AttemptContext): Promise<AsyncIterable<ChatCompletionChunk>> {
@@ -60,7 +60,7 @@ export class OpenAIAdapter implements ProviderAdapter {
 
   async embeddings(request: EmbeddingsRequest, ctx: AttemptContext): Promise<EmbeddingsResponse> {
     const text = await this.#post(this.#embeddingsUrl(ctx.upstreamModel), buildEmbeddingsBody(request, ctx.upstreamModel), ctx);
-    return parseJsonBody<EmbeddingsResponse>(text, this.id);
+    return parseJsonBody<EmbeddingsResponse>(text, this.id, 'data');
   }
 
   async #post(url: string, body: string, ctx: AttemptContext): Promise<string> {

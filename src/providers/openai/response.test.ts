@@ -9,7 +9,7 @@ const fixture = (name: string): string => readFileSync(new URL(`./__fixtures__/$
 describe('parseJsonBody', () => {
   it('returns a recorded chat.completion unchanged, every field kept', () => {
     const text = fixture('chat-completion.json');
-    const completion = parseJsonBody<ChatCompletion>(text, 'openai');
+    const completion = parseJsonBody<ChatCompletion>(text, 'openai', 'choices');
     expect(completion).toEqual(JSON.parse(text));
     expect(completion.choices[0]!.message.content).toBe('Bonjour ! こんにちは 👋 Ça va ?');
     expect(completion.usage).toMatchObject({ prompt_tokens: 19, completion_tokens: 12, total_tokens: 31 });
@@ -18,30 +18,49 @@ describe('parseJsonBody', () => {
   });
 
   it('keeps tool calls of a recorded tool-call completion', () => {
-    const completion = parseJsonBody<ChatCompletion>(fixture('chat-completion-tool-calls.json'), 'openai');
+    const completion = parseJsonBody<ChatCompletion>(fixture('chat-completion-tool-calls.json'), 'openai', 'choices');
     expect(completion.choices[0]!.finish_reason).toBe('tool_calls');
     const call = completion.choices[0]!.message.tool_calls![0]!;
     expect(call.id).toBe('call_Qm3vX8kTzR1pL6nY4wJ2sB9d');
     expect(JSON.parse(call.function.arguments)).toEqual({ location: 'Paris, France', unit: 'celsius' });
   });
 
+  const failure = (text: string, list: 'choices' | 'data'): unknown => {
+    try {
+      parseJsonBody(text, 'vllm', list);
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  };
+
   it.each([
     ['an HTML page', fixture('error-502-bad-gateway.html')],
     ['truncated JSON', fixture('chat-completion.json').slice(0, 200)],
     ['an empty body', ''],
-    ['JSON null', 'null'],
-    ['a JSON string', '"ok"'],
-    ['a JSON number', '200'],
   ])('rejects %s as a retryable upstream_error (502)', (_what, text) => {
-    let error: unknown;
-    try {
-      parseJsonBody(text, 'vllm');
-    } catch (err) {
-      error = err;
-    }
+    const error = failure(text, 'choices');
     expect(error).toBeInstanceOf(GatewayError);
     expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'vllm' });
     expect((error as Error).message).toBe('The upstream provider "vllm" returned a response that is not valid JSON.');
+  });
+
+  it.each([
+    ['JSON null', 'null'],
+    ['a JSON string', '"ok"'],
+    ['a JSON number', '200'],
+    ['an array', '[]'],
+    ['an object without choices', '{"foo": 1}'],
+    ['choices that are not a list', '{"object": "chat.completion", "choices": null}'],
+  ])('rejects %s, valid JSON but no chat completion, as a retryable upstream_error (502)', (_what, text) => {
+    const error = failure(text, 'choices');
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'vllm' });
+    expect((error as Error).message).toBe('The upstream provider "vllm" returned JSON that is not a chat completion (no "choices" array).');
+  });
+
+  it('asks an embeddings answer for its data list', () => {
+    expect(failure('{"object": "list", "data": [], "model": "m"}', 'data')).toBeUndefined();
+    expect(failure(fixture('chat-completion.json'), 'data')).toMatchObject({ code: 'upstream_error', message: 'The upstream provider "vllm" returned JSON that is not an embeddings list (no "data" array).' });
   });
 });
 

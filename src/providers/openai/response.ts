@@ -6,15 +6,21 @@ import { upstreamStatusError, type HeaderValue, type UpstreamErrorDetail } from 
 
 export { redactSecrets } from '../upstream-errors.js';
 
-/** Parses a 2xx JSON body; anything unreadable is an upstream failure (502, retryable). */
-export function parseJsonBody<T>(text: string, provider: string): T {
+/**
+ * Parses a 2xx JSON body, which must be an object holding the `list` array (`choices` for a chat
+ * completion, `data` for embeddings); anything else is an upstream failure (502, retryable), not
+ * an answer to pass on.
+ */
+export function parseJsonBody<T>(text: string, provider: string, list: 'choices' | 'data'): T {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object') return withRawJson(value as T & object, text);
+    value = JSON.parse(text);
   } catch {
-    // fall through
+    throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned a response that is not valid JSON.`, { provider });
   }
-  throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned a response that is not valid JSON.`, { provider });
+  if (value !== null && typeof value === 'object' && Array.isArray((value as Record<string, unknown>)[list])) return withRawJson(value as T & object, text);
+  const kind = list === 'choices' ? 'a chat completion' : 'an embeddings list';
+  throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned JSON that is not ${kind} (no "${list}" array).`, { provider });
 }
 
 /** An upstream error status with an OpenAI-style error body → GatewayError. */
