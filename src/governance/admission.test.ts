@@ -390,6 +390,18 @@ describe('Admitter refusals', () => {
     });
   });
 
+  it('gives no Retry-After when the request alone could cost more than the whole budget, and says so', async () => {
+    const { admitter } = await world();
+    const who = principal(keyRecord(), teamRecord({ budget: { usd: 0.0001, period: 'daily' } }));
+    const err = await refusal(admitter.admit(ask(who)));
+    expect(err).toMatchObject({
+      code: 'budget_exceeded',
+      status: 429,
+      retryAfterMs: undefined,
+      message: 'Team "ml" has a budget of $0.0001 daily, and this request alone could cost more than that (its prompt plus max_tokens at the model\'s price). Lower max_tokens or shorten the prompt.',
+    });
+  });
+
   it('gives no Retry-After for a spent total budget', async () => {
     const { admitter } = await world();
     const who = principal(keyRecord({ budget: { usd: 0.001, period: 'total' } }));

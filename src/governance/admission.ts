@@ -317,6 +317,13 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
       const spent = state ? fromMicros(state.limit - state.remaining) : undefined;
       const resets = rule.endsAt !== undefined && Number.isFinite(rule.endsAt) ? ` It resets at ${new Date(rule.endsAt).toISOString()}.` : '';
       const spentText = spent === undefined ? '' : ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
+      if (never >= 0) {
+        // The request's own bound is over the whole budget: no reset makes room, so no Retry-After.
+        return new GatewayError(
+          'budget_exceeded',
+          `${who} has a budget of $${budget.usd} ${budget.period === 'total' ? 'in total' : budget.period}, and this request alone could cost more than that (its prompt plus max_tokens at the model's price). Lower max_tokens or shorten the prompt.`,
+        );
+      }
       return new GatewayError(
         'budget_exceeded',
         `Budget reached for ${rule.level.label}: $${budget.usd} ${budget.period === 'total' ? 'in total' : budget.period}${spentText}; this request could cost more than what is left.${resets}`,
