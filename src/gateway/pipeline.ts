@@ -55,9 +55,12 @@ export class Pipeline {
 
   /** The configured model groups the principal may use (all of them without governance). */
   visibleModels(principal: RequestContext['principal']): string[] {
-    const names = this.router.models.groupNames();
-    const admission = this.admission;
-    return admission ? names.filter((name) => admission.mayUse(principal, name)) : names;
+    return this.router.models.groupNames().filter((name) => this.mayUse(principal, name));
+  }
+
+  /** Whether the principal's levels allow the model (a group name or `<provider>/<model>`). */
+  mayUse(principal: RequestContext['principal'], model: string): boolean {
+    return this.admission?.mayUse(principal, model) ?? true;
   }
 
   /** A cache hit comes back as JSON text only (raw-json.ts `jsonTextOnly`): send it with `toJson`. */

@@ -4,7 +4,7 @@
  * every answer carries its cost; spend is recorded and reported; keys rotate and revoke.
  */
 import { request, type IncomingHttpHeaders } from 'node:http';
-import OpenAI, { AuthenticationError, PermissionDeniedError, RateLimitError } from 'openai';
+import OpenAI, { AuthenticationError, NotFoundError, PermissionDeniedError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiError, raw, sdk, type RawResponse } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
@@ -199,6 +199,10 @@ describe('virtual keys', () => {
     const listed = await sdk(gateway, key).models.list();
     expect(listed.data.map((m) => m.id)).toEqual(['other']);
     expect((await sdk(gateway, MASTER_KEY).models.list()).data.map((m) => m.id)).toEqual(['mock', 'slow', 'other']);
+    // One model by id: the same view as the list (a model the key may not use is not found).
+    expect((await sdk(gateway, key).models.retrieve('other')).id).toBe('other');
+    expect(await apiError(() => sdk(gateway, key).models.retrieve('mock'))).toBeInstanceOf(NotFoundError);
+    expect((await sdk(gateway, MASTER_KEY).models.retrieve('mock')).id).toBe('mock');
     const denied = await apiError(() => ask(sdk(gateway, key)));
     expect(denied).toBeInstanceOf(PermissionDeniedError);
     expect(denied.message).toMatch(/Key "only-other" may not use the model "mock" \(allowed: other\)/);

@@ -49,7 +49,10 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, observers, starte
   const listModels = async (request: FastifyRequest) => ({ object: 'list', data: pipeline.visibleModels(request.principal ?? undefined).map(model) });
   const getModel = async (request: FastifyRequest<{ Params: { '*': string } }>) => {
     const id = request.params['*'];
-    if (!pipeline.models.resolve(id)) throw new GatewayError('model_not_found', `The model "${id}" does not exist on this gateway.`, { param: 'model' });
+    // A model the key may not use is not shown, as in the list (and as OpenAI answers for models an account cannot see).
+    if (!pipeline.models.resolve(id) || !pipeline.mayUse(request.principal ?? undefined, id)) {
+      throw new GatewayError('model_not_found', `The model "${id}" does not exist on this gateway.`, { param: 'model' });
+    }
     return model(id);
   };
 
