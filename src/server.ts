@@ -5,7 +5,8 @@
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, type LoadedConfig } from './config/load.js';
-import { LOG_LEVELS, type Config } from './config/schema.js';
+import type { Config } from './config/schema.js';
+import { withEnvOverrides } from './config/env-overrides.js';
 import { createResponseCache } from './cache/setup.js';
 import { embedThrough } from './gateway/embed-call.js';
 import { Pipeline } from './gateway/pipeline.js';
@@ -147,25 +148,6 @@ export function exitOnSignals(gateway: RunningGateway): void {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-}
-
-/** HOST / PORT / LOG_LEVEL in the environment override the file (DESIGN.md §4); bad values are errors. */
-function withEnvOverrides(config: Config, env: NodeJS.ProcessEnv): Config {
-  const problems: string[] = [];
-  let { port } = config.server;
-  if (env.PORT) {
-    const value = Number(env.PORT);
-    if (Number.isInteger(value) && value >= 0 && value < 65536) port = value;
-    else problems.push(`PORT: expected a port number from 0 to 65535, got ${JSON.stringify(env.PORT)}`);
-  }
-  let { level } = config.logging;
-  if (env.LOG_LEVEL) {
-    const value = LOG_LEVELS.find((known) => known === env.LOG_LEVEL);
-    if (value) level = value;
-    else problems.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
-  }
-  if (problems.length > 0) throw new ConfigError('environment', problems);
-  return { ...config, server: { ...config.server, host: env.HOST || config.server.host, port }, logging: { level } };
 }
 
 function printBanner(url: string, source: string, config: Config, models: ModelRegistry, governance: Governance, tracing: boolean): void {

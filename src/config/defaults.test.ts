@@ -59,13 +59,39 @@ describe('embeddedDefault', () => {
     expect(config.logging.level).toBe('debug');
   });
 
-  it('rejects an invalid PORT with a ConfigError naming the field', () => {
+  it('rejects an invalid PORT with a ConfigError naming the variable', () => {
     expect(() => embeddedDefault({ PORT: 'eighty' })).toThrow(ConfigError);
     try {
       embeddedDefault({ PORT: 'eighty' });
     } catch (err) {
-      expect((err as ConfigError).source).toBe('embedded default');
-      expect((err as ConfigError).problems[0]).toMatch(/^server\.port: /);
+      expect((err as ConfigError).source).toBe('environment');
+      expect((err as ConfigError).problems[0]).toMatch(/^PORT: /);
     }
+  });
+
+  // The same errors as with a config file (the override in env-overrides.ts), not schema wording.
+  const environmentProblems = (env: NodeJS.ProcessEnv): { source: string; problems: string[] } => {
+    try {
+      embeddedDefault(env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return { source: (err as ConfigError).source, problems: (err as ConfigError).problems };
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('reports a bad PORT or LOG_LEVEL as the environment variable, as with a config file', () => {
+    expect(environmentProblems({ PORT: 'abc' })).toEqual({ source: 'environment', problems: ['PORT: expected a port number from 0 to 65535, got "abc"'] });
+    expect(environmentProblems({ LOG_LEVEL: 'loud' })).toEqual({
+      source: 'environment',
+      problems: ['LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    });
+    expect(environmentProblems({ PORT: '70000', LOG_LEVEL: 'loud' }).problems).toHaveLength(2);
+  });
+
+  it('names the variable behind a bad DATABASE_URL or REDIS_URL', () => {
+    const { source, problems } = environmentProblems({ DATABASE_URL: 'mysql://db/sy', REDIS_URL: 'cache' });
+    expect(source).toBe('environment');
+    expect(problems).toEqual([expect.stringMatching(/^DATABASE_URL \(storage\.url\): expected sqlite:/), expect.stringMatching(/^REDIS_URL \(redis\.url\): expected redis:\/\//)]);
   });
 });

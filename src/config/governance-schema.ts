@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ttlSeconds } from './cache-schema.js';
-import { millis, numeric } from './values.js';
+import { millis, numeric, positiveMillis } from './values.js';
 
 export const UNPRICED_POLICIES = ['deny', 'allow'] as const;
 export const LIMITER_FAILURE_POLICIES = ['open', 'closed'] as const;
@@ -13,7 +13,7 @@ export const LIMITER_FAILURE_POLICIES = ['open', 'closed'] as const;
 export const governanceSchema = z
   .strictObject({
     /** How often each instance polls the database for changes made elsewhere (keys, teams, orgs, users). */
-    refresh_interval_ms: millis.default(5_000),
+    refresh_interval_ms: positiveMillis.default(5_000),
     limits: z
       .strictObject({
         /** Where limit and budget counters live; default: redis when redis.url is set, else memory. */
@@ -24,7 +24,7 @@ export const governanceSchema = z
          */
         on_redis_error: z.enum(LIMITER_FAILURE_POLICIES).default('open'),
         /** A Redis call slower than this counts as a failure (the policy above applies). */
-        redis_timeout_ms: millis.default(250),
+        redis_timeout_ms: positiveMillis.default(250),
       })
       .prefault({}),
     /**
@@ -47,7 +47,7 @@ export const governanceSchema = z
         /** Rows held in memory while the database is slow or down; beyond it they spill to a file. */
         max_queue: numeric(z.number().int().positive()).default(10_000),
         batch_size: numeric(z.number().int().positive()).default(500),
-        flush_interval_ms: millis.default(1_000),
+        flush_interval_ms: positiveMillis.default(1_000),
         /** Where rows wait while the database is down and the queue is full (JSON lines). */
         spill_path: z.string().min(1).default('./data/spend-spill.jsonl'),
       })

@@ -89,4 +89,18 @@ describe('interpolate', () => {
     interpolate(tree, { X: 'new' });
     expect(tree).toEqual(before);
   });
+
+  it('says where each unset variable was used (paths of the interpolated tree)', () => {
+    const { value, unset } = interpolate(
+      { providers: { az: { base_url: '${SY_UNSET}', api_key: 'k' } }, list: ['${GONE}', 'a', '${SY_LAT}ms'], ok: '${SET}', d: '${D:-x}' },
+      { SET: 'y' },
+    );
+    expect(value).toEqual({ providers: { az: { api_key: 'k' } }, list: ['a', 'ms'], ok: 'y', d: 'x' });
+    expect(unset).toEqual([
+      { path: ['providers', 'az', 'base_url'], names: ['SY_UNSET'] },
+      { path: ['list', 0], names: ['GONE'] },
+      // The item removed before it shifts it to index 1.
+      { path: ['list', 1], names: ['SY_LAT'] },
+    ]);
+  });
 });

@@ -9,24 +9,51 @@ export interface InterpolationResult {
   value: unknown;
   /** Variables referenced without a default and not set (they became empty). */
   missing: string[];
+  /**
+   * Where those variables were used: the path of each value (in the interpolated tree) that
+   * referenced one, with the variables. A value that came out empty was removed, so its path is
+   * where it would have been. Lets a validation error at that path name the variable.
+   */
+  unset: UnsetReference[];
+}
+
+export interface UnsetReference {
+  path: (string | number)[];
+  names: string[];
 }
 
 export function interpolate(tree: unknown, env: NodeJS.ProcessEnv): InterpolationResult {
   const missing = new Set<string>();
-  const walk = (node: unknown): unknown => {
-    if (typeof node === 'string') return interpolateString(node, env, missing);
-    if (Array.isArray(node)) return node.map(walk).filter((item) => item !== undefined);
+  const unset: UnsetReference[] = [];
+  const walk = (node: unknown, path: (string | number)[]): unknown => {
+    if (typeof node === 'string') {
+      const names = new Set<string>();
+      const value = interpolateString(node, env, names);
+      if (names.size > 0) {
+        for (const name of names) missing.add(name);
+        unset.push({ path, names: [...names] });
+      }
+      return value;
+    }
+    if (Array.isArray(node)) {
+      const out: unknown[] = [];
+      for (const item of node) {
+        const replaced = walk(item, [...path, out.length]);
+        if (replaced !== undefined) out.push(replaced);
+      }
+      return out;
+    }
     if (node !== null && typeof node === 'object') {
       const out: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(node)) {
-        const replaced = walk(value);
+        const replaced = walk(value, [...path, key]);
         if (replaced !== undefined) out[key] = replaced;
       }
       return out;
     }
     return node;
   };
-  return { value: walk(tree), missing: [...missing] };
+  return { value: walk(tree, []), missing: [...missing], unset };
 }
 
 /** A string that interpolates to nothing at all becomes undefined: the key counts as unset. */

@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, formatPath, loadConfigFile, parseConfigText } from './load.js';
+import { z } from 'zod';
+import { ConfigError, formatIssue, formatPath, loadConfigFile, parseConfigText } from './load.js';
 
 /** The problems of the ConfigError that parsing `text` throws (fails the test if none is thrown). */
 function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
@@ -31,8 +32,8 @@ describe('parseConfigText: YAML', () => {
     expect(configError.message).toMatch(/^switchyard\.yaml: invalid configuration\n {2}- YAML: /);
   });
 
-  it('rejects duplicate keys', () => {
-    expect(problemsOf('server:\n  port: 1\n  port: 2\n')).toEqual([expect.stringMatching(/^YAML: Map keys must be unique/)]);
+  it('rejects duplicate keys, naming the key, where it is and its line', () => {
+    expect(problemsOf('server:\n  port: 1\n  port: 2\n')).toEqual(['YAML: duplicate key "port" in server at line 3, column 3 (first given at line 2); a key may appear once in a mapping']);
   });
 
   it.each([
@@ -154,7 +155,7 @@ describe('parseConfigText: defaults', () => {
   });
 
   it('says a word where a number belongs is a string, not NaN', () => {
-    expect(problemsOf('server: { port: eighty }\n')).toEqual(['server.port: expected number, received string']);
+    expect(problemsOf('server: { port: eighty }\n')).toEqual(['server.port: expected a number, got "eighty"']);
   });
 
   it('reads "true" / "false" strings (what interpolation produces) as booleans', () => {
@@ -296,7 +297,7 @@ describe('parseConfigText: interpolation', () => {
     // "trailing" starts in column 65 of line 2, after two references.
     const line = 'auth: { master_key: ${A_LONG_VARIABLE_NAME}, x: ${B:-default} } trailing';
     expect(line.indexOf('trailing') + 1).toBe(65);
-    expect(problemsOf(`server: {}\n${line}\n`)).toEqual(['YAML: Unexpected scalar at node end at line 2, column 65:']);
+    expect(problemsOf(`server: {}\n${line}\n`)).toEqual(['YAML: Unexpected scalar at node end at line 2, column 65']);
   });
 
   it('warns about unset variables without a default, and a key left empty takes its default', () => {
@@ -412,6 +413,10 @@ describe('loadConfigFile', () => {
     const path = join(dir, 'does-not-exist.yaml');
     await expect(loadConfigFile(path, {})).rejects.toMatchObject({ name: 'ConfigError', source: path, problems: ['file not found'] });
   });
+
+  it('says a directory given as the config file is a directory', async () => {
+    await expect(loadConfigFile(dir, {})).rejects.toMatchObject({ name: 'ConfigError', source: dir, problems: [`${dir} is a directory, not a config file`] });
+  });
 });
 
 describe('formatPath', () => {
@@ -419,5 +424,163 @@ describe('formatPath', () => {
     expect(formatPath(['models', 'smart', 'targets', 1, 'provider'])).toBe('models.smart.targets[1].provider');
     expect(formatPath(['messages', 0, 'content', 2, 'type'])).toBe('messages[0].content[2].type');
     expect(formatPath([])).toBe('');
+  });
+});
+
+describe('parseConfigText: sizes and durations that must be positive', () => {
+  it.each([
+    ['server.body_limit', 'server: { body_limit: 0mb }'],
+    ['server.body_limit', 'server: { body_limit: "0.1b" }'],
+    ['server.body_limit', 'server: { body_limit: "0.4" }'],
+    ['upstream.max_response_bytes', 'upstream: { max_response_bytes: 0kb }'],
+    ['request_log.max_body_bytes', 'request_log: { max_body_bytes: 0gb }'],
+    ['cache.max_bytes', 'cache: { max_bytes: "0 MB" }'],
+  ])('rejects a size string that comes out below 1 byte (%s)', (path, text) => {
+    expect(problemsOf(text)).toEqual([expect.stringMatching(new RegExp(`^${path.replace('.', '\\.')}: must be at least 1 byte, got ".+" \\(0 bytes\\)$`))]);
+  });
+
+  it('still floors a fractional size that is at least 1 byte', () => {
+    expect(parseConfigText('server: { body_limit: "1.9b" }', 't.yaml', {}).config.server.body_limit).toBe(1);
+    expect(parseConfigText('server: { body_limit: 0.5kb }', 't.yaml', {}).config.server.body_limit).toBe(512);
+  });
+
+  it.each([
+    ['upstream.keep_alive_timeout_ms', 'upstream: { keep_alive_timeout_ms: 0 }'],
+    ['governance.refresh_interval_ms', 'governance: { refresh_interval_ms: 0 }'],
+    ['governance.spend.flush_interval_ms', 'governance: { spend: { flush_interval_ms: "0" } }'],
+    ['governance.limits.redis_timeout_ms', 'governance: { limits: { redis_timeout_ms: 0 } }'],
+    ['routing.health_checks.timeout_ms', 'routing: { health_checks: { timeout_ms: 0 } }'],
+    ['routing.circuit_breaker.window_ms', 'routing: { circuit_breaker: { window_ms: 0 } }'],
+  ])('rejects 0 for %s (an interval that would spin, a timeout that always fails)', (path, text) => {
+    expect(problemsOf(text)).toEqual([`${path}: must be more than 0, got 0`]);
+  });
+
+  it('keeps 0 where it means something (no limit, at once)', () => {
+    const text = 'server: { shutdown_grace_ms: 0 }\nupstream: { timeouts: { first_byte_ms: 0, total_ms: 0 } }\ngovernance: { drain_timeout_ms: 0 }\nrouting: { retry: { deadline_ms: 0 } }\n';
+    expect(() => parseConfigText(text, 't.yaml', {})).not.toThrow();
+  });
+});
+
+describe('parseConfigText: a problem caused by an unset variable names it', () => {
+  it('names the variable at the path its empty value left a problem', () => {
+    expect(problemsOf('providers: { az: { type: azure, base_url: ${SY_UNSET}, api_key: k } }')).toEqual([
+      'providers.az.base_url: is required (expected a string) (SY_UNSET is not set)',
+    ]);
+    expect(problemsOf('providers: { demo: { type: mock, latency_ms: "${SY_LAT}ms" } }')).toEqual([
+      'providers.demo.latency_ms: expected a number, got "ms" (SY_LAT is not set)',
+    ]);
+  });
+
+  it('names a variable that is set nowhere it matters only after the problems', () => {
+    expect(problemsOf('governance: { limits: { backend: redis } }\nredis: { url: ${REDIS_URL} }\n')).toEqual([
+      'governance.limits.backend: the redis limits backend needs redis.url',
+      'also, these environment variables are not set (their values came out empty): REDIS_URL (redis.url)',
+    ]);
+  });
+
+  it('says nothing of variables that are set', () => {
+    expect(problemsOf('providers: { demo: { type: mock, latency_ms: "${SY_LAT}ms" } }', { SY_LAT: '5' })).toEqual([
+      'providers.demo.latency_ms: expected a number, got "5ms"',
+    ]);
+  });
+});
+
+describe('parseConfigText: problems in words', () => {
+  it.each([
+    ['a missing required field', 'providers: { az: { type: azure } }', 'providers.az.base_url: is required (expected a string)'],
+    ['a provider without a type', 'providers: { x: { api_key: k } }', 'providers.x.type: is required (one of: openai, openai-compatible, anthropic, gemini, vertex, bedrock, azure, mock)'],
+    ['a fraction where a whole number belongs', 'server: { shutdown_grace_ms: 1.5 }', 'server.shutdown_grace_ms: expected a whole number, got 1.5'],
+    ['a negative duration', 'providers: { demo: { type: mock, latency_ms: -5 } }', 'providers.demo.latency_ms: must be 0 or more, got -5'],
+    ['a word from a default where a number belongs', 'server: { port: ${X:-abc} }', 'server.port: expected a number, got "abc"'],
+    ['a port out of range', 'server: { port: 70000 }', 'server.port: must be 65535 or less, got 70000'],
+    ['an empty value', 'server:\n  port:\n', 'server.port: expected a number, got an empty value'],
+    ['an unknown option', 'logging: { level: loud }', 'logging.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"'],
+    ['a union of a literal and a number', 'providers: { p: { type: mock } }\nmodels: { m: { targets: [ { provider: p, model: x } ], hedge: { delay_ms: soon } } }', 'models.m.hedge.delay_ms: expected "p95" or a number, got "soon"'],
+    ['a value of neither accepted type', 'server: { body_limit: true }', 'server.body_limit: expected a number or a string, got true'],
+    ['a bad URL', 'providers: { p: { type: openai, base_url: nope } }', 'providers.p.base_url: expected a URL such as https://example.com, got "nope"'],
+    ['a list where a mapping belongs', 'server: [1, 2]', 'server: expected a mapping (key: value pairs), got a list'],
+  ])('%s', (_what, text, problem) => {
+    expect(problemsOf(text)).toEqual([problem]);
+  });
+
+  it('never quotes a secret back', () => {
+    expect(problemsOf('providers: { p: { type: openai, api_key: 1234567 } }')).toEqual(['providers.p.api_key: expected a string, got a number']);
+  });
+
+  it('keeps the messages the schema gives itself', () => {
+    expect(problemsOf('server:\n  body_limit: huge\n')).toEqual(['server.body_limit: expected a byte size such as 10485760, "512kb" or "10mb"']);
+    expect(problemsOf('providers:\n  x: { type: opnai }\n')).toEqual([expect.stringMatching(/^providers\.x\.type: unknown provider type "opnai" \(supported: /)]);
+  });
+
+  it('says a file of several YAML documents holds several', () => {
+    expect(problemsOf('server: { port: 1 }\n---\nserver: { port: 2 }\n')).toEqual(['YAML: the file holds several YAML documents (--- at line 2); Switchyard reads one']);
+  });
+
+  it('names a duplicate top-level key and one in a flow mapping or a list item', () => {
+    expect(problemsOf('server: {}\nserver: {}\n')).toEqual(['YAML: duplicate key "server" at line 2, column 1 (first given at line 1); a key may appear once in a mapping']);
+    expect(problemsOf('models:\n  m:\n    targets:\n      - { provider: a, model: x, model: y }\n')).toEqual([
+      'YAML: duplicate key "model" in models.m.targets[0] at line 4, column 34 (first given at line 4); a key may appear once in a mapping',
+    ]);
+  });
+
+  it('leaves no dangling colon on other YAML errors', () => {
+    expect(problemsOf('server:\n  host: [unclosed\n')[0]).toMatch(/^YAML: .*line \d+, column \d+$/);
+  });
+
+  it('words issues without the value received, as the admin API parses them', () => {
+    const schema = z.strictObject({ name: z.string(), rpm: z.number().int().positive(), period: z.enum(['daily', 'monthly']) });
+    const result = schema.safeParse({ rpm: 0, period: 'yearly' });
+    expect(result.success).toBe(false);
+    expect(result.error!.issues.map(formatIssue)).toEqual(['name: is required (expected a string)', 'rpm: must be more than 0', 'period: expected one of "daily", "monthly"']);
+  });
+});
+
+describe('parseConfigText: every kind of problem at once', () => {
+  const file = 'server: { port: abc }\nproviders: { openai: { type: openai } }\nmodels:\n  m: { targets: [ { provider: opnai, model: x } ], fallbacks: [m2] }\n';
+
+  it('reports unknown providers and groups along with the problems of the base schema', () => {
+    expect(problemsOf(file)).toEqual([
+      'server.port: expected a number, got "abc"',
+      'models.m.targets[0].provider: unknown provider "opnai" (did you mean "openai"?)',
+      'models.m.fallbacks[0]: unknown model group "m2" (did you mean "m"?)',
+    ]);
+  });
+
+  it('counts a provider that is configured but invalid as configured', () => {
+    expect(problemsOf('server: { port: abc }\nproviders: { az: { type: azure } }\nmodels: { m: { targets: [ { provider: az, model: x } ] } }\n')).toEqual([
+      'server.port: expected a number, got "abc"',
+      'providers.az.base_url: is required (expected a string)',
+    ]);
+  });
+
+  it('reports each reference problem once when the rest is valid', () => {
+    expect(problemsOf(file.replace('port: abc', 'port: 1'))).toEqual([
+      'models.m.targets[0].provider: unknown provider "opnai" (did you mean "openai"?)',
+      'models.m.fallbacks[0]: unknown model group "m2" (did you mean "m"?)',
+    ]);
+  });
+});
+
+describe('parseConfigText: redis.url', () => {
+  it.each([
+    'redis://localhost:6379',
+    'redis://cache',
+    'redis://:s3cret@cache:6379/2',
+    'redis://user:pw@[::1]:6379/0',
+    'rediss://cache.example.com:6380',
+    'REDIS://cache:6379',
+    '/run/redis/redis.sock',
+    '/tmp/redis.sock?db=2',
+  ])('accepts %s', (url) => {
+    expect(parseConfigText(`redis: { url: "${url}" }`, 't.yaml', {}).config.redis.url).toBe(url);
+  });
+
+  it('takes an empty url as not set', () => {
+    expect(parseConfigText('redis: { url: "" }', 't.yaml', {}).config.redis.url).toBeUndefined();
+    expect(parseConfigText('redis: { url: ${REDIS_URL:-} }', 't.yaml', {}).config.redis.url).toBeUndefined();
+  });
+
+  it.each(['not-a-url', 'cache:6379', 'http://cache:6379', 'redis://', 'redis://cache/zero', '//cache:6379', 'unix:///run/redis.sock'])('rejects %s', (url) => {
+    expect(problemsOf(`redis: { url: "${url}" }`)).toEqual([expect.stringMatching(/^redis\.url: expected redis:\/\/\[user:password@\]host\[:port\]\[\/db\], rediss:\/\/\.\.\. \(TLS\) or a Unix socket path/)]);
   });
 });

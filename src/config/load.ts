@@ -1,9 +1,9 @@
 /** Loads, interpolates and validates a configuration file into a Config. */
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
-import type { z } from 'zod';
-import { configSchema, type Config } from './schema.js';
-import { interpolate } from './interpolate.js';
+import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import { z } from 'zod';
+import { configSchema, referenceProblems, type Config } from './schema.js';
+import { interpolate, type UnsetReference } from './interpolate.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -27,25 +27,100 @@ export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = proc
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
-    throw new ConfigError(path, [reason]);
+    throw new ConfigError(path, [readProblem(path, err as NodeJS.ErrnoException)]);
   }
   return parseConfigText(text, path, env);
+}
+
+function readProblem(path: string, err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return 'file not found';
+    case 'EISDIR':
+      return `${path} is a directory, not a config file`;
+    case 'ENOTDIR':
+      return `file not found (a part of ${path} is a file, not a directory)`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${path} cannot be read: permission denied`;
+    default:
+      return `${path} cannot be read: ${err.message}`;
+  }
 }
 
 export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const shielded = shieldReferences(text);
   const doc = parseDocument(shielded.text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
-  }
+  if (doc.errors.length > 0) throw new ConfigError(source, yamlProblems(doc.errors, shielded));
   const raw: unknown = shielded.restore(doc.toJS() ?? {});
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(source, ['the file must hold a mapping (key: value pairs) at the top level']);
   }
-  const { value, missing } = interpolate(raw, env);
+  const { value, missing, unset } = interpolate(raw, env);
   const warnings = missing.map((name) => `environment variable ${name} is not set; its value is empty`);
-  return { config: validateConfig(value, source), source, warnings: [...warnings, ...notYetInEffect(raw)] };
+  return { config: validateConfig(value, source, unset), source, warnings: [...warnings, ...notYetInEffect(raw)] };
+}
+
+/** The YAML parser's errors, one line each: what is wrong and where, in words. */
+function yamlProblems(errors: readonly YAMLError[], shielded: Shielded): string[] {
+  const duplicates = errors.some((e) => e.code === 'DUPLICATE_KEY') ? duplicateKeys(shielded) : new Map<number, DuplicateKey>();
+  return errors.map((error) => {
+    const at = error.linePos?.[0];
+    const where = at ? ` at line ${at.line}, column ${at.col}` : '';
+    if (error.code === 'MULTIPLE_DOCS') {
+      return `YAML: the file holds several YAML documents (---${at ? ` at line ${at.line}` : ''}); Switchyard reads one`;
+    }
+    if (error.code === 'DUPLICATE_KEY') {
+      const duplicate = duplicates.get(error.pos[0]);
+      if (duplicate) {
+        const within = duplicate.parent ? ` in ${duplicate.parent}` : '';
+        return `YAML: duplicate key ${JSON.stringify(duplicate.key)}${within}${where} (first given at line ${duplicate.firstLine}); a key may appear once in a mapping`;
+      }
+      return `YAML: duplicate key${where}; a key may appear once in a mapping`;
+    }
+    // The first line of the parser's message; its excerpt of the file follows the colon that ends it.
+    return `YAML: ${error.message.split('\n')[0]!.replace(/:\s*$/, '')}`;
+  });
+}
+
+interface DuplicateKey {
+  key: string;
+  /** The path of the mapping holding it (`server`, `models.smart`); '' at the top level. */
+  parent: string;
+  firstLine: number;
+}
+
+/** Every repeated key of the file, by the offset of its repetition (what the parser's error points at). */
+function duplicateKeys(shielded: Shielded): Map<number, DuplicateKey> {
+  const lines = new LineCounter();
+  const doc = parseDocument(shielded.text, { uniqueKeys: false, lineCounter: lines });
+  const found = new Map<number, DuplicateKey>();
+  const keyText = (node: unknown): string | undefined => (isScalar(node) ? shielded.restoreString(String(node.value)) : undefined);
+  visit(doc, {
+    Map(_, map, ancestors) {
+      const first = new Map<string, number>();
+      for (const pair of map.items) {
+        const key = keyText(pair.key);
+        const offset = isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+        if (key === undefined || offset === undefined) continue;
+        const earlier = first.get(key);
+        if (earlier === undefined) first.set(key, offset);
+        else found.set(offset, { key, parent: formatPath(pathOf(doc, [...ancestors, map], keyText)), firstLine: lines.linePos(earlier).line });
+      }
+    },
+  });
+  return found;
+}
+
+/** The config path of a node, from its ancestors as `visit` gives them (the node itself last). */
+function pathOf(doc: Document, chain: readonly unknown[], keyText: (node: unknown) => string | undefined): (string | number)[] {
+  const path: (string | number)[] = [];
+  chain.forEach((node, i) => {
+    if (node === doc) return;
+    if (isPair(node)) path.push(keyText(node.key) ?? '?');
+    else if (isSeq(node) && i + 1 < chain.length) path.push(node.items.indexOf(chain[i + 1] as never));
+  });
+  return path;
 }
 
 /**
@@ -60,14 +135,20 @@ const PAD = '\uE001';
 const FIRST_INDEX = 0xe002;
 const PLACEHOLDER = /\uE000([\uE002-\uF8FF])\uE001*/g;
 
-function shieldReferences(text: string): { text: string; restore: (tree: unknown) => unknown } {
+interface Shielded {
+  text: string;
+  restore: (tree: unknown) => unknown;
+  restoreString: (value: string) => string;
+}
+
+function shieldReferences(text: string): Shielded {
   const references: string[] = [];
   const shielded = text.replace(REFERENCE, (reference) => {
     if (FIRST_INDEX + references.length > 0xf8ff) return reference;
     references.push(reference);
     return MARK + String.fromCharCode(FIRST_INDEX + references.length - 1) + PAD.repeat(reference.length - 2);
   });
-  if (references.length === 0) return { text, restore: (tree) => tree };
+  if (references.length === 0) return { text, restore: (tree) => tree, restoreString: (value) => value };
   const restoreString = (value: string): string =>
     value.replace(PLACEHOLDER, (match, index: string) => references[index.charCodeAt(0) - FIRST_INDEX] ?? match);
   const restore = (node: unknown): unknown => {
@@ -78,23 +159,187 @@ function shieldReferences(text: string): { text: string; restore: (tree: unknown
     }
     return node;
   };
-  return { text: shielded, restore };
+  return { text: shielded, restore, restoreString };
 }
 
-export function validateConfig(value: unknown, source: string): Config {
-  const result = configSchema.safeParse(value);
-  if (!result.success) throw new ConfigError(source, result.error.issues.map(formatIssue));
-  return result.data;
+/**
+ * Validates an interpolated tree. `unset` (from `interpolate`) says where unset variables were
+ * used, so that a problem at such a path names the variable: `providers.az.base_url: is required
+ * (expected a string) (AZURE_URL is not set)`.
+ */
+export function validateConfig(value: unknown, source: string, unset: readonly UnsetReference[] = []): Config {
+  // reportInput: the messages quote the value received (`expected a whole number, got 1.5`).
+  const result = configSchema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  const issues: z.core.$ZodIssue[] = [...result.error.issues];
+  // The schema's cross-reference checks run only once everything else is valid: check the
+  // references of the raw tree too, so a provider typo shows up along with the other problems.
+  const reported = new Set(issues.map((issue) => formatPath(issue.path)));
+  for (const problem of referenceProblems(value)) {
+    if (!reported.has(formatPath(problem.path))) issues.push({ code: 'custom', path: problem.path, message: problem.message });
+  }
+  const explained = new Set<UnsetReference>();
+  const problems = issues.map((issue) => {
+    const causes = issue.code === 'unrecognized_keys' ? [] : unset.filter((reference) => startsWith(reference.path, issue.path));
+    for (const cause of causes) explained.add(cause);
+    const names = [...new Set(causes.flatMap((cause) => cause.names))];
+    return names.length > 0 ? `${formatIssue(issue)} (${notSet(names)})` : formatIssue(issue);
+  });
+  // Unset variables behind no problem of their own may still be the cause of one (e.g. a redis
+  // backend that needs redis.url): list them after the problems.
+  const others = unset.filter((reference) => !explained.has(reference));
+  if (others.length > 0) {
+    problems.push(`also, these environment variables are not set (their values came out empty): ${others.map((r) => `${r.names.join(', ')} (${formatPath(r.path)})`).join('; ')}`);
+  }
+  throw new ConfigError(source, problems);
 }
 
-/** `models.smart.targets[1].provider: unknown provider "opnai"`. */
+function notSet(names: string[]): string {
+  return names.length === 1 ? `${names[0]} is not set` : `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are not set`;
+}
+
+function startsWith(path: readonly PropertyKey[], prefix: readonly PropertyKey[]): boolean {
+  return prefix.length > 0 && prefix.length <= path.length && prefix.every((key, i) => key === path[i]);
+}
+
+/**
+ * `models.smart.targets[1].provider: unknown provider "opnai"`. A message the schema gives is kept;
+ * zod's own wording is replaced by one that says the problem in words, with the value received
+ * when the parse reported it (`reportInput`).
+ */
 export function formatIssue(issue: z.core.$ZodIssue): string {
   const path = formatPath(issue.path);
-  let message = issue.message.replace(/^Invalid (input|option): /, '');
-  if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-  // A bad record key (e.g. a provider id): zod wraps the key schema's own message.
-  if (issue.code === 'invalid_key' && issue.issues[0]) message = issue.issues[0].message;
+  const message = describeIssue(issue);
   return path ? `${path}: ${message}` : message;
+}
+
+const libraryMessage = z.locales.en().localeError;
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  // A bad record key (e.g. a provider id): zod wraps the key schema's own issue.
+  if (issue.code === 'invalid_key') return issue.issues[0] ? describeIssue(issue.issues[0]) : 'not a valid key';
+  const wording = libraryMessage(issue as z.core.$ZodRawIssue);
+  const isLibraryWording = issue.message === (typeof wording === 'string' ? wording : wording?.message);
+  if (!isLibraryWording) return issue.message;
+  return inWords(issue) ?? issue.message.replace(/^Invalid (input|option): /, '');
+}
+
+/** zod's issue in words, by its code; undefined keeps zod's (rare) wording. */
+function inWords(issue: z.core.$ZodIssue): string | undefined {
+  const got = received(issue);
+  const withGot = (text: string): string => (got === undefined ? text : `${text}, got ${got}`);
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (/received undefined$/.test(issue.message)) return `is required (expected ${typeName(issue.expected)})`;
+      return withGot(`expected ${typeName(issue.expected)}`);
+    }
+    case 'too_small':
+    case 'too_big': {
+      const small = issue.code === 'too_small';
+      const limit = Number(small ? issue.minimum : issue.maximum);
+      const unit = issue.origin === 'string' ? 'character' : issue.origin === 'array' || issue.origin === 'set' ? 'item' : undefined;
+      if (unit === undefined) {
+        const bound = issue.exact ? `exactly ${limit}` : issue.inclusive ? `${limit} or ${small ? 'more' : 'less'}` : `${small ? 'more' : 'less'} than ${limit}`;
+        return withGot(`must be ${bound}`);
+      }
+      if (small && unit === 'character' && limit === 1 && !issue.exact) return 'must not be empty';
+      const count = issue.exact ? `exactly ${limit}` : issue.inclusive ? `${small ? 'at least' : 'at most'} ${limit}` : `${small ? 'more' : 'fewer'} than ${limit}`;
+      const length = lengthOf(issue);
+      return `takes ${count} ${unit}${limit === 1 ? '' : 's'}${length === undefined ? '' : `, got ${length}`}`;
+    }
+    case 'invalid_value':
+      return withGot(`expected ${issue.values.length === 1 ? literal(issue.values[0]) : `one of ${issue.values.map(literal).join(', ')}`}`);
+    case 'invalid_format': {
+      if (issue.format === 'url') return withGot('expected a URL such as https://example.com');
+      if (issue.format === 'regex') return withGot(`does not have the expected form (${issue.pattern ?? 'a pattern'})`);
+      const rest = issue.message.replace(/^Invalid (string: )?/, '');
+      return withGot(/^must /.test(rest) ? rest : `expected ${article(rest)}`);
+    }
+    case 'not_multiple_of':
+      return withGot(`must be a multiple of ${String(issue.divisor)}`);
+    case 'invalid_union': {
+      const expected = unionExpectations(issue);
+      return expected ? withGot(`expected ${expected}`) : withGot('is not any of the accepted forms');
+    }
+    case 'custom':
+      return withGot('is not valid');
+    default:
+      return undefined;
+  }
+}
+
+/** `"p95" or a number`, when every alternative failed on the value's type or literal value. */
+function unionExpectations(issue: z.core.$ZodIssueInvalidUnion): string | undefined {
+  if (issue.errors.length === 0) {
+    // A discriminated union: no alternative has this discriminator.
+    const options = 'options' in issue && Array.isArray(issue.options) ? (issue.options as unknown[]) : [];
+    return options.length > 0 ? `one of ${options.map(literal).join(', ')}` : undefined;
+  }
+  const parts: string[] = [];
+  for (const branch of issue.errors) {
+    const [first] = branch;
+    if (branch.length !== 1 || !first || first.path.length > 0) return undefined;
+    if (first.code === 'invalid_type') parts.push(typeName(first.expected));
+    else if (first.code === 'invalid_value') parts.push(...first.values.map(literal));
+    else return undefined;
+  }
+  return [...new Set(parts)].join(' or ');
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  bigint: 'a whole number',
+  nan: 'NaN',
+  boolean: 'true or false',
+  object: 'a mapping (key: value pairs)',
+  array: 'a list',
+  null: 'an empty value',
+  date: 'a date',
+};
+
+function typeName(type: string): string {
+  return TYPE_NAMES[type] ?? type;
+}
+
+/** Values of keys like these are never quoted back. */
+const SECRET_KEY = /(^|_)(api_?key|key|secret|token|password|credentials?(_json)?|master_key)$/i;
+
+/** The value received, for the message: quoted, shortened, without credentials; undefined when unknown. */
+function received(issue: z.core.$ZodIssue): string | undefined {
+  const last = issue.path.at(-1);
+  if (!('input' in issue) || issue.input === undefined) {
+    // Without reportInput zod still names the type received in its invalid_type message.
+    const type = issue.code === 'invalid_type' ? /received (\w+)$/.exec(issue.message)?.[1] : undefined;
+    return type && type !== 'undefined' ? typeName(type) : undefined;
+  }
+  const input = issue.input;
+  if (input === null) return 'an empty value';
+  if (Array.isArray(input)) return 'a list';
+  if (typeof input === 'object') return 'a mapping';
+  if (typeof last === 'string' && SECRET_KEY.test(last)) return typeName(typeof input);
+  if (typeof input === 'string') {
+    const shown = input.length > 60 ? `${input.slice(0, 57)}...` : input;
+    return JSON.stringify(shown.replace(/\/\/[^/@\s]*@/, '//***@'));
+  }
+  return String(input as number | boolean | bigint);
+}
+
+function lengthOf(issue: z.core.$ZodIssue): number | undefined {
+  const input = 'input' in issue ? issue.input : undefined;
+  if (typeof input === 'string' || Array.isArray(input)) return input.length;
+  if (input instanceof Set) return input.size;
+  return undefined;
+}
+
+function literal(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+function article(noun: string): string {
+  return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

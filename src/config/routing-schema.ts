@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { COALESCE_MODES, groupCacheSchema } from './cache-schema.js';
 import { targetCatalogSchema } from '../routing/catalog.js';
 import { routingRulesSchema } from '../routing/rules-schema.js';
-import { boolean, millis, numeric } from './values.js';
+import { boolean, millis, numeric, positiveMillis } from './values.js';
 
 export const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency', 'least-busy', 'cost'] as const;
 
@@ -79,7 +79,7 @@ const breakerSchema = z.strictObject({
   failure_rate: numeric(z.number().gt(0).max(1)).default(0.5),
   /** ...and at least this many calls were made in the window. */
   minimum_requests: numeric(z.number().int().positive()).default(10),
-  window_ms: millis.default(30_000),
+  window_ms: positiveMillis.default(30_000),
   /** Open → half-open after this long; then `half_open_probes` calls decide. */
   cooldown_ms: millis.default(30_000),
   half_open_probes: numeric(z.number().int().positive()).default(3),
@@ -89,7 +89,7 @@ const healthChecksSchema = z.strictObject({
   /** Active probes: a one-token chat to every configured target on an interval. */
   enabled: boolean().default(false),
   interval_ms: numeric(z.number().int().min(1000)).default(30_000),
-  timeout_ms: millis.default(10_000),
+  timeout_ms: positiveMillis.default(10_000),
 });
 
 export const routingSchema = z

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { cacheSchema } from './cache-schema.js';
 import { governanceSchema } from './governance-schema.js';
 import { modelGroupSchema, routingSchema } from './routing-schema.js';
-import { boolean, byteSize, millis, numeric } from './values.js';
+import { boolean, byteSize, millis, numeric, positiveMillis } from './values.js';
 import { metricsSchema, requestLogSchema } from './observability-schema.js';
 import { checkSlaReferences, slaSchema } from './sla-schema.js';
 import { tracingSchema } from './tracing-schema.js';
@@ -133,11 +133,38 @@ const azureProvider = z.strictObject({
 export const PROVIDER_TYPES = ['openai', 'openai-compatible', 'anthropic', 'gemini', 'vertex', 'bedrock', 'azure', 'mock'] as const;
 
 const providerSchema = z.discriminatedUnion('type', [openaiProvider, openaiCompatibleProvider, anthropicProvider, geminiProvider, vertexProvider, bedrockProvider, azureProvider, mockProvider], {
-  error: (issue) =>
-    issue.code === 'invalid_union'
-      ? `unknown provider type ${JSON.stringify((issue.input as { type?: unknown } | undefined)?.type)} (supported: ${PROVIDER_TYPES.join(', ')})`
-      : undefined,
+  error: (issue) => {
+    if (issue.code !== 'invalid_union') return undefined;
+    const type = (issue.input as { type?: unknown } | undefined)?.type;
+    if (type === undefined || type === null) return `is required (one of: ${PROVIDER_TYPES.join(', ')})`;
+    return `unknown provider type ${JSON.stringify(type)} (supported: ${PROVIDER_TYPES.join(', ')})`;
+  },
 });
+
+/**
+ * What the Redis clients (ioredis: src/cache/redis-store.ts, src/governance/setup.ts) are given:
+ * `redis://` or `rediss://` (TLS) with a host and an optional numeric database, or a Unix socket
+ * path (`/run/redis.sock`, `?db=2` allowed). ioredis would also take a bare `host:port` or even a
+ * bare word as a host name, which is how a typo slips through: those are refused here.
+ */
+export function isRedisUrl(value: string): boolean {
+  if (value.startsWith('/') && !value.startsWith('//')) return value.length > 1;
+  if (!/^rediss?:\/\//i.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return url.hostname !== '' && /^(\/\d*)?$/.test(url.pathname);
+  } catch {
+    return false;
+  }
+}
+
+const redisUrl = z.preprocess(
+  (v) => (v === '' ? undefined : v),
+  z
+    .string()
+    .refine(isRedisUrl, 'expected redis://[user:password@]host[:port][/db], rediss://... (TLS) or a Unix socket path such as /run/redis/redis.sock')
+    .optional(),
+);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -162,7 +189,7 @@ const configSchemaBase = z.strictObject({
         .optional(),
     })
     .prefault({}),
-  redis: z.strictObject({ url: z.string().optional() }).prefault({}),
+  redis: z.strictObject({ url: redisUrl }).prefault({}),
   logging: z
     .strictObject({ level: z.enum(LOG_LEVELS).default('info') })
     .prefault({}),
@@ -177,7 +204,8 @@ const configSchemaBase = z.strictObject({
         .prefault({}),
       /** Most connections kept to one upstream origin. */
       max_connections_per_origin: numeric(z.number().int().positive()).default(256),
-      keep_alive_timeout_ms: millis.default(30_000),
+      /** undici refuses 0 (the gateway would not start). */
+      keep_alive_timeout_ms: positiveMillis.default(30_000),
       /** Largest upstream answer (a whole response, or all of a stream) before it is cut off with a 502. */
       max_response_bytes: byteSize.default(256 * 1024 * 1024),
     })
@@ -196,23 +224,9 @@ const configSchemaBase = z.strictObject({
 export const configSchema = configSchemaBase.superRefine((config, ctx) => {
   const providerIds = Object.keys(config.providers);
   const checkGroup = (group: string, path: (string | number)[]): void => {
-    if (!(group in config.models)) ctx.addIssue({ code: 'custom', path, message: `unknown model group ${JSON.stringify(group)}${suggest(group, Object.keys(config.models))}` });
+    if (!(group in config.models)) ctx.addIssue({ code: 'custom', path, message: unknownGroup(group, Object.keys(config.models)) });
   };
-  for (const [name, group] of Object.entries(config.models)) {
-    group.targets.forEach((target, i) => {
-      if (!(target.provider in config.providers)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['models', name, 'targets', i, 'provider'],
-          message: `unknown provider ${JSON.stringify(target.provider)}${suggest(target.provider, providerIds)}`,
-        });
-      }
-    });
-    for (const list of ['fallbacks', 'context_window_fallbacks', 'content_policy_fallbacks'] as const) {
-      group[list].forEach((fallback, i) => checkGroup(fallback, ['models', name, list, i]));
-    }
-  }
-  config.routing.rules.forEach((rule, i) => checkGroup(rule.route_to, ['routing', 'rules', i, 'route_to']));
+  for (const issue of referenceProblems(config)) ctx.addIssue({ code: 'custom', ...issue });
   checkCache(config, ctx, checkGroup);
   if (config.governance.limits.backend === 'redis' && !config.redis.url) {
     ctx.addIssue({ code: 'custom', path: ['governance', 'limits', 'backend'], message: 'the redis limits backend needs redis.url' });
@@ -238,6 +252,58 @@ export type Config = z.output<typeof configSchema>;
 export type ProviderConfig = Config['providers'][string];
 export type ModelGroupConfig = Config['models'][string];
 export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
+
+export interface ReferenceProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Targets naming a provider that is not configured, and fallbacks / routing rules naming a model
+ * group that is not. It reads its input defensively, so it serves both the validated config (from
+ * the schema's refinement) and the raw file when the schema failed elsewhere (the refinement does
+ * not run then, and `config check` would otherwise report a typo in a provider name only once the
+ * file's other problems are fixed). A provider or group that is configured but itself invalid still
+ * counts as configured: its own problems are reported at its own path.
+ */
+export function referenceProblems(input: unknown): ReferenceProblem[] {
+  const problems: ReferenceProblem[] = [];
+  const root = asRecord(input);
+  if (!root) return problems;
+  const providerIds = Object.keys(asRecord(root.providers) ?? {});
+  const models = asRecord(root.models) ?? {};
+  const groupNames = Object.keys(models);
+  const checkGroup = (group: unknown, path: (string | number)[]): void => {
+    if (typeof group === 'string' && group !== '' && !groupNames.includes(group)) problems.push({ path, message: unknownGroup(group, groupNames) });
+  };
+  for (const [name, value] of Object.entries(models)) {
+    const group = asRecord(value);
+    if (!group) continue;
+    asList(group.targets).forEach((item, i) => {
+      const provider = asRecord(item)?.provider;
+      if (typeof provider === 'string' && provider !== '' && !providerIds.includes(provider)) {
+        problems.push({ path: ['models', name, 'targets', i, 'provider'], message: `unknown provider ${JSON.stringify(provider)}${suggest(provider, providerIds)}` });
+      }
+    });
+    for (const list of ['fallbacks', 'context_window_fallbacks', 'content_policy_fallbacks'] as const) {
+      asList(group[list]).forEach((fallback, i) => checkGroup(fallback, ['models', name, list, i]));
+    }
+  }
+  asList(asRecord(root.routing)?.rules).forEach((rule, i) => checkGroup(asRecord(rule)?.route_to, ['routing', 'rules', i, 'route_to']));
+  return problems;
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function asList(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function unknownGroup(group: string, known: string[]): string {
+  return `unknown model group ${JSON.stringify(group)}${suggest(group, known)}`;
+}
 
 /** Settings that belong to the upstream deployment, not to the group that lists it. */
 export const DEPLOYMENT_KEYS = ['region', 'max_concurrency', 'max_queue', 'queue_timeout_ms', 'rpm', 'tpm', 'context_window', 'price', 'capabilities'] as const;

@@ -1,0 +1,24 @@
+/**
+ * HOST / PORT / LOG_LEVEL in the environment override the configuration (DESIGN.md §4), whether it
+ * came from a file or is the embedded default; a bad value is an error naming the variable.
+ */
+import { ConfigError } from './load.js';
+import { LOG_LEVELS, type Config } from './schema.js';
+
+export function withEnvOverrides(config: Config, env: NodeJS.ProcessEnv): Config {
+  const problems: string[] = [];
+  let { port } = config.server;
+  if (env.PORT) {
+    const value = Number(env.PORT);
+    if (env.PORT.trim() !== '' && Number.isInteger(value) && value >= 0 && value < 65536) port = value;
+    else problems.push(`PORT: expected a port number from 0 to 65535, got ${JSON.stringify(env.PORT)}`);
+  }
+  let { level } = config.logging;
+  if (env.LOG_LEVEL) {
+    const value = LOG_LEVELS.find((known) => known === env.LOG_LEVEL);
+    if (value) level = value;
+    else problems.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
+  }
+  if (problems.length > 0) throw new ConfigError('environment', problems);
+  return { ...config, server: { ...config.server, host: env.HOST || config.server.host, port }, logging: { level } };
+}
