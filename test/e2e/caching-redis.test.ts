@@ -150,7 +150,7 @@ describe.skipIf(!REDIS_URL)('a cache shared through Redis', () => {
 describe('a Redis cache store that cannot be reached', () => {
   it('misses, logs, and keeps answering', async () => {
     upstream.reset();
-    const down = (await refusedURL()).replace(/^http:/, 'redis:');
+    const down = (await refusedURL()).replace(/^http:/, 'redis:').replace(/\/v1$/, '');
     const gateway = await startGateway(config(down, 'switchyard-e2e-down:'));
     const client = sdk(gateway);
     for (let i = 0; i < 3; i++) {

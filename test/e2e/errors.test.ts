@@ -4,6 +4,7 @@
  * own provider key: 502), upstream 5xx / refused / reset / garbage (502), upstream timeout (504).
  * Errors use OpenAI's shape, the SDK raises the matching class, and nothing is ever a 500.
  */
+import { gzipSync } from 'node:zlib';
 import OpenAI, { APIError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeOpenAI, OPENAI_ERRORS, refusedURL } from '../fakes/openai-upstream.js';
@@ -95,6 +96,17 @@ describe('requests the gateway rejects itself', () => {
     expect(res.status).toBe(400);
     expect(rawError(res.json)).toMatchObject({ type: 'invalid_request_error', code: 'invalid_encoding' });
     expect(fake.requests).toHaveLength(0);
+  });
+
+  it('answers a compressed body with 415, saying to send it uncompressed', async () => {
+    const body = gzipSync(JSON.stringify(hello));
+    const res = await raw(gateway, '/v1/chat/completions', { body, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    expect(res.status).toBe(415);
+    expect(rawError(res.json)).toMatchObject({ type: 'invalid_request_error', code: 'unsupported_media_type' });
+    expect(rawError(res.json).message).toBe('Request bodies are not accepted with Content-Encoding "gzip"; send the JSON uncompressed.');
+    const identity = await raw(gateway, '/v1/chat/completions', { body: JSON.stringify(hello), headers: { 'content-type': 'application/json', 'content-encoding': 'identity' } });
+    expect(identity.status).toBe(200);
+    expect(fake.requests).toHaveLength(1);
   });
 
   it.each(['', '[]', 'null', '"a string"', '42'])('answers the body %j with 400 in OpenAI\'s shape', async (body) => {
@@ -201,7 +213,9 @@ describe('upstream errors', () => {
     const error = await failure(client.chat.completions.create({ ...hello, model: 'misconfigured' }), InternalServerError, 502);
     expect(error.message).toContain('"badkey" refused the gateway\'s credentials (HTTP 401)');
     expect(error.message).toContain('Incorrect API key provided');
-    expect(error.code).toBe('invalid_api_key');
+    // Not the provider's invalid_api_key: the client's own key was fine.
+    expect(error.code).toBe('upstream_error');
+    expect(error.type).toBe('api_error');
     expect(JSON.stringify(error.error)).not.toMatch(/1234|sk-wrong/);
     expect(fake.lastRequest().headers.authorization).toBe('Bearer sk-wrong-upstream-key-1234');
 

@@ -135,7 +135,9 @@ describe('virtual keys on /v1/messages', () => {
     const { key } = await create(gateway, '/keys', { name: 'anthropic-budget', budget: { usd: 0.01, period: 'daily' } });
     const refused = await refusal(() => ask(anthropic(key)), RateLimitError, 'rate_limit_error');
     expect(refused.status).toBe(429);
-    expect(messageOf(refused)).toMatch(/^Budget reached for key "anthropic-budget": \$0.01 daily/);
+    expect(messageOf(refused)).toMatch(/^Key "anthropic-budget" has a budget of \$0.01 daily, and this request alone could cost more than that/);
+    // No reset makes room for it: no Retry-After.
+    expect(refused.headers?.get('retry-after') ?? null).toBeNull();
   });
 });
 
