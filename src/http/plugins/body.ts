@@ -10,6 +10,7 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     try {
+      checkContentEncoding(request.headers['content-encoding']);
       const parsed = parseJsonBody(body as Buffer);
       // Kept for the cache: identical bytes need not be re-encoded into a key (cache/key-memo.ts).
       request.rawBody = body as Buffer;
@@ -18,6 +19,12 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
       done(err as Error, undefined);
     }
   });
+}
+
+/** Bodies are read as sent: a compressed one would only fail later as "not valid UTF-8". */
+function checkContentEncoding(encoding: string | undefined): void {
+  if (encoding === undefined || encoding.trim() === '' || encoding.trim().toLowerCase() === 'identity') return;
+  throw new GatewayError('unsupported_media_type', `Request bodies are not accepted with Content-Encoding "${encoding}"; send the JSON uncompressed.`);
 }
 
 export function parseJsonBody(body: Buffer): unknown {

@@ -182,6 +182,7 @@ describe('buildGenerateContentRequest: tools', () => {
       },
     ]);
     expect(invalidParam(() => build({ messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'web_search' }] }))).toBe('tools[0].type');
+    expect(invalidParam(() => build({ messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function' }] }))).toBe('tools[0].function');
   });
 
   it.each([

@@ -217,7 +217,8 @@ function translateTools(request: ChatRequest): GeminiFunctionDeclaration[] {
   const tools = request.tools;
   if (!Array.isArray(tools)) return [];
   return tools.map((tool, i) => {
-    if (tool.type !== 'function' || !tool.function) throw invalid(`tools[${i}].type`, `'${String(tool.type)}' tools are not supported by the Gemini provider (function tools only)`);
+    if (tool.type !== 'function') throw invalid(`tools[${i}].type`, `'${String(tool.type)}' tools are not supported by the Gemini provider (function tools only)`);
+    if (!tool.function || typeof tool.function.name !== 'string') throw invalid(`tools[${i}].function`, 'a function tool needs a "function" object with a "name"');
     const declaration: GeminiFunctionDeclaration = { name: tool.function.name };
     if (typeof tool.function.description === 'string') declaration.description = tool.function.description;
     if (tool.function.parameters) declaration.parametersJsonSchema = withoutSchemaKeyword(tool.function.parameters);
