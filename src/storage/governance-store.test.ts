@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { KeyRecord, OrgRecord, Policy, SpendRow, TeamRecord, UserRecord } from '../governance/types.js';
+import type { KeyRecord, OrgRecord, Policy, TeamRecord, UserRecord } from '../governance/types.js';
 import { openDatabase, type Database } from './database.js';
 import { ConflictError, GovernanceStore, NotFoundError } from './governance-store.js';
 import type { Schema } from './schema.js';
+import { spendRows } from './__fixtures__/spend-rows.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 if (!DATABASE_URL) console.warn('[governance-store.test] DATABASE_URL is not set: the PostgreSQL run of the governance store suite is skipped.');
@@ -49,35 +50,7 @@ const user = (id: string, policy = noPolicy()): UserRecord => ({ id, name: null,
 const D1 = Date.parse('2026-03-01T12:00:00Z');
 const D2 = Date.parse('2026-03-02T00:00:00Z');
 const D3 = Date.parse('2026-03-03T08:00:00Z');
-let requestCount = 0;
-const request = (over: Partial<SpendRow>): SpendRow => ({
-  request_id: `req-${requestCount++}`,
-  at: D1,
-  key_id: 'k1',
-  team_id: 't1',
-  org_id: 'o1',
-  end_user: 'alice',
-  model: 'gpt',
-  provider: 'openai',
-  upstream_model: 'gpt-4o',
-  prompt_tokens: 10,
-  completion_tokens: 5,
-  cost_usd: 0.25,
-  latency_ms: 100,
-  status: 200,
-  cache: 'MISS',
-  tags: ['env:prod'],
-  route: 'chat',
-  stream: false,
-  error_code: null,
-  ttft_ms: null,
-  cached_tokens: 0,
-  attempts: 1,
-  trace_id: null,
-  request_body: null,
-  response_body: null,
-  ...over,
-});
+const request = spendRows(D1);
 
 /** The measures of a report row, in the order the expectations below list them. */
 const measures = (requests: number, errors: number, prompt_tokens: number, completion_tokens: number, cost_usd: number, cache_hits: number, unpriced: number) => ({

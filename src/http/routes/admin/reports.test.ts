@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { KeyRecord, Policy, SpendRow } from '../../../governance/types.js';
+import type { KeyRecord, Policy } from '../../../governance/types.js';
 import { openDatabase, type Database } from '../../../storage/database.js';
 import { GovernanceStore } from '../../../storage/governance-store.js';
 import type { Schema } from '../../../storage/schema.js';
 import { reportRoutes, SPEND_GROUPS } from './reports.js';
+import { spendRows } from '../../../storage/__fixtures__/spend-rows.js';
 
 const EVERY_TABLE: (keyof Schema)[] = ['keys', 'teams', 'orgs', 'users', 'audit_log', 'request_log', 'spend_daily', 'spend_daily_tags', 'spend_batches'];
 const DAY = '2026-03-01';
@@ -35,26 +36,7 @@ async function get(url: string): Promise<{ status: number; text: string; json: R
   return { status: response.statusCode, text: response.body, json };
 }
 
-let requestCount = 0;
-const request = (over: Partial<SpendRow>): SpendRow => ({
-  request_id: `req-${requestCount++}`,
-  at: AT,
-  key_id: 'k1',
-  team_id: 't1',
-  org_id: 'o1',
-  end_user: 'alice',
-  model: 'gpt',
-  provider: 'openai',
-  upstream_model: 'gpt-4o',
-  prompt_tokens: 10,
-  completion_tokens: 5,
-  cost_usd: 0.25,
-  latency_ms: 100,
-  status: 200,
-  cache: 'MISS',
-  tags: ['env:prod'],
-  ...over,
-});
+const request = spendRows(AT);
 
 const noPolicy = (): Policy => ({ models: null, budget: null, limits: null, regions: null, metadata: null, expires_at: null, blocked: false });
 
