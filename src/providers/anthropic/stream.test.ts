@@ -197,6 +197,23 @@ describe('decodeMessagesStream: errors and bad streams', () => {
     expect(args).toBe('{"a":1}');
   });
 
+  it('gives a tool with no parameters the arguments {}, as the non-streamed answer has them', async () => {
+    // What Anthropic sends for a call without input: `input: {}` and one empty input_json_delta.
+    const text = [
+      'data: {"type":"message_start","message":{"id":"m","model":"x"}}',
+      'data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_n","name":"now","input":{}}}',
+      'data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}}',
+      'data: {"type":"content_block_stop","index":0}',
+      'data: {"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":4}}',
+      'data: {"type":"message_stop"}',
+      '',
+    ].join('\n\n');
+    const { chunks } = await run(str(text));
+    const calls = deltas(chunks).flatMap((d) => d.tool_calls ?? []);
+    expect(calls[0]).toMatchObject({ index: 0, id: 'toolu_n', function: { name: 'now' } });
+    expect(calls.map((c) => c.function?.arguments ?? '').join('')).toBe('{}');
+  });
+
   it('in JSON mode drops a preamble before json_output, and sends plain text when the tool never came', async () => {
     const head = 'data: {"type":"message_start","message":{"id":"m","model":"x"}}\n\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Here you go:"}}\n\n';
     const json = 'data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"json_output","input":{}}}\n\ndata: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"a\\":1}"}}\n\n';

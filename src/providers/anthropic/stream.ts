@@ -26,7 +26,8 @@ interface BlockState {
   thinking: string;
   /** A tool_use block's input when content_block_start already carried it. */
   startInput: string;
-  sawInputDelta: boolean;
+  /** A non-empty piece of the input went out (input_json_delta). */
+  sentInput: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -100,7 +101,7 @@ export class AnthropicStreamTranslator {
     const index = this.#index(event);
     const block = event.content_block;
     if (!isObject(block)) throw this.#bad('a content_block_start event without a content block');
-    const state: BlockState = { kind: 'other', toolIndex: -1, thinking: '', startInput: '', sawInputDelta: false };
+    const state: BlockState = { kind: 'other', toolIndex: -1, thinking: '', startInput: '', sentInput: false };
     this.#blocks[index] = state;
     switch (block.type) {
       case 'text':
@@ -147,8 +148,8 @@ export class AnthropicStreamTranslator {
         break;
       case 'input_json_delta': {
         const piece = delta.partial_json;
-        state.sawInputDelta = true;
         if (typeof piece !== 'string' || piece === '') break;
+        state.sentInput = true;
         if (state.kind === 'json') out.push(this.#chunk({ content: piece }));
         else if (state.kind === 'tool') out.push(this.#chunk({ tool_calls: [{ index: state.toolIndex, function: { arguments: piece } }] }));
         break;
@@ -169,12 +170,17 @@ export class AnthropicStreamTranslator {
     }
   }
 
-  /** A tool_use whose input came whole at its start (no deltas) is sent at its end. */
+  /**
+   * A tool_use whose input came whole at its start (no deltas) is sent at its end; one without
+   * input (a tool with no parameters: `input: {}` and an empty delta) as `{}`, as OpenAI streams it
+   * and as the non-streamed answer has it, so the arguments always parse.
+   */
   #blockStop(event: Json, out: ChatCompletionChunk[]): void {
     const state = this.#blocks[this.#index(event)];
-    if (!state || state.sawInputDelta || state.startInput === '') return;
-    if (state.kind === 'json') out.push(this.#chunk({ content: state.startInput }));
-    else if (state.kind === 'tool') out.push(this.#chunk({ tool_calls: [{ index: state.toolIndex, function: { arguments: state.startInput } }] }));
+    if (!state || state.sentInput) return;
+    const input = state.startInput || '{}';
+    if (state.kind === 'json') out.push(this.#chunk({ content: input }));
+    else if (state.kind === 'tool') out.push(this.#chunk({ tool_calls: [{ index: state.toolIndex, function: { arguments: input } }] }));
   }
 
   #messageDelta(event: Json, out: ChatCompletionChunk[]): void {

@@ -94,6 +94,22 @@ describe('decodeConverseStream', () => {
     expect(chunks).toEqual([expect.objectContaining({ choices: [{ index: 0, delta: { role: 'assistant' }, finish_reason: 'stop' }] })]);
   });
 
+  it('gives a tool with no parameters (no input delta) the arguments {}, as the non-streamed answer has them', async () => {
+    const { chunks, error } = await run(
+      events([
+        { event: 'messageStart', payload: { role: 'assistant' } },
+        { event: 'contentBlockStart', payload: { contentBlockIndex: 0, start: { toolUse: { toolUseId: 'tooluse_n', name: 'now' } } } },
+        { event: 'contentBlockStop', payload: { contentBlockIndex: 0 } },
+        { event: 'messageStop', payload: { stopReason: 'tool_use' } },
+      ]),
+    );
+    expect(error).toBeUndefined();
+    const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(calls[0]).toMatchObject({ index: 0, id: 'tooluse_n', function: { name: 'now' } });
+    expect(calls.map((c) => c.function?.arguments ?? '').join('')).toBe('{}');
+    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('tool_calls');
+  });
+
   it('ignores event types it does not know (added later)', async () => {
     const { chunks, error } = await run(events([{ event: 'somethingNew', payload: { x: 1 } }, { event: 'contentBlockDelta', payload: { contentBlockIndex: 0, delta: { text: 'a' } } }, { event: 'messageStop', payload: { stopReason: 'end_turn' } }]));
     expect(error).toBeUndefined();

@@ -26,8 +26,8 @@ export interface StreamContext {
 }
 
 type BlockState =
-  | { kind: 'tool'; toolIndex: number }
-  | { kind: 'json' }
+  | { kind: 'tool'; toolIndex: number; sentInput: boolean }
+  | { kind: 'json'; sentInput: boolean }
   | { kind: 'reasoning'; text: string; signature?: string; redacted?: string };
 
 export class ConverseStreamTranslator {
@@ -79,11 +79,11 @@ export class ConverseStreamTranslator {
     const { toolUseId, name } = toolUse;
     if (typeof toolUseId !== 'string' || typeof name !== 'string') throw this.#invalid('a tool use started without an id or a name');
     if (this.#ctx.jsonTool !== undefined && name === this.#ctx.jsonTool) {
-      this.#blocks[index] = { kind: 'json' };
+      this.#blocks[index] = { kind: 'json', sentInput: false };
       return undefined;
     }
     const toolIndex = this.#toolCalls++;
-    this.#blocks[index] = { kind: 'tool', toolIndex };
+    this.#blocks[index] = { kind: 'tool', toolIndex, sentInput: false };
     return this.#chunk({ tool_calls: [{ index: toolIndex, id: toolUseId, type: 'function', function: { name, arguments: '' } }] }, null);
   }
 
@@ -97,6 +97,7 @@ export class ConverseStreamTranslator {
       const block = this.#blocks[index];
       if (typeof input !== 'string' || !block || block.kind === 'reasoning') throw this.#invalid('a tool input delta does not belong to a started tool use');
       if (input === '') return undefined;
+      block.sentInput = true;
       if (block.kind === 'json') return this.#chunk({ content: input }, null);
       return this.#chunk({ tool_calls: [{ index: block.toolIndex, function: { arguments: input } }] }, null);
     }
@@ -118,6 +119,9 @@ export class ConverseStreamTranslator {
     const index = this.#blockIndex(event.contentBlockIndex);
     const block = this.#blocks[index];
     this.#blocks[index] = undefined;
+    // A tool with no parameters gets no input delta: its arguments are `{}`, as OpenAI streams them.
+    if (block?.kind === 'tool' && !block.sentInput) return this.#chunk({ tool_calls: [{ index: block.toolIndex, function: { arguments: '{}' } }] }, null);
+    if (block?.kind === 'json' && !block.sentInput) return this.#chunk({ content: '{}' }, null);
     if (block?.kind !== 'reasoning') return undefined;
     if (block.redacted !== undefined) return this.#chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: block.redacted }] }, null);
     if (block.signature !== undefined) return this.#chunk({ thinking_blocks: [{ type: 'thinking', thinking: block.text, signature: block.signature }] }, null);
