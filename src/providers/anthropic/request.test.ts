@@ -276,6 +276,28 @@ describe('buildMessagesRequest: thinking', () => {
     expect(buildError({ reasoning_effort: 'extreme' }).param).toBe('reasoning_effort');
   });
 
+  it('fits the effort\'s budget under a max_tokens the client set (Anthropic needs budget < max_tokens), or leaves thinking off below its minimum', () => {
+    const small = build({ reasoning_effort: 'high', max_tokens: 1000 }).body;
+    expect(small.max_tokens).toBe(1000);
+    expect(small.thinking).toBeUndefined();
+    expect(build({ reasoning_effort: 'high', max_tokens: 5000 }).body).toMatchObject({ max_tokens: 5000, thinking: { type: 'enabled', budget_tokens: 2500 } });
+    expect(build({ reasoning_effort: 'medium', max_completion_tokens: 8192 }).body).toMatchObject({ max_tokens: 8192, thinking: { type: 'enabled', budget_tokens: 4096 } });
+    expect(build({ reasoning_effort: 'low', max_tokens: 1024 }).body.thinking).toBeUndefined();
+    expect(build({ reasoning_effort: 'low', max_tokens: 1500 }).body.thinking).toEqual({ type: 'enabled', budget_tokens: 1024 });
+    expect(build({ reasoning_effort: 'high', max_tokens: 20_000 }).body.thinking).toEqual({ type: 'enabled', budget_tokens: 16384 });
+  });
+
+  it('leaves thinking off when the client forces a tool call, which Anthropic refuses with thinking on', () => {
+    const tools = [{ type: 'function' as const, function: { name: 'f', parameters: { type: 'object' } } }];
+    const required = build({ reasoning_effort: 'high', tools, tool_choice: 'required' }).body;
+    expect(required.tool_choice).toEqual({ type: 'any' });
+    expect(required.thinking).toBeUndefined();
+    const named = build({ reasoning_effort: 'high', tools, tool_choice: { type: 'function', function: { name: 'f' } } }).body;
+    expect(named.tool_choice).toEqual({ type: 'tool', name: 'f' });
+    expect(named.thinking).toBeUndefined();
+    expect(build({ reasoning_effort: 'high', tools, tool_choice: 'auto' }).body.thinking).toEqual({ type: 'enabled', budget_tokens: 16384 });
+  });
+
   it('prefers an explicit `thinking` over reasoning_effort', () => {
     expect(build({ reasoning_effort: 'high', thinking: { type: 'disabled' } }).body.thinking).toEqual({ type: 'disabled' });
   });

@@ -44,14 +44,15 @@ export function buildMessagesRequest(request: ChatRequest, options: BuildOptions
     throw new GatewayError('invalid_request', 'Anthropic models return one choice per request: "n" must be 1 (or left out).', { param: 'n' });
   }
   const { system, messages } = convertMessages(request.messages);
-  const thinking = thinkingOf(request);
-  const budget = thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : 0;
-  // OpenAI's max tokens include reasoning; with no limit given, thinking gets room on top of the default.
-  const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? options.defaultMaxTokens + budget;
-
-  const body: MessagesRequest = { model: options.upstreamModel, max_tokens: maxTokens, messages };
   const tools = convertTools(request.tools);
   let toolChoice = convertToolChoice(request.tool_choice, tools.length > 0);
+  const clientMaxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  const thinking = request.thinking != null ? (request.thinking as ThinkingParam) : effortThinking(request, clientMaxTokens, toolChoice);
+  const budget = thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : 0;
+  // OpenAI's max tokens include reasoning; with no limit given, thinking gets room on top of the default.
+  const maxTokens = clientMaxTokens ?? options.defaultMaxTokens + budget;
+
+  const body: MessagesRequest = { model: options.upstreamModel, max_tokens: maxTokens, messages };
   let jsonTool = false;
 
   const json = jsonToolFor(request);
@@ -174,15 +175,26 @@ function withoutParallel(choice: ToolChoiceParam): ToolChoiceParam {
 }
 
 /** `thinking` is passed as given; otherwise `reasoning_effort` turns thinking on with a budget. */
-function thinkingOf(request: ChatRequest): ThinkingParam | undefined {
-  if (request.thinking != null) return request.thinking as ThinkingParam;
+/** Anthropic's smallest thinking budget. */
+const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * `reasoning_effort` as a thinking budget, fitted to what Anthropic accepts where OpenAI's request
+ * was valid: the budget must stay below `max_tokens` (OpenAI's limit includes reasoning), so a
+ * smaller limit gets half of it as budget, or no thinking when that is under Anthropic's minimum;
+ * and thinking forbids a forced tool, so a forced tool call (`required`, a named function) runs
+ * without thinking, keeping the call the client asked for.
+ */
+function effortThinking(request: ChatRequest, maxTokens: number | undefined, toolChoice: ToolChoiceParam | undefined): ThinkingParam | undefined {
   const effort = request.reasoning_effort;
   if (effort == null || effort === 'none') return undefined;
-  const budget = typeof effort === 'string' ? REASONING_BUDGETS[effort] : undefined;
+  let budget = typeof effort === 'string' ? REASONING_BUDGETS[effort] : undefined;
   if (budget === undefined) {
     throw new GatewayError('invalid_request', `reasoning_effort must be one of none, ${Object.keys(REASONING_BUDGETS).join(', ')}.`, { param: 'reasoning_effort' });
   }
-  return { type: 'enabled', budget_tokens: budget };
+  if (toolChoice?.type === 'any' || toolChoice?.type === 'tool') return undefined;
+  if (maxTokens !== undefined && maxTokens <= budget) budget = Math.floor(maxTokens / 2);
+  return budget < MIN_THINKING_BUDGET ? undefined : { type: 'enabled', budget_tokens: budget };
 }
 
 function jsonToolFor(request: ChatRequest): ToolParam | undefined {
