@@ -9,6 +9,7 @@ import type { AttemptSpan } from '../observability/tracing.js';
 import { CallAbort } from '../providers/call-signal.js';
 import { propagateTrace } from '../providers/trace-context.js';
 import type { AttemptContext } from '../providers/types.js';
+import type { ModelGroup } from './models.js';
 import type { Permit } from './target-limiter.js';
 import type { RoutingTarget } from './target.js';
 
@@ -25,6 +26,7 @@ export class Attempt {
   readonly #controller = new CallAbort();
   readonly #rc: RequestContext;
   readonly target: RoutingTarget;
+  readonly group: ModelGroup;
   readonly #permit: Permit | undefined;
   /** Whether the breaker granted this call (false: it was let through as a last resort). */
   readonly #breakerHeld: boolean;
@@ -49,6 +51,7 @@ export class Attempt {
   constructor(rc: RequestContext, target: RoutingTarget, options: AttemptOptions) {
     this.#rc = rc;
     this.target = target;
+    this.group = options.group;
     this.#stream = options.stream;
     this.#permit = options.permit;
     this.#breakerHeld = options.breakerHeld;
@@ -201,6 +204,8 @@ export interface AttemptOptions {
   /** Whether the breaker granted this call (false: let through as a last resort, or no breaker). */
   breakerHeld: boolean;
   deadline: RequestDeadline;
+  /** The model group the target was tried for (the one asked for, or a fallback group). */
+  group: ModelGroup;
 }
 
 export function deadlineError(deadlineMs: number): GatewayError {

@@ -23,6 +23,11 @@ export interface RoutingEvents {
   hedged(rc: RequestContext, group: ModelGroup, target: RoutingTarget): void;
   retrying(rc: RequestContext, group: ModelGroup, waitMs: number): void;
   diverted(rc: RequestContext, group: ModelGroup, reason: DivertReason): void;
+  /**
+   * A fallback `group` answered. `reason` when no failover or diversion led there (the asked-for
+   * group's targets were skipped: breakers open, excluded, at their limits, or outrun by a hedge).
+   */
+  fellBack(rc: RequestContext, primary: ModelGroup, group: ModelGroup, reason: 'skipped' | undefined): void;
   shed(rc: RequestContext, target: RoutingTarget): void;
   breakerTransition(target: RoutingTarget, from: BreakerState, to: BreakerState): void;
   queueWait(target: RoutingTarget, ms: number): void;
@@ -135,6 +140,11 @@ export class RoutingMetrics implements RoutingEvents {
     const to = reason === 'context_window' ? group.contextWindowFallbacks[0] : group.contentPolicyFallbacks[0];
     rc.fallbackGroup = to;
     this.fallbacks.inc({ model: rc.model ?? group.name, to: to ?? '', reason });
+  }
+
+  fellBack(rc: RequestContext, primary: ModelGroup, group: ModelGroup, reason: 'skipped' | undefined): void {
+    rc.fallbackGroup = group.name;
+    if (reason) this.fallbacks.inc({ model: rc.model ?? primary.name, to: group.name, reason });
   }
 
   shed(_rc: RequestContext, target: RoutingTarget): void {

@@ -744,6 +744,41 @@ describe('Executor: fallback groups and diverts', () => {
     expect(values).toEqual([expect.objectContaining({ labels: { model: 'smart', to: 'spare', reason: 'error' }, value: 1 })]);
   });
 
+  it('names the fallback group that answered when no failover led there (the asked group skipped: breaker open)', async () => {
+    const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+    const breaker = { failure_rate: 0.5, minimum_requests: 2, window_ms: 60_000, cooldown_ms: 60_000 };
+    const { plan } = multiPlan({ smart: { targets: [{ adapter: a }], settings: { fallbacks: ['spare'] } }, spare: { targets: [{ adapter: ok('b') }] } }, { circuit_breaker: breaker });
+    const { executor, metrics } = setup();
+    for (let i = 0; i < 2; i++) {
+      const failedOver = createRequestContext(`r${i}`, 'chat', performance.now());
+      failedOver.model = 'smart';
+      await executor.chat(plan, request, failedOver);
+      expect(failedOver).toMatchObject({ attempts: 2, fallbackGroup: 'spare' });
+    }
+    const rc = createRequestContext('r3', 'chat', performance.now());
+    rc.model = 'smart';
+    await expect(executor.chat(plan, request, rc)).resolves.toMatchObject({ model: 'b-model' });
+    expect(a.contexts).toHaveLength(2); // its breaker is open: not called
+    expect(rc).toMatchObject({ attempts: 1, fallbackGroup: 'spare' });
+    const { values } = await metrics.fallbacks.get();
+    expect(values).toEqual([
+      expect.objectContaining({ labels: { model: 'smart', to: 'spare', reason: 'error' }, value: 2 }),
+      expect.objectContaining({ labels: { model: 'smart', to: 'spare', reason: 'skipped' }, value: 1 }),
+    ]);
+  });
+
+  it('names no fallback group when the asked group answers on a retry after a fallback group failed', async () => {
+    let aCalls = 0;
+    const a = fake('a', { chat: async (_req, ctx) => (++aCalls === 1 ? Promise.reject(retryable('a')) : completion(ctx.upstreamModel)) });
+    const b = fake('b', { chat: () => Promise.reject(retryable('b')) });
+    const { plan } = multiPlan({ smart: { targets: [{ adapter: a }], settings: { fallbacks: ['spare'], retry: { max_retries: 1, initial_backoff_ms: 1 } } }, spare: { targets: [{ adapter: b }] } });
+    const { executor, rc } = setup();
+    rc.model = 'smart';
+    await expect(executor.chat(plan, request, rc)).resolves.toMatchObject({ model: 'a-model' });
+    expect(rc.attempts).toBe(3);
+    expect(rc.fallbackGroup).toBeUndefined();
+  });
+
   it('diverts a content-policy refusal (error or filtered answer) to the content-policy group only', async () => {
     const refusal = new GatewayError('upstream_client_error', 'blocked', { status: 400, upstreamCode: 'content_filter' });
     const a = fake('a', { chat: () => Promise.reject(refusal) });

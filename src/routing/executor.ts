@@ -194,7 +194,7 @@ export class Executor {
             }
             if (options.stream) attempt.succeeded();
             else attempt.answered();
-            this.#served(rc, attempt);
+            this.#served(rc, attempt, plan);
             return outcome.value;
           }
           const error = outcome.error;
@@ -275,7 +275,7 @@ export class Executor {
     rc.providerId = target.providerId;
     rc.providerType = target.provider.adapter.type;
     rc.upstreamModel = target.model;
-    const attempt = new Attempt(rc, target, { stream: options.stream, permit: admitted.permit, breakerHeld: admitted.breakerHeld, deadline });
+    const attempt = new Attempt(rc, target, { stream: options.stream, permit: admitted.permit, breakerHeld: admitted.breakerHeld, deadline, group });
     let answer: Promise<T>;
     try {
       answer = call(target, attempt.context(), attempt);
@@ -319,10 +319,15 @@ export class Executor {
     return refusal.value;
   }
 
-  #served(rc: RequestContext, attempt: Attempt): void {
+  #served(rc: RequestContext, attempt: Attempt, plan: RoutePlan): void {
     rc.providerId = attempt.target.providerId;
     rc.providerType = attempt.target.provider.adapter.type;
     rc.upstreamModel = attempt.target.model;
+    // The group that answered names the fallback, whatever the way there (a failover, a breaker
+    // open or targets excluded, a hedge, a diversion): none when the asked-for group answered,
+    // even after a fallback group failed in an earlier pass.
+    if (attempt.group === plan.group) rc.fallbackGroup = undefined;
+    else if (rc.fallbackGroup !== attempt.group.name) this.events.fellBack(rc, plan.group, attempt.group, rc.fallbackGroup === undefined ? 'skipped' : undefined);
     this.events.served(rc, attempt.target, attempt.elapsedMs);
   }
 }
