@@ -131,7 +131,9 @@ export class Attempt {
     const stats = this.target.stats;
     if (cancelled) stats.cancel();
     else if (error === undefined) stats.end({ ok: true, latencyMs: this.#firstByteMs, firstByteMs: this.#firstByteMs });
-    else stats.end({ ok: false, latencyMs: this.#firstByteMs, firstByteMs: this.#firstByteMs, error, penaltyMs: Math.max(FAILURE_PENALTY_MS, 2 * stats.latencyEstimate(), this.elapsedMs) });
+    // A failure is no latency sample, however fast its error came (an instant 500 must not make
+    // the target look quick to least-latency or to the hedge's p95): it counts as the penalty.
+    else stats.end({ ok: false, error, penaltyMs: Math.max(FAILURE_PENALTY_MS, 2 * stats.latencyEstimate(), this.elapsedMs) });
   }
 
   #spanOutcome(error: string | undefined, cancelled: boolean): Parameters<AttemptSpan['end']>[0] {

@@ -846,6 +846,25 @@ describe('Executor: circuit breakers', () => {
   });
 });
 
+describe('Executor: least-latency and failures', () => {
+  it('steers away from a target that fails fast: an error is a penalty, not a quick latency sample', async () => {
+    // An instant 500: the answer's headers arrive at once, then the call fails.
+    const a = fake('a', {
+      chat: (_req, ctx) => {
+        ctx.firstByte();
+        return Promise.reject(retryable('a'));
+      },
+    });
+    const b = fake('b', { chat: async (_req, ctx) => new Promise((resolve) => setTimeout(() => resolve(completion(ctx.upstreamModel)), 20)) });
+    const plan = planFor([{ adapter: a }, { adapter: b }], { strategy: 'least-latency' }, { circuit_breaker: { enabled: false } });
+    const { executor } = setup();
+    for (let i = 0; i < 4; i++) await executor.chat(plan, request, createRequestContext(`r${i}`, 'chat', performance.now()));
+    // Tried first once (both unknown), then b's ~20 ms beat a's >= 1 s penalty every time.
+    expect(a.contexts).toHaveLength(1);
+    expect(b.contexts).toHaveLength(4);
+  });
+});
+
 describe('Executor: hedging', () => {
   it('starts the next target after the hedge delay, answers from the first to finish and aborts the other', async () => {
     let slowSignal: CallSignal | undefined;
