@@ -49,14 +49,19 @@ export function settle(rc: RequestContext, observers: Observers, log: FastifyBas
   observers.recorder?.record(rc, status, totalMs);
   if (observers.sla) observeSla(rc, observers.sla, model, provider, status, totalMs);
   rc.trace?.end(traceSummary(rc, status));
-  const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+  // A stream that failed after its 200 went out carries the error: its level is the error's.
+  const severity = rc.error && status === 200 ? rc.error.status : status;
+  const level = severity >= 500 ? 'error' : severity >= 400 ? 'warn' : 'info';
   // Building the line costs more than the metrics; skip it when the level is off (e.g. LOG_LEVEL=warn).
   if (!isEnabled(log, level)) return;
 
+  // Provider and tokens as the metrics and the request log have them: a hit is the cache's, and a
+  // hit's or a coalesced request's tokens were counted when the upstream made the answer.
+  const usage = fromCache || rc.coalesced ? undefined : rc.usage;
   const entry = {
     route: rc.route,
     model: rc.model,
-    provider: rc.providerId,
+    provider: provider || undefined,
     upstream_model: rc.upstreamModel,
     stream: rc.stream,
     status,
@@ -64,8 +69,8 @@ export function settle(rc: RequestContext, observers: Observers, log: FastifyBas
     latency_ms: round(totalMs),
     upstream_ms: round(rc.upstreamMs),
     first_byte_ms: rc.firstByteMs === undefined ? undefined : round(rc.firstByteMs),
-    prompt_tokens: rc.usage?.prompt_tokens,
-    completion_tokens: rc.usage?.completion_tokens,
+    prompt_tokens: usage?.prompt_tokens,
+    completion_tokens: usage?.completion_tokens,
     cost_usd: rc.costUsd ?? undefined,
     key_id: rc.principal?.key?.id,
     end_user: rc.endUser,
@@ -116,7 +121,7 @@ function traceSummary(rc: RequestContext, status: number): RequestSummary {
 function observeSla(rc: RequestContext, sla: SlaMonitor, model: string, provider: string, status: number, totalMs: number): void {
   sla.observe({ model, provider, status, totalMs, firstTokenMs: rc.firstByteMs, stream: rc.stream, errorCode: rc.error?.code });
   // Quality is the upstream's: answers from the cache or another request's call were counted when made.
-  if (status !== 200 || rc.cache === 'HIT' || rc.cache === 'SEMANTIC_HIT' || rc.coalesced || rc.route === 'embeddings' || rc.route === 'count_tokens') return;
+  if (status !== 200 || rc.error || rc.cache === 'HIT' || rc.cache === 'SEMANTIC_HIT' || rc.coalesced || rc.route === 'embeddings' || rc.route === 'count_tokens') return;
   const finishReasons = rc.finishReasons ?? NO_REASONS;
   const empty = rc.stream ? rc.streamedChars === 0 : rc.answerEmpty === true;
   const schema = rc.answerSchema ? checkJsonSchema(rc.answerSchema, rc.answerText ?? '') : undefined;

@@ -52,8 +52,10 @@ async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncI
         const explained = attempt.explain(err);
         error = explained instanceof Error ? explained.message : String(explained);
         throw explained;
+      } finally {
+        // A wait that ended in the upstream's failure was still time spent on the upstream.
+        rc.upstreamMs += performance.now() - waitStart;
       }
-      rc.upstreamMs += performance.now() - waitStart;
     }
   } finally {
     rc.onClientClose = undefined;

@@ -325,6 +325,20 @@ describe('Executor.chatStream', () => {
     expect(await outcomes(metrics)).toEqual({ 'a:ok': 1 });
   });
 
+  it('counts a wait that ended in the upstream failing mid-stream as upstream time (not the gateway\'s overhead)', async () => {
+    const a = fake('a', {
+      chatStream: async (_req, ctx) =>
+        (async function* () {
+          yield chunk(ctx.upstreamModel, 'Hel');
+          await new Promise((resolve) => setTimeout(resolve, 60));
+          throw retryable('a');
+        })(),
+    });
+    const { executor, rc } = setup();
+    await expect(drain(await executor.chatStream(group({ adapter: a }), request, rc))).rejects.toMatchObject({ code: 'upstream_error' });
+    expect(rc.upstreamMs).toBeGreaterThanOrEqual(55);
+  });
+
   it('fails over when the upstream rejects the stream before it starts', async () => {
     const a = fake('a', { chatStream: () => Promise.reject(retryable('a')) });
     const b = fake('b', {

@@ -176,6 +176,16 @@ describe('/metrics after a mixed workload', () => {
     expect(total(samples, 'switchyard_tokens_total', { provider: 'cache' })).toBe(0);
   });
 
+  it('logs cache hits as the metrics count them: provider cache, no tokens of their own', () => {
+    const hits = gateway.logs().filter((line) => line.msg === 'request completed' && line.model === 'cached' && line.cache === 'HIT');
+    expect(hits).toHaveLength(2);
+    for (const line of hits) {
+      expect(line).toMatchObject({ provider: 'cache', status: 200 });
+      expect(line.prompt_tokens).toBeUndefined();
+      expect(line.completion_tokens).toBeUndefined();
+    }
+  });
+
   it('times the first token of the streams, and shows nothing left in flight', () => {
     expect(total(samples, 'switchyard_time_to_first_token_seconds_count', { model: 'mock' })).toBe(2);
     expect(total(samples, 'switchyard_in_flight_requests')).toBe(0);

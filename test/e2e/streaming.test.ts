@@ -100,6 +100,10 @@ describe('upstream failure mid-stream', () => {
     expect(error).toBeInstanceOf(APIError);
     expect((error as APIError).message).toContain('"oai"');
     expect(gateway.process.exitCode).toBeNull();
+    // Its 200 went out before the failure: the log line's level is the error's, not "info".
+    const failed = () => gateway.logs().filter((l) => l.status === 200 && (l.error as { message?: string } | undefined)?.message?.includes('"oai"'));
+    await expect.poll(() => failed().length).toBeGreaterThan(0);
+    for (const line of failed()) expect(line).toMatchObject({ level: 50, msg: 'request failed' });
   });
 
   it('fails over when the stream errors before its first chunk (nothing was sent yet)', async () => {
