@@ -32,6 +32,7 @@ const phones: [string, string][] = [
   ['020 7946 0958', '[PHONE]'],
   ['Paris +33 1 23 45 67 89 / 01 23 45 67 89', 'Paris [PHONE] / [PHONE]'],
   ['phone: "+4930901820"', 'phone: "[PHONE]"'],
+  ['mobile +4915112345678 (passes Luhn: still a phone)', 'mobile [PHONE] (passes Luhn: still a phone)'],
 ];
 
 const cards: [string, string][] = [

@@ -74,10 +74,11 @@ const EMAIL_ADDRESS = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@(?!\d+x\.)[A-Za-z0
 /**
  * Card numbers: 13–19 digits, contiguous or in groups (4 digits, then groups of 3–6 with one
  * repeated space or dash), first digit 2–6 (Visa, Mastercard, Amex, Discover, JCB, UnionPay,
- * Diners; not millisecond timestamps), not part of a longer number, word or decimal. The Luhn
+ * Diners; not millisecond timestamps), not part of a longer number, word or decimal, nor after a
+ * `+` (an international phone number that happens to pass Luhn). The Luhn
  * check happens in the replacer.
  */
-const CARD_NUMBER = /(?<![\w.]|\d[ -])(?:[2-6]\d{12,18}|[2-6]\d{3}([ -])\d{3,6}(?:\1\d{3,6}){1,3})(?!\w|[ .-]\d)/g;
+const CARD_NUMBER = /(?<![\w.+]|\d[ -])(?:[2-6]\d{12,18}|[2-6]\d{3}([ -])\d{3,6}(?:\1\d{3,6}){1,3})(?!\w|[ .-]\d)/g;
 
 /**
  * Phone numbers, by structure (a bare run of digits is an id, not a phone):
