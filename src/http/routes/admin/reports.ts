@@ -5,6 +5,7 @@ import { day } from '../../../governance/periods.js';
 import { GatewayError } from '../../../gateway/errors.js';
 import { Readable } from 'node:stream';
 import type { GovernanceStore, RequestQuery, RequestRecord } from '../../../storage/governance-store.js';
+import { pageSize } from '../../../storage/paging.js';
 import { fromNanos, roundUsd, SPEND_GROUPS, toNanos } from '../../../storage/spend.js';
 import { parseInput, presentAuditEntry } from './schemas.js';
 
@@ -58,7 +59,13 @@ const logsFilters = {
   error_code: z.string().optional(),
 };
 const logsQuery = z.strictObject({ ...logsFilters, limit: limitParam.optional(), before_id: idParam.optional(), cursor: idParam.optional() });
-const exportQuery = z.strictObject({ ...logsFilters, limit: z.string().regex(/^\d+$/, 'expected a number').transform(Number).pipe(z.number().int().min(1).max(1_000_000)).optional() });
+const exportQuery = z.strictObject({
+  ...logsFilters,
+  limit: z.string().regex(/^\d+$/, 'expected a number').transform(Number).pipe(z.number().int().min(1).max(1_000_000)).optional(),
+  // Where a paged listing stopped: the export continues from there.
+  before_id: idParam.optional(),
+  cursor: idParam.optional(),
+});
 /** Export pages through the log this many rows at a time. */
 const EXPORT_PAGE = 1000;
 
@@ -85,8 +92,9 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
   });
 
   app.get('/audit', async (request) => {
-    const entries = await store.listAudit(parseInput(auditQuery, request.query));
-    return { object: 'list', data: entries.map((entry) => presentAuditEntry(entry)), ...nextPage(entries) };
+    const query = parseInput(auditQuery, request.query);
+    const entries = await store.listAudit(query);
+    return { object: 'list', data: entries.map((entry) => presentAuditEntry(entry)), ...nextPage(entries, query.limit) };
   });
 
   app.get('/logs', async (request, reply) => {
@@ -96,7 +104,7 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
     if (format !== undefined && format !== 'json') throw new GatewayError('invalid_request', 'format: expected json or jsonl', { param: 'format' });
     const { cursor, before_id, ...query } = parseInput(logsQuery, rest);
     const rows = await store.listRequests({ ...toRequestQuery(query), before_id: cursor ?? before_id });
-    const page = nextPage(rows);
+    const page = nextPage(rows, query.limit);
     return { object: 'list', data: rows.map(presentRow), ...page, next_cursor: page.next_before_id === undefined ? null : String(page.next_before_id) };
   });
 
@@ -104,9 +112,9 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
   app.get('/logs/export', async (request, reply) => exportLogs(request.query, reply));
 
   async function exportLogs(input: unknown, reply: FastifyReply): Promise<FastifyReply> {
-    const { limit = Infinity, ...filters } = parseInput(exportQuery, input);
+    const { limit = Infinity, cursor, before_id, ...filters } = parseInput(exportQuery, input);
     const query = toRequestQuery(filters);
-    const first = await store.listRequests({ ...query, limit: Math.min(EXPORT_PAGE, limit) });
+    const first = await store.listRequests({ ...query, limit: Math.min(EXPORT_PAGE, limit), before_id: cursor ?? before_id });
     async function* lines(): AsyncGenerator<string> {
       let rows = first;
       let sent = 0;
@@ -142,8 +150,8 @@ function presentRow(row: RequestRecord): Record<string, unknown> {
   return { ...row, at: new Date(row.at).toISOString(), cost_usd: row.cost_usd === null ? null : roundUsd(row.cost_usd) };
 }
 
-/** Newest first: the next page starts before the last id shown. */
-function nextPage(rows: { id: number }[]): { next_before_id?: number } {
+/** Newest first: the next page starts before the last id shown; a page shorter than asked for was the last. */
+function nextPage(rows: { id: number }[], limit: number | undefined): { next_before_id?: number } {
   const last = rows.at(-1);
-  return last === undefined ? {} : { next_before_id: last.id };
+  return last === undefined || rows.length < pageSize(limit) ? {} : { next_before_id: last.id };
 }
