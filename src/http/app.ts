@@ -72,7 +72,7 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
   });
 
   registerJsonBodyParser(app);
-  registerErrorHandling(app, observers);
+  registerErrorHandling(app, observers, (name) => pipeline.models.group(name) !== undefined);
   opsRoutes(app, { metrics: observers.metrics, readiness });
 
   void app.register(async (api) => {

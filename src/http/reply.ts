@@ -88,7 +88,7 @@ export async function runStream(
 }
 
 /** The request's span, a child of the client's W3C trace context when it sent one. */
-function startTrace(tracing: Tracing, request: FastifyRequest, route: RouteName): RequestSpan {
+export function startTrace(tracing: Tracing, request: FastifyRequest, route: RouteName): RequestSpan {
   const { traceparent, tracestate } = request.headers;
   return tracing.startRequest({
     route,

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeOpenAI, OPENAI_ERRORS, refusedURL } from '../fakes/openai-upstream.js';
 import { isOpenAIError, raw, sdk, type OpenAIErrorShape } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
+import { parseMetrics, total } from '../helpers/metrics.js';
 
 let fake: FakeOpenAI;
 let gateway: Gateway;
@@ -130,6 +131,17 @@ describe('requests the gateway rejects itself', () => {
     expect(error.type).toBe('invalid_request_error');
     expect(error.message).toContain(`'${param}'`);
     expect(fake.requests).toHaveLength(0);
+  });
+
+  it('counts a refused request for a configured group under that group (not model="")', async () => {
+    const count = async (): Promise<number> => total(parseMetrics((await raw(gateway, '/metrics')).text), 'switchyard_requests_total', { route: 'chat', model: 'gpt', status: '400' });
+    const before = await count();
+    await failure(client.chat.completions.create({ model: 'gpt', messages: 'hi' } as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming), BadRequestError, 400);
+    await expect.poll(count).toBe(before + 1);
+    // A name that is no group stays out of the label.
+    await failure(client.chat.completions.create({ model: 'no-such-group', messages: 'hi' } as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming), BadRequestError, 400);
+    const samples = parseMetrics((await raw(gateway, '/metrics')).text);
+    expect(total(samples, 'switchyard_requests_total', { model: 'no-such-group' })).toBe(0);
   });
 
   it('answers missing model and missing messages with 400 naming the field', async () => {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI, OPENAI_ERRORS, type RecordedRequest } from '../fakes/openai-upstream.js';
-import { collect, sdk } from '../helpers/client.js';
+import { collect, raw, sdk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 import { admin } from '../helpers/governance.js';
 import { OtlpCollector, SPAN_KIND, STATUS_CODE, type CollectedSpan } from '../helpers/otlp-collector.js';
@@ -235,6 +235,21 @@ routing:
       'gen_ai.response.finish_reasons': ['stop'],
     });
     expect(upstreamContext(upstreamRequestsOf(upstreamA, traceId)[0]!)).toEqual({ traceId, parentSpanId: clients[0]!.spanId });
+  });
+
+  it('traces requests refused before routing too (a bad key, a bad body), in the client\'s trace', async () => {
+    for (const [headers, body, status] of [
+      [{ authorization: 'Bearer sk-not-a-key' }, JSON.stringify({ model: 'smart', messages: [{ role: 'user', content: 'x' }] }), 401],
+      [{ authorization: `Bearer ${MASTER_KEY}` }, '{"model": "smart",', 400],
+      [{ authorization: `Bearer ${MASTER_KEY}` }, JSON.stringify({ model: 'smart', messages: 'not a list' }), 400],
+    ] as const) {
+      const { traceId, spanId, traceparent } = clientContext();
+      const res = await raw(gateway, '/v1/chat/completions', { body, headers: { ...headers, traceparent } });
+      expect(res.status).toBe(status);
+      const [server] = await collector.waitFor((all) => all.filter((s) => s.traceId === traceId && s.kind === SPAN_KIND.SERVER), 4_000);
+      expect(server).toMatchObject({ parentSpanId: spanId });
+      expect(server!.attributes['switchyard.request_id']).toBe(res.headers.get('x-request-id'));
+    }
   });
 
   it('starts a new trace for a request without a traceparent and still propagates it upstream', async () => {

@@ -9,23 +9,39 @@ import type { Observers } from '../../observability/observers.js';
 import { settle } from '../../gateway/settle.js';
 import { createRequestContext, type RouteName } from '../../gateway/context.js';
 import { gatewayHeaders } from '../headers.js';
+import { startTrace } from '../reply.js';
 import { ConflictError, NotFoundError } from '../../storage/errors.js';
 
-export function registerErrorHandling(app: FastifyInstance, observers: Observers): void {
+/** Whether a name is a configured model group (the only `model` label values besides `<provider>/*`). */
+export type IsModelGroup = (name: string) => boolean;
+
+export function registerErrorHandling(app: FastifyInstance, observers: Observers, isModelGroup: IsModelGroup): void {
   app.setErrorHandler((err: FastifyError | GatewayError, request, reply) => {
     const error = fromFastifyError(err);
     if (error.code === 'internal_error') request.log.error({ err: error.cause ?? err }, 'unexpected error');
-    return sendError(request, reply, error, observers);
+    return sendError(request, reply, error, observers, isModelGroup);
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new GatewayError('route_not_found', `Unknown route: ${request.method} ${request.url.split('?')[0]}. See the README for the endpoints this gateway serves.`);
-    return sendError(request, reply, error, observers);
+    return sendError(request, reply, error, observers, isModelGroup);
   });
 }
 
-function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError, observers: Observers): FastifyReply {
-  // Failures before a route handler ran (bad body, bad key, unknown route) are settled too.
-  const rc = request.rc ?? createRequestContext(request.id, routeOf(request.url), request.startedAt);
+function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError, observers: Observers, isModelGroup: IsModelGroup): FastifyReply {
+  // Failures before a route handler ran (bad body, bad key, unknown route) are settled too, and
+  // traced like any API request (the client's trace context is kept).
+  let rc = request.rc;
+  if (!rc) {
+    const route = routeOf(request.url);
+    rc = createRequestContext(request.id, route, request.startedAt);
+    if (observers.tracing && route !== 'other') rc.trace = startTrace(observers.tracing, request, route);
+  }
+  // Refused before routing named its group: a request for a configured group still counts under it
+  // (metrics, the request log, that group's SLOs).
+  if (rc.model === undefined) {
+    const asked = (request.body as { model?: unknown } | undefined)?.model;
+    if (typeof asked === 'string' && isModelGroup(asked)) rc.model = asked;
+  }
   rc.status = error.status;
   rc.error = error;
   reply.headers(gatewayHeaders(rc));
