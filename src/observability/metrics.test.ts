@@ -37,6 +37,15 @@ describe('Metrics', () => {
     expect(await lines(metrics, 'switchyard_cost_usd_total')).toEqual(['switchyard_cost_usd_total{model="smart",provider="openai",upstream_model="gpt-4o"} 0.0012']);
   });
 
+  it('gives an unpriced model its tokens but no cost series (not a 0 one)', async () => {
+    const metrics = new Metrics();
+    metrics.record({ ...served, upstreamModel: 'self-hosted', costUsd: null });
+    expect(await lines(metrics, 'switchyard_tokens_total')).toHaveLength(3);
+    expect(await lines(metrics, 'switchyard_cost_usd_total')).toEqual([]);
+    metrics.record(served);
+    expect(await lines(metrics, 'switchyard_cost_usd_total')).toEqual(['switchyard_cost_usd_total{model="smart",provider="openai",upstream_model="gpt-4o"} 0.0012']);
+  });
+
   it('labels tokens and cost by team when asked, bounded by max_teams', async () => {
     const metrics = new Metrics({ teamLabels: true, maxTeams: 2 });
     for (const team of ['t1', 't2', 't3', 't1', undefined]) metrics.record({ ...served, team });

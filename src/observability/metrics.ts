@@ -54,7 +54,9 @@ interface SpendSeries {
   input: { inc(value?: number): void };
   output: { inc(value?: number): void };
   cachedInput: { inc(value?: number): void };
-  cost: { inc(value?: number): void };
+  /** Bound at the first priced answer: an unpriced model gets no cost series (not a 0 one). */
+  cost: { inc(value?: number): void } | undefined;
+  labels: string[];
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -221,7 +223,7 @@ export class Metrics {
       const cached = usage.prompt_tokens_details?.cached_tokens;
       if (cached) spend.cachedInput.inc(cached);
     }
-    if (cost) spend.cost.inc(cost);
+    if (cost) (spend.cost ??= this.cost.labels(...spend.labels)).inc(cost);
   }
 
   #spendSeries(model: string, provider: string, upstreamModel: string, team: string | undefined): SpendSeries {
@@ -234,7 +236,8 @@ export class Metrics {
         input: this.tokens.labels(...labels, 'input'),
         output: this.tokens.labels(...labels, 'output'),
         cachedInput: this.tokens.labels(...labels, 'cached_input'),
-        cost: this.cost.labels(...labels),
+        cost: undefined,
+        labels,
       };
       this.#spend.set(key, spend);
     }
