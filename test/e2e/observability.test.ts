@@ -176,10 +176,11 @@ describe('/metrics after a mixed workload', () => {
     expect(total(samples, 'switchyard_tokens_total', { provider: 'cache' })).toBe(0);
   });
 
-  it('logs cache hits as the metrics count them: provider cache, no tokens of their own', () => {
-    const hits = gateway.logs().filter((line) => line.msg === 'request completed' && line.model === 'cached' && line.cache === 'HIT');
-    expect(hits).toHaveLength(2);
-    for (const line of hits) {
+  it('logs cache hits as the metrics count them: provider cache, no tokens of their own', async () => {
+    const hits = () => gateway.logs().filter((line) => line.msg === 'request completed' && line.model === 'cached' && line.cache === 'HIT');
+    // Log lines reach stdout in batches, up to 200 ms after the answer.
+    await expect.poll(() => hits().length).toBe(2);
+    for (const line of hits()) {
       expect(line).toMatchObject({ provider: 'cache', status: 200 });
       expect(line.prompt_tokens).toBeUndefined();
       expect(line.completion_tokens).toBeUndefined();
