@@ -116,6 +116,12 @@ describe('bedrockHttpError', () => {
     expect(error.message).toContain('refused the gateway\'s credentials');
   });
 
+  it('makes a 424 ModelErrorException (the model failed while processing) a retryable 502', () => {
+    const error = bedrockHttpError(424, JSON.stringify({ message: 'The model encountered an error while processing the request.' }), { 'x-amzn-errortype': 'ModelErrorException:http://internal.amazon.com/coral/com.amazon.bedrock/' }, 'aws');
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true });
+    expect(error.message).toBe('The upstream provider "aws" failed with HTTP 424 (ModelErrorException): The model encountered an error while processing the request.');
+  });
+
   it('keeps the 404 of an unknown model, and retries throttling (429) and timeouts (408)', () => {
     expect(httpError('not-found')).toMatchObject({ code: 'upstream_client_error', status: 404, retryable: false, upstreamType: 'ResourceNotFoundException' });
     expect(httpError('throttling')).toMatchObject({ code: 'upstream_rate_limited', status: 429, retryable: true, message: 'Too many requests, please wait before trying again.' });

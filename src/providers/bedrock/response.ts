@@ -117,7 +117,13 @@ function invalidResponse(provider: string, what: string): GatewayError {
 
 /** An upstream error status with Bedrock's error body (`{"message"}`, type in `x-amzn-ErrorType`) → GatewayError. */
 export function bedrockHttpError(status: number, bodyText: string, headers: Record<string, HeaderValue>, provider: string): GatewayError {
-  return upstreamStatusError(status, readErrorDetail(bodyText, headers), headers, provider, {
+  const detail = readErrorDetail(bodyText, headers);
+  // 424 ModelErrorException: the model failed while processing the request, not the request
+  // itself: a retryable 502 like a 5xx, so another target gets it.
+  if (status === 424) {
+    return new GatewayError('upstream_error', `The upstream provider "${provider}" failed with HTTP 424 (${detail.type ?? 'ModelErrorException'})${detail.message ? `: ${detail.message}` : '.'}`, { provider });
+  }
+  return upstreamStatusError(status, detail, headers, provider, {
     credentialKeys: 'access_key_id / secret_access_key / session_token, or the AWS_* environment variables',
   });
 }
