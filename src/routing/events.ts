@@ -17,6 +17,8 @@ export type DivertReason = 'context_window' | 'content_policy';
 export interface RoutingEvents {
   served(rc: RequestContext, target: RoutingTarget, ms: number): void;
   attemptFailed(rc: RequestContext, target: RoutingTarget, error: unknown, ms: number): void;
+  /** An attempt still running when the request had its answer (a hedge that lost) or gave up. */
+  attemptCancelled(rc: RequestContext, target: RoutingTarget): void;
   /** The next target of the same pass is tried after a failure (in the request's group `primary` or a fallback `group`). */
   failover(rc: RequestContext, primary: ModelGroup, group: ModelGroup): void;
   /** A hedged attempt started beside a slow one. */
@@ -116,6 +118,10 @@ export class RoutingMetrics implements RoutingEvents {
     this.attempts.labels(target.providerId, target.modelLabel, outcome).inc();
     this.targetLatency.labels(target.providerId, target.modelLabel, 'error').observe(ms / 1000);
     (rc.failedAttempts ??= []).push({ provider: target.providerId, model: target.modelLabel, code: outcome, status: isGatewayError(error) ? error.status : 500 });
+  }
+
+  attemptCancelled(_rc: RequestContext, target: RoutingTarget): void {
+    this.attempts.labels(target.providerId, target.modelLabel, 'cancelled').inc();
   }
 
   failover(rc: RequestContext, primary: ModelGroup, group: ModelGroup): void {

@@ -897,6 +897,8 @@ describe('Executor: hedging', () => {
     const targets = plan.group.members.map((m) => m.target);
     expect(targets.map((t) => t.stats.inFlight)).toEqual([0, 0]);
     expect((await metrics.hedges.get()).values[0]?.value).toBe(1);
+    // The losing attempt is counted too, as cancelled (no blame).
+    expect(await outcomes(metrics)).toEqual({ 'quick:ok': 1, 'slow:cancelled': 1 });
   });
 
   it('does not hedge when the first target answers within the delay', async () => {

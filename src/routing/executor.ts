@@ -215,7 +215,7 @@ export class Executor {
           }
           if (!isGatewayError(error) || !error.retryable) throw error;
         }
-        race.cancelAll(HEDGE_LOST);
+        race.cancelAll(HEDGE_LOST, race.size > 0 ? this.#cancelled(rc) : undefined);
         if (diverted) continue;
         if (!eligibleSeen) throw plan.nothingEligible();
         if (retries >= policy.maxRetries || lastError === undefined) {
@@ -234,7 +234,7 @@ export class Executor {
       }
     } finally {
       race.detach();
-      race.cancelAll(ANSWERED);
+      race.cancelAll(ANSWERED, race.size > 0 ? this.#cancelled(rc) : undefined);
       rc.upstreamMs += performance.now() - waitedSince;
     }
   }
@@ -317,6 +317,11 @@ export class Executor {
     rc.upstreamModel = refusal.target.model;
     rc.fallbackGroup = undefined;
     return refusal.value;
+  }
+
+  /** Attempts still running when the request ended (hedges that lost): counted, with no blame. */
+  #cancelled(rc: RequestContext): (attempt: Attempt) => void {
+    return (attempt) => this.events.attemptCancelled(rc, attempt.target);
   }
 
   #served(rc: RequestContext, attempt: Attempt, plan: RoutePlan): void {

@@ -52,9 +52,12 @@ export class Race<T> {
     for (const attempt of this.#running) attempt.abort(reason);
   }
 
-  /** Cancels every attempt still running (the request has its answer, or is giving up). */
-  cancelAll(reason: GatewayError): void {
-    for (const attempt of this.#running) attempt.cancel(reason);
+  /** Cancels every attempt still running (the request has its answer, or is giving up); `each` hears of every one. */
+  cancelAll(reason: GatewayError, each?: (attempt: Attempt) => void): void {
+    for (const attempt of this.#running) {
+      attempt.cancel(reason);
+      each?.(attempt);
+    }
     this.#running.length = 0;
     this.#finished.length = 0;
   }
