@@ -4,6 +4,7 @@
  */
 import { withEnvOverrides } from './env-overrides.js';
 import { ConfigError, validateConfig, type LoadedConfig } from './load.js';
+import type { Config } from './schema.js';
 
 /** The settings the embedded default takes from the environment, by the variable they come from. */
 const FROM_ENV: Record<string, string> = { 'auth.master_key': 'SWITCHYARD_MASTER_KEY', 'storage.url': 'DATABASE_URL', 'redis.url': 'REDIS_URL' };
@@ -21,18 +22,21 @@ export function embeddedDefault(env: NodeJS.ProcessEnv = process.env): LoadedCon
     providers,
     models: { mock: { targets: [{ provider: 'mock', model: 'mock' }] } },
   };
-  let config;
+  const config = validateDefault(raw);
+  // HOST / PORT / LOG_LEVEL go through the same override as with a config file (and its errors:
+  // `environment: PORT: expected a port number from 0 to 65535, got "abc"`).
+  return { config: withEnvOverrides(config, env), source: 'embedded default', warnings };
+}
+
+/** The default validated; only environment values can be wrong in it, so a problem names its variable (`DATABASE_URL (storage.url): ...`). */
+function validateDefault(raw: unknown): Config {
   try {
-    config = validateConfig(raw, 'embedded default');
+    return validateConfig(raw, 'embedded default');
   } catch (err) {
-    // Only environment values can be wrong here: say which variable (`DATABASE_URL (storage.url): ...`).
     if (!(err instanceof ConfigError)) throw err;
     throw new ConfigError('environment', err.problems.map((problem) => {
       const path = Object.keys(FROM_ENV).find((key) => problem.startsWith(`${key}: `));
       return path ? `${FROM_ENV[path]} (${path})${problem.slice(path.length)}` : problem;
     }));
   }
-  // HOST / PORT / LOG_LEVEL go through the same override as with a config file (and its errors:
-  // `environment: PORT: expected a port number from 0 to 65535, got "abc"`).
-  return { config: withEnvOverrides(config, env), source: 'embedded default', warnings };
 }
