@@ -4,11 +4,10 @@
  * its schema up to date. Nothing on the request path waits on it, so a database that cannot be
  * reached fails start-up quickly and clearly rather than hanging.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import { ensureDir } from './ensure-dir.js';
 import { constraintViolation } from './errors.js';
 import { migrateToLatest, type Backend } from './migrations.js';
 import type { Schema } from './schema.js';
@@ -30,8 +29,6 @@ export interface OpenOptions {
 
 export const ACCEPTED_URLS = 'sqlite://./relative/path.db, sqlite:///absolute/path.db, sqlite::memory:, postgres://… or postgresql://…';
 
-/** Connecting (TCP plus the PostgreSQL handshake) gives up after this long. */
-const CONNECT_TIMEOUT_MS = 5_000;
 /**
  * How long SQLite waits for another process's lock before reporting the database busy: long while
  * opening (instances starting together migrate one after the other), then short. better-sqlite3
@@ -42,8 +39,6 @@ const SQLITE_OPEN_BUSY_TIMEOUT_MS = 5_000;
 const SQLITE_BUSY_TIMEOUT_MS = 20;
 /** SQLite's page cache per connection, in KiB when negative (SQLite's own default, -2000). */
 const SQLITE_CACHE_SIZE = -2000;
-const PG_POOL_SIZE = 10;
-const PG_INT8_OID = 20;
 /** Lower-case only: it goes unquoted into search_path, where PostgreSQL folds case. */
 const PG_SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -73,7 +68,7 @@ export function redactUrl(url: string): string {
 async function openSqlite(file: string): Promise<Database> {
   let sqlite: BetterSqlite3.Database | undefined;
   try {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') ensureDir(dirname(file));
     sqlite = new BetterSqlite3(file, { timeout: SQLITE_OPEN_BUSY_TIMEOUT_MS });
     // WAL lets readers (the refresher, reports) run while the spend writer writes.
     sqlite.pragma('journal_mode = WAL');
@@ -101,21 +96,8 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
   if (schema !== undefined && !PG_SCHEMA_NAME.test(schema)) {
     throw new Error(`invalid PostgreSQL schema name '${schema}' (lower-case letters, digits and _, not starting with a digit)`);
   }
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: PG_POOL_SIZE,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    // bigint columns (epoch ms, counters, ids) arrive as numbers; only this pool parses them so,
-    // other pg users in the process keep the default strings. All of them stay below 2^53.
-    types: { getTypeParser: (oid, format) => (oid === PG_INT8_OID ? Number : pg.types.getTypeParser(oid, format)) },
-    // Set at connection start-up, so every pooled connection sees the schema before its first query.
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
-  // Without a listener a connection's failure would crash the process: pg-pool listens on idle
-  // clients only ('error' on the pool), and nobody on a checked-out one (a reset mid-transaction).
-  // The failed query itself still rejects, and its caller retries.
-  pool.on('error', (err) => options.onError?.(err));
-  pool.on('connect', (client) => client.on('error', (err) => options.onError?.(err)));
+  const { createPool } = await import('./postgres-pool.js');
+  const pool = createPool(url, schema, options.onError);
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   const database: Database = { db, backend: 'postgres', close: () => db.destroy() };
 

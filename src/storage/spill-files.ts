@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SpendRow } from '../governance/types.js';
+import { ensureDir } from './ensure-dir.js';
 
 /** Rows read back from the spill file, and where the next read starts. */
 export interface SpillBatch {
@@ -52,7 +53,7 @@ export class SpillFiles {
   }
 
   async append(text: string): Promise<void> {
-    if (!this.#dirReady) await mkdir(dirname(this.spillPath), { recursive: true });
+    if (!this.#dirReady) ensureDir(dirname(this.spillPath)); // once: a few synchronous calls
     this.#dirReady = true;
     await appendFile(this.spillPath, text);
   }
