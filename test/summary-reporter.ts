@@ -1,5 +1,16 @@
 /** Prints the closing `N passed, N failed, N skipped` line that CI reads. */
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+
+/**
+ * A test that never ran because a hook of its suite or file failed (a gateway that would not
+ * start in `beforeAll`, say): vitest reports it as skipped, but it is a failure.
+ */
+function setupFailed(test: TestCase): boolean {
+  for (let parent: TestCase['parent'] | undefined = test.parent; parent; parent = parent.type === 'suite' ? parent.parent : undefined) {
+    if (parent.errors().length > 0) return true;
+  }
+  return false;
+}
 
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
@@ -11,7 +22,7 @@ export default class SummaryReporter implements Reporter {
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed += 1;
-        else if (state === 'failed') failed += 1;
+        else if (state === 'failed' || setupFailed(test)) failed += 1;
         else skipped += 1;
       }
     }

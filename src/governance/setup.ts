@@ -129,11 +129,9 @@ async function createLimiter(config: Config, backend: 'memory' | 'redis', regist
   const local = new MemoryLimiter({ onError: (err) => report('limits', err, 'a limit reservation could not be settled') });
   if (backend === 'memory') return local;
   // ioredis and the Redis limiter load only when used.
-  const [{ Redis }, { RedisLimiter }, { FallbackLimiter }] = await Promise.all([import('ioredis'), import('./limits/redis-limiter.js'), import('./limits/fallback-limiter.js')]);
+  const [{ RedisLimiter, connectLimiterRedis }, { FallbackLimiter }] = await Promise.all([import('./limits/redis-limiter.js'), import('./limits/fallback-limiter.js')]);
   const settings = config.governance.limits;
-  const client = new Redis(config.redis.url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 500, lazyConnect: true });
-  client.on('error', (err: Error) => report('redis', err, 'the Redis limiter connection failed'));
-  client.connect().catch(() => undefined);
+  const client = connectLimiterRedis(config.redis.url!, (err) => report('redis', err, 'the Redis limiter connection failed'));
   const redisLimiter = new RedisLimiter(client, { timeoutMs: settings.redis_timeout_ms, onError: (err) => report('limits', err, 'a limit reservation could not be settled in Redis') });
   const limiter = new FallbackLimiter(redisLimiter, local, {
     policy: settings.on_redis_error,

@@ -13,7 +13,7 @@
  * deadline bounds the wait.
  */
 import { randomUUID } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import {
   DEFAULT_LEASE_TTL_MS,
   DEFAULT_PARALLEL_RETRY_AFTER_MS,
@@ -29,6 +29,17 @@ import {
 import { ACQUIRE_LUA, SETTLE_LUA } from './redis-scripts.js';
 
 export const DEFAULT_LIMITS_PREFIX = 'switchyard:limits:';
+
+/**
+ * The limiter's own connection: no offline queue and one retry, so that while Redis is away a
+ * call fails within the limiter's deadline and the fallback decides, instead of waiting in a queue.
+ */
+export function connectLimiterRedis(url: string, onError: (err: Error) => void): Redis {
+  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 500, lazyConnect: true });
+  client.on('error', onError);
+  client.connect().catch(() => undefined); // reported through 'error'
+  return client;
+}
 
 export interface RedisLimiterOptions {
   /** Prepended to every key. No braces: the hash tag must be the request's tag. Default `switchyard:limits:`. */
