@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Instructions per governed admission + x-ratelimit headers + settlement, in-process, under
 # valgrind's callgrind (counters zeroed after the warm-up; the same figure run after run):
-#   bench/callgrind-admission.sh [DIST] [N]      (DIST defaults to dist, N to 20000)
+#   bench/callgrind-admission.sh [DIST] [N]      (DIST defaults to build, N to 20000)
 # The loop is bench/lib/admission-loop.mjs (the benchmarks' virtual key, 10 rules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DIST=${1:-dist}
+DIST=${1:-build}
 N=${2:-20000}
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
 [ -f "$DIST/main.js" ] || { echo "$DIST/main.js is missing (npm run build)" >&2; exit 1; }

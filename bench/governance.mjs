@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
   options: {
-    dist: { type: 'string', default: 'dist' },
+    dist: { type: 'string', default: 'build' },
     requests: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '5' },
     redis: { type: 'string' },

@@ -21,7 +21,7 @@ import { setImmediate } from 'node:timers';
 
 const { values } = parseArgs({
   options: {
-    dist: { type: 'string', default: 'dist' },
+    dist: { type: 'string', default: 'build' },
     requests: { type: 'string', default: '50000' },
     rounds: { type: 'string', default: '5' },
     // Also each part alone: metrics, the request log, the SLO monitor.

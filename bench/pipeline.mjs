@@ -14,7 +14,7 @@ import { setImmediate } from 'node:timers';
 
 const { values } = parseArgs({
   options: {
-    dist: { type: 'string', default: 'dist' },
+    dist: { type: 'string', default: 'build' },
     requests: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '5' },
     scenario: { type: 'string', default: 'simple' },

@@ -4,7 +4,7 @@
  * and per whole decision (Router.chat + the plan's first target), for a model group of 50 targets
  * (the issue's figure: under 20 µs per selection) and of 5.
  * Run after `npm run build`: `node bench/routing.mjs [--calls=N] [--markdown]`.
- * ROUTING_DIST points at another compiled copy of the module's folder (default dist/routing).
+ * ROUTING_DIST points at another compiled copy of the module's folder (default build/routing).
  *
  * Each strategy gets fresh candidates with varied weights, latency estimates, calls in flight and
  * prices (a few unknown, a few unmeasured), a warm-up so V8 optimises the code, then `calls` timed
@@ -23,7 +23,7 @@ Options:
   --markdown    print the table as Markdown
   --strict      exit 2 when a strategy misses the 50-target figure
   --help
-Environment: ROUTING_DIST=DIR   folder holding strategies.js (default dist/routing)`;
+Environment: ROUTING_DIST=DIR   folder holding strategies.js (default build/routing)`;
 
 const STRATEGIES = ['fallback', 'round-robin', 'weighted', 'least-latency', 'least-busy', 'cost'];
 const GROUP_SIZES = [50, 5];
@@ -51,7 +51,7 @@ if (!(calls > 0) || !(warmup >= 0)) {
 }
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const distDir = resolve(process.env.ROUTING_DIST ?? join(repo, 'dist', 'routing'));
+const distDir = resolve(process.env.ROUTING_DIST ?? join(repo, 'build', 'routing'));
 let createStrategy;
 try {
   ({ createStrategy } = await import(pathToFileURL(join(distDir, 'strategies.js')).href));

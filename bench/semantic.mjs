@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 const HELP = `Usage: node bench/semantic.mjs [OPTIONS]     (after npm run build)
 
 Options:
-  --dist=DIR            compiled sources (default dist)
+  --dist=DIR            tsc's output, one file per module (default build)
   --dims=LIST           vector sizes, comma-separated          [384,1536]
   --entries=N           entries in the partition               [100000]
   --queries=N           timed lookups                          [2000]
@@ -33,7 +33,7 @@ Options:
 
 const { values } = parseArgs({
   options: {
-    dist: { type: 'string', default: 'dist' },
+    dist: { type: 'string', default: 'build' },
     dims: { type: 'string', default: '384,1536' },
     entries: { type: 'string', default: '100000' },
     queries: { type: 'string', default: '2000' },

@@ -2,7 +2,7 @@
  * The stream translators alone, in-process: µs per upstream chunk for decoding each provider's
  * stream into OpenAI chunks, and for encoding OpenAI chunks into Anthropic events (/v1/messages).
  * Inputs are the bench upstream's own streams (the same 18 text pieces in every format), fed as
- * one network read per event, as the mock upstream writes them. Uses the built gateway (dist/).
+ * one network read per event, as the mock upstream writes them. Uses tsc's output (build/).
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,7 +29,7 @@ async function timePerChunk(run, chunks) {
 }
 
 export async function translatorCosts(repo) {
-  const load = (path) => import(pathToFileURL(join(repo, 'dist', path)).href);
+  const load = (path) => import(pathToFileURL(join(repo, 'build', path)).href);
   const [{ decodeChatStream }, { decodeMessagesStream }, { decodeConverseStream }, { MessageStreamEncoder }, { anthropicFrames }] = await Promise.all([
     load('providers/openai/stream.js'),
     load('providers/anthropic/stream.js'),

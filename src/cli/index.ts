@@ -86,7 +86,11 @@ export function describeCliError(err: unknown, debug = false): string {
   return debug ? `switchyard failed to start: ${(err as Error)?.stack ?? message}` : `switchyard failed to start: ${message} (LOG_LEVEL=debug shows where)`;
 }
 
+/** The version in Switchyard's package.json: the nearest one above this module (src/cli/, build/cli/ or the bundle in dist/). */
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    const file = new URL('package.json', dir);
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    if (dir.pathname === '/') return 'unknown';
+  }
 }

@@ -4,6 +4,7 @@
  * SWITCHYARD_MASTER_KEY: create a key, list it, use it, see its spend, rotate it, revoke it; and
  * the failures a user meets (no master key, no gateway, an unknown key id).
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCost } from '../../src/cli/spend-command.js';
@@ -177,5 +178,13 @@ describe('switchyard keys and spend failures', () => {
     const result = await cli(['keys', 'create', '--nmae', 'x']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^switchyard: Unknown option '--nmae'[^\n]*\n\nUsage:\n {2}switchyard keys create/);
+  });
+});
+
+describe('switchyard --version', () => {
+  it("prints package.json's version, found from wherever the build put the code", async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const result = await cli(['--version'], {});
+    expect(result).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
   });
 });
