@@ -98,6 +98,17 @@ describe('toOpenAIErrorBody', () => {
     expect(toOpenAIErrorBody(error).error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded' });
   });
 
+  it("gives an HTTP answer to a provider's failure the gateway's type and code, and keeps the provider's for the event that ends a stream", () => {
+    // An OpenAI error event before any output (streamError) becomes a 502 when nothing else answers.
+    const midStream = new GatewayError('upstream_error', 'The upstream provider "openai" failed mid-stream: boom', { upstreamType: 'server_error', upstreamCode: '500' });
+    expect(toOpenAIErrorBody(midStream).error).toMatchObject({ type: 'api_error', code: 'upstream_error' });
+    expect(toOpenAIErrorBody(midStream, 'stream').error).toMatchObject({ type: 'server_error', code: '500' });
+    const timeout = new GatewayError('upstream_timeout', 'The upstream provider "bedrock" timed out mid-stream.', { upstreamType: 'modelStreamErrorException' });
+    expect(toOpenAIErrorBody(timeout).error).toMatchObject({ type: 'timeout_error', code: 'upstream_timeout' });
+    const refused = new GatewayError('upstream_client_error', 'bad model', { status: 404, upstreamType: 'invalid_request_error', upstreamCode: 'model_not_found' });
+    expect(toOpenAIErrorBody(refused).error).toMatchObject({ type: 'invalid_request_error', code: 'model_not_found' });
+  });
+
   it('reveals nothing beyond the message (no cause, stack, provider or retry data)', () => {
     const error = new GatewayError('upstream_error', 'The upstream provider "openai" refused the connection.', {
       provider: 'openai',

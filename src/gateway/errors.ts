@@ -114,14 +114,20 @@ export function isGatewayError(err: unknown): err is GatewayError {
   return err instanceof GatewayError;
 }
 
-/** OpenAI's error body: `{"error":{"message","type","param","code"}}`. */
-export function toOpenAIErrorBody(err: GatewayError): { error: { message: string; type: string; param: string | null; code: string } } {
+/**
+ * OpenAI's error body: `{"error":{"message","type","param","code"}}`. The provider's own type and
+ * code go on where its status does (a 4xx passed on, a 429), and in the error event that ends a
+ * stream; an HTTP answer the gateway gives for a provider's failure (502, 504) has the gateway's,
+ * whether the failure was an HTTP 5xx or an error event before any output.
+ */
+export function toOpenAIErrorBody(err: GatewayError, where: 'http' | 'stream' = 'http'): { error: { message: string; type: string; param: string | null; code: string } } {
+  const upstreams = where === 'stream' || err.code === 'upstream_client_error' || err.code === 'upstream_rate_limited';
   return {
     error: {
       message: err.message,
-      type: err.upstreamType ?? err.spec.openaiType,
+      type: (upstreams ? err.upstreamType : undefined) ?? err.spec.openaiType,
       param: err.param,
-      code: err.upstreamCode ?? err.code,
+      code: (upstreams ? err.upstreamCode : undefined) ?? err.code,
     },
   };
 }

@@ -275,6 +275,14 @@ describe('upstream errors', () => {
     await failure(client.embeddings.create({ model: 'embed', input: 'x' }), InternalServerError, 502);
   });
 
+  it("answers an error event before any stream output with the same 502 as an HTTP 5xx: the gateway's type and code, the provider's message", async () => {
+    fake.inject({ kind: 'stream-error', afterChunks: 0, error: { error: { message: 'Upstream exploded early', type: 'server_error', param: null, code: 'boom' } } });
+    const error = await failure(client.chat.completions.create({ ...hello, stream: true }), InternalServerError, 502);
+    expect(error.type).toBe('api_error');
+    expect(error.code).toBe('upstream_error');
+    expect(error.message).toContain('Upstream exploded early');
+  });
+
   it('answers a refused connection with 502 without revealing the upstream address', async () => {
     const error = await failure(client.chat.completions.create({ ...hello, model: 'unreachable' }), InternalServerError, 502);
     expect(error.message).toContain('"dead" refused the connection');

@@ -103,6 +103,6 @@ async function streamChat(
       sse.end(true);
       return true;
     },
-    (error) => `data: ${JSON.stringify(toOpenAIErrorBody(error))}\n\n`,
+    (error) => `data: ${JSON.stringify(toOpenAIErrorBody(error, 'stream'))}\n\n`,
   );
 }

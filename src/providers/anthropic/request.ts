@@ -174,7 +174,6 @@ function withoutParallel(choice: ToolChoiceParam): ToolChoiceParam {
   return choice.type === 'none' ? choice : { ...choice, disable_parallel_tool_use: true };
 }
 
-/** `thinking` is passed as given; otherwise `reasoning_effort` turns thinking on with a budget. */
 /** Anthropic's smallest thinking budget. */
 const MIN_THINKING_BUDGET = 1024;
 
