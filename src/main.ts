@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /** Process entry: run the CLI; a failure prints an actionable message and exits non-zero. */
-// First: V8's heap settings apply to what every later module allocates.
+// First: V8's heap settings apply to what every later module allocates. The CLI (and the whole
+// gateway with it) is imported only after them: in the bundle a static import would put its
+// modules in a chunk that runs before this file's own code.
 import './heap-tuning.js';
-import { describeCliError, runCli } from './cli/index.js';
+
+const { describeCliError, runCli } = await import('./cli/index.js');
 
 process.on('unhandledRejection', (reason) => {
   process.stderr.write(`switchyard: unhandled rejection (a bug; please report it): ${String((reason as Error)?.stack ?? reason)}\n`);
