@@ -91,6 +91,16 @@ describe('requests the gateway rejects itself', () => {
     expect(rawError(res.json).message).toMatch(/not valid JSON/);
   });
 
+  it('answers JSON nested thousands of levels deep (a 10 KB body) with 400 invalid_request, not a 500', async () => {
+    const deep = `{"model":"gpt","messages":[{"role":"user","content":"hi"}],"x":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    for (const path of ['/v1/chat/completions', '/v1/messages/count_tokens']) {
+      const res = await raw(gateway, path, { body: deep });
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(res.json)).toContain('levels deep');
+    }
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('answers a body that is not valid UTF-8 with 400 invalid_encoding', async () => {
     const body = Buffer.concat([Buffer.from('{"model":"gpt","messages":[{"role":"user","content":"'), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"}]}')]);
     const res = await raw(gateway, '/v1/chat/completions', { body });

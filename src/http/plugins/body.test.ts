@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
-import { parseJsonBody } from './body.js';
+import { MAX_JSON_DEPTH, parseJsonBody } from './body.js';
 
 function errorOf(body: Buffer): GatewayError {
   try {
@@ -25,6 +25,16 @@ describe('parseJsonBody', () => {
 
   it('ignores a leading UTF-8 byte order mark', () => {
     expect(parseJsonBody(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"model":"mock"}')]))).toEqual({ model: 'mock' });
+  });
+
+  it(`accepts nesting ${MAX_JSON_DEPTH} levels deep and refuses one more with a 400, brackets inside strings not counted`, () => {
+    const nested = (depth: number) => `{"model":"mock","x":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)},"s":"[[[[{{{{\\"[[[["}`;
+    expect(parseJsonBody(Buffer.from(nested(MAX_JSON_DEPTH)))).toMatchObject({ model: 'mock', s: '[[[[{{{{"[[[[' });
+    const error = errorOf(Buffer.from(nested(MAX_JSON_DEPTH + 1)));
+    expect(error).toMatchObject({ code: 'invalid_request', status: 400 });
+    expect(error.message).toBe(`The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`);
+    // Deep enough to overflow the stack of the code that walks a request (a 500 before the limit).
+    expect(errorOf(Buffer.from(nested(5000))).code).toBe('invalid_request');
   });
 
   it('rejects an empty body as invalid_json 400', () => {

@@ -27,14 +27,45 @@ function checkContentEncoding(encoding: string | undefined): void {
   throw new GatewayError('unsupported_media_type', `Request bodies are not accepted with Content-Encoding "${encoding}"; send the JSON uncompressed.`);
 }
 
+/**
+ * Arrays and objects nested deeper than this are refused. JSON.parse takes any depth, but the code
+ * that walks a request (translators, token counts, cache keys) recurses, and a few thousand levels
+ * (a 10 KB body) overflowed the stack: a 500. Real requests, JSON schemas included, nest a few
+ * dozen levels at most.
+ */
+export const MAX_JSON_DEPTH = 256;
+
 export function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; send a JSON object.');
   if (!isUtf8(body)) throw new GatewayError('invalid_encoding', 'The request body is not valid UTF-8.');
+  let parsed: unknown;
   try {
     // Some Windows tools prefix a byte order mark; it is not part of the JSON.
     const text = body.toString('utf8');
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     throw new GatewayError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
   }
+  if (body.length > 2 * MAX_JSON_DEPTH && nestingDepth(body) > MAX_JSON_DEPTH) {
+    throw new GatewayError('invalid_request', `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`);
+  }
+  return parsed;
+}
+
+/** The deepest nesting of arrays and objects in valid JSON, read from its bytes (outside strings). */
+function nestingDepth(json: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const byte = json[i]!;
+    if (inString) {
+      if (byte === 0x5c) i++; // a backslash: the next byte is escaped
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === 0x5b || byte === 0x7b) {
+      if (++depth > deepest) deepest = depth;
+    } else if (byte === 0x5d || byte === 0x7d) depth--;
+  }
+  return deepest;
 }
