@@ -109,6 +109,11 @@ describe('toOpenAIErrorBody', () => {
     expect(toOpenAIErrorBody(refused).error).toMatchObject({ type: 'invalid_request_error', code: 'model_not_found' });
   });
 
+  it("masks keys in a provider's words (an error with a provider), and leaves the gateway's own messages as they are", () => {
+    expect(new GatewayError('upstream_error', 'The upstream provider "p" failed with HTTP 500: bad key sk-live-abcdef123456.', { provider: 'p' }).message).toBe('The upstream provider "p" failed with HTTP 500: bad key [redacted].');
+    expect(new GatewayError('invalid_request', 'model sk-like-name is not served').message).toBe('model sk-like-name is not served');
+  });
+
   it('reveals nothing beyond the message (no cause, stack, provider or retry data)', () => {
     const error = new GatewayError('upstream_error', 'The upstream provider "openai" refused the connection.', {
       provider: 'openai',

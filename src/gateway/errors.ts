@@ -2,6 +2,7 @@
  * The one table of gateway error codes (DESIGN.md §3.3). Every error a client can see is a
  * GatewayError built from a code here; the HTTP status and client-facing types are decided once.
  */
+import { redactSecrets } from './redact-secrets.js';
 
 export interface ErrorCodeSpec {
   /** HTTP status sent to the client (upstream 4xx errors may override it with the upstream's). */
@@ -91,7 +92,9 @@ export class GatewayError extends Error {
   readonly provider: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // An error from a provider may quote what the provider said, which reaches the client (HTTP
+    // body, stream event) and the logs: whatever looks like a key is masked here, once for all.
+    super(options.provider === undefined ? message : redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
     const spec = ERROR_CODES[code];
     this.code = code;

@@ -285,6 +285,15 @@ describe('upstream errors', () => {
     await failure(client.embeddings.create({ model: 'embed', input: 'x' }), InternalServerError, 502);
   });
 
+  it("masks what looks like a key in a provider's error message before it reaches the client", async () => {
+    const upstream = OPENAI_ERRORS.serverError();
+    upstream.body.error.message = 'internal failure with key sk-upstreamsecret0123 at /srv/app.js:12';
+    fake.inject({ kind: 'http-error', error: upstream });
+    const error = await failure(client.chat.completions.create(hello), InternalServerError, 502);
+    expect(error.message).toContain('internal failure with key [redacted] at /srv/app.js:12');
+    expect(JSON.stringify(error.error)).not.toContain('upstreamsecret');
+  });
+
   it("answers an error event before any stream output with the same 502 as an HTTP 5xx: the gateway's type and code, the provider's message", async () => {
     fake.inject({ kind: 'stream-error', afterChunks: 0, error: { error: { message: 'Upstream exploded early', type: 'server_error', param: null, code: 'boom' } } });
     const error = await failure(client.chat.completions.create({ ...hello, stream: true }), InternalServerError, 502);
