@@ -1,7 +1,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { SseWriter } from './sse.js';
+import { connect, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CLIENT_STALL_MS, SseWriter } from './sse.js';
 
 let server: Server | undefined;
 
@@ -59,5 +59,72 @@ describe('SseWriter', () => {
     expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(response.headers['cache-control']).toBe('no-cache');
     expect(body).toBe('data: {"a":1}\n\ndata: {"b":2}\n\ndata: [DONE]\n\n');
+  });
+
+  it('leaves no listeners behind after waiting for a slow client to drain', async () => {
+    const counts: number[] = [];
+    const big = JSON.stringify({ text: 'x'.repeat(64 * 1024) });
+    server = createServer((_req, res) => {
+      void (async () => {
+        const sse = new SseWriter(res);
+        sse.start([]);
+        for (let i = 0; i < 60; i++) {
+          await sse.data(big);
+          counts.push(res.listenerCount('close') + res.listenerCount('drain') + res.listenerCount('error'));
+        }
+        sse.end(true);
+      })();
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    // A client that reads in small sips, so the writer waits for 'drain' again and again.
+    await new Promise<void>((resolve, reject) => {
+      request({ port, host: '127.0.0.1', method: 'POST', path: '/' }, (response) => {
+        response.on('data', () => {
+          response.pause();
+          setTimeout(() => response.resume(), 1);
+        });
+        response.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(counts).toHaveLength(60);
+    expect(Math.max(...counts)).toBe(Math.min(...counts));
+  });
+
+  it(`closes the connection of a client that reads nothing for ${CLIENT_STALL_MS / 1000} s`, async () => {
+    const big = JSON.stringify({ text: 'x'.repeat(256 * 1024) });
+    let finish!: (outcome: { closed: boolean; writes: number }) => void;
+    const outcome = new Promise<{ closed: boolean; writes: number }>((resolve) => (finish = resolve));
+    server = createServer((_req, res) => {
+      void (async () => {
+        const sse = new SseWriter(res);
+        sse.start([]);
+        let writes = 0;
+        while (!sse.closed && writes < 1_000) {
+          const wrote = sse.data(big);
+          writes++;
+          // Once the socket is full, move the clock past the stall limit.
+          if (res.writableNeedDrain) vi.advanceTimersByTime(CLIENT_STALL_MS);
+          await wrote;
+        }
+        finish({ closed: sse.closed, writes });
+      })();
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // A client that sends its request and then reads nothing.
+      const client = connect(port, '127.0.0.1', () => client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'));
+      client.pause();
+      const result = await outcome;
+      client.destroy();
+      expect(result.closed).toBe(true);
+      expect(result.writes).toBeLessThan(1_000);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

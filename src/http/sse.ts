@@ -4,7 +4,6 @@
  * with an error event in OpenAI's format (the status line has already gone out).
  */
 import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { once } from 'node:events';
 import { mergeHeaders, type HeaderRecord } from '../providers/headers.js';
 
 export const SSE_HEADERS = {
@@ -13,6 +12,31 @@ export const SSE_HEADERS = {
   connection: 'keep-alive',
   'x-accel-buffering': 'no',
 } as const;
+
+/**
+ * How long a stream waits for a client that reads nothing before closing its connection. A client
+ * that stopped reading would otherwise hold the stream, its upstream call and its buffers open for
+ * as long as it kept the connection (the request is logged as 499, the client having gone).
+ */
+export const CLIENT_STALL_MS = 60_000;
+
+/** Resolves once the response can take more (or is closed); closes it after CLIENT_STALL_MS without either. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      res.destroy();
+      done();
+    }, CLIENT_STALL_MS);
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
 
 export class SseWriter {
   #sentFirst = false;
@@ -72,9 +96,7 @@ export class SseWriter {
       }
       flowing = this.res.write(text);
     }
-    if (!flowing) {
-      await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
-    }
+    if (!flowing) await drained(this.res);
   }
 
   end(withDone: boolean): void {
