@@ -3,6 +3,7 @@
  * chunk ends the client's stream with an OpenAI-format error event (the SDK throws an APIError),
  * and a client that aborts mid-stream makes the gateway abort the upstream request.
  */
+import { connect } from 'node:net';
 import { APIError, InternalServerError, type OpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-upstream.js';
@@ -174,5 +175,17 @@ describe('slow streams and client disconnects', () => {
     // The gateway books it as a client disconnect (499), not as an error or a success.
     await expect.poll(() => gateway.logs().find((l) => l.status === 499 && l.stream === true), { timeout: 3000 }).toBeTruthy();
     expect(gateway.process.exitCode).toBeNull();
+  });
+});
+
+describe('a client that leaves while uploading', () => {
+  it('is booked as 499 (the client left first), not as a 400', async () => {
+    const { port, hostname } = new URL(gateway.url);
+    const socket = connect(Number(port), hostname);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-request-id: left-while-uploading\r\nContent-Length: 1000\r\n\r\n{"model":');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    await expect.poll(() => gateway.logs().find((l) => l.request_id === 'left-while-uploading'), { timeout: 3000 }).toMatchObject({ status: 499 });
   });
 });

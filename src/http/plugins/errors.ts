@@ -90,6 +90,8 @@ function fromFastifyError(err: FastifyError | GatewayError): GatewayError {
       return new GatewayError('invalid_json', 'The request body is empty; send a JSON object.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new GatewayError('invalid_request', 'The request body does not match its Content-Length.');
+    case 'ECONNRESET': // the body's stream ends with "aborted": the client left while uploading
+      return new GatewayError('client_closed_request', 'The client closed the connection before the whole request had arrived.');
   }
   const status = err.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
