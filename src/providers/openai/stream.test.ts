@@ -278,10 +278,13 @@ describe('decodeChatStream: the opening role chunk', () => {
     await decoder.return(undefined);
   });
 
-  it('is passed on at [DONE] when no output came (an empty answer)', async () => {
-    const chunks = await collect(whole(Buffer.from(ROLE + 'data: [DONE]\n\n')));
-    expect(chunks).toHaveLength(1);
-    expect(chunks[0]!.choices[0]!.delta.role).toBe('assistant');
+  it('fails the stream, retryable, when [DONE] comes with no output after it (no text, no finish reason)', async () => {
+    for (const text of [ROLE + 'data: [DONE]\n\n', 'data: [DONE]\n\n']) {
+      const { chunks, error } = await collectUntilError(whole(Buffer.from(text)));
+      expect(chunks).toEqual([]);
+      expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'openai' });
+      expect((error as Error).message).toBe('The upstream provider "openai" ended the stream without an answer.');
+    }
   });
 
   it('counts as output when it carries text, a tool call or a finish reason', async () => {
@@ -313,9 +316,10 @@ describe('decodeChatStream: Azure prompt annotations', () => {
     expect(error).toMatchObject({ code: 'upstream_error', retryable: true, upstreamType: 'server_error' });
   });
 
-  it('yields held annotations when the stream ends at [DONE] without output', async () => {
+  it('fails a stream of held annotations alone that ends at [DONE]', async () => {
     const text = 'data: {"choices":[],"id":"","prompt_filter_results":[]}\n\ndata: [DONE]\n\n';
-    const chunks = await collect(whole(Buffer.from(text)));
-    expect(chunks).toEqual([{ choices: [], id: '', prompt_filter_results: [] }]);
+    const { chunks, error } = await collectUntilError(whole(Buffer.from(text)));
+    expect(chunks).toEqual([]);
+    expect(error).toMatchObject({ code: 'upstream_error', retryable: true });
   });
 });

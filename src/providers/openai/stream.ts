@@ -19,7 +19,9 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
   for await (const event of readSse(body)) {
     const data = event.data;
     if (data === '[DONE]') {
-      if (held && !output) for (const early of held) yield early;
+      // Every answer has a finish_reason (or at least text) before [DONE]; without one the stream
+      // is malformed, as a 200 whose JSON has no choices is: the next target is tried.
+      if (!output) throw new GatewayError('upstream_error', `The upstream provider "${provider}" ended the stream without an answer.`, { provider });
       return;
     }
     if (data === '') continue;
