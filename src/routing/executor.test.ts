@@ -991,4 +991,16 @@ describe('Executor: the deadline', () => {
     expect(signal?.aborted).toBe(true);
     expect(spare.contexts).toHaveLength(0);
   });
+
+  it('answers 504 when the deadline passed before the first attempt (a request slower to arrive than the deadline)', async () => {
+    const target = ok('target');
+    const plan = planFor([{ adapter: target }], { retry: { max_retries: 1, deadline_ms: 100 } });
+    const { executor } = setup();
+    // The request started arriving 150 ms ago: its body took longer than the whole deadline.
+    const rc = createRequestContext('slow-upload', 'chat', performance.now() - 150);
+    const error: unknown = await executor.chat(plan, request, rc).catch((err: unknown) => err);
+    expect(error).toMatchObject({ code: 'upstream_timeout', status: 504 });
+    expect((error as Error).message).toMatch(/routing deadline of 100 ms/);
+    expect(target.contexts).toHaveLength(0);
+  });
 });

@@ -217,7 +217,9 @@ export class Executor {
         }
         race.cancelAll(HEDGE_LOST, race.size > 0 ? this.#cancelled(rc) : undefined);
         if (diverted) continue;
-        if (!eligibleSeen) throw plan.nothingEligible();
+        // No target was tried: past the deadline before the first attempt (a slow upload, a long
+        // queue for admission) is the deadline's 504, not "no target could serve this request".
+        if (!eligibleSeen) throw performance.now() + RETRY_AT_SLACK_MS >= deadline ? deadlineError(policy.deadlineMs) : plan.nothingEligible();
         if (retries >= policy.maxRetries || lastError === undefined) {
           if (refusal) return this.#refusalAnswer(rc, refusal);
           throw lastError ?? plan.nothingEligible();
