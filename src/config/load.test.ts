@@ -47,7 +47,7 @@ describe('parseConfigText: YAML', () => {
   it('accepts an empty file and a file of comments as the all-defaults configuration', () => {
     for (const text of ['', '# nothing configured yet\n']) {
       const { config, warnings } = parseConfigText(text, 'empty.yaml', {});
-      expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 10 * 1024 * 1024, shutdown_grace_ms: 10_000 });
+      expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 10 * 1024 * 1024, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000 });
       expect(config.providers).toEqual({});
       expect(config.models).toEqual({});
       expect(warnings).toEqual([]);
@@ -60,7 +60,7 @@ describe('parseConfigText: defaults', () => {
     const { config, source } = parseConfigText('{}', 'defaults.yaml', {});
     expect(source).toBe('defaults.yaml');
     expect(config).toEqual({
-      server: { host: '0.0.0.0', port: 8080, body_limit: 10_485_760, shutdown_grace_ms: 10_000 },
+      server: { host: '0.0.0.0', port: 8080, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000 },
       auth: {},
       // Unset: DATABASE_URL at start-up, else sqlite://./data/switchyard.db (governance/setup.ts).
       storage: {},
@@ -109,7 +109,7 @@ describe('parseConfigText: defaults', () => {
 
   it('fills the defaults of a partly given section', () => {
     const { config } = parseConfigText('server:\n  port: 9000\nupstream:\n  timeouts:\n    total_ms: 0\n', 't.yaml', {});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 9000, body_limit: 10_485_760, shutdown_grace_ms: 10_000 });
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 9000, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000 });
     expect(config.upstream.timeouts).toEqual({ connect_ms: 10_000, first_byte_ms: 120_000, total_ms: 0 });
   });
 

@@ -177,6 +177,8 @@ const configSchemaBase = z.strictObject({
       body_limit: byteSize.default(10 * 1024 * 1024),
       /** How long in-flight requests and streams may run after SIGTERM / SIGINT. */
       shutdown_grace_ms: millis.default(10_000),
+      /** How long a client may take to send a whole request, headers and body (Node's own default; Fastify turns it off). */
+      request_timeout_ms: positiveMillis.default(300_000),
     })
     .prefault({}),
   auth: z.strictObject({ master_key: z.string().optional() }).prefault({}),

@@ -52,6 +52,12 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     // One log line per request comes from the pipeline's settle stage instead.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: config.server.body_limit,
+    // A request (headers and body) that has not fully arrived by then is answered 408 and closed:
+    // a client trickling its body would otherwise hold a connection for ever. Node applies it only
+    // when given to createServer (Fastify's own option alone is set too late to take effect), and
+    // looks for expired requests every 30 s by default: once a second holds them to the deadline.
+    requestTimeout: config.server.request_timeout_ms,
+    http: { requestTimeout: config.server.request_timeout_ms, connectionsCheckingInterval: 1_000 },
     // Accept a well-formed x-request-id from the client; otherwise make one.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

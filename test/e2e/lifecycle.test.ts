@@ -4,6 +4,7 @@
  */
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type OpenAI from 'openai';
@@ -120,6 +121,28 @@ models:
     } finally {
       sqlite.close();
     }
+  });
+});
+
+describe('a client that trickles its request', () => {
+  it('gets a 408 and a closed connection once server.request_timeout_ms has passed', async () => {
+    const gateway = await startGateway(config(1000).replace('server: { shutdown_grace_ms: 1000 }', 'server: { shutdown_grace_ms: 1000, request_timeout_ms: 1000 }'));
+    const { port, hostname } = new URL(gateway.url);
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+    // One more byte now and then: the connection is never idle, the request not complete for minutes.
+    const startedAt = Date.now();
+    const trickle = setInterval(() => socket.write(' '), 200);
+    try {
+      await closed;
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
   });
 });
 
