@@ -109,6 +109,9 @@ routing: { retry: { max_retries: 0 } }
   count(200);
   for (const _ of [1, 2]) await expect(client.chat.completions.create({ ...ask('x'), model: 'no-such-model' })).rejects.toBeInstanceOf(NotFoundError);
   count(404, 2);
+  // Not API requests, so not in the request log: an unknown route, and a known path with a method it does not serve.
+  expect((await raw(gateway, '/v1/nowhere', { body: '{}' })).status).toBe(404);
+  expect((await raw(gateway, '/v1/chat/completions', { method: 'DELETE', headers: { authorization: `Bearer ${MASTER_KEY}` } })).status).toBe(404);
   await expect(client.chat.completions.create({ ...ask('x'), model: 'unreachable' })).rejects.toBeInstanceOf(InternalServerError);
   count(502);
   for (const _ of [1, 2]) await expect(sdk(gateway, 'sk-sy-not-a-key').chat.completions.create(ask('x'))).rejects.toBeInstanceOf(AuthenticationError);
@@ -148,14 +151,17 @@ const requestsSent = (): number => [...sent.values()].reduce((a, b) => a + b, 0)
 describe('/metrics after a mixed workload', () => {
   it('counts every request once, by status and cache status', () => {
     expect(requestsSent()).toBe(18);
-    expect(total(samples, 'switchyard_requests_total')).toBe(requestsSent());
-    for (const [status, times] of sent) expect(total(samples, 'switchyard_requests_total', { status: String(status) }), `status ${status}`).toBe(times);
+    // The unknown route and the DELETE count under route="other" (and are not in the request log).
+    const others = total(samples, 'switchyard_requests_total', { route: 'other', status: '404' });
+    expect(others).toBe(2);
+    expect(total(samples, 'switchyard_requests_total')).toBe(requestsSent() + others);
+    for (const [status, times] of sent) expect(total(samples, 'switchyard_requests_total', { status: String(status) }), `status ${status}`).toBe(times + (status === 404 ? others : 0));
     expect(total(samples, 'switchyard_requests_total', { cache: 'hit' })).toBe(2);
     expect(total(samples, 'switchyard_requests_total', { cache: 'miss' })).toBe(1);
     expect(total(samples, 'switchyard_requests_total', { model: 'cached', provider: 'cache', upstream_model: 'mock' })).toBe(2);
     expect(total(samples, 'switchyard_requests_total', { route: 'embeddings' })).toBe(1);
     expect(total(samples, 'switchyard_requests_total', { route: 'messages', status: '200' })).toBe(1);
-    expect(total(samples, 'switchyard_request_duration_seconds_count')).toBe(requestsSent());
+    expect(total(samples, 'switchyard_request_duration_seconds_count')).toBe(requestsSent() + others);
   });
 
   it('counts the refusals by code', () => {

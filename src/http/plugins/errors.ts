@@ -23,16 +23,16 @@ export function registerErrorHandling(app: FastifyInstance, observers: Observers
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new GatewayError('route_not_found', `Unknown route: ${request.method} ${request.url.split('?')[0]}. See the README for the endpoints this gateway serves.`);
-    return sendError(request, reply, error, observers, isModelGroup);
+    // Not an API request, whatever its path (DELETE /v1/chat/completions): not logged as one.
+    return sendError(request, reply, error, observers, isModelGroup, 'other');
   });
 }
 
-function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError, observers: Observers, isModelGroup: IsModelGroup): FastifyReply {
+function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError, observers: Observers, isModelGroup: IsModelGroup, route = routeOf(request.url)): FastifyReply {
   // Failures before a route handler ran (bad body, bad key, unknown route) are settled too, and
   // traced like any API request (the client's trace context is kept).
   let rc = request.rc;
   if (!rc) {
-    const route = routeOf(request.url);
     rc = createRequestContext(request.id, route, request.startedAt);
     if (observers.tracing && route !== 'other') rc.trace = startTrace(observers.tracing, request, route);
   }
