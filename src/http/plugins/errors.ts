@@ -90,8 +90,11 @@ function fromFastifyError(err: FastifyError | GatewayError): GatewayError {
       return new GatewayError('invalid_json', 'The request body is empty; send a JSON object.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new GatewayError('invalid_request', 'The request body does not match its Content-Length.');
-    case 'ECONNRESET': // the body's stream ends with "aborted": the client left while uploading
-      return new GatewayError('client_closed_request', 'The client closed the connection before the whole request had arrived.');
+  }
+  // Fastify's 400 for a body whose stream ended with "aborted": the client left while uploading.
+  // (Not any ECONNRESET: a database connection reset in an admin route is not the client's doing.)
+  if (err.code === 'ECONNRESET' && err.statusCode === 400) {
+    return new GatewayError('client_closed_request', 'The client closed the connection before the whole request had arrived.');
   }
   const status = err.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
