@@ -185,6 +185,14 @@ describe('requests the gateway rejects itself', () => {
     expect(res.status).toBe(404);
     expect(rawError(res.json).code).toBe('route_not_found');
   });
+
+  it('answers a method a path does not serve with 404, whatever the body (not a 400 for a body it would not read)', async () => {
+    for (const body of ['', 'not json']) {
+      const res = await raw(gateway, '/v1/chat/completions', { method: 'DELETE', body, headers: { 'content-type': 'application/json' } });
+      expect(res.status).toBe(404);
+      expect(rawError(res.json).code).toBe('route_not_found');
+    }
+  });
 });
 
 describe('body limits', () => {

@@ -9,6 +9,11 @@ import { GatewayError } from '../../gateway/errors.js';
 export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    // No route here (a wrong method or path): the answer is the 404, whatever the body holds.
+    if (request.is404) {
+      done(null, undefined);
+      return;
+    }
     try {
       checkContentEncoding(request.headers['content-encoding']);
       const parsed = parseJsonBody(body as Buffer);
