@@ -169,9 +169,21 @@ describe('caching', () => {
     const abandoned = source.token(controller.signal);
     const patient = source.token(open());
     setTimeout(() => controller.abort(reason), 20);
-    await expect(abandoned).rejects.toBe(reason);
+    // A timeout while waiting for the token says where it was waiting.
+    const err = await failure(abandoned);
+    expect(err).toMatchObject({ code: 'upstream_timeout', status: 504 });
+    expect(err.message).toBe('The upstream provider "vx" did not answer in time. It was still waiting for an access token: the OAuth token endpoint (the key\'s token_uri) has not answered.');
     expect(await patient).toBe(fake.tokenRequests[0]!.token);
     expect(fake.tokenRequests).toHaveLength(1);
+  });
+
+  it('a caller whose client left gets that reason as it is', async () => {
+    fake.tokenDelayMs = 150;
+    const controller = new AbortController();
+    const reason = new GatewayError('client_closed_request', 'The client closed the connection.');
+    const abandoned = tokens().token(controller.signal);
+    setTimeout(() => controller.abort(reason), 20);
+    await expect(abandoned).rejects.toBe(reason);
   });
 });
 

@@ -246,9 +246,9 @@ function withoutSecrets(text: string): string {
 
 /** `promise`, or the signal's abort reason if it aborts first (the promise carries on for others). */
 function untilAborted<T>(promise: Promise<T>, signal: CallSignal, provider: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(classifyTransportError(signal.reason, provider, signal));
+  if (signal.aborted) return Promise.reject(waitingForToken(classifyTransportError(signal.reason, provider, signal), provider));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(classifyTransportError(signal.reason, provider, signal));
+    const onAbort = (): void => reject(waitingForToken(classifyTransportError(signal.reason, provider, signal), provider));
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
@@ -261,4 +261,13 @@ function untilAborted<T>(promise: Promise<T>, signal: CallSignal, provider: stri
       },
     );
   });
+}
+
+/**
+ * An attempt that timed out while it waited for the access token says so: "did not start
+ * answering" alone sends the operator to Vertex, when it was the OAuth token endpoint that hung.
+ */
+function waitingForToken(err: unknown, provider: string): unknown {
+  if (!(err instanceof GatewayError) || err.code !== 'upstream_timeout') return err;
+  return new GatewayError('upstream_timeout', `${err.message} It was still waiting for an access token: the OAuth token endpoint (the key's token_uri) has not answered.`, { provider, cause: err });
 }
