@@ -3,9 +3,6 @@
  * provider reads its own error body into an UpstreamErrorDetail; the status decides the rest.
  */
 import { GatewayError } from '../gateway/errors.js';
-import { redactSecrets } from '../gateway/redact-secrets.js';
-
-export { redactSecrets };
 
 export type HeaderValue = string | string[] | undefined;
 
@@ -35,7 +32,8 @@ export interface UpstreamErrorHints {
 export function upstreamStatusError(status: number, detail: UpstreamErrorDetail, headers: Record<string, HeaderValue>, provider: string, hints: UpstreamErrorHints = {}): GatewayError {
   if (status === 401 || status === 403 || hints.credentials) {
     // No upstream code on it: the provider's `invalid_api_key` would read as the client's key being wrong.
-    const reason = detail.message ? `: ${redactSecrets(detail.message).replace(/[.\s]*$/, '.')}` : '.';
+    // Key-like text in the provider's words is masked by GatewayError, as in every error with a provider.
+    const reason = detail.message ? `: ${detail.message.replace(/[.\s]*$/, '.')}` : '.';
     return new GatewayError('upstream_error', `The upstream provider "${provider}" refused the gateway's credentials (HTTP ${status})${reason} Check this provider's credentials (${hints.credentialKeys ?? 'api_key'}) in the gateway configuration.`, {
       provider,
       sameTargetRetryable: false,

@@ -4,7 +4,6 @@ import { withRawJson } from '../../gateway/raw-json.js';
 import type { OpenAIErrorBody } from './api.js';
 import { upstreamStatusError, type HeaderValue, type UpstreamErrorDetail } from '../upstream-errors.js';
 
-export { redactSecrets } from '../upstream-errors.js';
 
 /**
  * Parses a 2xx JSON body, which must be an object holding the `list` array (`choices` for a chat

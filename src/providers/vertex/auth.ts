@@ -13,7 +13,8 @@ import { SignJWT, importPKCS8, type CryptoKey } from 'jose';
 import { GatewayError } from '../../gateway/errors.js';
 import type { CallSignal } from '../call-signal.js';
 import { classifyTransportError, sendForText } from '../transport.js';
-import { plainErrorText, redactSecrets } from '../upstream-errors.js';
+import { redactSecrets } from '../../gateway/redact-secrets.js';
+import { plainErrorText } from '../upstream-errors.js';
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
