@@ -18,6 +18,8 @@ export interface ErrorCodeSpec {
 export const ERROR_CODES = {
   invalid_json: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   invalid_encoding: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  /** Framing Node's HTTP parser rejects (bad request line, conflicting lengths); the connection is closed. */
+  invalid_http: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   invalid_request: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   invalid_api_key: { status: 401, openaiType: 'authentication_error', anthropicType: 'authentication_error', retryable: false },
   model_not_allowed: { status: 403, openaiType: 'permission_error', anthropicType: 'permission_error', retryable: false },
@@ -28,7 +30,11 @@ export const ERROR_CODES = {
   /** Admin API: the change contradicts what is stored (a parent with children, a duplicate id). */
   conflict: { status: 409, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   method_not_allowed: { status: 405, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  /** The request had not arrived in full within `server.request_timeout_ms`; the connection is closed. */
+  request_timeout: { status: 408, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   request_too_large: { status: 413, openaiType: 'invalid_request_error', anthropicType: 'request_too_large', retryable: false },
+  /** Request headers over Node's limit (`--max-http-header-size`, 16 KB by default). */
+  headers_too_large: { status: 431, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   unsupported_media_type: { status: 415, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   /** The prompt (plus max_tokens) fits no eligible target's context window. */
   context_length_exceeded: { status: 400, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },

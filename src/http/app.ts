@@ -8,6 +8,7 @@ import type { SharedCalls } from '../gateway/shared-calls.js';
 import type { Observers } from '../observability/observers.js';
 import type { Authenticator, Principal } from '../governance/principal.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes/admin/index.js';
+import { clientErrorHandler } from './client-errors.js';
 import { registerJsonBodyParser } from './plugins/body.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { newRequestId } from './request-id.js';
@@ -58,6 +59,8 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     // looks for expired requests every 30 s by default: once a second holds them to the deadline.
     requestTimeout: config.server.request_timeout_ms,
     http: { requestTimeout: config.server.request_timeout_ms, connectionsCheckingInterval: 1_000 },
+    // Malformed framing, oversized headers and that timeout: answered in the gateway's error shape.
+    clientErrorHandler: clientErrorHandler(config.server.request_timeout_ms, logger),
     // Accept a well-formed x-request-id from the client; otherwise make one.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

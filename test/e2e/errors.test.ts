@@ -4,6 +4,7 @@
  * own provider key: 502), upstream 5xx / refused / reset / garbage (502), upstream timeout (504).
  * Errors use OpenAI's shape, the SDK raises the matching class, and nothing is ever a 500.
  */
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import OpenAI, { APIError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -356,6 +357,54 @@ describe('upstream errors', () => {
     fake.inject({ kind: 'delay-headers', ms: 50 });
     const ok = await sdk(strict).chat.completions.create(hello);
     expect(ok.choices[0]!.message.content).toBe('Hello from gpt-4o-mini. You said: hello');
+  });
+});
+
+describe('requests the HTTP parser rejects', () => {
+  /** Sends raw bytes on a new connection; resolves with all the server wrote once it closes. */
+  async function rawExchange(bytes: string): Promise<string> {
+    const { port, hostname } = new URL(gateway.url);
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
+    await new Promise<void>((resolve, reject) => {
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+      socket.write(bytes);
+    });
+    return answer;
+  }
+
+  function parse(answer: string): { status: number; headers: string; body: OpenAIErrorShape } {
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) as OpenAIErrorShape };
+  }
+
+  it.each([
+    ['a request line that is not HTTP', 'GARBAGE\r\n\r\n', 'Invalid method'],
+    ['both Content-Length and Transfer-Encoding', 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}', 'Content-Length'],
+    ['a bad chunk size', 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'chunk size'],
+  ])('answers %s with a 400 invalid_http in OpenAI\'s shape and closes', async (_what, bytes, reason) => {
+    const { status, headers, body } = parse(await rawExchange(bytes));
+    expect(status).toBe(400);
+    expect(headers).toContain('content-type: application/json');
+    expect(headers).toContain('connection: close');
+    expect(body.error.code).toBe('invalid_http');
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toMatch(/^Malformed HTTP request: /);
+    expect(body.error.message).toContain(reason);
+  });
+
+  it('answers headers over 16 KB with a 431 headers_too_large', async () => {
+    const { status, body } = parse(await rawExchange(`GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(status).toBe(431);
+    expect(body.error.code).toBe('headers_too_large');
+    expect(body.error.message).toContain('16384 bytes');
+  });
+
+  it('keeps serving afterwards', async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toContain('gpt');
   });
 });
 

@@ -11,7 +11,7 @@ import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-upstream.js';
 import { raw, sdk } from '../helpers/client.js';
-import { runCli, startGateway, stopAllGateways } from '../helpers/gateway.js';
+import { runCli, startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 
 let fake: FakeOpenAI;
 let dir: string;
@@ -125,24 +125,43 @@ models:
 });
 
 describe('a client that trickles its request', () => {
-  it('gets a 408 and a closed connection once server.request_timeout_ms has passed', async () => {
-    const gateway = await startGateway(config(1000).replace('server: { shutdown_grace_ms: 1000 }', 'server: { shutdown_grace_ms: 1000, request_timeout_ms: 1000 }'));
-    const { port, hostname } = new URL(gateway.url);
+  let trickling: Gateway | undefined;
+
+  /** Starts a request on `path` and trickles its body a byte at a time; resolves with the answer. */
+  async function trickle(path: string): Promise<string> {
+    trickling ??= await startGateway(config(1000).replace('server: { shutdown_grace_ms: 1000 }', 'server: { shutdown_grace_ms: 1000, request_timeout_ms: 1000 }'));
+    const { port, hostname } = new URL(trickling.url);
     const socket = connect(Number(port), hostname);
     let answer = '';
     socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
     // One more byte now and then: the connection is never idle, the request not complete for minutes.
     const startedAt = Date.now();
-    const trickle = setInterval(() => socket.write(' '), 200);
+    const dribble = setInterval(() => socket.write(' '), 200);
     try {
       await closed;
     } finally {
-      clearInterval(trickle);
+      clearInterval(dribble);
     }
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(Date.now() - startedAt).toBeLessThan(5_000);
+    return answer;
+  }
+
+  it('gets a 408 and a closed connection once server.request_timeout_ms has passed', async () => {
+    const answer = await trickle('/v1/chat/completions');
+    expect(answer.toLowerCase()).toContain('connection: close');
+    const body = JSON.parse(answer.split('\r\n\r\n')[1]!) as { error: { code: string; type: string; message: string } };
+    expect(body.error).toMatchObject({ code: 'request_timeout', type: 'invalid_request_error' });
+    expect(body.error.message).toContain('within 1000 ms (server.request_timeout_ms)');
+  });
+
+  it("gets the 408 in Anthropic's shape on /v1/messages", async () => {
+    const answer = await trickle('/v1/messages');
+    const body = JSON.parse(answer.split('\r\n\r\n')[1]!) as { type: string; error: { type: string; message: string } };
+    expect(body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(body.error.message).toContain('server.request_timeout_ms');
   });
 });
 

@@ -72,7 +72,7 @@ function routeOf(url: string): RouteName {
 }
 
 /** The Messages API (served with and without the /v1 prefix) answers in Anthropic's error shape. */
-function isAnthropicPath(url: string): boolean {
+export function isAnthropicPath(url: string): boolean {
   return url.startsWith('/v1/messages') || url.startsWith('/messages');
 }
 

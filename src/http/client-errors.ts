@@ -1,0 +1,58 @@
+/**
+ * Answers for requests Node's HTTP parser rejects before any route sees them: malformed framing,
+ * headers over Node's size limit, a request that has not arrived in full within
+ * `server.request_timeout_ms`. Fastify's default writes `{"error":"Bad Request",...}`; these get
+ * the gateway's error shape from its code table like every other error, and the connection is
+ * closed (the parser cannot tell where the next request would start).
+ */
+import { STATUS_CODES, maxHeaderSize } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import { GatewayError, toAnthropicErrorBody, toOpenAIErrorBody } from '../gateway/errors.js';
+import { isAnthropicPath } from './plugins/errors.js';
+
+/** What Node gives the `clientError` listener: llhttp's errors carry a code and a reason. */
+interface ClientError extends Error {
+  code?: string;
+  reason?: string;
+}
+
+/** The response in flight on the socket, if Node has made one (headers parsed, body pending). */
+interface SocketWithResponse extends Socket {
+  _httpMessage?: { headersSent?: boolean; req?: { url?: string } } | null;
+}
+
+export type ClientErrorHandler = (err: ClientError, socket: Socket) => void;
+
+export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLogger): ClientErrorHandler {
+  return (err, rawSocket) => {
+    const socket = rawSocket as SocketWithResponse;
+    // A reset connection has no one to answer (Node's own handler does the same).
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const error = gatewayErrorOf(err, requestTimeoutMs);
+    log.debug({ code: err.code, status: error.status }, 'client error: request rejected before routing');
+    const response = socket._httpMessage;
+    // Writing a second status line into a response already under way would corrupt it.
+    if (socket.writable && !response?.headersSent) {
+      const body = JSON.stringify(isAnthropicPath(response?.req?.url ?? '') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error));
+      socket.write(
+        `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
+          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
+}
+
+export function gatewayErrorOf(err: ClientError, requestTimeoutMs: number): GatewayError {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new GatewayError('request_timeout', `The request did not arrive in full within ${requestTimeoutMs} ms (server.request_timeout_ms); the connection is closed.`);
+    case 'HPE_HEADER_OVERFLOW':
+      return new GatewayError('headers_too_large', `The request headers are larger than the server accepts (${maxHeaderSize} bytes in all; Node.js --max-http-header-size).`);
+    default: {
+      const what = err.reason ?? err.code ?? 'unreadable request';
+      return new GatewayError('invalid_http', `Malformed HTTP request: ${what.replace(/\.$/, '')}. The connection is closed.`);
+    }
+  }
+}
