@@ -64,6 +64,7 @@ const RESULTS_DIR = join(REPO, 'bench', 'results');
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('./upstream.mjs', import.meta.url));
 const BARE_PROXY = fileURLToPath(new URL('./bare-proxy.mjs', import.meta.url));
+const PING_PONG = fileURLToPath(new URL('./ping-pong.mjs', import.meta.url));
 const OTLP_SINK = fileURLToPath(new URL('./otlp-sink.mjs', import.meta.url));
 const MASTER_KEY = 'sk-sy-bench-master-key-0123456789abcdef';
 const UPSTREAM_KEY = 'sk-proj-bench-upstream-key-0123456789abcdef';
@@ -221,6 +222,20 @@ models:
 `;
 }
 
+
+/** One-byte loopback round trips between a server on `serverCore` and a client on `clientCore`: { p50, p99 } µs. */
+async function roundTrip(serverCore, clientCore) {
+  const server = await startListener(serverCore, PING_PONG, ['server'], 'the ping-pong server');
+  try {
+    const client = spawnNode(clientCore, [PING_PONG, 'client', new URL(server.origin).port, '5000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    return await new Promise((resolve, reject) => {
+      client.once('exit', (code) => reject(new BenchError(`the ping-pong client exited with code ${code} without a result`)));
+      onJsonLines(client.stdout, (event) => event.event === 'result' && resolve({ p50: event.p50, p99: event.p99 }));
+    });
+  } finally {
+    await stopChild(server.child, 2000);
+  }
+}
 
 async function startGateway({ core, upstreamOrigin, dir, opts, extraConfig = '' }) {
   const main = join(REPO, opts.dist, 'main.js');
@@ -472,6 +487,11 @@ async function main() {
   const estimate = scenarios.reduce((s, sc) => s + sc.warmupMs + sc.durationMs, 0) / 1000;
   log(`${info.nproc} CPUs (${info.cpuModel}), node ${info.node}, load average ${info.loadavgAtStart.join(' ')}`);
 
+  // The layout's floor: a proxied request crosses between the cores twice per round trip where a
+  // direct one (load generator and mock on one core) never does.
+  const roundTrips = pinning.ok ? { crossCore: await roundTrip(GATEWAY_CORE, LOAD_CORE), sameCore: await roundTrip(LOAD_CORE, LOAD_CORE) } : undefined;
+  if (roundTrips) log(`loopback TCP round trip: p50 ${roundTrips.crossCore.p50} µs between cores ${GATEWAY_CORE} and ${LOAD_CORE}, ${roundTrips.sameCore.p50} µs within core ${LOAD_CORE}`);
+
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
   workDir = dir;
   const upstream = await startListener(LOAD_CORE, UPSTREAM, ['--port=0', `--chunk-delay-ms=${opts.chunkDelayMs}`], 'the mock upstream');
@@ -640,6 +660,12 @@ async function main() {
   out.push('', `Switchyard benchmark — ${startedAt.toISOString()}`);
   out.push(`machine: ${info.nproc} CPUs, ${info.cpuModel}, node ${info.node}, Linux ${info.kernel}; load average at start ${info.loadavgAtStart.join(' ')}, at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   out.push(`layout: gateway on core ${GATEWAY_CORE ?? 'any'}; load generator + mock upstream on core ${LOAD_CORE ?? 'any'}`);
+  if (roundTrips) {
+    out.push(
+      `floor: a one-byte loopback TCP round trip takes p50 ${roundTrips.crossCore.p50} µs (p99 ${roundTrips.crossCore.p99}) between cores ${GATEWAY_CORE} and ${LOAD_CORE}, ` +
+        `${roundTrips.sameCore.p50} µs (p99 ${roundTrips.sameCore.p99}) within core ${LOAD_CORE};\n       a proxied request makes two round trips between the cores (client-proxy, proxy-mock), a direct one none`,
+    );
+  }
   out.push(
     `gateway: auth on (master key), metrics on, LOG_LEVEL=${opts.logLevel}, stdout -> ${opts.log === 'file' ? 'file' : '/dev/null'}` +
       (logInfo.lines !== undefined ? ` (${logInfo.lines.toLocaleString('en-US')} lines, ${(logInfo.bytes / 1024 ** 2).toFixed(1)} MB for ~${logInfo.requests.toLocaleString('en-US')} requests)` : '') +
@@ -680,7 +706,7 @@ async function main() {
     finishedAt: new Date().toISOString(),
     command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     machine: { ...info, loadavgAtEnd: loadavg().map((v) => Math.round(v * 100) / 100) },
-    layout: { gatewayCore: GATEWAY_CORE, loadCore: LOAD_CORE, pinned: pinning.ok },
+    layout: { gatewayCore: GATEWAY_CORE, loadCore: LOAD_CORE, pinned: pinning.ok, roundTripUs: roundTrips },
     options: opts,
     gateway: { log: logInfo, idleRssKB: idleRss?.rssKB, memory: memory.gateway, exit: gatewayExit },
     portkey: portkeySkipped ? { skipped: portkeySkipped } : portkey ? { memory: memory.portkey, notes: portkeyNotes } : undefined,
