@@ -93,7 +93,7 @@ export class Attempt {
   /** A whole answer arrived: the target served this request, and the attempt is over. */
   answered(): void {
     this.#firstByteMs ??= performance.now() - this.#startedAt;
-    this.#decide(true, false);
+    this.#decide(true);
     this.close();
   }
 
@@ -144,16 +144,17 @@ export class Attempt {
     return { responseModel: this.target.model, usage: usage ? { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens } : undefined, finishReasons: this.#rc.finishReasons };
   }
 
+  // The first byte and the verdict only lift deadlines, so the timer armed for the earliest one is
+  // left as it is: if the attempt is still open when it fires, #onTimer arms the next (most
+  // attempts close first, and re-arming on each event cost two timer insertions per request).
   #gotFirstByte(): void {
     if (this.#firstByteMs !== undefined) return;
     this.#firstByteMs = performance.now() - this.#startedAt;
-    this.#rearm();
   }
 
-  #decide(ok: boolean, rearm = true): void {
+  #decide(ok: boolean): void {
     if (this.#verdict) return;
     this.#verdict = true;
-    if (rearm) this.#rearm();
     if (!this.#breakerHeld) return;
     if (ok) this.target.breaker?.onSuccess();
     else this.target.breaker?.onFailure();
