@@ -167,7 +167,7 @@ async function governanceStage(models) {
   const writer = new SpendWriter({ write: (rows, batchId) => store.writeSpend(rows, batchId), spillPath: join(dir, 'spill.jsonl'), onError: console.error });
   const admitter = new Admitter(directory, new MemoryLimiter(), { unpricedModels: 'allow', defaultMaxTokens: 4096 });
   const ledger = new Ledger((providerId, model) => models.knownTarget(providerId, model)?.info.price, writer);
-  const stage = new AdmissionStage(models, { admitter, ledger, drainMs: 30_000 });
+  const stage = new AdmissionStage(() => models, { admitter, ledger, drainMs: 30_000 });
   // The request log as the server keeps it by default (no bodies); builds before it: the ledger wrote the rows.
   const { RequestRecorder } = await load('observability/request-recorder.js').catch(() => ({}));
   if (RequestRecorder) observers.recorder = new RequestRecorder(writer, { enabled: true, bodies: false, maxBodyBytes: 16_384 });

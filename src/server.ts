@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigError, type LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { withEnvOverrides } from './config/env-overrides.js';
+import { changesNeedingRestart, reloadedConfig } from './config/reload-scope.js';
 import { createResponseCache } from './cache/setup.js';
 import { embedThrough } from './gateway/embed-call.js';
 import { Pipeline } from './gateway/pipeline.js';
@@ -38,11 +39,21 @@ const SETTLE_WAIT_MS = 5_000;
 export interface RunningGateway {
   app: FastifyInstance;
   url: string;
+  /**
+   * Reads the configuration file again and applies its providers, models and routing (SIGHUP);
+   * false when nothing was applied (no file, an invalid one, providers that cannot be built).
+   */
+  reload(): Promise<boolean>;
   /** Stops accepting, lets in-flight requests finish up to the grace period, then closes. */
   close(): Promise<void>;
 }
 
-export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+export interface GatewayOptions {
+  /** Loads the configuration again for a reload; absent when the gateway runs on the embedded default. */
+  reloadConfig?: () => Promise<LoadedConfig>;
+}
+
+export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env, options: GatewayOptions = {}): Promise<RunningGateway> {
   const config = withEnvOverrides(loaded.config, env);
   // Asynchronous, buffered stdout: lines go out in ~16 KB writes, flushed at least every 200 ms.
   const logStream = new LogStream();
@@ -57,21 +68,25 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   });
   const metrics = new Metrics({ enabled: config.metrics.enabled, teamLabels: config.metrics.team_labels, maxTeams: config.metrics.max_teams });
   const routingEvents = new RoutingMetrics(metrics.registry);
-  // Direct <provider>/<model> requests look models up in the catalogue: load it before the first one.
-  if (Object.values(config.providers).some((p) => p.type !== 'mock')) preloadCatalogue();
-  const models = new ModelRegistry(config, await buildProviders(config, env), {
-    onBreakerTransition: (target, from, to) => {
-      routingEvents.breakerTransition(target, from, to);
-      logger.warn({ provider: target.providerId, model: target.model, from, to }, 'circuit breaker state changed');
-    },
-    onQueueWait: (target, ms) => routingEvents.queueWait(target, ms),
-  });
-  routingEvents.registerTargets(models.configuredTargets());
+  const buildModels = async (from: Config): Promise<ModelRegistry> => {
+    // Direct <provider>/<model> requests look models up in the catalogue: load it before the first one.
+    if (Object.values(from.providers).some((p) => p.type !== 'mock')) preloadCatalogue();
+    const registry = new ModelRegistry(from, await buildProviders(from, env), {
+      onBreakerTransition: (target, from, to) => {
+        routingEvents.breakerTransition(target, from, to);
+        logger.warn({ provider: target.providerId, model: target.model, from, to }, 'circuit breaker state changed');
+      },
+      onQueueWait: (target, ms) => routingEvents.queueWait(target, ms),
+    });
+    routingEvents.registerTargets(registry.configuredTargets());
+    return registry;
+  };
+  const models = await buildModels(config);
   // Model embedders of the semantic cache call the pipeline itself (only ever after it exists).
   const cache = await createResponseCache(config, { registry: metrics.registry, logger, embedWith: (model) => embedThrough(() => pipeline, model) });
   const shared = new SharedCalls(() => cache.metrics.coalesced());
   const storageUrl = config.storage.url ?? env.DATABASE_URL ?? DEFAULT_STORAGE_URL;
-  const governance = await createGovernance(config, storageUrl, { models, registry: metrics.registry, logger });
+  const governance = await createGovernance(config, storageUrl, { models: () => pipeline.models, registry: metrics.registry, logger });
   const exportFailed = throttledLog(logger, 'warn');
   const tracing = await createTracing(config.tracing, env, { onExportError: (err) => exportFailed('traces', err, 'could not export traces to the OpenTelemetry collector; spans of that batch are dropped') }).catch((err: unknown) => {
     throw err instanceof TracingEnvironmentError ? new ConfigError('environment', [err.message]) : err;
@@ -82,8 +97,11 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const stopRetention = config.request_log.retention_days > 0 ? startRetention(governance.store, config.request_log.retention_days, logger) : undefined;
   const observers: Observers = { metrics, recorder, sla, tracing };
   const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents), { cache, shared, admission: governance.admission });
-  const checks = config.routing.health_checks;
-  const stopProbes = checks.enabled ? startHealthProbes(models, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;
+  const probe = (from: Config, registry: ModelRegistry): (() => void) | undefined => {
+    const checks = from.routing.health_checks;
+    return checks.enabled ? startHealthProbes(registry, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;
+  };
+  let stopProbes = probe(config, models);
   const readiness: Readiness = { ready: false };
   const { authenticator } = governance;
   const admin = { store: governance.store, directory: governance.directory, authenticator, rotationGraceSeconds: config.governance.rotation_grace };
@@ -98,6 +116,46 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   printBanner(url, loaded.source, config, models, governance, tracing !== undefined);
   logger.info({ url, models: models.groupNames(), providers: models.providerIds(), auth: !authenticator.open, storage: governance.storageUrl }, 'switchyard listening');
   if (authenticator.open) logger.warn('no master key and no virtual keys: the gateway is OPEN, any client may use it (set auth.master_key)');
+
+  // The configuration in force: the file's reloadable sections change with each reload.
+  let running = config;
+  let reloading = Promise.resolve(true);
+  const reload = (): Promise<boolean> => {
+    // One reload at a time, in the order the signals came.
+    reloading = reloading.then(async () => {
+      if (!options.reloadConfig) {
+        logger.warn('configuration reload asked for, but the gateway runs on the embedded default: there is no file to read');
+        return false;
+      }
+      let next: Config;
+      try {
+        const reread = await options.reloadConfig();
+        for (const warning of reread.warnings) logger.warn(warning);
+        next = withEnvOverrides(reread.config, env);
+      } catch (err) {
+        const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+        logger.error({ problems }, 'configuration reload failed: the configuration in force is kept');
+        return false;
+      }
+      const fixed = changesNeedingRestart(running, next);
+      const applied = reloadedConfig(running, next);
+      let registry: ModelRegistry;
+      try {
+        registry = await buildModels(applied);
+      } catch (err) {
+        logger.error({ problems: [(err as Error).message] }, 'configuration reload failed: the configuration in force is kept');
+        return false;
+      }
+      pipeline.useRouter(new Router(registry, applied.routing.rules));
+      stopProbes?.();
+      stopProbes = probe(applied, registry);
+      running = applied;
+      if (fixed.length > 0) logger.warn({ unchanged: fixed }, `configuration reloaded without ${fixed.join(', ')}: ${fixed.length === 1 ? 'that change takes' : 'those changes take'} effect at the next restart`);
+      logger.info({ models: registry.groupNames(), providers: registry.providerIds() }, 'configuration reloaded');
+      return true;
+    });
+    return reloading;
+  };
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -131,7 +189,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     })();
     return closing;
   };
-  return { app, url, close };
+  return { app, url, reload, close };
 }
 
 /** Runs until SIGTERM / SIGINT, then shuts down gracefully and exits 0. */
@@ -148,6 +206,11 @@ export function exitOnSignals(gateway: RunningGateway): void {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // SIGHUP reloads the configuration file (without a handler it would end the process abruptly).
+  process.on('SIGHUP', () => {
+    gateway.app.log.info({ signal: 'SIGHUP' }, 'reloading the configuration file');
+    void gateway.reload();
+  });
 }
 
 function printBanner(url: string, source: string, config: Config, models: ModelRegistry, governance: Governance, tracing: boolean): void {

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { embeddedDefault } from '../config/defaults.js';
-import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { ConfigError, loadConfigFile } from '../config/load.js';
 import { runKeysCommand } from './keys-command.js';
 import { runSpendCommand } from './spend-command.js';
 
@@ -45,10 +45,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   if (command === undefined || command === 'start') {
     if (sub !== undefined) throw new UsageError(`start takes no arguments, got: ${positionals.slice(1).join(' ')} (a config file goes after --config)`);
-    const loaded = await resolveConfig(values.config, env);
+    const path = configPath(values.config, env);
+    const loaded = path ? await loadConfigFile(path, env) : embeddedDefault(env);
     // The gateway's modules load only for `start`: the admin commands stay quick to launch.
     const { exitOnSignals, startGateway } = await import('../server.js');
-    exitOnSignals(await startGateway(loaded, env));
+    exitOnSignals(await startGateway(loaded, env, { reloadConfig: path ? () => loadConfigFile(path, env) : undefined }));
     return -1; // keep running
   }
   if (command === 'config' && sub === 'check') {
@@ -64,9 +65,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
   throw new UsageError(`unknown command: ${positionals.join(' ')}`);
 }
 
-async function resolveConfig(flag: string | undefined, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
-  const path = flag ?? (env.SWITCHYARD_CONFIG || undefined) ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
-  return path ? loadConfigFile(path, env) : embeddedDefault(env);
+/** The config file `start` reads: --config, else SWITCHYARD_CONFIG, else ./switchyard.yaml if present; none: the embedded default. */
+function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  return flag ?? (env.SWITCHYARD_CONFIG || undefined) ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
 }
 
 export class UsageError extends Error {}

@@ -107,7 +107,7 @@ async function stageOf(options: { users?: UserRecord[]; limiter?: Limiter; admis
   const limiter = new RecordingLimiter();
   const admitter = new Admitter(directory, options.limiter ?? limiter, { unpricedModels: 'deny', defaultMaxTokens: 4096, now: () => NOW, ...options.admission });
   const ledger = new Ledger(() => undefined);
-  return { stage: new AdmissionStage(models, { admitter, ledger, drainMs: DRAIN_MS }), models, ledger, limiter };
+  return { stage: new AdmissionStage(() => models, { admitter, ledger, drainMs: DRAIN_MS }), models, ledger, limiter };
 }
 
 function context(principal: Principal | undefined, endUser?: string): RequestContext {

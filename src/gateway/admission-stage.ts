@@ -32,7 +32,8 @@ export class AdmissionStage {
   readonly #prices = new WeakMap<ModelGroup, PriceBound | null>();
 
   constructor(
-    private readonly models: ModelRegistry,
+    /** The registry in force (a configuration reload replaces it). */
+    private readonly models: () => ModelRegistry,
     private readonly options: AdmissionStageOptions,
   ) {}
 
@@ -111,7 +112,7 @@ export class AdmissionStage {
         bound.output = Math.max(bound.output, price.output);
       }
       for (const name of [...group.fallbacks, ...group.contextWindowFallbacks, ...group.contentPolicyFallbacks]) {
-        const fallback = this.models.group(name);
+        const fallback = this.models().group(name);
         if (fallback) queue.push(fallback);
       }
     }

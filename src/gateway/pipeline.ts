@@ -40,7 +40,7 @@ export class Pipeline {
   private readonly admission: AdmissionStage | undefined;
 
   constructor(
-    private readonly router: Router,
+    private router: Router,
     private readonly executor: Executor,
     options: PipelineOptions = {},
   ) {
@@ -51,6 +51,11 @@ export class Pipeline {
 
   get models(): ModelRegistry {
     return this.router.models;
+  }
+
+  /** A reloaded configuration's routing: requests already routed keep the router they started with. */
+  useRouter(router: Router): void {
+    this.router = router;
   }
 
   /** The configured model groups the principal may use (all of them without governance). */

@@ -41,7 +41,8 @@ export interface Governance {
 }
 
 export interface GovernanceDeps {
-  models: ModelRegistry;
+  /** The registry in force (a configuration reload replaces it). */
+  models: () => ModelRegistry;
   registry: Registry;
   logger: FastifyBaseLogger;
 }
@@ -78,7 +79,7 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
   const limiterBackend = settings.limits.backend ?? (config.redis.url ? 'redis' : 'memory');
   const limiter = await createLimiter(config, limiterBackend, registry, throttled);
   const admitter = new Admitter(directory, limiter, { unpricedModels: settings.unpriced_models, defaultMaxTokens: settings.default_max_tokens });
-  const ledger = new Ledger((providerId, model) => models.knownTarget(providerId, model)?.info.price);
+  const ledger = new Ledger((providerId, model) => models().knownTarget(providerId, model)?.info.price);
 
   return {
     store,

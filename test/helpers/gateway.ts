@@ -55,17 +55,19 @@ process.once('exit', () => {
 /** Keys of the test runner's environment that would change what the gateway does. */
 const SCRUBBED_ENV = /^(OPENAI_|ANTHROPIC_|GEMINI_|GOOGLE_|AWS_|AZURE_|SWITCHYARD_|OTEL_|DATABASE_URL$|REDIS_URL$|HOST$|PORT$|LOG_LEVEL$)/;
 
-export async function startGateway(configYaml: string, options: GatewayOptions = {}): Promise<Gateway> {
+/** `configYaml` null: no config file at all, the embedded default (in an empty working directory). */
+export async function startGateway(configYaml: string | null, options: GatewayOptions = {}): Promise<Gateway> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} does not exist: run "npm run build" before the e2e tests`);
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-e2e-'));
   const configPath = join(dir, 'switchyard.yaml');
-  await writeFile(configPath, configYaml);
+  if (configYaml !== null) await writeFile(configPath, configYaml);
 
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!SCRUBBED_ENV.test(key)) env[key] = value;
   Object.assign(env, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' }, options.env);
 
-  const child = spawn(process.execPath, [MAIN, 'start', '--config', configPath], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = configYaml === null ? ['start'] : ['start', '--config', configPath];
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));

@@ -9,9 +9,14 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { ModelRegistry } from '../../routing/models.js';
 import type { RoutingTarget } from '../../routing/target.js';
 
-export function providerRoutes(app: FastifyInstance, { models }: { models: ModelRegistry }): void {
-  const list = async () => ({ object: 'list', data: models.providerIds().map((id) => providerHealth(models, id)) });
+/** `models`: the registry in force (a configuration reload replaces it). */
+export function providerRoutes(app: FastifyInstance, { models: current }: { models: () => ModelRegistry }): void {
+  const list = async () => {
+    const models = current();
+    return { object: 'list', data: models.providerIds().map((id) => providerHealth(models, id)) };
+  };
   const one = async (request: { params: { id: string } }) => {
+    const models = current();
     const id = request.params.id;
     if (!models.providerIds().includes(id)) {
       throw new GatewayError('route_not_found', `No provider "${id}" on this gateway (known: ${models.providerIds().join(', ') || 'none'}).`);

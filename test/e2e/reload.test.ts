@@ -1,0 +1,122 @@
+/**
+ * SIGHUP reloads the configuration file in a running gateway: providers, models and routing take
+ * effect without a restart, on the same listener; an invalid file changes nothing; a change
+ * elsewhere is named as waiting for a restart; a stream under way when the reload happens ends
+ * normally on the configuration it started with.
+ */
+import { writeFile } from 'node:fs/promises';
+import OpenAI, { NotFoundError } from 'openai';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sdk } from '../helpers/client.js';
+import { startGateway, stopAllGateways, type Gateway, type LogLine } from '../helpers/gateway.js';
+
+afterAll(async () => {
+  await stopAllGateways();
+});
+
+const ONE_GROUP = `
+server: { shutdown_grace_ms: 2000 }
+providers:
+  fake: { type: mock }
+models:
+  first: { targets: [ { provider: fake, model: mock } ] }
+`;
+
+const TWO_GROUPS = `
+server: { shutdown_grace_ms: 2000 }
+providers:
+  fake: { type: mock }
+  slow: { type: mock, tokens_per_second: 20 }
+models:
+  second: { targets: [ { provider: fake, model: mock } ] }
+  slow: { targets: [ { provider: slow, model: mock } ] }
+`;
+
+/** Waits for the gateway's log line `msg` after `from` lines (lines reach stdout up to 200 ms late). */
+async function logLine(gateway: Gateway, msg: string, from: number, timeoutMs = 5_000): Promise<LogLine> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = gateway.logs().slice(from).find((l) => l.msg === msg);
+    if (line) return line;
+    if (Date.now() > deadline) throw new Error(`no log line "${msg}" within ${timeoutMs} ms:\n${gateway.stdout()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function reload(gateway: Gateway, yaml: string, expect: string): Promise<LogLine> {
+  await writeFile(gateway.configPath, yaml);
+  const from = gateway.logs().length;
+  gateway.process.kill('SIGHUP');
+  return logLine(gateway, expect, from);
+}
+
+async function modelIds(client: OpenAI): Promise<string[]> {
+  return (await client.models.list()).data.map((m) => m.id);
+}
+
+const hello = { messages: [{ role: 'user' as const, content: 'hello' }] };
+
+describe('SIGHUP', () => {
+  it('applies new providers and model groups on the same listener', async () => {
+    const gateway = await startGateway(ONE_GROUP);
+    const client = sdk(gateway);
+    expect(await modelIds(client)).toEqual(['first']);
+
+    const line = await reload(gateway, TWO_GROUPS, 'configuration reloaded');
+    expect(line).toMatchObject({ models: ['second', 'slow'], providers: ['fake', 'slow'] });
+    expect(await modelIds(client)).toEqual(['second', 'slow']);
+    const answer = await client.chat.completions.create({ model: 'second', ...hello });
+    expect(answer.choices[0]!.message.content).toBe('This is a mock reply. You said: hello');
+    await expect(client.chat.completions.create({ model: 'first', ...hello })).rejects.toBeInstanceOf(NotFoundError);
+    // Direct addressing follows the providers too.
+    expect((await client.chat.completions.create({ model: 'slow/mock', ...hello, max_tokens: 2 })).model).toBe('mock');
+    const providers = (await (await fetch(`${gateway.url}/v1/providers`)).json()) as { data: { id: string }[] };
+    expect(providers.data.map((p) => p.id)).toEqual(['fake', 'slow']);
+    expect(gateway.process.exitCode).toBeNull();
+  });
+
+  it('keeps the configuration in force when the new file is invalid, and says why', async () => {
+    const gateway = await startGateway(ONE_GROUP);
+    const line = await reload(gateway, ONE_GROUP.replace('provider: fake', 'provider: nope'), 'configuration reload failed: the configuration in force is kept');
+    expect((line.problems as string[]).join('\n')).toContain('models.first.targets[0].provider: unknown provider "nope"');
+    const client = sdk(gateway);
+    expect(await modelIds(client)).toEqual(['first']);
+    expect((await client.chat.completions.create({ model: 'first', ...hello })).choices[0]!.message.content).toContain('hello');
+  });
+
+  it('applies the models and names the sections that wait for a restart', async () => {
+    const gateway = await startGateway(ONE_GROUP);
+    const from = gateway.logs().length;
+    await reload(gateway, `${TWO_GROUPS}\nmetrics: { enabled: false }\nrouting: { allow_client_overrides: true }\n`, 'configuration reloaded');
+    const warning = await logLine(gateway, 'configuration reloaded without metrics, routing.allow_client_overrides: those changes take effect at the next restart', from);
+    expect(warning.unchanged).toEqual(['metrics', 'routing.allow_client_overrides']);
+    expect(await modelIds(sdk(gateway))).toEqual(['second', 'slow']);
+    // Metrics stay on until the restart.
+    expect((await fetch(`${gateway.url}/metrics`)).status).toBe(200);
+  });
+
+  it('lets a stream under way finish on the configuration it started with', async () => {
+    const gateway = await startGateway(TWO_GROUPS);
+    const client = sdk(gateway);
+    // 20 tokens/s: the answer streams for about a second.
+    const stream = await client.chat.completions.create({ model: 'slow', ...hello, stream: true });
+    let text = '';
+    let reloaded: Promise<LogLine> | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      reloaded ??= reload(gateway, ONE_GROUP, 'configuration reloaded');
+    }
+    await reloaded;
+    expect(text).toBe('This is a mock reply. You said: hello');
+    expect(await modelIds(client)).toEqual(['first']);
+  });
+
+  it('on the embedded default, says there is no file to read and keeps serving', async () => {
+    const gateway = await startGateway(null);
+    const from = gateway.logs().length;
+    gateway.process.kill('SIGHUP');
+    await logLine(gateway, 'configuration reload asked for, but the gateway runs on the embedded default: there is no file to read', from);
+    expect(await modelIds(sdk(gateway))).toEqual(['mock']);
+    expect(gateway.process.exitCode).toBeNull();
+  });
+});
