@@ -120,32 +120,18 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   // The configuration in force: the file's reloadable sections change with each reload.
   let running = config;
   let reloading = Promise.resolve(true);
-  const reload = (): Promise<boolean> => {
-    // One reload at a time, in the order the signals came.
-    reloading = reloading.then(async () => {
-      if (!options.reloadConfig) {
-        logger.warn('configuration reload asked for, but the gateway runs on the embedded default: there is no file to read');
-        return false;
-      }
-      let next: Config;
-      try {
-        const reread = await options.reloadConfig();
-        for (const warning of reread.warnings) logger.warn(warning);
-        next = withEnvOverrides(reread.config, env);
-      } catch (err) {
-        const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-        logger.error({ problems }, 'configuration reload failed: the configuration in force is kept');
-        return false;
-      }
+  const applyReload = async (): Promise<boolean> => {
+    if (!options.reloadConfig) {
+      logger.warn('configuration reload asked for, but the gateway runs on the embedded default: there is no file to read');
+      return false;
+    }
+    try {
+      const reread = await options.reloadConfig();
+      for (const warning of reread.warnings) logger.warn(warning);
+      const next = withEnvOverrides(reread.config, env);
       const fixed = changesNeedingRestart(running, next);
       const applied = reloadedConfig(running, next);
-      let registry: ModelRegistry;
-      try {
-        registry = await buildModels(applied);
-      } catch (err) {
-        logger.error({ problems: [(err as Error).message] }, 'configuration reload failed: the configuration in force is kept');
-        return false;
-      }
+      const registry = await buildModels(applied);
       pipeline.useRouter(new Router(registry, applied.routing.rules));
       stopProbes?.();
       stopProbes = probe(applied, registry);
@@ -153,9 +139,15 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       if (fixed.length > 0) logger.warn({ unchanged: fixed }, `configuration reloaded without ${fixed.join(', ')}: ${fixed.length === 1 ? 'that change takes' : 'those changes take'} effect at the next restart`);
       logger.info({ models: registry.groupNames(), providers: registry.providerIds() }, 'configuration reloaded');
       return true;
-    });
-    return reloading;
+    } catch (err) {
+      // An invalid file, or providers that cannot be built from it (a credentials file missing).
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      logger.error({ problems }, 'configuration reload failed: the configuration in force is kept');
+      return false;
+    }
   };
+  // One reload at a time, in the order the signals came.
+  const reload = (): Promise<boolean> => (reloading = reloading.then(applyReload));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

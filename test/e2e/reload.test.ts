@@ -84,6 +84,16 @@ describe('SIGHUP', () => {
     expect((await client.chat.completions.create({ model: 'first', ...hello })).choices[0]!.message.content).toContain('hello');
   });
 
+  it('keeps the configuration in force when a provider cannot be built from the new file', async () => {
+    const gateway = await startGateway(ONE_GROUP);
+    const withVertex = ONE_GROUP.replace('  fake: { type: mock }', '  fake: { type: mock }\n  v: { type: vertex, location: us-central1 }');
+    const line = await reload(gateway, withVertex, 'configuration reload failed: the configuration in force is kept');
+    expect((line.problems as string[]).join('\n')).toContain('providers.v.project: a vertex provider needs a Google Cloud project');
+    expect(await modelIds(sdk(gateway))).toEqual(['first']);
+    const providers = (await (await fetch(`${gateway.url}/v1/providers`)).json()) as { data: { id: string }[] };
+    expect(providers.data.map((p) => p.id)).toEqual(['fake']);
+  });
+
   it('applies the models and names the sections that wait for a restart', async () => {
     const gateway = await startGateway(ONE_GROUP);
     const from = gateway.logs().length;
