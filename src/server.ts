@@ -19,6 +19,7 @@ import { Metrics } from './observability/metrics.js';
 import type { Observers } from './observability/observers.js';
 import { LogStream } from './observability/log-stream.js';
 import { isoTimeField } from './observability/log-time.js';
+import { ReloadMetrics } from './observability/reload-metrics.js';
 import { RequestRecorder } from './observability/request-recorder.js';
 import { startRetention } from './observability/retention.js';
 import { throttledLog } from './observability/throttled-log.js';
@@ -120,6 +121,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   // The configuration in force: the file's reloadable sections change with each reload.
   let running = config;
   let reloading = Promise.resolve(true);
+  const reloads = new ReloadMetrics(metrics.registry);
   const applyReload = async (): Promise<boolean> => {
     if (!options.reloadConfig) {
       logger.warn('configuration reload asked for, but the gateway runs on the embedded default: there is no file to read');
@@ -138,11 +140,13 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       running = applied;
       if (fixed.length > 0) logger.warn({ unchanged: fixed }, `configuration reloaded without ${fixed.join(', ')}: ${fixed.length === 1 ? 'that change takes' : 'those changes take'} effect at the next restart`);
       logger.info({ models: registry.groupNames(), providers: registry.providerIds() }, 'configuration reloaded');
+      reloads.applied();
       return true;
     } catch (err) {
       // An invalid file, or providers that cannot be built from it (a credentials file missing).
       const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
       logger.error({ problems }, 'configuration reload failed: the configuration in force is kept');
+      reloads.failed();
       return false;
     }
   };

@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import OpenAI, { NotFoundError } from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sdk } from '../helpers/client.js';
+import { parseMetrics, total } from '../helpers/metrics.js';
 import { startGateway, stopAllGateways, type Gateway, type LogLine } from '../helpers/gateway.js';
 
 afterAll(async () => {
@@ -73,6 +74,10 @@ describe('SIGHUP', () => {
     const providers = (await (await fetch(`${gateway.url}/v1/providers`)).json()) as { data: { id: string }[] };
     expect(providers.data.map((p) => p.id)).toEqual(['fake', 'slow']);
     expect(gateway.process.exitCode).toBeNull();
+    const metrics = parseMetrics(await (await fetch(`${gateway.url}/metrics`)).text());
+    expect(total(metrics, 'switchyard_config_reloads_total', { result: 'applied' })).toBe(1);
+    expect(total(metrics, 'switchyard_config_reloads_total', { result: 'failed' })).toBe(0);
+    expect(total(metrics, 'switchyard_config_last_reload_successful')).toBe(1);
   });
 
   it('keeps the configuration in force when the new file is invalid, and says why', async () => {
@@ -82,6 +87,9 @@ describe('SIGHUP', () => {
     const client = sdk(gateway);
     expect(await modelIds(client)).toEqual(['first']);
     expect((await client.chat.completions.create({ model: 'first', ...hello })).choices[0]!.message.content).toContain('hello');
+    const metrics = parseMetrics(await (await fetch(`${gateway.url}/metrics`)).text());
+    expect(total(metrics, 'switchyard_config_reloads_total', { result: 'failed' })).toBe(1);
+    expect(total(metrics, 'switchyard_config_last_reload_successful')).toBe(0);
   });
 
   it('keeps the configuration in force when a provider cannot be built from the new file', async () => {
