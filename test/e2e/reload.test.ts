@@ -7,6 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import OpenAI, { NotFoundError } from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
+import { refusedURL } from '../fakes/openai-upstream.js';
 import { sdk } from '../helpers/client.js';
 import { parseMetrics, total } from '../helpers/metrics.js';
 import { startGateway, stopAllGateways, type Gateway, type LogLine } from '../helpers/gateway.js';
@@ -136,5 +137,20 @@ describe('SIGHUP', () => {
     await logLine(gateway, 'configuration reload asked for, but the gateway runs on the embedded default: there is no file to read', from);
     expect(await modelIds(sdk(gateway))).toEqual(['mock']);
     expect(gateway.process.exitCode).toBeNull();
+  });
+
+  it("drops the circuit-breaker series of targets no longer configured (an open breaker would alert for ever)", async () => {
+    const dead = await refusedURL();
+    const withDead = `${ONE_GROUP}  gone: { targets: [ { provider: dead, model: m } ] }
+routing: { retry: { max_retries: 0 }, circuit_breaker: { failure_rate: 0.5, minimum_requests: 2, window_ms: 60000, cooldown_ms: 120000 } }
+`.replace('  fake: { type: mock }', `  fake: { type: mock }\n  dead: { type: openai-compatible, base_url: "${dead}" }`);
+    const gateway = await startGateway(withDead);
+    const client = sdk(gateway);
+    for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'gone', ...hello }).catch(() => undefined);
+    const breakerSeries = async (): Promise<string[]> => (await (await fetch(`${gateway.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('switchyard_circuit_breaker_state{'));
+    expect(await breakerSeries()).toContain('switchyard_circuit_breaker_state{provider="dead",model="m"} 2');
+    await reload(gateway, ONE_GROUP, 'configuration reloaded');
+    expect((await breakerSeries()).filter((l) => l.includes('provider="dead"'))).toEqual([]);
+    expect(await breakerSeries()).toContain('switchyard_circuit_breaker_state{provider="fake",model="mock"} 0');
   });
 });
