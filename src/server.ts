@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigError, type LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { withEnvOverrides } from './config/env-overrides.js';
-import { changesNeedingRestart, reloadedConfig } from './config/reload-scope.js';
+import { changesNeedingRestart, reloadedConfig, type ReloadOutcome } from './config/reload-scope.js';
 import { createResponseCache } from './cache/setup.js';
 import { embedThrough } from './gateway/embed-call.js';
 import { Pipeline } from './gateway/pipeline.js';
@@ -41,10 +41,11 @@ export interface RunningGateway {
   app: FastifyInstance;
   url: string;
   /**
-   * Reads the configuration file again and applies its providers, models and routing (SIGHUP);
-   * false when nothing was applied (no file, an invalid one, providers that cannot be built).
+   * Reads the configuration file again and applies its providers, models and routing (SIGHUP,
+   * POST /admin/config/reload); nothing is applied without a file, from an invalid one, or when
+   * its providers cannot be built.
    */
-  reload(): Promise<boolean>;
+  reload(): Promise<ReloadOutcome>;
   /** Stops accepting, lets in-flight requests finish up to the grace period, then closes. */
   close(): Promise<void>;
 }
@@ -103,9 +104,49 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     return checks.enabled ? startHealthProbes(registry, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;
   };
   let stopProbes = probe(config, models);
+  // The configuration in force: the file's reloadable sections change with each reload.
+  let running = config;
+  const reloads = new ReloadMetrics(metrics.registry);
+  const applyReload = async (): Promise<ReloadOutcome> => {
+    if (!options.reloadConfig) {
+      logger.warn('configuration reload asked for, but the gateway runs on the embedded default: there is no file to read');
+      return { applied: false, problems: ['the gateway runs on the embedded default: there is no configuration file to reload'] };
+    }
+    try {
+      const reread = await options.reloadConfig();
+      for (const warning of reread.warnings) logger.warn(warning);
+      const next = withEnvOverrides(reread.config, env);
+      const unchanged = changesNeedingRestart(running, next);
+      const applied = reloadedConfig(running, next);
+      const registry = await buildModels(applied);
+      pipeline.useRouter(new Router(registry, applied.routing.rules));
+      stopProbes?.();
+      stopProbes = probe(applied, registry);
+      running = applied;
+      if (unchanged.length > 0) logger.warn({ unchanged }, `configuration reloaded without ${unchanged.join(', ')}: ${unchanged.length === 1 ? 'that change takes' : 'those changes take'} effect at the next restart`);
+      const outcome = { applied: true as const, models: registry.groupNames(), providers: registry.providerIds(), unchanged };
+      logger.info({ models: outcome.models, providers: outcome.providers }, 'configuration reloaded');
+      reloads.applied();
+      return outcome;
+    } catch (err) {
+      // An invalid file, or providers that cannot be built from it (a credentials file missing).
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      logger.error({ problems }, 'configuration reload failed: the configuration in force is kept');
+      reloads.failed();
+      return { applied: false, problems };
+    }
+  };
+  // One reload at a time, in the order they were asked for (signals, the admin API).
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<ReloadOutcome> => {
+    const outcome = reloading.then(applyReload);
+    reloading = outcome;
+    return outcome;
+  };
+
   const readiness: Readiness = { ready: false };
   const { authenticator } = governance;
-  const admin = { store: governance.store, directory: governance.directory, authenticator, rotationGraceSeconds: config.governance.rotation_grace };
+  const admin = { store: governance.store, directory: governance.directory, authenticator, rotationGraceSeconds: config.governance.rotation_grace, reload: options.reloadConfig ? reload : undefined };
   const app = buildApp({ config, pipeline, cache, shared, observers, logger, readiness, authenticator, admin });
 
   await app.listen({ host: config.server.host, port: config.server.port });
@@ -117,41 +158,6 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   printBanner(url, loaded.source, config, models, governance, tracing !== undefined);
   logger.info({ url, models: models.groupNames(), providers: models.providerIds(), auth: !authenticator.open, storage: governance.storageUrl }, 'switchyard listening');
   if (authenticator.open) logger.warn('no master key and no virtual keys: the gateway is OPEN, any client may use it (set auth.master_key)');
-
-  // The configuration in force: the file's reloadable sections change with each reload.
-  let running = config;
-  let reloading = Promise.resolve(true);
-  const reloads = new ReloadMetrics(metrics.registry);
-  const applyReload = async (): Promise<boolean> => {
-    if (!options.reloadConfig) {
-      logger.warn('configuration reload asked for, but the gateway runs on the embedded default: there is no file to read');
-      return false;
-    }
-    try {
-      const reread = await options.reloadConfig();
-      for (const warning of reread.warnings) logger.warn(warning);
-      const next = withEnvOverrides(reread.config, env);
-      const fixed = changesNeedingRestart(running, next);
-      const applied = reloadedConfig(running, next);
-      const registry = await buildModels(applied);
-      pipeline.useRouter(new Router(registry, applied.routing.rules));
-      stopProbes?.();
-      stopProbes = probe(applied, registry);
-      running = applied;
-      if (fixed.length > 0) logger.warn({ unchanged: fixed }, `configuration reloaded without ${fixed.join(', ')}: ${fixed.length === 1 ? 'that change takes' : 'those changes take'} effect at the next restart`);
-      logger.info({ models: registry.groupNames(), providers: registry.providerIds() }, 'configuration reloaded');
-      reloads.applied();
-      return true;
-    } catch (err) {
-      // An invalid file, or providers that cannot be built from it (a credentials file missing).
-      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-      logger.error({ problems }, 'configuration reload failed: the configuration in force is kept');
-      reloads.failed();
-      return false;
-    }
-  };
-  // One reload at a time, in the order the signals came.
-  const reload = (): Promise<boolean> => (reloading = reloading.then(applyReload));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

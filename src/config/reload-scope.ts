@@ -6,6 +6,11 @@
  */
 import type { Config } from './schema.js';
 
+/** What a reload did: what is served now and what waits for a restart, or why nothing changed. */
+export type ReloadOutcome =
+  | { applied: true; models: string[]; providers: string[]; unchanged: string[] }
+  | { applied: false; problems: string[] };
+
 /** The top-level sections a reload applies. */
 export const RELOADABLE_SECTIONS = ['providers', 'models', 'routing'] as const;
 

@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   not_found: { status: 404, openaiType: 'invalid_request_error', anthropicType: 'not_found_error', retryable: false },
   /** Admin API: the change contradicts what is stored (a parent with children, a duplicate id). */
   conflict: { status: 409, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
+  /** Admin API: the configuration file cannot be applied (invalid, or its providers cannot be built). */
+  config_invalid: { status: 422, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   method_not_allowed: { status: 405, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   /** The request had not arrived in full within `server.request_timeout_ms`; the connection is closed. */
   request_timeout: { status: 408, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },

@@ -151,7 +151,7 @@ describe('admin API', () => {
     const doc = await admin('GET', '/openapi.json');
     expect(doc.status).toBe(200);
     expect(doc.json).toMatchObject({ openapi: '3.1.0' });
-    expect(Object.keys((doc.json as { paths: object }).paths)).toEqual(expect.arrayContaining(['/admin/keys', '/admin/keys/{id}/rotate', '/admin/spend', '/admin/audit']));
+    expect(Object.keys((doc.json as { paths: object }).paths)).toEqual(expect.arrayContaining(['/admin/keys', '/admin/keys/{id}/rotate', '/admin/spend', '/admin/audit', '/admin/config/reload']));
   });
 });
 
@@ -181,6 +181,10 @@ describe('virtual keys', () => {
     await ask(sdk(gateway, key));
     await admin('POST', `/keys/${id}/rotate`, { grace_seconds: 0 });
     expect(await apiError(() => ask(sdk(gateway, fresh)))).toBeInstanceOf(AuthenticationError);
+    // No body at all, even with a JSON content type: the default grace period.
+    const bare = await raw(gateway, `/admin/keys/${id}/rotate`, { method: 'POST', headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' } });
+    expect(bare.status).toBe(200);
+    expect((bare.json as { key: string }).key).toMatch(/^sk-sy-/);
 
     const revoked = await createKey({ name: 'revoked' });
     await ask(sdk(gateway, revoked.key));

@@ -154,3 +154,48 @@ routing: { retry: { max_retries: 0 }, circuit_breaker: { failure_rate: 0.5, mini
     expect(await breakerSeries()).toContain('switchyard_circuit_breaker_state{provider="fake",model="mock"} 0');
   });
 });
+
+describe('POST /admin/config/reload', () => {
+  const MASTER = 'sk-sy-reload-master-0123456789';
+  const withKey = (yaml: string): string => `auth: { master_key: ${MASTER} }\n${yaml}`;
+  const post = (gateway: Gateway, key = MASTER): Promise<Response> =>
+    fetch(`${gateway.url}/admin/config/reload`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+
+  it('reloads the file and says what is served now', async () => {
+    const gateway = await startGateway(withKey(ONE_GROUP));
+    await writeFile(gateway.configPath, withKey(`${TWO_GROUPS}\nmetrics: { enabled: false }\n`));
+    const response = await post(gateway);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ reloaded: true, models: ['second', 'slow'], providers: ['fake', 'slow'], restart_required: ['metrics'] });
+    expect(await modelIds(sdk(gateway, MASTER))).toEqual(['second', 'slow']);
+    // A JSON content type with no body (some HTTP clients send one) is no body either.
+    const empty = await fetch(`${gateway.url}/admin/config/reload`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' } });
+    expect(empty.status).toBe(200);
+  });
+
+  it('answers 422 config_invalid with the problems, and keeps the configuration in force', async () => {
+    const gateway = await startGateway(withKey(ONE_GROUP));
+    await writeFile(gateway.configPath, withKey(ONE_GROUP.replace('provider: fake', 'provider: nope')));
+    const response = await post(gateway);
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as { error: { code: string; type: string; message: string } };
+    expect(body.error.code).toBe('config_invalid');
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toContain('models.first.targets[0].provider: unknown provider "nope"');
+    expect(await modelIds(sdk(gateway, MASTER))).toEqual(['first']);
+  });
+
+  it('takes the master key only', async () => {
+    const gateway = await startGateway(withKey(ONE_GROUP));
+    const response = await post(gateway, 'sk-not-the-master-key');
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+  });
+
+  it('answers 409 on the embedded default: there is no file', async () => {
+    const gateway = await startGateway(null, { env: { SWITCHYARD_MASTER_KEY: MASTER } });
+    const response = await post(gateway);
+    expect(response.status).toBe(409);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain('there is no configuration file to reload');
+  });
+});

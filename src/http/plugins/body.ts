@@ -6,11 +6,18 @@ import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../gateway/errors.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route takes no body, or an optional one: an empty body is no body, whatever its content type. */
+    bodyOptional?: boolean;
+  }
+}
+
 export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     // No route here (a wrong method or path): the answer is the 404, whatever the body holds.
-    if (request.is404) {
+    if (request.is404 || ((body as Buffer).length === 0 && request.routeOptions.config.bodyOptional)) {
       done(null, undefined);
       return;
     }

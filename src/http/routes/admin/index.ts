@@ -1,6 +1,6 @@
 /**
  * The admin API under /admin (master key only; JSON in and out, OpenAI's error shape; storage's not-found and conflict errors become 404 and 409 in the app's error handler): orgs,
- * teams, keys and end users, spend reports, the audit log and request logs, and its OpenAPI
+ * teams, keys and end users, spend reports, the audit log and request logs, configuration reloads, and its OpenAPI
  * document. Every change reloads this instance's directory at once (others pick it up on their
  * next poll).
  */
@@ -9,6 +9,8 @@ import { GatewayError } from '../../../gateway/errors.js';
 import type { Directory } from '../../../governance/directory.js';
 import type { Authenticator } from '../../../governance/principal.js';
 import type { GovernanceStore } from '../../../storage/governance-store.js';
+import type { ReloadOutcome } from '../../../config/reload-scope.js';
+import { configRoutes } from './config.js';
 import { entityRoutes } from './entities.js';
 import { keyRoutes } from './keys.js';
 import { openApiDocument } from './openapi.js';
@@ -20,6 +22,8 @@ export interface AdminRoutesOptions {
   authenticator: Authenticator;
   /** governance.rotation_grace, in seconds. */
   rotationGraceSeconds: number;
+  /** Reloads the configuration file (POST /admin/config/reload); absent: no file to reload. */
+  reload?: () => Promise<ReloadOutcome>;
 }
 
 export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOptions): Promise<void> {
@@ -38,5 +42,6 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
   entityRoutes(app, options.store, changed);
   keyRoutes(app, options, changed);
   reportRoutes(app, options.store);
+  configRoutes(app, options.reload);
   app.get('/openapi.json', async () => openApiDocument());
 }

@@ -72,7 +72,7 @@ export function keyRoutes(app: FastifyInstance, { store, rotationGraceSeconds }:
     return { id: key.id, revoked: true };
   });
 
-  app.post('/keys/:id/rotate', async (request: WithId) => {
+  app.post('/keys/:id/rotate', { config: { bodyOptional: true } }, async (request: WithId) => {
     const input = parseInput(rotateInput, request.body);
     const key = await existing(request.params.id);
     if (key.revoked_at !== null) throw new GatewayError('conflict', `The key "${key.name}" is revoked; create a new one instead.`);

@@ -56,6 +56,18 @@ export function openApiDocument(): object {
       '/admin/keys/{id}/rotate': {
         post: { tags: ['keys'], summary: 'Rotate a key: a new secret (shown once); the old one stays valid for grace_seconds', parameters: [idPath], requestBody: { required: false, ...json(rotateInput) }, responses: { 200: ok('The key with its new secret'), 404: error, 409: error } },
       },
+      '/admin/config/reload': {
+        post: {
+          tags: ['config'],
+          summary: 'Read the configuration file again and apply its providers, models and routing (what SIGHUP does); no body',
+          responses: {
+            200: ok('{reloaded: true, models, providers, restart_required: the changed sections that wait for a restart}'),
+            401: error,
+            409: error,
+            422: error,
+          },
+        },
+      },
       '/admin/spend': {
         get: {
           tags: ['reports'],
