@@ -7,12 +7,15 @@ import { parseArgs } from 'node:util';
 import { embeddedDefault } from '../config/defaults.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { runKeysCommand } from './keys-command.js';
+import { runReloadCommand } from './reload-command.js';
 import { runSpendCommand } from './spend-command.js';
 
 const USAGE = `Usage:
   switchyard start [--config FILE]   start the gateway (config also from SWITCHYARD_CONFIG,
                                      else ./switchyard.yaml if present, else the embedded default)
   switchyard config check FILE       validate a config file without starting
+  switchyard config reload           make a running gateway read its config file again
+                                     (providers, models, routing; as SIGHUP does)
   switchyard keys create|list|revoke|rotate ...
                                      manage virtual keys on a running gateway
                                      (switchyard keys --help for the options)
@@ -29,6 +32,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
   // The admin commands parse their own options.
   if (argv[0] === 'keys') return runKeysCommand(argv.slice(1), env);
   if (argv[0] === 'spend') return runSpendCommand(argv.slice(1), env);
+  if (argv[0] === 'config' && argv[1] === 'reload') return runReloadCommand(argv.slice(2), env);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

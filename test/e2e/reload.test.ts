@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { refusedURL } from '../fakes/openai-upstream.js';
 import { sdk } from '../helpers/client.js';
 import { parseMetrics, total } from '../helpers/metrics.js';
-import { startGateway, stopAllGateways, type Gateway, type LogLine } from '../helpers/gateway.js';
+import { runCli, startGateway, stopAllGateways, type Gateway, type LogLine } from '../helpers/gateway.js';
 
 afterAll(async () => {
   await stopAllGateways();
@@ -183,6 +183,22 @@ describe('POST /admin/config/reload', () => {
     expect(body.error.type).toBe('invalid_request_error');
     expect(body.error.message).toContain('models.first.targets[0].provider: unknown provider "nope"');
     expect(await modelIds(sdk(gateway, MASTER))).toEqual(['first']);
+  });
+
+  it('is what `switchyard config reload` asks for', async () => {
+    const gateway = await startGateway(withKey(ONE_GROUP));
+    const env = { SWITCHYARD_URL: gateway.url, SWITCHYARD_MASTER_KEY: MASTER };
+    await writeFile(gateway.configPath, withKey(`${TWO_GROUPS}\nmetrics: { enabled: false }\n`));
+    const applied = await runCli(['config', 'reload'], 15_000, env);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toBe('Reloaded. Model groups: second, slow. Providers: fake, slow.\nChanged but not applied until the next restart: metrics.\n');
+
+    await writeFile(gateway.configPath, withKey(ONE_GROUP.replace('provider: fake', 'provider: nope')));
+    const refused = await runCli(['config', 'reload'], 15_000, env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('switchyard: The configuration file was not applied; the configuration in force is kept.');
+    expect(refused.stderr).toContain('unknown provider "nope"');
   });
 
   it('takes the master key only', async () => {
