@@ -104,6 +104,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
     return checks.enabled ? startHealthProbes(registry, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;
   };
   let stopProbes = probe(config, models);
+  let closing: Promise<void> | undefined;
   // The configuration in force: the file's reloadable sections change with each reload.
   let running = config;
   const reloads = new ReloadMetrics(metrics.registry);
@@ -119,6 +120,8 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       const unchanged = changesNeedingRestart(running, next);
       const applied = reloadedConfig(running, next);
       const registry = await buildModels(applied);
+      // Shutting down (its probes stopped): nothing new starts.
+      if (closing) return { applied: false, problems: ['the gateway is shutting down'] };
       pipeline.useRouter(new Router(registry, applied.routing.rules));
       stopProbes?.();
       stopProbes = probe(applied, registry);
@@ -159,7 +162,6 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   logger.info({ url, models: models.groupNames(), providers: models.providerIds(), auth: !authenticator.open, storage: governance.storageUrl }, 'switchyard listening');
   if (authenticator.open) logger.warn('no master key and no virtual keys: the gateway is OPEN, any client may use it (set auth.master_key)');
 
-  let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       readiness.ready = false;
