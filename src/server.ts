@@ -73,8 +73,11 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const buildModels = async (from: Config): Promise<ModelRegistry> => {
     // Direct <provider>/<model> requests look models up in the catalogue: load it before the first one.
     if (Object.values(from.providers).some((p) => p.type !== 'mock')) preloadCatalogue();
-    const registry = new ModelRegistry(from, await buildProviders(from, env), {
+    const registry: ModelRegistry = new ModelRegistry(from, await buildProviders(from, env), {
       onBreakerTransition: (target, from, to) => {
+        // A call still running on a registry a reload replaced: its target is no longer served,
+        // and its state series must not come back (an open breaker would alert for ever).
+        if (pipeline.models !== registry) return;
         routingEvents.breakerTransition(target, from, to);
         logger.warn({ provider: target.providerId, model: target.model, from, to }, 'circuit breaker state changed');
       },

@@ -7,7 +7,8 @@
 import { writeFile } from 'node:fs/promises';
 import OpenAI, { NotFoundError } from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
-import { refusedURL } from '../fakes/openai-upstream.js';
+import { FakeOpenAI, refusedURL } from '../fakes/openai-upstream.js';
+import { OPENAI_ERRORS } from '../fakes/openai-wire.js';
 import { sdk } from '../helpers/client.js';
 import { parseMetrics, total } from '../helpers/metrics.js';
 import { runCli, startGateway, stopAllGateways, type Gateway, type LogLine } from '../helpers/gateway.js';
@@ -152,6 +153,34 @@ routing: { retry: { max_retries: 0 }, circuit_breaker: { failure_rate: 0.5, mini
     await reload(gateway, ONE_GROUP, 'configuration reloaded');
     expect((await breakerSeries()).filter((l) => l.includes('provider="dead"'))).toEqual([]);
     expect(await breakerSeries()).toContain('switchyard_circuit_breaker_state{provider="fake",model="mock"} 0');
+  });
+
+  it('keeps them dropped when a call still running on a removed target moves its breaker', async () => {
+    const upstream = await FakeOpenAI.start({ apiKeys: ['sk-upstream'] });
+    try {
+      const withFlaky = `${ONE_GROUP}  flaky-group: { targets: [ { provider: flaky, model: gpt-4o-mini } ] }
+routing: { retry: { max_retries: 0 }, circuit_breaker: { failure_rate: 0.5, minimum_requests: 2, window_ms: 60000, cooldown_ms: 200, half_open_probes: 1 } }
+`.replace('  fake: { type: mock }', `  fake: { type: mock }\n  flaky: { type: openai, base_url: "${upstream.baseURL}", api_key: sk-upstream }`);
+      const gateway = await startGateway(withFlaky);
+      const client = sdk(gateway);
+      upstream.inject({ kind: 'http-error', error: OPENAI_ERRORS.serverError() }, { times: 2 });
+      for (let i = 0; i < 2; i++) await client.chat.completions.create({ model: 'flaky-group', ...hello }).catch(() => undefined);
+      const flakySeries = async (): Promise<string[]> =>
+        (await (await fetch(`${gateway.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('switchyard_circuit_breaker_state{provider="flaky"'));
+      expect(await flakySeries()).toEqual(['switchyard_circuit_breaker_state{provider="flaky",model="gpt-4o-mini"} 2']);
+      // After the cooldown one call is let through (half-open); it answers after the reload and closes the retired breaker (one probe suffices).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      upstream.inject({ kind: 'delay-headers', ms: 1000 });
+      const probe = client.chat.completions.create({ model: 'flaky-group', ...hello });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await flakySeries()).toEqual(['switchyard_circuit_breaker_state{provider="flaky",model="gpt-4o-mini"} 1']);
+      await reload(gateway, ONE_GROUP, 'configuration reloaded');
+      expect(await flakySeries()).toEqual([]);
+      expect((await probe).choices[0]!.message.content).toContain('hello');
+      expect(await flakySeries()).toEqual([]);
+    } finally {
+      await upstream.close();
+    }
   });
 });
 
