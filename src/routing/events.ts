@@ -98,8 +98,10 @@ export class RoutingMetrics implements RoutingEvents {
     });
   }
 
-  /** Every configured target's breaker shows as closed from the start, not only after its first change. */
-  /** The breaker series of these targets, and only these: a reload drops those of targets no longer configured. */
+  /**
+   * Every configured target's breaker shows as closed from the start, not only after its first
+   * change; and only these targets' do: a reload drops those of targets no longer configured.
+   */
   registerTargets(targets: readonly RoutingTarget[]): void {
     this.breakerState.reset();
     for (const target of targets) if (target.breaker) this.breakerState.set({ provider: target.providerId, model: target.modelLabel }, BREAKER_STATE_VALUE[target.breaker.state]);
