@@ -70,10 +70,10 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   });
   const metrics = new Metrics({ enabled: config.metrics.enabled, teamLabels: config.metrics.team_labels, maxTeams: config.metrics.max_teams });
   const routingEvents = new RoutingMetrics(metrics.registry);
-  const buildModels = async (from: Config): Promise<ModelRegistry> => {
+  const buildModels = async (source: Config): Promise<ModelRegistry> => {
     // Direct <provider>/<model> requests look models up in the catalogue: load it before the first one.
-    if (Object.values(from.providers).some((p) => p.type !== 'mock')) preloadCatalogue();
-    const registry: ModelRegistry = new ModelRegistry(from, await buildProviders(from, env), {
+    if (Object.values(source.providers).some((p) => p.type !== 'mock')) preloadCatalogue();
+    const registry: ModelRegistry = new ModelRegistry(source, await buildProviders(source, env), {
       onBreakerTransition: (target, from, to) => {
         // A call still running on a registry a reload replaced: its target is no longer served,
         // and its state series must not come back (an open breaker would alert for ever).
@@ -102,8 +102,8 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const stopRetention = config.request_log.retention_days > 0 ? startRetention(governance.store, config.request_log.retention_days, logger) : undefined;
   const observers: Observers = { metrics, recorder, sla, tracing };
   const pipeline = new Pipeline(new Router(models, config.routing.rules), new Executor(routingEvents), { cache, shared, admission: governance.admission });
-  const probe = (from: Config, registry: ModelRegistry): (() => void) | undefined => {
-    const checks = from.routing.health_checks;
+  const probe = (source: Config, registry: ModelRegistry): (() => void) | undefined => {
+    const checks = source.routing.health_checks;
     return checks.enabled ? startHealthProbes(registry, { intervalMs: checks.interval_ms, timeoutMs: checks.timeout_ms }, logger) : undefined;
   };
   let stopProbes = probe(config, models);

@@ -12,6 +12,7 @@ import { LocalEmbedder } from './embedders/local.js';
 import { ModelEmbedder, type EmbedCall } from './embedders/model.js';
 import { MemoryStore } from './memory-store.js';
 import { ResponseCache } from './response-cache.js';
+import { sharesSemanticEntries } from './semantic-sharing.js';
 import { TieredStore } from './tiered-store.js';
 import { SemanticCache } from './semantic.js';
 import type { CacheStore } from './store.js';
@@ -54,9 +55,8 @@ export async function createResponseCache(config: Config, options: CacheSetupOpt
   };
   const semantic = new SemanticCache({ embedder, defaultEmbedder: semanticConfig.embedder, maxEntries: semanticConfig.max_entries, onError });
   semantic.sweepEvery(SWEEP_INTERVAL_MS);
-  const anySemantic = Object.values(config.models).some((group) => group.cache?.semantic);
   // The stream shares vectors and deletions; a near cache needs the deletions even without vectors.
-  if (kind === 'redis' && redisUrl && (anySemantic || near)) {
+  if (redisUrl && sharesSemanticEntries(config)) {
     const { startSemanticSync } = await import('./semantic-sync.js');
     semantic.publisher = startSemanticSync(semantic, { url: redisUrl, key: semanticStreamKey(config.cache.key_prefix), maxLength: semanticConfig.max_entries, onError, near });
   }

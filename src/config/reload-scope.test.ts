@@ -30,6 +30,9 @@ describe('changesNeedingRestart', () => {
     expect(changesNeedingRestart(config(BASE), config(semantic))).toEqual([]);
     const withRedis = (yaml: string) => config(`${yaml}\nredis: { url: "redis://127.0.0.1:6379" }\n`);
     expect(changesNeedingRestart(withRedis(BASE), withRedis(semantic))).toEqual(['models.*.cache.semantic (first semantic group)']);
+    // A near cache shares deletions through Redis from the start: the first semantic group needs no restart.
+    const withNearCache = (yaml: string) => config(`${yaml}\nredis: { url: "redis://127.0.0.1:6379" }\ncache: { near_ttl: 30 }\n`);
+    expect(changesNeedingRestart(withNearCache(BASE), withNearCache(semantic))).toEqual([]);
   });
 });
 

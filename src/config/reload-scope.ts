@@ -1,9 +1,10 @@
 /**
- * What a configuration reload (SIGHUP) can apply in a running gateway: `providers`, `models` and
+ * What a configuration reload (SIGHUP, POST /admin/config/reload) can apply in a running gateway: `providers`, `models` and
  * `routing` become a new model registry and router. Everything else is wired into long-lived
  * parts (the listener, storage and Redis connections, the cache store, metrics, tracing, the
  * SLA monitor, governance) and changes only with a restart; a reload names what it left as it was.
  */
+import { sharesSemanticEntries } from '../cache/semantic-sharing.js';
 import type { Config } from './schema.js';
 
 /** What a reload did: what is served now and what waits for a restart, or why nothing changed. */
@@ -18,9 +19,8 @@ export const RELOADABLE_SECTIONS = ['providers', 'models', 'routing'] as const;
 const FIXED_IN_RELOADABLE: ReadonlyArray<{ path: string; changed: (current: Config, next: Config) => boolean }> = [
   // Read once when the HTTP routes are registered.
   { path: 'routing.allow_client_overrides', changed: (current, next) => current.routing.allow_client_overrides !== next.routing.allow_client_overrides },
-  // Semantic entries are shared between instances through Redis only if some group had a
-  // semantic cache at start-up (cache/setup.ts).
-  { path: 'models.*.cache.semantic (first semantic group)', changed: (current, next) => !anySemantic(current) && anySemantic(next) && Boolean(next.redis.url) },
+  // Semantic entries are shared through Redis only if that was on at start-up (cache/setup.ts).
+  { path: 'models.*.cache.semantic (first semantic group)', changed: (current, next) => !sharesSemanticEntries(current) && sharesSemanticEntries(reloadedConfig(current, next)) },
 ];
 
 /** What the reload leaves as it was, by path (empty: it applies the whole file). */
@@ -43,10 +43,6 @@ export function reloadedConfig(current: Config, next: Config): Config {
     models: next.models,
     routing: { ...next.routing, allow_client_overrides: current.routing.allow_client_overrides },
   };
-}
-
-function anySemantic(config: Config): boolean {
-  return Object.values(config.models).some((group) => group.cache?.semantic);
 }
 
 /** Validated config values are plain JSON data: equal when their JSON is, key order included (the schema fixes it). */
