@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { heapFlags } from './heap-tuning.js';
 
-const ALL = ['--no-allocation-site-pretenuring', '--heap-growing-percent=25'];
+const ALL = ['--no-allocation-site-pretenuring', '--heap-growing-percent=25', '--liftoff-only'];
 
 describe('heapFlags', () => {
   it('turns allocation-site pretenuring off and bounds old-generation growth by default', () => {
@@ -10,15 +10,20 @@ describe('heapFlags', () => {
   });
 
   it('leaves pretenuring alone when node was given a pretenuring flag, in either spelling', () => {
-    expect(heapFlags(['--allocation-site-pretenuring'], undefined)).toEqual(['--heap-growing-percent=25']);
-    expect(heapFlags([], '--max-semi-space-size=4 --allocation_site_pretenuring')).toEqual(['--heap-growing-percent=25']);
-    expect(heapFlags(['--no-allocation-site-pretenuring'], '')).toEqual(['--heap-growing-percent=25']);
+    expect(heapFlags(['--allocation-site-pretenuring'], undefined)).toEqual(['--heap-growing-percent=25', '--liftoff-only']);
+    expect(heapFlags([], '--max-semi-space-size=4 --allocation_site_pretenuring')).toEqual(['--heap-growing-percent=25', '--liftoff-only']);
+    expect(heapFlags(['--no-allocation-site-pretenuring'], '')).toEqual(['--heap-growing-percent=25', '--liftoff-only']);
   });
 
   it('leaves the growing factor alone when node was given one', () => {
-    expect(heapFlags(['--heap-growing-percent=100'], undefined)).toEqual(['--no-allocation-site-pretenuring']);
-    expect(heapFlags([], '--heap_growing_percent=50')).toEqual(['--no-allocation-site-pretenuring']);
-    expect(heapFlags(['--heap-growing-percent=50', '--allocation-site-pretenuring'], undefined)).toEqual([]);
+    expect(heapFlags(['--heap-growing-percent=100'], undefined)).toEqual(['--no-allocation-site-pretenuring', '--liftoff-only']);
+    expect(heapFlags([], '--heap_growing_percent=50')).toEqual(['--no-allocation-site-pretenuring', '--liftoff-only']);
+    expect(heapFlags(['--heap-growing-percent=50', '--allocation-site-pretenuring'], undefined)).toEqual(['--liftoff-only']);
+  });
+
+  it('leaves WebAssembly tiering alone when node was given the flag', () => {
+    expect(heapFlags(['--no-liftoff-only'], undefined)).toEqual(['--no-allocation-site-pretenuring', '--heap-growing-percent=25']);
+    expect(heapFlags([], '--liftoff_only')).toEqual(['--no-allocation-site-pretenuring', '--heap-growing-percent=25']);
   });
 
   it('does not mistake a similar flag for one of its own', () => {

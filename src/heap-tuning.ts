@@ -1,6 +1,6 @@
 /**
- * V8 heap settings for a gateway, applied before any other module loads (main.ts imports this
- * first). A gateway allocates mostly short-lived objects per request, so:
+ * V8 settings for a gateway, applied before any other module loads (main.ts imports this first).
+ * A gateway allocates mostly short-lived objects per request, so:
  *
  * - Allocation-site pretenuring is off. V8 starts allocating an object literal straight into the
  *   old generation once most of its objects have survived a scavenge; under load that happens to
@@ -17,7 +17,14 @@
  *   -> ~155 MB; since attempts no longer promote an AbortSignal each (providers/call-signal.ts),
  *   less reaches the old generation and the bound saves less (~160 -> ~152 MB). V8 reads this
  *   flag at every full GC, so setting it after start-up works (unlike the young generation's
- *   size, fixed when the heap is set up).
+ *   size, fixed when the heap is set up: bin/switchyard, the `switchyard` command, sets that).
+ *
+ * And WebAssembly stays on Liftoff, V8's baseline wasm compiler. The only wasm here is undici's
+ * HTTP parser (llhttp), and once it is hot V8 recompiles it with TurboFan in the background: its
+ * register allocator takes 20-37 MB of malloc for a moment, the gateway's peak RSS, at the start
+ * of the first load. Liftoff's parser costs no CPU per request that a benchmark can see
+ * (docs/benchmarks.md, "The peak at the start of load"). V8 reads the flag when it compiles, and
+ * undici compiles llhttp at its first connection.
  *
  * A flag given to node (command line or NODE_OPTIONS) wins over these defaults.
  */
@@ -27,6 +34,7 @@ import { setFlagsFromString } from 'node:v8';
 const DEFAULTS: ReadonlyArray<readonly [name: string, setting: string]> = [
   ['--allocation-site-pretenuring', '--no-allocation-site-pretenuring'],
   ['--heap-growing-percent', '--heap-growing-percent=25'],
+  ['--liftoff-only', '--liftoff-only'],
 ];
 
 /** The V8 flags to set at start-up, given node's own flags: none the user already chose. */
