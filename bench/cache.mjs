@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { freePort, loadWithCpu, pinSelf, pinningAvailable, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
+import { freePort, loadWithCpu, pinSelf, pinningAvailable, spawnGateway, stopChild, waitForHttp } from './lib/proc.mjs';
 
 const HELP = `Usage: node bench/cache.mjs [OPTIONS]     (after npm run build)
 
@@ -91,7 +91,7 @@ async function startGateway(dir, store) {
   writeFileSync(configPath, config(store, `switchyard-bench-${process.pid}:`));
   const port = await freePort();
   const out = openSync(join(dir, `${store}.log`), 'w');
-  const child = spawnNode(GATEWAY_CORE, [main, 'start', '--config', configPath], {
+  const child = spawnGateway(GATEWAY_CORE, main, ['start', '--config', configPath], {
     cwd: dir,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: opts['log-level'] },
     stdio: ['ignore', out, out],

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { governedKey } from './lib/governed-key.mjs';
-import { freePort, loadWithCpu, median, memoryOf, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
+import { freePort, loadWithCpu, median, memoryOf, pinSelf, pinningAvailable, spawnGateway, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
@@ -45,6 +45,8 @@ const { values } = parseArgs({
     prefill: { type: 'string', default: '0' },
     'a-flags': { type: 'string', default: '' },
     'b-flags': { type: 'string', default: '' },
+    'a-env': { type: 'string', default: '' },
+    'b-env': { type: 'string', default: '' },
     markdown: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -53,6 +55,7 @@ if (values.help) {
   console.log('Usage: node bench/compare.mjs --a=DIR --b=DIR [--scenarios=simple,routed,observed,unobserved,governed] [--b-scenarios=...] [--rounds=N] [--duration=S] [--warmup=S] [--concurrency=N] [--only=nonstream|stream] [--markdown]');
   console.log('  --b-scenarios: B runs these instead (same count), e.g. --a=dist --b=dist --scenarios=simple --b-scenarios=routed');
   console.log('  --a-flags="--x --y", --b-flags=...: node flags for that side\'s gateway (V8 heap settings, say)');
+  console.log('  --a-env="NAME=value ...", --b-env=...: environment for that side\'s gateway, over the switchyard command\'s (MALLOC_ARENA_MAX=8, say)');
   console.log('  --prefill=N: the observed, unobserved and governed gateways start on a database whose request log already holds N rows (a gateway that has run a while)');
   process.exit(0);
 }
@@ -65,6 +68,8 @@ const bScenarios = values['b-scenarios'] ? values['b-scenarios'].split(',').map(
 if (bScenarios.length !== scenarios.length) throw new Error('--b-scenarios needs as many scenarios as --scenarios');
 const builds = { A: values.a, B: values.b };
 const nodeFlags = { A: values['a-flags'].split(/\s+/).filter(Boolean), B: values['b-flags'].split(/\s+/).filter(Boolean) };
+const sideEnv = (text) => Object.fromEntries(text.split(/\s+/).filter(Boolean).map((setting) => setting.split(/=(.*)/s, 2)));
+const gatewayEnv = { A: sideEnv(values['a-env']), B: sideEnv(values['b-env']) };
 
 const MESSAGES = [
   { role: 'system', content: 'You are a concise technical assistant. Answer in one short paragraph.' },
@@ -126,14 +131,14 @@ const SETUP = {
 
 const children = [];
 
-async function startGateway(dist, configPath, flags = []) {
+async function startGateway(dist, configPath, flags = [], env = {}) {
   const main = join(REPO, dist, 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing (build it first)`);
   const port = await freePort();
-  const child = spawnNode(GATEWAY_CORE, [...flags, main, 'start', '--config', configPath], {
+  const child = spawnGateway(GATEWAY_CORE, main, ['start', '--config', configPath], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
-  });
+  }, flags, env);
   children.push(child);
   const origin = `http://127.0.0.1:${port}`;
   await waitForHttp(`${origin}/health/ready`, { child });
@@ -201,7 +206,7 @@ async function main() {
             if (template && STORED.has(names[build])) copyFileSync(template, join(runDir, 'switchyard.db'));
             const configPath = join(runDir, 'switchyard.yaml');
             writeFileSync(configPath, CONFIGS[names[build]](upstream.origin, runDir));
-            const gateway = await startGateway(builds[build], configPath, nodeFlags[build]);
+            const gateway = await startGateway(builds[build], configPath, nodeFlags[build], gatewayEnv[build]);
             const key = await SETUP[names[build]]?.(gateway.origin);
             const run = await runLoad(gateway.origin, gateway.child.pid, stream, key);
             results[build].push({ ...run, peakMB: (memoryOf(gateway.child.pid)?.hwmKB ?? NaN) / 1024 });

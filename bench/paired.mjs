@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { governedKey } from './lib/governed-key.mjs';
 import { pairedKeys, ratioText } from './lib/paired-keys.mjs';
-import { freePort, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
+import { freePort, pinSelf, pinningAvailable, spawnGateway, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('./upstream.mjs', import.meta.url));
@@ -72,7 +72,8 @@ models:
 `,
   );
   const port = await freePort();
-  const gateway = spawnNode(core(GATEWAY_CORE), [join(REPO, values.dist, 'main.js'), 'start', '--config', configPath], {
+  const main = join(REPO, values.dist, 'main.js');
+  const gateway = spawnGateway(core(GATEWAY_CORE), main, ['start', '--config', configPath], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
   });

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, loadWithCpu, median, pinSelf, pinningAvailable, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
+import { freePort, loadWithCpu, median, pinSelf, pinningAvailable, spawnGateway, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 import { translatorCosts } from './lib/translator-costs.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -117,7 +117,7 @@ let gatewayPid;
 
 async function startGateway(configPath) {
   const port = await freePort();
-  const child = spawnNode(GATEWAY_CORE, [MAIN, 'start', '--config', configPath], {
+  const child = spawnGateway(GATEWAY_CORE, MAIN, ['start', '--config', configPath], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port) },
   });

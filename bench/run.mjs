@@ -18,7 +18,7 @@ import { request } from 'undici';
 import { governedKey } from './lib/governed-key.mjs';
 import { pairedKeys, ratioText } from './lib/paired-keys.mjs';
 import { ensurePortkey, portkeyCommand, portkeyHeaders } from './lib/portkey.mjs';
-import { commOf, coreTimes, cpuSecondsOf, freePort, memoryOf, onJsonLines, pinSelf, pinningAvailable, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
+import { commOf, coreTimes, cpuSecondsOf, freePort, memoryOf, onJsonLines, pinSelf, pinningAvailable, spawnGateway, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
 import { buildRows, formatTable } from './lib/report.mjs';
 import { selfReportedOverhead } from './lib/self-reported.mjs';
 import { summarizeProfile } from './profile-summary.mjs';
@@ -252,11 +252,11 @@ async function startGateway({ core, upstreamOrigin, dir, opts, extraConfig = '' 
   const extraFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const nodeFlags = [...extraFlags, ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   if (opts.profile) mkdirSync(profileDir, { recursive: true });
-  const child = spawnNode(core, [...nodeFlags, main, 'start', '--config', configPath], {
+  const child = spawnGateway(core, main, ['start', '--config', configPath], {
     cwd: dir,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: opts.logLevel },
     stdio: ['ignore', stdout, stderr],
-  });
+  }, nodeFlags);
   closeSync(stdout);
   closeSync(stderr);
   children.push(child);

@@ -21,6 +21,36 @@ export function pinSelf(core) {
 }
 
 /**
+ * How the `switchyard` command (bin/switchyard, which `npm start` runs) starts node: { env,
+ * flags }, its defaults, read from its `semi_space_mb=` and `arena_max=` lines. As there,
+ * MALLOC_ARENA_MAX in this process's environment wins. A benchmark passes `flags` first, so that
+ * flags of its own, given after them, win too.
+ */
+export function launchCommand() {
+  const launcher = readFileSync(new URL('../../bin/switchyard', import.meta.url), 'utf8');
+  const setting = (name) => {
+    const value = new RegExp(`^${name}=(\\d+)$`, 'm').exec(launcher)?.[1];
+    if (value === undefined) throw new Error(`bin/switchyard has no ${name}= line (bench/lib/proc.mjs reads it)`);
+    return value;
+  };
+  return {
+    env: { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? setting('arena_max') },
+    flags: [`--max-semi-space-size=${setting('semi_space_mb')}`],
+  };
+}
+
+/**
+ * Spawns a built gateway (`main`: its dist/main.js) the way the `switchyard` command starts it
+ * (launchCommand), pinned to `core`: `node <its flags> <extraFlags> <main> <args>`, its
+ * environment settings over `options.env` (default: this process's environment), `extraEnv` over
+ * both.
+ */
+export function spawnGateway(core, main, args, options = {}, extraFlags = [], extraEnv = {}) {
+  const { env, flags } = launchCommand();
+  return spawnNode(core, [...flags, ...extraFlags, main, ...args], { ...options, env: { ...(options.env ?? process.env), ...env, ...extraEnv } });
+}
+
+/**
  * Spawns `node <args>` pinned to `core` (taskset execs node, so child.pid is node's own pid).
  * With `core` null it is not pinned.
  */

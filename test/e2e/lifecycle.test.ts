@@ -1,8 +1,10 @@
 /**
- * Process lifecycle: graceful shutdown on SIGTERM (an in-flight stream completes, exit code 0;
- * past the grace period remaining connections are closed), and `switchyard config check`.
+ * Process lifecycle: how the `switchyard` command starts node, graceful shutdown on SIGTERM (an
+ * in-flight stream completes, exit code 0; past the grace period remaining connections are
+ * closed), and `switchyard config check`.
  */
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -37,6 +39,34 @@ models:
 
 const PROMPT = 'please answer slowly so that shutdown has to wait';
 const ANSWER = `Hello from gpt-4o-mini. You said: ${PROMPT}`;
+
+describe('the switchyard command', () => {
+  /** The command line and environment the gateway's node process was started with (Linux's /proc). */
+  async function launched(pid: number): Promise<{ args: string[]; env: Map<string, string> }> {
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+    const env = new Map((await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter(Boolean).map((entry) => entry.split(/=(.*)/s, 2) as [string, string]));
+    return { args, env };
+  }
+
+  it.skipIf(!existsSync('/proc/self/cmdline') || process.env.SWITCHYARD_TEST_DIST !== undefined)(
+    'starts node with an 8 MB young-generation semi-space and one malloc arena, each a default the environment replaces',
+    async () => {
+      const gateway = await startGateway(null);
+      const { args, env } = await launched(gateway.process.pid!);
+      // exec'd: the child is node itself, so signals reach the gateway
+      expect(args[0]).toMatch(/(^|\/)node$/);
+      expect(args.slice(1)).toEqual(['--max-semi-space-size=8', expect.stringMatching(/\/dist\/main\.js$/), 'start']);
+      expect(env.get('MALLOC_ARENA_MAX')).toBe('1');
+      expect(await gateway.stop()).toBe(0);
+
+      const tuned = await startGateway(null, { env: { MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--max-semi-space-size=16' } });
+      const own = await launched(tuned.process.pid!);
+      expect(own.args.slice(1)).toEqual([expect.stringMatching(/\/dist\/main\.js$/), 'start']);
+      expect(own.env.get('MALLOC_ARENA_MAX')).toBe('4');
+      expect(await tuned.stop()).toBe(0);
+    },
+  );
+});
 
 describe('graceful shutdown', () => {
   it('lets an in-flight stream finish after SIGTERM, refuses new work, and exits 0', async () => {

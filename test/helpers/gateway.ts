@@ -1,5 +1,6 @@
 /**
- * Runs the real built gateway (`node dist/main.js start --config <tmpfile>`) as a child process
+ * Runs the real built gateway (`bin/switchyard start --config <tmpfile>`: the `switchyard`
+ * command as users run it, node with its memory settings) as a child process
  * for e2e tests: a YAML config from a string, a free port chosen by the OS (PORT=0), ready once
  * the "switchyard listening" log line appeared. Every child is tracked and killed by
  * `stopAllGateways()` (call it in afterAll) and, as a last resort, when the test process exits.
@@ -14,6 +15,11 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The built gateway; SWITCHYARD_TEST_DIST points at another build directory inside the repo. */
 export const MAIN = join(REPO_ROOT, process.env.SWITCHYARD_TEST_DIST ?? 'dist', 'main.js');
+/**
+ * How the gateway is started: the `switchyard` command (bin/switchyard, which runs
+ * dist/main.js), or node on MAIN itself when SWITCHYARD_TEST_DIST names another build.
+ */
+const COMMAND: [string, ...string[]] = process.env.SWITCHYARD_TEST_DIST ? [process.execPath, MAIN] : [join(REPO_ROOT, 'bin', 'switchyard')];
 
 export interface GatewayOptions {
   /** Extra environment for the child (the config may use `${VAR}`). */
@@ -67,7 +73,7 @@ export async function startGateway(configYaml: string | null, options: GatewayOp
   Object.assign(env, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' }, options.env);
 
   const args = configYaml === null ? ['start'] : ['start', '--config', configPath];
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(COMMAND[0], [...COMMAND.slice(1), ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
@@ -179,12 +185,12 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `node dist/main.js <args>` to completion (e.g. `config check FILE`). */
+/** Runs `switchyard <args>` to completion (e.g. `config check FILE`). */
 export async function runCli(args: string[], timeoutMs = 15_000, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!SCRUBBED_ENV.test(key)) env[key] = value;
   Object.assign(env, extraEnv);
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(COMMAND[0], [...COMMAND.slice(1), ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
