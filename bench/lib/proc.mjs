@@ -23,8 +23,8 @@ export function pinSelf(core) {
 /**
  * How the `switchyard` command (bin/switchyard, which `npm start` runs) starts node: { env,
  * flags }, its defaults, read from its `semi_space_mb=` and `arena_max=` lines. As there,
- * MALLOC_ARENA_MAX in this process's environment wins. A benchmark passes `flags` first, so that
- * flags of its own, given after them, win too.
+ * MALLOC_ARENA_MAX in this process's environment, and --max-semi-space-size in NODE_OPTIONS, win.
+ * A benchmark passes `flags` first, so that flags of its own, given after them, win too.
  */
 export function launchCommand() {
   const launcher = readFileSync(new URL('../../bin/switchyard', import.meta.url), 'utf8');
@@ -35,7 +35,7 @@ export function launchCommand() {
   };
   return {
     env: { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? setting('arena_max') },
-    flags: [`--max-semi-space-size=${setting('semi_space_mb')}`],
+    flags: /--max[-_]semi[-_]space[-_]size/.test(process.env.NODE_OPTIONS ?? '') ? [] : [`--max-semi-space-size=${setting('semi_space_mb')}`],
   };
 }
 

@@ -59,7 +59,7 @@ process.once('exit', () => {
 });
 
 /** Keys of the test runner's environment that would change what the gateway does. */
-const SCRUBBED_ENV = /^(OPENAI_|ANTHROPIC_|GEMINI_|GOOGLE_|AWS_|AZURE_|SWITCHYARD_|OTEL_|DATABASE_URL$|REDIS_URL$|HOST$|PORT$|LOG_LEVEL$)/;
+const SCRUBBED_ENV = /^(OPENAI_|ANTHROPIC_|GEMINI_|GOOGLE_|AWS_|AZURE_|SWITCHYARD_|OTEL_|DATABASE_URL$|REDIS_URL$|HOST$|PORT$|LOG_LEVEL$|NODE_OPTIONS$|MALLOC_ARENA_MAX$)/;
 
 /** `configYaml` null: no config file at all, the embedded default (in an empty working directory). */
 export async function startGateway(configYaml: string | null, options: GatewayOptions = {}): Promise<Gateway> {
