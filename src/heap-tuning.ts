@@ -24,7 +24,9 @@
  * register allocator takes 20-37 MB of malloc for a moment, the gateway's peak RSS, at the start
  * of the first load. Liftoff's parser costs no CPU per request that a benchmark can see
  * (docs/benchmarks.md, "The peak at the start of load"). V8 reads the flag when it compiles, and
- * undici compiles llhttp at its first connection.
+ * undici compiles llhttp at its first connection. Only on x64 and arm64: under this flag a
+ * function Liftoff cannot compile is a fatal error instead of a TurboFan compile, and only
+ * there does Liftoff cover all of WebAssembly SIMD (which undici's parser uses when V8 has it).
  *
  * A flag given to node (command line or NODE_OPTIONS) wins over these defaults.
  */
@@ -34,14 +36,17 @@ import { setFlagsFromString } from 'node:v8';
 const DEFAULTS: ReadonlyArray<readonly [name: string, setting: string]> = [
   ['--allocation-site-pretenuring', '--no-allocation-site-pretenuring'],
   ['--heap-growing-percent', '--heap-growing-percent=25'],
-  ['--liftoff-only', '--liftoff-only'],
 ];
 
-/** The V8 flags to set at start-up, given node's own flags: none the user already chose. */
-export function heapFlags(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+/** Where Liftoff compiles all of WebAssembly (SIMD included) itself. */
+const LIFTOFF_COMPLETE = new Set(['x64', 'arm64']);
+
+/** The V8 flags to set at start-up, given node's own flags and the CPU: none the user already chose. */
+export function heapFlags(execArgv: readonly string[], nodeOptions: string | undefined, arch: string = process.arch): string[] {
+  const defaults = LIFTOFF_COMPLETE.has(arch) ? [...DEFAULTS, ['--liftoff-only', '--liftoff-only'] as const] : DEFAULTS;
   // Each flag's name alone, in one spelling: `--no-x_y=1` and `--x-y` both name `--x-y`.
   const given = new Set([...execArgv, ...(nodeOptions ?? '').split(/\s+/)].map((flag) => flag.replaceAll('_', '-').replace(/^--no-/, '--').split('=')[0]));
-  return DEFAULTS.filter(([name]) => !given.has(name)).map(([, setting]) => setting);
+  return defaults.filter(([name]) => !given.has(name)).map(([, setting]) => setting);
 }
 
 for (const flag of heapFlags(process.execArgv, process.env.NODE_OPTIONS)) setFlagsFromString(flag);
