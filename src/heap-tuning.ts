@@ -38,12 +38,13 @@ const DEFAULTS: ReadonlyArray<readonly [name: string, setting: string]> = [
   ['--heap-growing-percent', '--heap-growing-percent=25'],
 ];
 
-/** Where Liftoff compiles all of WebAssembly (SIMD included) itself. */
+/** WebAssembly on Liftoff only, where Liftoff compiles all of it (SIMD included) itself. */
+const LIFTOFF_ONLY = ['--liftoff-only', '--liftoff-only'] as const;
 const LIFTOFF_COMPLETE = new Set(['x64', 'arm64']);
 
 /** The V8 flags to set at start-up, given node's own flags and the CPU: none the user already chose. */
 export function heapFlags(execArgv: readonly string[], nodeOptions: string | undefined, arch: string = process.arch): string[] {
-  const defaults = LIFTOFF_COMPLETE.has(arch) ? [...DEFAULTS, ['--liftoff-only', '--liftoff-only'] as const] : DEFAULTS;
+  const defaults = LIFTOFF_COMPLETE.has(arch) ? [...DEFAULTS, LIFTOFF_ONLY] : DEFAULTS;
   // Each flag's name alone, in one spelling: `--no-x_y=1` and `--x-y` both name `--x-y`.
   const given = new Set([...execArgv, ...(nodeOptions ?? '').split(/\s+/)].map((flag) => flag.replaceAll('_', '-').replace(/^--no-/, '--').split('=')[0]));
   return defaults.filter(([name]) => !given.has(name)).map(([, setting]) => setting);

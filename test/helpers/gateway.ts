@@ -19,7 +19,7 @@ export const MAIN = join(REPO_ROOT, process.env.SWITCHYARD_TEST_DIST ?? 'dist', 
  * How the gateway is started: the `switchyard` command (bin/switchyard, which runs
  * dist/main.js), or node on MAIN itself when SWITCHYARD_TEST_DIST names another build.
  */
-const COMMAND: [string, ...string[]] = process.env.SWITCHYARD_TEST_DIST ? [process.execPath, MAIN] : [join(REPO_ROOT, 'bin', 'switchyard')];
+const [COMMAND, ...COMMAND_ARGS]: [string, ...string[]] = process.env.SWITCHYARD_TEST_DIST ? [process.execPath, MAIN] : [join(REPO_ROOT, 'bin', 'switchyard')];
 
 export interface GatewayOptions {
   /** Extra environment for the child (the config may use `${VAR}`). */
@@ -73,7 +73,7 @@ export async function startGateway(configYaml: string | null, options: GatewayOp
   Object.assign(env, { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' }, options.env);
 
   const args = configYaml === null ? ['start'] : ['start', '--config', configPath];
-  const child = spawn(COMMAND[0], [...COMMAND.slice(1), ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(COMMAND, [...COMMAND_ARGS, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
@@ -190,7 +190,7 @@ export async function runCli(args: string[], timeoutMs = 15_000, extraEnv: NodeJ
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!SCRUBBED_ENV.test(key)) env[key] = value;
   Object.assign(env, extraEnv);
-  const child = spawn(COMMAND[0], [...COMMAND.slice(1), ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(COMMAND, [...COMMAND_ARGS, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
