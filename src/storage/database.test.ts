@@ -35,7 +35,7 @@ describe('openDatabase URLs', () => {
 });
 
 describe('openDatabase on SQLite', () => {
-  it('resolves a relative path from the working directory, creating its folder, in WAL mode with foreign keys on and a 2 MB page cache', async () => {
+  it('resolves a relative path from the working directory, creating its folder, in WAL mode with foreign keys on, a 2 MB page cache and temporary storage in memory', async () => {
     const file = join(dir, 'nested', 'deeper', 'relative.db');
     const database = await openDatabase(`sqlite://${relative(process.cwd(), file)}`);
     try {
@@ -45,6 +45,8 @@ describe('openDatabase on SQLite', () => {
       expect((await sql<{ foreign_keys: number }>`pragma foreign_keys`.execute(database.db)).rows[0]?.foreign_keys).toBe(1);
       // better-sqlite3's build default is -16000 (16 MB), which a busy request log fills.
       expect((await sql<{ cache_size: number }>`pragma cache_size`.execute(database.db)).rows[0]?.cache_size).toBe(-2000);
+      // 2: MEMORY (statement journals and sorts stay off the disk).
+      expect((await sql<{ temp_store: number }>`pragma temp_store`.execute(database.db)).rows[0]?.temp_store).toBe(2);
     } finally {
       await database.close();
     }
