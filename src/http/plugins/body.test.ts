@@ -37,6 +37,13 @@ describe('parseJsonBody', () => {
     expect(errorOf(Buffer.from(nested(5000))).code).toBe('invalid_request');
   });
 
+  it('accepts many brackets that do not nest: in strings, and side by side', () => {
+    const inString = `{"model":"mock","s":"${'[{'.repeat(MAX_JSON_DEPTH)}"}`;
+    expect(parseJsonBody(Buffer.from(inString))).toMatchObject({ s: '[{'.repeat(MAX_JSON_DEPTH) });
+    const messages = Array.from({ length: MAX_JSON_DEPTH * 2 }, (_, i) => ({ role: 'user', content: [{ type: 'text', text: `part ${i}` }] }));
+    expect(parseJsonBody(Buffer.from(JSON.stringify({ model: 'mock', messages })))).toMatchObject({ messages: { length: MAX_JSON_DEPTH * 2 } });
+  });
+
   it('rejects an empty body as invalid_json 400', () => {
     const error = errorOf(Buffer.alloc(0));
     expect(error).toMatchObject({ code: 'invalid_json', status: 400, retryable: false });
