@@ -49,7 +49,7 @@ export interface UpstreamRequest {
   url: string;
   method?: 'GET' | 'POST';
   headers: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
   signal: CallSignal;
   /** Called when the response headers arrived (stops the attempt's first-byte timeout). */
   onFirstByte?: () => void;

@@ -243,6 +243,13 @@ describe('type: openai provider', () => {
     expect(upstreamBody()).toEqual({ ...params, model: 'gpt-4o-mini' });
     expect((completion as unknown as Record<string, unknown>).service_tier).toBe('default');
   });
+
+  it('sends the request as the client wrote it, only the model changed: numbers JSON.parse would round keep every digit', async () => {
+    const body = '{\n  "messages": [ { "role": "user", "content": "Exact \\"bytes\\" \\u00e9" } ],\n  "seed": 9007199254740993,\n  "temperature": 1.0,\n  "model": "gpt"\n}';
+    const res = await raw(gateway, '/v1/chat/completions', { body, headers: { authorization: 'Bearer sk-client' } });
+    expect(res.status).toBe(200);
+    expect(fake.lastRequest().rawBody).toBe(body.replace('"model": "gpt"', '"model": "gpt-4o-mini"'));
+  });
 });
 
 describe('type: openai-compatible provider', () => {

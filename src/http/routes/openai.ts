@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheDirective } from '../../cache/directive.js';
 import { expectSchema } from '../../gateway/answer-notes.js';
+import { withClientJson } from '../../gateway/client-json.js';
 import type { RequestContext } from '../../gateway/context.js';
 import { GatewayError, toOpenAIErrorBody } from '../../gateway/errors.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
@@ -28,6 +29,8 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, observers, starte
   const chat = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'chat', observers);
     const body = validateChatRequest(request.body);
+    // While nothing changes it, an OpenAI-format upstream gets the request as the client wrote it.
+    if (request.rawBody) withClientJson(body, request.rawBody);
     // Answers that must follow a JSON schema are checked against it (answer quality, SLA).
     if (observers.sla && body.response_format) expectSchema(rc, body.response_format);
     const hints = routeHints(request.headers, allowRoutingOverrides);

@@ -63,7 +63,7 @@ export class OpenAIAdapter implements ProviderAdapter {
     return parseJsonBody<EmbeddingsResponse>(text, this.id, 'data');
   }
 
-  async #post(url: string, body: string, ctx: AttemptContext): Promise<string> {
+  async #post(url: string, body: string | Buffer, ctx: AttemptContext): Promise<string> {
     const res = await sendForText({ url, headers: this.#headers(ctx), body, signal: ctx.signal, onFirstByte: ctx.firstByte, provider: this.id });
     if (res.statusCode < 200 || res.statusCode >= 300) throw upstreamHttpError(res.statusCode, res.text, res.headers, this.id);
     return res.text;

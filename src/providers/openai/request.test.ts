@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { withClientJson } from '../../gateway/client-json.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../gateway/types.js';
 import { buildChatBody, buildEmbeddingsBody, buildHeaders, withReasoningTokenLimit } from './request.js';
 
@@ -19,7 +20,7 @@ function chatRequest(extra: Partial<ChatRequest> = {}): ChatRequest {
   };
 }
 
-const parse = (body: string): Record<string, unknown> => JSON.parse(body) as Record<string, unknown>;
+const parse = (body: string | Buffer): Record<string, unknown> => JSON.parse(body.toString()) as Record<string, unknown>;
 
 describe('buildChatBody', () => {
   it('changes only `model` for a non-streaming request, keeping every other field as it was', () => {
@@ -73,6 +74,48 @@ describe('buildChatBody', () => {
     // A second target with another upstream model sees the original request, not the first body.
     expect(parse(buildChatBody(request, 'claude-sonnet-4-5', false))).toMatchObject({ model: 'claude-sonnet-4-5', stream_options: { include_usage: false } });
     expect(request).toEqual(before);
+  });
+});
+
+describe('buildChatBody from the client\'s own bytes', () => {
+  /** The request as the route hands it on: decoded from `text`, with the bytes kept. */
+  const received = (text: string): ChatRequest => withClientJson(JSON.parse(text) as ChatRequest, Buffer.from(text));
+  /** The same request without its bytes: what JSON.stringify makes of it. */
+  const serialised = (request: ChatRequest, model: string, streamUsage: boolean) => parse(buildChatBody({ ...request }, model, streamUsage));
+
+  const texts = {
+    compact: JSON.stringify(chatRequest()),
+    'model last, pretty-printed': JSON.stringify({ ...chatRequest(), model: undefined, extra: 'x' }, null, 2).replace(/\n}$/, ',\n  "model" : "smart"\n}'),
+    stream: JSON.stringify(chatRequest({ stream: true })),
+    'stream, usage asked': JSON.stringify(chatRequest({ stream: true, stream_options: { include_usage: true } })),
+    'stream, options without usage': JSON.stringify(chatRequest({ stream: true, stream_options: { include_obfuscation: false } })),
+    'stream, null options': JSON.stringify(chatRequest({ stream: true, stream_options: null })),
+    'escapes and "model": in content': JSON.stringify(chatRequest({ messages: [{ role: 'user', content: 'say "model":"x" \\" {[' }] })),
+  };
+
+  for (const [name, text] of Object.entries(texts)) {
+    it(`sends what JSON.stringify would: ${name}`, () => {
+      for (const [model, streamUsage] of [['gpt-4o-2024-08-06', true], ['gpt-4o-2024-08-06', false], ['smart', true], ['é "quoted"', true]] as const) {
+        const request = received(text);
+        expect(parse(buildChatBody(request, model, streamUsage))).toEqual(serialised(request, model, streamUsage));
+      }
+    });
+  }
+
+  it('sends the client\'s bytes themselves when nothing changes, and edits only the model otherwise', () => {
+    const text = texts['model last, pretty-printed'];
+    const request = received(text);
+    const same = buildChatBody(request, 'smart', true);
+    expect(Buffer.isBuffer(same) && same.toString()).toBe(text);
+    expect(buildChatBody(request, 'gpt-4o', true).toString()).toBe(text.replace('"model" : "smart"', '"model" : "gpt-4o"'));
+    expect(buildChatBody(received(texts.stream), 'smart', true).toString()).toBe(`${texts.stream.slice(0, -1)},"stream_options":{"include_usage":true}}`);
+  });
+
+  it('serialises a request a stage changed (a copy) or whose text it cannot edit', () => {
+    const request = received(texts.compact);
+    expect(typeof buildChatBody({ ...request, temperature: 1 }, 'm', true)).toBe('string');
+    expect(typeof buildChatBody(received(texts['stream, options without usage']), 'm', true)).toBe('string');
+    expect(typeof buildChatBody(withClientJson(chatRequest(), Buffer.from(`\ufeff${texts.compact}`)), 'm', true)).toBe('string');
   });
 });
 
