@@ -43,6 +43,7 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, observers, starte
   const embeddings = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'embeddings', observers);
     const body = validateEmbeddingsRequest(request.body);
+    if (request.rawBody) withClientJson(body, request.rawBody);
     const response = await pipeline.embeddings(body, rc, routeHints(request.headers, allowRoutingOverrides), requestCacheDirective(request));
     return finish(rc, request, reply, observers, response);
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withClientJson } from '../../gateway/client-json.js';
+import { clientJsonOf, withClientJson } from '../../gateway/client-json.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../gateway/types.js';
 import { buildChatBody, buildEmbeddingsBody, buildHeaders, withReasoningTokenLimit } from './request.js';
 
@@ -125,6 +125,13 @@ describe('buildEmbeddingsBody', () => {
     const before = structuredClone(request);
     expect(parse(buildEmbeddingsBody(request, 'text-embedding-3-small'))).toEqual({ ...before, model: 'text-embedding-3-small' });
     expect(request).toEqual(before);
+  });
+
+  it('edits only the model in the client\'s bytes, keeping their spelling', () => {
+    const text = '{ "input": ["a", "b"], "dimensions": 256.0, "model": "embed" }';
+    const request = withClientJson(JSON.parse(text) as EmbeddingsRequest, Buffer.from(text));
+    expect(buildEmbeddingsBody(request, 'text-embedding-3-small').toString()).toBe(text.replace('"embed"', '"text-embedding-3-small"'));
+    expect(buildEmbeddingsBody(request, 'embed')).toBe(clientJsonOf(request));
   });
 });
 
