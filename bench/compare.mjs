@@ -43,6 +43,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     only: { type: 'string' },
     prefill: { type: 'string', default: '0' },
+    'body-kb': { type: 'string', default: '0' },
     'a-flags': { type: 'string', default: '' },
     'b-flags': { type: 'string', default: '' },
     'a-env': { type: 'string', default: '' },
@@ -56,6 +57,7 @@ if (values.help) {
   console.log('  --b-scenarios: B runs these instead (same count), e.g. --a=dist --b=dist --scenarios=simple --b-scenarios=routed');
   console.log('  --a-flags="--x --y", --b-flags=...: node flags for that side\'s gateway (V8 heap settings, say)');
   console.log('  --a-env="NAME=value ...", --b-env=...: environment for that side\'s gateway, over the switchyard command\'s (MALLOC_ARENA_MAX=8, say)');
+  console.log('  --body-kb=N: requests of eight messages adding up to about N KB instead of the core benchmark\'s two short ones');
   console.log('  --prefill=N: the observed, unobserved and governed gateways start on a database whose request log already holds N rows (a gateway that has run a while)');
   process.exit(0);
 }
@@ -75,7 +77,14 @@ const MESSAGES = [
   { role: 'system', content: 'You are a concise technical assistant. Answer in one short paragraph.' },
   { role: 'user', content: 'Explain what load balancing is, and why an LLM gateway in front of several model providers benefits from it.' },
 ];
-const body = (stream) => JSON.stringify({ model: 'gpt-4o-mini', messages: MESSAGES, temperature: 0.2, max_tokens: 256, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) });
+/** --body-kb=N: eight messages of prose adding up to about N KB instead (a chat with some history). */
+const longMessages = (kb) => {
+  const sentence = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. ';
+  const content = sentence.repeat(Math.ceil((kb * 1024) / 8 / sentence.length));
+  return Array.from({ length: 8 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content }));
+};
+const messages = Number(values['body-kb']) > 0 ? longMessages(Number(values['body-kb'])) : MESSAGES;
+const body = (stream) => JSON.stringify({ model: 'gpt-4o-mini', messages, temperature: 0.2, max_tokens: 256, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) });
 
 /** The core benchmark's gateway (bench/run.mjs), storing in `dir`; `extra` is YAML put first. */
 const coreConfig = (origin, dir, extra = '') => `${extra}

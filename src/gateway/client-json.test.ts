@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEdits, clientJsonOf, topLevelMembers, withClientJson } from './client-json.js';
+import { applyEdits, clientJsonOf, clientJsonWithModel, topLevelMembers, withClientJson } from './client-json.js';
 
 /** Each member's value text, parsed: what topLevelMembers found, as values. */
 function valuesOf(json: Buffer): Record<string, unknown> | undefined {
@@ -111,5 +111,26 @@ describe('withClientJson', () => {
     expect(clientJsonOf(request)).toBe(bytes);
     expect(clientJsonOf({ ...request })).toBeUndefined();
     expect(JSON.stringify(request)).toBe('{"model":"m"}');
+  });
+});
+
+describe('clientJsonWithModel', () => {
+  const text = '{ "model" : "smart", "n": 1.0 }';
+  const received = () => withClientJson({ model: 'smart', n: 1 }, Buffer.from(text));
+
+  it('gives the bytes themselves when the model stays, and edits only its value when it changes', () => {
+    const value = received();
+    expect(clientJsonWithModel(value, 'smart')).toBe(clientJsonOf(value));
+    expect(clientJsonWithModel(value, 'gpt-4o "x"')!.toString()).toBe('{ "model" : "gpt-4o \\"x\\"", "n": 1.0 }');
+  });
+
+  it('adds a member at the end, unless the client sent it', () => {
+    expect(clientJsonWithModel(received(), 'up', { name: 'extra', json: '{"on":true}' })!.toString()).toBe('{ "model" : "up", "n": 1.0 ,"extra":{"on":true}}');
+    expect(clientJsonWithModel(received(), 'up', { name: 'n', json: '2' })).toBeUndefined();
+  });
+
+  it('has nothing for a value without bytes or without a model member in them', () => {
+    expect(clientJsonWithModel({ model: 'smart' }, 'up')).toBeUndefined();
+    expect(clientJsonWithModel(withClientJson({ model: 'smart' }, Buffer.from('{"mode1":"smart"}')), 'up')).toBeUndefined();
   });
 });

@@ -23,6 +23,23 @@ export function clientJsonOf(value: object): Buffer | undefined {
   return (value as WithClientJson)[CLIENT_JSON];
 }
 
+/**
+ * The client's bytes of `value` with its top-level `model` set to `upstreamModel` (the bytes
+ * themselves when it already is), and with a member added at the end when `append` names one.
+ * Undefined when the value carries no bytes, when they cannot be edited so, or when the member to
+ * add is there already: the caller serialises the value instead.
+ */
+export function clientJsonWithModel(value: { model: string }, upstreamModel: string, append?: { name: string; json: string }): Buffer | undefined {
+  const json = clientJsonOf(value);
+  const top = json && topLevelMembers(json);
+  const model = top?.members.get('model');
+  if (!top || !model || (append && top.members.has(append.name))) return undefined;
+  const edits: JsonEdit[] = [];
+  if (value.model !== upstreamModel) edits.push({ start: model.start, end: model.end, text: JSON.stringify(upstreamModel) });
+  if (append) edits.push({ start: top.close, end: top.close, text: `,${JSON.stringify(append.name)}:${append.json}` });
+  return applyEdits(json, edits);
+}
+
 /** Where a top-level member's value sits in the JSON: bytes [start, end). */
 export interface MemberRange {
   start: number;

@@ -446,6 +446,17 @@ describe('an Anthropic target served natively', () => {
     expect((await post(anthropicOnly)).text).toBe(recorded);
   });
 
+  it('sends the client\'s own bytes, only the model\'s value changed: numbers keep their spelling and every digit', async () => {
+    const body = (stream: boolean) =>
+      `{\n  "max_tokens": 321,\n  "temperature": 1.0,\n  "metadata": { "user_id": "u-9007199254740993" },\n  "model" : "sonnet",${stream ? ' "stream": true,' : ''}\n  "messages": [ { "role": "user", "content": "Exact \\"bytes\\" \\u00e9" } ]\n}`;
+    for (const stream of [false, true]) {
+      anthropic.enqueue({ kind: 'reply', text: 'Bytes.', finish: 'stop', usage: { input: 10, output: 2 } });
+      const res = await raw(gateway, '/v1/messages', { body: body(stream), headers: { 'x-api-key': MASTER_KEY } });
+      expect(res.status).toBe(200);
+      expect(anthropic.requests.at(-1)!.rawBody).toBe(body(stream).replace('"model" : "sonnet"', `"model" : ${JSON.stringify(anthropic.model)}`));
+    }
+  });
+
   it('forwards the stream events byte for byte, and the SDK stream() helpers work on them', async () => {
     anthropic.enqueue({ kind: 'reply', thinking: 'Grass is green.', text: 'Green, as the document says.', finish: 'stop', usage: { input: 30, output: 8 } });
     const res = await post({ ...anthropicOnly, stream: true });

@@ -61,6 +61,8 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: unknown;
+  /** The body's text as it arrived. */
+  rawBody: string;
 }
 
 export class FakeAnthropic implements ConformanceFake {
@@ -140,9 +142,9 @@ export class FakeAnthropic implements ConformanceFake {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { json: body } = await readRequestBody(req);
+    const { text: rawBody, json: body } = await readRequestBody(req);
     const path = (req.url ?? '/').split('?')[0]!;
-    this.requests.push({ method: req.method ?? '', path, headers: req.headers, body });
+    this.requests.push({ method: req.method ?? '', path, headers: req.headers, body, rawBody });
     const requestId = `req_fake${String(++this.#sequence).padStart(6, '0')}`;
     const refuse = (status: number, type: string, msg: string): void => {
       this.#lastResponse = sendError(res, httpError(status, type, msg, requestId));

@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheDirective } from '../../cache/directive.js';
+import { withClientJson } from '../../gateway/client-json.js';
 import type { RequestContext } from '../../gateway/context.js';
 import type { Pipeline } from '../../gateway/pipeline.js';
 import { toJson } from '../../gateway/raw-json.js';
@@ -40,6 +41,8 @@ export function anthropicRoutes(app: FastifyInstance, { pipeline, observers, all
   const messages = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'messages', observers);
     const body = validateMessagesRequest(request.body);
+    // A target that speaks Anthropic's API natively gets the request as the client wrote it.
+    if (request.rawBody) withClientJson(body, request.rawBody);
     // Structured outputs are checked against their schema (answer quality, SLA).
     if (observers.sla) expectAnthropicSchema(rc, body);
     const call = messagesCall(body, request);
@@ -61,6 +64,7 @@ export function anthropicRoutes(app: FastifyInstance, { pipeline, observers, all
   const countTokens = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const rc = beginRequest(request, reply, 'count_tokens', observers);
     const body = validateCountTokensRequest(request.body);
+    if (request.rawBody) withClientJson(body, request.rawBody);
     const counted = await pipeline.countTokens({ native: { body, beta: betaHeader(request) }, estimate: () => estimateInputTokens(decodeMessagesRequest(body)) }, rc, routeHints(request.headers, allowRoutingOverrides));
     return finish(rc, request, reply, observers, toJson(counted));
   };

@@ -1,9 +1,11 @@
 /**
  * Anthropic's Messages API spoken natively, for `/v1/messages` clients: the client's body goes
- * upstream as it is (only `model` becomes the target's upstream model), and the answer comes back
+ * upstream as it is — its own bytes (gateway/client-json.ts), only `model` becomes the target's
+ * upstream model — and the answer comes back
  * with its own JSON text, or as the upstream's own events. Errors go through the same mapping as
  * the canonical path (response.ts), so statuses and retryability are identical.
  */
+import { clientJsonWithModel } from '../../gateway/client-json.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { withRawJson } from '../../gateway/raw-json.js';
 import { sendForText, sendStreaming } from '../transport.js';
@@ -33,7 +35,7 @@ export class AnthropicNativeMessages implements NativeMessages {
 
   async create(request: NativeMessagesRequest, ctx: AttemptContext): Promise<NativeMessage> {
     const { provider, messagesUrl } = this.#endpoints;
-    const body = JSON.stringify({ ...request.body, model: ctx.upstreamModel });
+    const body = clientJsonWithModel(request.body, ctx.upstreamModel) ?? JSON.stringify({ ...request.body, model: ctx.upstreamModel });
     const res = await sendForText({ url: messagesUrl, headers: this.#headers(request.beta), body, signal: ctx.signal, onFirstByte: ctx.firstByte, provider });
     if (res.statusCode < 200 || res.statusCode >= 300) throw upstreamHttpError(res.statusCode, res.text, res.headers, provider);
     const message = withRawJson(parseMessage(res.text, provider), res.text);
@@ -42,7 +44,9 @@ export class AnthropicNativeMessages implements NativeMessages {
 
   async stream(request: NativeMessagesRequest, ctx: AttemptContext): Promise<AsyncIterable<NativeStreamEvent>> {
     const { provider, messagesUrl } = this.#endpoints;
-    const body = JSON.stringify({ ...request.body, model: ctx.upstreamModel, stream: true });
+    // Only a stream request is streamed natively: its bytes say "stream": true already.
+    const bytes = request.body.stream === true ? clientJsonWithModel(request.body, ctx.upstreamModel) : undefined;
+    const body = bytes ?? JSON.stringify({ ...request.body, model: ctx.upstreamModel, stream: true });
     const res = await sendStreaming({ url: messagesUrl, headers: this.#headers(request.beta), body, signal: ctx.signal, onFirstByte: ctx.firstByte, provider });
     if (res.statusCode !== 200) throw upstreamHttpError(res.statusCode, await res.body.text(), res.headers, provider);
     return readNativeStream(res.body, provider);
@@ -50,7 +54,7 @@ export class AnthropicNativeMessages implements NativeMessages {
 
   async countTokens(request: NativeMessagesRequest<CountTokensRequest>, ctx: AttemptContext): Promise<CountTokensResponse> {
     const { provider, countTokensUrl } = this.#endpoints;
-    const body = JSON.stringify({ ...request.body, model: ctx.upstreamModel });
+    const body = clientJsonWithModel(request.body, ctx.upstreamModel) ?? JSON.stringify({ ...request.body, model: ctx.upstreamModel });
     const res = await sendForText({ url: countTokensUrl, headers: this.#headers(request.beta), body, signal: ctx.signal, onFirstByte: ctx.firstByte, provider });
     if (res.statusCode < 200 || res.statusCode >= 300) throw upstreamHttpError(res.statusCode, res.text, res.headers, provider);
     return withRawJson(parseCount(res.text, provider), res.text);

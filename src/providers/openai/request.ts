@@ -1,41 +1,24 @@
 /** Canonical → OpenAI request. Decoding OpenAI is the identity: only `model` (and usage) change. */
-import { applyEdits, clientJsonOf, topLevelMembers, type JsonEdit } from '../../gateway/client-json.js';
+import { clientJsonWithModel } from '../../gateway/client-json.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../gateway/types.js';
 
 /** The upstream's request body: the client's own bytes, edited, while the request is the one it sent. */
 export function buildChatBody(request: ChatRequest, upstreamModel: string, streamUsage: boolean): string | Buffer {
   // Always ask for the usage trailer so usage is captured; it is stripped if the client did not ask.
   const askUsage = request.stream === true && streamUsage && request.stream_options?.include_usage !== true;
-  const json = clientJsonOf(request);
-  const edited = json && editedBody(json, request.model, upstreamModel, askUsage);
+  const edited = clientJsonWithModel(request, upstreamModel, askUsage ? ASK_USAGE : undefined);
   if (edited) return edited;
   if (!request.stream) return JSON.stringify({ ...request, model: upstreamModel });
   const streamOptions = streamUsage ? { ...request.stream_options, include_usage: true } : request.stream_options;
   return JSON.stringify({ ...request, model: upstreamModel, stream: true, stream_options: streamOptions });
 }
 
+/** Added to a stream's bytes that must ask for usage; sent `stream_options` without it are serialised instead. */
+const ASK_USAGE = { name: 'stream_options', json: '{"include_usage":true}' };
+
 export function buildEmbeddingsBody(request: EmbeddingsRequest, upstreamModel: string): string | Buffer {
-  const json = clientJsonOf(request);
-  return (json && editedBody(json, request.model, upstreamModel, false)) || JSON.stringify({ ...request, model: upstreamModel });
+  return clientJsonWithModel(request, upstreamModel) ?? JSON.stringify({ ...request, model: upstreamModel });
 }
-
-/**
- * What the builders above serialise, as edits of the client's JSON: the model's value replaced,
- * and `"stream_options":{"include_usage":true}` added when usage must be asked for. Undefined when
- * that takes more (options sent without include_usage; a text topLevelMembers does not take).
- */
-function editedBody(json: Buffer, model: string, upstreamModel: string, askUsage: boolean): Buffer | undefined {
-  const top = topLevelMembers(json);
-  const modelValue = top?.members.get('model');
-  if (!top || !modelValue) return undefined;
-  if (askUsage && top.members.has('stream_options')) return undefined;
-  const edits: JsonEdit[] = [];
-  if (model !== upstreamModel) edits.push({ start: modelValue.start, end: modelValue.end, text: JSON.stringify(upstreamModel) });
-  if (askUsage) edits.push({ start: top.close, end: top.close, text: ASK_USAGE });
-  return applyEdits(json, edits);
-}
-
-const ASK_USAGE = ',"stream_options":{"include_usage":true}';
 
 export function buildHeaders(apiKey: string | undefined, extra: Record<string, string>, requestId: string, auth: 'bearer' | 'api-key' = 'bearer'): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId, ...extra };
