@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchMessages } from './lib/bodies.mjs';
 import { governedKey } from './lib/governed-key.mjs';
 import { freePort, loadWithCpu, median, memoryOf, pinSelf, pinningAvailable, spawnGateway, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
@@ -73,17 +74,7 @@ const nodeFlags = { A: values['a-flags'].split(/\s+/).filter(Boolean), B: values
 const sideEnv = (text) => Object.fromEntries(text.split(/\s+/).filter(Boolean).map((setting) => setting.split(/=(.*)/s, 2)));
 const gatewayEnv = { A: sideEnv(values['a-env']), B: sideEnv(values['b-env']) };
 
-const MESSAGES = [
-  { role: 'system', content: 'You are a concise technical assistant. Answer in one short paragraph.' },
-  { role: 'user', content: 'Explain what load balancing is, and why an LLM gateway in front of several model providers benefits from it.' },
-];
-/** --body-kb=N: eight messages of prose adding up to about N KB instead (a chat with some history). */
-const longMessages = (kb) => {
-  const sentence = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. ';
-  const content = sentence.repeat(Math.ceil((kb * 1024) / 8 / sentence.length));
-  return Array.from({ length: 8 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content }));
-};
-const messages = Number(values['body-kb']) > 0 ? longMessages(Number(values['body-kb'])) : MESSAGES;
+const messages = benchMessages(Number(values['body-kb']));
 const body = (stream) => JSON.stringify({ model: 'gpt-4o-mini', messages, temperature: 0.2, max_tokens: 256, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) });
 
 /** The core benchmark's gateway (bench/run.mjs), storing in `dir`; `extra` is YAML put first. */

@@ -9,6 +9,7 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BENCH_MESSAGES, longMessages } from './lib/bodies.mjs';
 
 const { values } = parseArgs({ options: { dist: { type: 'string', default: 'build' } } });
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -17,15 +18,9 @@ const { parseJsonBody } = await load('http/plugins/body.js');
 const { buildChatBody } = await load('providers/openai/request.js');
 const { withClientJson } = await load('gateway/client-json.js').catch(() => ({ withClientJson: (value) => value }));
 
-/** Eight messages of prose adding up to about `kb` KB, as a chat with some history sends. */
-const chatBody = (kb) => {
-  const sentence = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. ';
-  const content = sentence.repeat(Math.ceil((kb * 1024) / 8 / sentence.length));
-  const messages = Array.from({ length: 8 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content }));
-  return Buffer.from(JSON.stringify({ model: 'smart', messages, temperature: 0.2 }));
-};
+/** A chat request body with `messages`, as the client sends it. */
+const chatBody = (messages) => Buffer.from(JSON.stringify({ model: 'smart', messages, temperature: 0.2, max_tokens: 256 }));
 
-/** µs per call of fn(arg), over about 40 MB of body in all (at least 2,000 calls). */
 const perCall = (fn, arg, bytes) => {
   const n = Math.max(2000, Math.round(4e7 / bytes));
   const start = process.hrtime.bigint();
@@ -40,19 +35,8 @@ const pair = (a, b, arg, bytes) => {
 };
 const cell = (us) => `${us.toFixed(1).padStart(8)} µs`;
 
-/** The core benchmark's request (bench/run.mjs): a system and a user message. */
-const benchBody = Buffer.from(JSON.stringify({
-  model: 'smart',
-  messages: [
-    { role: 'system', content: 'You are a concise technical assistant. Answer in one short paragraph.' },
-    { role: 'user', content: 'Explain what load balancing is, and why an LLM gateway in front of several model providers benefits from it.' },
-  ],
-  temperature: 0.2,
-  max_tokens: 256,
-}));
-
 console.log('body        read: gateway  JSON.parse  ratio   write: gateway  JSON.stringify  ratio');
-for (const body of [benchBody, ...[1, 8, 32, 128].map(chatBody)]) {
+for (const body of [BENCH_MESSAGES, ...[1, 8, 32, 128].map(longMessages)].map(chatBody)) {
   const [read, parse] = pair(parseJsonBody, (b) => JSON.parse(b.toString('utf8')), body, body.length);
   const request = withClientJson(JSON.parse(body.toString('utf8')), body);
   const [write, stringify] = pair((r) => buildChatBody(r, 'gpt-4o-mini', false), (r) => JSON.stringify({ ...r, model: 'gpt-4o-mini' }), request, body.length);

@@ -19,6 +19,7 @@ import { governedKey } from './lib/governed-key.mjs';
 import { pairedKeys, ratioText } from './lib/paired-keys.mjs';
 import { ensurePortkey, portkeyCommand, portkeyHeaders } from './lib/portkey.mjs';
 import { commOf, coreTimes, cpuSecondsOf, freePort, memoryOf, onJsonLines, pinSelf, pinningAvailable, spawnGateway, spawnNode, stopChild, waitForHttp } from './lib/proc.mjs';
+import { benchMessages } from './lib/bodies.mjs';
 import { buildRows, formatTable } from './lib/report.mjs';
 import { selfReportedOverhead } from './lib/self-reported.mjs';
 import { summarizeProfile } from './profile-summary.mjs';
@@ -30,6 +31,8 @@ Options (each also from the environment variable in brackets):
   --warmup=S            warm-up seconds before each latency run      [BENCH_WARMUP, 2]
   --prime=S             seconds of unmeasured load (c=32, each kind) every server gets before
                         the first run, so none is measured cold (JIT)  [BENCH_PRIME, 5]
+  --body-kb=N           requests of eight messages adding up to about N KB instead of the
+                        core benchmark's two short ones (~350 bytes)   [BENCH_BODY_KB, 0]
   --concurrency=N       the "loaded" latency concurrency             [BENCH_CONCURRENCY, 32]
   --sat-duration=S      measured seconds of the saturation run       [BENCH_SAT_DURATION, 10]
   --sat-warmup=S        warm-up seconds of the saturation run        [BENCH_SAT_WARMUP, 3]
@@ -72,15 +75,17 @@ const MODEL = 'gpt-4o-mini';
 /** Other processes using more than this share of a core during a run make its figures suspect. */
 const NOISY_PCT = 20;
 
-const MESSAGES = [
-  { role: 'system', content: 'You are a concise technical assistant. Answer in one short paragraph.' },
-  { role: 'user', content: 'Explain what load balancing is, and why an LLM gateway in front of several model providers benefits from it.' },
-];
 /** `--governance`: the paired measurement of the two keys (bench/lib/paired-keys.mjs). */
 const PAIRED_SLICES = 21;
 const PAIRED_SLICE_MS = 1500;
-const NONSTREAM_BODY = JSON.stringify({ model: MODEL, messages: MESSAGES, temperature: 0.2, max_tokens: 256 });
-const STREAM_BODY = JSON.stringify({ model: MODEL, messages: MESSAGES, temperature: 0.2, max_tokens: 256, stream: true, stream_options: { include_usage: true } });
+/** Set from --body-kb once the options are read. */
+let NONSTREAM_BODY = '';
+let STREAM_BODY = '';
+function setBodies(bodyKb) {
+  const messages = benchMessages(bodyKb);
+  NONSTREAM_BODY = JSON.stringify({ model: MODEL, messages, temperature: 0.2, max_tokens: 256 });
+  STREAM_BODY = JSON.stringify({ model: MODEL, messages, temperature: 0.2, max_tokens: 256, stream: true, stream_options: { include_usage: true } });
+}
 
 class BenchError extends Error {}
 
@@ -94,6 +99,7 @@ const OPTIONS = {
   'sat-duration': { type: 'string' },
   'sat-warmup': { type: 'string' },
   prime: { type: 'string' },
+  'body-kb': { type: 'string' },
   'sat-concurrency': { type: 'string' },
   only: { type: 'string' },
   repeat: { type: 'string' },
@@ -140,6 +146,7 @@ function parseOptions() {
     durationS: number('duration', values.duration, 'BENCH_DURATION', 5, { min: 0.5 }),
     warmupS: number('warmup', values.warmup, 'BENCH_WARMUP', 2),
     primeS: number('prime', values.prime, 'BENCH_PRIME', 5),
+    bodyKb: number('body-kb', values['body-kb'], 'BENCH_BODY_KB', 0),
     concurrency: number('concurrency', values.concurrency, 'BENCH_CONCURRENCY', 32, { integer: true, min: 2 }),
     satDurationS: number('sat-duration', values['sat-duration'], 'BENCH_SAT_DURATION', 10, { min: 0.5 }),
     satWarmupS: number('sat-warmup', values['sat-warmup'], 'BENCH_SAT_WARMUP', 3),
@@ -476,6 +483,7 @@ async function countLines(path) {
 
 async function main() {
   const opts = parseOptions();
+  setBodies(opts.bodyKb);
   const startedAt = new Date();
   const pinning = pinningAvailable();
   const GATEWAY_CORE = pinning.ok ? 0 : null;
@@ -671,7 +679,7 @@ async function main() {
       (logInfo.lines !== undefined ? ` (${logInfo.lines.toLocaleString('en-US')} lines, ${(logInfo.bytes / 1024 ** 2).toFixed(1)} MB for ~${logInfo.requests.toLocaleString('en-US')} requests)` : '') +
       (opts.profile ? '; under --cpu-prof: latencies are inflated' : ''),
   );
-  out.push(`runs: ${opts.repeat > 1 ? `${opts.repeat} rounds, figures are medians over rounds; ` : ''}latency ${opts.warmupS}+${opts.durationS} s each (warm-up+measured) at c=1 and c=${opts.concurrency}; saturation ${opts.satWarmupS}+${opts.satDurationS} s at c=${opts.satConcurrency}; streams of 20 chunks${opts.chunkDelayMs ? ` ${opts.chunkDelayMs} ms apart` : ' with no delay'}`);
+  out.push(`runs: ${opts.repeat > 1 ? `${opts.repeat} rounds, figures are medians over rounds; ` : ''}latency ${opts.warmupS}+${opts.durationS} s each (warm-up+measured) at c=1 and c=${opts.concurrency}; saturation ${opts.satWarmupS}+${opts.satDurationS} s at c=${opts.satConcurrency}; streams of 20 chunks${opts.chunkDelayMs ? ` ${opts.chunkDelayMs} ms apart` : ' with no delay'}; request bodies of ${Buffer.byteLength(NONSTREAM_BODY).toLocaleString('en-US')} bytes${opts.bodyKb ? ` (--body-kb=${opts.bodyKb})` : ''}`);
   if (portkeySkipped) out.push(`portkey: skipped (${portkeySkipped.split('\n')[0]})`);
   for (const note of portkeyNotes) out.push(`portkey: ${note}`);
   out.push('', table, '');
