@@ -29,6 +29,7 @@ models:
       - { provider: claude, model: claude-sonnet-4-5 }
       - { provider: claude-eu, model: claude-haiku-4-5 }
   badkey: { targets: [ { provider: claude-badkey, model: claude-sonnet-4-5 } ] }
+  opus: { targets: [ { provider: claude, model: claude-opus-4-7 } ] }
 `);
   client = sdk(gateway);
 });
@@ -197,6 +198,20 @@ describe('thinking', () => {
         { type: 'text', text: '12,231' },
       ],
     });
+  });
+
+  it('asks a model that thinks only adaptively (Opus 4.7) for adaptive thinking at the effort, where a budget is refused', async () => {
+    reply({ text: '12,231', thinking: 'Multiply in parts.' });
+    const completion = await client.chat.completions.create({ model: 'opus', reasoning_effort: 'high', messages: [{ role: 'user', content: '27 * 453?' }] });
+    expect(sent()).toMatchObject({ model: 'claude-opus-4-7', thinking: { type: 'adaptive' }, output_config: { effort: 'high' }, max_tokens: 2048 + 16384 });
+    expect(completion.choices[0]!.message.content).toBe('12,231');
+    expect((completion.choices[0]!.message as { reasoning_content?: string }).reasoning_content).toBe('Multiply in parts.');
+    // The budget form the older models take is what this one refuses, with Anthropic's 400 passed on.
+    const refused = await apiError(() =>
+      client.chat.completions.create({ model: 'opus', thinking: { type: 'enabled', budget_tokens: 2000 }, messages: [{ role: 'user', content: 'Hi' }] } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming),
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.message).toContain('thinking.type.adaptive');
   });
 
   it('streams thinking as reasoning_content deltas the SDK passes through', async () => {

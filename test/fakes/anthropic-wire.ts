@@ -34,6 +34,7 @@ export interface WireRequest {
   top_p?: number;
   stop_sequences?: string[];
   thinking?: { type?: string; budget_tokens?: number };
+  output_config?: { effort?: string };
   [key: string]: unknown;
 }
 
@@ -191,13 +192,24 @@ export function validateRequest(body: WireRequest): string | undefined {
     }
   }
   const thinking = body.thinking;
+  const model = body.model;
   if (thinking?.type === 'enabled') {
+    if (ADAPTIVE_ONLY.some((prefix) => model.startsWith(prefix))) return '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
     if ((thinking.budget_tokens ?? 0) < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
     if (body.max_tokens <= (thinking.budget_tokens ?? 0)) return '`max_tokens` must be greater than `thinking.budget_tokens`.';
-    if (body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool') return 'Thinking may not be enabled when tool_choice forces tool use.';
   }
+  if (thinking?.type === 'adaptive' && !ADAPTIVE_ONLY.concat(ADAPTIVE_TOO).some((prefix) => model.startsWith(prefix))) return 'adaptive thinking is not supported on this model';
+  if ((thinking?.type === 'enabled' || thinking?.type === 'adaptive') && (body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool')) return 'Thinking may not be enabled when tool_choice forces tool use.';
   return undefined;
 }
+
+/**
+ * Thinking per model, as the live API answers (2026): the first list refuses budgets
+ * (`thinking.type: enabled`) and thinks only adaptively, the second takes both, and every other
+ * model refuses `adaptive`.
+ */
+const ADAPTIVE_ONLY = ['claude-opus-4-7', 'claude-opus-4-8', 'claude-sonnet-5', 'claude-fable-5'];
+const ADAPTIVE_TOO = ['claude-opus-4-6', 'claude-sonnet-4-6'];
 
 /** A received Messages request in the suite's neutral terms (tool_result blocks read as tool messages). */
 export function summarize(body: WireRequest): UpstreamSummary {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatRequest } from '../../gateway/types.js';
-import { JSON_TOOL_NAME, REASONING_BUDGETS, buildMessagesRequest, type BuiltRequest } from './request.js';
+import { JSON_TOOL_NAME, REASONING_BUDGETS, buildMessagesRequest, thinksAdaptively, type BuiltRequest } from './request.js';
 
 const OPTIONS = { upstreamModel: 'claude-sonnet-4-5', stream: false, defaultMaxTokens: 4096 };
 
@@ -300,6 +300,58 @@ describe('buildMessagesRequest: thinking', () => {
 
   it('prefers an explicit `thinking` over reasoning_effort', () => {
     expect(build({ reasoning_effort: 'high', thinking: { type: 'disabled' } }).body.thinking).toEqual({ type: 'disabled' });
+  });
+});
+
+describe('buildMessagesRequest: adaptive thinking (Opus 4.7 and later, the 5 generation)', () => {
+  const opus47 = { upstreamModel: 'claude-opus-4-7' };
+
+  it.each([
+    ['claude-opus-4-7', true],
+    ['claude-opus-4-7-20260416', true],
+    ['claude-opus-4.8', true],
+    ['claude-opus-4-8@20260528', true],
+    ['claude-sonnet-5', true],
+    ['claude-fable-5-20260801', true],
+    ['claude-opus-4-6', false],
+    ['claude-sonnet-4-6', false],
+    ['claude-sonnet-4-5-20250929', false],
+    ['claude-haiku-4-5', false],
+    ['claude-opus-4-20250514', false],
+    ['claude-opus-4-1-20250805', false],
+    ['claude-3-7-sonnet-20250219', false],
+    ['my-proxy-model', false],
+  ])('tells %s thinks only adaptively: %s', (model, adaptive) => {
+    expect(thinksAdaptively(model)).toBe(adaptive);
+  });
+
+  it('sends reasoning_effort as adaptive thinking and output_config.effort, with the budget\'s room on the default max_tokens', () => {
+    const { body } = build({ reasoning_effort: 'high' }, opus47);
+    expect(body.thinking).toEqual({ type: 'adaptive' });
+    expect(body.output_config).toEqual({ effort: 'high' });
+    expect(body.max_tokens).toBe(4096 + REASONING_BUDGETS.high!);
+    expect(build({ reasoning_effort: 'minimal' }, opus47).body.output_config).toEqual({ effort: 'low' });
+    expect(build({ reasoning_effort: 'xhigh' }, opus47).body.output_config).toEqual({ effort: 'xhigh' });
+  });
+
+  it('keeps the client\'s max_tokens whatever it is (the model fits its thinking in), and thinks not at all for none or a forced tool', () => {
+    expect(build({ reasoning_effort: 'high', max_tokens: 1000 }, opus47).body).toMatchObject({ max_tokens: 1000, thinking: { type: 'adaptive' }, output_config: { effort: 'high' } });
+    const none = build({ reasoning_effort: 'none' }, opus47).body;
+    expect([none.thinking, none.output_config]).toEqual([undefined, undefined]);
+    const tools = [{ type: 'function' as const, function: { name: 'f', parameters: { type: 'object' } } }];
+    const forced = build({ reasoning_effort: 'high', tools, tool_choice: 'required' }, opus47).body;
+    expect([forced.thinking, forced.output_config, forced.tool_choice]).toEqual([undefined, undefined, { type: 'any' }]);
+  });
+
+  it('asks for JSON output in the system prompt rather than by forcing its tool, as with any thinking', () => {
+    const { body } = build({ reasoning_effort: 'medium', response_format: { type: 'json_object' } }, opus47);
+    expect(body.thinking).toEqual({ type: 'adaptive' });
+    expect(body.tool_choice).toEqual({ type: 'auto' });
+  });
+
+  it('leaves older models on budgets', () => {
+    expect(build({ reasoning_effort: 'high' }, { upstreamModel: 'claude-opus-4-6' }).body).toMatchObject({ thinking: { type: 'enabled', budget_tokens: 16384 } });
+    expect(build({ reasoning_effort: 'high' }, { upstreamModel: 'claude-opus-4-6' }).body).not.toHaveProperty('output_config');
   });
 });
 

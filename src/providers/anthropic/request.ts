@@ -47,12 +47,14 @@ export function buildMessagesRequest(request: ChatRequest, options: BuildOptions
   const tools = convertTools(request.tools);
   let toolChoice = convertToolChoice(request.tool_choice, tools.length > 0);
   const clientMaxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
-  const thinking = request.thinking != null ? (request.thinking as ThinkingParam) : effortThinking(request, clientMaxTokens, toolChoice);
-  const budget = thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : 0;
+  const fromEffort = request.thinking != null ? undefined : effortThinking(request, clientMaxTokens, toolChoice, thinksAdaptively(options.upstreamModel));
+  const thinking = request.thinking != null ? (request.thinking as ThinkingParam) : fromEffort?.thinking;
+  const budget = thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : (fromEffort?.room ?? 0);
   // OpenAI's max tokens include reasoning; with no limit given, thinking gets room on top of the default.
   const maxTokens = clientMaxTokens ?? options.defaultMaxTokens + budget;
 
   const body: MessagesRequest = { model: options.upstreamModel, max_tokens: maxTokens, messages };
+  if (fromEffort?.effort) body.output_config = { effort: fromEffort.effort };
   let jsonTool = false;
 
   const json = jsonToolFor(request);
@@ -178,13 +180,41 @@ function withoutParallel(choice: ToolChoiceParam): ToolChoiceParam {
 const MIN_THINKING_BUDGET = 1024;
 
 /**
- * `reasoning_effort` as a thinking budget, fitted to what Anthropic accepts where OpenAI's request
- * was valid: the budget must stay below `max_tokens` (OpenAI's limit includes reasoning), so a
- * smaller limit gets half of it as budget, or no thinking when that is under Anthropic's minimum;
- * and thinking forbids a forced tool, so a forced tool call (`required`, a named function) runs
+ * Claude models that only think adaptively, deciding their own budget: `thinking: {type:
+ * "enabled", budget_tokens}` is a 400 there ("Use thinking.type.adaptive and output_config.effort").
+ * That is Opus 4.7 and later, and the 5 generation on; Sonnet 4.5, Haiku 4.5, Opus 4.5 and earlier
+ * refuse adaptive thinking instead, and 4.6 takes both. Read from the upstream model id:
+ * `claude-opus-4-7`, `claude-opus-4-7-20260416`, `claude-sonnet-5`; `claude-opus-4-20250514` is 4.0
+ * (a date is not a minor version), and the old `claude-3-7-sonnet` order is an older model.
+ */
+export function thinksAdaptively(model: string): boolean {
+  const match = /claude-([a-z]+)-(\d+)(?:[-.](\d{1,2})(?!\d))?/.exec(model.toLowerCase());
+  if (!match) return false;
+  const major = Number(match[2]);
+  const minor = Number(match[3] ?? 0);
+  return major >= 5 || (match[1] === 'opus' && major === 4 && minor >= 7);
+}
+
+/** `reasoning_effort` → `output_config.effort` for adaptive thinking (Anthropic has no "minimal"). */
+const ADAPTIVE_EFFORTS: Readonly<Record<string, string>> = { minimal: 'low', low: 'low', medium: 'medium', high: 'high', xhigh: 'xhigh' };
+
+interface EffortThinking {
+  thinking: ThinkingParam;
+  /** Adaptive thinking's effort (`output_config.effort`). */
+  effort?: string;
+  /** What the effort's budget would be: room given on top of the default max_tokens when the client set none. */
+  room: number;
+}
+
+/**
+ * `reasoning_effort` as Anthropic thinking, fitted to what Anthropic accepts where OpenAI's request
+ * was valid. Models that think adaptively get `{type: "adaptive"}` and the effort itself. Others
+ * get a budget, which must stay below `max_tokens` (OpenAI's limit includes reasoning), so a
+ * smaller limit gets half of it as budget, or no thinking when that is under Anthropic's minimum.
+ * Thinking forbids a forced tool, so a forced tool call (`required`, a named function) runs
  * without thinking, keeping the call the client asked for.
  */
-function effortThinking(request: ChatRequest, maxTokens: number | undefined, toolChoice: ToolChoiceParam | undefined): ThinkingParam | undefined {
+function effortThinking(request: ChatRequest, maxTokens: number | undefined, toolChoice: ToolChoiceParam | undefined, adaptive: boolean): EffortThinking | undefined {
   const effort = request.reasoning_effort;
   if (effort == null || effort === 'none') return undefined;
   let budget = typeof effort === 'string' ? REASONING_BUDGETS[effort] : undefined;
@@ -192,8 +222,9 @@ function effortThinking(request: ChatRequest, maxTokens: number | undefined, too
     throw new GatewayError('invalid_request', `reasoning_effort must be one of none, ${Object.keys(REASONING_BUDGETS).join(', ')}.`, { param: 'reasoning_effort' });
   }
   if (toolChoice?.type === 'any' || toolChoice?.type === 'tool') return undefined;
+  if (adaptive) return { thinking: { type: 'adaptive' }, effort: ADAPTIVE_EFFORTS[effort as string], room: budget };
   if (maxTokens !== undefined && maxTokens <= budget) budget = Math.floor(maxTokens / 2);
-  return budget < MIN_THINKING_BUDGET ? undefined : { type: 'enabled', budget_tokens: budget };
+  return budget < MIN_THINKING_BUDGET ? undefined : { thinking: { type: 'enabled', budget_tokens: budget }, room: budget };
 }
 
 function jsonToolFor(request: ChatRequest): ToolParam | undefined {
