@@ -200,10 +200,12 @@ describe('thinking', () => {
     });
   });
 
-  it('asks a model that thinks only adaptively (Opus 4.7) for adaptive thinking at the effort, where a budget is refused', async () => {
+  it('asks a model that thinks only adaptively (Opus 4.7) for adaptive thinking at the effort, where a budget is refused, and leaves out its temperature', async () => {
     reply({ text: '12,231', thinking: 'Multiply in parts.' });
-    const completion = await client.chat.completions.create({ model: 'opus', reasoning_effort: 'high', messages: [{ role: 'user', content: '27 * 453?' }] });
+    const completion = await client.chat.completions.create({ model: 'opus', reasoning_effort: 'high', temperature: 0.2, messages: [{ role: 'user', content: '27 * 453?' }] });
     expect(sent()).toMatchObject({ model: 'claude-opus-4-7', thinking: { type: 'adaptive' }, output_config: { effort: 'high' }, max_tokens: 2048 + 16384 });
+    // It refuses sampling parameters too: the temperature is left out.
+    expect(sent()).not.toHaveProperty('temperature');
     expect(completion.choices[0]!.message.content).toBe('12,231');
     expect((completion.choices[0]!.message as { reasoning_content?: string }).reasoning_content).toBe('Multiply in parts.');
     // The budget form the older models take is what this one refuses, with Anthropic's 400 passed on.

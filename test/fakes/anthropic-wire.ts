@@ -193,6 +193,10 @@ export function validateRequest(body: WireRequest): string | undefined {
   }
   const thinking = body.thinking;
   const model = body.model;
+  if (ADAPTIVE_ONLY.some((prefix) => model.startsWith(prefix))) {
+    if (body.temperature !== undefined && body.temperature !== 1) return '`temperature` is deprecated for this model.';
+    for (const name of ['top_p', 'top_k'] as const) if (body[name] !== undefined) return `\`${name}\` is deprecated for this model.`;
+  }
   if (thinking?.type === 'enabled') {
     if (ADAPTIVE_ONLY.some((prefix) => model.startsWith(prefix))) return '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
     if ((thinking.budget_tokens ?? 0) < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
@@ -205,8 +209,8 @@ export function validateRequest(body: WireRequest): string | undefined {
 
 /**
  * Thinking per model, as the live API answers (2026): the first list refuses budgets
- * (`thinking.type: enabled`) and thinks only adaptively, the second takes both, and every other
- * model refuses `adaptive`.
+ * (`thinking.type: enabled`) and thinks only adaptively, and refuses the sampling parameters; the
+ * second takes both kinds of thinking; every other model refuses `adaptive`.
  */
 const ADAPTIVE_ONLY = ['claude-opus-4-7', 'claude-opus-4-8', 'claude-sonnet-5', 'claude-fable-5'];
 const ADAPTIVE_TOO = ['claude-opus-4-6', 'claude-sonnet-4-6'];

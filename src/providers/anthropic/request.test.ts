@@ -349,6 +349,12 @@ describe('buildMessagesRequest: adaptive thinking (Opus 4.7 and later, the 5 gen
     expect(body.tool_choice).toEqual({ type: 'auto' });
   });
 
+  it('leaves out temperature, top_p and top_k, which these models refuse', () => {
+    const { body } = build({ temperature: 0.2, top_p: 0.9, top_k: 40 } as Partial<ChatRequest>, opus47);
+    expect([body.temperature, body.top_p, body.top_k]).toEqual([undefined, undefined, undefined]);
+    expect(build({ temperature: 0.2, top_p: 0.9 }, { upstreamModel: 'claude-opus-4-6' }).body).toMatchObject({ temperature: 0.2, top_p: 0.9 });
+  });
+
   it('leaves older models on budgets', () => {
     expect(build({ reasoning_effort: 'high' }, { upstreamModel: 'claude-opus-4-6' }).body).toMatchObject({ thinking: { type: 'enabled', budget_tokens: 16384 } });
     expect(build({ reasoning_effort: 'high' }, { upstreamModel: 'claude-opus-4-6' }).body).not.toHaveProperty('output_config');

@@ -47,7 +47,8 @@ export function buildMessagesRequest(request: ChatRequest, options: BuildOptions
   const tools = convertTools(request.tools);
   let toolChoice = convertToolChoice(request.tool_choice, tools.length > 0);
   const clientMaxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
-  const fromEffort = request.thinking != null ? undefined : effortThinking(request, clientMaxTokens, toolChoice, thinksAdaptively(options.upstreamModel));
+  const newest = thinksAdaptively(options.upstreamModel);
+  const fromEffort = request.thinking != null ? undefined : effortThinking(request, clientMaxTokens, toolChoice, newest);
   const thinking = request.thinking != null ? (request.thinking as ThinkingParam) : fromEffort?.thinking;
   const budget = thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : (fromEffort?.room ?? 0);
   // OpenAI's max tokens include reasoning; with no limit given, thinking gets room on top of the default.
@@ -86,9 +87,13 @@ export function buildMessagesRequest(request: ChatRequest, options: BuildOptions
   const stop = request.stop;
   if (typeof stop === 'string') body.stop_sequences = [stop];
   else if (Array.isArray(stop) && stop.length > 0) body.stop_sequences = stop as string[];
-  if (typeof request.temperature === 'number') body.temperature = request.temperature;
-  if (typeof request.top_p === 'number') body.top_p = request.top_p;
-  if (typeof request.top_k === 'number') body.top_k = request.top_k;
+  // The newest models took the sampling parameters away (any value but the default is a 400):
+  // like the OpenAI parameters Anthropic has no equivalent for, they are left out there.
+  if (!newest) {
+    if (typeof request.temperature === 'number') body.temperature = request.temperature;
+    if (typeof request.top_p === 'number') body.top_p = request.top_p;
+    if (typeof request.top_k === 'number') body.top_k = request.top_k;
+  }
   if (typeof request.user === 'string' && request.user !== '') body.metadata = { user_id: request.user };
   if (thinking) body.thinking = thinking;
   if (options.stream) body.stream = true;
@@ -181,7 +186,8 @@ const MIN_THINKING_BUDGET = 1024;
 
 /**
  * Claude models that only think adaptively, deciding their own budget: `thinking: {type:
- * "enabled", budget_tokens}` is a 400 there ("Use thinking.type.adaptive and output_config.effort").
+ * "enabled", budget_tokens}` is a 400 there ("Use thinking.type.adaptive and output_config.effort"),
+ * and so is `temperature`, `top_p` or `top_k` ("deprecated for this model").
  * That is Opus 4.7 and later, and the 5 generation on; Sonnet 4.5, Haiku 4.5, Opus 4.5 and earlier
  * refuse adaptive thinking instead, and 4.6 takes both. Read from the upstream model id:
  * `claude-opus-4-7`, `claude-opus-4-7-20260416`, `claude-sonnet-5`; `claude-opus-4-20250514` is 4.0
