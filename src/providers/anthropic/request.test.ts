@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatRequest } from '../../gateway/types.js';
-import { JSON_TOOL_NAME, REASONING_BUDGETS, buildMessagesRequest, thinksAdaptively, type BuiltRequest } from './request.js';
+import { thinksAdaptively } from './claude-models.js';
+import { JSON_TOOL_NAME, REASONING_BUDGETS, buildMessagesRequest, type BuiltRequest } from './request.js';
 
 const OPTIONS = { upstreamModel: 'claude-sonnet-4-5', stream: false, defaultMaxTokens: 4096 };
 
@@ -313,6 +314,8 @@ describe('buildMessagesRequest: adaptive thinking (Opus 4.7 and later, the 5 gen
     ['claude-opus-4-8@20260528', true],
     ['claude-sonnet-5', true],
     ['claude-fable-5-20260801', true],
+    ['us.anthropic.claude-opus-4-7-v1:0', true],
+    ['anthropic.claude-sonnet-4-5-20250929-v1:0', false],
     ['claude-opus-4-6', false],
     ['claude-sonnet-4-6', false],
     ['claude-sonnet-4-5-20250929', false],

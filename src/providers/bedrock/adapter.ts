@@ -50,14 +50,14 @@ export class BedrockAdapter implements ProviderAdapter {
   }
 
   async chat(request: ChatRequest, ctx: AttemptContext): Promise<ChatCompletion> {
-    const { body, jsonTool } = buildConverseRequest(request, { defaultMaxTokens: this.#defaultMaxTokens });
+    const { body, jsonTool } = buildConverseRequest(request, { defaultMaxTokens: this.#defaultMaxTokens, modelId: ctx.upstreamModel });
     const res = await sendForText(this.#signed('converse', ctx, JSON.stringify(body)));
     if (res.statusCode < 200 || res.statusCode >= 300) throw bedrockHttpError(res.statusCode, res.text, res.headers, this.id);
     return parseConverseResponse(res.text, { provider: this.id, model: ctx.upstreamModel, id: completionId(res.headers, ctx), jsonTool });
   }
 
   async chatStream(request: ChatRequest, ctx: AttemptContext): Promise<AsyncIterable<ChatCompletionChunk>> {
-    const { body, jsonTool } = buildConverseRequest(request, { defaultMaxTokens: this.#defaultMaxTokens });
+    const { body, jsonTool } = buildConverseRequest(request, { defaultMaxTokens: this.#defaultMaxTokens, modelId: ctx.upstreamModel });
     const res = await sendStreaming(this.#signed('converse-stream', ctx, JSON.stringify(body)));
     if (res.statusCode !== 200) throw bedrockHttpError(res.statusCode, await res.body.text(), res.headers, this.id);
     return decodeConverseStream(res.body, { provider: this.id, model: ctx.upstreamModel, id: completionId(res.headers, ctx), jsonTool });

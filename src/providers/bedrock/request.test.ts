@@ -189,6 +189,13 @@ describe('buildConverseRequest: parameters', () => {
     expect(build({}).body.inferenceConfig).toBeUndefined();
   });
 
+  it('leaves temperature and top_p out for Claude models that refuse them (Opus 4.7 and later)', () => {
+    const sampled = { max_tokens: 50, temperature: 0.2, top_p: 0.9 };
+    expect(build(sampled, { modelId: 'us.anthropic.claude-opus-4-7-v1:0' }).body.inferenceConfig).toEqual({ maxTokens: 50 });
+    expect(build(sampled, { modelId: 'anthropic.claude-sonnet-4-5-20250929-v1:0' }).body.inferenceConfig).toEqual({ maxTokens: 50, temperature: 0.2, topP: 0.9 });
+    expect(build(sampled, { modelId: 'amazon.nova-pro-v1:0' }).body.inferenceConfig).toEqual({ maxTokens: 50, temperature: 0.2, topP: 0.9 });
+  });
+
   it('passes `thinking` to the model as an additional request field', () => {
     expect(build({ thinking: { type: 'enabled', budget_tokens: 2048 } }).body.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 2048 } });
   });

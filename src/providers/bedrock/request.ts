@@ -14,6 +14,7 @@
  * - `thinking` (canonical extension) → `additionalModelRequestFields.thinking` (Claude on Bedrock).
  */
 import { GatewayError } from '../../gateway/errors.js';
+import { thinksAdaptively } from '../anthropic/claude-models.js';
 import type { ChatMessage, ChatRequest, ContentPart, ToolDefinition } from '../../gateway/types.js';
 import type {
   BedrockCachePoint,
@@ -34,6 +35,8 @@ export const JSON_TOOL_NAME = 'json_response';
 export interface ConverseBuildOptions {
   /** inferenceConfig.maxTokens when the request sets neither max_completion_tokens nor max_tokens. */
   defaultMaxTokens?: number;
+  /** The Bedrock model id (or inference profile) the request goes to. */
+  modelId?: string;
 }
 
 export interface BuiltConverseRequest {
@@ -231,8 +234,11 @@ function buildInferenceConfig(request: ChatRequest, options: ConverseBuildOption
   const config: BedrockInferenceConfig = {};
   const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? options.defaultMaxTokens;
   if (maxTokens != null) config.maxTokens = maxTokens;
-  if (typeof request.temperature === 'number') config.temperature = request.temperature;
-  if (typeof request.top_p === 'number') config.topP = request.top_p;
+  // Claude's newest models refuse sampling parameters ("temperature is deprecated for this model").
+  if (options.modelId === undefined || !thinksAdaptively(options.modelId)) {
+    if (typeof request.temperature === 'number') config.temperature = request.temperature;
+    if (typeof request.top_p === 'number') config.topP = request.top_p;
+  }
   const stop = request.stop;
   if (typeof stop === 'string') config.stopSequences = [stop];
   else if (Array.isArray(stop) && stop.length > 0) config.stopSequences = stop.filter((s): s is string => typeof s === 'string');
