@@ -203,7 +203,7 @@ describe('thinking', () => {
   it('asks a model that thinks only adaptively (Opus 4.7) for adaptive thinking at the effort, where a budget is refused, and leaves out its temperature', async () => {
     reply({ text: '12,231', thinking: 'Multiply in parts.' });
     const completion = await client.chat.completions.create({ model: 'opus', reasoning_effort: 'high', temperature: 0.2, messages: [{ role: 'user', content: '27 * 453?' }] });
-    expect(sent()).toMatchObject({ model: 'claude-opus-4-7', thinking: { type: 'adaptive' }, output_config: { effort: 'high' }, max_tokens: 2048 + 16384 });
+    expect(sent()).toMatchObject({ model: 'claude-opus-4-7', thinking: { type: 'adaptive', display: 'summarized' }, output_config: { effort: 'high' }, max_tokens: 2048 + 16384 });
     // It refuses sampling parameters too: the temperature is left out.
     expect(sent()).not.toHaveProperty('temperature');
     expect(completion.choices[0]!.message.content).toBe('12,231');

@@ -33,7 +33,7 @@ export interface WireRequest {
   temperature?: number;
   top_p?: number;
   stop_sequences?: string[];
-  thinking?: { type?: string; budget_tokens?: number };
+  thinking?: { type?: string; budget_tokens?: number; display?: string };
   output_config?: { effort?: string };
   [key: string]: unknown;
 }
@@ -84,7 +84,11 @@ export function signatureOf(thinking: string): string {
  */
 export function replyBlocks(reply: AnthropicReply, request: WireRequest, toolId: string): { blocks: WireBlock[]; stopReason: string } {
   const blocks: WireBlock[] = [];
-  if (reply.thinking !== undefined) blocks.push({ type: 'thinking', thinking: reply.thinking, signature: signatureOf(reply.thinking) });
+  if (reply.thinking !== undefined) {
+    // The models that think only adaptively send the thinking text only when asked for a summary.
+    const shown = !ADAPTIVE_ONLY.some((prefix) => String(request.model).startsWith(prefix)) || request.thinking?.display === 'summarized';
+    blocks.push({ type: 'thinking', thinking: shown ? reply.thinking : '', signature: signatureOf(reply.thinking) });
+  }
   if (reply.redactedThinking !== undefined) blocks.push({ type: 'redacted_thinking', data: reply.redactedThinking });
   const forced = answerTool(request);
   const json = forced && reply.text !== undefined && !reply.toolCalls?.length ? parseObject(reply.text) : undefined;

@@ -330,7 +330,7 @@ describe('buildMessagesRequest: adaptive thinking (Opus 4.7 and later, the 5 gen
 
   it('sends reasoning_effort as adaptive thinking and output_config.effort, with the budget\'s room on the default max_tokens', () => {
     const { body } = build({ reasoning_effort: 'high' }, opus47);
-    expect(body.thinking).toEqual({ type: 'adaptive' });
+    expect(body.thinking).toEqual({ type: 'adaptive', display: 'summarized' });
     expect(body.output_config).toEqual({ effort: 'high' });
     expect(body.max_tokens).toBe(4096 + REASONING_BUDGETS.high!);
     expect(build({ reasoning_effort: 'minimal' }, opus47).body.output_config).toEqual({ effort: 'low' });
@@ -338,7 +338,7 @@ describe('buildMessagesRequest: adaptive thinking (Opus 4.7 and later, the 5 gen
   });
 
   it('keeps the client\'s max_tokens whatever it is (the model fits its thinking in), and thinks not at all for none or a forced tool', () => {
-    expect(build({ reasoning_effort: 'high', max_tokens: 1000 }, opus47).body).toMatchObject({ max_tokens: 1000, thinking: { type: 'adaptive' }, output_config: { effort: 'high' } });
+    expect(build({ reasoning_effort: 'high', max_tokens: 1000 }, opus47).body).toMatchObject({ max_tokens: 1000, thinking: { type: 'adaptive', display: 'summarized' }, output_config: { effort: 'high' } });
     const none = build({ reasoning_effort: 'none' }, opus47).body;
     expect([none.thinking, none.output_config]).toEqual([undefined, undefined]);
     const tools = [{ type: 'function' as const, function: { name: 'f', parameters: { type: 'object' } } }];
@@ -348,7 +348,7 @@ describe('buildMessagesRequest: adaptive thinking (Opus 4.7 and later, the 5 gen
 
   it('asks for JSON output in the system prompt rather than by forcing its tool, as with any thinking', () => {
     const { body } = build({ reasoning_effort: 'medium', response_format: { type: 'json_object' } }, opus47);
-    expect(body.thinking).toEqual({ type: 'adaptive' });
+    expect(body.thinking).toEqual({ type: 'adaptive', display: 'summarized' });
     expect(body.tool_choice).toEqual({ type: 'auto' });
   });
 

@@ -212,7 +212,9 @@ function effortThinking(request: ChatRequest, maxTokens: number | undefined, too
     throw new GatewayError('invalid_request', `reasoning_effort must be one of none, ${Object.keys(REASONING_BUDGETS).join(', ')}.`, { param: 'reasoning_effort' });
   }
   if (toolChoice?.type === 'any' || toolChoice?.type === 'tool') return undefined;
-  if (adaptive) return { thinking: { type: 'adaptive' }, effort: ADAPTIVE_EFFORTS[effort as string], room: budget };
+  // These models leave the thinking text out unless asked ("omitted" by default): summaries are
+  // what reasoning_content carries, as it does for older models.
+  if (adaptive) return { thinking: { type: 'adaptive', display: 'summarized' }, effort: ADAPTIVE_EFFORTS[effort as string], room: budget };
   if (maxTokens !== undefined && maxTokens <= budget) budget = Math.floor(maxTokens / 2);
   return budget < MIN_THINKING_BUDGET ? undefined : { thinking: { type: 'enabled', budget_tokens: budget }, room: budget };
 }
