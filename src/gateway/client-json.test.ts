@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEdits, clientJsonOf, clientJsonWithModel, topLevelMembers, withClientJson } from './client-json.js';
+import { applyEdits, clientJsonOf, clientJsonWithModel, nestingDepth, topLevelMembers, withClientJson } from './client-json.js';
 
 /** Each member's value text, parsed: what topLevelMembers found, as values. */
 function valuesOf(json: Buffer): Record<string, unknown> | undefined {
@@ -132,5 +132,13 @@ describe('clientJsonWithModel', () => {
   it('has nothing for a value without bytes or without a model member in them', () => {
     expect(clientJsonWithModel({ model: 'smart' }, 'up')).toBeUndefined();
     expect(clientJsonWithModel(withClientJson({ model: 'smart' }, Buffer.from('{"mode1":"smart"}')), 'up')).toBeUndefined();
+  });
+});
+
+describe('nestingDepth', () => {
+  it('counts the deepest array or object, not brackets in strings, whatever the escapes before a quote', () => {
+    expect(nestingDepth(Buffer.from('{"s":"a\\\\","x":[[1,{"y":"]]]"}]],"t":"\\"[[[["}'))).toBe(4);
+    expect(nestingDepth(Buffer.from('[]'))).toBe(1);
+    expect(nestingDepth(Buffer.from('"[[["'))).toBe(0);
   });
 });

@@ -7,6 +7,9 @@
  * The bytes ride on the object as a non-enumerable symbol property, like the upstream's text of an
  * answer (raw-json.ts): a copy made to change the request ({ ...request }) does not carry them,
  * so only the unchanged object is ever sent as its bytes. Stages change requests by copying.
+ *
+ * The walks over those bytes (the top-level members, the nesting depth the body reader limits)
+ * share one way of skipping strings: a native search for the closing quote.
  */
 const CLIENT_JSON = Symbol('switchyard.clientJson');
 
@@ -154,6 +157,24 @@ function keyOf(json: Buffer, open: number, close: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The deepest nesting of arrays and objects in valid JSON (brackets inside strings not counted). */
+export function nestingDepth(json: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let at = 0; at < json.length; at++) {
+    const byte = json[at];
+    if (byte === QUOTE) {
+      at = stringEnd(json, at);
+      if (at < 0) break;
+    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+      if (++depth > deepest) deepest = depth;
+    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 /** The offset just past the value that starts at `start`; -1 if it does not end. */

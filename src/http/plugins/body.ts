@@ -4,6 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
+import { nestingDepth } from '../../gateway/client-json.js';
 import { GatewayError } from '../../gateway/errors.js';
 
 declare module 'fastify' {
@@ -67,7 +68,7 @@ export function parseJsonBody(body: Buffer): unknown {
 /**
  * How many `[` and `{` bytes the body holds, strings included, counted up to `atMost`: a bound on
  * its nesting that native searches find. Most requests hold a few dozen (a message is one object),
- * so the byte-by-byte walk below, which cost 2-3 times the JSON.parse of a prompt of 10-30 KB,
+ * so the walk of nestingDepth, which cost 2-3 times the JSON.parse of a prompt of 10-30 KB,
  * runs only for bodies with more brackets than the depth allowed.
  */
 function openingBrackets(json: Buffer, atMost: number): number {
@@ -76,22 +77,4 @@ function openingBrackets(json: Buffer, atMost: number): number {
     for (let at = json.indexOf(bracket); at !== -1 && count < atMost; at = json.indexOf(bracket, at + 1)) count++;
   }
   return count;
-}
-
-/** The deepest nesting of arrays and objects in valid JSON, read from its bytes (outside strings). */
-function nestingDepth(json: Buffer): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < json.length; i++) {
-    const byte = json[i]!;
-    if (inString) {
-      if (byte === 0x5c) i++; // a backslash: the next byte is escaped
-      else if (byte === 0x22) inString = false;
-    } else if (byte === 0x22) inString = true;
-    else if (byte === 0x5b || byte === 0x7b) {
-      if (++depth > deepest) deepest = depth;
-    } else if (byte === 0x5d || byte === 0x7d) depth--;
-  }
-  return deepest;
 }

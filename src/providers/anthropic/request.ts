@@ -49,8 +49,8 @@ export function buildMessagesRequest(request: ChatRequest, options: BuildOptions
   let toolChoice = convertToolChoice(request.tool_choice, tools.length > 0);
   const clientMaxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
   const newest = thinksAdaptively(options.upstreamModel);
-  const fromEffort = request.thinking != null ? undefined : effortThinking(request, clientMaxTokens, toolChoice, newest);
-  const thinking = request.thinking != null ? (request.thinking as ThinkingParam) : fromEffort?.thinking;
+  const fromEffort = request.thinking == null ? effortThinking(request, clientMaxTokens, toolChoice, newest) : undefined;
+  const thinking = (request.thinking as ThinkingParam | null | undefined) ?? fromEffort?.thinking;
   const budget = thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : (fromEffort?.room ?? 0);
   // OpenAI's max tokens include reasoning; with no limit given, thinking gets room on top of the default.
   const maxTokens = clientMaxTokens ?? options.defaultMaxTokens + budget;

@@ -235,7 +235,7 @@ function buildInferenceConfig(request: ChatRequest, options: ConverseBuildOption
   const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? options.defaultMaxTokens;
   if (maxTokens != null) config.maxTokens = maxTokens;
   // Claude's newest models refuse sampling parameters ("temperature is deprecated for this model").
-  if (options.modelId === undefined || !thinksAdaptively(options.modelId)) {
+  if (!thinksAdaptively(options.modelId ?? '')) {
     if (typeof request.temperature === 'number') config.temperature = request.temperature;
     if (typeof request.top_p === 'number') config.topP = request.top_p;
   }
