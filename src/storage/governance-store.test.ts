@@ -8,6 +8,7 @@ import type { KeyRecord, OrgRecord, Policy, TeamRecord, UserRecord } from '../go
 import { openDatabase, type Database } from './database.js';
 import { ConflictError, GovernanceStore, NotFoundError } from './governance-store.js';
 import type { Schema } from './schema.js';
+import { SQLITE_ROWS_PER_TURN } from './request-log.js';
 import { spendRows } from './__fixtures__/spend-rows.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -389,6 +390,22 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
       expect(await store.listRequests()).toHaveLength(100);
       expect(await store.listRequests({ limit: 5_000 })).toHaveLength(1_000);
       expect((await store.spendReport({ group_by: 'key', ...{ from: '2026-03-01', to: '2026-03-01' } }))[0]?.requests).toBe(1_001);
+    });
+
+    it('lets other callbacks run while it writes a large batch: SQLite yields every SQLITE_ROWS_PER_TURN rows', async () => {
+      let turns = 0;
+      let writing = true;
+      const tick = (): void => {
+        if (!writing) return;
+        turns++;
+        setImmediate(tick);
+      };
+      setImmediate(tick);
+      await store.writeSpend(Array.from({ length: 500 }, (_, i) => request({ at: D1 + i })), randomUUID());
+      writing = false;
+      // SQLite's driver is synchronous: only the yields between statements give other callbacks a turn.
+      expect(turns).toBeGreaterThanOrEqual(database.backend === 'sqlite' ? 500 / SQLITE_ROWS_PER_TURN - 1 : 1);
+      expect(await store.listRequests({ limit: 1_000 })).toHaveLength(500);
     });
 
     it('applies a batch once when it is written again under its id (a retry after a lost commit answer)', async () => {
