@@ -37,6 +37,11 @@ export class LogStream implements DestinationStream {
   }
 
   write(line: string): void {
+    // pino builds a line by concatenation, a tree of a few dozen string pieces; reading a character
+    // flattens it into one string in place, so the pieces die young instead of surviving the
+    // scavenges that come while the line waits for its chunk.
+    // (charCodeAt is NaN for an empty line: nothing to write.)
+    if (Number.isNaN(line.charCodeAt(0))) return;
     this.#lines.push(line);
     this.#chars += line.length;
     if (this.#chars >= this.#chunkChars || this.#ended) this.#handOn();
