@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { setInterval } from 'node:timers';
 
-const GAP_MS = 2.5;
+const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 2.5);
 const gcs = [];
 const gaps = [];
 new PerformanceObserver((list) => {

@@ -76,27 +76,35 @@ const NAMES = COLUMNS.map(([name]) => name).join(', ');
 const PG_FIELDS = sql.raw(COLUMNS.map(([name]) => (name === 'tags' ? 'tags::text' : name)).join(', '));
 const PG_RECORD = sql.raw(COLUMNS.map(([name, type]) => `${name} ${type}`).join(', '));
 /** SQLite: the sizes of the prepared multi-row inserts a batch is cut into, largest first. */
-const SQLITE_STATEMENT_ROWS = [50, 10, 1] as const;
+const SQLITE_STATEMENT_ROWS = [10, 1] as const;
 /**
- * SQLite runs on the event loop: after this many rows the insert lets other callbacks run. A
- * 500-row batch took 3-7 ms in one go (more once random client request ids spread its index
- * inserts), and every request in flight waited that long.
+ * SQLite runs on the event loop, so the insert hands it back to other callbacks whenever it has
+ * held it this long (checked after each statement), and also before its first statement and after
+ * its last, which separates it from the transaction's other statements. A 500-row batch took
+ * 3-7 ms in one go, and every request in flight waited that long; at c=1, a request waiting on a
+ * 1 ms slice still went over the p99 budget.
  */
-export const SQLITE_ROWS_PER_TURN = 50;
+const SQLITE_TURN_MS = 0.25;
 
 /**
  * How a batch of request rows is inserted. Building a statement with Kysely, a bound value per
  * column per row, cost the gateway 30-60 µs of CPU per row; these cost a few µs.
  * - SQLite: prepared statements on Kysely's own connection (so inside its transaction), reused
- *   across batches, each inserting 50, 10 or 1 rows, yielding to the event loop every
- *   SQLITE_ROWS_PER_TURN rows. Other queries wait meanwhile: Kysely holds its one connection for
- *   the transaction.
+ *   across batches, each inserting 10 rows or 1, yielding to the event loop every SQLITE_TURN_MS.
+ *   Other queries wait meanwhile: Kysely holds its one connection for the transaction.
  * - PostgreSQL: the batch as ONE parameter, its rows' JSON, unpacked by jsonb_to_recordset.
  */
 export class RequestLogInserter {
   readonly #statements = new Map<number, BetterSqlite3.Statement>();
+  readonly #turnMs: number;
 
-  constructor(private readonly database: Database) {}
+  /** `turnMs`: how long a SQLite insert may hold the event loop at a time (default SQLITE_TURN_MS). */
+  constructor(
+    private readonly database: Database,
+    { turnMs = SQLITE_TURN_MS }: { turnMs?: number } = {},
+  ) {
+    this.#turnMs = turnMs;
+  }
 
   async insert(trx: Transaction<Schema>, rows: readonly SpendRow[]): Promise<void> {
     const sqlite = this.database.sqlite;
@@ -109,20 +117,21 @@ export class RequestLogInserter {
   }
 
   async #insertSqlite(sqlite: BetterSqlite3.Database, rows: readonly SpendRow[]): Promise<void> {
+    await nextTurn();
+    let turnStart = performance.now();
     let i = 0;
-    let sinceTurn = 0;
     for (const size of SQLITE_STATEMENT_ROWS) {
       for (; i + size <= rows.length; i += size) {
-        if (sinceTurn >= SQLITE_ROWS_PER_TURN) {
-          await nextTurn();
-          sinceTurn = 0;
-        }
         const values: unknown[] = [];
         for (let j = i; j < i + size; j++) pushValues(values, rows[j]!);
         this.#statement(sqlite, size).run(values);
-        sinceTurn += size;
+        if (performance.now() - turnStart >= this.#turnMs) {
+          await nextTurn();
+          turnStart = performance.now();
+        }
       }
     }
+    await nextTurn();
   }
 
   #statement(sqlite: BetterSqlite3.Database, rows: number): BetterSqlite3.Statement {
