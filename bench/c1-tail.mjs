@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BENCH_MESSAGES } from './lib/bodies.mjs';
 import { freePort, onJsonLines, pinningAvailable, spawnGateway, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '2' }, dist: { type: 'string', default: 'dist' }, 'b-dist': { type: 'string' } } });
@@ -25,15 +26,7 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const bench = (file) => fileURLToPath(new URL(file, import.meta.url));
 const MASTER_KEY = 'sk-sy-bench-master-key-0123456789abcdef';
 const MODEL = 'gpt-4o-mini';
-const BODY = JSON.stringify({
-  model: MODEL,
-  messages: [
-    { role: 'system', content: 'You are a concise technical assistant.' },
-    { role: 'user', content: 'Explain load balancing in two sentences please.' },
-  ],
-  temperature: 0.2,
-  max_tokens: 256,
-});
+const BODY = JSON.stringify({ model: MODEL, messages: BENCH_MESSAGES, temperature: 0.2, max_tokens: 256 });
 const GATEWAY_CORE = 0;
 const LOAD_CORE = 1;
 

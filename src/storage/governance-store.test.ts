@@ -8,6 +8,7 @@ import type { KeyRecord, OrgRecord, Policy, TeamRecord, UserRecord } from '../go
 import { openDatabase, type Database } from './database.js';
 import { ConflictError, GovernanceStore, NotFoundError } from './governance-store.js';
 import type { Schema } from './schema.js';
+import { turnsDuring } from './__fixtures__/event-loop-turns.js';
 import { spendRows } from './__fixtures__/spend-rows.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -392,16 +393,7 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
     });
 
     it('lets other callbacks run while it writes a large batch (SQLite works on the event loop)', async () => {
-      let turns = 0;
-      let writing = true;
-      const tick = (): void => {
-        if (!writing) return;
-        turns++;
-        setImmediate(tick);
-      };
-      setImmediate(tick);
-      await store.writeSpend(Array.from({ length: 500 }, (_, i) => request({ at: D1 + i })), randomUUID());
-      writing = false;
+      const turns = await turnsDuring(() => store.writeSpend(Array.from({ length: 500 }, (_, i) => request({ at: D1 + i })), randomUUID()));
       // SQLite's driver is synchronous: only the insert's yields (before, during, after) give other
       // callbacks a turn; PostgreSQL's round trips always do.
       expect(turns).toBeGreaterThanOrEqual(2);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from './database.js';
 import { listRequests, RequestLogInserter } from './request-log.js';
 import { writeSpend } from './spend.js';
+import { turnsDuring } from './__fixtures__/event-loop-turns.js';
 import { spendRows } from './__fixtures__/spend-rows.js';
 
 describe('RequestLogInserter on SQLite', () => {
@@ -24,17 +25,8 @@ describe('RequestLogInserter on SQLite', () => {
   it('hands the event loop back between statements once its time is up, and writes every row', async () => {
     const request = spendRows(Date.UTC(2026, 2, 1));
     const rows = Array.from({ length: 503 }, () => request());
-    let turns = 0;
-    let writing = true;
-    const tick = (): void => {
-      if (!writing) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
     // A budget of 0: a turn after every statement (50 of 10 rows, 3 of 1), before the first and after the last.
-    await writeSpend(database.db, rows, new RequestLogInserter(database, { turnMs: 0 }), { id: randomUUID() });
-    writing = false;
+    const turns = await turnsDuring(() => writeSpend(database.db, rows, new RequestLogInserter(database, { turnMs: 0 }), { id: randomUUID() }));
     expect(turns).toBeGreaterThanOrEqual(53 + 2);
     const written = await listRequests(database, { limit: 1_000 });
     expect(written.map((row) => row.request_id).sort()).toEqual(rows.map((row) => row.request_id).sort());
