@@ -65,6 +65,9 @@ export function parseJsonBody(body: Buffer): unknown {
   return parsed;
 }
 
+/** `[` and `{`. */
+const OPENING_BRACKETS = [0x5b, 0x7b] as const;
+
 /**
  * How many `[` and `{` bytes the body holds, strings included, counted up to `atMost`: a bound on
  * its nesting that native searches find. Most requests hold a few dozen (a message is one object),
@@ -73,7 +76,7 @@ export function parseJsonBody(body: Buffer): unknown {
  */
 function openingBrackets(json: Buffer, atMost: number): number {
   let count = 0;
-  for (const bracket of [0x5b, 0x7b]) {
+  for (const bracket of OPENING_BRACKETS) {
     for (let at = json.indexOf(bracket); at !== -1 && count < atMost; at = json.indexOf(bracket, at + 1)) count++;
   }
   return count;
