@@ -4,6 +4,7 @@
  * configured, so a gateway that does not use them does not carry them in memory.
  */
 import { ConfigError } from '../config/load.js';
+import { secret, secretHeaders } from '../gateway/redact-secrets.js';
 import { GOOGLE_PROJECT_ID, type Config, type ProviderConfig } from '../config/schema.js';
 import { MockAdapter } from './mock/adapter.js';
 import { OpenAIAdapter } from './openai/adapter.js';
@@ -30,7 +31,9 @@ export async function buildProviders(config: Config, env: NodeJS.ProcessEnv = pr
   return providers;
 }
 
+/** Each key is registered as a secret where it is read (`secret`), so error messages that quote it are masked (gateway/redact-secrets.ts). */
 async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv): Promise<ProviderAdapter> {
+  if ('headers' in config) secretHeaders(config.headers);
   switch (config.type) {
     case 'mock':
       return new MockAdapter({ id, latencyMs: config.latency_ms, tokensPerSecond: config.tokens_per_second });
@@ -42,7 +45,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
         id,
         type: 'openai',
         baseUrl: config.base_url ?? 'https://api.openai.com/v1',
-        apiKey: config.api_key ?? env.OPENAI_API_KEY,
+        apiKey: secret(config.api_key ?? env.OPENAI_API_KEY),
         headers,
         streamUsage: true,
       });
@@ -53,7 +56,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
         id,
         type: 'openai-compatible',
         baseUrl: config.base_url ?? preset?.baseUrl ?? '',
-        apiKey: config.api_key ?? (preset?.apiKeyEnv ? env[preset.apiKeyEnv] : undefined),
+        apiKey: secret(config.api_key ?? (preset?.apiKeyEnv ? env[preset.apiKeyEnv] : undefined)),
         headers: config.headers ?? {},
         streamUsage: config.stream_usage ?? true,
       });
@@ -71,7 +74,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
           config.api_style === 'deployments'
             ? (operation, model) => `${base}/openai/deployments/${encodeURIComponent(model)}/${operation}?api-version=${version}`
             : undefined,
-        apiKey: config.api_key ?? env.AZURE_OPENAI_API_KEY,
+        apiKey: secret(config.api_key ?? env.AZURE_OPENAI_API_KEY),
         authHeader: 'api-key',
         headers: config.headers ?? {},
         streamUsage: config.stream_usage ?? true,
@@ -82,7 +85,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
       return new AnthropicAdapter({
         id,
         baseUrl: config.base_url,
-        apiKey: config.api_key ?? env.ANTHROPIC_API_KEY,
+        apiKey: secret(config.api_key ?? env.ANTHROPIC_API_KEY),
         anthropicVersion: config.anthropic_version,
         defaultMaxTokens: config.default_max_tokens,
         headers: config.headers ?? {},
@@ -90,7 +93,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
     }
     case 'gemini': {
       const { GeminiAdapter } = await import('./gemini/adapter.js');
-      return new GeminiAdapter({ id, baseUrl: config.base_url, apiKey: config.api_key ?? env.GEMINI_API_KEY ?? env.GOOGLE_API_KEY, headers: config.headers ?? {} });
+      return new GeminiAdapter({ id, baseUrl: config.base_url, apiKey: secret(config.api_key ?? env.GEMINI_API_KEY ?? env.GOOGLE_API_KEY), headers: config.headers ?? {} });
     }
     case 'vertex': {
       const project = config.project || env.GOOGLE_CLOUD_PROJECT;
@@ -116,8 +119,8 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
     case 'bedrock': {
       const { BedrockAdapter } = await import('./bedrock/adapter.js');
       const accessKeyId = config.access_key_id ?? env.AWS_ACCESS_KEY_ID;
-      const secretAccessKey = config.secret_access_key ?? env.AWS_SECRET_ACCESS_KEY;
-      const sessionToken = config.session_token ?? (config.access_key_id ? undefined : env.AWS_SESSION_TOKEN);
+      const secretAccessKey = secret(config.secret_access_key ?? env.AWS_SECRET_ACCESS_KEY);
+      const sessionToken = secret(config.session_token ?? (config.access_key_id ? undefined : env.AWS_SESSION_TOKEN));
       return new BedrockAdapter({
         id,
         region: config.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',

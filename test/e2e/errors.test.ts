@@ -19,15 +19,19 @@ let gateway: Gateway;
 let strict: Gateway;
 let client: OpenAI;
 let deadURL: string;
+/** A key without OpenAI's `sk-` shape (Groq's `gsk_`): masked because the config holds it, not by its looks. */
+const GROQ_STYLE_KEY = 'gsk_ABCDEFghijkl1234567890MNOP';
 
 beforeAll(async () => {
-  fake = await FakeOpenAI.start({ apiKeys: ['sk-upstream-oai'] });
+  fake = await FakeOpenAI.start({ apiKeys: ['sk-upstream-oai', GROQ_STYLE_KEY] });
   deadURL = await refusedURL();
   [gateway, strict] = await Promise.all([
     startGateway(`
 providers:
   oai: { type: openai, base_url: ${fake.baseURL}, api_key: sk-upstream-oai }
   badkey: { type: openai, base_url: ${fake.baseURL}, api_key: sk-wrong-upstream-key-1234 }
+  groqish: { type: openai-compatible, base_url: ${fake.baseURL}, api_key: ${GROQ_STYLE_KEY} }
+  groqwrong: { type: openai-compatible, base_url: ${fake.baseURL}, api_key: gsk_WRONGkey0987654321zyxw }
   dead: { type: openai-compatible, base_url: ${deadURL}, api_key: sk-upstream-oai }
   slow: { type: openai, base_url: ${fake.baseURL}, api_key: sk-upstream-oai, timeouts: { first_byte_ms: 300 } }
 models:
@@ -262,6 +266,29 @@ describe('upstream errors', () => {
     expect(data.choices[0]!.message.content).toBe('Hello from gpt-4o-mini. You said: hello');
     expect(response.headers.get('x-switchyard-attempts')).toBe('2');
     expect(response.headers.get('x-switchyard-provider')).toBe('oai');
+  });
+
+  it("never passes on the gateway's own provider key when an upstream error quotes it, whatever its shape", async () => {
+    const quoting = (status: number) => ({
+      status,
+      body: { error: { message: `Invalid API key '${GROQ_STYLE_KEY}' (shown as gsk_AB****MNOP) for this org.`, type: 'invalid_request_error', param: null, code: null } },
+    });
+    for (const status of [401, 400, 500]) {
+      fake.inject({ kind: 'http-error', error: quoting(status) });
+      const error = await client.chat.completions.create({ ...hello, model: 'groqish/gpt-4o-mini' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(APIError);
+      expect((error as APIError).status).toBe(status === 400 ? 400 : 502);
+      expect((error as APIError).message).toContain("Invalid API key '[redacted]' (shown as [redacted]) for this org.");
+    }
+    expect(fake.lastRequest().headers.authorization).toBe(`Bearer ${GROQ_STYLE_KEY}`);
+    // OpenAI's own echo of a wrong key (its first three and last four characters, the rest starred).
+    const wrong = await failure(client.chat.completions.create({ ...hello, model: 'groqwrong/gpt-4o-mini' }), InternalServerError, 502);
+    expect(wrong.message).toContain('Incorrect API key provided: [redacted].');
+    await expect.poll(() => gateway.logs().filter((line) => JSON.stringify(line.error ?? null).includes('shown as [redacted]')).length).toBe(3);
+    expect(gateway.stdout()).not.toMatch(/gsk_AB|MNOP|zyxw/);
   });
 
   it('passes an upstream 404 model_not_found on (direct addressing of a model the provider lacks)', async () => {

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { GatewayError } from '../../gateway/errors.js';
-import { firstIssue } from '../validate-body.js';
+import { firstIssue, modelName } from '../validate-body.js';
 import type { MessagesRequest } from '../../providers/anthropic/api.js';
 import type { CountTokensBody } from './decode-request.js';
 
@@ -101,7 +101,7 @@ const toolChoice = z.discriminatedUnion(
 );
 
 const countTokensFields = {
-  model: z.string().min(1, 'must not be empty'),
+  model: modelName,
   messages: z.array(message).min(1, 'at least one message is required'),
   system: stringOrArray(textBlock, 'must be a string or an array of text blocks').nullish(),
   tools: z.array(tool).nullish(),

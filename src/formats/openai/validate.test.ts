@@ -112,6 +112,11 @@ describe('validateChatRequest: invalid requests', () => {
     ['missing messages', { model: 'm' }, 'messages', "Invalid request: 'messages' is required."],
     ['empty model', { model: '', messages: [user] }, 'model', "Invalid request: 'model' must not be empty."],
     ['empty messages', { model: 'm', messages: [] }, 'messages', "Invalid request: 'messages' must contain at least one message."],
+    ['an over-long model', { model: 'm'.repeat(513), messages: [user] }, 'model', "Invalid request: 'model' must be at most 512 characters."],
+    ['n = 0', { model: 'm', messages: [user], n: 0 }, 'n', "Invalid request: 'n' must be at least 1."],
+    ['n = 1.5', { model: 'm', messages: [user], n: 1.5 }, 'n', "Invalid request: 'n' must be an integer."],
+    ['temperature as a string', { model: 'm', messages: [user], temperature: 'hot' }, 'temperature', "Invalid request: 'temperature' must be a number, not a string."],
+    ['an unknown role', { model: 'm', messages: [{ role: 'robot', content: 'x' }] }, 'messages[0].role', `Invalid request: 'messages[0].role' must be one of "system", "developer", "user", "assistant", "tool", "function".`],
   ])('rejects %s', (_what, body, param, message) => {
     const error = errorOf(() => validateChatRequest(body));
     expect(error).toMatchObject({ code: 'invalid_request', status: 400, param, message, retryable: false });
@@ -180,6 +185,8 @@ describe('validateEmbeddingsRequest', () => {
     ['an array of strings', ['first', 'second']],
     ['a token array', [1212, 318, 257, 1332]],
     ['an array of token arrays', [[1212, 318], [257]]],
+    ['2,048 strings (the most one request takes)', Array.from({ length: 2048 }, () => 'x')],
+    ['one token array of 5,000 tokens (one input, however long)', Array.from({ length: 5000 }, () => 1)],
   ])('accepts input as %s and returns the same object', (_what, input) => {
     const body = { model: 'text-embedding-3-small', input, encoding_format: 'float', dimensions: 256, user: 'u', extra: true };
     expect(validateEmbeddingsRequest(body)).toBe(body);
@@ -194,6 +201,8 @@ describe('validateEmbeddingsRequest', () => {
     ['an unknown encoding_format', 'encoding_format', { model: 'e', input: 'x', encoding_format: 'int8' }],
     ['dimensions = 0', 'dimensions', { model: 'e', input: 'x', dimensions: 0 }],
     ['missing model', 'model', { input: 'x' }],
+    ['2,049 strings', 'input', { model: 'e', input: Array.from({ length: 2049 }, () => 'x') }],
+    ['2,049 token arrays', 'input', { model: 'e', input: Array.from({ length: 2049 }, () => [1]) }],
   ])('rejects %s (param %s)', (_what, param, body) => {
     const error = errorOf(() => validateEmbeddingsRequest(body));
     expect(error).toMatchObject({ code: 'invalid_request', status: 400, param });

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { formatPath } from '../../config/load.js';
 import { GatewayError } from '../../gateway/errors.js';
-import { firstIssue } from '../validate-body.js';
+import { firstIssue, modelName } from '../validate-body.js';
 import type { ChatRequest, EmbeddingsRequest } from '../../gateway/types.js';
 
 const contentPart = z.looseObject({ type: z.string() });
@@ -36,7 +36,7 @@ const responseFormat = z.looseObject({
 const positiveInt = z.int().positive();
 
 const chatRequest = z.looseObject({
-  model: z.string().min(1, 'must not be empty'),
+  model: modelName,
   messages: z.array(message).min(1, 'must contain at least one message'),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
@@ -51,15 +51,26 @@ const chatRequest = z.looseObject({
   user: z.string().optional(),
 });
 
-const embeddingsRequest = z.looseObject({
-  model: z.string().min(1, 'must not be empty'),
-  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number()).min(1)).min(1)], {
-    error: 'must be a string, an array of strings, or token arrays (and not empty)',
-  }),
-  encoding_format: z.enum(['float', 'base64']).optional(),
-  dimensions: positiveInt.optional(),
-  user: z.string().optional(),
-});
+/** OpenAI's limit on the inputs of one embeddings request ("any array must be 2048 dimensions or less"). */
+export const MAX_EMBEDDING_INPUTS = 2048;
+
+const embeddingsRequest = z
+  .looseObject({
+    model: modelName,
+    input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number()).min(1)).min(1)], {
+      error: 'must be a string, an array of strings, or token arrays (and not empty)',
+    }),
+    encoding_format: z.enum(['float', 'base64']).optional(),
+    dimensions: positiveInt.optional(),
+    user: z.string().optional(),
+  })
+  .superRefine((body, ctx) => {
+    // One token array is one input, however long; a list of strings or of token arrays is many.
+    const { input } = body;
+    if (Array.isArray(input) && typeof input[0] !== 'number' && input.length > MAX_EMBEDDING_INPUTS) {
+      ctx.addIssue({ code: 'custom', path: ['input'], message: `must have at most ${MAX_EMBEDDING_INPUTS} items, got ${input.length} (send them in several requests)` });
+    }
+  });
 
 export function validateChatRequest(body: unknown): ChatRequest {
   return check(chatRequest, body) as ChatRequest;

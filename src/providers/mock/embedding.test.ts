@@ -1,7 +1,7 @@
 import { countTokens } from 'gpt-tokenizer';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
-import { DEFAULT_DIMENSIONS, mockEmbeddings } from './embedding.js';
+import { DEFAULT_DIMENSIONS, MAX_DIMENSIONS, MAX_VALUES, mockEmbeddings } from './embedding.js';
 
 const norm = (vector: number[]): number => Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
 const floats = (embedding: number[] | string): number[] => {
@@ -89,5 +89,27 @@ describe('mockEmbeddings', () => {
     } catch (err) {
       expect(err).toMatchObject({ code: 'invalid_request', status: 400, param: 'input' });
     }
+  });
+
+  it('refuses, as invalid_request, answers too large to make in the gateway: more dimensions than any model has, or too many numbers', () => {
+    const refusal = (call: () => unknown): unknown => {
+      try {
+        call();
+      } catch (err) {
+        return err;
+      }
+      throw new Error('expected a refusal');
+    };
+    expect(refusal(() => mockEmbeddings({ model: 'e', input: 'x', dimensions: 100_000_000 }, 'm'))).toMatchObject({
+      code: 'invalid_request',
+      status: 400,
+      param: 'dimensions',
+      message: `'dimensions' must be at most ${MAX_DIMENSIONS} for the mock provider, got 100000000.`,
+    });
+    const inputs = Array.from({ length: MAX_VALUES / 2048 + 1 }, (_, i) => `text ${i}`);
+    expect(refusal(() => mockEmbeddings({ model: 'e', input: inputs, dimensions: 2048 }, 'm'))).toMatchObject({ code: 'invalid_request', status: 400, param: 'input' });
+    // At the limits exactly, it answers.
+    expect(mockEmbeddings({ model: 'e', input: 'x', dimensions: MAX_DIMENSIONS }, 'm').data[0]!.embedding).toHaveLength(MAX_DIMENSIONS);
+    expect(mockEmbeddings({ model: 'e', input: inputs.slice(1), dimensions: 2048, encoding_format: 'base64' }, 'm').data).toHaveLength(MAX_VALUES / 2048);
   });
 });

@@ -6,10 +6,28 @@ import type { EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.
 import { encodeEmbedding } from '../embedding-vector.js';
 
 export const DEFAULT_DIMENSIONS = 1536;
+/** The longest vector the mock makes: above any real model's (text-embedding-3-large: 3072). */
+export const MAX_DIMENSIONS = 8192;
+/**
+ * The most numbers one mock answer holds (inputs × dimensions; 2,048 inputs at 2,048 dimensions,
+ * ~80 MB of JSON): the mock runs in the gateway's own process, so one request must not hold it
+ * for long or fill its memory.
+ */
+export const MAX_VALUES = 4_194_304;
 
 export function mockEmbeddings(request: EmbeddingsRequest, model: string): EmbeddingsResponse {
   const inputs = normalizeInputs(request.input);
   const dimensions = request.dimensions ?? DEFAULT_DIMENSIONS;
+  if (dimensions > MAX_DIMENSIONS) {
+    throw new GatewayError('invalid_request', `'dimensions' must be at most ${MAX_DIMENSIONS} for the mock provider, got ${dimensions}.`, { param: 'dimensions' });
+  }
+  if (inputs.length * dimensions > MAX_VALUES) {
+    throw new GatewayError(
+      'invalid_request',
+      `The mock provider answers at most ${MAX_VALUES.toLocaleString('en-US')} numbers per request (inputs × dimensions); this one asks for ${inputs.length} × ${dimensions}. Send fewer inputs or fewer dimensions.`,
+      { param: 'input' },
+    );
+  }
   let tokens = 0;
   const data = inputs.map((input, index) => {
     const text = typeof input === 'string' ? input : input.join(',');
