@@ -73,7 +73,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const buildModels = async (source: Config): Promise<ModelRegistry> => {
     // Direct <provider>/<model> requests look models up in the catalogue: load it before the first one.
     if (Object.values(source.providers).some((p) => p.type !== 'mock')) preloadCatalogue();
-    const registry: ModelRegistry = new ModelRegistry(source, await buildProviders(source, env), {
+    const registry: ModelRegistry = new ModelRegistry(source, await buildProviders(source, env, loaded.source), {
       onBreakerTransition: (target, from, to) => {
         // A call still running on a registry a reload replaced: its target is no longer served,
         // and its state series must not come back (an open breaker would alert for ever).

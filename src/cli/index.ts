@@ -61,6 +61,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     const path = file ?? values.config;
     if (!path) throw new UsageError('config check needs a FILE');
     const loaded = await loadConfigFile(path, env);
+    // What start checks beyond the schema (a vertex provider's project, from the environment too).
+    const { buildProviders } = await import('../providers/registry.js');
+    await buildProviders(loaded.config, env, path);
     for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
     const { providers, models } = loaded.config;
     process.stdout.write(`${path}: OK (${Object.keys(providers).length} providers, ${Object.keys(models).length} model groups)\n`);

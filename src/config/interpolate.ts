@@ -15,6 +15,13 @@ export interface InterpolationResult {
    * where it would have been. Lets a validation error at that path name the variable.
    */
   unset: UnsetReference[];
+  /** Values with a `${` that starts no reference (`${UNTERMINATED`, `${1X}`): a typo, or a `$${` meant. */
+  malformed: MalformedReference[];
+}
+
+export interface MalformedReference {
+  path: (string | number)[];
+  text: string;
 }
 
 export interface UnsetReference {
@@ -25,8 +32,10 @@ export interface UnsetReference {
 export function interpolate(tree: unknown, env: NodeJS.ProcessEnv): InterpolationResult {
   const missing = new Set<string>();
   const unset: UnsetReference[] = [];
+  const malformed: MalformedReference[] = [];
   const walk = (node: unknown, path: (string | number)[]): unknown => {
     if (typeof node === 'string') {
+      if (node.replace(PATTERN, '').includes('${')) malformed.push({ path, text: node });
       const names = new Set<string>();
       const value = interpolateString(node, env, names);
       if (names.size > 0) {
@@ -53,7 +62,7 @@ export function interpolate(tree: unknown, env: NodeJS.ProcessEnv): Interpolatio
     }
     return node;
   };
-  return { value: walk(tree, []), missing: [...missing], unset };
+  return { value: walk(tree, []), missing: [...missing], unset, malformed };
 }
 
 /** A string that interpolates to nothing at all becomes undefined: the key counts as unset. */

@@ -44,6 +44,20 @@ describe('parseConfigText: YAML', () => {
     expect(problemsOf(text)).toEqual(['the file must hold a mapping (key: value pairs) at the top level']);
   });
 
+  it('merges `<<: *anchor` mappings, and ignores top-level x- keys (where anchors can live)', () => {
+    const text = ['x-defaults: &mock { type: mock, latency_ms: 5 }', 'providers:', '  a: { <<: *mock }', '  b:', '    <<: *mock', '    latency_ms: 7', ''].join('\n');
+    const { config } = parseConfigText(text, 'merge.yaml', {});
+    expect(config.providers).toMatchObject({ a: { type: 'mock', latency_ms: 5 }, b: { type: 'mock', latency_ms: 7 } });
+    expect(Object.keys(config)).not.toContain('x-defaults');
+  });
+
+  it('refuses an alias bomb as a YAML problem of the file', () => {
+    const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    const names = 'abcdefghi';
+    for (let i = 1; i < names.length; i++) lines.push(`${names[i]}: &${names[i]} [${Array.from({ length: 9 }, () => `*${names[i - 1]}`).join(',')}]`);
+    expect(problemsOf(lines.join('\n'))).toEqual(['YAML: Excessive alias count indicates a resource exhaustion attack']);
+  });
+
   it('accepts an empty file and a file of comments as the all-defaults configuration', () => {
     for (const text of ['', '# nothing configured yet\n']) {
       const { config, warnings } = parseConfigText(text, 'empty.yaml', {});
@@ -251,6 +265,23 @@ describe('parseConfigText: schema errors name the path', () => {
 });
 
 describe('parseConfigText: interpolation', () => {
+  it('refuses a ${ that starts no reference, inside flow mappings too, quoting the value unless it is a credential', () => {
+    expect(problemsOf('providers:\n  o: { type: openai-compatible, base_url: "http://h/${HOST", api_key: "${KEY" }\n')).toEqual([
+      'providers.o.base_url: "http://h/${HOST" has a ${ that starts no ${NAME} or ${NAME:-default} reference (write $${ for a literal ${)',
+      'providers.o.api_key: the value has a ${ that starts no ${NAME} or ${NAME:-default} reference (write $${ for a literal ${)',
+    ]);
+    expect(problemsOf('logging: { level: "${1LEVEL}" }\n')[0]).toMatch(/^logging\.level: "\$\{1LEVEL\}" has a \$\{ that starts no/);
+    // $${ is a literal ${.
+    expect(parseConfigText('providers:\n  o: { type: openai, api_key: "a$${b" }\n', 'x.yaml', {}).config.providers.o).toMatchObject({ api_key: 'a${b' });
+  });
+
+  it("never quotes a header's value back: headers carry credentials", () => {
+    expect(problemsOf('providers:\n  o: { type: openai, headers: { x-secret: 555666777888 } }\ntracing: { headers: { authorization: 777888999 } }\n')).toEqual([
+      'providers.o.headers.x-secret: expected a string, got a number',
+      'tracing.headers.authorization: expected a string, got a number',
+    ]);
+  });
+
   it('interpolates ${VAR} inside YAML flow mappings, as in the documented example config', () => {
     const text = [
       'server: { host: 0.0.0.0, port: 8080 }',

@@ -50,15 +50,40 @@ function readProblem(path: string, err: NodeJS.ErrnoException): string {
 
 export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const shielded = shieldReferences(text);
-  const doc = parseDocument(shielded.text, { prettyErrors: true });
+  // merge: YAML 1.1's `<<: *anchor`, as in docker-compose files.
+  const doc = parseDocument(shielded.text, { prettyErrors: true, merge: true });
   if (doc.errors.length > 0) throw new ConfigError(source, yamlProblems(doc.errors, shielded));
-  const raw: unknown = shielded.restore(doc.toJS() ?? {});
+  let tree: unknown;
+  try {
+    tree = doc.toJS();
+  } catch (err) {
+    // The yaml library refuses alias bombs ("Excessive alias count ...") here.
+    throw new ConfigError(source, [`YAML: ${printable((err as Error).message)}`]);
+  }
+  const raw: unknown = shielded.restore(tree ?? {});
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(source, ['the file must hold a mapping (key: value pairs) at the top level']);
   }
-  const { value, missing, unset } = interpolate(raw, env);
+  // Top-level `x-` keys are the file's own (anchors to merge from, notes), as in docker-compose files.
+  for (const key of Object.keys(raw)) if (key.startsWith('x-')) delete (raw as Record<string, unknown>)[key];
+  const { value, missing, unset, malformed } = interpolate(raw, env);
+  if (malformed.length > 0) {
+    throw new ConfigError(
+      source,
+      malformed.map(({ path, text }) => {
+        const shown = isSecretPath(path) ? 'the value' : JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
+        return `${formatPath(path)}: ${shown} has a \${ that starts no \${NAME} or \${NAME:-default} reference (write $\${ for a literal \${)`;
+      }),
+    );
+  }
   const warnings = missing.map((name) => `environment variable ${name} is not set; its value is empty`);
   return { config: validateConfig(value, source, unset), source, warnings: [...warnings, ...notYetInEffect(raw)] };
+}
+
+/** Control characters (a binary file's bytes quoted in a message) as `\uXXXX`, so a message cannot drive the terminal. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The YAML parser's errors, one line each: what is wrong and where, in words. */
@@ -79,7 +104,7 @@ function yamlProblems(errors: readonly YAMLError[], shielded: Shielded): string[
       return `YAML: duplicate key${where}; a key may appear once in a mapping`;
     }
     // The first line of the parser's message; its excerpt of the file follows the colon that ends it.
-    return `YAML: ${error.message.split('\n')[0]!.replace(/:\s*$/, '')}`;
+    return `YAML: ${printable(error.message.split('\n')[0]!.replace(/:\s*$/, ''))}`;
   });
 }
 
@@ -129,7 +154,8 @@ function pathOf(doc: Document, chain: readonly unknown[], keyText: (node: unknow
  * (so YAML error columns stay right) before parsing, and put back in the parsed strings, ready for
  * interpolation.
  */
-const REFERENCE = /\$+\{[^{}\n]*\}/g;
+// A name first: a `${` left open (`"${KEY" }`) must not reach the flow map's own closing brace.
+const REFERENCE = /\$+\{[A-Za-z_][A-Za-z0-9_]*(?::-[^{}\n]*)?\}/g;
 const MARK = '\uE000';
 const PAD = '\uE001';
 const FIRST_INDEX = 0xe002;
@@ -307,9 +333,14 @@ function typeName(type: string): string {
 /** Values of keys like these are never quoted back. */
 const SECRET_KEY = /(^|_)(api_?key|key|secret|token|password|credentials?(_json)?|master_key)$/i;
 
+/** A credential's place: a key named like one, or any header's value (Authorization, x-api-key, ...). */
+function isSecretPath(path: readonly PropertyKey[]): boolean {
+  const last = path.at(-1);
+  return (typeof last === 'string' && SECRET_KEY.test(last)) || path.at(-2) === 'headers';
+}
+
 /** The value received, for the message: quoted, shortened, without credentials; undefined when unknown. */
 function received(issue: z.core.$ZodIssue): string | undefined {
-  const last = issue.path.at(-1);
   if (!('input' in issue) || issue.input === undefined) {
     // Without reportInput zod still names the type received in its invalid_type message.
     const type = issue.code === 'invalid_type' ? /received (\w+)$/.exec(issue.message)?.[1] : undefined;
@@ -319,7 +350,7 @@ function received(issue: z.core.$ZodIssue): string | undefined {
   if (input === null) return 'an empty value';
   if (Array.isArray(input)) return 'a list';
   if (typeof input === 'object') return 'a mapping';
-  if (typeof last === 'string' && SECRET_KEY.test(last)) return typeName(typeof input);
+  if (isSecretPath(issue.path)) return typeName(typeof input);
   if (typeof input === 'string') {
     const shown = input.length > 60 ? `${input.slice(0, 57)}...` : input;
     return JSON.stringify(shown.replace(/\/\/[^/@\s]*@/, '//***@'));

@@ -16,12 +16,13 @@ export interface Provider {
   timeouts: AttemptTimeouts;
 }
 
-export async function buildProviders(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Map<string, Provider>> {
+/** `source` names the config in errors (its file path): what the schema cannot check without the environment (a vertex project) is found here. */
+export async function buildProviders(config: Config, env: NodeJS.ProcessEnv = process.env, source = 'configuration'): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>();
   for (const [id, providerConfig] of Object.entries(config.providers)) {
     const overrides = 'timeouts' in providerConfig ? providerConfig.timeouts : undefined;
     providers.set(id, {
-      adapter: await buildAdapter(id, providerConfig, env),
+      adapter: await buildAdapter(id, providerConfig, env, source),
       timeouts: {
         firstByteMs: overrides?.first_byte_ms ?? config.upstream.timeouts.first_byte_ms,
         totalMs: overrides?.total_ms ?? config.upstream.timeouts.total_ms,
@@ -32,7 +33,7 @@ export async function buildProviders(config: Config, env: NodeJS.ProcessEnv = pr
 }
 
 /** Each key is registered as a secret where it is read (`secret`), so error messages that quote it are masked (gateway/redact-secrets.ts). */
-async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv): Promise<ProviderAdapter> {
+async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv, source: string): Promise<ProviderAdapter> {
   if ('headers' in config) secretHeaders(config.headers);
   switch (config.type) {
     case 'mock':
@@ -98,10 +99,10 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
     case 'vertex': {
       const project = config.project || env.GOOGLE_CLOUD_PROJECT;
       if (!project) {
-        throw new ConfigError('configuration', [`providers.${id}.project: a vertex provider needs a Google Cloud project: set project, or the GOOGLE_CLOUD_PROJECT environment variable`]);
+        throw new ConfigError(source, [`providers.${id}.project: a vertex provider needs a Google Cloud project: set project, or the GOOGLE_CLOUD_PROJECT environment variable`]);
       }
       if (!GOOGLE_PROJECT_ID.test(project)) {
-        throw new ConfigError('configuration', [`providers.${id}.project: GOOGLE_CLOUD_PROJECT ${JSON.stringify(project)} is not a Google Cloud project id`]);
+        throw new ConfigError(source, [`providers.${id}.project: GOOGLE_CLOUD_PROJECT ${JSON.stringify(project)} is not a Google Cloud project id`]);
       }
       const { VertexAdapter } = await import('./vertex/adapter.js');
       // Empty values (an unset ${VAR}) count as not set.

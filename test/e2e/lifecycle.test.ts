@@ -225,6 +225,22 @@ models:
     expect(result.stderr).toContain('models.smart.targets[0].provider: unknown provider "opnai" (did you mean "openai"?)');
   });
 
+  it('checks what start checks beyond the schema: a vertex project, from the file or the environment', async () => {
+    const path = join(dir, 'vertex.yaml');
+    await writeFile(path, 'providers:\n  v: { type: vertex }\n');
+    const without = await runCli(['config', 'check', path]);
+    expect(without.code).toBe(1);
+    expect(without.stdout).toBe('');
+    expect(without.stderr).toContain(`${path}: invalid configuration`);
+    expect(without.stderr).toContain('providers.v.project: a vertex provider needs a Google Cloud project');
+    const invalid = await runCli(['config', 'check', path], 15_000, { GOOGLE_CLOUD_PROJECT: 'Bad_Proj' });
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain('providers.v.project: GOOGLE_CLOUD_PROJECT "Bad_Proj" is not a Google Cloud project id');
+    const valid = await runCli(['config', 'check', path], 15_000, { GOOGLE_CLOUD_PROJECT: 'my-project-123' });
+    expect(valid.stderr).toBe('');
+    expect(valid.code).toBe(0);
+  });
+
   it('rejects bad YAML, a wrong type, a missing file, and a missing argument (exit 1)', async () => {
     const yaml = join(dir, 'broken.yaml');
     await writeFile(yaml, 'providers: [unclosed\n');
