@@ -198,6 +198,13 @@ describe('parseConfigText: defaults', () => {
 });
 
 describe('parseConfigText: schema errors name the path', () => {
+  it('refuses a master key no client could send (blank, or with whitespace around it), and a group name with a newline', () => {
+    for (const key of ['" "', '""', '" sk-padded"']) expect(problemsOf(`auth: { master_key: ${key} }\n`)).toEqual(['auth.master_key: must not be empty or start or end with whitespace (no client could send it)']);
+    expect(problemsOf('providers: { m: { type: mock } }\nmodels:\n  "a\\nb": { targets: [ { provider: m, model: x } ] }\n')).toEqual([
+      'models["a\\nb"]: model group names cannot contain control characters (newlines, tabs)',
+    ]);
+  });
+
   const providers = 'providers:\n  openai: { type: openai, api_key: sk-test }\n  local: { type: openai-compatible, base_url: "http://127.0.0.1:8000/v1" }\n';
 
   it('names an unknown target provider with a did-you-mean', () => {
@@ -259,7 +266,7 @@ describe('parseConfigText: schema errors name the path', () => {
 
   it('rejects provider ids with characters outside letters, digits, "_", "-", "."', () => {
     expect(problemsOf('providers:\n  "my provider": { type: mock }\n')).toEqual([
-      'providers.my provider: provider ids use letters, digits, "_", "-" and "."',
+      'providers["my provider"]: provider ids use letters, digits, "_", "-" and "."',
     ]);
   });
 });
@@ -451,6 +458,11 @@ describe('loadConfigFile', () => {
 });
 
 describe('formatPath', () => {
+  it('quotes a key with whitespace or control characters in it', () => {
+    expect(formatPath(['models', 'a\nb', 'targets', 0])).toBe('models["a\\nb"].targets[0]');
+    expect(formatPath(['models', 'my group'])).toBe('models["my group"]');
+  });
+
   it('joins keys with dots and puts indexes in brackets', () => {
     expect(formatPath(['models', 'smart', 'targets', 1, 'provider'])).toBe('models.smart.targets[1].provider');
     expect(formatPath(['messages', 0, 'content', 2, 'type'])).toBe('messages[0].content[2].type');

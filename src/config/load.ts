@@ -377,6 +377,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
+    // A key with whitespace or control characters in it is quoted, so the path stays one readable line.
+    // eslint-disable-next-line no-control-regex
+    else if (/[\s\u0000-\u001f\u007f]/.test(String(key)) || String(key) === '') out += `[${JSON.stringify(String(key))}]`;
     else out += out ? `.${String(key)}` : String(key);
   }
   return out;

@@ -181,7 +181,15 @@ const configSchemaBase = z.strictObject({
       request_timeout_ms: positiveMillis.default(300_000),
     })
     .prefault({}),
-  auth: z.strictObject({ master_key: z.string().optional() }).prefault({}),
+  auth: z
+    .strictObject({
+      // HTTP trims header values, so a key that starts or ends with whitespace (or is only that) could never be sent.
+      master_key: z
+        .string()
+        .refine((key) => key !== '' && key.trim() === key, 'must not be empty or start or end with whitespace (no client could send it)')
+        .optional(),
+    })
+    .prefault({}),
   /** Where keys, teams, orgs and spend live; unset: DATABASE_URL, else sqlite://./data/switchyard.db. */
   storage: z
     .strictObject({
@@ -213,7 +221,9 @@ const configSchemaBase = z.strictObject({
     })
     .prefault({}),
   providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider ids use letters, digits, "_", "-" and "."'), providerSchema).default({}),
-  models: z.record(z.string().min(1), modelGroupSchema).default({}),
+  // A group's name comes back in a response header: no control characters (a newline cannot be sent).
+  // eslint-disable-next-line no-control-regex
+  models: z.record(z.string().min(1).max(512).regex(/^[^\u0000-\u001f\u007f]+$/, 'model group names cannot contain control characters (newlines, tabs)'), modelGroupSchema).default({}),
   routing: routingSchema,
   cache: cacheSchema,
   governance: governanceSchema,

@@ -85,6 +85,8 @@ export interface GatewayErrorOptions {
   upstreamCode?: string;
   /** The provider id the error came from, for logs and metrics (never the URL or key). */
   provider?: string;
+  /** Response headers of its own (a rate-limit refusal's x-ratelimit-*). */
+  headers?: Readonly<Record<string, string>>;
   cause?: unknown;
 }
 
@@ -98,6 +100,7 @@ export class GatewayError extends Error {
   readonly upstreamType: string | undefined;
   readonly upstreamCode: string | undefined;
   readonly provider: string | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     // An error from a provider may quote what the provider said, which reaches the client (HTTP
@@ -114,6 +117,7 @@ export class GatewayError extends Error {
     this.upstreamType = options.upstreamType;
     this.upstreamCode = options.upstreamCode;
     this.provider = options.provider;
+    this.headers = options.headers;
   }
 
   get spec(): ErrorCodeSpec {

@@ -72,7 +72,7 @@ export function settle(rc: RequestContext, observers: Observers, log: FastifyBas
     prompt_tokens: usage?.prompt_tokens,
     completion_tokens: usage?.completion_tokens,
     cost_usd: rc.costUsd ?? undefined,
-    key_id: rc.principal?.key?.id,
+    key_id: rc.principal?.key?.id ?? (rc.principal?.master ? 'master' : undefined),
     end_user: rc.endUser,
     error: rc.error ? { code: rc.error.code, message: rc.error.message } : undefined,
     cache: rc.cache,

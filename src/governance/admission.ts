@@ -11,7 +11,7 @@ import type { Directory, Level } from './directory.js';
 import type { Admission, Limiter, Rule } from './limits/limiter.js';
 import { periodWindow } from './periods.js';
 import { fromMicros, toMicros } from './cost.js';
-import { Ticket, type RuleRole } from './ticket.js';
+import { rateLimitHeaders, Ticket, type RuleRole } from './ticket.js';
 import type { Principal } from './principal.js';
 import type { Budget, Policy } from './types.js';
 
@@ -299,19 +299,22 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
   const who = capitalize(rule.level.label);
   const retryAfterMs = admission.retryAfterMs ?? undefined;
   const retryText = retryAfterMs === undefined ? '' : ` Retry after ${Math.max(1, Math.ceil(retryAfterMs / 1000))}s.`;
+  // As OpenAI's own 429s do, a rate-limit refusal carries the x-ratelimit-* headers.
+  const headers: Record<string, string> = {};
+  rateLimitHeaders(meta, admission.states, headers);
   switch (rule.what) {
     case 'rpm':
-      return new GatewayError('rate_limit_exceeded', `Rate limit reached for ${rule.level.label}: ${state?.limit} requests per minute.${retryText}`, { retryAfterMs });
+      return new GatewayError('rate_limit_exceeded', `Rate limit reached for ${rule.level.label}: ${state?.limit} requests per minute.${retryText}`, { retryAfterMs, headers });
     case 'tpm':
     case 'tpd': {
       const per = rule.what === 'tpm' ? 'minute' : 'day';
       if (admission.retryAfterMs === null) {
-        return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} tokens per ${per}, and this request may use more than that on its own (prompt plus max_tokens). Lower max_tokens or shorten the prompt.`);
+        return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} tokens per ${per}, and this request may use more than that on its own (prompt plus max_tokens). Lower max_tokens or shorten the prompt.`, { headers });
       }
-      return new GatewayError('rate_limit_exceeded', `Token rate limit reached for ${rule.level.label}: ${state?.limit} tokens per ${per}.${retryText}`, { retryAfterMs });
+      return new GatewayError('rate_limit_exceeded', `Token rate limit reached for ${rule.level.label}: ${state?.limit} tokens per ${per}.${retryText}`, { retryAfterMs, headers });
     }
     case 'parallel':
-      return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} requests in flight at once, and that many are running.${retryText}`, { retryAfterMs: retryAfterMs ?? 1000 });
+      return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} requests in flight at once, and that many are running.${retryText}`, { retryAfterMs: retryAfterMs ?? 1000, headers });
     case 'budget': {
       const budget = rule.budget!;
       const spent = state ? fromMicros(state.limit - state.remaining) : undefined;

@@ -37,27 +37,36 @@ export class Ticket {
 
   /** OpenAI's x-ratelimit-* headers from the tightest request and token limits. */
   headers(into: Record<string, string>): void {
-    let requests: RuleState | undefined;
-    let tokens: RuleState | undefined;
-    for (let i = 0; i < this.meta.length; i++) {
-      const what = this.meta[i]!.what;
-      const state = this.states[i]!;
-      if (what === 'rpm') {
-        if (requests === undefined || state.remaining < requests.remaining) requests = state;
-      } else if (what === 'tpm') {
-        if (tokens === undefined || state.remaining < tokens.remaining) tokens = state;
-      }
+    rateLimitHeaders(this.meta, this.states, into);
+  }
+}
+
+/**
+ * OpenAI's x-ratelimit-* headers from the tightest requests-per-minute and tokens-per-minute rules
+ * among `states` (an admitted request's, or a refused one's: a refusal carries them too).
+ */
+export function rateLimitHeaders(meta: readonly RuleRole[], states: readonly (RuleState | undefined)[], into: Record<string, string>): void {
+  let requests: RuleState | undefined;
+  let tokens: RuleState | undefined;
+  for (let i = 0; i < meta.length; i++) {
+    const what = meta[i]!.what;
+    const state = states[i];
+    if (state === undefined) continue;
+    if (what === 'rpm') {
+      if (requests === undefined || state.remaining < requests.remaining) requests = state;
+    } else if (what === 'tpm') {
+      if (tokens === undefined || state.remaining < tokens.remaining) tokens = state;
     }
-    if (requests) {
-      into['x-ratelimit-limit-requests'] = String(requests.limit);
-      into['x-ratelimit-remaining-requests'] = String(Math.max(0, Math.floor(requests.remaining)));
-      into['x-ratelimit-reset-requests'] = resetText(requests.resetMs);
-    }
-    if (tokens) {
-      into['x-ratelimit-limit-tokens'] = String(tokens.limit);
-      into['x-ratelimit-remaining-tokens'] = String(Math.max(0, Math.floor(tokens.remaining)));
-      into['x-ratelimit-reset-tokens'] = resetText(tokens.resetMs);
-    }
+  }
+  if (requests) {
+    into['x-ratelimit-limit-requests'] = String(requests.limit);
+    into['x-ratelimit-remaining-requests'] = String(Math.max(0, Math.floor(requests.remaining)));
+    into['x-ratelimit-reset-requests'] = resetText(requests.resetMs);
+  }
+  if (tokens) {
+    into['x-ratelimit-limit-tokens'] = String(tokens.limit);
+    into['x-ratelimit-remaining-tokens'] = String(Math.max(0, Math.floor(tokens.remaining)));
+    into['x-ratelimit-reset-tokens'] = resetText(tokens.resetMs);
   }
 }
 

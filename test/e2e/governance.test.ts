@@ -236,6 +236,10 @@ describe('limits', () => {
     expect(refused.status).toBe(429);
     expect(refused.message).toMatch(/Rate limit reached for team "rpm-team": 3 requests per minute/);
     expect(Number(refused.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // The refusal carries OpenAI's headers too, for the tightest limit (the team's, used up).
+    expect(refused.headers?.get('x-ratelimit-limit-requests')).toBe('3');
+    expect(refused.headers?.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(refused.headers?.get('x-ratelimit-reset-requests')).toMatch(/^\d+(ms|s|m\d+s)$/);
   });
 
   it('refuse a request whose tokens can never fit the TPM, saying so', async () => {

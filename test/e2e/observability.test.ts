@@ -249,6 +249,14 @@ describe('the request log', () => {
     expect(rows.filter((row) => row.route === 'messages')).toEqual([expect.objectContaining({ status: 200, model: 'mock', provider: 'demo', key_id: 'master', attempts: 1 })]);
   });
 
+  it("names the key on the log line as the request log does: the master key's requests as master", async () => {
+    // The log goes out in batches, at the latest every 200 ms.
+    await expect.poll(() => gateway.logs().find((line) => line.route === 'messages' && line.status === 200)).toMatchObject({ key_id: 'master' });
+    const refused = gateway.logs().filter((line) => line.status === 401);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const line of refused) expect(line.key_id).toBeUndefined();
+  });
+
   it('filters by status class, cache status, provider, model and tag', async () => {
     expect((await logs('&status=4xx')).data).toHaveLength(5);
     expect((await logs('&status=502')).data).toHaveLength(1);

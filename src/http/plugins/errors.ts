@@ -47,6 +47,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayE
   reply.headers(gatewayHeaders(rc));
   settle(rc, observers, request.log);
   if (error.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+  if (error.headers) reply.headers(error.headers);
   // Fastify closes the connection after rejecting a body it did not read; closing while the client
   // is still uploading resets the socket, and fetch (so the OpenAI SDKs) reports EPIPE instead of
   // this 413. Without `connection: close` Node reads and discards the rest of the body instead.

@@ -126,6 +126,13 @@ describe('upstreamHttpError: client errors (4xx)', () => {
     );
   });
 
+  it("reads FastAPI's detail bodies: a text, or the first validation problem with where it is", () => {
+    expect(upstreamHttpError(400, '{"detail":"Model qwen-7b is not loaded"}', {}, 'local').message).toBe('Model qwen-7b is not loaded');
+    const validation = '{"detail":[{"type":"greater_than_equal","loc":["body","max_tokens"],"msg":"Input should be greater than or equal to 1","input":0}]}';
+    expect(upstreamHttpError(422, validation, {}, 'local').message).toBe('max_tokens: Input should be greater than or equal to 1');
+    expect(upstreamHttpError(422, '{"detail":[{"foo":1}]}', {}, 'local').message).toBe('The upstream provider "local" rejected the request (HTTP 422).');
+  });
+
   it('does not pass an HTML or oversized body on as the message', () => {
     const html = upstreamHttpError(413, '<html><head><title>413 Request Entity Too Large</title></head><body>nginx</body></html>', {}, 'local');
     expect(html.message).toBe('The upstream provider "local" rejected the request (HTTP 413).');

@@ -56,5 +56,19 @@ function readErrorDetail(body: string | OpenAIErrorBody): UpstreamErrorDetail {
   if (error && typeof error === 'object') {
     return { message: str(error.message), type: str(error.type), code: str(error.code), param: str(error.param) };
   }
-  return { message: str(parsed.message) };
+  return { message: str(parsed.message) ?? fastApiDetail((parsed as { detail?: unknown }).detail) };
+}
+
+/**
+ * FastAPI's error body, which some compatible servers answer with: `{"detail": "text"}`, or for a
+ * validation error `{"detail": [{"loc": ["body", "max_tokens"], "msg": "...", ...}]}` (the first).
+ */
+function fastApiDetail(detail: unknown): string | undefined {
+  if (typeof detail === 'string') return detail.length <= 300 ? detail : undefined;
+  const first: unknown = Array.isArray(detail) ? detail[0] : undefined;
+  if (first === null || typeof first !== 'object') return undefined;
+  const { loc, msg } = first as { loc?: unknown; msg?: unknown };
+  if (typeof msg !== 'string' || msg.length > 300) return undefined;
+  const where = Array.isArray(loc) ? loc.filter((part) => part !== 'body').join('.') : '';
+  return where ? `${where}: ${msg}` : msg;
 }
