@@ -136,6 +136,31 @@ describe('upstream failure mid-stream', () => {
   });
 });
 
+describe('an upstream that does not stream', () => {
+  it('streams on the whole JSON completion a server answered instead of a stream, usage included when asked', async () => {
+    const expected = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'no streaming here' }] });
+    for (const includeUsage of [false, true]) {
+      fake.inject({ kind: 'json-for-stream' });
+      const { chunks, error } = await drain(
+        await client.chat.completions.create({ ...request('no streaming here'), ...(includeUsage ? { stream_options: { include_usage: true } } : {}) }),
+      );
+      expect(error).toBeUndefined();
+      expect(fake.lastRequest().body).toMatchObject({ stream: true });
+      expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe(expected.choices[0]!.message.content);
+      expect(chunks.some((chunk) => chunk.choices[0]?.finish_reason === 'stop')).toBe(true);
+      expect(chunks.at(-1)!.usage ?? undefined).toEqual(includeUsage ? expected.usage : undefined);
+    }
+  });
+
+  it('answers 502 when what came instead of a stream is not a completion either', async () => {
+    fake.inject({ kind: 'garbage' });
+    const error = await client.chat.completions.create(request('html please')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InternalServerError);
+    expect((error as APIError).status).toBe(502);
+    expect((error as APIError).message).toContain('"oai" returned a response that is not valid JSON');
+  });
+});
+
 describe('slow streams and client disconnects', () => {
   it('relays a slow stream chunk by chunk, not buffered', async () => {
     fake.inject({ kind: 'slow-stream', chunkDelayMs: 60 });

@@ -51,7 +51,9 @@ export type Fault =
   /** Streams only: destroy the socket after `afterChunks` chunks. */
   | { kind: 'stream-drop'; afterChunks: number }
   /** Streams only: wait `chunkDelayMs` before each chunk. */
-  | { kind: 'slow-stream'; chunkDelayMs: number };
+  | { kind: 'slow-stream'; chunkDelayMs: number }
+  /** Streams only: ignore `stream: true` and answer the whole completion as JSON (servers without streaming do). */
+  | { kind: 'json-for-stream' };
 
 export interface FaultScope {
   /** How many matching requests get the fault (default 1; Infinity until cleared). */
@@ -77,7 +79,7 @@ export interface FakeOpenAIOptions {
 
 export const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'llama-3.1-8b-instruct'];
 
-const STREAM_FAULTS = new Set<Fault['kind']>(['stream-error', 'stream-drop', 'slow-stream']);
+const STREAM_FAULTS = new Set<Fault['kind']>(['stream-error', 'stream-drop', 'slow-stream', 'json-for-stream']);
 
 export class FakeOpenAI {
   readonly requests: RecordedRequest[] = [];
@@ -216,7 +218,7 @@ export class FakeOpenAI {
     const id = `chatcmpl-fake${String(++this.#sequence).padStart(6, '0')}`;
     const created = Math.floor(Date.now() / 1000);
     const reply = planReply(request);
-    if (!request.stream) return sendJson(res, 200, chatCompletion(id, created, request.model, reply));
+    if (!request.stream || fault?.kind === 'json-for-stream') return sendJson(res, 200, chatCompletion(id, created, request.model, reply));
 
     const includeUsage = request.stream_options?.include_usage === true;
     const chunks = chatChunks(id, created, request.model, reply, includeUsage);

@@ -1,4 +1,6 @@
 /** The adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Together, Groq, ...). */
+import { completionChunks } from '../../cache/replay.js';
+import { GatewayError } from '../../gateway/errors.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../gateway/types.js';
 import { sendForText, sendStreaming } from '../transport.js';
 import type { AttemptContext, ProviderAdapter } from '../types.js';
@@ -55,7 +57,24 @@ export class OpenAIAdapter implements ProviderAdapter {
       provider: this.id,
     });
     if (res.statusCode !== 200) throw upstreamHttpError(res.statusCode, await res.body.text(), res.headers, this.id);
+    const type = res.headers['content-type'];
+    if (typeof type === 'string' && type !== '' && !type.includes('text/event-stream')) return this.#notAStream(type, await res.body.text());
     return decodeChatStream(res.body, this.id);
+  }
+
+  /**
+   * A 200 to a streaming request that is not an event stream. Servers without streaming answer
+   * the whole completion as JSON: it is streamed on as the chunks it would have been sent in (the
+   * cache's replay). Anything else is a 502 that says what came instead.
+   */
+  #notAStream(type: string, text: string): AsyncIterable<ChatCompletionChunk> {
+    if (!type.includes('json')) {
+      throw new GatewayError('upstream_error', `The upstream provider "${this.id}" answered a streaming request with ${type.split(';')[0]!.trim()} instead of an event stream.`, { provider: this.id });
+    }
+    const chunks = completionChunks(parseJsonBody<ChatCompletion>(text, this.id, 'choices'), { includeUsage: true });
+    return (async function* () {
+      yield* chunks;
+    })();
   }
 
   async embeddings(request: EmbeddingsRequest, ctx: AttemptContext): Promise<EmbeddingsResponse> {
