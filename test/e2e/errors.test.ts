@@ -389,7 +389,7 @@ describe('upstream errors', () => {
 
 describe('requests the HTTP parser rejects', () => {
   /** Sends raw bytes on a new connection; resolves with all the server wrote once it closes. */
-  async function rawExchange(bytes: string): Promise<string> {
+  async function rawExchange(bytes: string | Buffer): Promise<string> {
     const { port, hostname } = new URL(gateway.url);
     const socket = connect(Number(port), hostname);
     let answer = '';
@@ -406,6 +406,15 @@ describe('requests the HTTP parser rejects', () => {
     const [head = '', body = ''] = answer.split('\r\n\r\n');
     return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) as OpenAIErrorShape };
   }
+
+  it('keeps the connection open after a body it read whole but refused (not JSON, not UTF-8)', async () => {
+    const refused = ['{bad', '\xff'].map((body) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\n\r\n${body}`);
+    const answer = await rawExchange(Buffer.from(`${refused.join('')}GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'latin1'));
+    const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+    expect(statuses).toEqual([400, 400, 200]);
+    expect(answer).toContain('"code":"invalid_json"');
+    expect(answer).toContain('"code":"invalid_encoding"');
+  });
 
   it.each([
     ['a request line that is not HTTP', 'GARBAGE\r\n\r\n', 'Invalid method'],

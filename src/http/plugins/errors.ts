@@ -12,6 +12,9 @@ import { gatewayHeaders } from '../headers.js';
 import { startTrace } from '../reply.js';
 import { ConflictError, NotFoundError } from '../../storage/errors.js';
 
+/** The refusals of the JSON body parser (plugins/body.ts), made once the whole body was read. */
+const BODY_PARSER_CODES: ReadonlySet<string> = new Set(['invalid_json', 'invalid_encoding', 'unsupported_media_type', 'invalid_request']);
+
 /** Whether a name is a configured model group (the only `model` label values besides `<provider>/*`). */
 export type IsModelGroup = (name: string) => boolean;
 
@@ -52,6 +55,9 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayE
   // is still uploading resets the socket, and fetch (so the OpenAI SDKs) reports EPIPE instead of
   // this 413. Without `connection: close` Node reads and discards the rest of the body instead.
   if (error.code === 'request_too_large') reply.removeHeader('connection');
+  // Fastify closes the connection after any body parser error, in case the client is still
+  // sending; ours reads the whole body first (parseAs: 'buffer'), so its refusals keep it open.
+  if (BODY_PARSER_CODES.has(error.code)) reply.removeHeader('connection');
   let body: object;
   if (isAnthropicPath(request.url)) {
     // Anthropic's API names the request in a `request-id` header (the SDKs' error.requestID) and
