@@ -61,7 +61,7 @@ describe('parseConfigText: YAML', () => {
   it('accepts an empty file and a file of comments as the all-defaults configuration', () => {
     for (const text of ['', '# nothing configured yet\n']) {
       const { config, warnings } = parseConfigText(text, 'empty.yaml', {});
-      expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 10 * 1024 * 1024, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000 });
+      expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 10 * 1024 * 1024, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000, cors: { origins: [] } });
       expect(config.providers).toEqual({});
       expect(config.models).toEqual({});
       expect(warnings).toEqual([]);
@@ -74,7 +74,7 @@ describe('parseConfigText: defaults', () => {
     const { config, source } = parseConfigText('{}', 'defaults.yaml', {});
     expect(source).toBe('defaults.yaml');
     expect(config).toEqual({
-      server: { host: '0.0.0.0', port: 8080, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000 },
+      server: { host: '0.0.0.0', port: 8080, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000, cors: { origins: [] } },
       auth: {},
       // Unset: DATABASE_URL at start-up, else sqlite://./data/switchyard.db (governance/setup.ts).
       storage: {},
@@ -123,7 +123,7 @@ describe('parseConfigText: defaults', () => {
 
   it('fills the defaults of a partly given section', () => {
     const { config } = parseConfigText('server:\n  port: 9000\nupstream:\n  timeouts:\n    total_ms: 0\n', 't.yaml', {});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 9000, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000 });
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 9000, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000, cors: { origins: [] } });
     expect(config.upstream.timeouts).toEqual({ connect_ms: 10_000, first_byte_ms: 120_000, total_ms: 0 });
   });
 
@@ -198,6 +198,13 @@ describe('parseConfigText: defaults', () => {
 });
 
 describe('parseConfigText: schema errors name the path', () => {
+  it('refuses a CORS origin with a path, or without a scheme', () => {
+    expect(problemsOf('server: { cors: { origins: ["https://app.example.com/", "app.example.com"] } }\n')).toEqual([
+      'server.cors.origins[0]: an origin is a scheme and a host (https://app.example.com, http://localhost:3000, no path), or *',
+      'server.cors.origins[1]: an origin is a scheme and a host (https://app.example.com, http://localhost:3000, no path), or *',
+    ]);
+  });
+
   it('refuses a master key no client could send (blank, or with whitespace around it), and a group name with a newline', () => {
     for (const key of ['" "', '""', '" sk-padded"']) expect(problemsOf(`auth: { master_key: ${key} }\n`)).toEqual(['auth.master_key: must not be empty or start or end with whitespace (no client could send it)']);
     expect(problemsOf('providers: { m: { type: mock } }\nmodels:\n  "a\\nb": { targets: [ { provider: m, model: x } ] }\n')).toEqual([

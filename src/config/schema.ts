@@ -179,6 +179,12 @@ const configSchemaBase = z.strictObject({
       shutdown_grace_ms: millis.default(10_000),
       /** How long a client may take to send a whole request, headers and body (Node's own default; Fastify turns it off). */
       request_timeout_ms: positiveMillis.default(300_000),
+      /** Browser clients: the origins allowed (`https://app.example.com`, or `*` for any); none: CORS off. */
+      cors: z
+        .strictObject({
+          origins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is a scheme and a host (https://app.example.com, http://localhost:3000, no path), or *')).default([]),
+        })
+        .prefault({}),
     })
     .prefault({}),
   auth: z

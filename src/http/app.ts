@@ -9,6 +9,7 @@ import type { Observers } from '../observability/observers.js';
 import type { Authenticator, Principal } from '../governance/principal.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes/admin/index.js';
 import { clientErrorHandler } from './client-errors.js';
+import { registerCors } from './cors.js';
 import { registerJsonBodyParser } from './plugins/body.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { newRequestId } from './request-id.js';
@@ -80,6 +81,7 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     done();
   });
 
+  registerCors(app, config.server.cors.origins);
   registerJsonBodyParser(app);
   registerErrorHandling(app, observers, (name) => pipeline.models.group(name) !== undefined);
   opsRoutes(app, { metrics: observers.metrics, readiness });
