@@ -121,7 +121,7 @@ export class RoutingMetrics implements RoutingEvents {
     const outcome = isGatewayError(error) ? error.code : 'internal_error';
     this.attempts.labels(target.providerId, target.modelLabel, outcome).inc();
     this.targetLatency.labels(target.providerId, target.modelLabel, 'error').observe(ms / 1000);
-    (rc.failedAttempts ??= []).push({ provider: target.providerId, model: target.modelLabel, code: outcome, status: isGatewayError(error) ? error.status : 500 });
+    (rc.failedAttempts ??= []).push({ provider: target.providerId, model: target.model, code: outcome, status: isGatewayError(error) ? error.status : 500 });
   }
 
   attemptCancelled(_rc: RequestContext, target: RoutingTarget): void {

@@ -289,6 +289,9 @@ describe('upstream errors', () => {
     expect(wrong.message).toContain('Incorrect API key provided: [redacted].');
     await expect.poll(() => gateway.logs().filter((line) => JSON.stringify(line.error ?? null).includes('shown as [redacted]')).length).toBe(3);
     expect(gateway.stdout()).not.toMatch(/gsk_AB|MNOP|zyxw/);
+    // The log line's failed attempts name the model asked of the provider, not the metrics' '*'.
+    const failed = gateway.logs().find((line) => line.model === 'groqwrong/*' && line.status === 502);
+    expect(failed?.failed_attempts).toEqual([{ provider: 'groqwrong', model: 'gpt-4o-mini', code: 'upstream_error', status: 502 }]);
   });
 
   it('passes an upstream 404 model_not_found on (direct addressing of a model the provider lacks)', async () => {
