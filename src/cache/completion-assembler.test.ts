@@ -194,6 +194,19 @@ describe('CompletionAssembler: merging rules', () => {
     });
   });
 
+  it('tool calls streamed without index (Gemini\'s OpenAI endpoint): a new id is the next call, not more of the last one', () => {
+    const assembler = new CompletionAssembler();
+    const call = (delta: Record<string, unknown>) => chunk([{ index: 0, delta: { tool_calls: [delta as never] }, finish_reason: null }]);
+    assembler.push(call({ id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":' } }));
+    assembler.push(call({ function: { arguments: '"Oslo"}' } }));
+    assembler.push(call({ id: 'call_B', type: 'function', function: { name: 'get_time', arguments: '{}' } }));
+    assembler.push(chunk([{ index: 0, delta: {}, finish_reason: 'tool_calls' }]));
+    expect(assembler.result().choices[0]!.message.tool_calls).toStrictEqual([
+      { id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+      { id: 'call_B', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+    ]);
+  });
+
   it('a tool call of another type keeps its type and own member, with no invented function', () => {
     const assembler = new CompletionAssembler();
     assembler.push(chunk([{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'c1', type: 'custom' as 'function', custom: { name: 'sql', input: 'SELECT 1' } }] }, finish_reason: 'tool_calls' }]));

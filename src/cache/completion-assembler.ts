@@ -33,6 +33,7 @@
  *
  * Round trip with `completionChunks` (and its normalisations): see replay.ts.
  */
+import { ToolCallIndexer } from '../gateway/tool-call-index.js';
 import type {
   ChatChoice,
   ChatCompletion,
@@ -76,6 +77,8 @@ class ChoiceState {
   thinkingBlocks: ThinkingBlock[] | undefined;
   /** Sparse by tool-call index; usually dense and small. */
   toolCalls: ToolCallState[] | undefined;
+  /** Indexes deltas that carry none (a new id starts the next call). */
+  readonly toolCallIndexer = new ToolCallIndexer();
   functionCall: FunctionState | undefined;
   /** Unknown delta members, last value seen. */
   messageExtras: Record<string, unknown> | undefined;
@@ -217,10 +220,9 @@ function isEmptyObject(value: unknown): boolean {
 
 function mergeToolCalls(state: ChoiceState, deltas: ChunkToolCallDelta[]): void {
   const calls = (state.toolCalls ??= []);
-  for (let position = 0; position < deltas.length; position++) {
-    const delta = deltas[position];
+  for (const delta of deltas) {
     if (delta == null || typeof delta !== 'object') continue;
-    const index = typeof delta.index === 'number' ? delta.index : position;
+    const index = state.toolCallIndexer.indexOf(delta);
     let call = calls[index];
     if (!call) {
       call = { index, id: '', type: undefined, fn: undefined, extras: undefined };

@@ -5,7 +5,7 @@
  */
 
 interface ChunkLike {
-  choices?: { delta?: { content?: unknown; reasoning_content?: unknown; tool_calls?: { function?: { arguments?: unknown } }[] } }[];
+  choices?: { delta?: { content?: unknown; reasoning_content?: unknown; reasoning?: unknown; tool_calls?: { function?: { arguments?: unknown } }[] } }[];
 }
 
 interface EventLike {
@@ -19,7 +19,7 @@ export function streamedChars(item: unknown): number {
     for (const choice of chunk.choices) {
       const delta = choice.delta;
       if (!delta) continue;
-      chars += length(delta.content) + length(delta.reasoning_content);
+      chars += length(delta.content) + length(delta.reasoning_content ?? delta.reasoning);
       if (Array.isArray(delta.tool_calls)) for (const call of delta.tool_calls) chars += length(call.function?.arguments);
     }
     return chars;

@@ -25,6 +25,8 @@ export interface ChatMessage {
   name?: string;
   /** Reasoning / thinking text (Anthropic thinking, Gemini thoughts, DeepSeek), beside `content`. */
   reasoning_content?: string;
+  /** The same under the name vLLM (since it dropped reasoning_content) and OpenRouter answer with. */
+  reasoning?: string;
   /** Anthropic thinking blocks with their signatures, so a next turn can send them back. */
   thinking_blocks?: ThinkingBlock[];
   [key: string]: unknown;
@@ -121,6 +123,8 @@ export interface ChunkChoice {
     tool_calls?: ChunkToolCallDelta[];
     /** A piece of reasoning / thinking text. */
     reasoning_content?: string;
+    /** The same under vLLM's and OpenRouter's name. */
+    reasoning?: string;
     /** Anthropic: a thinking block's signature (or a redacted block), once it is complete. */
     thinking_blocks?: ThinkingBlock[];
     [key: string]: unknown;

@@ -72,6 +72,14 @@ describe('encodeMessage', () => {
     ]);
   });
 
+  it("reads vLLM's and OpenRouter's `reasoning` as reasoning_content, and prefers reasoning_content when both came", () => {
+    expect(encodeMessage(completion({ content: '21', reasoning: 'Euclid again' }), { model: 'smart' }).content).toEqual([
+      { type: 'thinking', thinking: 'Euclid again', signature: '' },
+      { type: 'text', text: '21' },
+    ]);
+    expect(encodeMessage(completion({ content: '21', reasoning_content: 'A', reasoning: 'A' }), { model: 'smart' }).content[0]).toEqual({ type: 'thinking', thinking: 'A', signature: '' });
+  });
+
   it('gives broken or non-object tool arguments the input {} and reports the tool', () => {
     const reported: string[] = [];
     const message = encodeMessage(

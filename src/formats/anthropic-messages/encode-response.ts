@@ -31,9 +31,10 @@ export function encodeMessage(completion: ChatCompletion, options: EncodeOptions
 
   if (Array.isArray(message.thinking_blocks) && message.thinking_blocks.length > 0) {
     for (const block of message.thinking_blocks) content.push(thinkingBlock(block));
-  } else if (typeof message.reasoning_content === 'string' && message.reasoning_content !== '') {
-    // Reasoning from a provider without signatures (DeepSeek, Gemini, ...): a thinking block with none.
-    content.push({ type: 'thinking', thinking: message.reasoning_content, signature: '' });
+  } else {
+    // Reasoning from a provider without signatures (DeepSeek, Gemini, vLLM, OpenRouter, ...): a thinking block with none.
+    const reasoning = message.reasoning_content ?? message.reasoning;
+    if (typeof reasoning === 'string' && reasoning !== '') content.push({ type: 'thinking', thinking: reasoning, signature: '' });
   }
 
   for (const text of textsOf(message.content)) if (text !== '') content.push({ type: 'text', text });

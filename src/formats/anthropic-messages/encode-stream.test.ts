@@ -108,6 +108,16 @@ describe('MessageStreamEncoder against the documented streams', () => {
 });
 
 describe('MessageStreamEncoder', () => {
+  it("streams vLLM's and OpenRouter's `reasoning` deltas as a thinking block", () => {
+    const events = encode([chunk({ reasoning: 'Let me ' }), chunk({ reasoning: 'think.' }), chunk({ content: 'Answer.' }), chunk({}, 'stop')]);
+    const deltas = events.flatMap((e) => (e.type === 'content_block_delta' ? [[e.index, e.delta]] : []));
+    expect(deltas).toEqual([
+      [0, { type: 'thinking_delta', thinking: 'Let me ' }],
+      [0, { type: 'thinking_delta', thinking: 'think.' }],
+      [1, { type: 'text_delta', text: 'Answer.' }],
+    ]);
+  });
+
   it('numbers parallel tool calls as consecutive blocks, closing each before the next opens', () => {
     const events = encode([
       chunk({ role: 'assistant', content: 'Checking both.' }),
@@ -145,6 +155,21 @@ describe('MessageStreamEncoder', () => {
     ]);
     const pieces = events.flatMap((e) => (e.type === 'content_block_delta' && e.delta.type === 'input_json_delta' ? [[e.index, e.delta.partial_json]] : []));
     expect(pieces).toEqual([[0, '{"x":'], [1, '{}'], [0, '1}']]);
+  });
+
+  it('opens a tool_use block per call when the stream gives tool calls no index (a new id is a new call)', () => {
+    const events = encode([
+      chunk({ tool_calls: [{ id: 'call_A', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } } as never] }),
+      chunk({ tool_calls: [{ id: 'call_B', function: { name: 'get_time', arguments: '{}' } } as never] }),
+      chunk({}, 'tool_calls'),
+    ]);
+    const starts = events.flatMap((e) => (e.type === 'content_block_start' ? [[e.index, e.content_block]] : []));
+    expect(starts).toEqual([
+      [0, { type: 'tool_use', id: 'call_A', name: 'get_weather', input: {} }],
+      [1, { type: 'tool_use', id: 'call_B', name: 'get_time', input: {} }],
+    ]);
+    const pieces = events.flatMap((e) => (e.type === 'content_block_delta' && e.delta.type === 'input_json_delta' ? [[e.index, e.delta.partial_json]] : []));
+    expect(pieces).toEqual([[0, '{"city":"Oslo"}'], [1, '{}']]);
   });
 
   it('gives a tool call without an id a toolu_ id of its own', () => {

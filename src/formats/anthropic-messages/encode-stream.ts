@@ -14,6 +14,7 @@
  *
  * `message_delta` waits for the end of the stream: the usage trailer comes after the finish reason.
  */
+import { ToolCallIndexer } from '../../gateway/tool-call-index.js';
 import type { ChatCompletionChunk, ChunkChoice, FinishReason, ThinkingBlock, Usage } from '../../gateway/types.js';
 import type { ContentBlock, StreamEvent } from '../../providers/anthropic/api.js';
 import { anthropicUsage, messageId, stopReasonOf } from './encode-response.js';
@@ -39,6 +40,7 @@ export class MessageStreamEncoder {
   #thinkingSent = false;
   /** Canonical tool call index → its block index. */
   readonly #toolBlocks = new Map<number, number>();
+  readonly #toolCallIndexer = new ToolCallIndexer();
   #finish: FinishReason | null = null;
   #matchedStop: unknown = undefined;
   #usage: Usage | undefined;
@@ -86,7 +88,8 @@ export class MessageStreamEncoder {
   #choice(choice: ChunkChoice, out: StreamEvent[]): void {
     const delta = choice.delta;
     if (delta) {
-      const reasoning = delta.reasoning_content;
+      // vLLM and OpenRouter name it `reasoning`.
+      const reasoning = delta.reasoning_content ?? delta.reasoning;
       if (typeof reasoning === 'string' && reasoning !== '') {
         this.#ensureOpen('thinking', out);
         this.#thinkingSent = true;
@@ -128,7 +131,7 @@ export class MessageStreamEncoder {
   }
 
   #toolCall(call: NonNullable<ChunkChoice['delta']['tool_calls']>[number], out: StreamEvent[]): void {
-    const key = call.index ?? 0;
+    const key = this.#toolCallIndexer.indexOf(call);
     let index = this.#toolBlocks.get(key);
     if (index === undefined) {
       this.#close(out);
