@@ -13,6 +13,7 @@
  *   that turn (OpenAI wants tool answers right after the call; Anthropic already requires
  *   tool_result blocks first). Images inside a tool result follow in a user message.
  */
+import { splitToolUseId } from './tool-use-id.js';
 import type { ChatMessage, ChatRequest, ContentPart, ThinkingBlock, ToolCall, ToolChoice, ToolDefinition } from '../../gateway/types.js';
 import type {
   ContentBlockParam,
@@ -95,7 +96,10 @@ function decodeAssistant(blocks: ContentBlockParam[]): ChatMessage {
       }
       case 'tool_use': {
         const use = block as ToolUseBlockParam;
-        toolCalls.push({ id: use.id, type: 'function', function: { name: use.name, arguments: JSON.stringify(use.input ?? {}) } });
+        const { id, thoughtSignature } = splitToolUseId(use.id);
+        const call: ToolCall = { id, type: 'function', function: { name: use.name, arguments: JSON.stringify(use.input ?? {}) } };
+        if (thoughtSignature !== undefined) call.extra_content = { google: { thought_signature: thoughtSignature } };
+        toolCalls.push(call);
         break;
       }
       case 'thinking': {
@@ -147,7 +151,7 @@ function decodeToolResult(block: ToolResultBlockParam, images: ContentPart[]): C
   }
   if (block.is_error === true) text = TOOL_ERROR_PREFIX + text;
   const content: ChatMessage['content'] = block.cache_control ? [{ type: 'text', text, cache_control: block.cache_control }] : text;
-  return { role: 'tool', tool_call_id: block.tool_use_id, content };
+  return { role: 'tool', tool_call_id: splitToolUseId(block.tool_use_id).id, content };
 }
 
 function decodePart(block: ContentBlockParam): ContentPart {

@@ -7,6 +7,7 @@
  * `tool_use.input`, which must be an object: the block gets `{}` and `onInvalidToolInput` is told,
  * so the route can log it. Failing the whole answer would throw away the rest of the reply.
  */
+import { toolUseId } from './tool-use-id.js';
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatChoice, ChatCompletion, ContentPart, FinishReason, ThinkingBlock, Usage } from '../../gateway/types.js';
@@ -44,7 +45,7 @@ export function encodeMessage(completion: ChatCompletion, options: EncodeOptions
   let toolUses = 0;
   for (const call of message.tool_calls ?? []) {
     const name = call.function?.name ?? '';
-    content.push({ type: 'tool_use', id: call.id, name, input: parseToolInput(call.function?.arguments, name, options) });
+    content.push({ type: 'tool_use', id: toolUseId(call), name, input: parseToolInput(call.function?.arguments, name, options) });
     toolUses += 1;
   }
 

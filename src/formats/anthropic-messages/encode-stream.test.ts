@@ -172,6 +172,14 @@ describe('MessageStreamEncoder', () => {
     expect(pieces).toEqual([[0, '{"city":"Oslo"}'], [1, '{}']]);
   });
 
+  it("carries a Gemini tool call's thought signature in the tool_use id", () => {
+    const events = encode([
+      chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' }, extra_content: { google: { thought_signature: 'SIG' } } } as never] }),
+      chunk({}, 'tool_calls'),
+    ]);
+    expect(events[1]).toMatchObject({ content_block: { type: 'tool_use', id: `call_1__thought__${Buffer.from('SIG').toString('base64url')}`, name: 'f' } });
+  });
+
   it('gives a tool call without an id a toolu_ id of its own', () => {
     const events = encode([chunk({ tool_calls: [{ index: 0, function: { name: 'f', arguments: '{}' } }] }), chunk({}, 'tool_calls')]);
     expect(events[1]).toMatchObject({ content_block: { type: 'tool_use', id: 'toolu_abc123_0', name: 'f' } });

@@ -14,6 +14,7 @@
  *
  * `message_delta` waits for the end of the stream: the usage trailer comes after the finish reason.
  */
+import { toolUseId } from './tool-use-id.js';
 import { ToolCallIndexer } from '../../gateway/tool-call-index.js';
 import type { ChatCompletionChunk, ChunkChoice, FinishReason, ThinkingBlock, Usage } from '../../gateway/types.js';
 import type { ContentBlock, StreamEvent } from '../../providers/anthropic/api.js';
@@ -139,7 +140,7 @@ export class MessageStreamEncoder {
       this.#toolBlocks.set(key, index);
       this.#open = 'tool';
       this.#openIndex = index;
-      const id = call.id || `toolu_${this.#id.slice(4)}_${index}`;
+      const id = call.id ? toolUseId({ id: call.id, extra_content: call.extra_content }) : `toolu_${this.#id.slice(4)}_${index}`;
       out.push({ type: 'content_block_start', index, content_block: { type: 'tool_use', id, name: call.function?.name ?? '', input: {} } });
     }
     const piece = call.function?.arguments;
