@@ -36,6 +36,25 @@ describe('SharedCalls.answer', () => {
     expect(b).toMatchObject({ attempts: 0, providerId: 'openai', coalesced: true, usage: { total_tokens: 7 } });
   });
 
+  it('a failed call is reported like a successful one: the maker keeps its attempts and provider, the others are coalesced', async () => {
+    const calls = new SharedCalls(() => undefined);
+    const upstream = deferred<string>();
+    const failure = new GatewayError('upstream_error', 'The upstream provider "openai" failed with HTTP 500.', { provider: 'openai' });
+    const call = (flight: RequestContext) => {
+      flight.attempts = 3;
+      flight.providerId = 'openai';
+      flight.failedAttempts = [{ provider: 'openai', model: 'gpt-4o-mini', code: 'upstream_error', status: 502 }];
+      return upstream.promise.then(() => Promise.reject(failure));
+    };
+    const [a, b] = [rcFor('a'), rcFor('b')];
+    const pending = [calls.answer('k', a, call), calls.answer('k', b, call)];
+    upstream.resolve('go');
+    for (const result of await Promise.allSettled(pending)) expect(result).toEqual({ status: 'rejected', reason: failure });
+    expect(a).toMatchObject({ attempts: 3, providerId: 'openai', failedAttempts: [{ status: 502 }] });
+    expect(a.coalesced).toBeUndefined();
+    expect(b).toMatchObject({ attempts: 0, providerId: 'openai', coalesced: true });
+  });
+
   it('a client leaving rejects only its own wait; the call is aborted once every client has left', async () => {
     const calls = new SharedCalls(() => undefined);
     let flight: RequestContext | undefined;
@@ -87,5 +106,24 @@ describe('SharedCalls.stream', () => {
     for (const out of collected) expect(out).toEqual(['a', 'b', 'c']);
     expect(rcs.map((rc) => rc.coalesced)).toEqual([undefined, true, true]);
     expect(rcs.every((rc) => rc.providerId === 'p')).toBe(true);
+  });
+
+  it('a stream that fails before its first item is reported with its attempts and provider, to every caller', async () => {
+    const calls = new SharedCalls(() => undefined);
+    const gate = deferred<void>();
+    const failure = new GatewayError('upstream_error', 'boom', { provider: 'p' });
+    const start = async (flight: RequestContext): Promise<AsyncIterable<string>> => {
+      flight.attempts = 2;
+      flight.providerId = 'p';
+      await gate.promise;
+      throw failure;
+    };
+    const [a, b] = [rcFor('1'), rcFor('2')];
+    const pending = [calls.stream('k', a, start), calls.stream('k', b, start)];
+    gate.resolve();
+    for (const result of await Promise.allSettled(pending)) expect(result).toEqual({ status: 'rejected', reason: failure });
+    expect(a).toMatchObject({ attempts: 2, providerId: 'p' });
+    expect(a.coalesced).toBeUndefined();
+    expect(b).toMatchObject({ attempts: 0, providerId: 'p', coalesced: true });
   });
 });

@@ -23,7 +23,10 @@ export class SharedCalls {
     const joined = this.coalescer.join(key, (onAbandoned) => {
       const flight = flightContext(rc);
       onAbandoned(() => closeClient(flight));
-      return call(flight).then((value) => ({ value, flight }));
+      return call(flight).then(
+        (value) => ({ value, flight }),
+        (error: unknown) => Promise.reject(new FailedFlight(error, flight)),
+      );
     });
     rc.onClientClose = (reason) => joined.leave(reason);
     try {
@@ -31,6 +34,8 @@ export class SharedCalls {
       adopt(rc, flight, joined.shared);
       if (joined.shared) this.onShared();
       return value;
+    } catch (err) {
+      throw failed(err, rc, joined.shared);
     } finally {
       rc.onClientClose = undefined;
     }
@@ -42,7 +47,19 @@ export class SharedCalls {
    */
   async stream<T>(key: string, rc: RequestContext, start: (flight: RequestContext) => Promise<AsyncIterable<T>>): Promise<AsyncIterable<T>> {
     if (rc.clientClosed) throw rc.clientClosed;
-    const joined = await this.coalescer.stream(key, start, () => flightContext(rc));
+    let joined;
+    // Only the caller that starts the flight runs `start`.
+    let leader = false;
+    try {
+      const started = (flight: RequestContext) => {
+        leader = true;
+        return start(flight).catch((error: unknown) => Promise.reject(new FailedFlight(error, flight)));
+      };
+      joined = await this.coalescer.stream(key, started, () => flightContext(rc));
+    } catch (err) {
+      // The shared stream failed before its first item.
+      throw failed(err, rc, !leader);
+    }
     const flight = joined.context;
     adopt(rc, flight, joined.shared);
     if (joined.shared) this.onShared();
@@ -50,6 +67,21 @@ export class SharedCalls {
     rc.onClientClose = () => void iterator.return?.();
     return followed(iterator, rc, flight, joined.shared);
   }
+}
+
+/** A shared call that failed, with the context it ran under: every caller reports its attempts and provider. */
+class FailedFlight {
+  constructor(
+    readonly error: unknown,
+    readonly flight: RequestContext,
+  ) {}
+}
+
+/** The error to throw for a caller of a failed shared call, after it took on the call's outcome (as on success). */
+function failed(err: unknown, rc: RequestContext, shared: boolean): unknown {
+  if (!(err instanceof FailedFlight)) return err;
+  adopt(rc, err.flight, shared);
+  return err.error;
 }
 
 function flightContext(rc: RequestContext): RequestContext {
