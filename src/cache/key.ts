@@ -29,6 +29,8 @@ export interface CacheKeyInput {
   namespace: string;
   group: string;
   kind: 'chat' | 'embeddings' | 'messages';
+  /** Restrictions on which targets may answer (routing/plan.ts restrictionKey); '' or absent: none. */
+  restrictions?: string;
 }
 
 /** Chat request fields left out of the key because they do not change the answer's content. */
@@ -95,13 +97,16 @@ export function embeddingsCacheKey(request: EmbeddingsRequest, input: CacheKeyIn
 }
 
 /**
- * Hashes `["v1",kind,namespace,group,<canonical request>]`: JSON framing keeps the parts
- * unambiguous (a namespace cannot bleed into the group however either is spelt).
+ * Hashes `["v1",kind,namespace,group,<canonical request>]`, or with restrictions
+ * `["v1",kind,namespace,group,"<restrictions>",<canonical request>]`: JSON framing keeps the parts
+ * unambiguous (a namespace cannot bleed into the group however either is spelt, and the request is
+ * an object where the restrictions are a string).
  */
 function digest(kind: CacheKeyInput['kind'], input: CacheKeyInput, canonicalRequest: string): string {
   // A caller passing the wrong kind has a bug; a silent key in the other kind's space would hide it.
   if (input.kind !== kind) throw new Error(`${kind}CacheKey called with kind '${input.kind}'`);
-  const framed = `["${KEY_VERSION}","${kind}",${JSON.stringify(input.namespace)},${JSON.stringify(input.group)},${canonicalRequest}]`;
+  const restrictions = input.restrictions ? `${JSON.stringify(input.restrictions)},` : '';
+  const framed = `["${KEY_VERSION}","${kind}",${JSON.stringify(input.namespace)},${JSON.stringify(input.group)},${restrictions}${canonicalRequest}]`;
   return hash('sha256', framed, 'hex');
 }
 

@@ -38,6 +38,8 @@ interface CacheScope {
   namespace: string;
   ttlSeconds: number;
   semantic: GroupSemanticConfig | undefined;
+  /** Restrictions on which targets may answer: requests with other ones keep entries apart. */
+  restrictions: string;
 }
 
 /** An answer served from the cache. */
@@ -87,13 +89,13 @@ export class ResponseCache {
   }
 
   /** The plan for a chat request, or undefined when caching does not apply to it. */
-  planChat(request: ChatRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer): CachePlan | undefined {
-    const scope = this.scope(group, directive);
+  planChat(request: ChatRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer, restrictions = ''): CachePlan | undefined {
+    const scope = this.scope(group, directive, restrictions);
     if (!scope) return undefined;
     const key = this.key(scope, 'chat', '', rawBody, (input) => chatCacheKey(request, input));
     const settings = scope.semantic;
     const semantic = settings && this.semantic;
-    return this.plan(key, scope, directive, semantic ? once(() => semantic.query(request, scope.namespace, group.name, settings)) : undefined);
+    return this.plan(key, scope, directive, semantic ? once(() => semantic.query(request, scope.namespace, partition(group.name, restrictions), settings)) : undefined);
   }
 
   /**
@@ -101,8 +103,8 @@ export class ResponseCache {
    * anthropic-beta header); the semantic query from its canonical form, partitioned by the body's
    * other fields too.
    */
-  planMessages(body: object, beta: string | undefined, canonical: () => ChatRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer): CachePlan | undefined {
-    const scope = this.scope(group, directive);
+  planMessages(body: object, beta: string | undefined, canonical: () => ChatRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer, restrictions = ''): CachePlan | undefined {
+    const scope = this.scope(group, directive, restrictions);
     if (!scope) return undefined;
     const key = this.key(scope, 'messages', beta ?? '', rawBody, (input) => messagesCacheKey(body, beta, input));
     const settings = scope.semantic;
@@ -110,28 +112,28 @@ export class ResponseCache {
     if (!semantic) return this.plan(key, scope, directive, undefined);
     return this.plan(key, scope, directive, once(() => {
       const others = messagesCacheKey({ ...body, messages: [] }, beta, { namespace: scope.namespace, group: group.name, kind: 'messages' });
-      return semantic.query(canonical(), scope.namespace, `${group.name}\u0000messages\u0000${others}`, settings);
+      return semantic.query(canonical(), scope.namespace, partition(`${group.name}\u0000messages\u0000${others}`, restrictions), settings);
     }));
   }
 
   /** The plan for an embeddings request (exact caching only), or undefined. */
-  planEmbeddings(request: EmbeddingsRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer): CachePlan | undefined {
-    const scope = this.scope(group, directive);
+  planEmbeddings(request: EmbeddingsRequest, group: ModelGroup, directive: CacheDirective, rawBody?: Buffer, restrictions = ''): CachePlan | undefined {
+    const scope = this.scope(group, directive, restrictions);
     if (!scope) return undefined;
     return this.plan(this.key(scope, 'embeddings', '', rawBody, (input) => embeddingsCacheKey(request, input)), scope, directive, undefined);
   }
 
   /** Where a request's entries live, when caching applies to it (its group caches, or it opted in). */
-  private scope(group: ModelGroup, directive: CacheDirective): CacheScope | undefined {
+  private scope(group: ModelGroup, directive: CacheDirective, restrictions: string): CacheScope | undefined {
     const settings = group.cache;
     if (!settings?.exact && !settings?.semantic && !directive.optIn) return undefined;
-    return { group: group.name, namespace: settings?.namespace ?? this.config.namespace, ttlSeconds: settings?.ttl ?? this.config.default_ttl, semantic: settings?.semantic };
+    return { group: group.name, namespace: settings?.namespace ?? this.config.namespace, ttlSeconds: settings?.ttl ?? this.config.default_ttl, semantic: settings?.semantic, restrictions };
   }
 
   /** `<namespace>:<hash>`, the hash remembered per body bytes (`extra`: anything else the key covers, e.g. a header). */
   private key(scope: CacheScope, kind: CacheKeyInput['kind'], extra: string, rawBody: Buffer | undefined, hash: (input: CacheKeyInput) => string): string {
-    const input: CacheKeyInput = { namespace: scope.namespace, group: scope.group, kind };
-    const memoScope = `${kind}\u0000${scope.namespace}\u0000${scope.group}\u0000${extra}`;
+    const input: CacheKeyInput = { namespace: scope.namespace, group: scope.group, kind, restrictions: scope.restrictions };
+    const memoScope = `${kind}\u0000${scope.namespace}\u0000${scope.group}\u0000${extra}\u0000${scope.restrictions}`;
     return `${scope.namespace}:${this.memo.key(memoScope, rawBody, () => hash(input))}`;
   }
 
@@ -243,4 +245,9 @@ function once<T>(make: () => T): () => T {
 function tokensOf(usage: Usage | undefined): number {
   if (!usage) return 0;
   return (usage.prompt_tokens || 0) + (usage.completion_tokens || 0);
+}
+
+/** A semantic partition, narrowed by the request's restrictions on which targets may answer. */
+function partition(name: string, restrictions: string): string {
+  return restrictions === '' ? name : `${name}\u0000restricted\u0000${restrictions}`;
 }

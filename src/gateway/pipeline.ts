@@ -18,8 +18,8 @@ import { encodeMessage } from '../formats/anthropic-messages/encode-response.js'
 import type { CountTokensResponse, Message, StreamEvent } from '../providers/anthropic/api.js';
 import type { NativeStreamEvent } from '../providers/types.js';
 import type { CountTokensCall, Executor, MessagesAnswer, MessagesCall, MessagesStream } from '../routing/executor.js';
-import type { ModelGroup, ModelRegistry } from '../routing/models.js';
-import type { RoutePlan } from '../routing/plan.js';
+import type { ModelRegistry } from '../routing/models.js';
+import { restrictionKey, type RouteConstraints, type RoutePlan } from '../routing/plan.js';
 import type { RouteHints, Router } from '../routing/router.js';
 import type { AdmissionStage } from './admission-stage.js';
 import type { RequestContext } from './context.js';
@@ -71,7 +71,7 @@ export class Pipeline {
   /** A cache hit comes back as JSON text only (raw-json.ts `jsonTextOnly`): send it with `toJson`. */
   async chat(request: ChatRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<ChatCompletion> {
     const plan = await this.routeChat(request, rc, hints);
-    const cachePlan = this.planChat(request, plan.group, rc, directive);
+    const cachePlan = this.planChat(request, plan, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
       if (hit) return jsonTextOnly<ChatCompletion>(this.served(hit, rc));
@@ -83,14 +83,14 @@ export class Pipeline {
       if (json !== undefined) this.cache!.save(cachePlan!, this.entryMeta(flight), json);
       return completion;
     };
-    const key = this.coalesceKey(request, plan.group, hints, cachePlan, rc.rawBody);
+    const key = this.coalesceKey(request, plan, cachePlan, rc.rawBody);
     return key === undefined ? call(rc) : this.shared!.answer(key, rc, call);
   }
 
   async chatStream(request: ChatRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<AsyncIterable<ChatCompletionChunk>> {
     rc.stream = true;
     const plan = await this.routeChat(request, rc, hints);
-    const cachePlan = this.planChat(request, plan.group, rc, directive);
+    const cachePlan = this.planChat(request, plan, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
       if (hit) return replay(completionChunks(JSON.parse(this.served(hit, rc)) as ChatCompletion, { includeUsage: true }));
@@ -100,7 +100,7 @@ export class Pipeline {
       const chunks = await this.executor.chatStream(plan, request, flight);
       return cachePlan?.write ? this.storingChunks(chunks, cachePlan, flight, wholeCompletionJson) : chunks;
     };
-    const key = this.coalesceKey(request, plan.group, hints, cachePlan, rc.rawBody);
+    const key = this.coalesceKey(request, plan, cachePlan, rc.rawBody);
     return key === undefined ? start(rc) : this.shared!.stream(key, rc, start);
   }
 
@@ -110,7 +110,7 @@ export class Pipeline {
    */
   async messages(call: MessagesCall, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<MessagesAnswer> {
     const plan = await this.routeMessages(call, rc, hints);
-    const cachePlan = this.planMessages(call, plan.group, rc, directive);
+    const cachePlan = this.planMessages(call, plan, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
       if (hit) return { kind: 'native', answer: { message: jsonTextOnly<Message>(this.served(hit, rc)) } };
@@ -127,7 +127,7 @@ export class Pipeline {
   async messagesStream(call: MessagesCall, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<MessagesStream> {
     rc.stream = true;
     const plan = await this.routeMessages(call, rc, hints);
-    const cachePlan = this.planMessages(call, plan.group, rc, directive);
+    const cachePlan = this.planMessages(call, plan, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
       if (hit) return { kind: 'native', events: replay(messageEvents(JSON.parse(this.served(hit, rc)) as Message).map(nativeEvent)) };
@@ -158,7 +158,7 @@ export class Pipeline {
     hints = this.admission ? this.admission.constrain(rc, hints) : hints;
     const plan = this.router.plain(request.model, rc, hints);
     await this.admission?.admit(rc, plan, { promptTokens: () => embeddingInputTokens(request.input, estimateTextTokens), promptTokensBound: () => embeddingInputTokens(request.input, utf8Bytes), maxOutputTokens: 0 });
-    const cachePlan = this.cache?.planEmbeddings(request, plan.group, directive, rc.rawBody);
+    const cachePlan = this.cache?.planEmbeddings(request, plan.group, directive, rc.rawBody, restrictionKey(plan.constraints));
     noteCachePlan(rc, cachePlan, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
@@ -189,8 +189,8 @@ export class Pipeline {
   }
 
   /** The request's cache plan (undefined: caching does not apply); sets the MISS / REFRESH / BYPASS status. */
-  private planChat(request: ChatRequest, group: ModelGroup, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
-    const cachePlan = this.cache?.planChat(request, group, directive, rc.rawBody);
+  private planChat(request: ChatRequest, plan: RoutePlan, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
+    const cachePlan = this.cache?.planChat(request, plan.group, directive, rc.rawBody, restrictionKey(plan.constraints));
     noteCachePlan(rc, cachePlan, directive);
     return cachePlan;
   }
@@ -211,8 +211,10 @@ export class Pipeline {
    * requests whose answer would not differ anyway (temperature 0 or a seed, one choice); `always`
    * every request of the group; `off` none. Requests that narrow routing are not coalesced.
    */
-  private coalesceKey(request: ChatRequest, group: ModelGroup, hints: RouteHints, cachePlan: CachePlan | undefined, rawBody: Buffer | undefined): string | undefined {
-    if (!this.shared || group.coalesce === 'off' || isConstrained(hints)) return undefined;
+  private coalesceKey(request: ChatRequest, plan: RoutePlan, cachePlan: CachePlan | undefined, rawBody: Buffer | undefined): string | undefined {
+    const group = plan.group;
+    // The plan's constraints: the request's headers and its key's regions alike.
+    if (!this.shared || group.coalesce === 'off' || isConstrained(plan.constraints)) return undefined;
     if (group.coalesce === 'auto' && !isDeterministic(request)) return undefined;
     if (cachePlan) return cachePlan.key;
     // One tenant for now; with virtual keys the tenant joins this key as the cache namespace does.
@@ -247,8 +249,8 @@ export class Pipeline {
     if (json !== undefined) this.cache!.save(cachePlan, this.entryMeta(rc), json);
   }
 
-  private planMessages(call: MessagesCall, group: ModelGroup, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
-    const cachePlan = this.cache?.planMessages(call.native.body, call.native.beta, call.canonical, group, directive, rc.rawBody);
+  private planMessages(call: MessagesCall, plan: RoutePlan, rc: RequestContext, directive: CacheDirective): CachePlan | undefined {
+    const cachePlan = this.cache?.planMessages(call.native.body, call.native.beta, call.canonical, plan.group, directive, rc.rawBody, restrictionKey(plan.constraints));
     noteCachePlan(rc, cachePlan, directive);
     return cachePlan;
   }
@@ -307,7 +309,7 @@ function nativeEvent(event: StreamEvent): NativeStreamEvent {
 }
 
 /** Whether the client narrowed routing (regions, pins, exclusions, strategy): then it is not like the others. */
-function isConstrained({ constraints }: RouteHints): boolean {
+function isConstrained(constraints: RouteConstraints): boolean {
   return constraints.regions !== undefined || constraints.pinProvider !== undefined || constraints.excludeProviders !== undefined || constraints.strategy !== undefined;
 }
 

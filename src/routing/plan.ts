@@ -23,6 +23,16 @@ export interface RouteConstraints {
   strategy?: Strategy;
 }
 
+/**
+ * The restrictions on which targets may answer, as one string ('' when there are none): requests
+ * with different ones must not share a cached or coalesced answer, which another target made. The
+ * strategy is left out: it changes the order, not which targets may answer.
+ */
+export function restrictionKey({ regions, pinProvider, excludeProviders }: RouteConstraints): string {
+  if (regions === undefined && pinProvider === undefined && excludeProviders === undefined) return '';
+  return JSON.stringify([regions ? [...regions].sort() : null, pinProvider ?? null, excludeProviders ? [...excludeProviders].sort() : null]);
+}
+
 export interface RouteRequest {
   stream: boolean;
   /** Chat requests: what a target must support, and the prompt's size. */
@@ -58,6 +68,11 @@ export class RoutePlan {
   ) {
     this.#registry = registry;
     this.#request = request;
+  }
+
+  /** What narrows which targets may serve the request (regions, a provider pinned or excluded, a strategy). */
+  get constraints(): RouteConstraints {
+    return this.#request.constraints;
   }
 
   /** Every eligible target once, best first. */

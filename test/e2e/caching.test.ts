@@ -29,6 +29,7 @@ beforeAll(async () => {
   gateway = await startGateway(`
 providers:
   up: { type: openai, base_url: ${upstream.baseURL}, api_key: sk-up }
+  up-us: { type: openai, base_url: ${upstream.baseURL}, api_key: sk-up }
   claude: { type: anthropic, base_url: ${claude.url}, api_key: ${claude.apiKey} }
 models:
   claude-cached:
@@ -57,8 +58,12 @@ models:
   embed:
     targets: [ { provider: up, model: text-embedding-3-small } ]
     cache: { exact: true }
+  regional:
+    targets: [ { provider: up, model: gpt-4o-mini, region: eu-west-1 }, { provider: up-us, model: gpt-4o-mini, region: us-east-1 } ]
+    cache: { exact: true }
 routing:
   retry: { max_retries: 0 }
+  allow_client_overrides: true
 `);
   client = sdk(gateway);
 });
@@ -400,3 +405,24 @@ describe('cache operations', () => {
 function waitForStore(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 50));
 }
+
+describe('answers made under routing restrictions', () => {
+  it('are kept apart: a request pinned, excluding or limited to regions gets no answer another target made', async () => {
+    const question = fresh('Where is this answered?');
+    const first = await chat('regional', question);
+    expect(first.headers.get('x-switchyard-cache')).toBe('MISS');
+    expect(first.headers.get('x-switchyard-provider')).toBe('up');
+    // Each restriction excludes 'up', whose answer is cached: the request goes to 'up-us'.
+    for (const headers of [{ 'x-switchyard-provider': 'up-us' }, { 'x-switchyard-exclude-providers': 'up' }, { 'x-switchyard-region': 'us' }]) {
+      const restricted = await chat('regional', question, {}, headers);
+      expect(restricted.headers.get('x-switchyard-provider')).toBe('up-us');
+    }
+    // The same restriction again is answered from the cache, by what 'up-us' said.
+    const again = await chat('regional', question, {}, { 'x-switchyard-region': 'us' });
+    expect(again.headers.get('x-switchyard-cache')).toBe('HIT');
+    expect(again.headers.get('x-switchyard-provider')).toBe('up-us');
+    // And the unrestricted request still has its own entry.
+    expect((await chat('regional', question)).headers.get('x-switchyard-cache')).toBe('HIT');
+    expect(chatCalls()).toBe(4);
+  });
+});
