@@ -11,7 +11,7 @@ import { adminRoutes, type AdminRoutesOptions } from './routes/admin/index.js';
 import { clientErrorHandler } from './client-errors.js';
 import { registerCors } from './cors.js';
 import { registerJsonBodyParser } from './plugins/body.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { frameworkError, registerErrorHandling } from './plugins/errors.js';
 import { newRequestId } from './request-id.js';
 import { anthropicRoutes } from './routes/anthropic.js';
 import { cacheRoutes } from './routes/cache.js';
@@ -69,6 +69,10 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Path parameters (a model id in /v1/models/*, an admin id) up to the longest model name the
+    // API takes (formats/validate-body.ts MAX_MODEL_LENGTH), not Fastify's 100 characters.
+    routerOptions: { maxParamLength: 600 },
+    frameworkErrors: frameworkError,
   });
 
   app.decorateRequest('startedAt', 0);

@@ -413,7 +413,8 @@ describe('answers made under routing restrictions', () => {
     expect(first.headers.get('x-switchyard-cache')).toBe('MISS');
     expect(first.headers.get('x-switchyard-provider')).toBe('up');
     // Each restriction excludes 'up', whose answer is cached: the request goes to 'up-us'.
-    for (const headers of [{ 'x-switchyard-provider': 'up-us' }, { 'x-switchyard-exclude-providers': 'up' }, { 'x-switchyard-region': 'us' }]) {
+    const restrictions: Record<string, string>[] = [{ 'x-switchyard-provider': 'up-us' }, { 'x-switchyard-exclude-providers': 'up' }, { 'x-switchyard-region': 'us' }];
+    for (const headers of restrictions) {
       const restricted = await chat('regional', question, {}, headers);
       expect(restricted.headers.get('x-switchyard-provider')).toBe('up-us');
     }

@@ -410,6 +410,20 @@ describe('requests the HTTP parser rejects', () => {
     return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) as OpenAIErrorShape };
   }
 
+  it("answers a malformed percent-escape or an over-long path segment in the API's error shape, not Fastify's", async () => {
+    const bad = await raw(gateway, '/v1/models/%ZZ');
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ error: { code: 'invalid_request', type: 'invalid_request_error', message: expect.stringContaining('malformed') } });
+    expect(bad.headers.get('x-request-id')).toBeTruthy();
+    const anthropic = await raw(gateway, '/v1/messages%ZZ', { body: '{}' });
+    expect(anthropic.json).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    const long = await raw(gateway, `/v1/providers/${'a'.repeat(5000)}/health`);
+    expect(long.status).toBe(414);
+    expect(long.json).toMatchObject({ error: { code: 'invalid_request', message: 'A segment of the URL path is too long.' } });
+    // An id as long as a model name may be (512 characters) is still a path the router takes.
+    expect((await raw(gateway, `/v1/providers/${'m'.repeat(512)}/health`)).status).toBe(404);
+  });
+
   it('keeps the connection open after a body it read whole but refused (not JSON, not UTF-8)', async () => {
     const refused = ['{bad', '\xff'].map((body) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\n\r\n${body}`);
     const answer = await rawExchange(Buffer.from(`${refused.join('')}GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'latin1'));

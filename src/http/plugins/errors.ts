@@ -79,6 +79,21 @@ function routeOf(url: string): RouteName {
 }
 
 /** The Messages API (served with and without the /v1 prefix) answers in Anthropic's error shape. */
+/**
+ * Fastify's own refusals before any route (its `frameworkErrors`): a path with a malformed
+ * percent-escape, or a path parameter longer than the router takes. Answered in the API's error
+ * shape, as every other error, not in Fastify's.
+ */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const gatewayError =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new GatewayError('invalid_request', 'A segment of the URL path is too long.', { status: 414 })
+      : new GatewayError('invalid_request', 'The URL path is malformed (a % that does not start a valid escape such as %20).');
+  reply.header('x-request-id', request.id);
+  const body = isAnthropicPath(request.url) ? { ...toAnthropicErrorBody(gatewayError), request_id: request.id } : toOpenAIErrorBody(gatewayError);
+  void reply.code(gatewayError.status).type('application/json; charset=utf-8').send(body);
+}
+
 export function isAnthropicPath(url: string): boolean {
   return url.startsWith('/v1/messages') || url.startsWith('/messages');
 }
