@@ -447,6 +447,22 @@ describe('Admitter budget seeds', () => {
     expect(limiter.calls[0]!.rules[0]).toMatchObject({ seed: 900 });
   });
 
+  it("seeds an end user's budget with what the user spent in this tenant only: another org's spend is another person's", async () => {
+    const user = userRecord({ budget: { usd: 0.01, period: 'daily' } });
+    // u1 spent $0.006 under org o1 and $0.003 as a standalone key's end user.
+    const spend = { 'user:2026-12-06': { 'u1\u0000org:o1': 0.006, 'u1\u0000key:k9': 0.003 } };
+    const { admitter, limiter } = await world({ spend, users: [user] });
+    const inOrg = principal(keyRecord(), teamRecord(), orgRecord());
+    const standalone = principal(keyRecord({ id: 'k9', team_id: null }));
+    const elsewhere = principal(keyRecord({ id: 'k8', team_id: null }));
+    for (const who of [inOrg, standalone, elsewhere]) await admitted(admitter, ask(who, { endUser: 'u1' }));
+    expect(limiter.calls.map((call) => [call.tag, call.rules.find((rule) => rule.kind === 'budget')?.seed])).toEqual([
+      ['org:o1', 6000],
+      ['key:k9', 3000],
+      ['key:k8', 0],
+    ]);
+  });
+
   it('starts a period that began after the directory loaded at 0', async () => {
     const key = keyRecord({ budget: { usd: 0.001, period: 'daily' } });
     const { admitter, limiter, clock } = await world({ spend: { 'key:2026-12-06': { k1: 0.0009 } }, keys: [key] });

@@ -6,6 +6,7 @@
  * against each budget. The ticket it returns reconciles the reservation with what the request
  * really used.
  */
+import { endUserTenantId } from './tenant.js';
 import { GatewayError } from '../gateway/errors.js';
 import type { Directory, Level } from './directory.js';
 import type { Admission, Limiter, Rule } from './limits/limiter.js';
@@ -61,7 +62,7 @@ interface LevelView {
   /** What each kind of rule of this level stands for. */
   metas: { rpm: RuleMeta; tpm: RuleMeta; tpd: RuleMeta; parallel: RuleMeta };
   /** The budget's counter for the period last seen: its key, limit, expiry, seed and meta. */
-  budgetPeriod: { startsAt: number; endsAt: number; key: string; limit: number; expiresAt: number; seed: number; meta: RuleMeta } | undefined;
+  budgetPeriod: { startsAt: number; endsAt: number; windowId: string; key: string; limit: number; expiresAt: number; seed: number; meta: RuleMeta } | undefined;
   /** `models` as exact names and `<provider>/` prefixes (undefined: any model). */
   allowed: { names: ReadonlySet<string>; prefixes: readonly string[]; any: boolean } | undefined;
   /** The hash tag of the request's counters when this is its outermost level. */
@@ -166,7 +167,9 @@ export class Admitter {
       }
       if (budget && cost !== undefined) {
         const period = this.#budgetPeriod(view, budget, now);
-        rules.push({ kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed: period.seed });
+        // An end user's counter is the tenant's (the tag): so is the spend it starts from.
+        const seed = view.level === 'user' ? toMicros(this.directory?.recordedSpend('user', endUserTenantId(view.id, tag), period.windowId) ?? 0) : period.seed;
+        rules.push({ kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed });
         meta.push(period.meta);
       }
     }
@@ -186,6 +189,7 @@ export class Admitter {
     return (view.budgetPeriod = {
       startsAt: window.startsAt,
       endsAt: window.endsAt,
+      windowId: window.id,
       key: view.keys.budget + window.id,
       limit: toMicros(budget.usd),
       expiresAt: Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER,

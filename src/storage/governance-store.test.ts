@@ -322,8 +322,9 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
       it('totals cost per level since a day, or for all time', async () => {
         expect(await store.spendTotals('key', null)).toEqual(new Map([['k1', 1.25], ['k2', 0]]));
         expect(await store.spendTotals('org', null)).toEqual(new Map([['o1', 1.25]]));
-        expect(await store.spendTotals('user', null)).toEqual(new Map([['alice', 1.25], ['bob', 2]]));
-        expect(await store.spendTotals('user', '2026-03-03')).toEqual(new Map([['bob', 2]]));
+        // An end user's spend per tenant (the org, else the team, else the key, else the user alone).
+        expect(await store.spendTotals('user', null)).toEqual(new Map([['alice\u0000org:o1', 1.25], ['bob\u0000user:bob', 2]]));
+        expect(await store.spendTotals('user', '2026-03-03')).toEqual(new Map([['bob\u0000user:bob', 2]]));
         expect(await store.spendTotals('team', '2026-03-02')).toEqual(new Map([['t1', 0], ['t2', 0]]));
         expect(await store.spendTotals('key', '2026-03-03')).toEqual(new Map());
       });

@@ -5,6 +5,7 @@
  * requests there were.
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { endUserTenant, endUserTenantId } from '../governance/tenant.js';
 import type { SpendRow } from '../governance/types.js';
 import type { RequestLogInserter } from './request-log.js';
 import type { Schema, SpendDailyTable, SpendDailyTagsTable, SpendMeasures } from './schema.js';
@@ -137,8 +138,13 @@ export async function spendReport(db: Kysely<Schema>, query: SpendQuery): Promis
   return rows.map(toReportRow).sort((a, b) => b.cost_usd - a.cost_usd || compareGroups(a.group, b.group));
 }
 
-/** Cost per id at one level since a day (null: all time), to seed budget counters at start-up. */
+/**
+ * Cost per id at one level since a day (null: all time), to seed budget counters at start-up. An
+ * end user's counters are kept per tenant (admission.ts), so theirs are per user and tenant:
+ * `<user>\u0000<tenant>` (governance/tenant.ts).
+ */
 export async function spendTotals(db: Kysely<Schema>, level: SpendLevel, sinceDay: string | null): Promise<Map<string, number>> {
+  if (level === 'user') return endUserSpend(db, sinceDay);
   const column = LEVEL_COLUMN[level];
   const rows = await db
     .selectFrom('spend_daily')
@@ -148,6 +154,22 @@ export async function spendTotals(db: Kysely<Schema>, level: SpendLevel, sinceDa
     .groupBy(column)
     .execute();
   return new Map(rows.map((row) => [row.id, row.usd]));
+}
+
+async function endUserSpend(db: Kysely<Schema>, sinceDay: string | null): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('spend_daily')
+    .select(['end_user', 'org_id', 'team_id', 'key_id', sql<number>`sum(cost_usd)`.as('usd')])
+    .where('end_user', '<>', '')
+    .$if(sinceDay !== null, (q) => q.where('day', '>=', sinceDay as string))
+    .groupBy(['end_user', 'org_id', 'team_id', 'key_id'])
+    .execute();
+  const totals = new Map<string, number>();
+  for (const row of rows) {
+    const id = endUserTenantId(row.end_user, endUserTenant(row));
+    totals.set(id, (totals.get(id) ?? 0) + Number(row.usd));
+  }
+  return totals;
 }
 
 /** The UTC day of an epoch-ms instant, as the rollups key it. */
