@@ -37,11 +37,21 @@ export function convertSystem(message: ChatMessage, index: number): TextBlockPar
   return blocks;
 }
 
-/** A user message's content: a string stays a string; parts become blocks. */
+/**
+ * A user message's content: a string stays a string; parts become blocks. Empty text parts, which
+ * OpenAI takes and Anthropic refuses ("text content blocks must be non-empty"), are left out,
+ * unless nothing else is there (then Anthropic's own answer says what is wrong).
+ */
 export function convertUserContent(content: ChatMessage['content'], path: string): string | ContentBlockParam[] {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) throw invalid(path, 'is required for user messages.');
-  return content.map((part, j) => convertPart(part, `${path}[${j}]`));
+  const blocks: ContentBlockParam[] = [];
+  for (let j = 0; j < content.length; j++) {
+    const part = content[j]!;
+    if (part.type === 'text' && part.text === '' && !part.cache_control) continue;
+    blocks.push(convertPart(part, `${path}[${j}]`));
+  }
+  return blocks.length > 0 ? blocks : content.map((part, j) => convertPart(part, `${path}[${j}]`));
 }
 
 function convertPart(part: ContentPart, path: string): ContentBlockParam {

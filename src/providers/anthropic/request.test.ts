@@ -154,6 +154,21 @@ describe('buildMessagesRequest: messages', () => {
 });
 
 describe('buildMessagesRequest: content parts', () => {
+  it('leaves out empty text parts of a user message (Anthropic refuses empty text blocks), unless nothing else is there', () => {
+    const { body } = build({
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: '' }, { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } }, { type: 'text', text: 'What is this?' }] },
+        { role: 'assistant', content: 'A cat.' },
+        { role: 'user', content: [{ type: 'text', text: '' }] },
+      ],
+    });
+    expect(body.messages[0]!.content).toEqual([
+      { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+      { type: 'text', text: 'What is this?' },
+    ]);
+    expect(body.messages[2]!.content).toEqual([{ type: 'text', text: '' }]);
+  });
+
   it('maps data: URLs to base64 sources and http(s) URLs to url sources, keeping cache_control', () => {
     const { body } = build({
       messages: [
