@@ -268,6 +268,14 @@ describe('the request log', () => {
     const bad = await admin('GET', '/logs?status=abc');
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('status');
+    // Times as days too: from its first millisecond, to its last (UTC).
+    const today = new Date().toISOString().slice(0, 10);
+    const all = (await logs()).data.length;
+    expect((await logs(`&from=${today}&to=${today}`)).data).toHaveLength(all);
+    expect((await logs('&to=2020-01-01')).data).toHaveLength(0);
+    const badDay = await admin('GET', '/logs?from=2026-13-45');
+    expect(badDay.status).toBe(400);
+    expect(badDay.text).toContain('a day (2026-12-07)');
   });
 
   it('finds a request by its id, with its bodies redacted', async () => {

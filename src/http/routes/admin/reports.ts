@@ -17,8 +17,23 @@ const dayParam = z
   .regex(/^\d{4}-\d{2}-\d{2}(T.*)?$/, 'expected a day such as 2026-12-01 (or an ISO time)')
   .refine((text) => !Number.isNaN(Date.parse(text)), 'not a calendar day or time')
   .transform((text) => (text.length === 10 ? text : new Date(Date.parse(text)).toISOString().slice(0, 10)));
-/** An ISO time or epoch milliseconds. */
-const timeParam = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((text) => Date.parse(text))]);
+const LAST_MS_OF_DAY = 86_399_999;
+
+/** An ISO time, epoch milliseconds, or a UTC day: its first millisecond as a `from`, its last as a `to`. */
+function timeParam(bound: 'from' | 'to') {
+  return z.union(
+    [
+      z.string().regex(/^\d+$/).transform(Number),
+      z
+        .string()
+        .regex(/^\d{4}-\d{2}-\d{2}$/)
+        .refine((text) => !Number.isNaN(Date.parse(text)))
+        .transform((text) => Date.parse(`${text}T00:00:00Z`) + (bound === 'to' ? LAST_MS_OF_DAY : 0)),
+      z.iso.datetime({ offset: true }).transform((text) => Date.parse(text)),
+    ],
+    { error: 'expected an ISO time (2026-12-07T10:00:00Z), a day (2026-12-07) or epoch milliseconds' },
+  );
+}
 const limitParam = z.string().regex(/^\d+$/, 'expected a number').transform(Number).pipe(z.number().int().min(1).max(1000));
 const idParam = z.string().regex(/^\d+$/, 'expected a number').transform(Number);
 
@@ -42,15 +57,15 @@ const spendQuery = z.strictObject({
 const auditQuery = z.strictObject({
   target_type: z.enum(['org', 'team', 'key', 'user']).optional(),
   target_id: z.string().optional(),
-  from: timeParam.optional(),
-  to: timeParam.optional(),
+  from: timeParam('from').optional(),
+  to: timeParam('to').optional(),
   limit: limitParam.optional(),
   before_id: idParam.optional(),
 });
 
 const logsFilters = {
-  from: timeParam.optional(),
-  to: timeParam.optional(),
+  from: timeParam('from').optional(),
+  to: timeParam('to').optional(),
   ...levelFilters,
   /** 429, or a class: 2xx, 4xx, 5xx. */
   status: z.string().regex(/^(\d{3}|[1-5]xx)$/, 'expected an HTTP status (429) or a class (2xx, 4xx, 5xx)').optional(),
