@@ -18,7 +18,9 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     // No route here (a wrong method or path): the answer is the 404, whatever the body holds.
-    if (request.is404 || ((body as Buffer).length === 0 && request.routeOptions.config.bodyOptional)) {
+    // An empty body is no body where none is needed: routes that say so, and any DELETE (clients
+    // that set content-type: application/json on every request send one).
+    if (request.is404 || ((body as Buffer).length === 0 && (request.routeOptions.config.bodyOptional || request.method === 'DELETE'))) {
       done(null, undefined);
       return;
     }
