@@ -56,11 +56,17 @@ export class EntityRepo<T extends EntityTable, R extends { id: string; created_a
    * Applies the patch (undefined fields are left alone) and returns the updated record; updated_at
    * becomes now unless the patch sets it. `action` names the change in the audit log (`key.rotate`).
    */
-  async update(id: string, patch: Patch<R>, actor: string, action = `${this.spec.type}.update`): Promise<R> {
+  /**
+   * `check` sees the record as the transaction read it (locked on PostgreSQL; SQLite runs one
+   * transaction at a time) and may throw to refuse the change: for a change computed from an
+   * earlier read that must not have been overtaken.
+   */
+  async update(id: string, patch: Patch<R>, actor: string, action = `${this.spec.type}.update`, check?: (before: R) => void): Promise<R> {
     const changes = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Patch<R>;
     return this.write('update', id, changes as Partial<R>, async (trx) => {
       const before = await this.read(this.view(trx), id, true);
       if (!before) throw this.notFound(id);
+      check?.(before);
       const after: R = { ...before, updated_at: Date.now(), ...changes, id, created_at: before.created_at };
       await this.view(trx).updateTable(this.table).set(this.spec.toRow(after)).where('id', '=', id).execute();
       await recordChange(trx, this.change(actor, action, id, before, after));

@@ -150,6 +150,24 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
       expect(await store.revision()).toBe(start + 6);
     });
 
+    it("refuses an update whose check fails on the record as its transaction reads it, changing nothing", async () => {
+      await store.keys.create(key('k1', null), 'master');
+      const read = await store.keys.get('k1');
+      // Another writer rotates in between.
+      await store.keys.update('k1', { key_hash: 'rotated-by-b' }, 'master', 'key.rotate');
+      const stale = (current: { key_hash: string }) => {
+        if (current.key_hash !== read!.key_hash) throw new Error('overtaken');
+      };
+      const revision = await store.revision();
+      await expect(store.keys.update('k1', { key_hash: 'rotated-by-a' }, 'master', 'key.rotate', stale)).rejects.toThrow('overtaken');
+      expect(await store.keys.get('k1')).toMatchObject({ key_hash: 'rotated-by-b' });
+      expect(await store.revision()).toBe(revision);
+      // Against the record as it is now, it goes through.
+      const fresh = await store.keys.get('k1');
+      await store.keys.update('k1', { key_hash: 'rotated-by-a' }, 'master', 'key.rotate', (current) => expect(current.key_hash).toBe(fresh!.key_hash));
+      expect(await store.keys.get('k1')).toMatchObject({ key_hash: 'rotated-by-a' });
+    });
+
     it('audits every write with before and after, never keeping key hashes', async () => {
       await store.keys.create(key('k1', null, { previous_hash: 'p' }), 'master');
       await store.keys.update('k1', { key_hash: 'new-hash', previous_hash: 'hash-k1', previous_expires_at: 2_000, updated_at: 3_000 }, 'admin-2', 'key.rotate');

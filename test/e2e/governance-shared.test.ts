@@ -139,6 +139,24 @@ ${MODELS}`;
     expect(refused).toBeInstanceOf(AuthenticationError);
   });
 
+  it('rotating one key on both at once never hands out a secret that does not work', async () => {
+    const { id } = await createKey(a, { name: 'rotated-twice' });
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all([a, b].map((gateway) => admin(gateway, 'POST', `/keys/${id}/rotate`, { grace_seconds: 3600 })));
+      const secrets: string[] = [];
+      for (const res of answers) {
+        if (res.status === 409) expect(res.text).toContain('was rotated by another request at the same time');
+        else {
+          expect(res.status, res.text).toBe(200);
+          secrets.push((res.json as { key: string }).key);
+        }
+      }
+      expect(secrets.length).toBeGreaterThan(0);
+      // A 200's secret works, on both instances, once they have polled the change.
+      for (const secret of secrets) await knownEverywhere(secret, [a, b]);
+    }
+  });
+
   it('hold one RPM together: 300 concurrent requests split across both admit the limit once', async () => {
     const rpm = 100;
     const { key } = await createKey(a, { name: 'rpm-shared', limits: { rpm } });

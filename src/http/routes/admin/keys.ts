@@ -83,6 +83,11 @@ export function keyRoutes(app: FastifyInstance, { store, rotationGraceSeconds }:
       { key_hash: secret.hash, key_hint: secret.hint, previous_hash: grace > 0 ? key.key_hash : null, previous_expires_at: grace > 0 ? Date.now() + grace * 1000 : null },
       ACTOR,
       'key.rotate',
+      // Two rotations at once: the first wins; the other would hand out a secret the first one's
+      // write had already replaced, so it is refused instead.
+      (current) => {
+        if (current.key_hash !== key.key_hash) throw new GatewayError('conflict', `The key "${key.name}" was rotated by another request at the same time; that request got its new secret. Rotate again if you need another.`);
+      },
     );
     await changed();
     return { ...present(rotated), key: secret.secret };
