@@ -19,7 +19,7 @@ import type { CountTokensResponse, Message, StreamEvent } from '../providers/ant
 import type { NativeStreamEvent } from '../providers/types.js';
 import type { CountTokensCall, Executor, MessagesAnswer, MessagesCall, MessagesStream } from '../routing/executor.js';
 import type { ModelRegistry } from '../routing/models.js';
-import { restrictionKey, type RouteConstraints, type RoutePlan } from '../routing/plan.js';
+import { isRestricted, restrictionKey, type RouteConstraints, type RoutePlan } from '../routing/plan.js';
 import type { RouteHints, Router } from '../routing/router.js';
 import type { AdmissionStage } from './admission-stage.js';
 import type { RequestContext } from './context.js';
@@ -310,7 +310,7 @@ function nativeEvent(event: StreamEvent): NativeStreamEvent {
 
 /** Whether the client narrowed routing (regions, pins, exclusions, strategy): then it is not like the others. */
 function isConstrained(constraints: RouteConstraints): boolean {
-  return constraints.regions !== undefined || constraints.pinProvider !== undefined || constraints.excludeProviders !== undefined || constraints.strategy !== undefined;
+  return isRestricted(constraints) || constraints.strategy !== undefined;
 }
 
 /** Sampling that gives the same answer to the same request (as far as the provider allows). */

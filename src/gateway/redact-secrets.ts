@@ -3,6 +3,7 @@
  * key it was sent): the keys the configuration gives the gateway, exactly and as masked echoes
  * that keep their first characters, and anything that looks like an API key by its shape.
  */
+import { escapeRegex } from './escape-regex.js';
 
 /** Shorter values are not masked: they would match ordinary words. */
 const MIN_SECRET_LENGTH = 8;
@@ -50,13 +51,9 @@ function maskKnown(text: string): string {
 /** The known secrets whole (longest first, so none is masked by a shorter one's match), then their echoes. */
 function buildPattern(): RegExp {
   const values = [...known].sort((a, b) => b.length - a.length);
-  const whole = values.map(escape);
-  const echoes = [...new Set(values.filter((value) => value.length >= MIN_ECHOED_LENGTH).map((value) => escape(value.slice(0, ECHO_PREFIX_LENGTH))))];
+  const whole = values.map(escapeRegex);
+  const echoes = [...new Set(values.filter((value) => value.length >= MIN_ECHOED_LENGTH).map((value) => escapeRegex(value.slice(0, ECHO_PREFIX_LENGTH))))];
   // An echo starts a word: the prefix inside a longer run of letters is something else.
   const alternatives = [...whole, ...echoes.map((prefix) => `(?<![A-Za-z0-9_])${prefix}${KEY_CHARS}*`)];
   return new RegExp(alternatives.join('|'), 'g');
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

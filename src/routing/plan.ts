@@ -23,13 +23,19 @@ export interface RouteConstraints {
   strategy?: Strategy;
 }
 
+/** Whether the request narrows which targets may answer (regions, a provider pinned or excluded). */
+export function isRestricted({ regions, pinProvider, excludeProviders }: RouteConstraints): boolean {
+  return regions !== undefined || pinProvider !== undefined || excludeProviders !== undefined;
+}
+
 /**
  * The restrictions on which targets may answer, as one string ('' when there are none): requests
  * with different ones must not share a cached or coalesced answer, which another target made. The
  * strategy is left out: it changes the order, not which targets may answer.
  */
-export function restrictionKey({ regions, pinProvider, excludeProviders }: RouteConstraints): string {
-  if (regions === undefined && pinProvider === undefined && excludeProviders === undefined) return '';
+export function restrictionKey(constraints: RouteConstraints): string {
+  if (!isRestricted(constraints)) return '';
+  const { regions, pinProvider, excludeProviders } = constraints;
   return JSON.stringify([regions ? [...regions].sort() : null, pinProvider ?? null, excludeProviders ? [...excludeProviders].sort() : null]);
 }
 

@@ -7,6 +7,7 @@
  * (prompt text, token estimate) only when a test needs them, at most once each, and returns a
  * result object built at compile time.
  */
+import { escapeRegex } from '../gateway/escape-regex.js';
 import { ruleNameAt, type BooleanTest, type NumberField, type NumberTest, type RoutingRuleConfig, type RuleCondition, type TextField, type TextTest } from './rules-schema.js';
 
 export { routingRuleSchema, routingRulesSchema, ruleTargets, type RoutingRuleConfig, type RuleCondition, type TextTest, type NumberTest, type BooleanTest, type TextField, type NumberField } from './rules-schema.js';
@@ -198,8 +199,6 @@ function textSource(field: TextField): TextSource {
   }
   throw new Error(`routing rules: unknown text field ${field}`);
 }
-
-const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /** Keywords as one case-insensitive pattern: one pass over the text for the whole list. */
 const keywordPattern = (keywords: readonly string[]): RegExp => new RegExp(keywords.map(escapeRegex).join('|'), 'iu');

@@ -58,6 +58,11 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayE
   // Fastify closes the connection after any body parser error, in case the client is still
   // sending; ours reads the whole body first (parseAs: 'buffer'), so its refusals keep it open.
   if (BODY_PARSER_CODES.has(error.code)) reply.removeHeader('connection');
+  return sendShaped(request, reply, error);
+}
+
+/** The error in the surface's own shape: Anthropic's on the Messages API, OpenAI's elsewhere. */
+function sendShaped(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
   let body: object;
   if (isAnthropicPath(request.url)) {
     // Anthropic's API names the request in a `request-id` header (the SDKs' error.requestID) and
@@ -78,7 +83,6 @@ function routeOf(url: string): RouteName {
   return 'other';
 }
 
-/** The Messages API (served with and without the /v1 prefix) answers in Anthropic's error shape. */
 /**
  * Fastify's own refusals before any route (its `frameworkErrors`): a path with a malformed
  * percent-escape, or a path parameter longer than the router takes. Answered in the API's error
@@ -90,10 +94,10 @@ export function frameworkError(error: FastifyError, request: FastifyRequest, rep
       ? new GatewayError('invalid_request', 'A segment of the URL path is too long.', { status: 414 })
       : new GatewayError('invalid_request', 'The URL path is malformed (a % that does not start a valid escape such as %20).');
   reply.header('x-request-id', request.id);
-  const body = isAnthropicPath(request.url) ? { ...toAnthropicErrorBody(gatewayError), request_id: request.id } : toOpenAIErrorBody(gatewayError);
-  void reply.code(gatewayError.status).type('application/json; charset=utf-8').send(body);
+  void sendShaped(request, reply, gatewayError);
 }
 
+/** The Messages API (served with and without the /v1 prefix) answers in Anthropic's error shape. */
 export function isAnthropicPath(url: string): boolean {
   return url.startsWith('/v1/messages') || url.startsWith('/messages');
 }
