@@ -80,6 +80,11 @@ function group(...targets: TargetSpec[]): RoutePlan {
 }
 
 function planFor(targets: TargetSpec[], groupConfig: Record<string, unknown> = {}, routing: Record<string, unknown> = {}): RoutePlan {
+  return plansFor(targets, groupConfig, routing)();
+}
+
+/** A new plan per call (one per request, as the router makes them) over one registry, whose targets keep their stats. */
+function plansFor(targets: TargetSpec[], groupConfig: Record<string, unknown> = {}, routing: Record<string, unknown> = {}): () => RoutePlan {
   const providers = new Map<string, Provider>();
   const config = configSchema.parse({
     providers: Object.fromEntries(targets.map(({ adapter }) => [adapter.id, { type: 'mock' }])),
@@ -88,7 +93,7 @@ function planFor(targets: TargetSpec[], groupConfig: Record<string, unknown> = {
   });
   for (const { adapter, totalMs, firstByteMs } of targets) providers.set(adapter.id, { adapter, timeouts: { firstByteMs: firstByteMs ?? 0, totalMs: totalMs ?? 0 } });
   const registry = new ModelRegistry(config, providers);
-  return new RoutePlan(registry, registry.group('smart')!, { stream: false, constraints: {} });
+  return () => new RoutePlan(registry, registry.group('smart')!, { stream: false, constraints: {} });
 }
 
 function setup(): { executor: Executor; metrics: RoutingMetrics; rc: RequestContext } {
@@ -691,6 +696,28 @@ describe('Executor: retries', () => {
     expect([a.contexts.length, b.contexts.length, rc.attempts]).toEqual([2, 2, 4]);
   });
 
+  it('moves a round-robin group on by one per request, however many passes the request made', async () => {
+    const order: string[] = [];
+    let failing = true;
+    const answer = (id: string) => (_req: unknown, ctx: AttemptContext) => {
+      order.push(id);
+      return failing ? Promise.reject(retryable(id)) : Promise.resolve(completion(ctx.upstreamModel));
+    };
+    const a = fake('a', { chat: answer('a') });
+    const b = fake('b', { chat: answer('b') });
+    const c = fake('c', { chat: answer('c') });
+    const nextPlan = plansFor([{ adapter: a }, { adapter: b }, { adapter: c }], { strategy: 'round-robin', retry: { max_retries: 1, initial_backoff_ms: 1 } }, { circuit_breaker: { enabled: false } });
+    const { executor } = setup();
+    await expect(executor.chat(nextPlan(), request, createRequestContext('r1', 'chat', performance.now()))).rejects.toMatchObject({ code: 'upstream_error' });
+    // The retry pass walks the request's own order again.
+    expect(order).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    failing = false;
+    order.length = 0;
+    for (let i = 2; i <= 4; i++) await executor.chat(nextPlan(), request, createRequestContext(`r${i}`, 'chat', performance.now()));
+    // The next requests start at b, c, a: the failed request's retry pass did not move the turn.
+    expect(order).toEqual(['b', 'c', 'a']);
+  });
+
   it("waits for the target's Retry-After before trying it again", async () => {
     let calls = 0;
     const a = fake('a', {
@@ -870,9 +897,9 @@ describe('Executor: least-latency and failures', () => {
       },
     });
     const b = fake('b', { chat: async (_req, ctx) => new Promise((resolve) => setTimeout(() => resolve(completion(ctx.upstreamModel)), 20)) });
-    const plan = planFor([{ adapter: a }, { adapter: b }], { strategy: 'least-latency' }, { circuit_breaker: { enabled: false } });
+    const nextPlan = plansFor([{ adapter: a }, { adapter: b }], { strategy: 'least-latency' }, { circuit_breaker: { enabled: false } });
     const { executor } = setup();
-    for (let i = 0; i < 4; i++) await executor.chat(plan, request, createRequestContext(`r${i}`, 'chat', performance.now()));
+    for (let i = 0; i < 4; i++) await executor.chat(nextPlan(), request, createRequestContext(`r${i}`, 'chat', performance.now()));
     // Tried first once (both unknown), then b's ~20 ms beat a's >= 1 s penalty every time.
     expect(a.contexts).toHaveLength(1);
     expect(b.contexts).toHaveLength(4);

@@ -77,12 +77,13 @@ describe('RoutePlan.pass: order', () => {
     expect(pass(planFor(registry, 'smart'))).toEqual(['c/m', 'a/m', 'b/m']);
   });
 
-  it('follows a round-robin group: each pass starts one target further along', () => {
+  it('follows a round-robin group: each request starts one target further along, and its retry passes keep its order', () => {
     const registry = registryFor({ smart: { strategy: 'round-robin', targets: [target('a'), target('b'), target('c')] } });
     const plan = planFor(registry, 'smart');
     expect(pass(plan)).toEqual(['a/m', 'b/m', 'c/m']);
-    expect(pass(plan)).toEqual(['b/m', 'c/m', 'a/m']);
-    // The rotation belongs to the group, not to one request's plan.
+    expect(pass(plan)).toEqual(['a/m', 'b/m', 'c/m']);
+    // The rotation belongs to the group: the next request starts at b, not at c.
+    expect(pass(planFor(registry, 'smart'))).toEqual(['b/m', 'c/m', 'a/m']);
     expect(pass(planFor(registry, 'smart'))).toEqual(['c/m', 'a/m', 'b/m']);
   });
 
@@ -102,9 +103,8 @@ describe('RoutePlan.pass: order', () => {
   it('uses the request\'s strategy instead of the group\'s when one is given', () => {
     const registry = registryFor({ smart: { targets: [target('a'), target('b'), target('c')] } });
     const roundRobin = createStrategy('round-robin');
-    const plan = planFor(registry, 'smart', chat({ strategy: roundRobin }));
-    expect(pass(plan)).toEqual(['a/m', 'b/m', 'c/m']);
-    expect(pass(plan)).toEqual(['b/m', 'c/m', 'a/m']);
+    expect(pass(planFor(registry, 'smart', chat({ strategy: roundRobin })))).toEqual(['a/m', 'b/m', 'c/m']);
+    expect(pass(planFor(registry, 'smart', chat({ strategy: roundRobin })))).toEqual(['b/m', 'c/m', 'a/m']);
   });
 
   it('tags every candidate with the group it was reached through', () => {

@@ -65,6 +65,8 @@ export class RoutePlan {
   #diverted: readonly string[] | undefined;
   /** Why targets were left out in the last pass (for the error when nothing was eligible). */
   #excluded: Map<string, Exclusion> | undefined;
+  /** Each group's order, decided once per request: a retry pass walks it again rather than moving round-robin's turn on. */
+  #orders: Map<ModelGroup, readonly GroupMember[]> | undefined;
 
   constructor(
     registry: ModelRegistry,
@@ -168,10 +170,14 @@ export class RoutePlan {
 
   #order(group: ModelGroup): readonly GroupMember[] {
     if (group.members.length === 1) return group.members;
+    const decided = this.#orders?.get(group);
+    if (decided) return decided;
     const strategy = this.#request.constraints.strategy ?? group.strategy;
     const needs = this.#request.needs;
     const estimate = needs ? { promptTokens: this.#request.prompt?.estimate() ?? 0, maxOutputTokens: needs.maxOutputTokens ?? ASSUMED_OUTPUT_TOKENS } : NO_TOKENS;
-    return strategy.order(group.members, estimate);
+    const order = strategy.order(group.members, estimate);
+    (this.#orders ??= new Map()).set(group, order);
+    return order;
   }
 
   #exclusion(member: GroupMember): Exclusion | undefined {
