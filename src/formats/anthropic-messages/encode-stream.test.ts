@@ -190,6 +190,23 @@ describe('MessageStreamEncoder', () => {
     expect(encode([chunk({ content: 'cut' }), chunk({}, 'length')]).at(-2)).toMatchObject({ delta: { stop_reason: 'max_tokens' } });
   });
 
+  it('streams a refusal as text with stop_reason refusal, as a JSON answer has it', () => {
+    // OpenAI sends a refusal in pieces and finishes with "stop"; Gemini's filter finishes with content_filter.
+    const events = encode([chunk({ role: 'assistant', content: null, refusal: '' }), chunk({ refusal: "I'm sorry, " }), chunk({ refusal: "I can't help." }), chunk({}, 'stop')]);
+    expect(events.filter((e) => e.type.startsWith('content_block'))).toEqual([
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: "I'm sorry, " } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: "I can't help." } },
+      { type: 'content_block_stop', index: 0 },
+    ]);
+    expect(events.at(-2)).toMatchObject({ delta: { stop_reason: 'refusal' } });
+    const filtered = encode([chunk({ role: 'assistant', content: '', refusal: 'Gemini stopped the answer (finishReason SAFETY).' }, 'content_filter')]);
+    expect(filtered.filter((e) => e.type === 'content_block_delta')).toEqual([
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Gemini stopped the answer (finishReason SAFETY).' } },
+    ]);
+    expect(filtered.at(-2)).toMatchObject({ delta: { stop_reason: 'refusal' } });
+  });
+
   it('reports stop_sequence when the server names the matched sequence', () => {
     const events = encode([chunk({ content: 'one' }), chunk({}, 'stop', { stop_reason: 'END' })], 'm', ['END']);
     expect(events.at(-2)).toMatchObject({ delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' } });

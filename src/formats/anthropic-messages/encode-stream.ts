@@ -44,6 +44,8 @@ export class MessageStreamEncoder {
   readonly #toolCallIndexer = new ToolCallIndexer();
   #finish: FinishReason | null = null;
   #matchedStop: unknown = undefined;
+  /** A refusal arrived (OpenAI's `delta.refusal`, a provider's filter): the stop reason is `refusal`, as in a JSON answer. */
+  #refused = false;
   #usage: Usage | undefined;
 
   constructor(options: StreamEncodeOptions) {
@@ -70,7 +72,7 @@ export class MessageStreamEncoder {
     const stop = stopReasonOf({ finish_reason: this.#finish, stop_reason: this.#matchedStop }, this.#options.stopSequences, this.#toolBlocks.size > 0);
     // Usage here is cumulative (Anthropic's rule), so the SDK's final message gets the input too.
     const usage = this.#usage ? anthropicUsage(this.#usage) : { output_tokens: 0 };
-    out.push({ type: 'message_delta', delta: { stop_reason: stop.reason, stop_sequence: stop.sequence }, usage });
+    out.push({ type: 'message_delta', delta: { stop_reason: this.#refused ? 'refusal' : stop.reason, stop_sequence: stop.sequence }, usage });
     out.push({ type: 'message_stop' });
   }
 
@@ -101,6 +103,13 @@ export class MessageStreamEncoder {
       if (typeof text === 'string' && text !== '') {
         this.#ensureOpen('text', out);
         out.push({ type: 'content_block_delta', index: this.#openIndex, delta: { type: 'text_delta', text } });
+      }
+      // Text, as a JSON answer's refusal becomes a text block.
+      const refusal = delta.refusal;
+      if (typeof refusal === 'string' && refusal !== '') {
+        this.#refused = true;
+        this.#ensureOpen('text', out);
+        out.push({ type: 'content_block_delta', index: this.#openIndex, delta: { type: 'text_delta', text: refusal } });
       }
       if (Array.isArray(delta.tool_calls)) for (const call of delta.tool_calls) this.#toolCall(call, out);
     }
