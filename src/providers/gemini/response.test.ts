@@ -72,9 +72,23 @@ describe('toChatCompletion: recorded Gemini answers', () => {
     expect(toChatCompletion({ candidates: [{ content: { parts: [{ text: 'x' }] }, finishReason: reason }] }, 'm', 'gem').choices[0]!.finish_reason).toBe('content_filter');
   });
 
-  it.each(['OTHER', 'LANGUAGE', 'MALFORMED_FUNCTION_CALL'])('maps %s to stop, keeping the native reason', (reason) => {
+  it.each(['OTHER', 'LANGUAGE'])('maps %s to stop, keeping the native reason', (reason) => {
     const choice = toChatCompletion({ candidates: [{ content: { parts: [{ text: 'x' }] }, finishReason: reason }] }, 'm', 'gem').choices[0]!;
     expect(choice).toMatchObject({ finish_reason: 'stop', native_finish_reason: reason });
+  });
+
+  it.each(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL'])('fails an answer that stopped on %s as a retryable 502, not an empty "stop"', (reason) => {
+    // As Gemini sends it: no content, the broken call in finishMessage.
+    const response = { candidates: [{ content: {}, finishReason: reason, finishMessage: 'Malformed function call: print(default_api.get_weather(city="Paris"' }], usageMetadata: { promptTokenCount: 90, totalTokenCount: 90 } };
+    let error: unknown;
+    try {
+      toChatCompletion(response, 'm', 'gem');
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(GatewayError);
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'gem' });
+    expect((error as GatewayError).message).toBe(`The upstream provider "gem" could not produce a valid tool call (finishReason ${reason}): Malformed function call: print(default_api.get_weather(city="Paris"`);
   });
 
   it('decodes several candidates into choices ordered by index', () => {

@@ -59,6 +59,8 @@ function candidateChoice(candidate: GeminiCandidate, index: number, seed: string
     }
   }
   const native = typeof candidate.finishReason === 'string' ? candidate.finishReason : undefined;
+  const failedCall = failedCallError(native, candidate.finishMessage, provider);
+  if (failedCall) throw failedCall;
   const finish = finishReasonOf(native ?? 'STOP', toolCalls.length > 0);
   const message: ChatMessage = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text };
   if (reasoning !== undefined) message.reasoning_content = reasoning;
@@ -115,7 +117,24 @@ const CONTENT_FILTER_REASONS = new Set([
   'SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'IMAGE_RECITATION', 'MODEL_ARMOR',
 ]);
 
-/** Gemini's finishReason → OpenAI's. Reasons OpenAI has no word for (OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, ...) are `stop`. */
+/**
+ * Reasons that mean the model failed to make the tool call it was making: the answer holds no
+ * usable output (often no content at all), and another try usually succeeds.
+ */
+const FAILED_CALL_REASONS = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL']);
+
+/**
+ * A candidate that stopped on a failed tool call, as a retryable upstream failure (502 once every
+ * target failed) rather than an empty answer with finish_reason `stop` that an agent would take
+ * for the model's last word.
+ */
+export function failedCallError(reason: string | undefined, finishMessage: unknown, provider: string): GatewayError | undefined {
+  if (reason === undefined || !FAILED_CALL_REASONS.has(reason)) return undefined;
+  const detail = typeof finishMessage === 'string' && finishMessage !== '' ? `: ${finishMessage.length > 300 ? `${finishMessage.slice(0, 300)}…` : finishMessage}` : '';
+  return new GatewayError('upstream_error', `The upstream provider "${provider}" could not produce a valid tool call (finishReason ${reason})${detail}`, { provider });
+}
+
+/** Gemini's finishReason → OpenAI's. Reasons OpenAI has no word for (OTHER, LANGUAGE, ...) are `stop`. */
 export function finishReasonOf(reason: string, hasToolCalls: boolean): FinishReason {
   if (reason === 'MAX_TOKENS') return 'length';
   if (CONTENT_FILTER_REASONS.has(reason)) return 'content_filter';

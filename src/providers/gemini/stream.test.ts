@@ -103,6 +103,17 @@ describe('decodeGeminiStream: recorded Gemini streams', () => {
     expect((error as Error).message).toContain('before it was complete');
   });
 
+  it('throws a retryable 502 when the model stops on a malformed tool call, instead of ending with an empty "stop"', async () => {
+    const events = [
+      { candidates: [{ content: { role: 'model', parts: [{ text: 'Let me check.' }] } }], responseId: 'r1' },
+      { candidates: [{ content: {}, finishReason: 'MALFORMED_FUNCTION_CALL', finishMessage: 'Malformed function call: get_weather(' }], usageMetadata: { promptTokenCount: 9, totalTokenCount: 9 }, responseId: 'r1' },
+    ];
+    const { chunks, error } = await run(whole(text(events.map((e) => `data: ${JSON.stringify(e)}\r\n\r\n`).join(''))));
+    expect(contentOf(chunks)).toBe('Let me check.');
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true });
+    expect((error as Error).message).toBe('The upstream provider "gem" could not produce a valid tool call (finishReason MALFORMED_FUNCTION_CALL): Malformed function call: get_weather(');
+  });
+
   it('throws the in-stream error after the output that came before it', async () => {
     const { chunks, error } = await run(whole(fixture('stream-error.sse.txt')));
     expect(contentOf(chunks)).toBe('Partial answer');

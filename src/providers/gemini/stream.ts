@@ -8,7 +8,7 @@ import type { ChatCompletionChunk, ChunkChoice, ChunkToolCallDelta } from '../..
 import { readSse } from '../sse.js';
 import { parseStreamEvent } from '../upstream-json.js';
 import type { GeminiCandidate, GeminiPromptFeedback, GeminiResponse, GeminiUsageMetadata } from './api.js';
-import { blockedText, candidatesOf, filteredText, finishReasonOf, idSeed, inStreamError, indexOf, malformed, partsOf, toToolCall, toUsage } from './response.js';
+import { blockedText, candidatesOf, failedCallError, filteredText, finishReasonOf, idSeed, inStreamError, indexOf, malformed, partsOf, toToolCall, toUsage } from './response.js';
 
 interface ChoiceState {
   started: boolean;
@@ -107,6 +107,8 @@ export class GeminiStreamTranslator {
     }
     const native = typeof candidate.finishReason === 'string' ? candidate.finishReason : undefined;
     if (!native) return empty ? undefined : { index, delta, finish_reason: null };
+    const failedCall = failedCallError(native, candidate.finishMessage, this.#provider);
+    if (failedCall) throw failedCall;
     state.finished = true;
     const finish = finishReasonOf(native, state.calls > 0);
     if (finish === 'content_filter') delta.refusal = filteredText(native, candidate.finishMessage);
