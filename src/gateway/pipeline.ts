@@ -144,7 +144,7 @@ export class Pipeline {
    * over like any request); otherwise the estimate, without calling an upstream.
    */
   async countTokens(call: CountTokensCall, rc: RequestContext, hints: RouteHints): Promise<CountTokensResponse> {
-    rc.endUser = endUserOfMessages(call.native.body);
+    rc.endUser = endUserOf((call.native.body as { metadata?: { user_id?: unknown } }).metadata?.user_id, 'metadata.user_id');
     hints = this.admission ? this.admission.constrain(rc, hints) : hints;
     const plan = this.router.plain(call.native.body.model, rc, hints);
     await this.admission?.admit(rc, plan, { promptTokens: () => 0, maxOutputTokens: 0, free: true });
@@ -154,7 +154,7 @@ export class Pipeline {
 
   /** Like `chat`, a hit is JSON text only. */
   async embeddings(request: EmbeddingsRequest, rc: RequestContext, hints: RouteHints, directive: CacheDirective): Promise<EmbeddingsResponse> {
-    rc.endUser = typeof request.user === 'string' ? request.user : undefined;
+    rc.endUser = endUserOf(request.user, 'user');
     hints = this.admission ? this.admission.constrain(rc, hints) : hints;
     const plan = this.router.plain(request.model, rc, hints);
     await this.admission?.admit(rc, plan, { promptTokens: () => embeddingInputTokens(request.input, estimateTextTokens), promptTokensBound: () => embeddingInputTokens(request.input, utf8Bytes), maxOutputTokens: 0 });
@@ -173,7 +173,7 @@ export class Pipeline {
   /** route + admit for a chat request. */
   private async routeChat(request: ChatRequest, rc: RequestContext, hints: RouteHints): Promise<RoutePlan> {
     if (!this.admission) return this.router.chat(request, rc, hints);
-    rc.endUser = typeof request.user === 'string' ? request.user : undefined;
+    rc.endUser = endUserOf(request.user, 'user');
     const plan = this.router.chat(request, rc, this.admission.constrain(rc, hints));
     await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), promptTokensBound: () => plan.promptTokensBound(), maxOutputTokens: plan.maxOutputTokens() });
     return plan;
@@ -182,7 +182,7 @@ export class Pipeline {
   /** route + admit for a Messages request. */
   private async routeMessages(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<RoutePlan> {
     if (!this.admission) return this.router.chat(call.canonical(), rc, hints);
-    rc.endUser = endUserOfMessages(call.native.body);
+    rc.endUser = endUserOf((call.native.body as { metadata?: { user_id?: unknown } }).metadata?.user_id, 'metadata.user_id');
     const plan = this.router.chat(call.canonical(), rc, this.admission.constrain(rc, hints));
     await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), promptTokensBound: () => plan.promptTokensBound(), maxOutputTokens: plan.maxOutputTokens() });
     return plan;
@@ -320,9 +320,16 @@ function isDeterministic(request: ChatRequest): boolean {
 }
 
 /** Anthropic names the end user in `metadata.user_id`. */
-function endUserOfMessages(body: object): string | undefined {
-  const metadata = (body as { metadata?: { user_id?: unknown } }).metadata;
-  return typeof metadata?.user_id === 'string' ? metadata.user_id : undefined;
+/** The most characters an end-user id may have: it keys budgets, limits, spend rows and log lines. */
+export const MAX_END_USER_LENGTH = 512;
+
+/** The request's end user (`user`, or `metadata.user_id` on /v1/messages); a string only, refused when too long to be an id. */
+function endUserOf(value: unknown, param: string): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (value.length > MAX_END_USER_LENGTH) {
+    throw new GatewayError('invalid_request', `'${param}' must be at most ${MAX_END_USER_LENGTH} characters (it identifies the end user), but it has ${value.length}.`, { param });
+  }
+  return value;
 }
 
 /** Tokens of an embeddings input: texts are measured by `measure`, token arrays are their length. */

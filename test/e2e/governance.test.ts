@@ -223,6 +223,21 @@ describe('virtual keys', () => {
   });
 });
 
+describe('end users', () => {
+  it("refuse an end-user id (the request's user) too long to be one with a 400 naming the field, on chat and embeddings", async () => {
+    const { key } = await createKey({ name: 'long-user' });
+    const long = 'u'.repeat(513);
+    const refused = await apiError(() => ask(sdk(gateway, key), 'hello', { user: long }));
+    expect(refused.status).toBe(400);
+    expect(refused.message).toBe("400 'user' must be at most 512 characters (it identifies the end user), but it has 513.");
+    expect((refused as { param?: unknown }).param).toBe('user');
+    const embeddings = await apiError(() => sdk(gateway, key).embeddings.create({ model: 'mock', input: 'x', user: long }));
+    expect(embeddings.status).toBe(400);
+    // 512 characters is an id like any other.
+    await ask(sdk(gateway, key), 'hello', { user: 'u'.repeat(512) });
+  });
+});
+
 describe('limits', () => {
   it('refuse past the RPM with a 429 RateLimitError naming the level, with Retry-After and x-ratelimit headers', async () => {
     const team = (await admin('POST', '/teams', { name: 'rpm-team', limits: { rpm: 3 } })).json as { id: string };
