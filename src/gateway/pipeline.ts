@@ -172,8 +172,8 @@ export class Pipeline {
 
   /** route + admit for a chat request. */
   private async routeChat(request: ChatRequest, rc: RequestContext, hints: RouteHints): Promise<RoutePlan> {
-    if (!this.admission) return this.router.chat(request, rc, hints);
     rc.endUser = endUserOf(request.user, 'user');
+    if (!this.admission) return this.router.chat(request, rc, hints);
     const plan = this.router.chat(request, rc, this.admission.constrain(rc, hints));
     await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), promptTokensBound: () => plan.promptTokensBound(), maxOutputTokens: plan.maxOutputTokens() });
     return plan;
@@ -181,8 +181,8 @@ export class Pipeline {
 
   /** route + admit for a Messages request. */
   private async routeMessages(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<RoutePlan> {
-    if (!this.admission) return this.router.chat(call.canonical(), rc, hints);
     rc.endUser = endUserOf((call.native.body as { metadata?: { user_id?: unknown } }).metadata?.user_id, 'metadata.user_id');
+    if (!this.admission) return this.router.chat(call.canonical(), rc, hints);
     const plan = this.router.chat(call.canonical(), rc, this.admission.constrain(rc, hints));
     await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), promptTokensBound: () => plan.promptTokensBound(), maxOutputTokens: plan.maxOutputTokens() });
     return plan;

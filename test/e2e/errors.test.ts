@@ -170,6 +170,14 @@ describe('requests the gateway rejects itself', () => {
     expect(noInput.param).toBe('input');
   });
 
+  it('answers an end-user id over 512 characters with 400 naming the field, without governance too', async () => {
+    const chat = await failure(client.chat.completions.create({ ...hello, user: 'u'.repeat(513) }), BadRequestError, 400);
+    expect([chat.code, chat.param]).toEqual(['invalid_request', 'user']);
+    const stream = await failure(client.chat.completions.create({ ...hello, user: 'u'.repeat(600), stream: true }), BadRequestError, 400);
+    expect(stream.message).toBe("400 'user' must be at most 512 characters (it identifies the end user), but it has 600.");
+    expect((await client.chat.completions.create({ ...hello, user: 'u'.repeat(512) })).choices).toHaveLength(1);
+  });
+
   it('answers an unknown model with 404 model_not_found (chat, stream, embeddings, retrieve)', async () => {
     const chat = await failure(client.chat.completions.create({ ...hello, model: 'gpt-9' }), NotFoundError, 404);
     expect(chat.code).toBe('model_not_found');
