@@ -447,6 +447,14 @@ describe('Admitter budget seeds', () => {
     expect(limiter.calls[0]!.rules[0]).toMatchObject({ seed: 900 });
   });
 
+  it('does not report the limit as the spend when the recorded spend is past a budget lowered since', async () => {
+    // $3 spent today, and the budget is now $0.001: the counter is full, and the message says only that.
+    const key = keyRecord({ budget: { usd: 0.001, period: 'daily' } });
+    const { admitter } = await world({ spend: { 'key:2026-12-06': { k1: 3 } }, keys: [key] });
+    const err = await refusal(admitter.admit(ask(principal(key))));
+    expect(err.message).toMatch(/^Budget reached for key "ci-bot": \$0\.001 daily \(all of it spent or held by requests in flight\); this request could cost more than what is left\./);
+  });
+
   it("seeds an end user's budget with what the user spent in this tenant only: another org's spend is another person's", async () => {
     const user = userRecord({ budget: { usd: 0.01, period: 'daily' } });
     // u1 spent $0.006 under org o1 and $0.003 as a standalone key's end user.

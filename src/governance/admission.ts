@@ -323,7 +323,8 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
       const budget = rule.budget!;
       const spent = state ? fromMicros(state.limit - state.remaining) : undefined;
       const resets = rule.endsAt !== undefined && Number.isFinite(rule.endsAt) ? ` It resets at ${new Date(rule.endsAt).toISOString()}.` : '';
-      const spentText = spent === undefined ? '' : ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
+      // With nothing left the counter says only that: spend may be past a budget lowered after it was made.
+      const spentText = spent === undefined ? '' : state!.remaining <= 0 ? ' (all of it spent or held by requests in flight)' : ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
       if (never >= 0) {
         // The request's own bound is over the whole budget: no reset makes room, so no Retry-After.
         return new GatewayError(
