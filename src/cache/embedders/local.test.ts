@@ -57,6 +57,17 @@ const LIMITS: [string, string, string, number, number][] = [
   ['negation', 'Is coffee good for your health?', 'Is coffee bad for your health?', 0.7, 0.9], // 0.810
 ];
 
+/** A negation added or dropped: each must stay below 0.86, under any threshold the docs advise (0.9 and up). */
+const NEGATED: [string, string][] = [
+  ['Should I take ibuprofen with alcohol?', 'Should I not take ibuprofen with alcohol?'], // 0.842 (0.982 without the polarity feature)
+  ['Is coffee good for your health?', 'Is coffee not good for your health?'], // 0.838
+  ['Why does my code work?', "Why doesn't my code work?"], // 0.715
+  ['Why does my code work?', 'Why does my code not work?'], // 0.824
+  ['Is it safe to eat raw chicken?', 'Is it never safe to eat raw chicken?'], // 0.758
+  ['List fruits that contain vitamin C', 'List fruits that do not contain vitamin C'], // 0.829
+  ['Write a function that sorts a list of numbers in Python and returns the result to the caller', 'Write a function that does not sort a list of numbers in Python and returns the result to the caller'], // 0.820
+];
+
 describe('LocalEmbedder: similarities', () => {
   it('gives 1 for identical text and unit-length vectors', () => {
     const vector = embedder.embed('How do I reset my password?');
@@ -78,6 +89,15 @@ describe('LocalEmbedder: similarities', () => {
     const value = similarity(a, b);
     expect(value).toBeGreaterThan(from);
     expect(value).toBeLessThan(to);
+  });
+
+  it.each(NEGATED)('a negation added or dropped scores below 0.86: %s', (a, b) => {
+    expect(similarity(a, b)).toBeLessThan(0.86);
+  });
+
+  it('still matches near-duplicates that are both negated, however the negation is spelled', () => {
+    expect(similarity("Why doesn't my code work?", 'why doesnt my code work')).toBeGreaterThan(0.9);
+    expect(similarity('Should I not take ibuprofen with alcohol?', 'should i NOT take ibuprofen with alcohol')).toBeGreaterThan(0.999);
   });
 
   it('a near-duplicate always scores above an unrelated question (over a seeded set of edits)', () => {
@@ -168,7 +188,7 @@ describe('LocalEmbedder: features and edge cases', () => {
   it('honours the dimensions option and rejects invalid ones', () => {
     const small = new LocalEmbedder({ dimensions: 64 });
     expect(small.dimensions).toBe(64);
-    expect(small.id).toBe('local');
+    expect(small.id).toBe('local/v2');
     const vector = small.embed('What is the capital of France?');
     expect(vector).toHaveLength(64);
     expect(norm(vector)).toBeCloseTo(1, 5);
