@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatRequest } from '../../gateway/types.js';
 import { thinksAdaptively } from './claude-models.js';
-import { JSON_TOOL_NAME, REASONING_BUDGETS, buildMessagesRequest, type BuiltRequest } from './request.js';
+import { REASONING_BUDGETS } from './claude-models.js';
+import { JSON_TOOL_NAME, buildMessagesRequest, type BuiltRequest } from './request.js';
 
 const OPTIONS = { upstreamModel: 'claude-sonnet-4-5', stream: false, defaultMaxTokens: 4096 };
 

@@ -7,7 +7,7 @@
  * logit_bias, logprobs, modalities, ...) are dropped: the Messages API rejects unknown fields.
  */
 import { GatewayError } from '../../gateway/errors.js';
-import { thinksAdaptively } from './claude-models.js';
+import { effortThinking, thinksAdaptively } from './claude-models.js';
 import type { ChatMessage, ChatRequest, ToolChoice, ToolDefinition } from '../../gateway/types.js';
 import type { CacheControl, ContentBlockParam, MessageParam, MessagesRequest, TextBlockParam, ThinkingParam, ToolChoiceParam, ToolParam } from './api.js';
 import { convertAssistant, convertSystem, convertToolResult, convertUserContent } from './request-content.js';
@@ -21,11 +21,6 @@ import { convertAssistant, convertSystem, convertToolResult, convertUserContent 
  */
 export const JSON_TOOL_NAME = 'json_output';
 
-/**
- * `reasoning_effort` → thinking budget_tokens. 1024 is Anthropic's minimum budget; each step up
- * quadruples it, so "high" leaves room for long multi-step reasoning within common output limits.
- */
-export const REASONING_BUDGETS: Readonly<Record<string, number>> = { minimal: 1024, low: 1024, medium: 4096, high: 16384, xhigh: 32768 };
 
 export interface BuildOptions {
   upstreamModel: string;
@@ -49,7 +44,7 @@ export function buildMessagesRequest(request: ChatRequest, options: BuildOptions
   let toolChoice = convertToolChoice(request.tool_choice, tools.length > 0);
   const clientMaxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
   const newest = thinksAdaptively(options.upstreamModel);
-  const fromEffort = request.thinking == null ? effortThinking(request, clientMaxTokens, toolChoice, newest) : undefined;
+  const fromEffort = request.thinking == null ? effortThinking(request.reasoning_effort, clientMaxTokens, toolChoice?.type === 'any' || toolChoice?.type === 'tool', newest) : undefined;
   const thinking = (request.thinking as ThinkingParam | null | undefined) ?? fromEffort?.thinking;
   const budget = thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : (fromEffort?.room ?? 0);
   // OpenAI's max tokens include reasoning; with no limit given, thinking gets room on top of the default.
@@ -180,43 +175,6 @@ function convertToolChoice(choice: ToolChoice | null | undefined, hasTools: bool
 
 function withoutParallel(choice: ToolChoiceParam): ToolChoiceParam {
   return choice.type === 'none' ? choice : { ...choice, disable_parallel_tool_use: true };
-}
-
-/** Anthropic's smallest thinking budget. */
-const MIN_THINKING_BUDGET = 1024;
-
-/** `reasoning_effort` → `output_config.effort` for adaptive thinking (Anthropic has no "minimal"). */
-const ADAPTIVE_EFFORTS: Readonly<Record<string, string>> = { minimal: 'low', low: 'low', medium: 'medium', high: 'high', xhigh: 'xhigh' };
-
-interface EffortThinking {
-  thinking: ThinkingParam;
-  /** Adaptive thinking's effort (`output_config.effort`). */
-  effort?: string;
-  /** What the effort's budget would be: room given on top of the default max_tokens when the client set none. */
-  room: number;
-}
-
-/**
- * `reasoning_effort` as Anthropic thinking, fitted to what Anthropic accepts where OpenAI's request
- * was valid. Models that think adaptively get `{type: "adaptive"}` and the effort itself. Others
- * get a budget, which must stay below `max_tokens` (OpenAI's limit includes reasoning), so a
- * smaller limit gets half of it as budget, or no thinking when that is under Anthropic's minimum.
- * Thinking forbids a forced tool, so a forced tool call (`required`, a named function) runs
- * without thinking, keeping the call the client asked for.
- */
-function effortThinking(request: ChatRequest, maxTokens: number | undefined, toolChoice: ToolChoiceParam | undefined, adaptive: boolean): EffortThinking | undefined {
-  const effort = request.reasoning_effort;
-  if (effort == null || effort === 'none') return undefined;
-  let budget = typeof effort === 'string' ? REASONING_BUDGETS[effort] : undefined;
-  if (budget === undefined) {
-    throw new GatewayError('invalid_request', `reasoning_effort must be one of none, ${Object.keys(REASONING_BUDGETS).join(', ')}.`, { param: 'reasoning_effort' });
-  }
-  if (toolChoice?.type === 'any' || toolChoice?.type === 'tool') return undefined;
-  // These models leave the thinking text out unless asked ("omitted" by default): summaries are
-  // what reasoning_content carries, as it does for older models.
-  if (adaptive) return { thinking: { type: 'adaptive', display: 'summarized' }, effort: ADAPTIVE_EFFORTS[effort as string], room: budget };
-  if (maxTokens !== undefined && maxTokens <= budget) budget = Math.floor(maxTokens / 2);
-  return budget < MIN_THINKING_BUDGET ? undefined : { thinking: { type: 'enabled', budget_tokens: budget }, room: budget };
 }
 
 function jsonToolFor(request: ChatRequest): ToolParam | undefined {

@@ -196,8 +196,36 @@ describe('buildConverseRequest: parameters', () => {
     expect(build(sampled, { modelId: 'amazon.nova-pro-v1:0' }).body.inferenceConfig).toEqual({ maxTokens: 50, temperature: 0.2, topP: 0.9 });
   });
 
-  it('passes `thinking` to the model as an additional request field', () => {
-    expect(build({ thinking: { type: 'enabled', budget_tokens: 2048 } }).body.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 2048 } });
+  it('passes `thinking` to the model as an additional request field, with room for it on top of the default max tokens', () => {
+    const { body } = build({ thinking: { type: 'enabled', budget_tokens: 2048 } }, { defaultMaxTokens: 4096, modelId: 'anthropic.claude-sonnet-4-5-20250929-v1:0' });
+    expect(body.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 2048 } });
+    expect(body.inferenceConfig).toEqual({ maxTokens: 4096 + 2048 });
+  });
+
+  it('turns reasoning_effort into Claude thinking as the Anthropic API does, and refuses an unknown effort for any model', () => {
+    const sonnet = { defaultMaxTokens: 4096, modelId: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' };
+    expect(build({ reasoning_effort: 'medium' }, sonnet).body).toMatchObject({ additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 4096 } }, inferenceConfig: { maxTokens: 4096 + 4096 } });
+    // OpenAI's limit includes reasoning: a smaller max_tokens gets half of it as budget.
+    expect(build({ reasoning_effort: 'high', max_tokens: 8000 }, sonnet).body.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 4000 } });
+    expect(build({ reasoning_effort: 'high' }, { modelId: 'us.anthropic.claude-opus-4-7-v1:0' }).body.additionalModelRequestFields).toEqual({
+      thinking: { type: 'adaptive', display: 'summarized' },
+      output_config: { effort: 'high' },
+    });
+    // A forced tool call runs without thinking (Claude refuses both at once).
+    expect(build({ reasoning_effort: 'high', tools: [WEATHER_TOOL], tool_choice: 'required' }, sonnet).body.additionalModelRequestFields).toBeUndefined();
+    expect(build({ reasoning_effort: 'none' }, sonnet).body.additionalModelRequestFields).toBeUndefined();
+    // Other models have no common field for it.
+    expect(build({ reasoning_effort: 'high' }, { modelId: 'amazon.nova-pro-v1:0' }).body.additionalModelRequestFields).toBeUndefined();
+    for (const modelId of ['amazon.nova-pro-v1:0', 'anthropic.claude-sonnet-4-5-20250929-v1:0']) {
+      const error = rejection(() => build({ reasoning_effort: 'ultra' as never }, { modelId }));
+      expect(error).toMatchObject({ status: 400, param: 'reasoning_effort' });
+    }
+  });
+
+  it('passes top_k to Claude models that take it, and leaves it out elsewhere', () => {
+    expect(build({ top_k: 40 }, { modelId: 'anthropic.claude-sonnet-4-5-20250929-v1:0' }).body.additionalModelRequestFields).toEqual({ top_k: 40 });
+    expect(build({ top_k: 40 }, { modelId: 'us.anthropic.claude-opus-4-7-v1:0' }).body.additionalModelRequestFields).toBeUndefined();
+    expect(build({ top_k: 40 }, { modelId: 'amazon.nova-pro-v1:0' }).body.additionalModelRequestFields).toBeUndefined();
   });
 });
 
@@ -257,6 +285,16 @@ describe('buildConverseRequest: response_format', () => {
     const { body } = build({ tools: [WEATHER_TOOL], response_format: { type: 'json_object' } });
     expect(body.toolConfig!.tools.map((t) => ('toolSpec' in t ? t.toolSpec.name : 'cache'))).toEqual(['get_weather', JSON_TOOL_NAME]);
     expect(body.toolConfig!.toolChoice).toEqual({ any: {} });
+  });
+
+  it('with thinking on, offers the tool without forcing it (Claude refuses a forced tool while thinking) and asks for it in the system prompt', () => {
+    const sonnet = { modelId: 'anthropic.claude-sonnet-4-5-20250929-v1:0' };
+    for (const thinking of [{ thinking: { type: 'enabled', budget_tokens: 1024 } }, { reasoning_effort: 'low' }] as Partial<ChatRequest>[]) {
+      const { body, jsonTool } = build({ ...thinking, max_tokens: 4000, response_format: { type: 'json_object' } }, sonnet);
+      expect(jsonTool).toBe(JSON_TOOL_NAME);
+      expect(body.toolConfig!.toolChoice).toEqual({ auto: {} });
+      expect(body.system).toEqual([{ text: `Give your final answer by calling the ${JSON_TOOL_NAME} tool; its input is the answer.` }]);
+    }
   });
 
   it('type "text" changes nothing', () => {

@@ -11,10 +11,15 @@
  *   is the requested schema; the answer's tool input is turned back into the message text
  *   (response.ts / stream.ts). It works on every model that supports `toolChoice` (Anthropic,
  *   Mistral Large, Nova); others reject the request with Bedrock's own 400.
- * - `thinking` (canonical extension) → `additionalModelRequestFields.thinking` (Claude on Bedrock).
+ *   With thinking on (Claude forbids a forced tool then) the tool is offered with `auto` and asked
+ *   for in the system prompt instead, as on the Anthropic API.
+ * - `thinking` (canonical extension) → `additionalModelRequestFields.thinking` (Claude on Bedrock);
+ *   for Claude models `reasoning_effort` becomes thinking as on the Anthropic API (an unknown
+ *   effort is a 400 for every model), and `top_k` goes there too. Other models' reasoning
+ *   settings have no common Converse field: they are left out.
  */
 import { GatewayError } from '../../gateway/errors.js';
-import { thinksAdaptively } from '../anthropic/claude-models.js';
+import { effortThinking, thinksAdaptively, type EffortThinking } from '../anthropic/claude-models.js';
 import type { ChatMessage, ChatRequest, ContentPart, ToolDefinition } from '../../gateway/types.js';
 import type {
   BedrockCachePoint,
@@ -85,13 +90,29 @@ export function buildConverseRequest(request: ChatRequest, options: ConverseBuil
     else messages.push({ role: turnRole, content: blocks });
   });
 
+  const modelId = options.modelId ?? '';
+  const claude = modelId.includes('anthropic.claude');
+  const adaptive = thinksAdaptively(modelId);
+  const choice = request.tool_choice;
+  const forcedTool = choice === 'required' || (typeof choice === 'object' && choice !== null);
+  const clientMaxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  // Validated for every model; only Claude's request has a place for it.
+  const fromEffort = request.thinking == null ? effortThinking(request.reasoning_effort, clientMaxTokens, forcedTool, adaptive) : undefined;
+  const thinking = request.thinking != null && typeof request.thinking === 'object' ? (request.thinking as Record<string, unknown>) : claude ? fromEffort?.thinking : undefined;
+  const thinkingOn = thinking?.type === 'enabled' || thinking?.type === 'adaptive';
+
   const body: ConverseRequestBody = { messages };
-  if (system.length > 0) body.system = system;
-  const inferenceConfig = buildInferenceConfig(request, options);
+  const inferenceConfig = buildInferenceConfig(request, options, claude ? thinkingRoom(thinking, fromEffort) : 0);
   if (inferenceConfig) body.inferenceConfig = inferenceConfig;
-  const { toolConfig, jsonTool } = buildToolConfig(request, hasToolBlocks);
+  const { toolConfig, jsonTool } = buildToolConfig(request, hasToolBlocks, thinkingOn);
   if (toolConfig) body.toolConfig = toolConfig;
-  if (request.thinking != null && typeof request.thinking === 'object') body.additionalModelRequestFields = { thinking: request.thinking };
+  if (jsonTool && thinkingOn) system.push({ text: `Give your final answer by calling the ${JSON_TOOL_NAME} tool; its input is the answer.` });
+  if (system.length > 0) body.system = system;
+  const additional: Record<string, unknown> = {};
+  if (thinking) additional.thinking = thinking;
+  if (claude && fromEffort?.effort && thinking === fromEffort.thinking) additional.output_config = { effort: fromEffort.effort };
+  if (claude && !adaptive && typeof request.top_k === 'number') additional.top_k = request.top_k;
+  if (Object.keys(additional).length > 0) body.additionalModelRequestFields = additional;
   return { body, jsonTool };
 }
 
@@ -230,9 +251,15 @@ function toolResultBlock(message: ChatMessage, index: number): BedrockContentBlo
   return { toolResult: { toolUseId: message.tool_call_id, content } };
 }
 
-function buildInferenceConfig(request: ChatRequest, options: ConverseBuildOptions): BedrockInferenceConfig | undefined {
+/** Thinking's budget, given on top of the default max tokens when the client set none (OpenAI's limit includes reasoning). */
+function thinkingRoom(thinking: Record<string, unknown> | undefined, fromEffort: EffortThinking | undefined): number {
+  if (thinking && thinking === fromEffort?.thinking) return fromEffort.room;
+  return thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : 0;
+}
+
+function buildInferenceConfig(request: ChatRequest, options: ConverseBuildOptions, thinkingRoom: number): BedrockInferenceConfig | undefined {
   const config: BedrockInferenceConfig = {};
-  const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? options.defaultMaxTokens;
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? (options.defaultMaxTokens === undefined ? undefined : options.defaultMaxTokens + thinkingRoom);
   if (maxTokens != null) config.maxTokens = maxTokens;
   // Claude's newest models refuse sampling parameters ("temperature is deprecated for this model").
   if (!thinksAdaptively(options.modelId ?? '')) {
@@ -245,7 +272,7 @@ function buildInferenceConfig(request: ChatRequest, options: ConverseBuildOption
   return Object.keys(config).length > 0 ? config : undefined;
 }
 
-function buildToolConfig(request: ChatRequest, hasToolBlocks: boolean): { toolConfig: BedrockToolConfig | undefined; jsonTool: string | undefined } {
+function buildToolConfig(request: ChatRequest, hasToolBlocks: boolean, thinking: boolean): { toolConfig: BedrockToolConfig | undefined; jsonTool: string | undefined } {
   const choice = request.tool_choice;
   const tools: (BedrockToolSpec | BedrockCachePoint)[] = [];
   let clientTools = 0;
@@ -264,7 +291,10 @@ function buildToolConfig(request: ChatRequest, hasToolBlocks: boolean): { toolCo
   if (activeTools.length === 0) return { toolConfig: undefined, jsonTool: undefined };
   const toolConfig: BedrockToolConfig = { tools: activeTools };
   const toolsUsable = clientTools > 0 && choice !== 'none';
-  if (jsonSchema && !(typeof choice === 'object' && choice !== null)) {
+  if (jsonSchema && thinking && choice !== 'required' && !(typeof choice === 'object' && choice !== null)) {
+    // Claude refuses a forced tool while thinking: the tool is offered, and asked for in the system prompt.
+    toolConfig.toolChoice = { auto: {} };
+  } else if (jsonSchema && !(typeof choice === 'object' && choice !== null)) {
     // The answer must be JSON: the JSON tool alone is forced; beside client tools, any tool is.
     toolConfig.toolChoice = toolsUsable ? { any: {} } : { tool: { name: JSON_TOOL_NAME } };
   } else if (choice === 'auto') {

@@ -103,6 +103,21 @@ describe('finishReason and mapUsage', () => {
   });
 });
 
+describe('parseConverseResponse with the JSON tool', () => {
+  const json = { ...CTX, jsonTool: 'json_response' };
+  const body = (content: unknown[]) => JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason: 'tool_use', usage: { inputTokens: 5, outputTokens: 7, totalTokens: 12 } });
+
+  it("answers with the tool's input alone: text before the call is the model's preamble", () => {
+    const completion = parseConverseResponse(body([{ text: 'Here you go:' }, { toolUse: { toolUseId: 't1', name: 'json_response', input: { answer: '42' } } }]), json);
+    expect(completion.choices[0]).toMatchObject({ message: { role: 'assistant', content: '{"answer":"42"}' }, finish_reason: 'stop' });
+  });
+
+  it('answers with the text when the model did not call the tool (thinking offers it without forcing it)', () => {
+    const completion = parseConverseResponse(JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: '{"answer": "42"}' }] } }, stopReason: 'end_turn' }), json);
+    expect(completion.choices[0]!.message.content).toBe('{"answer": "42"}');
+  });
+});
+
 describe('bedrockHttpError', () => {
   it('passes a ValidationException on as a 400 with its message and type (without the namespace suffix)', () => {
     const error = httpError('validation');
@@ -142,6 +157,11 @@ describe('bedrockHttpError', () => {
     const error = httpError('gateway-html');
     expect(error.status).toBe(502);
     expect(error.message).not.toContain('<');
+  });
+
+  it('makes a ServiceQuotaExceededException (sent as a 400) a retryable 429, like throttling', () => {
+    const error = bedrockHttpError(400, JSON.stringify({ message: 'Your request exceeds the service quota for your account. You can resubmit your request later.' }), { 'x-amzn-errortype': 'ServiceQuotaExceededException:http://internal.amazon.com/coral/com.amazon.bedrock/' }, 'aws');
+    expect(error).toMatchObject({ code: 'upstream_rate_limited', status: 429, retryable: true, message: 'Your request exceeds the service quota for your account. You can resubmit your request later.' });
   });
 
   it('reads the type from a namespaced __type when the header is missing', () => {

@@ -22,6 +22,8 @@ export function parseConverseResponse(text: string, ctx: ResponseContext): ChatC
   if (!Array.isArray(content)) throw invalidResponse(ctx.provider, 'has no output message');
 
   let answer = '';
+  /** The forced JSON tool's input: the whole answer when it was called (text beside it is the model's preamble). */
+  let jsonAnswer: string | undefined;
   let reasoning = '';
   const toolCalls: ToolCall[] = [];
   const thinkingBlocks: ThinkingBlock[] = [];
@@ -33,7 +35,7 @@ export function parseConverseResponse(text: string, ctx: ResponseContext): ChatC
       const { toolUseId, name, input } = block.toolUse;
       if (typeof toolUseId !== 'string' || typeof name !== 'string') throw invalidResponse(ctx.provider, 'has a tool use without an id or a name');
       const args = JSON.stringify(input ?? {});
-      if (ctx.jsonTool !== undefined && name === ctx.jsonTool) answer += args;
+      if (ctx.jsonTool !== undefined && name === ctx.jsonTool) jsonAnswer = (jsonAnswer ?? '') + args;
       else toolCalls.push({ id: toolUseId, type: 'function', function: { name, arguments: args } });
     } else if (block.reasoningContent) {
       const { reasoningText, redactedContent } = block.reasoningContent;
@@ -49,6 +51,7 @@ export function parseConverseResponse(text: string, ctx: ResponseContext): ChatC
     // Other blocks (citations, guard content, ...) have no place in OpenAI's message.
   }
 
+  if (jsonAnswer !== undefined) answer = jsonAnswer;
   const message: ChatMessage = { role: 'assistant', content: answer !== '' || toolCalls.length === 0 ? answer : null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   if (reasoning !== '') message.reasoning_content = reasoning;
@@ -123,7 +126,10 @@ export function bedrockHttpError(status: number, bodyText: string, headers: Reco
   if (status === 424) {
     return new GatewayError('upstream_error', `The upstream provider "${provider}" failed with HTTP 424 (${detail.type ?? 'ModelErrorException'})${detail.message ? `: ${detail.message}` : '.'}`, { provider });
   }
-  return upstreamStatusError(status, detail, headers, provider, {
+  // Bedrock sends its quota refusal as a 400 ("You can resubmit your request later"): it is a
+  // rate limit, so it is a 429 that fails over and may be retried, like a ThrottlingException.
+  const quota = detail.type === 'ServiceQuotaExceededException';
+  return upstreamStatusError(quota ? 429 : status, detail, headers, provider, {
     credentialKeys: 'access_key_id / secret_access_key / session_token, or the AWS_* environment variables',
   });
 }

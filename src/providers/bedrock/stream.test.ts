@@ -63,6 +63,40 @@ describe('decodeConverseStream', () => {
     expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe('stop');
   });
 
+  it("drops the model's text before the JSON tool's call: the tool's input is the whole answer", async () => {
+    const { chunks, error } = await run(
+      events([
+        { event: 'messageStart', payload: { role: 'assistant' } },
+        { event: 'contentBlockDelta', payload: { contentBlockIndex: 0, delta: { text: 'Here you go:' } } },
+        { event: 'contentBlockStop', payload: { contentBlockIndex: 0 } },
+        { event: 'contentBlockStart', payload: { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_j', name: 'json_response' } } } },
+        { event: 'contentBlockDelta', payload: { contentBlockIndex: 1, delta: { toolUse: { input: '{"answer":' } } } },
+        { event: 'contentBlockDelta', payload: { contentBlockIndex: 1, delta: { toolUse: { input: '"42"}' } } } },
+        { event: 'contentBlockStop', payload: { contentBlockIndex: 1 } },
+        { event: 'messageStop', payload: { stopReason: 'tool_use' } },
+      ]),
+      { ...CTX, jsonTool: 'json_response' },
+    );
+    expect(error).toBeUndefined();
+    expect(text(chunks)).toBe('{"answer":"42"}');
+    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('stop');
+  });
+
+  it('sends the text of a JSON-mode answer that never called the tool with the finish', async () => {
+    const { chunks } = await run(
+      events([
+        { event: 'messageStart', payload: { role: 'assistant' } },
+        { event: 'contentBlockDelta', payload: { contentBlockIndex: 0, delta: { text: '{"answer": ' } } },
+        { event: 'contentBlockDelta', payload: { contentBlockIndex: 0, delta: { text: '"42"}' } } },
+        { event: 'contentBlockStop', payload: { contentBlockIndex: 0 } },
+        { event: 'messageStop', payload: { stopReason: 'end_turn' } },
+      ]),
+      { ...CTX, jsonTool: 'json_response' },
+    );
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]!.choices[0]).toEqual({ index: 0, delta: { role: 'assistant', content: '{"answer": "42"}' }, finish_reason: 'stop' });
+  });
+
   it('throws a throttling exception after messageStart before yielding any chunk (so the request can fail over)', async () => {
     const { chunks, error } = await run(streamFixture('stream-throttled'));
     expect(chunks).toEqual([]);

@@ -4,7 +4,9 @@
  * - Text deltas → `content`; a tool use's start → a tool call with id and name, its partial JSON
  *   input → `arguments` pieces; reasoning text → `reasoning_content`, and at the block's end its
  *   signature (or redacted content) → `thinking_blocks`; the forced JSON tool (response_format)
- *   streams its input as `content`.
+ *   streams its input as `content`. With that tool, text is held back until the end: text before
+ *   the tool's call is the model's preamble and is dropped; a model that answers in text only
+ *   (thinking offers the tool without forcing it) gets its text sent with the finish.
  * - messageStop → the finish chunk; metadata → a usage-only trailer (`choices: []`).
  * - The assistant role rides on the first chunk that has output, so an exception right after
  *   messageStart still fails the attempt before any chunk (and the request can fail over).
@@ -36,6 +38,9 @@ export class ConverseStreamTranslator {
   /** Content blocks by contentBlockIndex (small integers). */
   readonly #blocks: (BlockState | undefined)[] = [];
   #toolCalls = 0;
+  /** Text held back while the JSON tool may still be called (see the file comment). */
+  #heldText = '';
+  #jsonCalled = false;
   #roleSent = false;
   #stopped = false;
 
@@ -61,7 +66,10 @@ export class ConverseStreamTranslator {
       case 'messageStop': {
         const stop = parsePayload(message, this.#ctx.provider) as WireMessageStop;
         this.#stopped = true;
-        return this.#chunk({}, finishReason(stop.stopReason, this.#toolCalls > 0));
+        const delta: ChunkChoice['delta'] = {};
+        if (this.#heldText !== '') delta.content = this.#heldText;
+        this.#heldText = '';
+        return this.#chunk(delta, finishReason(stop.stopReason, this.#toolCalls > 0));
       }
       case 'metadata': {
         const usage = mapUsage((parsePayload(message, this.#ctx.provider) as WireStreamMetadata).usage);
@@ -80,6 +88,8 @@ export class ConverseStreamTranslator {
     if (typeof toolUseId !== 'string' || typeof name !== 'string') throw this.#invalid('a tool use started without an id or a name');
     if (this.#ctx.jsonTool !== undefined && name === this.#ctx.jsonTool) {
       this.#blocks[index] = { kind: 'json', sentInput: false };
+      this.#jsonCalled = true;
+      this.#heldText = '';
       return undefined;
     }
     const toolIndex = this.#toolCalls++;
@@ -91,7 +101,12 @@ export class ConverseStreamTranslator {
     const index = this.#blockIndex(event.contentBlockIndex);
     const delta = event.delta;
     if (!delta) return undefined;
-    if (typeof delta.text === 'string') return delta.text === '' ? undefined : this.#chunk({ content: delta.text }, null);
+    if (typeof delta.text === 'string') {
+      if (delta.text === '') return undefined;
+      if (this.#ctx.jsonTool === undefined) return this.#chunk({ content: delta.text }, null);
+      if (!this.#jsonCalled) this.#heldText += delta.text;
+      return undefined;
+    }
     if (delta.toolUse) {
       const input = delta.toolUse.input;
       const block = this.#blocks[index];
