@@ -84,6 +84,8 @@ export interface Usage {
   prompt_tokens_details?: { cached_tokens?: number; [key: string]: unknown } | null;
   completion_tokens_details?: { reasoning_tokens?: number; [key: string]: unknown } | null;
   cache_creation_input_tokens?: number;
+  /** Anthropic's cache writes by time to live (extension; only when some lived an hour, which costs more). */
+  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number };
   [key: string]: unknown;
 }
 

@@ -13,6 +13,15 @@ describe('costUsd', () => {
     expect(costUsd(usage, { ...price, cacheWrite: 3 })).toBeCloseTo((500 * 2.5 + 400 * 1.25 + 100 * 3) / 1e6, 12);
   });
 
+  it("charges Anthropic's one-hour cache writes at the one-hour price, the rest at the write price", () => {
+    const usage = { prompt_tokens: 1_000_000, completion_tokens: 0, total_tokens: 1_000_000, cache_creation_input_tokens: 1_000_000, cache_creation: { ephemeral_5m_input_tokens: 400_000, ephemeral_1h_input_tokens: 600_000 } };
+    expect(costUsd(usage, { input: 3, output: 15, cacheWrite: 3.75, cacheWrite1h: 6 })).toBeCloseTo(0.4 * 3.75 + 0.6 * 6, 10);
+    // No one-hour price known: the write price, never less.
+    expect(costUsd(usage, { input: 3, output: 15, cacheWrite: 3.75 })).toBeCloseTo(3.75, 10);
+    // A count that is not one (from some upstream's usage) is ignored, not NaN.
+    expect(costUsd({ ...usage, cache_creation: { ephemeral_1h_input_tokens: 'x' as unknown as number } }, { input: 3, output: 15, cacheWrite: 3.75, cacheWrite1h: 6 })).toBeCloseTo(3.75, 10);
+  });
+
   it('is undefined without usage or price', () => {
     expect(costUsd(undefined, price)).toBeUndefined();
     expect(costUsd({ prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 }, undefined)).toBeUndefined();

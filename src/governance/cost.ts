@@ -4,17 +4,23 @@ import type { ModelPrice } from '../routing/catalog.js';
 
 /**
  * USD for `usage` at `price`; undefined when either is unknown. Cached prompt tokens are charged
- * at the cached-input price where the model has one, cache writes at the cache-write price.
+ * at the cached-input price where the model has one, cache writes at the cache-write price (those
+ * that live an hour at the one-hour price, where the model has one).
  */
 export function costUsd(usage: Usage | undefined, price: ModelPrice | undefined): number | undefined {
   if (!usage || !price) return undefined;
   const cached = Math.min(usage.prompt_tokens_details?.cached_tokens ?? 0, usage.prompt_tokens);
   const written = usage.cache_creation_input_tokens ?? 0;
+  // From any upstream's usage, as sent: only a real count is one.
+  const hour = usage.cache_creation?.ephemeral_1h_input_tokens;
+  const writtenHour = typeof hour === 'number' && hour > 0 ? Math.min(written, hour) : 0;
   const fresh = Math.max(0, usage.prompt_tokens - cached - written);
+  const writePrice = price.cacheWrite ?? price.input;
   const micros =
     fresh * price.input +
     cached * (price.cachedInput ?? price.input) +
-    written * (price.cacheWrite ?? price.input) +
+    (written - writtenHour) * writePrice +
+    writtenHour * (price.cacheWrite1h ?? writePrice) +
     usage.completion_tokens * price.output;
   return micros / 1_000_000;
 }

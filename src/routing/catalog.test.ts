@@ -50,6 +50,12 @@ describe('lookupModel: catalogue data', () => {
     expect(info.price!.output).toBe(baseOf(prices.output_mtok));
     expect(info.price!.cachedInput).toBe(baseOf(prices.cache_read_mtok));
     expect(info.price!.cacheWrite).toBe(baseOf(prices.cache_write_mtok));
+    expect(info.price!.cacheWrite1h).toBe(baseOf((prices as { cache_write_1h_mtok?: typeof prices.cache_write_mtok }).cache_write_1h_mtok));
+  });
+
+  it("prices Anthropic's one-hour cache writes (twice the input price)", () => {
+    const info = lookupModel('anthropic', undefined, 'claude-sonnet-4-5');
+    expect(info.price).toMatchObject({ input: 3, cacheWrite: 3.75, cacheWrite1h: 6 });
   });
 
   it.each([

@@ -28,6 +28,8 @@ export interface ModelPrice {
   output: number;
   cachedInput?: number;
   cacheWrite?: number;
+  /** Cache writes that live an hour (Anthropic: twice the input price); undefined = as `cacheWrite`. */
+  cacheWrite1h?: number;
 }
 
 /** What the gateway knows about one upstream model. */
@@ -55,6 +57,7 @@ export const targetCatalogSchema = z.strictObject({
       output: usdPerMillion,
       cached_input: usdPerMillion.optional(),
       cache_write: usdPerMillion.optional(),
+      cache_write_1h: usdPerMillion.optional(),
     })
     .optional(),
   /** Each key set here replaces what the catalogue says (unset = unknown = supported). */
@@ -171,8 +174,10 @@ function priceOf(prices: GenaiPrices.ModelPrice, chat: boolean): ModelPrice | un
   const price: ModelPrice = { input, output };
   const cachedInput = baseRate(prices.cache_read_mtok);
   const cacheWrite = baseRate(prices.cache_write_mtok);
+  const cacheWrite1h = baseRate((prices as { cache_write_1h_mtok?: GenaiPrices.ModelPrice[string] }).cache_write_1h_mtok);
   if (cachedInput !== undefined) price.cachedInput = cachedInput;
   if (cacheWrite !== undefined) price.cacheWrite = cacheWrite;
+  if (cacheWrite1h !== undefined) price.cacheWrite1h = cacheWrite1h;
   return price;
 }
 
@@ -203,10 +208,11 @@ function applyOverride(info: ModelInfo, override: TargetCatalogConfig): ModelInf
   const result: ModelInfo = { ...info, capabilities: { ...info.capabilities } };
   if (override.context_window !== undefined) result.contextWindow = override.context_window;
   if (override.price) {
-    const { input, output, cached_input: cachedInput, cache_write: cacheWrite } = override.price;
+    const { input, output, cached_input: cachedInput, cache_write: cacheWrite, cache_write_1h: cacheWrite1h } = override.price;
     result.price = { input, output };
     if (cachedInput !== undefined) result.price.cachedInput = cachedInput;
     if (cacheWrite !== undefined) result.price.cacheWrite = cacheWrite;
+    if (cacheWrite1h !== undefined) result.price.cacheWrite1h = cacheWrite1h;
   }
   if (override.context_window !== undefined || override.price) result.source = 'config';
   const capabilities = override.capabilities;

@@ -164,11 +164,18 @@ export type ContentBlock = TextBlock | ToolUseBlock | ThinkingBlock | RedactedTh
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
 
+export interface CacheCreation {
+  ephemeral_5m_input_tokens?: number;
+  ephemeral_1h_input_tokens?: number;
+}
+
 export interface AnthropicUsage {
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
+  /** Cache writes by time to live (their sum is `cache_creation_input_tokens`): one-hour writes cost more. */
+  cache_creation?: CacheCreation | null;
   /** Newer API versions: how many of `output_tokens` were thinking. */
   output_tokens_details?: { thinking_tokens?: number } | null;
   [key: string]: unknown;

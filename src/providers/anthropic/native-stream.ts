@@ -15,21 +15,9 @@ import { readSse } from '../sse.js';
 import { isJsonObject as isObject, parseStreamEvent } from '../upstream-json.js';
 import type { NativeStreamEvent } from '../types.js';
 import type { AnthropicUsage } from './api.js';
-import { streamError, toUsage } from './response.js';
+import { mergeUsage, streamError, toUsage } from './response.js';
 
 
-
-const USAGE_KEYS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
-
-/** message_delta usage is cumulative: each count it carries replaces the one before. */
-function addUsage(into: Partial<AnthropicUsage>, usage: unknown): void {
-  if (!isObject(usage)) return;
-  for (const key of USAGE_KEYS) {
-    const value = usage[key];
-    if (typeof value === 'number') into[key] = value;
-  }
-  if (isObject(usage.output_tokens_details)) into.output_tokens_details = usage.output_tokens_details as AnthropicUsage['output_tokens_details'];
-}
 
 /** Events that are output: once one arrives, the stream can no longer fail over. */
 function isOutput(type: string): boolean {
@@ -50,10 +38,10 @@ export async function* readNativeStream(body: AsyncIterable<Uint8Array>, provide
     if (type === 'message_start') {
       if (!isObject(value.message)) throw bad('a message_start event without a message');
       started = true;
-      addUsage(usage, value.message.usage);
+      mergeUsage(usage, value.message.usage);
       event.usage = toUsage(usage);
     } else if (type === 'message_delta') {
-      addUsage(usage, value.usage);
+      mergeUsage(usage, value.usage);
       event.usage = toUsage(usage);
     }
     if (held !== undefined) {

@@ -83,6 +83,12 @@ describe('finishReason and toUsage', () => {
   it('reads thinking tokens into completion_tokens_details and tolerates missing counts', () => {
     expect(toUsage({ input_tokens: 5, output_tokens: 9, output_tokens_details: { thinking_tokens: 4 } })).toMatchObject({ completion_tokens_details: { reasoning_tokens: 4 } });
     expect(toUsage({})).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 } });
+    // One-hour cache writes cost more: their count rides along, in Anthropic's words.
+    expect(toUsage({ input_tokens: 1, output_tokens: 2, cache_creation_input_tokens: 300, cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 } })).toEqual({
+      prompt_tokens: 301, completion_tokens: 2, total_tokens: 303, prompt_tokens_details: { cached_tokens: 0 }, cache_creation_input_tokens: 300,
+      cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 },
+    });
+    expect(toUsage({ input_tokens: 1, output_tokens: 2, cache_creation_input_tokens: 300, cache_creation: { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 0 } })).not.toHaveProperty('cache_creation');
   });
 });
 

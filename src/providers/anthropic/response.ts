@@ -91,6 +91,24 @@ export function finishReason(stopReason: unknown, hasToolCalls: boolean): Finish
 
 const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
 
+const USAGE_COUNTS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
+
+/** Adds a stream event's usage to the usage so far: message_delta usage is cumulative, so each count it carries replaces the one before. */
+export function mergeUsage(into: Partial<AnthropicUsage>, usage: unknown): void {
+  if (usage === null || typeof usage !== 'object') return;
+  const fields = usage as Record<string, unknown>;
+  for (const key of USAGE_COUNTS) {
+    const value = fields[key];
+    if (typeof value === 'number') into[key] = value;
+  }
+  if (isPlainObject(fields.cache_creation)) into.cache_creation = fields.cache_creation as AnthropicUsage['cache_creation'];
+  if (isPlainObject(fields.output_tokens_details)) into.output_tokens_details = fields.output_tokens_details as AnthropicUsage['output_tokens_details'];
+}
+
+function isPlainObject(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** Anthropic's input_tokens exclude cached tokens; OpenAI's prompt_tokens count every input token. */
 export function toUsage(usage: Partial<AnthropicUsage>): Usage {
   const cacheRead = count(usage.cache_read_input_tokens);
@@ -99,6 +117,9 @@ export function toUsage(usage: Partial<AnthropicUsage>): Usage {
   const completion = count(usage.output_tokens);
   const result: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cacheRead } };
   if (typeof usage.cache_creation_input_tokens === 'number') result.cache_creation_input_tokens = cacheCreation;
+  const oneHour = usage.cache_creation?.ephemeral_1h_input_tokens;
+  // Anthropic's breakdown by time to live, as it names it: one-hour writes are priced higher.
+  if (typeof oneHour === 'number' && oneHour > 0) result.cache_creation = { ephemeral_5m_input_tokens: count(usage.cache_creation?.ephemeral_5m_input_tokens), ephemeral_1h_input_tokens: oneHour };
   const thinking = usage.output_tokens_details?.thinking_tokens;
   if (typeof thinking === 'number') result.completion_tokens_details = { reasoning_tokens: thinking };
   return result;

@@ -15,7 +15,7 @@ import { readSse } from '../sse.js';
 import { isJsonObject as isObject, parseStreamEvent } from '../upstream-json.js';
 import type { AnthropicUsage } from './api.js';
 import { JSON_TOOL_NAME } from './request.js';
-import { finishReason, streamError, toUsage } from './response.js';
+import { finishReason, mergeUsage, streamError, toUsage } from './response.js';
 
 type Delta = ChunkChoice['delta'];
 
@@ -94,7 +94,7 @@ export class AnthropicStreamTranslator {
     this.#started = true;
     this.#id = typeof message.id === 'string' ? message.id : '';
     this.#model = typeof message.model === 'string' ? message.model : '';
-    if (isObject(message.usage)) this.#addUsage(message.usage);
+    if (isObject(message.usage)) mergeUsage(this.#usage, message.usage);
   }
 
   #blockStart(event: Json, out: ChatCompletionChunk[]): void {
@@ -184,7 +184,7 @@ export class AnthropicStreamTranslator {
   }
 
   #messageDelta(event: Json, out: ChatCompletionChunk[]): void {
-    if (isObject(event.usage)) this.#addUsage(event.usage);
+    if (isObject(event.usage)) mergeUsage(this.#usage, event.usage);
     const delta = isObject(event.delta) ? event.delta : undefined;
     const stopReason = delta?.stop_reason;
     if (stopReason != null && !this.#finished) this.#finish(finishReason(stopReason, this.#toolCount > 0), out);
@@ -202,15 +202,6 @@ export class AnthropicStreamTranslator {
   #text(text: string, out: ChatCompletionChunk[]): void {
     if (!this.#jsonTool) out.push(this.#chunk({ content: text }));
     else if (!this.#jsonSeen) this.#bufferedText += text;
-  }
-
-  /** message_delta usage is cumulative: each count it carries replaces the one before. */
-  #addUsage(usage: Json): void {
-    for (const key of ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const) {
-      const value = usage[key];
-      if (typeof value === 'number') this.#usage[key] = value;
-    }
-    if (isObject(usage.output_tokens_details)) this.#usage.output_tokens_details = usage.output_tokens_details as AnthropicUsage['output_tokens_details'];
   }
 
   #chunk(delta: Delta, finish: FinishReason | null = null): ChatCompletionChunk {
