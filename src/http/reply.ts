@@ -46,7 +46,9 @@ export function stopReading(sse: SseWriter, rc: RequestContext): boolean {
 
 /** A 200 JSON answer (`json` is the body text); metrics, the request log and the log line follow once it is on its way. */
 export function sendJson(rc: RequestContext, request: FastifyRequest, reply: FastifyReply, observers: Observers, headers: Record<string, string>, json: string): string {
-  rc.status = 200;
+  // A billed request whose client left ran on to its answer (it is billed): still a 499, the client having gone.
+  rc.status = rc.clientClosed ? 499 : 200;
+  if (rc.clientClosed) rc.error ??= rc.clientClosed;
   rc.responseJson = json;
   reply.headers(headers).type('application/json; charset=utf-8');
   setImmediate(settle, rc, observers, request.log);
@@ -82,7 +84,11 @@ export async function runStream(
     }
   } finally {
     observers.metrics.streamEnded();
-    if (!completed && !rc.error) rc.status = 499;
+    if (!completed && !rc.error) {
+      // The client left (a billed stream read on to its end): logged like any other 499.
+      rc.status = 499;
+      rc.error = rc.clientClosed;
+    }
     settle(rc, observers, log);
   }
 }

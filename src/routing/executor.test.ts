@@ -971,6 +971,41 @@ describe('Executor: target limits', () => {
     await expect(third).resolves.toMatchObject({ model: 'a-model' });
   });
 
+  it('frees the slot of a billed request whose client left during the attempt, whether the upstream then fails or answers', async () => {
+    // A billed request (drainMs > 0) is not aborted when its client leaves: the attempt runs on.
+    let settleCall: ((outcome: 'fail' | 'answer') => void) | undefined;
+    const a = fake('a', {
+      chat: (_req, ctx) =>
+        new Promise((resolve, reject) => {
+          settleCall = (outcome) => (outcome === 'fail' ? reject(retryable('a')) : resolve(completion(ctx.upstreamModel)));
+        }),
+    });
+    const registry = limitedRegistry(a);
+    const target = registry.group('smart')!.members[0]!.target;
+    const plan = () => new RoutePlan(registry, registry.group('smart')!, { stream: false, constraints: {} });
+    const { executor } = setup();
+    const gone = new GatewayError('client_closed_request', 'gone');
+
+    const failing = createRequestContext('r1', 'chat', performance.now());
+    failing.drainMs = 30_000;
+    const first = executor.chat(plan(), request, failing).catch((err: unknown) => err);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    closeClient(failing, gone);
+    settleCall!('fail');
+    expect(await first).toBe(gone);
+    expect([target.limiter!.snapshot().inFlight, target.stats.inFlight, failing.attempts]).toEqual([0, 0, 1]);
+
+    const answered = createRequestContext('r2', 'chat', performance.now());
+    answered.drainMs = 30_000;
+    const second = executor.chat(plan(), request, answered);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    closeClient(answered, gone);
+    settleCall!('answer');
+    // The answer is still returned: the caller bills it and settles the request as a 499.
+    await expect(second).resolves.toMatchObject({ model: 'a-model' });
+    expect([target.limiter!.snapshot().inFlight, target.stats.inFlight]).toEqual([0, 0]);
+  });
+
   it('holds a stream\'s slot until the stream ends, not just until its first chunk', async () => {
     let finish: (() => void) | undefined;
     const a = fake('a', {

@@ -145,6 +145,8 @@ export class Executor {
         /** A target failed in this pass without asking for a wait (a retry may start at once). */
         let retryableNow = false;
         for (;;) {
+          // A billed request's client may have left without aborting it (see closeClient): start nothing new.
+          if (rc.clientClosed) throw rc.clientClosed;
           if (performance.now() + RETRY_AT_SLACK_MS >= deadline && !exhausted) {
             // Past the deadline: no new attempts, and the running ones end now.
             exhausted = true;
@@ -176,7 +178,16 @@ export class Executor {
           if (race.size === 0) break;
           const hedge = exhausted ? undefined : this.#hedgeDelay(plan.group.hedge, race);
           const outcome = await race.next(hedge);
-          if (rc.clientClosed) throw rc.clientClosed;
+          // The client left: no more attempts. An outcome already taken from the race is settled
+          // here (its slot, breaker probe and statistics), and an answer is still returned, so a
+          // billed request reads a stream on to its usage and the caller settles it as a 499.
+          if (rc.clientClosed && outcome.kind !== 'ok') {
+            if (outcome.kind === 'failed') {
+              if (outcome.error === rc.clientClosed) outcome.attempt.cancel(rc.clientClosed);
+              else outcome.attempt.failed(outcome.error);
+            }
+            throw rc.clientClosed;
+          }
           if (outcome.kind === 'hedge') {
             hedgeDue = hedge !== undefined;
             continue;

@@ -25,12 +25,15 @@ governance:
 providers:
   demo: { type: mock }
   slow: { type: mock, tokens_per_second: 40 }
+  late: { type: mock, latency_ms: 600 }
   free: { type: mock }
 models:
   mock:
     targets: [ { provider: demo, model: mock, price: { input: ${PRICE}, output: ${PRICE} } } ]
   slow:
     targets: [ { provider: slow, model: mock, price: { input: ${PRICE}, output: ${PRICE} } } ]
+  late:
+    targets: [ { provider: late, model: mock, price: { input: ${PRICE}, output: ${PRICE} } } ]
   other:
     targets: [ { provider: free, model: mock } ]
 `);
@@ -204,7 +207,7 @@ describe('virtual keys', () => {
     await sdk(gateway, key).chat.completions.create({ model: 'other', messages: [{ role: 'user', content: 'x' }] });
     const listed = await sdk(gateway, key).models.list();
     expect(listed.data.map((m) => m.id)).toEqual(['other']);
-    expect((await sdk(gateway, MASTER_KEY).models.list()).data.map((m) => m.id)).toEqual(['mock', 'slow', 'other']);
+    expect((await sdk(gateway, MASTER_KEY).models.list()).data.map((m) => m.id)).toEqual(['mock', 'slow', 'late', 'other']);
     // One model by id: the same view as the list (a model the key may not use is not found).
     expect((await sdk(gateway, key).models.retrieve('other')).id).toBe('other');
     expect(await apiError(() => sdk(gateway, key).models.retrieve('mock'))).toBeInstanceOf(NotFoundError);
@@ -303,6 +306,22 @@ describe('streaming', () => {
     const spend = await spendOf(id, 1);
     expect(spend.completion_tokens).toBe(full.usage!.completion_tokens);
     expect(spend.prompt_tokens).toBe(full.usage!.prompt_tokens);
+  });
+
+  it('bills a request whose client left before the first byte, streamed or not, with the upstream usage (logged as a 499)', async () => {
+    const prompt = 'a question the upstream is slow to start answering';
+    const full = await sdk(gateway, MASTER_KEY).chat.completions.create({ model: 'late', messages: [{ role: 'user', content: prompt }], max_tokens: 20 });
+    for (const stream of [true, false]) {
+      const { id, key } = await createKey({ name: `early-leaver-${stream}` });
+      const left = await sdk(gateway, key)
+        .chat.completions.create({ model: 'late', messages: [{ role: 'user', content: prompt }], max_tokens: 20, stream }, { timeout: 200 })
+        .catch((err: unknown) => err);
+      expect(left).toBeInstanceOf(Error);
+      const spend = await spendOf(id, 1);
+      expect([spend.prompt_tokens, spend.completion_tokens]).toEqual([full.usage!.prompt_tokens, full.usage!.completion_tokens]);
+      const logged = await admin('GET', `/logs?key_id=${id}`);
+      expect((logged.json as { data: { status: number; error_code: string | null }[] }).data.map((row) => [row.status, row.error_code])).toEqual([[499, 'client_closed_request']]);
+    }
   });
 
   it('sends the cost of a stream as an HTTP trailer', async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI, OPENAI_ERRORS, type Fault } from '../fakes/openai-upstream.js';
 import { apiError, collect, raw, sdk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
+import { admin } from '../helpers/governance.js';
 import { seeded } from '../helpers/random.js';
 
 /** Every way an upstream fails before its answer (the faults a failover must absorb). */
@@ -272,5 +273,34 @@ models:
     const metrics = (await raw(gateway, '/metrics')).text;
     expect(metrics).toMatch(/switchyard_shed_requests_total\{provider="narrow",model="gpt-4o-mini"\} 1/);
     expect(metrics).toMatch(/switchyard_queue_wait_seconds_count\{provider="narrow",model="gpt-4o-mini"\} 1/);
+  });
+});
+
+describe('a billed request whose client leaves during the upstream call', () => {
+  it('gives its target slot back, whether the upstream then answers or fails, so the next request is served', async () => {
+    const upstream = await fake();
+    const gateway = await startGateway(`
+auth: { master_key: sk-master-leave }
+providers:
+  narrow: { type: openai, base_url: ${upstream.baseURL}, api_key: sk-1 }
+models:
+  limited:
+    targets: [ { provider: narrow, model: gpt-4o-mini, max_concurrency: 1 } ]
+`);
+    const created = await admin(gateway, 'sk-master-leave', 'POST', '/keys', { name: 'leaver' });
+    const key = (created.json as { key: string }).key;
+    const health = async () => ((await raw(gateway, '/v1/providers/narrow/health', { headers: { authorization: 'Bearer sk-master-leave' } })).json as { targets: { limits: { in_flight: number } }[] }).targets[0]!.limits.in_flight;
+    // The upstream is slow to answer, then answers or fails; the client gives up first.
+    for (const fault of [{ kind: 'delay-headers', ms: 400 }, { kind: 'http-error', error: OPENAI_ERRORS.serverError(), afterMs: 400 }] as Fault[]) {
+      upstream.inject(fault);
+      const gone = await sdk(gateway, key)
+        .chat.completions.create({ model: 'limited', messages: [{ role: 'user', content: 'slow' }] }, { timeout: 100 })
+        .catch((err: unknown) => err);
+      expect(gone).toBeInstanceOf(Error);
+      expect(await health()).toBe(1);
+      await expect.poll(health, { timeout: 3000 }).toBe(0);
+      const next = await sdk(gateway, key).chat.completions.create({ model: 'limited', messages: [{ role: 'user', content: 'after' }] });
+      expect(next.choices[0]?.message.content).toBe('Hello from gpt-4o-mini. You said: after');
+    }
   });
 });

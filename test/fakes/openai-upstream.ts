@@ -38,8 +38,8 @@ export interface RecordedRequest {
 }
 
 export type Fault =
-  /** Answer with this error (status, OpenAI body, headers). */
-  | { kind: 'http-error'; error: WireError }
+  /** Answer with this error (status, OpenAI body, headers), after `afterMs` if given. */
+  | { kind: 'http-error'; error: WireError; afterMs?: number }
   /** Destroy the socket before any response byte. */
   | { kind: 'reset' }
   /** Hold the response headers back for `ms`, then answer normally. */
@@ -184,11 +184,12 @@ export class FakeOpenAI {
       req.socket.destroy();
       return;
     }
-    if (fault?.kind === 'delay-headers') {
+    const delayMs = fault?.kind === 'delay-headers' ? fault.ms : fault?.kind === 'http-error' ? fault.afterMs : undefined;
+    if (delayMs !== undefined) {
       const closed = new AbortController();
       res.once('close', () => closed.abort());
       try {
-        await sleep(fault.ms, undefined, { signal: closed.signal });
+        await sleep(delayMs, undefined, { signal: closed.signal });
       } catch {
         return; // the client gave up waiting
       }
