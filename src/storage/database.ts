@@ -103,7 +103,8 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
   }
   const { createPool } = await import('./postgres-pool.js');
   const pool = createPool(url, schema, options.onError);
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const { PostgresTextPlugin } = await import('./postgres-text.js');
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), plugins: [new PostgresTextPlugin()] });
   const database: Database = { db, backend: 'postgres', close: () => db.destroy() };
 
   try {
