@@ -81,6 +81,32 @@ describe('Router.chat', () => {
     expect(router.chat(request, context(), hints({ tier: 'paid' }, { 'x-team': 'web' })).group.name).toBe('smart');
   });
 
+  it("gives rules the caller's key, team and org ids; a caller without a virtual key has none", () => {
+    const rules = [
+      { name: 'by-key', when: { key: { eq: 'key_abc' } }, route_to: 'cheap' },
+      { name: 'by-org', when: { org: { in: ['org_1'] } }, route_to: 'coder' },
+      { name: 'any-team', when: { team: { exists: true } }, route_to: 'coder' },
+    ];
+    const router = routerWith(rules);
+    const request = chat([{ role: 'user', content: 'hi' }]);
+    const as = (key?: string, team?: string, org?: string): RequestContext => {
+      const rc = context();
+      rc.principal = { master: false, key: key ? ({ id: key } as never) : undefined, team: team ? ({ id: team } as never) : undefined, org: org ? ({ id: org } as never) : undefined };
+      return rc;
+    };
+    expect(router.chat(request, as('key_abc'), NO_HINTS).group.name).toBe('cheap');
+    const inOrg = as('key_other', undefined, 'org_1');
+    expect(router.chat(request, inOrg, NO_HINTS).group.name).toBe('coder');
+    expect(inOrg.routeRule).toBe('by-org');
+    const inTeam = as('key_other', 'team_9');
+    router.chat(request, inTeam, NO_HINTS);
+    expect(inTeam.routeRule).toBe('any-team');
+    expect(router.chat(request, as('key_other'), NO_HINTS).group.name).toBe('smart');
+    const master = context();
+    master.principal = { master: true, key: undefined, team: undefined, org: undefined };
+    expect(router.chat(request, master, NO_HINTS).group.name).toBe('smart');
+  });
+
   it('gives rules the last user message and the system prompt, text parts included', () => {
     const rules = [
       { name: 'sys', when: { system: { contains: 'pirate' } }, route_to: 'cheap' },

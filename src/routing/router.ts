@@ -35,7 +35,7 @@ export class Router {
     const stream = request.stream === true;
     const prompt = new PromptSize(request);
     const needs = needsOf(request, stream);
-    const rule = this.#rules.size > 0 ? this.#rules.match(ruleInput(request, stream, prompt, hints)) : undefined;
+    const rule = this.#rules.size > 0 ? this.#rules.match(ruleInput(request, stream, prompt, hints, rc)) : undefined;
     const group = rule ? this.#ruleGroup(rule, rc) : this.#resolve(request.model, rc);
     return new RoutePlan(this.models, group, { stream, needs, prompt, constraints: hints.constraints });
   }
@@ -63,10 +63,14 @@ export class Router {
 }
 
 /** Rule input for a chat request: texts and token counts computed only if a rule asks, then once. */
-function ruleInput(request: ChatRequest, stream: boolean, prompt: PromptSize, hints: RouteHints): RuleInput {
+function ruleInput(request: ChatRequest, stream: boolean, prompt: PromptSize, hints: RouteHints, rc: RequestContext): RuleInput {
   let all: string | undefined;
   let system: string | undefined;
+  const principal = rc.principal;
   return {
+    key: principal?.key?.id,
+    team: principal?.team?.id,
+    org: principal?.org?.id,
     model: request.model,
     stream,
     maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
