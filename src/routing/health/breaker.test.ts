@@ -61,6 +61,22 @@ describe('CircuitBreaker', () => {
       expect(breaker.tryAcquire()).toBe(false);
     });
 
+    it('opens on the success that brings the window to the minimum requests with the rate already past the threshold', () => {
+      const { breaker, call } = setup();
+      call(false);
+      call(false);
+      call(false);
+      expect(breaker.state).toBe('closed'); // 3 calls: under the minimum
+      call(true); // 3 of 4 failed
+      expect(breaker.state).toBe('open');
+      // Once the failures have left the window, successes find nothing to check.
+      const healthy = setup();
+      healthy.call(false);
+      healthy.advance(13_000);
+      for (let i = 0; i < 4; i++) healthy.call(true);
+      expect(healthy.breaker.state).toBe('closed');
+    });
+
     it('does not open below the minimum requests, however bad the rate', () => {
       const { breaker, call } = setup({ minimumRequests: 10 });
       for (let i = 0; i < 9; i++) call(false);

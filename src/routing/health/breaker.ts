@@ -74,6 +74,8 @@ export class CircuitBreaker {
   /** Of those, probes of the current half-open period. The rest are stale. */
   #probesOutstanding = 0;
   #probesSucceeded = 0;
+  /** Monotonic time of the last failure: a success checks the failure rate only while one is in the window. */
+  #lastFailureAt = -Infinity;
 
   constructor(policy: BreakerPolicy, options: BreakerOptions = {}) {
     this.#policy = policy;
@@ -118,11 +120,16 @@ export class CircuitBreaker {
   /** An acquired call succeeded. */
   onSuccess(): void {
     this.#advance();
-    this.#window.record(true, this.#now());
+    const now = this.#now();
+    this.#window.record(true, now);
     const wasProbe = this.#settle(false);
     if (wasProbe && ++this.#probesSucceeded >= this.#policy.halfOpenProbes) {
       this.#window.reset();
       this.#moveTo('closed');
+    } else if (this.#state === 'closed' && now - this.#lastFailureAt < this.#policy.windowMs && this.#shouldTrip(now)) {
+      // A success can be the call that brings the window to minimum_requests with the failure
+      // rate already past the threshold. Without a failure in the window it cannot: no check.
+      this.#open(now);
     }
   }
 
@@ -131,6 +138,7 @@ export class CircuitBreaker {
     this.#advance();
     const now = this.#now();
     this.#window.record(false, now);
+    this.#lastFailureAt = now;
     this.#settle(true);
     if (this.#state === 'half-open') {
       // Any failure while probing reopens, even one that may be stale: erring toward caution
