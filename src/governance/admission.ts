@@ -11,7 +11,7 @@ import { GatewayError } from '../gateway/errors.js';
 import type { Directory, Level } from './directory.js';
 import type { Admission, Limiter, Rule } from './limits/limiter.js';
 import { periodWindow } from './periods.js';
-import { fromMicros, toMicros } from './cost.js';
+import { fromMicros, spendMicros, toMicros } from './cost.js';
 import { rateLimitHeaders, Ticket, type RuleRole } from './ticket.js';
 import type { Principal } from './principal.js';
 import type { Budget, Policy } from './types.js';
@@ -168,7 +168,7 @@ export class Admitter {
       if (budget && cost !== undefined) {
         const period = this.#budgetPeriod(view, budget, now);
         // An end user's counter is the tenant's (the tag): so is the spend it starts from.
-        const seed = view.level === 'user' ? toMicros(this.directory?.recordedSpend('user', endUserTenantId(view.id, tag), period.windowId) ?? 0) : period.seed;
+        const seed = view.level === 'user' ? spendMicros(this.directory?.recordedSpend('user', endUserTenantId(view.id, tag), period.windowId) ?? 0) : period.seed;
         rules.push({ kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed });
         meta.push(period.meta);
       }
@@ -193,7 +193,7 @@ export class Admitter {
       key: view.keys.budget + window.id,
       limit: toMicros(budget.usd),
       expiresAt: Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER,
-      seed: toMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0),
+      seed: spendMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0),
       meta: { level: view, what: 'budget', budget, endsAt: window.endsAt },
     });
   }

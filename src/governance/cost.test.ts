@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costUsd } from './cost.js';
+import { costUsd, spendMicros } from './cost.js';
 
 describe('costUsd', () => {
   const price = { input: 2.5, output: 10, cachedInput: 1.25 };
@@ -25,5 +25,16 @@ describe('costUsd', () => {
   it('is undefined without usage or price', () => {
     expect(costUsd(undefined, price)).toBeUndefined();
     expect(costUsd({ prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 }, undefined)).toBeUndefined();
+  });
+});
+
+describe('spendMicros', () => {
+  it('rounds a cost up to the micro-dollar, so no request counts as free, without float noise adding one', () => {
+    expect(spendMicros(0.0000004)).toBe(1);
+    expect(spendMicros(0.000005802)).toBe(6);
+    expect(spendMicros(0.29)).toBe(290_000); // 0.29 * 1e6 is 290000.00000000006 in floating point
+    expect(spendMicros(0)).toBe(0);
+    // Fifty requests of $0.0000004 hold a $0.00001 budget: the counter reaches 50 µ$, past its 10.
+    expect(Array.from({ length: 50 }, () => spendMicros(0.0000004)).reduce((a, b) => a + b)).toBe(50);
   });
 });

@@ -33,6 +33,15 @@ export function toMicros(usd: number): number {
   return Math.round(usd * 1e6);
 }
 
+/**
+ * Spend in micro-USD for a budget counter: rounded up (after rounding to the nano-dollar, the
+ * precision costs are kept in, so float noise does not add a micro-dollar), so that no request,
+ * however cheap, counts as free and the counter never falls behind the recorded spend.
+ */
+export function spendMicros(usd: number): number {
+  return Math.ceil(Math.round(usd * 1e9) / 1e3);
+}
+
 export function fromMicros(micros: number): number {
   return micros / 1e6;
 }

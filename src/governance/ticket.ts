@@ -3,7 +3,7 @@
  * what each of its rules stands for and their states after the reservation. `settle` gives back
  * what the request did not use, exactly once; `headers` writes OpenAI's x-ratelimit-* headers.
  */
-import { toMicros } from './cost.js';
+import { spendMicros } from './cost.js';
 import type { Lease, Limiter, RuleState } from './limits/limiter.js';
 
 /** What a rule of the reservation counts. */
@@ -30,7 +30,7 @@ export class Ticket {
     const actual = new Array<number | undefined>(meta.length);
     for (let i = 0; i < meta.length; i++) {
       const what = meta[i]!.what;
-      actual[i] = what === 'tpm' || what === 'tpd' ? tokens : what === 'budget' ? toMicros(costUsd) : undefined;
+      actual[i] = what === 'tpm' || what === 'tpd' ? tokens : what === 'budget' ? spendMicros(costUsd) : undefined;
     }
     return this.limiter.settle(this.lease, actual);
   }
