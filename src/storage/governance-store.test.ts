@@ -468,6 +468,15 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
       expect((await store.spendReport({ group_by: 'tag', ...day })).map((r) => [r.group, r.cost_usd])).toEqual([['env:prod', 0.60021885]]);
     });
 
+    it("adds up each request's cost as its answer said it (to the nano-dollar), so every grouping has the same total", async () => {
+      // 0.0000058025 each: the header says 0.000005802 (toFixed(9)), and two of them are 0.000011604, not 0.000011605.
+      const cost = 0.0000058024999;
+      await store.writeSpend([request({ key_id: 'k1', end_user: 'u1', cost_usd: cost }), request({ key_id: 'k1', end_user: 'u2', cost_usd: cost })], randomUUID());
+      const day = { from: '2026-03-01', to: '2026-03-01' };
+      expect((await store.spendReport({ group_by: 'key', ...day })).map((r) => r.cost_usd)).toEqual([0.000011604]);
+      expect((await store.spendReport({ group_by: 'user', ...day })).map((r) => r.cost_usd)).toEqual([0.000005802, 0.000005802]);
+    });
+
     it('writes a spend batch all or nothing', async () => {
       const broken = request({ request_id: null as unknown as string });
       await expect(store.writeSpend([request({}), broken], randomUUID())).rejects.toThrow();

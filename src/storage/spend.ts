@@ -226,7 +226,9 @@ function add(total: SpendMeasures, row: SpendRow): void {
   total.prompt_tokens += row.prompt_tokens;
   total.completion_tokens += row.completion_tokens;
   if (row.cost_usd === null) total.unpriced += 1;
-  else total.cost_usd += row.cost_usd;
+  // As x-switchyard-cost-usd says it (to the nano-dollar): a report's totals are then the exact
+  // sums of what the answers said, whatever the grouping.
+  else total.cost_usd += roundUsd(row.cost_usd);
   if (row.cache !== null && CACHE_HITS.has(row.cache)) total.cache_hits += 1;
 }
 
