@@ -42,7 +42,6 @@ export class AdmissionStage {
    * client itself asked for regions outside them.
    */
   constrain(rc: RequestContext, hints: RouteHints): RouteHints {
-    rc.ledger = this.options.ledger;
     for (const _ in hints.metadata) {
       rc.tags = hints.metadata;
       break;
@@ -53,6 +52,8 @@ export class AdmissionStage {
     const asked = hints.constraints.regions;
     const regions = asked === undefined ? allowed : asked.filter((region) => allowed.includes(region));
     if (regions.length === 0) {
+      // A refusal by the levels' policies, as admission's: it counts in spend (as an error).
+      rc.ledger = this.options.ledger;
       const where = allowed.length > 0 ? `only from the regions ${allowed.join(', ')}` : 'from no region';
       throw new GatewayError('access_denied', `The policies of this request's key, team, org or end user allow it to be served ${where}${asked ? `, not ${asked.join(', ')}` : ''}.`);
     }
@@ -66,6 +67,9 @@ export class AdmissionStage {
 
   /** Admits the request (or throws the 403 / 429 / 503 that says why) and arms its settlement. */
   async admit(rc: RequestContext, plan: RoutePlan, estimate: Estimate): Promise<void> {
+    // From here on the request counts in spend, refused or served; one the router could not
+    // place (an unknown model) never got here, and is in the request log only.
+    rc.ledger = this.options.ledger;
     rc.estimatePrompt = estimate.promptTokens;
     if (!rc.principal) return;
     try {

@@ -173,6 +173,17 @@ describe('virtual keys', () => {
     expect(master.choices[0]!.message.content).toBeTruthy();
   });
 
+  it('count in spend once admitted or refused by a limit, but not for a model the gateway does not have', async () => {
+    const { id, key } = await createKey({ name: 'wrong-model', models: ['mock'] });
+    expect((await apiError(() => ask(sdk(gateway, key), 'x', { model: 'no-such-model' }))).status).toBe(404);
+    expect((await apiError(() => ask(sdk(gateway, key), 'x', { model: 'other' }))).status).toBe(403);
+    await ask(sdk(gateway, key));
+    // The 404 is in the request log, not in spend; the 403 (a refusal by the key's policy) is.
+    await expect.poll(async () => ((await admin('GET', `/logs?key_id=${id}`)).json as { data: unknown[] }).data.length).toBe(3);
+    const spend = await spendOf(id, 2);
+    expect([spend.requests, spend.errors]).toEqual([2, 1]);
+  });
+
   it('are refused when unknown, revoked, or expired (401), and rotation keeps the old secret for the grace period', async () => {
     expect(await apiError(() => ask(sdk(gateway, 'sk-sy-unknown')))).toBeInstanceOf(AuthenticationError);
 
