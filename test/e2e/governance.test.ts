@@ -173,6 +173,13 @@ describe('virtual keys', () => {
     expect(master.choices[0]!.message.content).toBeTruthy();
   });
 
+  it('name the key on the request-log row of a request refused for its body', async () => {
+    const { id, key } = await createKey({ name: 'bad-body' });
+    const bad = await raw(gateway, '/v1/chat/completions', { method: 'POST', body: '{"model": "mock", ', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+    expect(bad.status).toBe(400);
+    await expect.poll(async () => ((await admin('GET', `/logs?key_id=${id}`)).json as { data: { status: number; error_code: string }[] }).data.map((row) => [row.status, row.error_code])).toEqual([[400, 'invalid_json']]);
+  });
+
   it('count in spend once admitted or refused by a limit, but not for a model the gateway does not have', async () => {
     const { id, key } = await createKey({ name: 'wrong-model', models: ['mock'] });
     expect((await apiError(() => ask(sdk(gateway, key), 'x', { model: 'no-such-model' }))).status).toBe(404);

@@ -37,6 +37,8 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayE
   let rc = request.rc;
   if (!rc) {
     rc = createRequestContext(request.id, route, request.startedAt);
+    // Authentication runs before the body is read: a bad body from a good key is that key's request.
+    rc.principal = request.principal ?? undefined;
     if (observers.tracing && route !== 'other') rc.trace = startTrace(observers.tracing, request, route);
   }
   // Refused before routing named its group: a request for a configured group still counts under it
