@@ -23,6 +23,7 @@ import { isRestricted, restrictionKey, type RouteConstraints, type RoutePlan } f
 import type { RouteHints, Router } from '../routing/router.js';
 import type { AdmissionStage } from './admission-stage.js';
 import type { RequestContext } from './context.js';
+import { noteStreamItem } from './answer-notes.js';
 import { GatewayError } from './errors.js';
 import { jsonTextOnly, toJson } from './raw-json.js';
 import type { SharedCalls } from './shared-calls.js';
@@ -93,7 +94,7 @@ export class Pipeline {
     const cachePlan = this.planChat(request, plan, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
-      if (hit) return replay(completionChunks(JSON.parse(this.served(hit, rc)) as ChatCompletion, { includeUsage: true }));
+      if (hit) return replay(completionChunks(JSON.parse(this.served(hit, rc)) as ChatCompletion, { includeUsage: true }), rc);
     }
     if (directive.onlyIfCached) throw notCached();
     const start = async (flight: RequestContext): Promise<AsyncIterable<ChatCompletionChunk>> => {
@@ -130,7 +131,7 @@ export class Pipeline {
     const cachePlan = this.planMessages(call, plan, rc, directive);
     if (cachePlan) {
       const hit = await this.cache!.lookup(cachePlan);
-      if (hit) return { kind: 'native', events: replay(messageEvents(JSON.parse(this.served(hit, rc)) as Message).map(nativeEvent)) };
+      if (hit) return { kind: 'native', events: replay(messageEvents(JSON.parse(this.served(hit, rc)) as Message).map(nativeEvent), rc) };
     }
     if (directive.onlyIfCached) throw notCached();
     const stream = await this.executor.messagesStream(plan, call, rc);
@@ -348,6 +349,10 @@ const utf8Bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 /** About 4 bytes a token (English with o200k), as PromptSize.estimate. */
 const estimateTextTokens = (text: string): number => Math.ceil(utf8Bytes(text) / 4);
 
-async function* replay<T>(items: T[]): AsyncGenerator<T> {
-  yield* items;
+/** A cached answer replayed as a stream; its text is kept, as a streamed answer's, when the request log keeps bodies. */
+async function* replay<T>(items: T[], rc: RequestContext): AsyncGenerator<T> {
+  for (const item of items) {
+    if (rc.keepText) noteStreamItem(rc, item);
+    yield item;
+  }
 }

@@ -329,3 +329,35 @@ describe('the request log', () => {
     expect((await admin('GET', '/logs?format=xml')).status).toBe(400);
   });
 });
+
+describe('the request log of a streamed cache hit', () => {
+  it('keeps the text it replayed as its body, as a streamed answer has it', async () => {
+    const cached = await startGateway(`
+auth: { master_key: ${MASTER_KEY} }
+governance:
+  spend: { flush_interval_ms: 50 }
+request_log: { bodies: true }
+providers:
+  demo: { type: mock }
+models:
+  cached:
+    targets: [ { provider: demo, model: mock } ]
+    cache: { exact: true, ttl: 600 }
+`);
+    const client = sdk(cached, MASTER_KEY);
+    const texts: string[] = [];
+    for (const id of ['req-stream-miss', 'req-stream-hit']) {
+      const stream = await client.chat.completions.create({ model: 'cached', messages: [{ role: 'user', content: 'replay me' }], stream: true }, { headers: { 'x-request-id': id } });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+      texts.push(text);
+    }
+    expect(texts[1]).toBe(texts[0]);
+    const rowOf = async (id: string) => {
+      const res = await adminOf(cached, MASTER_KEY, 'GET', `/logs/${id}`);
+      return res.status === 200 ? (res.json as LogRow) : undefined;
+    };
+    await expect.poll(() => rowOf('req-stream-hit')).toMatchObject({ cache: 'HIT' });
+    for (const id of ['req-stream-miss', 'req-stream-hit']) expect(JSON.parse((await rowOf(id))!.response_body!)).toEqual({ stream: true, text: texts[0] });
+  });
+});

@@ -7,6 +7,7 @@ import type { Gateway } from './gateway.js';
 export interface SpendRow {
   group: string | null;
   requests: number;
+  errors: number;
   cost_usd: number;
   prompt_tokens: number;
   completion_tokens: number;
