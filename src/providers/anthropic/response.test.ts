@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { toOpenAIErrorBody } from '../../gateway/errors.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { finishReason, parseMessage, readErrorDetail, streamError, toChatCompletion, toUsage, upstreamHttpError } from './response.js';
 
@@ -175,6 +176,8 @@ describe('upstream errors', () => {
     const overloaded = streamError({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'claude');
     expect([overloaded.code, overloaded.status, overloaded.retryable]).toEqual(['upstream_error', 502, true]);
     expect(overloaded.message).toBe('The upstream provider "claude" failed mid-stream (overloaded_error: Overloaded).');
+    // The error event that ends an OpenAI-format stream carries the provider's own type.
+    expect(toOpenAIErrorBody(overloaded, 'stream').error.type).toBe('overloaded_error');
     const limited = streamError({ type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } }, 'claude');
     expect([limited.code, limited.status, limited.retryable]).toEqual(['upstream_rate_limited', 429, true]);
     const invalid = streamError({ type: 'error', error: { type: 'invalid_request_error', message: 'bad' } }, 'claude');

@@ -159,5 +159,5 @@ export function streamError(value: unknown, provider: string): GatewayError {
   const status = type ? (ANTHROPIC_ERROR_STATUS as Record<string, number>)[type] : undefined;
   if (status !== undefined && status < 500) return upstreamStatusError(status, { message, type }, {}, provider);
   const what = [type, message].filter(Boolean).join(': ');
-  return new GatewayError('upstream_error', `The upstream provider "${provider}" failed mid-stream${what ? ` (${what}).` : '.'}`, { provider });
+  return new GatewayError('upstream_error', `The upstream provider "${provider}" failed mid-stream${what ? ` (${what}).` : '.'}`, { provider, upstreamType: type });
 }

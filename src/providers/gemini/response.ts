@@ -209,7 +209,11 @@ export function inStreamError(error: GeminiError, provider: string): GatewayErro
       upstreamType: info.detail.type,
     });
   }
-  return new GatewayError('upstream_error', `The upstream provider "${provider}" failed mid-stream${suffix}`, { provider, upstreamCode: info.detail.code });
+  // A 4xx in the stream is what the same refusal as an HTTP status would be: the client's (not retried), or the credential's.
+  if (info.code !== undefined && info.code >= 400 && info.code < 500) {
+    return upstreamStatusError(info.code, info.detail, {}, provider, { credentials: isCredentialError(info), retryAfterMs: info.retryDelayMs });
+  }
+  return new GatewayError('upstream_error', `The upstream provider "${provider}" failed mid-stream${suffix}`, { provider, upstreamCode: info.detail.code, upstreamType: info.detail.type });
 }
 
 function isCredentialError(info: GoogleErrorInfo): boolean {

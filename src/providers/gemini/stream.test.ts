@@ -114,6 +114,13 @@ describe('decodeGeminiStream: recorded Gemini streams', () => {
     expect((error as Error).message).toBe('The upstream provider "gem" could not produce a valid tool call (finishReason MALFORMED_FUNCTION_CALL): Malformed function call: get_weather(');
   });
 
+  it("keeps an in-stream 4xx the client's (not retried, its status) and gives a 5xx the provider's own type", async () => {
+    const invalid = await run(whole(text(`data: ${JSON.stringify({ error: { code: 400, message: 'Request contains an invalid argument.', status: 'INVALID_ARGUMENT' } })}\r\n\r\n`)));
+    expect(invalid.error).toMatchObject({ code: 'upstream_client_error', status: 400, retryable: false, message: 'Request contains an invalid argument.' });
+    const internal = await run(whole(text(`data: ${JSON.stringify({ error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } })}\r\n\r\n`)));
+    expect(internal.error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, upstreamType: 'INTERNAL' });
+  });
+
   it('throws the in-stream error after the output that came before it', async () => {
     const { chunks, error } = await run(whole(fixture('stream-error.sse.txt')));
     expect(contentOf(chunks)).toBe('Partial answer');
