@@ -58,6 +58,9 @@ export interface GeminiGenerationConfig {
   responseMimeType?: string;
   responseJsonSchema?: Record<string, unknown>;
   thinkingConfig?: GeminiThinkingConfig;
+  /** Return the chosen tokens' log probabilities; `logprobs`: how many top candidates per step. */
+  responseLogprobs?: boolean;
+  logprobs?: number;
 }
 
 export interface GeminiRequest {
@@ -75,6 +78,20 @@ export interface GeminiCandidate {
   finishReason?: string;
   finishMessage?: string;
   index?: number;
+  logprobsResult?: GeminiLogprobsResult | null;
+}
+
+export interface GeminiLogprobsCandidate {
+  token?: string;
+  tokenId?: number;
+  logProbability?: number;
+}
+
+/** One entry per decoding step in each list; the chosen token may or may not be among the top ones. */
+export interface GeminiLogprobsResult {
+  topCandidates?: { candidates?: GeminiLogprobsCandidate[] }[];
+  chosenCandidates?: GeminiLogprobsCandidate[];
+  logProbabilitySum?: number;
 }
 
 export interface GeminiUsageMetadata {

@@ -201,6 +201,12 @@ describe('buildGenerateContentRequest: tools', () => {
 });
 
 describe('buildGenerateContentRequest: generationConfig', () => {
+  it('asks for log probabilities (and top candidates) when the client does', () => {
+    expect(build({ messages: [{ role: 'user', content: 'x' }], logprobs: true, top_logprobs: 3 }).generationConfig).toEqual({ responseLogprobs: true, logprobs: 3 });
+    expect(build({ messages: [{ role: 'user', content: 'x' }], logprobs: true }).generationConfig).toEqual({ responseLogprobs: true });
+    expect(build({ messages: [{ role: 'user', content: 'x' }], logprobs: false, top_logprobs: 3 })).not.toHaveProperty('generationConfig');
+  });
+
   it('maps sampling, length, stop, n, seed and penalties', () => {
     const body = build({
       messages: [{ role: 'user', content: 'x' }],

@@ -263,6 +263,10 @@ function translateGenerationConfig(request: ChatRequest, upstreamModel: string):
     const schema = format.json_schema?.schema;
     if (schema) set('responseJsonSchema', withoutSchemaKeyword(schema));
   }
+  if (request.logprobs === true) {
+    set('responseLogprobs', true);
+    set('logprobs', numberOf(request.top_logprobs));
+  }
   const thinking: GeminiThinkingConfig | undefined = toGeminiThinking(request, upstreamModel);
   set('thinkingConfig', thinking);
   return any ? config : undefined;

@@ -91,6 +91,23 @@ describe('toChatCompletion: recorded Gemini answers', () => {
     expect((error as GatewayError).message).toBe(`The upstream provider "gem" could not produce a valid tool call (finishReason ${reason}): Malformed function call: print(default_api.get_weather(city="Paris"`);
   });
 
+  it("turns logprobsResult into OpenAI's logprobs: each chosen token with its step's top candidates", () => {
+    const logprobsResult = {
+      topCandidates: [{ candidates: [{ token: 'Hi', tokenId: 1, logProbability: -0.1 }, { token: 'Hey', tokenId: 2, logProbability: -2.5 }] }, { candidates: [{ token: ' é', tokenId: 3, logProbability: -0.01 }] }],
+      chosenCandidates: [{ token: 'Hi', tokenId: 1, logProbability: -0.1 }, { token: ' é', tokenId: 3, logProbability: -0.01 }],
+      logProbabilitySum: -0.11,
+    };
+    const choice = toChatCompletion({ candidates: [{ content: { parts: [{ text: 'Hi é' }] }, finishReason: 'STOP', logprobsResult }] }, 'm', 'gem').choices[0]!;
+    expect(choice.logprobs).toEqual({
+      content: [
+        { token: 'Hi', logprob: -0.1, bytes: [72, 105], top_logprobs: [{ token: 'Hi', logprob: -0.1, bytes: [72, 105] }, { token: 'Hey', logprob: -2.5, bytes: [72, 101, 121] }] },
+        { token: ' é', logprob: -0.01, bytes: [32, 195, 169], top_logprobs: [{ token: ' é', logprob: -0.01, bytes: [32, 195, 169] }] },
+      ],
+      refusal: null,
+    });
+    expect(toChatCompletion({ candidates: [{ content: { parts: [{ text: 'x' }] }, finishReason: 'STOP' }] }, 'm', 'gem').choices[0]).not.toHaveProperty('logprobs');
+  });
+
   it('decodes several candidates into choices ordered by index', () => {
     const completion = decode('generate-content-two-candidates.json');
     expect(completion.choices.map((c) => [c.index, c.message.content])).toEqual([

@@ -15,7 +15,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { ChatChoice, ChatCompletion, ChatMessage, FinishReason, ToolCall, Usage } from '../../gateway/types.js';
 import { plainErrorText, upstreamStatusError, type HeaderValue, type UpstreamErrorDetail } from '../upstream-errors.js';
 import { parseResponseBody } from '../upstream-json.js';
-import type { GeminiCandidate, GeminiError, GeminiFunctionCall, GeminiPart, GeminiPromptFeedback, GeminiResponse, GeminiUsageMetadata } from './api.js';
+import type { GeminiCandidate, GeminiError, GeminiFunctionCall, GeminiLogprobsCandidate, GeminiLogprobsResult, GeminiPart, GeminiPromptFeedback, GeminiResponse, GeminiUsageMetadata } from './api.js';
 
 /** Parses a 2xx JSON body; anything unreadable is an upstream failure (502, retryable). */
 export function parseGeminiJson<T extends object>(text: string, provider: string): T {
@@ -68,7 +68,36 @@ function candidateChoice(candidate: GeminiCandidate, index: number, seed: string
   if (finish === 'content_filter') message.refusal = filteredText(native!, candidate.finishMessage);
   const choice: ChatChoice = { index, message, finish_reason: finish };
   if (native) choice.native_finish_reason = native;
+  const logprobs = toLogprobs(candidate.logprobsResult);
+  if (logprobs) choice.logprobs = logprobs;
   return choice;
+}
+
+interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+}
+
+/**
+ * Gemini's logprobsResult (asked for with responseLogprobs / logprobs) → OpenAI's `logprobs`:
+ * one entry per chosen token, with that step's top candidates; undefined when there is none.
+ */
+export function toLogprobs(result: GeminiLogprobsResult | null | undefined): { content: (TokenLogprob & { top_logprobs: TokenLogprob[] })[]; refusal: null } | undefined {
+  const chosen = result?.chosenCandidates;
+  if (!Array.isArray(chosen)) return undefined;
+  const top = Array.isArray(result!.topCandidates) ? result!.topCandidates : [];
+  const content = chosen.map((candidate, step) => {
+    const alternatives = top[step]?.candidates;
+    return { ...tokenLogprob(candidate), top_logprobs: Array.isArray(alternatives) ? alternatives.map(tokenLogprob) : [] };
+  });
+  return { content, refusal: null };
+}
+
+function tokenLogprob(candidate: GeminiLogprobsCandidate | null | undefined): TokenLogprob {
+  const token = typeof candidate?.token === 'string' ? candidate.token : '';
+  const logprob = typeof candidate?.logProbability === 'number' ? candidate.logProbability : 0;
+  return { token, logprob, bytes: [...Buffer.from(token, 'utf8')] };
 }
 
 function blockedChoice(feedback: GeminiPromptFeedback): ChatChoice {

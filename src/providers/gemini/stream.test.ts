@@ -121,6 +121,17 @@ describe('decodeGeminiStream: recorded Gemini streams', () => {
     expect(internal.error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, upstreamType: 'INTERNAL' });
   });
 
+  it("streams each event's log probabilities on its chunk", async () => {
+    const step = (token: string, logProbability: number) => ({ topCandidates: [{ candidates: [{ token, logProbability }] }], chosenCandidates: [{ token, logProbability }] });
+    const events = [
+      { candidates: [{ content: { role: 'model', parts: [{ text: 'Hi' }] }, logprobsResult: step('Hi', -0.5) }], responseId: 'r2' },
+      { candidates: [{ content: { role: 'model', parts: [{ text: '!' }] }, finishReason: 'STOP', logprobsResult: step('!', -0.25) }], responseId: 'r2' },
+    ];
+    const { chunks, error } = await run(whole(text(events.map((e) => `data: ${JSON.stringify(e)}\r\n\r\n`).join(''))));
+    expect(error).toBeUndefined();
+    expect(chunks.map((c) => (c.choices[0]?.logprobs as { content: { token: string; logprob: number }[] } | undefined)?.content.map((t) => [t.token, t.logprob]))).toEqual([[['Hi', -0.5]], [['!', -0.25]]]);
+  });
+
   it('throws the in-stream error after the output that came before it', async () => {
     const { chunks, error } = await run(whole(fixture('stream-error.sse.txt')));
     expect(contentOf(chunks)).toBe('Partial answer');

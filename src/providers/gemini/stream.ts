@@ -8,7 +8,7 @@ import type { ChatCompletionChunk, ChunkChoice, ChunkToolCallDelta } from '../..
 import { readSse } from '../sse.js';
 import { parseStreamEvent } from '../upstream-json.js';
 import type { GeminiCandidate, GeminiPromptFeedback, GeminiResponse, GeminiUsageMetadata } from './api.js';
-import { blockedText, candidatesOf, failedCallError, filteredText, finishReasonOf, idSeed, inStreamError, indexOf, malformed, partsOf, toToolCall, toUsage } from './response.js';
+import { blockedText, candidatesOf, failedCallError, filteredText, toLogprobs, finishReasonOf, idSeed, inStreamError, indexOf, malformed, partsOf, toToolCall, toUsage } from './response.js';
 
 interface ChoiceState {
   started: boolean;
@@ -105,14 +105,20 @@ export class GeminiStreamTranslator {
       delta.tool_calls = toolCalls;
       empty = false;
     }
+    const logprobs = toLogprobs(candidate.logprobsResult);
     const native = typeof candidate.finishReason === 'string' ? candidate.finishReason : undefined;
-    if (!native) return empty ? undefined : { index, delta, finish_reason: null };
+    if (!native) {
+      if (empty) return undefined;
+      return logprobs ? { index, delta, finish_reason: null, logprobs } : { index, delta, finish_reason: null };
+    }
     const failedCall = failedCallError(native, candidate.finishMessage, this.#provider);
     if (failedCall) throw failedCall;
     state.finished = true;
     const finish = finishReasonOf(native, state.calls > 0);
     if (finish === 'content_filter') delta.refusal = filteredText(native, candidate.finishMessage);
-    return { index, delta, finish_reason: finish, native_finish_reason: native };
+    const choice: ChunkChoice = { index, delta, finish_reason: finish, native_finish_reason: native };
+    if (logprobs) choice.logprobs = logprobs;
+    return choice;
   }
 
   #blockedChoice(feedback: GeminiPromptFeedback): ChunkChoice {
