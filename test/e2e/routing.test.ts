@@ -231,4 +231,27 @@ routing:
       await probed.close();
     }
   });
+
+  it("count a probe's 4xx neither way (the probe does not suit the model), but open the breaker on 5xx", async () => {
+    const probed = await FakeOpenAI.start();
+    try {
+      const withProbes = await startGateway(`
+providers:
+  p: { type: openai, base_url: ${probed.baseURL}, api_key: sk-p }
+models:
+  m: { targets: [ { provider: p, model: gpt-4o-mini } ] }
+routing:
+  health_checks: { enabled: true, interval_ms: 1000 }
+  circuit_breaker: { minimum_requests: 2, failure_rate: 0.5, cooldown_ms: 60000 }
+`);
+      const target = async () => ((await raw(withProbes, '/v1/providers/p/health')).json as { targets: { probe: { ok: boolean } | null; circuit_breaker: { state: string; requests: number } }[] }).targets[0]!;
+      probed.inject({ kind: 'http-error', error: OPENAI_ERRORS.contextLengthExceeded() }, { times: 3 });
+      await expect.poll(async () => probed.requestsTo('/v1/chat/completions').length, { timeout: 6_000 }).toBeGreaterThanOrEqual(3);
+      expect(await target()).toMatchObject({ probe: { ok: false }, circuit_breaker: { state: 'closed', requests: 0 } });
+      probed.inject({ kind: 'http-error', error: OPENAI_ERRORS.serverError() }, { times: Infinity });
+      await expect.poll(async () => (await target()).circuit_breaker.state, { timeout: 6_000 }).toBe('open');
+    } finally {
+      await probed.close();
+    }
+  });
 });

@@ -6,6 +6,7 @@
  * breaker is open can be found healthy again without risking client traffic on it.
  */
 import { GatewayError } from '../../gateway/errors.js';
+import { countsAgainstTarget } from '../attempt.js';
 import type { ModelRegistry } from '../models.js';
 import type { RoutingTarget } from '../target.js';
 
@@ -50,17 +51,21 @@ export async function probe(target: RoutingTarget, timeoutMs: number, log: Probe
   const ctx = { upstreamModel: target.model, signal, requestId: `probe-${Date.now()}`, firstByte: () => {} };
   const startedAt = performance.now();
   let error: string | undefined;
+  /** Whether the failure is the target's: a 4xx says the probe's request does not suit the model, not that it is down. */
+  let blame = false;
   try {
     const adapter = target.provider.adapter;
     if (isEmbeddingModel(target)) await adapter.embeddings({ model: target.model, input: 'ping' }, ctx);
     else await adapter.chat({ model: target.model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, ctx);
   } catch (err) {
     error = signal.aborted ? `no answer within ${timeoutMs} ms` : err instanceof GatewayError ? err.message : String(err);
+    blame = signal.aborted || countsAgainstTarget(err);
   }
   const ok = error === undefined;
   if (breakerHeld) {
     if (ok) target.breaker!.onSuccess();
-    else target.breaker!.onFailure();
+    else if (blame) target.breaker!.onFailure();
+    else target.breaker!.release();
   }
   if (!ok && target.probe?.ok !== false) log.warn({ provider: target.providerId, model: target.model, error }, 'health probe failed');
   target.probe = { at: new Date().toISOString(), ok, latency_ms: Math.round(performance.now() - startedAt), ...(error ? { error } : {}) };
