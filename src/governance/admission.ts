@@ -324,7 +324,7 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
       const spent = state ? fromMicros(state.limit - state.remaining) : undefined;
       const resets = rule.endsAt !== undefined && Number.isFinite(rule.endsAt) ? ` It resets at ${new Date(rule.endsAt).toISOString()}.` : '';
       // With nothing left the counter says only that: spend may be past a budget lowered after it was made.
-      const spentText = spent === undefined ? '' : state!.remaining <= 0 ? ' (all of it spent or held by requests in flight)' : ` ($${spent.toFixed(4)} spent or held by requests in flight)`;
+      const spentText = spent === undefined ? '' : state!.remaining <= 0 ? ' (all of it spent or held by requests in flight)' : ` ($${usdText(spent)} spent or held by requests in flight)`;
       if (never >= 0) {
         // The request's own bound is over the whole budget: no reset makes room, so no Retry-After.
         return new GatewayError(
@@ -339,6 +339,11 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
       );
     }
   }
+}
+
+/** A counter's USD to the micro-dollar (its precision), without trailing zeros: $0.0006, $0.000012, $3.5. */
+function usdText(usd: number): string {
+  return usd.toFixed(6).replace(/\.?0+$/, '');
 }
 
 /** A rule no wait can satisfy: the request alone is over its limit. */
