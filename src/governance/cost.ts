@@ -39,9 +39,33 @@ export function toMicros(usd: number): number {
  * however cheap, counts as free and the counter never falls behind the recorded spend.
  */
 export function spendMicros(usd: number): number {
-  return Math.ceil(Math.round(usd * 1e9) / 1e3);
+  return Math.ceil(toNanos(usd) / 1e3);
 }
 
 export function fromMicros(micros: number): number {
   return micros / 1e6;
+}
+
+/**
+ * Costs are stored as USD in double precision (a request's cost is tokens × USD per 1M tokens / 1e6,
+ * often a fraction of a micro-dollar), and the rollups add them up as floats, so a sum carries
+ * binary noise in its last bits (0.1 + 0.2 = 0.30000000000000004). Reports give costs to the
+ * nano-dollar, the precision of x-switchyard-cost-usd (http/headers.ts costText), and add them
+ * up as integer nano-dollars.
+ */
+const NANOS_PER_USD = 1e9;
+
+/** USD as whole nano-dollars (exact integers in a double up to $9 million). */
+export function toNanos(usd: number): number {
+  return Math.round(usd * NANOS_PER_USD);
+}
+
+/** Whole nano-dollars as USD: the double nearest the decimal, which prints as that decimal. */
+export function fromNanos(nanos: number): number {
+  return nanos / NANOS_PER_USD;
+}
+
+/** USD rounded to the nano-dollar, without the float noise of sums and products. */
+export function roundUsd(usd: number): number {
+  return fromNanos(toNanos(usd));
 }

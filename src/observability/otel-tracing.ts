@@ -9,6 +9,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
+import { roundUsd } from '../governance/cost.js';
 import type { AttemptOutcome, AttemptSpan, AttemptSpanInit, CreateTracingOptions, GenAiOperation, RequestSpan, RequestSpanInit, RequestSummary, ResolvedTracing, TokenUsage, TracedRoute, Tracing } from './tracing.js';
 
 /**
@@ -192,7 +193,8 @@ class OtelRequestSpan implements RequestSpan {
       setDefined(attributes, SWITCHYARD_PROVIDER_ID, summary.providerId);
       setDefined(attributes, SWITCHYARD_CACHE, summary.cache);
       setDefined(attributes, SWITCHYARD_KEY_ID, summary.keyId);
-      if (typeof summary.costUsd === 'number') attributes[SWITCHYARD_COST_USD] = summary.costUsd;
+      // To the nano-dollar, as x-switchyard-cost-usd and the request log give it.
+      if (typeof summary.costUsd === 'number') attributes[SWITCHYARD_COST_USD] = roundUsd(summary.costUsd);
       if (summary.error) attributes[ATTR_ERROR_TYPE] = summary.error.code;
       span.setAttributes(attributes);
       const label = operation ?? this.label;

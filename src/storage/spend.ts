@@ -5,6 +5,7 @@
  * requests there were.
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { roundUsd } from '../governance/cost.js';
 import { endUserTenant, endUserTenantId } from '../governance/tenant.js';
 import type { SpendRow } from '../governance/types.js';
 import type { RequestLogInserter } from './request-log.js';
@@ -51,30 +52,6 @@ const MEASURES: readonly (keyof SpendMeasures)[] = ['requests', 'errors', 'promp
 const CACHE_HITS = new Set(['HIT', 'SEMANTIC_HIT']);
 /** 14 columns a row, well under either backend's limit on bound parameters. */
 const ROWS_PER_UPSERT = 500;
-
-/**
- * Costs are stored as USD in double precision (a request's cost is tokens × USD per 1M tokens / 1e6,
- * often a fraction of a micro-dollar), and the rollups add them up as floats, so a sum carries
- * binary noise in its last bits (0.1 + 0.2 = 0.30000000000000004). Reports give costs to the
- * nano-dollar, the precision of x-switchyard-cost-usd (http/headers.ts costText), and add them
- * up as integer nano-dollars.
- */
-const NANOS_PER_USD = 1e9;
-
-/** USD as whole nano-dollars (exact integers in a double up to $9 million). */
-export function toNanos(usd: number): number {
-  return Math.round(usd * NANOS_PER_USD);
-}
-
-/** Whole nano-dollars as USD: the double nearest the decimal, which prints as that decimal. */
-export function fromNanos(nanos: number): number {
-  return nanos / NANOS_PER_USD;
-}
-
-/** USD rounded to the nano-dollar, without the float noise of sums and products. */
-export function roundUsd(usd: number): number {
-  return fromNanos(toNanos(usd));
-}
 
 /** How long a batch id is remembered: far longer than any retry of a batch takes. */
 export const SPEND_BATCH_ID_TTL_MS = 7 * 86_400_000;

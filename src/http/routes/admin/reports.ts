@@ -6,7 +6,8 @@ import { GatewayError } from '../../../gateway/errors.js';
 import { Readable } from 'node:stream';
 import type { GovernanceStore, RequestQuery, RequestRecord } from '../../../storage/governance-store.js';
 import { pageSize } from '../../../storage/paging.js';
-import { fromNanos, roundUsd, SPEND_GROUPS, toNanos } from '../../../storage/spend.js';
+import { fromNanos, roundUsd, toNanos } from '../../../governance/cost.js';
+import { SPEND_GROUPS } from '../../../storage/spend.js';
 import { parseInput, presentAuditEntry } from './schemas.js';
 
 export { SPEND_GROUPS };
