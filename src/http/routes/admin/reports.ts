@@ -12,11 +12,18 @@ import { parseInput, presentAuditEntry } from './schemas.js';
 
 export { SPEND_GROUPS };
 
+/** Whether text starts with a day the calendar has: Date.parse takes 2026-02-30 as March 2. */
+function isCalendarDay(text: string): boolean {
+  const day = text.slice(0, 10);
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+}
+
 /** A UTC day; an ISO time is taken as its UTC day. */
 const dayParam = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}(T.*)?$/, 'expected a day such as 2026-12-01 (or an ISO time)')
-  .refine((text) => !Number.isNaN(Date.parse(text)), 'not a calendar day or time')
+  .refine((text) => !Number.isNaN(Date.parse(text)) && isCalendarDay(text), 'not a calendar day or time')
   .transform((text) => (text.length === 10 ? text : new Date(Date.parse(text)).toISOString().slice(0, 10)));
 const LAST_MS_OF_DAY = 86_399_999;
 
@@ -28,9 +35,9 @@ function timeParam(bound: 'from' | 'to') {
       z
         .string()
         .regex(/^\d{4}-\d{2}-\d{2}$/)
-        .refine((text) => !Number.isNaN(Date.parse(text)))
+        .refine(isCalendarDay)
         .transform((text) => Date.parse(`${text}T00:00:00Z`) + (bound === 'to' ? LAST_MS_OF_DAY : 0)),
-      z.iso.datetime({ offset: true }).transform((text) => Date.parse(text)),
+      z.iso.datetime({ offset: true }).refine(isCalendarDay).transform((text) => Date.parse(text)),
     ],
     { error: 'expected an ISO time (2026-12-07T10:00:00Z), a day (2026-12-07) or epoch milliseconds' },
   );
