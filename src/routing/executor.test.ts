@@ -946,6 +946,26 @@ function limitedRegistry(adapter: ProviderAdapter): ModelRegistry {
 }
 
 describe('Executor: target limits', () => {
+  it("ends a queue wait at the request's deadline with the deadline's 504, not the queue's 503", async () => {
+    let release: (() => void) | undefined;
+    const a = fake('a', { chat: (_req, ctx) => new Promise((resolve) => (release = () => resolve(completion(ctx.upstreamModel)))) });
+    const providers = new Map<string, Provider>([['a', { adapter: a, timeouts: { firstByteMs: 0, totalMs: 0 } }]]);
+    const config = configSchema.parse({
+      providers: { a: { type: 'mock' } },
+      models: { smart: { retry: { deadline_ms: 100 }, targets: [{ provider: 'a', model: 'a-model', max_concurrency: 1, max_queue: 1, queue_timeout_ms: 5000 }] } },
+    });
+    const registry = new ModelRegistry(config, providers);
+    const plan = () => new RoutePlan(registry, registry.group('smart')!, { stream: false, constraints: {} });
+    const { executor } = setup();
+    const first = executor.chat(plan(), request, createRequestContext('r1', 'chat', performance.now()));
+    const started = performance.now();
+    const queued: unknown = await executor.chat(plan(), request, createRequestContext('r2', 'chat', performance.now())).catch((err: unknown) => err);
+    expect(queued).toMatchObject({ code: 'upstream_timeout', status: 504 });
+    expect(performance.now() - started).toBeLessThan(1000);
+    release!();
+    await first;
+  });
+
   it('sheds with 503 + Retry-After when every candidate is at its limit and no queue is allowed', async () => {
     let release: (() => void) | undefined;
     const a = fake('a', {

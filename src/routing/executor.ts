@@ -302,7 +302,8 @@ export class Executor {
   async #queue(candidate: Candidate, plan: RoutePlan, rc: RequestContext, deadline: number): Promise<Admitted | LimiterRefusal> {
     const { target } = candidate;
     const controller = new AbortController();
-    const timer = deadline === Infinity ? undefined : setTimeout(() => controller.abort(new LimiterRefusal({ reason: 'queue_timeout', retryAfterMs: 1000 })), Math.max(0, deadline - performance.now()));
+    // The request's deadline ends the wait as it ends any attempt: a 504, not the queue's 503.
+    const timer = deadline === Infinity ? undefined : setTimeout(() => controller.abort(deadlineError(plan.group.retry.deadlineMs)), Math.max(0, deadline - performance.now()));
     const previous = rc.onClientClose;
     rc.onClientClose = (reason) => controller.abort(reason);
     try {
