@@ -207,6 +207,13 @@ describe('MessageStreamEncoder', () => {
     expect(filtered.at(-2)).toMatchObject({ delta: { stop_reason: 'refusal' } });
   });
 
+  it("starts the message with the upstream id after Azure's opening filter-results chunk (no choices, empty id)", () => {
+    const filterResults = { id: '', object: 'chat.completion.chunk' as const, created: 0, model: '', choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] };
+    const events = encode([filterResults, { ...chunk({ role: 'assistant', content: 'Hi' }), id: 'chatcmpl-azure1' }, chunk({}, 'stop')]);
+    expect(events[0]).toMatchObject({ type: 'message_start', message: { id: 'msg_azure1' } });
+    expect(events.filter((e) => e.type === 'message_start')).toHaveLength(1);
+  });
+
   it('reports stop_sequence when the server names the matched sequence', () => {
     const events = encode([chunk({ content: 'one' }), chunk({}, 'stop', { stop_reason: 'END' })], 'm', ['END']);
     expect(events.at(-2)).toMatchObject({ delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' } });

@@ -54,6 +54,9 @@ export class MessageStreamEncoder {
 
   /** Appends the events for one chunk to `out`. */
   push(chunk: ChatCompletionChunk, out: StreamEvent[]): void {
+    // A chunk with neither choices nor usage (Azure's opening prompt_filter_results, with an empty
+    // id) says nothing in Anthropic's events: the message starts with the next, which has the id.
+    if (!this.#started && chunk.choices.length === 0 && !chunk.usage) return;
     if (!this.#started) this.#start(chunk, out);
     if (chunk.usage) this.#usage = chunk.usage;
     const choices = chunk.choices;
