@@ -1,15 +1,16 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChatMessage, ChatRequest } from '../gateway/types.js';
-import { countTokens } from '../governance/tokens.js';
+import { countTokens, countTokensUpTo } from '../governance/tokens.js';
 import type { ModelInfo } from './catalog.js';
 import { IMAGE_TOKENS, MESSAGE_ALLOWANCE_TOKENS, PromptSize, REQUEST_ALLOWANCE_TOKENS, TOOLS_ALLOWANCE_TOKENS, needsOf, supports, type RequestNeeds } from './needs.js';
 
 vi.mock('../governance/tokens.js', async (importActual) => {
   const actual = await importActual<typeof import('../governance/tokens.js')>();
-  return { ...actual, countTokens: vi.fn(actual.countTokens) };
+  return { ...actual, countTokens: vi.fn(actual.countTokens), countTokensUpTo: vi.fn(actual.countTokensUpTo) };
 });
 
 const countTokensSpy = vi.mocked(countTokens);
+const countTokensUpToSpy = vi.mocked(countTokensUpTo);
 
 function chat(messages: ChatMessage[], extra: Partial<ChatRequest> = {}): ChatRequest {
   return { model: 'm', messages, ...extra };
@@ -140,14 +141,27 @@ describe('PromptSize', () => {
     const content = 'hello world, '.repeat(2000); // ~26 KB of text, a few thousand tokens
     const size = new PromptSize(chat([{ role: 'user', content }]));
     const tokens = countTokens(content) + oneMessageAllowance;
-    countTokensSpy.mockClear();
+    countTokensUpToSpy.mockClear();
     const window = tokens + 1000;
     expect(size.upperBound()).toBeGreaterThan(window);
 
     expect(size.fits(window, 1000)).toBe(true);
     expect(size.fits(window, 1001)).toBe(false);
     expect(size.fits(window - 1, 1000)).toBe(false);
-    expect(countTokensSpy).toHaveBeenCalledTimes(1); // counted once, then remembered
+    expect(countTokensUpToSpy).toHaveBeenCalledTimes(1); // counted once, then remembered
+    expect(size.tokens()).toBe(tokens);
+  });
+
+  it('stops counting once past the room: a prompt far over the window is not tokenized in full', () => {
+    const content = 'hello world, '.repeat(20_000); // ~60,000 tokens
+    const size = new PromptSize(chat([{ role: 'user', content }]));
+    countTokensUpToSpy.mockClear();
+    expect(size.fits(2_000, 100)).toBe(false);
+    const counted = countTokensUpToSpy.mock.results[0]!.value as number;
+    expect(counted).toBeGreaterThan(2_000 - 100 - oneMessageAllowance);
+    expect(counted).toBeLessThan(3_000);
+    // Not remembered as the count: tokens() counts in full when asked.
+    expect(size.tokens()).toBe(countTokens(content) + oneMessageAllowance);
   });
 
   it('counts each image at the fixed allowance', () => {

@@ -3,7 +3,7 @@
  * Computed per request, so everything is cheap until a decision actually requires more.
  */
 import type { ChatMessage, ChatRequest, ContentPart } from '../gateway/types.js';
-import { countTokens } from '../governance/tokens.js';
+import { countTokens, countTokensUpTo } from '../governance/tokens.js';
 import type { ModelInfo } from './catalog.js';
 
 /** The features a request uses; a target lacking one cannot serve it. */
@@ -156,11 +156,28 @@ export class PromptSize {
     return this.#tokens ?? Math.ceil(this.#bytes() / 4) + this.#fixed();
   }
 
-  /** Whether prompt + reserved output fits in `contextWindow`; tokenizes only when the upper bound does not fit. */
+  /**
+   * Whether prompt + reserved output fits in `contextWindow`; tokenizes only when the upper bound
+   * does not fit, and no further than the room (a 10 MB prompt for a 128k window costs the
+   * tokenizer ~128k tokens of work, not 10 MB).
+   */
   fits(contextWindow: number, maxOutputTokens: number): boolean {
     const room = contextWindow - maxOutputTokens;
     if (this.upperBound() <= room) return true;
-    return this.tokens() <= room;
+    if (this.#tokens !== undefined) return this.#tokens <= room;
+    const textRoom = room - this.#fixed();
+    if (textRoom < 0) return false;
+    let counted = 0;
+    const text = promptText(this.#request, (piece) => {
+      if (counted > textRoom) return 0;
+      const tokens = countTokensUpTo(piece, textRoom - counted);
+      counted += tokens;
+      return tokens;
+    });
+    // Counted in full only when it fits: then it is the exact count, kept for tokens().
+    if (text > textRoom) return false;
+    this.#tokens = text + this.#fixed();
+    return true;
   }
 }
 
