@@ -139,14 +139,16 @@ function refusal(run: () => unknown): GatewayError {
 }
 
 describe('AdmissionStage.constrain', () => {
-  it('arms the ledger and copies the request tags', async () => {
-    const { stage, ledger } = await stageOf();
+  it('copies the request tags, and leaves the ledger to admission (a request routing refuses is not spend)', async () => {
+    const { stage, ledger, models } = await stageOf();
     const rc = context(undefined);
     const metadata = { feature: 'search', team: 'web' };
     const out = stage.constrain(rc, hints({ metadata }));
-    expect(rc.ledger).toBe(ledger);
     expect(rc.tags).toEqual(metadata);
     expect(out.constraints).toEqual({});
+    expect(rc.ledger).toBeUndefined();
+    await stage.admit(rc, planFor(models, 'cheap'), ESTIMATE);
+    expect(rc.ledger).toBe(ledger);
   });
 
   it('leaves the tags unset without metadata', async () => {
