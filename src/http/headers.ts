@@ -53,7 +53,12 @@ export function requestCacheDirective(request: FastifyRequest): CacheDirective {
   return cacheDirective(request.headers['x-switchyard-cache'], request.headers['cache-control']);
 }
 
-/** Model names can come from the client (direct addressing): keep header values printable ASCII. */
+/**
+ * Model names can come from the client (direct addressing): keep header values printable ASCII.
+ * A lone surrogate (which JSON allows) would make encodeURIComponent throw: it becomes U+FFFD first.
+ */
 function headerSafe(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value.replace(LONE_SURROGATE, '\uFFFD'));
 }
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;

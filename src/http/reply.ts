@@ -56,11 +56,13 @@ export function sendJson(rc: RequestContext, request: FastifyRequest, reply: Fas
 }
 
 /**
- * Runs `write` (which sends the events and resolves true when the stream completed, false when
- * the client left first) and closes the stream properly on every outcome.
+ * Starts the stream with `start` (its headers and trailers), runs `write` (which sends the events
+ * and resolves true when the stream completed, false when the client left first) and closes the
+ * stream properly on every outcome.
  */
 export async function runStream(
   sse: SseWriter,
+  start: Parameters<SseWriter['start']>,
   rc: RequestContext,
   log: FastifyBaseLogger,
   observers: Observers,
@@ -71,6 +73,7 @@ export async function runStream(
   let completed = false;
   observers.metrics.streamStarted();
   try {
+    sse.start(...start);
     completed = await write();
   } catch (err) {
     const error = asGatewayError(err);
@@ -78,6 +81,11 @@ export async function runStream(
     if (error.code === 'internal_error') log.error({ err }, 'unexpected error while streaming');
     if (error.code === 'client_closed_request' || sse.closed) {
       rc.status = 499;
+    } else if (!sse.started) {
+      // Failed before the status line went out (the route let go of Fastify's reply): nothing can
+      // be said in the stream's terms, so the connection is closed rather than left hanging.
+      rc.status = error.status;
+      sse.abort();
     } else {
       await sse.frame(errorFrame(error));
       sse.end(false);

@@ -57,11 +57,20 @@ export class SseWriter {
    */
   start(headers: readonly Readonly<HeaderRecord>[], trailers?: { names: string[]; values: () => Record<string, string> }): void {
     const all = mergeHeaders<OutgoingHttpHeader | undefined>(SSE_HEADERS, ...headers);
-    if (trailers) {
+    // An HTTP/1.0 client (nginx's default towards upstreams) gets no chunked encoding: the stream
+    // ends when the connection closes, so no keep-alive, and no trailers (only chunked bodies have them).
+    const chunked = this.res.useChunkedEncodingByDefault;
+    if (!chunked) delete all.connection;
+    if (trailers && chunked) {
       this.#trailers = trailers.values;
       all.trailer = trailers.names.join(', ');
     }
     this.res.writeHead(200, all as OutgoingHttpHeaders);
+  }
+
+  /** Whether start() sent the status line and headers. */
+  get started(): boolean {
+    return this.res.headersSent;
   }
 
   /**
@@ -103,6 +112,11 @@ export class SseWriter {
     if (this.res.destroyed || this.res.writableEnded) return;
     if (this.#trailers) this.res.addTrailers(this.#trailers());
     this.res.end(withDone ? 'data: [DONE]\n\n' : undefined);
+  }
+
+  /** Closes the connection at once (nothing more can be sent properly). */
+  abort(): void {
+    this.res.destroy();
   }
 
   get closed(): boolean {

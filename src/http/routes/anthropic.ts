@@ -115,11 +115,14 @@ async function streamMessages(
   // Usage is asked for upstream by the adapters (stream_options.include_usage for OpenAI-format
   // servers unless a provider opts out), so message_delta can carry the output tokens.
   const stream = await pipeline.messagesStream(call, rc, hints, directive);
+  // Everything that can fail is done before Fastify lets go of the reply; the rest runs in runStream.
+  const headers = [reply.getHeaders(), responseHeaders(rc)];
+  const trailers = streamTrailers(rc);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
-  sse.start([reply.getHeaders(), responseHeaders(rc)], streamTrailers(rc));
   await runStream(
     sse,
+    [headers, trailers],
     rc,
     request.log,
     observers,

@@ -86,12 +86,15 @@ async function streamChat(
 ): Promise<void> {
   // Failures until the first chunk arrived are ordinary HTTP errors (the error handler answers).
   const chunks = await pipeline.chatStream(body, rc, hints, directive);
+  // Everything that can fail is done before Fastify lets go of the reply; the rest runs in runStream.
+  const headers = [reply.getHeaders(), gatewayHeaders(rc)];
+  const trailers = streamTrailers(rc);
   reply.hijack();
   const sse = new SseWriter(reply.raw);
-  sse.start([reply.getHeaders(), gatewayHeaders(rc)], streamTrailers(rc));
   const wantsUsage = body.stream_options?.include_usage === true;
   await runStream(
     sse,
+    [headers, trailers],
     rc,
     request.log,
     observers,
