@@ -10,7 +10,8 @@ runProviderConformance({
   start: () => FakeBedrock.start(),
   // cacheRead/WriteInputTokens → cached_tokens / cache_creation_input_tokens; content_filtered and
   // guardrail_intervened → content_filter; one choice per Converse call; reasoningContent →
-  // reasoning_content; out of quota is ServiceQuotaExceededException, HTTP 400; bad credentials
+  // reasoning_content; out of quota is ServiceQuotaExceededException, HTTP 400 ("resubmit later":
+  // answered as a rate limit); bad credentials
   // are 403 UnrecognizedClientException; a ThrottlingException carries no Retry-After.
-  capabilities: { cacheTokens: true, cacheWriteTokens: true, contentFilter: true, multipleChoices: false, reasoning: true, quotaStatus: 400, authStatus: 403, retryAfter: false },
+  capabilities: { cacheTokens: true, cacheWriteTokens: true, contentFilter: true, multipleChoices: false, reasoning: true, quotaStatus: 400, quotaIsRateLimit: true, authStatus: 403, retryAfter: false },
 });

@@ -133,7 +133,8 @@ export interface ExpectedError {
  * own credentials → retryable 502 that says so; 429 → retryable 429 with Retry-After; other 4xx keep
  * their status and are final (408/409 aside); 5xx → retryable 502.
  */
-export function expectedClientError(upstreamStatus: number, errorClass?: ErrorClass): ExpectedError {
+export function expectedClientError(upstreamStatus: number, errorClass?: ErrorClass, caps: ConformanceCapabilities = {}): ExpectedError {
+  if (errorClass === 'quota' && caps.quotaIsRateLimit) return { status: 429, retryable: true };
   if (upstreamStatus === 401 || upstreamStatus === 403 || errorClass === 'auth') {
     return { status: 502, retryable: true, says: new RegExp(`credentials \\(HTTP ${upstreamStatus}\\)`) };
   }

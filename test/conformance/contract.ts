@@ -117,6 +117,8 @@ export interface ConformanceCapabilities {
   reasoning?: boolean;
   /** The HTTP status the provider sends for the `quota` class when it is not 429 (e.g. 400, 403). */
   quotaStatus?: number;
+  /** The gateway answers the `quota` class as a rate limit (429, fails over) whatever its status: Bedrock's ServiceQuotaExceededException ("resubmit later"). */
+  quotaIsRateLimit?: boolean;
   /** The HTTP status the provider sends for refused credentials when it is not 401 (Gemini: 400 API_KEY_INVALID, Bedrock: 403). */
   authStatus?: number;
   /** The provider tells how long to wait on a 429 (a header or its body); false for Bedrock, whose ThrottlingException says nothing. */

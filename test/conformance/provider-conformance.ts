@@ -277,7 +277,7 @@ export function runProviderConformance({ name, start, capabilities = {} }: Provi
       const secrets = () => secretsOf(fake);
       for (const errorClass of ERROR_CLASSES) {
         const upstreamStatus = upstreamStatusOf(errorClass, caps);
-        const expected = expectedClientError(upstreamStatus, errorClass);
+        const expected = expectedClientError(upstreamStatus, errorClass, caps);
         const message = `Conformance ${errorClass.replace('_', ' ')} failure 4711.`;
         const scriptError = () => fake.enqueue({ kind: 'http-error', errorClass, message, ...(errorClass === 'rate_limit' ? { retryAfterSeconds: 7 } : {}) });
 
