@@ -7,12 +7,13 @@ import type { RequestContext } from '../gateway/context.js';
 import { noteAnswer, noteStreamItem } from '../gateway/answer-notes.js';
 import { streamedChars } from '../gateway/streamed-text.js';
 import type { Usage } from '../gateway/types.js';
+import { accountableUsage } from '../gateway/usage.js';
 import type { Attempt } from './attempt.js';
 
 /** A whole answer arrived: its usage is the request's. */
 export async function answered<T extends { usage?: Usage | null }>(answer: Promise<T>, rc: RequestContext): Promise<T> {
   const result = await answer;
-  rc.usage = result.usage ?? undefined;
+  rc.usage = accountableUsage(result.usage);
   noteAnswer(rc, result);
   return result;
 }
@@ -41,7 +42,7 @@ async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncI
   try {
     let result = first;
     while (!result.done) {
-      if (result.value.usage) rc.usage = result.value.usage;
+      if (result.value.usage) rc.usage = accountableUsage(result.value.usage);
       else rc.streamedChars += streamedChars(result.value);
       noteStreamItem(rc, result.value);
       yield result.value;

@@ -17,6 +17,7 @@ import type { CountTokensRequest, CountTokensResponse } from '../providers/anthr
 import type { AttemptContext, NativeMessage, NativeMessagesRequest, NativeStreamEvent } from '../providers/types.js';
 import { Attempt, deadlineError, type RequestDeadline } from './attempt.js';
 import { answered, started } from './attempt-results.js';
+import { accountableUsage } from '../gateway/usage.js';
 import { retryWaitMs } from './backoff.js';
 import type { HedgePolicy } from './models.js';
 import type { Candidate, RoutePlan } from './plan.js';
@@ -81,7 +82,7 @@ export class Executor {
   embeddings(plan: RoutePlan, request: EmbeddingsRequest, rc: RequestContext): Promise<EmbeddingsResponse> {
     return this.#run(plan, rc, ANSWER, async (target, ctx) => {
       const response = await target.provider.adapter.embeddings(request, ctx);
-      rc.usage = response.usage ? { prompt_tokens: response.usage.prompt_tokens, completion_tokens: 0, total_tokens: response.usage.total_tokens } : undefined;
+      rc.usage = response.usage ? accountableUsage({ prompt_tokens: response.usage.prompt_tokens, completion_tokens: 0, total_tokens: response.usage.total_tokens }) : undefined;
       return response;
     });
   }

@@ -7,7 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI, { AuthenticationError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { refusedURL } from '../fakes/openai-upstream.js';
+import { FakeOpenAI, refusedURL } from '../fakes/openai-upstream.js';
 import { raw, sdk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 import { admin as adminOf } from '../helpers/governance.js';
@@ -362,5 +362,35 @@ models:
     };
     await expect.poll(() => rowOf('req-stream-hit')).toMatchObject({ cache: 'HIT' });
     for (const id of ['req-stream-miss', 'req-stream-hit']) expect(JSON.parse((await rowOf(id))!.response_body!)).toEqual({ stream: true, text: texts[0] });
+  });
+});
+
+describe('an upstream whose usage counts are garbage', () => {
+  it('is billed from sound counts, and the request log goes on being written', async () => {
+    const upstream = await FakeOpenAI.start();
+    try {
+      const broken = await startGateway(`
+auth: { master_key: ${MASTER_KEY} }
+governance:
+  spend: { flush_interval_ms: 50 }
+providers:
+  up: { type: openai, base_url: ${upstream.baseURL}, api_key: sk-up }
+models:
+  priced:
+    targets: [ { provider: up, model: gpt-4o-mini, price: { input: 1000, output: 1000 } } ]
+`);
+      const client = sdk(broken, MASTER_KEY);
+      upstream.inject({ kind: 'usage', usage: { prompt_tokens: 'x', completion_tokens: -1000, total_tokens: null } });
+      const { response } = await client.chat.completions.create({ model: 'priced', messages: [{ role: 'user', content: 'count me' }] }, { headers: { 'x-request-id': 'garbage-usage' } }).withResponse();
+      expect(response.headers.get('x-switchyard-cost-usd')).toBe('0');
+      await client.chat.completions.create({ model: 'priced', messages: [{ role: 'user', content: 'and me' }] }, { headers: { 'x-request-id': 'after-garbage' } });
+      const rowOf = async (id: string) => (await adminOf(broken, MASTER_KEY, 'GET', `/logs/${id}`)).status;
+      await expect.poll(() => rowOf('after-garbage')).toBe(200);
+      expect(await rowOf('garbage-usage')).toBe(200);
+      const metrics = (await raw(broken, '/metrics')).text;
+      expect(metrics).not.toMatch(/switchyard_(tokens|cost_usd)_total\{[^}]*\} (NaN|-)/);
+    } finally {
+      await upstream.close();
+    }
   });
 });

@@ -53,7 +53,9 @@ export type Fault =
   /** Streams only: wait `chunkDelayMs` before each chunk. */
   | { kind: 'slow-stream'; chunkDelayMs: number }
   /** Streams only: ignore `stream: true` and answer the whole completion as JSON (servers without streaming do). */
-  | { kind: 'json-for-stream' };
+  | { kind: 'json-for-stream' }
+  /** Non-streaming: answer with this `usage` instead of the real one (a broken server's counts). */
+  | { kind: 'usage'; usage: unknown };
 
 export interface FaultScope {
   /** How many matching requests get the fault (default 1; Infinity until cleared). */
@@ -219,7 +221,10 @@ export class FakeOpenAI {
     const id = `chatcmpl-fake${String(++this.#sequence).padStart(6, '0')}`;
     const created = Math.floor(Date.now() / 1000);
     const reply = planReply(request);
-    if (!request.stream || fault?.kind === 'json-for-stream') return sendJson(res, 200, chatCompletion(id, created, request.model, reply));
+    if (!request.stream || fault?.kind === 'json-for-stream') {
+      const completion = chatCompletion(id, created, request.model, reply);
+      return sendJson(res, 200, fault?.kind === 'usage' ? { ...completion, usage: fault.usage } : completion);
+    }
 
     const includeUsage = request.stream_options?.include_usage === true;
     const chunks = chatChunks(id, created, request.model, reply, includeUsage);

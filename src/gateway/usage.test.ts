@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import type { Usage } from './types.js';
+import { accountableUsage } from './usage.js';
+
+describe('accountableUsage', () => {
+  it('passes sound usage through as the same object', () => {
+    const usage: Usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, prompt_tokens_details: { cached_tokens: 4 }, cache_creation_input_tokens: 2 };
+    expect(accountableUsage(usage)).toBe(usage);
+    expect(accountableUsage(undefined)).toBeUndefined();
+    expect(accountableUsage(null)).toBeUndefined();
+  });
+
+  it('takes counts that are not finite, non-negative numbers as 0, and makes the total their sum', () => {
+    const bad = { prompt_tokens: 'x', completion_tokens: -1000, total_tokens: Number.NaN, prompt_tokens_details: { cached_tokens: 'y' }, cache_creation_input_tokens: -5 } as unknown as Usage;
+    expect(accountableUsage(bad)).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 }, cache_creation_input_tokens: 0 });
+    const partly = { prompt_tokens: 12.6, completion_tokens: 5, total_tokens: 'many' } as unknown as Usage;
+    expect(accountableUsage(partly)).toEqual({ prompt_tokens: 13, completion_tokens: 5, total_tokens: 18 });
+    // Cached tokens are part of the prompt: never more than it.
+    expect(accountableUsage({ prompt_tokens: -1, completion_tokens: 1, total_tokens: 0, prompt_tokens_details: { cached_tokens: 50 } })?.prompt_tokens_details).toEqual({ cached_tokens: 0 });
+  });
+});

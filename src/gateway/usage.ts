@@ -1,0 +1,30 @@
+/**
+ * The usage the gateway accounts with (cost, budgets, token limits, metrics, spend rows), read from
+ * whatever the upstream sent. An upstream's usage is passed on to the client as it came, but a
+ * count that is not a finite, non-negative number (`"x"`, `-1000`, NaN) would turn into a NaN or
+ * negative cost, a counter that goes down, and a spend row the database refuses. Such a count is
+ * taken as 0; a total that is not the sum is made the sum.
+ */
+import type { Usage } from './types.js';
+
+/** `usage` if its counts are sound (the same object: the common case costs no allocation), else a sound copy; undefined for no usage. */
+export function accountableUsage(usage: Usage | null | undefined): Usage | undefined {
+  if (usage === null || typeof usage !== 'object') return undefined;
+  const { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total } = usage;
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  const written = usage.cache_creation_input_tokens;
+  if (isCount(prompt) && isCount(completion) && isCount(total) && (cached === undefined || isCount(cached)) && (written === undefined || isCount(written))) return usage;
+  const sound: Usage = { ...usage, prompt_tokens: count(prompt), completion_tokens: count(completion), total_tokens: 0 };
+  sound.total_tokens = sound.prompt_tokens + sound.completion_tokens;
+  if (usage.prompt_tokens_details) sound.prompt_tokens_details = { ...usage.prompt_tokens_details, cached_tokens: Math.min(count(cached), sound.prompt_tokens) };
+  if (written !== undefined) sound.cache_creation_input_tokens = count(written);
+  return sound;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
+}
