@@ -58,6 +58,22 @@ describe('parseJsonBody', () => {
     expect((error as Error).message).toBe('The upstream provider "vllm" returned JSON that is not a chat completion (no "choices" array).');
   });
 
+  it.each([
+    ['null, number and string choices', '{"choices": [null, 5, "x"]}'],
+    ['a message that is a string', '{"choices": [{"index": 0, "message": "hello", "finish_reason": "stop"}]}'],
+  ])('rejects %s as a retryable upstream_error (502), not a crash further on', (_what, text) => {
+    expect(failure(text, 'choices')).toMatchObject({
+      code: 'upstream_error',
+      retryable: true,
+      message: 'The upstream provider "vllm" returned a chat completion whose choices are not all objects with a message.',
+    });
+  });
+
+  it('gives a choice without a message (a filtered answer from some servers) an empty assistant message', () => {
+    const completion = parseJsonBody<ChatCompletion>('{"choices": [{"index": 0, "finish_reason": "content_filter"}]}', 'vllm', 'choices');
+    expect(completion.choices[0]!.message).toEqual({ role: 'assistant', content: null });
+  });
+
   it('asks an embeddings answer for its data list', () => {
     expect(failure('{"object": "list", "data": [], "model": "m"}', 'data')).toBeUndefined();
     expect(failure(fixture('chat-completion.json'), 'data')).toMatchObject({ code: 'upstream_error', message: 'The upstream provider "vllm" returned JSON that is not an embeddings list (no "data" array).' });

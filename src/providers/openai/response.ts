@@ -17,9 +17,24 @@ export function parseJsonBody<T>(text: string, provider: string, list: 'choices'
   } catch {
     throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned a response that is not valid JSON.`, { provider });
   }
-  if (value !== null && typeof value === 'object' && Array.isArray((value as Record<string, unknown>)[list])) return withRawJson(value as T & object, text);
+  const items = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[list] : undefined;
   const kind = list === 'choices' ? 'a chat completion' : 'an embeddings list';
-  throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned JSON that is not ${kind} (no "${list}" array).`, { provider });
+  if (!Array.isArray(items)) throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned JSON that is not ${kind} (no "${list}" array).`, { provider });
+  if (list === 'choices') {
+    // Each choice must be an object with a message object: everything downstream reads them so.
+    // A choice without one (a filtered answer from some servers) gets an empty assistant message.
+    for (const choice of items) {
+      if (!isObject(choice) || (choice.message !== undefined && !isObject(choice.message))) {
+        throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned a chat completion whose choices are not all objects with a message.`, { provider });
+      }
+      choice.message ??= { role: 'assistant', content: null };
+    }
+  }
+  return withRawJson(value as T & object, text);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** An upstream error status with an OpenAI-style error body → GatewayError. */

@@ -154,6 +154,14 @@ describe('decodeChatStream: failures', () => {
     expect(gatewayError.message).toContain('"openai" failed mid-stream: The server had an error processing your request.');
   });
 
+  it.each([
+    ['a null choice', 'data: {"choices":[null]}\n\n'],
+    ['a delta that is a string', 'data: {"choices":[{"index":0,"delta":"hello"}]}\n\n'],
+  ])('fails a chunk with %s as a retryable upstream_error, not a crash further on', async (_what, text) => {
+    const { error } = await collectUntilError(whole(Buffer.from(text)));
+    expect(error).toMatchObject({ code: 'upstream_error', retryable: true, message: 'The upstream provider "openai" sent a stream chunk whose choices are not all objects with a delta object.' });
+  });
+
   it('fails a stream cut off before any finish_reason, after yielding what arrived', async () => {
     const { chunks, error } = await collectUntilError(whole(fixture('stream-truncated.sse.txt')));
     expect(contentOf(chunks)).toBe('Bonjour ! こんにちは');

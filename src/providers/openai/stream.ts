@@ -29,6 +29,9 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
     if ('error' in value && (value as OpenAIErrorBody).error) throw streamError(value as OpenAIErrorBody, provider);
     const chunk = withRawJson(value as ChatCompletionChunk, data);
     if (!Array.isArray(chunk.choices)) chunk.choices = [];
+    else if (!chunk.choices.every(isSoundChoice)) {
+      throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent a stream chunk whose choices are not all objects with a delta object.`, { provider });
+    }
     if (!output) {
       if (isOpening(chunk)) {
         (held ??= []).push(chunk);
@@ -43,6 +46,13 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
   // Some compatible servers omit `[DONE]`; a stream that reached a finish_reason is complete.
   if (finished) return;
   throw new GatewayError('upstream_error', `The upstream provider "${provider}" ended the stream before it was complete.`, { provider });
+}
+
+/** Everything downstream reads a chunk's choices as objects whose `delta`, when present, is an object. */
+function isSoundChoice(choice: unknown): boolean {
+  if (choice === null || typeof choice !== 'object' || Array.isArray(choice)) return false;
+  const delta = (choice as { delta?: unknown }).delta;
+  return delta === undefined || delta === null || (typeof delta === 'object' && !Array.isArray(delta));
 }
 
 /** A delta's fields that an opening chunk may carry, when empty: OpenAI sends `content: ""` and `refusal: null`. */
