@@ -202,6 +202,9 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
 /** Runs until SIGTERM / SIGINT, then shuts down gracefully and exits 0. */
 export function exitOnSignals(gateway: RunningGateway): void {
   const onSignal = (signal: NodeJS.Signals): void => {
+    // A second signal, of either kind, meets Node's default: the process ends at once (130 / 143).
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     gateway.app.log.info({ signal }, 'shutting down: no new requests, waiting for in-flight ones');
     gateway.close().then(
       () => process.exit(0),

@@ -127,6 +127,30 @@ describe('graceful shutdown', () => {
     await fake.waitForAbort(2000);
   });
 
+  it('ends at once on a second signal, of either kind, during the grace period (as that signal ends any process)', async () => {
+    for (const [first, second] of [['SIGTERM', 'SIGINT'], ['SIGINT', 'SIGTERM']] as const) {
+      const gateway = await startGateway(config(5000));
+      fake.reset();
+      fake.inject({ kind: 'slow-stream', chunkDelayMs: 150 });
+      const stream = await sdk(gateway).chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: PROMPT }], stream: true });
+      const reading = (async () => {
+        try {
+          for await (const _ of stream);
+        } catch {
+          // cut off by the exit: expected
+        }
+      })();
+      gateway.process.kill(first);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const signalled = performance.now();
+      gateway.process.kill(second);
+      expect(await gateway.exited).toBeNull();
+      expect(gateway.process.signalCode).toBe(second);
+      expect(performance.now() - signalled).toBeLessThan(1500);
+      await reading;
+    }
+  });
+
   it('records a stream cut at the end of the grace period before it flushes the request log', async () => {
     const database = join(dir, 'cut.db');
     const gateway = await startGateway(`
