@@ -1,6 +1,7 @@
 /** Assembles the Fastify app: request ids, body parsing, auth, error mapping, and the routes. */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
+import { GatewayError } from '../gateway/errors.js';
 import type { RequestContext } from '../gateway/context.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import type { Pipeline } from '../gateway/pipeline.js';
@@ -67,7 +68,8 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
     },
-    return503OnClosing: true,
+    // Requests that still arrive on an open connection once shutdown began are answered below, in the API's shape.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     // Path parameters (a model id in /v1/models/*, an admin id) up to the longest model name the
     // API takes (formats/validate-body.ts MAX_MODEL_LENGTH), not Fastify's 100 characters.
@@ -79,9 +81,20 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
   app.decorateRequest('rc', null);
   app.decorateRequest('rawBody', null);
   app.decorateRequest('principal', null);
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     request.startedAt = performance.now();
     reply.header('x-request-id', request.id);
+    if (closing) {
+      // The listener is closed; this connection was opened before. It is closed after this answer.
+      reply.header('connection', 'close');
+      done(new GatewayError('service_unavailable', 'The gateway is shutting down; send the request again (another instance will take it).'));
+      return;
+    }
     done();
   });
 

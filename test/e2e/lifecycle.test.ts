@@ -127,6 +127,36 @@ describe('graceful shutdown', () => {
     await fake.waitForAbort(2000);
   });
 
+  it("answers a request that arrives on an open connection during shutdown with 503 service_unavailable in the API's shape, and closes it", async () => {
+    for (const path of ['/v1/chat/completions', '/v1/messages']) {
+      const gateway = await startGateway(config(5000));
+      fake.reset();
+      fake.inject({ kind: 'delay-headers', ms: 800 });
+      const { port, hostname } = new URL(gateway.url);
+      const socket = connect(Number(port), hostname);
+      let answer = '';
+      socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      const slow = JSON.stringify({ model: 'gpt', max_tokens: 10, messages: [{ role: 'user', content: PROMPT }] });
+      const post = (body: string) => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nanthropic-version: 2023-06-01\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      socket.write(post(slow));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      gateway.process.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The first is still in flight (the connection is busy, not idle): the second comes in behind it.
+      socket.write(post(slow));
+      await closed;
+      const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+      expect(statuses).toEqual([200, 503]);
+      const last = answer.slice(answer.lastIndexOf('HTTP/1.1 503'));
+      expect(last.toLowerCase()).toContain('connection: close');
+      const body = JSON.parse(last.slice(last.indexOf('\r\n\r\n') + 4)) as Record<string, { type?: string; code?: string }>;
+      if (path === '/v1/messages') expect(body).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+      else expect(body).toMatchObject({ error: { code: 'service_unavailable' } });
+      expect(await gateway.exited).toBe(0);
+    }
+  });
+
   it('ends at once on a second signal, of either kind, during the grace period (as that signal ends any process)', async () => {
     for (const [first, second] of [['SIGTERM', 'SIGINT'], ['SIGINT', 'SIGTERM']] as const) {
       const gateway = await startGateway(config(5000));
