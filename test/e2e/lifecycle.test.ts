@@ -219,7 +219,7 @@ describe('a client that trickles its request', () => {
     let answer = '';
     socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-request-id: trickle-${path.replaceAll('/', '-')}\r\nContent-Length: 1000\r\n\r\n{`);
     // One more byte now and then: the connection is never idle, the request not complete for minutes.
     const startedAt = Date.now();
     const dribble = setInterval(() => socket.write(' '), 200);
@@ -239,6 +239,8 @@ describe('a client that trickles its request', () => {
     const body = JSON.parse(answer.split('\r\n\r\n')[1]!) as { error: { code: string; type: string; message: string } };
     expect(body.error).toMatchObject({ code: 'request_timeout', type: 'invalid_request_error' });
     expect(body.error.message).toContain('within 1000 ms (server.request_timeout_ms)');
+    // Recorded as what the client was sent, not as a client that left (499).
+    await expect.poll(() => trickling!.logs().find((line) => line.request_id === 'trickle--v1-chat-completions')).toMatchObject({ status: 408, error: { code: 'request_timeout' } });
   });
 
   it("gets the 408 in Anthropic's shape on /v1/messages", async () => {

@@ -10,6 +10,7 @@ import { settle } from '../../gateway/settle.js';
 import { createRequestContext, type RouteName } from '../../gateway/context.js';
 import { gatewayHeaders } from '../headers.js';
 import { startTrace } from '../reply.js';
+import { closedWithAnswer } from '../client-errors.js';
 import { ConflictError, NotFoundError } from '../../storage/errors.js';
 
 /** The refusals of the JSON body parser (plugins/body.ts), made once the whole body was read. */
@@ -20,7 +21,7 @@ export type IsModelGroup = (name: string) => boolean;
 
 export function registerErrorHandling(app: FastifyInstance, observers: Observers, isModelGroup: IsModelGroup): void {
   app.setErrorHandler((err: FastifyError | GatewayError, request, reply) => {
-    const error = fromFastifyError(err);
+    const error = fromFastifyError(err, request);
     if (error.code === 'internal_error') request.log.error({ err: error.cause ?? err }, 'unexpected error');
     return sendError(request, reply, error, observers, isModelGroup);
   });
@@ -104,7 +105,7 @@ export function isAnthropicPath(url: string): boolean {
   return url.startsWith('/v1/messages') || url.startsWith('/messages');
 }
 
-function fromFastifyError(err: FastifyError | GatewayError): GatewayError {
+function fromFastifyError(err: FastifyError | GatewayError, request: FastifyRequest): GatewayError {
   if (err instanceof GatewayError) return err;
   // The admin API's storage errors: their messages name the entity and are meant for the operator.
   if (err instanceof NotFoundError) return new GatewayError('not_found', err.message);
@@ -122,6 +123,9 @@ function fromFastifyError(err: FastifyError | GatewayError): GatewayError {
   // Fastify's 400 for a body whose stream ended with "aborted": the client left while uploading.
   // (Not any ECONNRESET: a database connection reset in an admin route is not the client's doing.)
   if (err.code === 'ECONNRESET' && err.statusCode === 400) {
+    // Unless the gateway closed it, having answered already (the request timed out): that answer is the outcome.
+    const answered = closedWithAnswer.get(request.raw.socket);
+    if (answered) return answered;
     return new GatewayError('client_closed_request', 'The client closed the connection before the whole request had arrived.');
   }
   const status = err.statusCode;
