@@ -15,6 +15,8 @@ describe('accountableUsage', () => {
     expect(accountableUsage(bad)).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 }, cache_creation_input_tokens: 0 });
     const partly = { prompt_tokens: 12.6, completion_tokens: 5, total_tokens: 'many' } as unknown as Usage;
     expect(accountableUsage(partly)).toEqual({ prompt_tokens: 13, completion_tokens: 5, total_tokens: 18 });
+    // A count no request has (past the database's integer columns too) is as broken as a negative one.
+    expect(accountableUsage({ prompt_tokens: 5e9, completion_tokens: 3, total_tokens: 5e9 + 3 })).toEqual({ prompt_tokens: 0, completion_tokens: 3, total_tokens: 3 });
     // Cached tokens are part of the prompt: never more than it.
     expect(accountableUsage({ prompt_tokens: -1, completion_tokens: 1, total_tokens: 0, prompt_tokens_details: { cached_tokens: 50 } })?.prompt_tokens_details).toEqual({ cached_tokens: 0 });
   });

@@ -2,8 +2,8 @@
  * The usage the gateway accounts with (cost, budgets, token limits, metrics, spend rows), read from
  * whatever the upstream sent. An upstream's usage is passed on to the client as it came, but a
  * count that is not a finite, non-negative number (`"x"`, `-1000`, NaN) would turn into a NaN or
- * negative cost, a counter that goes down, and a spend row the database refuses. Such a count is
- * taken as 0; a total that is not the sum is made the sum.
+ * negative cost, a counter that goes down, and a spend row the database refuses (as would a count
+ * past its integer columns). Such a count is taken as 0; a total that is not the sum is made the sum.
  */
 import type { Usage } from './types.js';
 
@@ -21,10 +21,13 @@ export function accountableUsage(usage: Usage | null | undefined): Usage | undef
   return sound;
 }
 
+/** More tokens than any request has (the largest context windows are a few million): a broken count, and past the database's integer columns. */
+const MAX_COUNT = 1_000_000_000;
+
 function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_COUNT;
 }
 
 function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_COUNT ? Math.round(value) : 0;
 }
