@@ -4,12 +4,11 @@
  * own provider key: 502), upstream 5xx / refused / reset / garbage (502), upstream timeout (504).
  * Errors use OpenAI's shape, the SDK raises the matching class, and nothing is ever a 500.
  */
-import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import OpenAI, { APIError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeOpenAI, OPENAI_ERRORS, refusedURL } from '../fakes/openai-upstream.js';
-import { isOpenAIError, raw, sdk, type OpenAIErrorShape } from '../helpers/client.js';
+import { isOpenAIError, raw, rawExchange, sdk, type OpenAIErrorShape } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 import { parseMetrics, total } from '../helpers/metrics.js';
 
@@ -399,20 +398,6 @@ describe('upstream errors', () => {
 });
 
 describe('requests the HTTP parser rejects', () => {
-  /** Sends raw bytes on a new connection; resolves with all the server wrote once it closes. */
-  async function rawExchange(bytes: string | Buffer): Promise<string> {
-    const { port, hostname } = new URL(gateway.url);
-    const socket = connect(Number(port), hostname);
-    let answer = '';
-    socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
-    await new Promise<void>((resolve, reject) => {
-      socket.on('close', () => resolve());
-      socket.on('error', reject);
-      socket.write(bytes);
-    });
-    return answer;
-  }
-
   function parse(answer: string): { status: number; headers: string; body: OpenAIErrorShape } {
     const [head = '', body = ''] = answer.split('\r\n\r\n');
     return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) as OpenAIErrorShape };
@@ -434,7 +419,7 @@ describe('requests the HTTP parser rejects', () => {
 
   it('keeps the connection open after a body it read whole but refused (not JSON, not UTF-8)', async () => {
     const refused = ['{bad', '\xff'].map((body) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\n\r\n${body}`);
-    const answer = await rawExchange(Buffer.from(`${refused.join('')}GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'latin1'));
+    const answer = await rawExchange(gateway, Buffer.from(`${refused.join('')}GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'latin1'));
     const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
     expect(statuses).toEqual([400, 400, 200]);
     expect(answer).toContain('"code":"invalid_json"');
@@ -446,7 +431,7 @@ describe('requests the HTTP parser rejects', () => {
     ['both Content-Length and Transfer-Encoding', 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}', 'Content-Length'],
     ['a bad chunk size', 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'chunk size'],
   ])('answers %s with a 400 invalid_http in OpenAI\'s shape and closes', async (_what, bytes, reason) => {
-    const { status, headers, body } = parse(await rawExchange(bytes));
+    const { status, headers, body } = parse(await rawExchange(gateway, bytes));
     expect(status).toBe(400);
     expect(headers).toContain('content-type: application/json');
     expect(headers).toContain('connection: close');
@@ -457,7 +442,7 @@ describe('requests the HTTP parser rejects', () => {
   });
 
   it('answers headers over 16 KB with a 431 headers_too_large', async () => {
-    const { status, body } = parse(await rawExchange(`GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    const { status, body } = parse(await rawExchange(gateway, `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
     expect(status).toBe(431);
     expect(body.error.code).toBe('headers_too_large');
     expect(body.error.message).toContain('16384 bytes');

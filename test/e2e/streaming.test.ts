@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { APIError, InternalServerError, type OpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-upstream.js';
-import { raw, sdk } from '../helpers/client.js';
+import { raw, rawExchange, sdk } from '../helpers/client.js';
 import { startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 
 let fake: FakeOpenAI;
@@ -215,24 +215,10 @@ describe('a client that leaves while uploading', () => {
   });
 });
 
-/** Sends `request` as raw bytes and reads until the gateway closes the connection. */
-async function exchange(request: string): Promise<string> {
-  const { port, hostname } = new URL(gateway.url);
-  const socket = connect(Number(port), hostname);
-  let answer = '';
-  socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
-  await new Promise<void>((resolve, reject) => {
-    socket.on('close', () => resolve());
-    socket.on('error', reject);
-    socket.write(request);
-  });
-  return answer;
-}
-
 describe('an HTTP/1.0 client (nginx talks to its upstreams so by default)', () => {
   it('gets the stream unchunked, without keep-alive or trailers, ended by closing the connection, and the request is logged', async () => {
     const body = JSON.stringify({ model: 'gpt', stream: true, messages: [{ role: 'user', content: 'over HTTP/1.0' }] });
-    const answer = await exchange(`POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nx-request-id: http-1-0-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const answer = await rawExchange(gateway, `POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nx-request-id: http-1-0-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     const [head = '', events = ''] = answer.split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.[01] 200 OK/);
     expect(head.toLowerCase()).not.toContain('transfer-encoding');
@@ -246,7 +232,7 @@ describe('an HTTP/1.0 client (nginx talks to its upstreams so by default)', () =
   it('gets a lone surrogate in a direct model name answered in the API error shape, streamed or not, never a hang or a 500', async () => {
     for (const stream of [false, true]) {
       const body = `{"model":"oai/gpt-4o-mini\\ud800","stream":${stream},"messages":[{"role":"user","content":"a"}]}`;
-      const answer = await exchange(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      const answer = await rawExchange(gateway, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       const status = Number(answer.split(' ')[1]);
       expect(status, answer).not.toBe(500);
       expect(answer.toLowerCase()).toContain('x-switchyard-model: gpt-4o-mini%ef%bf%bd');

@@ -1,4 +1,5 @@
 /** Clients for e2e tests: the official OpenAI SDK, and raw HTTP for what the SDK cannot send. */
+import { connect } from 'node:net';
 import OpenAI, { APIError } from 'openai';
 import type { Gateway } from './gateway.js';
 
@@ -75,4 +76,18 @@ export async function apiError(call: () => Promise<unknown>): Promise<APIError> 
     throw err;
   }
   throw new Error('expected the request to fail with an APIError, but it succeeded');
+}
+
+/** Sends raw bytes on a new connection to the gateway; resolves with all it wrote once it closes. */
+export async function rawExchange(gateway: Gateway, bytes: string | Buffer): Promise<string> {
+  const { port, hostname } = new URL(gateway.url);
+  const socket = connect(Number(port), hostname);
+  let answer = '';
+  socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
+  await new Promise<void>((resolve, reject) => {
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+    socket.write(bytes);
+  });
+  return answer;
 }
