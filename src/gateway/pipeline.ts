@@ -145,7 +145,7 @@ export class Pipeline {
    * over like any request); otherwise the estimate, without calling an upstream.
    */
   async countTokens(call: CountTokensCall, rc: RequestContext, hints: RouteHints): Promise<CountTokensResponse> {
-    rc.endUser = endUserOf((call.native.body as { metadata?: { user_id?: unknown } }).metadata?.user_id, 'metadata.user_id');
+    rc.endUser = messagesEndUser(call.native.body);
     hints = this.admission ? this.admission.constrain(rc, hints) : hints;
     const plan = this.router.plain(call.native.body.model, rc, hints);
     await this.admission?.admit(rc, plan, { promptTokens: () => 0, maxOutputTokens: 0, free: true });
@@ -182,7 +182,7 @@ export class Pipeline {
 
   /** route + admit for a Messages request. */
   private async routeMessages(call: MessagesCall, rc: RequestContext, hints: RouteHints): Promise<RoutePlan> {
-    rc.endUser = endUserOf((call.native.body as { metadata?: { user_id?: unknown } }).metadata?.user_id, 'metadata.user_id');
+    rc.endUser = messagesEndUser(call.native.body);
     if (!this.admission) return this.router.chat(call.canonical(), rc, hints);
     const plan = this.router.chat(call.canonical(), rc, this.admission.constrain(rc, hints));
     await this.admission.admit(rc, plan, { promptTokens: () => plan.promptTokens(), promptTokensBound: () => plan.promptTokensBound(), maxOutputTokens: plan.maxOutputTokens() });
@@ -320,7 +320,6 @@ function isDeterministic(request: ChatRequest): boolean {
   return request.temperature === 0 || typeof request.seed === 'number';
 }
 
-/** Anthropic names the end user in `metadata.user_id`. */
 /** The most characters an end-user id may have: it keys budgets, limits, spend rows and log lines. */
 export const MAX_END_USER_LENGTH = 512;
 
@@ -331,6 +330,11 @@ function endUserOf(value: unknown, param: string): string | undefined {
     throw new GatewayError('invalid_request', `'${param}' must be at most ${MAX_END_USER_LENGTH} characters (it identifies the end user), but it has ${value.length}.`, { param });
   }
   return value;
+}
+
+/** Anthropic names the end user in `metadata.user_id`. */
+function messagesEndUser(body: object): string | undefined {
+  return endUserOf((body as { metadata?: { user_id?: unknown } }).metadata?.user_id, 'metadata.user_id');
 }
 
 /** Tokens of an embeddings input: texts are measured by `measure`, token arrays are their length. */
