@@ -11,6 +11,7 @@ import type { ModelRegistry } from '../routing/models.js';
 import { openDatabase, redactUrl } from '../storage/database.js';
 import { GovernanceStore } from '../storage/governance-store.js';
 import { SpendWriter, type SpendWriterStats } from '../storage/spend-writer.js';
+import { isDataError } from '../storage/errors.js';
 import type { RowQueue } from '../observability/request-recorder.js';
 import { throttledLog, type ThrottledReport } from '../observability/throttled-log.js';
 import { Admitter } from './admission.js';
@@ -63,7 +64,7 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
 
   const registers = [registry];
   const spilled = new Counter({ name: 'switchyard_request_log_rows_spilled_total', help: 'Request-log rows written to the spill file because the database was unavailable and the queue was full (written back later).', registers });
-  const dropped = new Counter({ name: 'switchyard_request_log_rows_dropped_total', help: 'Request-log rows lost: the database and the spill file both failed.', registers });
+  const dropped = new Counter({ name: 'switchyard_request_log_rows_dropped_total', help: 'Request-log rows lost: the database and the spill file both failed, or the database refused the row itself.', registers });
   const writer = new SpendWriter({
     write: (rows, batchId) => store.writeSpend(rows, batchId),
     spillPath: settings.spend.spill_path,
@@ -73,6 +74,7 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
     onError: (err) => throttled('spend', err, 'could not write spend rows to the database; they are kept and retried'),
     onSpill: (rows) => spilled.inc(rows),
     onDrop: (rows) => dropped.inc(rows),
+    isDataError,
   });
   registerWriterMetrics(writer, registers);
 

@@ -32,3 +32,18 @@ export function violationDetail(err: unknown): string {
   const e = err as { message?: unknown; constraint?: unknown };
   return `${String(e.message ?? '')} ${String(e.constraint ?? '')}`;
 }
+
+/**
+ * Whether a failed write was refused for the values it carried, which no retry can change: a
+ * PostgreSQL data exception or integrity violation (SQLSTATE classes 22 and 23: an invalid byte
+ * sequence, a number out of range, a NOT NULL column given null), SQLite's constraint, type and
+ * size errors, or a row the code building the statement could not read (a TypeError from a
+ * malformed row). A lost connection, a busy or full database is not: the write is retried.
+ */
+export function isDataError(err: unknown): boolean {
+  if (err instanceof TypeError || err instanceof RangeError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  if (/^2[23][0-9A-Z]{3}$/.test(code)) return true;
+  return code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG' || code === 'SQLITE_RANGE';
+}

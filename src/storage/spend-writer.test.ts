@@ -166,6 +166,30 @@ describe('SpendWriter when the sink fails', () => {
     expect(errors.map((e) => (e as Error).message)).toEqual(Array(3).fill('database unavailable'));
   });
 
+  it('writes a batch the database refuses for its data row by row, dropping only the refused rows, so the rows behind are not held', async () => {
+    const written: { ids: string[]; batchId: string }[] = [];
+    let outage = 1; // one outage midway through the row-by-row writes: retried, nothing applied twice
+    const appliedBatchIds = new Set<string>();
+    const sink = async (rows: SpendRow[], batchId: string): Promise<void> => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (rows.some((r) => r.request_id === 'r2')) throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+      if (batchId.endsWith('/3') && outage-- > 0) throw new Error('connection terminated unexpectedly');
+      if (appliedBatchIds.has(batchId)) return; // the sink's own once-only rule
+      appliedBatchIds.add(batchId);
+      written.push({ ids: rows.map((r) => r.request_id), batchId });
+    };
+    const dropped: number[] = [];
+    const w = writer(sink, { batchSize: 5, isDataError: (err) => (err as { code?: string }).code === '22021', onDrop: (n) => dropped.push(n) });
+    for (let i = 0; i < 7; i++) w.enqueue(row(i));
+    await vi.waitFor(() => expect(written.flatMap((b) => b.ids)).toEqual(['r0', 'r1', 'r3', 'r4', 'r5', 'r6']));
+    expect(dropped).toEqual([1]);
+    // Row by row under ids derived from the batch's; the next batch as a batch again.
+    const [first] = written;
+    expect(first!.batchId).toMatch(/\/0$/);
+    expect(written.at(-1)!.ids).toEqual(['r5', 'r6']);
+    expect(w.stats()).toMatchObject({ queued: 0, written: 6 });
+  });
+
   it('retries a batch as it was, under the same id, though more rows arrived meanwhile; every batch has its own id', async () => {
     const sink = new TestSink();
     sink.failures = 2;

@@ -42,8 +42,14 @@ export interface SpendWriterOptions {
   onError?: (err: unknown) => void;
   /** Rows that reached the spill file. */
   onSpill?: (rows: number) => void;
-  /** Rows lost: only when the spill file could not be written either (or a row is not JSON). */
+  /** Rows lost: only when the spill file could not be written either (or a row is not JSON), or the database refuses the row itself. */
   onDrop?: (rows: number) => void;
+  /**
+   * Whether a failed write was refused for its data (a value the database cannot store), which
+   * retrying the same rows cannot cure, rather than for the database being away. Then the batch
+   * is written row by row, and only the rows refused for their data are dropped (and reported).
+   */
+  isDataError?: (err: unknown) => boolean;
 }
 
 export interface SpendWriterStats {
@@ -64,6 +70,8 @@ export class SpendWriter {
   private readonly batchSize: number;
   private readonly options: SpendWriterOptions;
 
+  /** Rows of the batch being written row by row that were written or refused (`<batch id>/<index>`): each settled once. */
+  private readonly settledRows = new Set<string>();
   /** The queue is queue[head..]; the head moves instead of shifting, so dequeuing is O(1). */
   private queue: SpendRow[] = [];
   private head = 0;
@@ -278,9 +286,37 @@ export class SpendWriter {
       await this.sink(rows, batchId);
     } catch (err) {
       this.failures++;
-      throw err;
+      if (!this.options.isDataError?.(err)) throw err;
+      await this.sendRowByRow(rows, batchId, err);
+      return;
     }
     this.written += rows.length;
+    this.retry.succeeded();
+  }
+
+  /**
+   * A batch the database refused for its data: each row on its own, under an id derived from the
+   * batch's (so a retry after an outage midway applies none twice); a row refused for its data
+   * is dropped, so one bad row never holds back the rows behind it. Any other failure is thrown,
+   * and the whole batch is retried later as usual.
+   */
+  private async sendRowByRow(rows: SpendRow[], batchId: string, cause: unknown): Promise<void> {
+    this.report(cause);
+    for (let i = 0; i < rows.length; i++) {
+      const rowId = `${batchId}/${i}`;
+      // Written or dropped on an earlier try of this batch (an outage cut the row-by-row writes short).
+      if (this.settledRows.has(rowId)) continue;
+      try {
+        await this.sink([rows[i]!], rowId);
+        this.settledRows.add(rowId);
+        this.written += 1;
+      } catch (err) {
+        if (!this.options.isDataError?.(err)) throw err;
+        this.settledRows.add(rowId);
+        this.dropped(1, new Error(`a spend row the database refuses was dropped (request ${rows[i]!.request_id}): ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      }
+    }
+    for (let i = 0; i < rows.length; i++) this.settledRows.delete(`${batchId}/${i}`);
     this.retry.succeeded();
   }
 
