@@ -14,6 +14,7 @@ describe('ERROR_CODES', () => {
     ['route_not_found', 404],
     ['request_timeout', 408],
     ['request_too_large', 413],
+    ['expectation_failed', 417],
     ['headers_too_large', 431],
     ['rate_limit_exceeded', 429],
     ['upstream_rate_limited', 429],

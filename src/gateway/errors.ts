@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   request_timeout: { status: 408, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   request_too_large: { status: 413, openaiType: 'invalid_request_error', anthropicType: 'request_too_large', retryable: false },
   /** Request headers over Node's limit (`--max-http-header-size`, 16 KB by default). */
+  /** An `Expect` header other than 100-continue, which is all the gateway supports. */
+  expectation_failed: { status: 417, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   headers_too_large: { status: 431, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   unsupported_media_type: { status: 415, openaiType: 'invalid_request_error', anthropicType: 'invalid_request_error', retryable: false },
   /** The prompt (plus max_tokens) fits no eligible target's context window. */

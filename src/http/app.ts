@@ -1,7 +1,8 @@
 /** Assembles the Fastify app: request ids, body parsing, auth, error mapping, and the routes. */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
-import { GatewayError } from '../gateway/errors.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, toAnthropicErrorBody, toOpenAIErrorBody } from '../gateway/errors.js';
 import type { RequestContext } from '../gateway/context.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import type { Pipeline } from '../gateway/pipeline.js';
@@ -12,7 +13,7 @@ import { adminRoutes, type AdminRoutesOptions } from './routes/admin/index.js';
 import { clientErrorHandler } from './client-errors.js';
 import { registerCors } from './cors.js';
 import { registerJsonBodyParser } from './plugins/body.js';
-import { frameworkError, registerErrorHandling } from './plugins/errors.js';
+import { frameworkError, isAnthropicPath, registerErrorHandling } from './plugins/errors.js';
 import { newRequestId } from './request-id.js';
 import { anthropicRoutes } from './routes/anthropic.js';
 import { cacheRoutes } from './routes/cache.js';
@@ -98,6 +99,12 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     done();
   });
 
+  // Node answers an Expect other than 100-continue with a bare 417 unless asked: in the API's shape instead.
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const error = new GatewayError('expectation_failed', `Unsupported Expect header "${String(req.headers.expect).slice(0, 100)}": only 100-continue is supported.`);
+    const body = JSON.stringify(isAnthropicPath(req.url ?? '') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error));
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+  });
   registerCors(app, config.server.cors.origins);
   registerJsonBodyParser(app);
   registerErrorHandling(app, observers, (name) => pipeline.models.group(name) !== undefined);

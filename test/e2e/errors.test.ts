@@ -403,6 +403,13 @@ describe('requests the HTTP parser rejects', () => {
     return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) as OpenAIErrorShape };
   }
 
+  it("answers an Expect header other than 100-continue with 417 expectation_failed in the API's shape", async () => {
+    const answer = await rawExchange(gateway, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    const { status, body } = parse(answer);
+    expect(status).toBe(417);
+    expect(body.error).toMatchObject({ code: 'expectation_failed', type: 'invalid_request_error', message: 'Unsupported Expect header "foo": only 100-continue is supported.' });
+  });
+
   it("answers a malformed percent-escape or an over-long path segment in the API's error shape, not Fastify's", async () => {
     const bad = await raw(gateway, '/v1/models/%ZZ');
     expect(bad.status).toBe(400);
