@@ -21,7 +21,8 @@
 import { randomUUID } from 'node:crypto';
 import type { SpendRow } from '../governance/types.js';
 import { RetryTimer } from './retry-timer.js';
-import { SpillFiles, type SpillBatch } from './spill-files.js';
+import { RowByRow } from './row-by-row.js';
+import { SpillFiles, spillLines, type SpillBatch } from './spill-files.js';
 
 export interface SpendWriterOptions {
   /**
@@ -44,11 +45,7 @@ export interface SpendWriterOptions {
   onSpill?: (rows: number) => void;
   /** Rows lost: only when the spill file could not be written either (or a row is not JSON), or the database refuses the row itself. */
   onDrop?: (rows: number) => void;
-  /**
-   * Whether a failed write was refused for its data (a value the database cannot store), which
-   * retrying the same rows cannot cure, rather than for the database being away. Then the batch
-   * is written row by row, and only the rows refused for their data are dropped (and reported).
-   */
+  /** Whether a failed write was refused for its values, which no retry cures: then the batch goes row by row (row-by-row.ts). */
   isDataError?: (err: unknown) => boolean;
 }
 
@@ -70,8 +67,8 @@ export class SpendWriter {
   private readonly batchSize: number;
   private readonly options: SpendWriterOptions;
 
-  /** Rows of the batch being written row by row that were written or refused (`<batch id>/<index>`): each settled once. */
-  private readonly settledRows = new Set<string>();
+  /** With isDataError: how a batch the database refused for its values is written instead. */
+  private readonly rowByRow: RowByRow | undefined;
   /** The queue is queue[head..]; the head moves instead of shifting, so dequeuing is O(1). */
   private queue: SpendRow[] = [];
   private head = 0;
@@ -110,6 +107,8 @@ export class SpendWriter {
     this.files = new SpillFiles(options.spillPath, (err) => this.report(err));
     this.maxQueue = Math.max(1, options.maxQueue ?? 10_000);
     this.batchSize = Math.max(1, options.batchSize ?? 500);
+    const isDataError = options.isDataError;
+    this.rowByRow = isDataError && new RowByRow({ write: this.sink, isDataError, onWritten: () => this.written++, onRefused: (err) => this.dropped(1, err) });
     this.retry = new RetryTimer(options.retry?.initialMs ?? 500, options.retry?.maxMs ?? 30_000, () => this.kick());
     this.interval = setInterval(() => this.kick(), options.flushIntervalMs ?? 1_000);
     this.interval.unref();
@@ -286,37 +285,13 @@ export class SpendWriter {
       await this.sink(rows, batchId);
     } catch (err) {
       this.failures++;
-      if (!this.options.isDataError?.(err)) throw err;
-      await this.sendRowByRow(rows, batchId, err);
+      if (!this.rowByRow) throw err;
+      this.report(err);
+      await this.rowByRow.write(rows, batchId);
+      this.retry.succeeded();
       return;
     }
     this.written += rows.length;
-    this.retry.succeeded();
-  }
-
-  /**
-   * A batch the database refused for its data: each row on its own, under an id derived from the
-   * batch's (so a retry after an outage midway applies none twice); a row refused for its data
-   * is dropped, so one bad row never holds back the rows behind it. Any other failure is thrown,
-   * and the whole batch is retried later as usual.
-   */
-  private async sendRowByRow(rows: SpendRow[], batchId: string, cause: unknown): Promise<void> {
-    this.report(cause);
-    for (let i = 0; i < rows.length; i++) {
-      const rowId = `${batchId}/${i}`;
-      // Written or dropped on an earlier try of this batch (an outage cut the row-by-row writes short).
-      if (this.settledRows.has(rowId)) continue;
-      try {
-        await this.sink([rows[i]!], rowId);
-        this.settledRows.add(rowId);
-        this.written += 1;
-      } catch (err) {
-        if (!this.options.isDataError?.(err)) throw err;
-        this.settledRows.add(rowId);
-        this.dropped(1, new Error(`a spend row the database refuses was dropped (request ${rows[i]!.request_id}): ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
-      }
-    }
-    for (let i = 0; i < rows.length; i++) this.settledRows.delete(`${batchId}/${i}`);
     this.retry.succeeded();
   }
 
@@ -351,17 +326,10 @@ export class SpendWriter {
     const rows = this.spillBuffer;
     if (rows.length === 0) return;
     this.spillBuffer = [];
-    let text = this.needsNewline ? '\n' : '';
-    let count = 0;
-    for (const row of rows) {
-      try {
-        text += `${JSON.stringify(row)}\n`;
-        count++;
-      } catch (err) {
-        this.dropped(1, err);
-      }
-    }
+    const lines = spillLines(rows, (err) => this.dropped(1, err));
+    const count = lines.count;
     if (count === 0) return;
+    const text = (this.needsNewline ? '\n' : '') + lines.text;
     this.appending = count;
     try {
       await this.files.append(text);

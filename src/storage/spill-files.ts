@@ -23,6 +23,21 @@ export interface SpillBatch {
 
 const READ_CHUNK = 64 * 1024;
 
+/** The spill file's JSON lines for `rows`; a row that cannot be serialized is left out and reported. */
+export function spillLines(rows: readonly SpendRow[], onUnserializable: (err: unknown) => void): { text: string; count: number } {
+  let text = '';
+  let count = 0;
+  for (const row of rows) {
+    try {
+      text += `${JSON.stringify(row)}\n`;
+      count++;
+    } catch (err) {
+      onUnserializable(err);
+    }
+  }
+  return { text, count };
+}
+
 export class SpillFiles {
   readonly spillPath: string;
   readonly ingestingPath: string;
