@@ -168,15 +168,13 @@ export class PromptSize {
     const textRoom = room - this.#fixed();
     if (textRoom < 0) return false;
     let counted = 0;
-    const text = promptText(this.#request, (piece) => {
-      if (counted > textRoom) return 0;
-      const tokens = countTokensUpTo(piece, textRoom - counted);
-      counted += tokens;
-      return tokens;
+    promptText(this.#request, (piece) => {
+      if (counted <= textRoom) counted += countTokensUpTo(piece, textRoom - counted);
+      return 0;
     });
     // Counted in full only when it fits: then it is the exact count, kept for tokens().
-    if (text > textRoom) return false;
-    this.#tokens = text + this.#fixed();
+    if (counted > textRoom) return false;
+    this.#tokens = counted + this.#fixed();
     return true;
   }
 }

@@ -95,18 +95,14 @@ const USAGE_COUNTS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens'
 
 /** Adds a stream event's usage to the usage so far: message_delta usage is cumulative, so each count it carries replaces the one before. */
 export function mergeUsage(into: Partial<AnthropicUsage>, usage: unknown): void {
-  if (usage === null || typeof usage !== 'object') return;
-  const fields = usage as Record<string, unknown>;
+  if (!isObject(usage)) return;
+  const fields = usage;
   for (const key of USAGE_COUNTS) {
     const value = fields[key];
     if (typeof value === 'number') into[key] = value;
   }
-  if (isPlainObject(fields.cache_creation)) into.cache_creation = fields.cache_creation as AnthropicUsage['cache_creation'];
-  if (isPlainObject(fields.output_tokens_details)) into.output_tokens_details = fields.output_tokens_details as AnthropicUsage['output_tokens_details'];
-}
-
-function isPlainObject(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  if (isObject(fields.cache_creation)) into.cache_creation = fields.cache_creation as AnthropicUsage['cache_creation'];
+  if (isObject(fields.output_tokens_details)) into.output_tokens_details = fields.output_tokens_details as AnthropicUsage['output_tokens_details'];
 }
 
 /** Anthropic's input_tokens exclude cached tokens; OpenAI's prompt_tokens count every input token. */

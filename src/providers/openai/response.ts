@@ -3,6 +3,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import { withRawJson } from '../../gateway/raw-json.js';
 import type { OpenAIErrorBody } from './api.js';
 import { upstreamStatusError, type HeaderValue, type UpstreamErrorDetail } from '../upstream-errors.js';
+import { isJsonObject as isObject } from '../upstream-json.js';
 
 
 /**
@@ -33,9 +34,6 @@ export function parseJsonBody<T>(text: string, provider: string, list: 'choices'
   return withRawJson(value as T & object, text);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** An upstream error status with an OpenAI-style error body → GatewayError. */
 export function upstreamHttpError(status: number, bodyText: string, headers: Record<string, HeaderValue>, provider: string): GatewayError {

@@ -3,7 +3,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import { withRawJson } from '../../gateway/raw-json.js';
 import type { ChatCompletionChunk } from '../../gateway/types.js';
 import { readSse } from '../sse.js';
-import { parseStreamEvent } from '../upstream-json.js';
+import { isJsonObject, parseStreamEvent } from '../upstream-json.js';
 import type { OpenAIErrorBody } from './api.js';
 import { streamError } from './response.js';
 
@@ -50,9 +50,7 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
 
 /** Everything downstream reads a chunk's choices as objects whose `delta`, when present, is an object. */
 function isSoundChoice(choice: unknown): boolean {
-  if (choice === null || typeof choice !== 'object' || Array.isArray(choice)) return false;
-  const delta = (choice as { delta?: unknown }).delta;
-  return delta === undefined || delta === null || (typeof delta === 'object' && !Array.isArray(delta));
+  return isJsonObject(choice) && (choice.delta == null || isJsonObject(choice.delta));
 }
 
 /** A delta's fields that an opening chunk may carry, when empty: OpenAI sends `content: ""` and `refusal: null`. */
