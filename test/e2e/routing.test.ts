@@ -210,48 +210,42 @@ describe('provider health endpoints', () => {
 });
 
 describe('active health checks', () => {
-  it('probe every configured target on the interval with a one-token request', async () => {
+  /** A gateway probing one fake target every second, with `routing` settings added; the fake is closed after `run`. */
+  async function withProbes(routing: string, run: (probed: FakeOpenAI, gateway: Gateway) => Promise<void>): Promise<void> {
     const probed = await FakeOpenAI.start();
     try {
-      const withProbes = await startGateway(`
+      const gateway = await startGateway(`
 providers:
   p: { type: openai, base_url: ${probed.baseURL}, api_key: sk-p }
 models:
   m: { targets: [ { provider: p, model: gpt-4o-mini } ] }
 routing:
   health_checks: { enabled: true, interval_ms: 1000 }
-`);
+${routing}`);
+      await run(probed, gateway);
+    } finally {
+      await probed.close();
+    }
+  }
+
+  it('probe every configured target on the interval with a one-token request', () =>
+    withProbes('', async (probed, gateway) => {
       const deadline = Date.now() + 5_000;
       while (probed.requestsTo('/v1/chat/completions').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       const probe = probed.lastRequest();
       expect(probe.body).toMatchObject({ model: 'gpt-4o-mini', max_tokens: 1 });
-      const health = (await raw(withProbes, '/v1/providers/p/health')).json as { targets: { probe: { ok: boolean; latency_ms: number } | null }[] };
+      const health = (await raw(gateway, '/v1/providers/p/health')).json as { targets: { probe: { ok: boolean; latency_ms: number } | null }[] };
       expect(health.targets[0]?.probe).toMatchObject({ ok: true });
-    } finally {
-      await probed.close();
-    }
-  });
+    }));
 
-  it("count a probe's 4xx neither way (the probe does not suit the model), but open the breaker on 5xx", async () => {
-    const probed = await FakeOpenAI.start();
-    try {
-      const withProbes = await startGateway(`
-providers:
-  p: { type: openai, base_url: ${probed.baseURL}, api_key: sk-p }
-models:
-  m: { targets: [ { provider: p, model: gpt-4o-mini } ] }
-routing:
-  health_checks: { enabled: true, interval_ms: 1000 }
-  circuit_breaker: { minimum_requests: 2, failure_rate: 0.5, cooldown_ms: 60000 }
-`);
-      const target = async () => ((await raw(withProbes, '/v1/providers/p/health')).json as { targets: { probe: { ok: boolean } | null; circuit_breaker: { state: string; requests: number } }[] }).targets[0]!;
+  it("count a probe's 4xx neither way (the probe does not suit the model), but open the breaker on 5xx", () =>
+    withProbes('  circuit_breaker: { minimum_requests: 2, failure_rate: 0.5, cooldown_ms: 60000 }\n', async (probed, gateway) => {
+      const target = async () => ((await raw(gateway, '/v1/providers/p/health')).json as { targets: { probe: { ok: boolean } | null; circuit_breaker: { state: string; requests: number } }[] }).targets[0]!;
       probed.inject({ kind: 'http-error', error: OPENAI_ERRORS.contextLengthExceeded() }, { times: 3 });
       await expect.poll(async () => probed.requestsTo('/v1/chat/completions').length, { timeout: 6_000 }).toBeGreaterThanOrEqual(3);
       expect(await target()).toMatchObject({ probe: { ok: false }, circuit_breaker: { state: 'closed', requests: 0 } });
       probed.inject({ kind: 'http-error', error: OPENAI_ERRORS.serverError() }, { times: Infinity });
       await expect.poll(async () => (await target()).circuit_breaker.state, { timeout: 6_000 }).toBe('open');
-    } finally {
-      await probed.close();
-    }
-  });
+    }));
 });
+
