@@ -24,7 +24,7 @@ async function refusal(url: string, over: Parameters<ReturnType<typeof spendRows
   }
 }
 
-describe('isDataError', () => {
+describe('isDataError and row-by-row writes', () => {
   it("recognises SQLite's refusal of a row's values, and not an outage", async () => {
     const refused = await refusal('sqlite::memory:', { cost_usd: Number.NaN });
     expect(refused).toBeDefined();
@@ -32,6 +32,28 @@ describe('isDataError', () => {
     expect(isDataError(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }))).toBe(false);
     expect(isDataError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(false);
     expect(isDataError(Object.assign(new Error('terminating connection'), { code: '57P01' }))).toBe(false);
+    // pg throws TypeErrors on some broken connections: no driver code, so not the row's fault.
+    expect(isDataError(new TypeError("Cannot read properties of null (reading 'handleCommandComplete')"))).toBe(false);
+  });
+
+  it('a row of a batch written row by row is skipped when the whole batch committed after all', async () => {
+    const database = await openDatabase('sqlite::memory:');
+    try {
+      const row = spendRows(Date.UTC(2026, 11, 7));
+      const rows = [row(), row()];
+      const log = new RequestLogInserter(database);
+      await writeSpend(database.db, rows, log, { id: 'batch-1' });
+      // The writer took the lost answer for a refusal and went row by row: nothing is applied twice.
+      await writeSpend(database.db, [rows[0]!], log, { id: 'batch-1/0' });
+      await writeSpend(database.db, [rows[1]!], log, { id: 'batch-1/1' });
+      const logged = await sql<{ n: number }>`select count(*) as n from request_log`.execute(database.db);
+      expect(Number(logged.rows[0]!.n)).toBe(2);
+      // A row whose batch never committed is written.
+      await writeSpend(database.db, [row()], log, { id: 'batch-2/0' });
+      expect(Number((await sql<{ n: number }>`select count(*) as n from request_log`.execute(database.db)).rows[0]!.n)).toBe(3);
+    } finally {
+      await database.close();
+    }
   });
 
   it.skipIf(!DATABASE_URL)("recognises PostgreSQL's refusal of a row's values (a count past an integer column)", async () => {

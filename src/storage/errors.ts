@@ -36,12 +36,11 @@ export function violationDetail(err: unknown): string {
 /**
  * Whether a failed write was refused for the values it carried, which no retry can change: a
  * PostgreSQL data exception or integrity violation (SQLSTATE classes 22 and 23: an invalid byte
- * sequence, a number out of range, a NOT NULL column given null), SQLite's constraint, type and
- * size errors, or a row the code building the statement could not read (a TypeError from a
- * malformed row). A lost connection, a busy or full database is not: the write is retried.
+ * sequence, a number out of range, a NOT NULL column given null), or SQLite's constraint, type and
+ * size errors. Nothing else is: a lost connection, a busy or full database, and errors without a
+ * driver code (pg throws a TypeError on some broken connections) are retried as they are.
  */
 export function isDataError(err: unknown): boolean {
-  if (err instanceof TypeError || err instanceof RangeError) return true;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return false;
   if (/^2[23][0-9A-Z]{3}$/.test(code)) return true;

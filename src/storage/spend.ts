@@ -79,6 +79,10 @@ export async function writeSpend(db: Kysely<Schema>, rows: readonly SpendRow[], 
       .onConflict((oc) => oc.column('id').doNothing())
       .executeTakeFirst();
     if (Number(recorded.numInsertedOrUpdatedRows ?? 0) === 0) return;
+    // A row of a batch written row by row (`<batch id>/<index>`, storage/row-by-row.ts): skipped too
+    // when the whole batch committed after all (its answer was lost, and the retry was refused).
+    const slash = batch.id.lastIndexOf('/');
+    if (slash > 0 && (await trx.selectFrom('spend_batches').select('id').where('id', '=', batch.id.slice(0, slash)).executeTakeFirst())) return;
     if (batch.prune) await trx.deleteFrom('spend_batches').where('at', '<', now - SPEND_BATCH_ID_TTL_MS).execute();
     await requestLog?.insert(trx, rows);
     await upsertDaily(trx, daily);
