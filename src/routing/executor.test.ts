@@ -820,6 +820,38 @@ describe('Executor: fallback groups and diverts', () => {
     expect(rc.fallbackGroup).toBeUndefined();
   });
 
+  it('names the group of the target an error names: none when the asked group failed last, after a fallback group failed', async () => {
+    let aCalls = 0;
+    const final = new GatewayError('upstream_client_error', 'bad request', { status: 400 });
+    const a = fake('a', { chat: () => Promise.reject(++aCalls === 1 ? retryable('a') : final) });
+    const b = fake('b', { chat: () => Promise.reject(retryable('b')) });
+    const { plan } = multiPlan({ smart: { targets: [{ adapter: a }], settings: { fallbacks: ['spare'], retry: { max_retries: 1, initial_backoff_ms: 1 } } }, spare: { targets: [{ adapter: b }] } });
+    const { executor, metrics, rc } = setup();
+    rc.model = 'smart';
+    await expect(executor.chat(plan, request, rc)).rejects.toBe(final);
+    expect(rc).toMatchObject({ attempts: 3, providerId: 'a' });
+    expect(rc.fallbackGroup).toBeUndefined();
+    const { values } = await metrics.fallbacks.get();
+    expect(values).toEqual([expect.objectContaining({ labels: { model: 'smart', to: 'spare', reason: 'error' }, value: 1 })]);
+  });
+
+  it('names the fallback group of the target an error names when the asked group was skipped (breaker open)', async () => {
+    const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+    let bCalls = 0;
+    const b = fake('b', { chat: async (_req, ctx) => (++bCalls === 1 ? completion(ctx.upstreamModel) : Promise.reject(new GatewayError('upstream_client_error', 'bad request', { status: 400 }))) });
+    const breaker = { failure_rate: 0.5, minimum_requests: 1, window_ms: 60_000, cooldown_ms: 60_000 };
+    const { plan } = multiPlan({ smart: { targets: [{ adapter: a }], settings: { fallbacks: ['spare'] } }, spare: { targets: [{ adapter: b }] } }, { circuit_breaker: breaker });
+    const { executor } = setup();
+    const first = createRequestContext('r1', 'chat', performance.now());
+    first.model = 'smart';
+    await expect(executor.chat(plan, request, first)).resolves.toMatchObject({ model: 'b-model' });
+    const rc = createRequestContext('r2', 'chat', performance.now());
+    rc.model = 'smart';
+    await expect(executor.chat(plan, request, rc)).rejects.toMatchObject({ status: 400 });
+    expect(a.contexts).toHaveLength(1); // its breaker is open: not called
+    expect(rc).toMatchObject({ attempts: 1, providerId: 'b', fallbackGroup: 'spare' });
+  });
+
   it('diverts a content-policy refusal (error or filtered answer) to the content-policy group only', async () => {
     const refusal = new GatewayError('upstream_client_error', 'blocked', { status: 400, upstreamCode: 'content_filter' });
     const a = fake('a', { chat: () => Promise.reject(refusal) });

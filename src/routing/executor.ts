@@ -246,6 +246,12 @@ export class Executor {
         this.events.retrying(rc, plan.group, wait);
         await pause(wait, rc);
       }
+    } catch (err) {
+      // The error names the target tried last (x-switchyard-provider): the fallback group named
+      // with it is that target's group, whatever passes and breaker skips came before.
+      const tried = race.lastStarted?.group;
+      if (tried) rc.fallbackGroup = tried === plan.group ? undefined : tried.name;
+      throw err;
     } finally {
       race.detach();
       race.cancelAll(ANSWERED, race.size > 0 ? this.#cancelled(rc) : undefined);
