@@ -123,6 +123,11 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       const unchanged = changesNeedingRestart(running, next);
       const applied = reloadedConfig(running, next);
       const registry = await buildModels(applied);
+      // A file caught half-written (truncated, then filled) reads as an empty configuration:
+      // serving nothing at all is a restart's decision, never a reload's.
+      if (registry.groupNames().length === 0 && registry.providerIds().length === 0) {
+        throw new Error('the file configures no providers and no models (is it empty, or still being written?): to serve nothing, restart with it');
+      }
       // Shutting down (its probes stopped): nothing new starts.
       if (closing) return { applied: false, problems: ['the gateway is shutting down'] };
       pipeline.useRouter(new Router(registry, applied.routing.rules));

@@ -94,6 +94,15 @@ describe('SIGHUP', () => {
     expect(total(metrics, 'switchyard_config_last_reload_successful')).toBe(0);
   });
 
+  it('keeps the configuration in force when the file reads as empty (caught while being rewritten)', async () => {
+    const gateway = await startGateway(ONE_GROUP);
+    const line = await reload(gateway, '', 'configuration reload failed: the configuration in force is kept');
+    expect((line.problems as string[]).join('\n')).toContain('the file configures no providers and no models');
+    const client = sdk(gateway);
+    expect(await modelIds(client)).toEqual(['first']);
+    expect((await client.chat.completions.create({ model: 'first', ...hello })).choices[0]!.message.content).toContain('hello');
+  });
+
   it('keeps the configuration in force when a provider cannot be built from the new file', async () => {
     const gateway = await startGateway(ONE_GROUP);
     const withVertex = ONE_GROUP.replace('  fake: { type: mock }', '  fake: { type: mock }\n  v: { type: vertex, location: us-central1 }');
