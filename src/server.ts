@@ -90,7 +90,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   // Model embedders of the semantic cache call the pipeline itself (only ever after it exists).
   const cache = await createResponseCache(config, { registry: metrics.registry, logger, embedWith: (model) => embedThrough(() => pipeline, model) });
   const shared = new SharedCalls(() => cache.metrics.coalesced());
-  const storageUrl = config.storage.url ?? env.DATABASE_URL ?? DEFAULT_STORAGE_URL;
+  const storageUrl = config.storage.url ?? DEFAULT_STORAGE_URL;
   const governance = await createGovernance(config, storageUrl, { models: () => pipeline.models, registry: metrics.registry, logger });
   const exportFailed = throttledLog(logger, 'warn');
   const tracing = await createTracing(config.tracing, env, { onExportError: (err) => exportFailed('traces', err, 'could not export traces to the OpenTelemetry collector; spans of that batch are dropped') }).catch((err: unknown) => {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeCliError, runCli, UsageError } from './index.js';
 
@@ -11,6 +14,28 @@ describe('runCli arguments', () => {
     await expect(runCli(['config', 'check', 'a.yaml', 'b.yaml'], {})).rejects.toThrow('config check takes one FILE');
     await expect(runCli(['config', 'check', 'a.yaml', '--config', 'b.yaml'], {})).rejects.toThrow('config check takes one FILE');
     await expect(runCli(['config', 'check'], {})).rejects.toThrow('config check needs a FILE');
+  });
+
+  it('refuses an empty --config instead of falling back to another file or the open default', async () => {
+    await expect(runCli(['start', '--config', ''], { SWITCHYARD_CONFIG: 'other.yaml' })).rejects.toThrow('--config needs a FILE, got an empty path');
+  });
+
+  it('names the config subcommands when none or an unknown one is given', async () => {
+    await expect(runCli(['config'], {})).rejects.toThrow('config needs a subcommand: check FILE, or reload');
+    await expect(runCli(['config', 'chek', 'a.yaml'], {})).rejects.toThrow('unknown config subcommand: chek (expected check FILE, or reload)');
+  });
+
+  it('checks the environment start reads with a file: PORT, LOG_LEVEL and DATABASE_URL', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sy-cli-'));
+    const file = join(dir, 'ok.yaml');
+    await writeFile(file, 'server: { port: 18095 }\n');
+    try {
+      await expect(runCli(['config', 'check', file], { PORT: '0x50' })).rejects.toThrow(/PORT: expected a port number/);
+      await expect(runCli(['config', 'check', file], { LOG_LEVEL: 'loud' })).rejects.toThrow(/LOG_LEVEL: expected one of/);
+      await expect(runCli(['config', 'check', file], { DATABASE_URL: 'mysql://u:pw@x/db' })).rejects.toThrow(/DATABASE_URL \(storage\.url\): expected sqlite:/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { embeddedDefault } from '../config/defaults.js';
+import { withEnvOverrides } from '../config/env-overrides.js';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { runKeysCommand } from './keys-command.js';
 import { runReloadCommand } from './reload-command.js';
@@ -61,7 +62,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     const path = file ?? values.config;
     if (!path) throw new UsageError('config check needs a FILE');
     const loaded = await loadConfigFile(path, env);
-    // What start checks beyond the schema (a vertex provider's project, from the environment too).
+    // What start checks beyond the file: HOST, PORT, LOG_LEVEL and DATABASE_URL, and the providers
+    // (a vertex provider's project, from the environment too).
+    withEnvOverrides(loaded.config, env);
     const { buildProviders } = await import('../providers/registry.js');
     await buildProviders(loaded.config, env, path);
     for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
@@ -69,11 +72,14 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     process.stdout.write(`${path}: OK (${Object.keys(providers).length} providers, ${Object.keys(models).length} model groups)\n`);
     return 0;
   }
+  if (command === 'config') throw new UsageError(sub === undefined ? 'config needs a subcommand: check FILE, or reload' : `unknown config subcommand: ${sub} (expected check FILE, or reload)`);
   throw new UsageError(`unknown command: ${positionals.join(' ')}`);
 }
 
 /** The config file `start` reads: --config, else SWITCHYARD_CONFIG, else ./switchyard.yaml if present; none: the embedded default. */
 function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  // An empty --config (a script's unset variable) must not fall through to another file, or to the open default.
+  if (flag === '') throw new UsageError('--config needs a FILE, got an empty path');
   return flag ?? (env.SWITCHYARD_CONFIG || undefined) ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
 }
 

@@ -26,6 +26,20 @@ describe('interpolate', () => {
     expect(interpolate('${X:-a b:c/d?e=f}', {}).value).toBe('a b:c/d?e=f');
   });
 
+  it('expands references and $$ inside a default, and reports a default\'s unset variable only when the default is used', () => {
+    const tree = { api_key: '${PRIMARY_KEY:-${BACKUP_KEY}}', price: '${PRICE:-US$$5}', deep: '${A:-${B:-${C}}}!' };
+    expect(interpolate(tree, { BACKUP_KEY: 'sk-backup', C: 'c' })).toMatchObject({ value: { api_key: 'sk-backup', price: 'US$5', deep: 'c!' }, missing: [], malformed: [] });
+    expect(interpolate(tree, { PRIMARY_KEY: 'sk-primary', A: 'a' })).toMatchObject({ value: { api_key: 'sk-primary', price: 'US$5', deep: 'a!' }, missing: [] });
+    const unset = interpolate(tree, { A: 'a' });
+    expect(unset.value).toEqual({ price: 'US$5', deep: 'a!' });
+    expect(unset.missing).toEqual(['BACKUP_KEY']);
+  });
+
+  it('reports a default left open or holding a malformed reference as malformed', () => {
+    const { malformed } = interpolate({ a: '${A:-${B}', b: '${A:-${1X}}', c: '${A:-x' }, {});
+    expect(malformed.map((m) => m.path)).toEqual([['a'], ['b'], ['c']]);
+  });
+
   it('reports each unset variable without a default once, and the reference becomes empty', () => {
     const { value, missing } = interpolate(
       { a: 'key=${MISSING_ONE}', b: ['${MISSING_ONE}-x', '${MISSING_TWO}y'], c: '${SET}' },

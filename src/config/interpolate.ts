@@ -3,8 +3,6 @@
  * (not the file text) means an env value can never inject YAML structure.
  */
 
-const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$/g;
-
 export interface InterpolationResult {
   value: unknown;
   /** Variables referenced without a default and not set (they became empty). */
@@ -35,9 +33,12 @@ export function interpolate(tree: unknown, env: NodeJS.ProcessEnv): Interpolatio
   const malformed: MalformedReference[] = [];
   const walk = (node: unknown, path: (string | number)[]): unknown => {
     if (typeof node === 'string') {
-      if (node.replace(PATTERN, '').includes('${')) malformed.push({ path, text: node });
       const names = new Set<string>();
       const value = interpolateString(node, env, names);
+      if (value === MALFORMED) {
+        malformed.push({ path, text: node });
+        return node;
+      }
       if (names.size > 0) {
         for (const name of names) missing.add(name);
         unset.push({ path, names: [...names] });
@@ -65,16 +66,59 @@ export function interpolate(tree: unknown, env: NodeJS.ProcessEnv): Interpolatio
   return { value: walk(tree, []), missing: [...missing], unset, malformed };
 }
 
+const MALFORMED = Symbol('malformed');
+const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
+
 /** A string that interpolates to nothing at all becomes undefined: the key counts as unset. */
-function interpolateString(text: string, env: NodeJS.ProcessEnv, missing: Set<string>): string | undefined {
+function interpolateString(text: string, env: NodeJS.ProcessEnv, missing: Set<string>): string | undefined | typeof MALFORMED {
   if (!text.includes('$')) return text;
-  const result = text.replace(PATTERN, (match, name: string | undefined, fallback: string | undefined) => {
-    if (match === '$$') return '$';
-    const value = env[name!];
-    if (value !== undefined && value !== '') return value;
-    if (fallback !== undefined) return fallback;
-    missing.add(name!);
-    return '';
-  });
-  return result === '' && text !== '' ? undefined : result;
+  const expanded = expand(text, 0, env, missing, false);
+  if (expanded === undefined) return MALFORMED;
+  return expanded.text === '' && text !== '' ? undefined : expanded.text;
+}
+
+/**
+ * Expands `text` from `start` to its end, or, for a default (`inDefault`), to the `}` that closes
+ * it: a default may hold references of its own (`${PRIMARY:-${BACKUP}}`) and `$$`. Undefined when
+ * a `${` starts no reference or is never closed.
+ */
+function expand(text: string, start: number, env: NodeJS.ProcessEnv, missing: Set<string>, inDefault: boolean): { text: string; end: number } | undefined {
+  let out = '';
+  let i = start;
+  while (i < text.length) {
+    const ch = text[i];
+    if (inDefault && ch === '}') return { text: out, end: i };
+    if (ch !== '$' || (text[i + 1] !== '$' && text[i + 1] !== '{')) {
+      out += ch;
+      i++;
+      continue;
+    }
+    if (text[i + 1] === '$') {
+      out += '$';
+      i += 2;
+      continue;
+    }
+    NAME.lastIndex = i + 2;
+    const name = NAME.exec(text)?.[0];
+    if (name === undefined) return undefined;
+    let at = i + 2 + name.length;
+    // A default's own unset variables count only when the default is used.
+    let fallback: { text: string; missing: Set<string> } | undefined;
+    if (text.startsWith(':-', at)) {
+      const ownMissing = new Set<string>();
+      const inner = expand(text, at + 2, env, ownMissing, true);
+      if (inner === undefined) return undefined;
+      fallback = { text: inner.text, missing: ownMissing };
+      at = inner.end;
+    }
+    if (text[at] !== '}') return undefined;
+    const value = env[name];
+    if (value !== undefined && value !== '') out += value;
+    else if (fallback) {
+      out += fallback.text;
+      for (const unset of fallback.missing) missing.add(unset);
+    } else missing.add(name);
+    i = at + 1;
+  }
+  return inDefault ? undefined : { text: out, end: i };
 }

@@ -166,6 +166,12 @@ const redisUrl = z.preprocess(
     .optional(),
 );
 
+/** The database URLs `storage.url` (and DATABASE_URL) accept. */
+export const STORAGE_URL = {
+  pattern: /^(sqlite:\/\/.+|sqlite::memory:|postgres(ql)?:\/\/.+)$/,
+  expected: 'expected sqlite://./path.db, sqlite:///absolute/path.db, sqlite::memory: or postgres://user:password@host:5432/database',
+};
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const configSchemaBase = z.strictObject({
@@ -201,7 +207,7 @@ const configSchemaBase = z.strictObject({
     .strictObject({
       url: z
         .string()
-        .regex(/^(sqlite:\/\/.+|sqlite::memory:|postgres(ql)?:\/\/.+)$/, 'expected sqlite://./path.db, sqlite:///absolute/path.db, sqlite::memory: or postgres://user:password@host:5432/database')
+        .regex(STORAGE_URL.pattern, STORAGE_URL.expected)
         .optional(),
     })
     .prefault({}),

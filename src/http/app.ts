@@ -14,7 +14,7 @@ import { clientErrorHandler } from './client-errors.js';
 import { registerCors } from './cors.js';
 import { registerJsonBodyParser } from './plugins/body.js';
 import { frameworkError, isAnthropicPath, registerErrorHandling } from './plugins/errors.js';
-import { newRequestId } from './request-id.js';
+import { requestIdOf } from './request-id.js';
 import { anthropicRoutes } from './routes/anthropic.js';
 import { cacheRoutes } from './routes/cache.js';
 import { openaiRoutes } from './routes/openai.js';
@@ -48,8 +48,6 @@ export interface AppOptions {
   admin?: AdminRoutesOptions;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-
 export function buildApp({ config, pipeline, cache, shared, observers, logger, readiness, authenticator, admin }: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
@@ -65,10 +63,7 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     // Malformed framing, oversized headers and that timeout: answered in the gateway's error shape.
     clientErrorHandler: clientErrorHandler(config.server.request_timeout_ms, logger),
     // Accept a well-formed x-request-id from the client; otherwise make one.
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
-    },
+    genReqId: requestIdOf,
     // Requests that still arrive on an open connection once shutdown began are answered below, in the API's shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
@@ -103,7 +98,7 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
   app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const error = new GatewayError('expectation_failed', `Unsupported Expect header "${String(req.headers.expect).slice(0, 100)}": only 100-continue is supported.`);
     const body = JSON.stringify(isAnthropicPath(req.url ?? '') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error));
-    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-request-id': requestIdOf(req), connection: 'close' }).end(body);
   });
   registerCors(app, config.server.cors.origins);
   registerJsonBodyParser(app);

@@ -5,11 +5,12 @@
  * the gateway's error shape from its code table like every other error, and the connection is
  * closed (the parser cannot tell where the next request would start).
  */
-import { STATUS_CODES, maxHeaderSize } from 'node:http';
+import { STATUS_CODES, maxHeaderSize, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { GatewayError, toAnthropicErrorBody, toOpenAIErrorBody } from '../gateway/errors.js';
 import { isAnthropicPath } from './plugins/errors.js';
+import { newRequestId, requestIdOf } from './request-id.js';
 
 /** What Node gives the `clientError` listener: llhttp's errors carry a code and a reason. */
 interface ClientError extends Error {
@@ -19,7 +20,7 @@ interface ClientError extends Error {
 
 /** The response in flight on the socket, if Node has made one (headers parsed, body pending). */
 interface SocketWithResponse extends Socket {
-  _httpMessage?: { headersSent?: boolean; req?: { url?: string } } | null;
+  _httpMessage?: { headersSent?: boolean; req?: IncomingMessage } | null;
 }
 
 export type ClientErrorHandler = (err: ClientError, socket: Socket) => void;
@@ -45,9 +46,11 @@ export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLog
     // Writing a second status line into a response already under way would corrupt it.
     if (socket.writable && !response?.headersSent) {
       const body = JSON.stringify(isAnthropicPath(response?.req?.url ?? '') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error));
+      // The request's id when its headers were read (a 408 mid-body), else a new one to quote.
+      const requestId = response?.req ? requestIdOf(response.req) : newRequestId();
       socket.write(
         `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
-          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
       );
     }
     socket.destroy();

@@ -4,6 +4,7 @@
  * each logged request cost ~30 µs more of SQLite work once the table was large.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 
 let lastMs = -1;
 let lastHex = '';
@@ -18,4 +19,20 @@ export function newRequestId(): string {
   }
   // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx: time in the first 12 hex digits, '7' for the version; the variant (y) is already RFC 9562's.
   return `${lastHex.slice(0, 8)}-${lastHex.slice(8)}-7${random.slice(15)}`;
+}
+
+/** A client's own x-request-id is kept when it is 1–128 characters of this set. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** Where a request's id is kept on Node's request, for answers written outside Fastify (client errors). */
+const REQUEST_ID = Symbol('switchyard.requestId');
+
+/** The request's id: the client's well-formed x-request-id, else a new one; kept on the request. */
+export function requestIdOf(req: IncomingMessage): string {
+  const known = (req as { [REQUEST_ID]?: string })[REQUEST_ID];
+  if (known !== undefined) return known;
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : newRequestId();
+  (req as { [REQUEST_ID]?: string })[REQUEST_ID] = id;
+  return id;
 }

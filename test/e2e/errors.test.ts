@@ -404,9 +404,10 @@ describe('requests the HTTP parser rejects', () => {
   }
 
   it("answers an Expect header other than 100-continue with 417 expectation_failed in the API's shape", async () => {
-    const answer = await rawExchange(gateway, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
-    const { status, body } = parse(answer);
+    const answer = await rawExchange(gateway, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nx-request-id: expect-foo\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    const { status, headers, body } = parse(answer);
     expect(status).toBe(417);
+    expect(headers).toContain('x-request-id: expect-foo\r\n');
     expect(body.error).toMatchObject({ code: 'expectation_failed', type: 'invalid_request_error', message: 'Unsupported Expect header "foo": only 100-continue is supported.' });
   });
 
@@ -449,8 +450,10 @@ describe('requests the HTTP parser rejects', () => {
   });
 
   it('answers headers over 16 KB with a 431 headers_too_large', async () => {
-    const { status, body } = parse(await rawExchange(gateway, `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    const { status, headers, body } = parse(await rawExchange(gateway, `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
     expect(status).toBe(431);
+    // Its headers were never read: a new id, to quote when reporting it.
+    expect(headers).toMatch(/\r\nx-request-id: [0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\r\n/);
     expect(body.error.code).toBe('headers_too_large');
     expect(body.error.message).toContain('16384 bytes');
   });

@@ -236,6 +236,8 @@ describe('a client that trickles its request', () => {
   it('gets a 408 and a closed connection once server.request_timeout_ms has passed', async () => {
     const answer = await trickle('/v1/chat/completions');
     expect(answer.toLowerCase()).toContain('connection: close');
+    // The request's own id, which its log line carries too.
+    expect(answer.toLowerCase()).toContain('x-request-id: trickle--v1-chat-completions\r\n');
     const body = JSON.parse(answer.split('\r\n\r\n')[1]!) as { error: { code: string; type: string; message: string } };
     expect(body.error).toMatchObject({ code: 'request_timeout', type: 'invalid_request_error' });
     expect(body.error.message).toContain('within 1000 ms (server.request_timeout_ms)');
