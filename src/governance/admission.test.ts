@@ -230,7 +230,7 @@ describe('Admitter rules', () => {
     await admitted(admitter, ask(who, { endUser: 'u1' }));
     expect(limiter.calls).toHaveLength(1);
     expect(limiter.calls[0]).toEqual({
-      tag: 'org:o1',
+      tag: 'limits',
       rules: [
         { kind: 'rate', key: 'key:k1:rpm', limit: 10, windowMs: MINUTE, amount: 1 },
         { kind: 'rate', key: 'key:k1:tpm', limit: 1000, windowMs: MINUTE, amount: 150 },
@@ -239,7 +239,7 @@ describe('Admitter rules', () => {
         { kind: 'budget', key: 'key:k1:budget:d2026-12-06', limit: 5_000_000, amount: 600, expiresAt: TOMORROW + DAY, seed: 0 },
         { kind: 'rate', key: 'team:t1:tpm', limit: 2000, windowMs: MINUTE, amount: 150 },
         { kind: 'budget', key: 'org:o1:budget:m2026-12', limit: 100_000_000, amount: 600, expiresAt: Date.parse('2027-01-01T00:00:00Z') + DAY, seed: 0 },
-        { kind: 'rate', key: 'user:u1:rpm', limit: 7, windowMs: MINUTE, amount: 1 },
+        { kind: 'rate', key: 'user:u1\u0000org:o1:rpm', limit: 7, windowMs: MINUTE, amount: 1 },
       ],
     });
   });
@@ -278,28 +278,35 @@ describe('Admitter rules', () => {
     expect(limiter.calls[0]!.rules).toEqual([{ kind: 'budget', key: 'key:k1:budget:total', limit: 5_000_000, amount: 600, expiresAt: Date.UTC(9999, 0, 1), seed: 0 }]);
   });
 
-  it.each([
-    ['a key alone', principal(keyRecord({ team_id: null, limits: { rpm: 1 } })), undefined, 'key:k1'],
-    ['a key in a team without org', principal(keyRecord({ limits: { rpm: 1 } }), teamRecord({ org_id: null })), undefined, 'team:t1'],
-    ['a key in a team in an org', principal(keyRecord({ limits: { rpm: 1 } }), teamRecord(), orgRecord()), 'u1', 'org:o1'],
-    ['the master key with an end user', MASTER, 'u1', 'user:u1'],
-  ])('tags the counters of %s with the outermost level', async (_what, who, endUser, tag) => {
-    const { admitter, limiter } = await world({ users: [userRecord({ limits: { rpm: 1 } })] });
-    await admitted(admitter, ask(who, { endUser }));
-    expect(limiter.calls[0]!.tag).toBe(tag);
+  it("keeps a key's, team's and org's counters under their own names, whatever they are in (a move keeps the counts)", async () => {
+    const { admitter, limiter } = await world();
+    const alone = principal(keyRecord({ team_id: null, limits: { rpm: 3 } }));
+    const team = teamRecord({ org_id: null, limits: { rpm: 3 } });
+    const inTeam = principal(keyRecord({ limits: { rpm: 3 } }), team);
+    const inOrg = principal(keyRecord({ limits: { rpm: 3 } }), teamRecord({ limits: { rpm: 3 } }), orgRecord());
+    for (const who of [alone, inTeam, inOrg]) await admitted(admitter, ask(who));
+    expect(limiter.calls.map((call) => [call.tag, call.rules.map((rule) => rule.key)])).toEqual([
+      ['limits', ['key:k1:rpm']],
+      ['limits', ['key:k1:rpm', 'team:t1:rpm']],
+      ['limits', ['key:k1:rpm', 'team:t1:rpm']],
+    ]);
+    // The key's third request in a minute, moved twice, is its last within rpm: 3.
+    await expect(refusal(admitter.admit(ask(inOrg)))).resolves.toMatchObject({ message: expect.stringMatching(/^Rate limit reached for key "ci-bot"/) });
   });
 
-  it("keeps one end user's counters under each principal's own tag, request after request", async () => {
+  it("keeps one end user's counters per tenant (the outermost level), request after request", async () => {
     const { admitter, limiter } = await world({ users: [userRecord({ limits: { rpm: 100 } })] });
     const inOrg = principal(keyRecord({ limits: { rpm: 100 } }), teamRecord(), orgRecord());
     const alone = principal(keyRecord({ id: 'k2', name: 'solo', team_id: null, limits: { rpm: 100 } }));
-    for (const who of [inOrg, alone, inOrg, alone, MASTER]) await admitted(admitter, ask(who, { endUser: 'u1' }));
-    expect(limiter.calls.map((call) => [call.tag, call.rules.map((rule) => rule.key)])).toEqual([
-      ['org:o1', ['key:k1:rpm', 'user:u1:rpm']],
-      ['key:k2', ['key:k2:rpm', 'user:u1:rpm']],
-      ['org:o1', ['key:k1:rpm', 'user:u1:rpm']],
-      ['key:k2', ['key:k2:rpm', 'user:u1:rpm']],
-      ['user:u1', ['user:u1:rpm']],
+    const inTeam = principal(keyRecord({ id: 'k3', limits: { rpm: 100 } }), teamRecord({ org_id: null }));
+    for (const who of [inOrg, alone, inOrg, alone, inTeam, MASTER]) await admitted(admitter, ask(who, { endUser: 'u1' }));
+    expect(limiter.calls.map((call) => call.rules.map((rule) => rule.key))).toEqual([
+      ['key:k1:rpm', 'user:u1\u0000org:o1:rpm'],
+      ['key:k2:rpm', 'user:u1\u0000key:k2:rpm'],
+      ['key:k1:rpm', 'user:u1\u0000org:o1:rpm'],
+      ['key:k2:rpm', 'user:u1\u0000key:k2:rpm'],
+      ['key:k3:rpm', 'user:u1\u0000team:t1:rpm'],
+      ['user:u1\u0000user:u1:rpm'],
     ]);
   });
 });
@@ -464,10 +471,10 @@ describe('Admitter budget seeds', () => {
     const standalone = principal(keyRecord({ id: 'k9', team_id: null }));
     const elsewhere = principal(keyRecord({ id: 'k8', team_id: null }));
     for (const who of [inOrg, standalone, elsewhere]) await admitted(admitter, ask(who, { endUser: 'u1' }));
-    expect(limiter.calls.map((call) => [call.tag, call.rules.find((rule) => rule.kind === 'budget')?.seed])).toEqual([
-      ['org:o1', 6000],
-      ['key:k9', 3000],
-      ['key:k8', 0],
+    expect(limiter.calls.map((call) => call.rules.find((rule) => rule.kind === 'budget'))).toEqual([
+      expect.objectContaining({ key: 'user:u1\u0000org:o1:budget:d2026-12-06', seed: 6000 }),
+      expect.objectContaining({ key: 'user:u1\u0000key:k9:budget:d2026-12-06', seed: 3000 }),
+      expect.objectContaining({ key: 'user:u1\u0000key:k8:budget:d2026-12-06', seed: 0 }),
     ]);
   });
 

@@ -65,24 +65,31 @@ interface LevelView {
   budgetPeriod: { startsAt: number; endsAt: number; windowId: string; key: string; limit: number; expiresAt: number; seed: number; meta: RuleMeta } | undefined;
   /** `models` as exact names and `<provider>/` prefixes (undefined: any model). */
   allowed: { names: ReadonlySet<string>; prefixes: readonly string[]; any: boolean } | undefined;
-  /** The hash tag of the request's counters when this is its outermost level. */
-  tag: string;
+  /** The id its spend is recorded under: the record's, or for an end user, theirs within the tenant. */
+  spendId: string;
 }
 
-/** A request's levels, the hash tag of its counters, and what its admission has to work out. */
+/** A request's levels, its tenant, and what its admission has to work out. */
 interface Levels {
   views: LevelView[];
-  tag: string;
+  /** The outermost level (`org:<id>`, else team, else key; `user:<id>` for the master key's end users): an end user's counters are kept per tenant. */
+  tenant: string;
   /** Some level limits tokens per minute or per day. */
   tokenLimited: boolean;
   /** The first level with a budget, if any. */
   budgeted: LevelView | undefined;
 }
 
-function levelsOf(views: LevelView[], tag: string): Levels {
+function levelsOf(views: LevelView[], tenant: string): Levels {
   const tokenLimited = views.some(({ policy }) => policy.limits?.tpm !== undefined || policy.limits?.tpd !== undefined);
-  return { views, tag, tokenLimited, budgeted: views.find((view) => view.policy.budget) };
+  return { views, tenant, tokenLimited, budgeted: views.find((view) => view.policy.budget) };
 }
+
+/**
+ * The one hash tag of every counter. A counter's key names its level's record alone (`key:<id>:rpm`),
+ * never the tenant it is in: a key moved into a team, or a team into an org, keeps its counts.
+ */
+const LIMITS_TAG = 'limits';
 
 /** What a rule stands for, to explain a refusal and to fill the x-ratelimit headers. */
 interface RuleMeta extends RuleRole {
@@ -105,7 +112,8 @@ export class Admitter {
    * the directory reloads, so a record's views stay true for as long as the record is in use.
    */
   readonly #principalViews = new WeakMap<Principal, Levels>();
-  readonly #userViews = new WeakMap<object, { view: LevelView; withPrincipal: WeakMap<Levels, Levels> }>();
+  /** An end user's levels with each principal's (their counters are the tenant's: one view per principal). */
+  readonly #userViews = new WeakMap<object, WeakMap<Levels, Levels>>();
 
   constructor(
     private readonly directory: Directory | undefined,
@@ -134,7 +142,7 @@ export class Admitter {
   /** Admits the request or throws the 403 / 429 / 503 that names the level that refused. */
   async admit(request: AdmissionRequest): Promise<Ticket | undefined> {
     const levels = this.#levels(request.principal, request.endUser);
-    const { views, tag } = levels;
+    const { views } = levels;
     if (views.length === 0) return undefined;
     const now = this.#now();
     for (const view of views) checkPolicy(view, request.model, now);
@@ -167,15 +175,13 @@ export class Admitter {
       }
       if (budget && cost !== undefined) {
         const period = this.#budgetPeriod(view, budget, now);
-        // An end user's counter is the tenant's (the tag): so is the spend it starts from.
-        const seed = view.level === 'user' ? spendMicros(this.directory?.recordedSpend('user', endUserTenantId(view.id, tag), period.windowId) ?? 0) : period.seed;
-        rules.push({ kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed });
+        rules.push({ kind: 'budget', key: period.key, limit: period.limit, amount: cost, expiresAt: period.expiresAt, seed: period.seed });
         meta.push(period.meta);
       }
     }
     if (rules.length === 0) return undefined;
 
-    const admission = await this.limiter.acquire(tag, rules);
+    const admission = await this.limiter.acquire(LIMITS_TAG, rules);
     if (!admission.admitted) throw refusal(admission, rules, meta, now);
     return new Ticket(this.limiter, admission.lease, meta, admission.states);
   }
@@ -193,7 +199,7 @@ export class Admitter {
       key: view.keys.budget + window.id,
       limit: toMicros(budget.usd),
       expiresAt: Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER,
-      seed: spendMicros(this.directory?.recordedSpend(view.level, view.id, window.id) ?? 0),
+      seed: spendMicros(this.directory?.recordedSpend(view.level, view.spendId, window.id) ?? 0),
       meta: { level: view, what: 'budget', budget, endsAt: window.endsAt },
     });
   }
@@ -215,7 +221,7 @@ export class Admitter {
     return Math.ceil(prompt * price.input + output * price.output);
   }
 
-  /** The levels a request belongs to, innermost first: key, team, org, end user (only those that exist), and their hash tag. */
+  /** The levels a request belongs to, innermost first: key, team, org, end user (only those that exist), and their tenant. */
   #levels(principal: Principal, endUser: string | undefined): Levels {
     let levels = this.#principalViews.get(principal);
     if (levels === undefined) {
@@ -223,27 +229,26 @@ export class Admitter {
       if (principal.key) views.push(levelView('key', principal.key.id, `key "${principal.key.name}"`, principal.key));
       if (principal.team) views.push(levelView('team', principal.team.id, `team "${principal.team.name}"`, principal.team));
       if (principal.org) views.push(levelView('org', principal.org.id, `org "${principal.org.name}"`, principal.org));
-      levels = levelsOf(views, hashTag(views));
+      levels = levelsOf(views, tenantOf(views));
       this.#principalViews.set(principal, levels);
     }
     const user = endUser === undefined ? undefined : this.directory?.user(endUser);
     if (!user) return levels;
-    let userView = this.#userViews.get(user);
-    if (userView === undefined) {
-      userView = { view: levelView('user', user.id, `end user "${user.id}"`, user), withPrincipal: new WeakMap() };
-      this.#userViews.set(user, userView);
-    }
-    let withUser = userView.withPrincipal.get(levels);
+    let withPrincipals = this.#userViews.get(user);
+    if (withPrincipals === undefined) this.#userViews.set(user, (withPrincipals = new WeakMap()));
+    let withUser = withPrincipals.get(levels);
     if (withUser === undefined) {
-      withUser = levelsOf([...levels.views, userView.view], levels.views.length > 0 ? levels.tag : userView.view.tag);
-      userView.withPrincipal.set(levels, withUser);
+      const tenant = levels.views.length > 0 ? levels.tenant : `user:${user.id}`;
+      const view = levelView('user', user.id, `end user "${user.id}"`, user, endUserTenantId(user.id, tenant));
+      withUser = levelsOf([...levels.views, view], tenant);
+      withPrincipals.set(levels, withUser);
     }
     return withUser;
   }
 }
 
-function levelView(level: Level, id: string, label: string, policy: Policy): LevelView {
-  const base = `${level}:${id}`;
+function levelView(level: Level, id: string, label: string, policy: Policy, spendId = id): LevelView {
+  const base = `${level}:${spendId}`;
   const keys = { rpm: `${base}:rpm`, tpm: `${base}:tpm`, tpd: `${base}:tpd`, parallel: `${base}:parallel`, budget: `${base}:budget:` };
   const { limits, models } = policy;
   const view: LevelView = {
@@ -252,7 +257,7 @@ function levelView(level: Level, id: string, label: string, policy: Policy): Lev
     label,
     policy,
     keys,
-    tag: base,
+    spendId,
     rpmRule: limits?.rpm === undefined ? undefined : { kind: 'rate', key: keys.rpm, limit: limits.rpm, windowMs: MINUTE, amount: 1 },
     parallelRule: limits?.max_parallel === undefined ? undefined : { kind: 'parallel', key: keys.parallel, limit: limits.max_parallel },
     // Filled just below: each meta points back at this view.
@@ -351,14 +356,11 @@ function neverPasses(rule: Rule): boolean {
   return rule.kind === 'parallel' ? rule.limit < 1 : rule.amount > rule.limit;
 }
 
-/**
- * Redis Cluster runs a script only over keys of one slot: a request's counters share the hash tag
- * of its outermost level (org, else team, else key; an end user's counters are kept per that tenant).
- */
-function hashTag(levels: LevelView[]): string {
+/** The tenant an end user's counters are kept under: the outermost level (as storage/spend.ts's endUserTenant names it). */
+function tenantOf(levels: LevelView[]): string {
   const outer = levels.find((l) => l.level === 'org') ?? levels.find((l) => l.level === 'team') ?? levels.find((l) => l.level === 'key');
-  // No level: the master key, whose requests count only against an end user (tagged in #levels).
-  return outer?.tag ?? '';
+  // No level: the master key, whose end users are each their own tenant (#levels).
+  return outer ? `${outer.level}:${outer.id}` : '';
 }
 
 function capitalize(text: string): string {

@@ -280,6 +280,38 @@ describe('limits', () => {
     expect(refused.headers?.get('x-ratelimit-reset-requests')).toMatch(/^\d+(ms|s|m\d+s)$/);
   });
 
+  it("keep a key's counts when it moves into a team and the team into an org", async () => {
+    const { id, key } = await createKey({ name: 'moving-key', limits: { rpm: 3 } });
+    const client = sdk(gateway, key);
+    await ask(client);
+    const team = (await admin('POST', '/teams', { name: 'moving-team' })).json as { id: string };
+    expect((await admin('PATCH', `/keys/${id}`, { team_id: team.id })).status).toBe(200);
+    await ask(client);
+    const org = (await admin('POST', '/orgs', { name: 'moving-org' })).json as { id: string };
+    expect((await admin('PATCH', `/teams/${team.id}`, { org_id: org.id })).status).toBe(200);
+    await ask(client);
+    const refused = await apiError(() => ask(client));
+    expect(refused).toBeInstanceOf(RateLimitError);
+    expect(refused.message).toMatch(/Rate limit reached for key "moving-key": 3 requests per minute/);
+  });
+
+  it('hold a budget removed and set again to the spend recorded meanwhile', async () => {
+    const { id, key } = await createKey({ name: 'budget-again', budget: { usd: 0.1, period: 'daily' } });
+    const client = sdk(gateway, key);
+    const first = await ask(client).withResponse();
+    const cost = Number(first.response.headers.get('x-switchyard-cost-usd'));
+    expect(cost).toBeGreaterThan(0);
+    expect((await admin('PATCH', `/keys/${id}`, { budget: null })).status).toBe(200);
+    // Past the old budget while there is none.
+    const more = Math.ceil(0.1 / cost) + 1;
+    for (let i = 0; i < more; i++) await ask(client);
+    expect((await spendOf(id, more + 1)).cost_usd).toBeGreaterThan(0.1);
+    expect((await admin('PATCH', `/keys/${id}`, { budget: { usd: 0.1, period: 'daily' } })).status).toBe(200);
+    const refused = await apiError(() => ask(client));
+    expect(refused).toBeInstanceOf(RateLimitError);
+    expect(refused.message).toMatch(/Budget reached for key "budget-again": \$0.1 daily/);
+  });
+
   it('refuse a request whose tokens can never fit the TPM, saying so', async () => {
     const { key } = await createKey({ name: 'tpm-key', limits: { tpm: 50 } });
     const error = await apiError(() => ask(sdk(gateway, key), 'hi', { max_tokens: 500 }));

@@ -208,7 +208,7 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
     });
 
     describe('budget', () => {
-      it('starts a new counter from the seed, and ignores the seed afterwards', async () => {
+      it('starts a new counter from the seed, and ignores a lower seed afterwards', async () => {
         const harness = await use();
         const { limiter } = harness;
         const first = await limiter.acquire(TAG, [budget(harness, 'key:k1:monthly', 1_000, 100, 700)]);
@@ -221,6 +221,19 @@ export function runLimiterSuite(name: string, make: (options: LimiterHarnessOpti
         if (!third.admitted) expect(third.retryAfterMs).toBeGreaterThan(HOUR - MINUTE);
         if (!third.admitted) expect(third.retryAfterMs).toBeLessThanOrEqual(HOUR);
         expect(await limiter.acquire(TAG, [budget(harness, 'key:k1:monthly', 1_000, 1_001)])).toMatchObject({ admitted: false, retryAfterMs: null });
+      });
+
+      it('raises a counter that fell behind the recorded spend (the seed) to it, and keeps one ahead of it', async () => {
+        const harness = await use();
+        const { limiter } = harness;
+        const rule = (amount: number, seed: number): Rule => budget(harness, 'key:k1:readded', 1_000, amount, seed);
+        expect(await limiter.acquire(TAG, [rule(100, 200)])).toMatchObject({ admitted: true, states: [{ remaining: 700 }] });
+        // The level had no budget for a while: $0.65 recorded meanwhile, the counter knows $0.30.
+        expect(await limiter.acquire(TAG, [rule(10, 650)])).toMatchObject({ admitted: true, states: [{ remaining: 340 }] });
+        expect((await peek(limiter, rule(0, 0))).remaining).toBe(340);
+        // A seed behind the counter (rows not written yet) changes nothing.
+        expect(await limiter.acquire(TAG, [rule(40, 500)])).toMatchObject({ admitted: true, states: [{ remaining: 300 }] });
+        expect(await limiter.acquire(TAG, [rule(1, 1_000)])).toMatchObject({ admitted: false, refused: 0, states: [{ remaining: 0 }] });
       });
 
       it('reserves, so concurrent requests cannot overspend together', async () => {

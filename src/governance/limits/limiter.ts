@@ -22,8 +22,8 @@ export type Rule =
    * `key:k1:daily:2024-05-01`): a settle reconciles the key it reserved under, so a key reused
    * across periods would carry the old period's refund into the new one. `expiresAt` (epoch ms) is
    * when the period's counter may be dropped (a far date for 'total'); `seed` is the spend already
-   * recorded for the period, used only when the counter does not exist yet. A refusal waits until
-   * `expiresAt`.
+   * recorded for the period: the counter starts from it, and one that has fallen behind it (it did
+   * not count while the level had no budget) is raised to it. A refusal waits until `expiresAt`.
    */
   | { kind: 'budget'; key: string; limit: number; amount: number; expiresAt: number; seed: number };
 
@@ -57,7 +57,7 @@ export interface Limiter {
   /**
    * All-or-nothing over `rules` (keys unique within the call). `tag` groups the request's keys:
    * the Redis backend hash-tags them with it so a cluster can run one script over them, so a given
-   * rule key must always be acquired under the same tag (e.g. the org id). Rejects with a
+   * rule key must always be acquired under the same tag (admission uses one for every counter). Rejects with a
    * RangeError for malformed rules and with {@link LimiterUnavailableError} when the backend
    * cannot answer.
    */

@@ -133,7 +133,7 @@ export class MemoryLimiter implements Limiter {
         if (rule.limit < 1) wait = null;
         else if (held >= rule.limit) wait = this.parallelRetryAfterMs;
       } else {
-        const spent = (found[i] = spentOf(state, key, now) ?? rule.seed);
+        const spent = (found[i] = Math.max(spentOf(state, key, now) ?? 0, rule.seed));
         if (rule.amount > rule.limit) wait = null;
         else if (spent + rule.amount > rule.limit) wait = Math.max(1, Math.ceil(rule.expiresAt - now));
       }

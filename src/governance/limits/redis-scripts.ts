@@ -26,7 +26,7 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local lease, ttl, parallelRetry = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local n = #KEYS
-local found, missing = {}, {}
+local found, missing, raised = {}, {}, {}
 local refused, retry = -1, 0
 
 for i = 1, n do
@@ -50,8 +50,13 @@ for i = 1, n do
     if limit < 1 then wait = -1
     elseif inFlight >= limit then wait = parallelRetry end
   else
-    local spent = redis.call('GET', KEYS[i])
-    if spent then found[i] = tonumber(spent) else found[i] = tonumber(ARGV[a + 5]); missing[i] = true end
+    -- The recorded spend (the seed) is a floor: a counter that did not count while its level had no
+    -- budget catches up to it.
+    local spent, seed = redis.call('GET', KEYS[i]), tonumber(ARGV[a + 5])
+    if spent then
+      found[i] = math.max(tonumber(spent), seed)
+      if found[i] > tonumber(spent) then raised[i] = found[i] - tonumber(spent) end
+    else found[i] = seed; missing[i] = true end
     if amount > limit then wait = -1
     elseif found[i] + amount > limit then wait = math.max(1, math.ceil(tonumber(ARGV[a + 4]) - now)) end
   end
@@ -81,6 +86,7 @@ if refused < 0 then
       -- One SET for a new counter: were expiresAt already past, Redis drops the key at once, where a
       -- SET then INCRBY would leave a counter without expiry.
       if missing[i] then redis.call('SET', KEYS[i], string.format('%.0f', found[i]), 'PXAT', ARGV[a + 4])
+      elseif raised[i] then redis.call('INCRBY', KEYS[i], string.format('%.0f', raised[i] + amount))
       else redis.call('INCRBY', KEYS[i], ARGV[a + 3]) end
     end
   end
