@@ -16,12 +16,16 @@ export function withoutNul(value: string): string {
   return value.includes(NUL) ? value.replaceAll(NUL, REPLACEMENT) : value;
 }
 
-/** A JSON escape `\u0000` preceded by an even number of backslashes (an odd number makes it literal text). */
-const JSON_NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+/**
+ * A JSON escape of NUL or of a surrogate (`\u0000`, `\ud800`) preceded by an even number of
+ * backslashes (an odd number makes it literal text). JSON.stringify escapes a surrogate only when
+ * it is alone, and jsonb refuses those too ("Unicode low surrogate must follow a high surrogate").
+ */
+const JSONB_REFUSED_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g;
 
-/** JSON text (from JSON.stringify, which writes NUL as `\u0000`) with NUL escapes replaced by U+FFFD's. */
-export function jsonWithoutNul(json: string): string {
-  return json.includes('\\u0000') ? json.replace(JSON_NUL_ESCAPE, '$1\\ufffd') : json;
+/** JSON text from JSON.stringify with the escapes jsonb refuses (NUL, a lone surrogate) replaced by U+FFFD's. */
+export function jsonForJsonb(json: string): string {
+  return json.includes('\\u0000') || json.includes('\\ud') ? json.replace(JSONB_REFUSED_ESCAPE, '$1\\ufffd') : json;
 }
 
 class NulReplacer extends OperationNodeTransformer {

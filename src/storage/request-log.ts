@@ -8,7 +8,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './database.js';
 import type { SpendRow } from '../governance/types.js';
 import { pageSize } from './paging.js';
-import { jsonWithoutNul } from './postgres-text.js';
+import { jsonForJsonb } from './postgres-text.js';
 import type { Selectable } from 'kysely';
 import type { NewRequestLogRow, RequestLogTable, Schema } from './schema.js';
 
@@ -113,8 +113,8 @@ export class RequestLogInserter {
       await this.#insertSqlite(sqlite, rows);
       return;
     }
-    // jsonb refuses the escape JSON.stringify writes for NUL (see postgres-text.ts).
-    const json = jsonWithoutNul(JSON.stringify(rows.map(toColumns)));
+    // jsonb refuses the escapes JSON.stringify writes for NUL and lone surrogates (see postgres-text.ts).
+    const json = jsonForJsonb(JSON.stringify(rows.map(toColumns)));
     await sql`insert into request_log (${sql.raw(NAMES)}) select ${PG_FIELDS} from jsonb_to_recordset(${json}::jsonb) as r(${PG_RECORD})`.execute(trx);
   }
 
