@@ -13,6 +13,7 @@ import { MessageAssembler, messageEvents } from '../cache/message-replay.js';
 import { CompletionAssembler } from '../cache/completion-assembler.js';
 import { completionChunks } from '../cache/replay.js';
 import type { CacheHit, CachePlan, ResponseCache } from '../cache/response-cache.js';
+import { MAX_END_USER_LENGTH } from '../governance/types.js';
 import { costUsd } from '../governance/cost.js';
 import { encodeMessage } from '../formats/anthropic-messages/encode-response.js';
 import type { CountTokensResponse, Message, StreamEvent } from '../providers/anthropic/api.js';
@@ -319,9 +320,6 @@ function isDeterministic(request: ChatRequest): boolean {
   if (request.n != null && request.n !== 1) return false;
   return request.temperature === 0 || typeof request.seed === 'number';
 }
-
-/** The most characters an end-user id may have: it keys budgets, limits, spend rows and log lines. */
-export const MAX_END_USER_LENGTH = 512;
 
 /** The request's end user (`user`, or `metadata.user_id` on /v1/messages); a string only, refused when too long to be an id. */
 function endUserOf(value: unknown, param: string): string | undefined {

@@ -409,6 +409,13 @@ describe('Admitter refusals', () => {
     });
   });
 
+  it('refuses a max_tokens whose cost no counter holds exactly (near 2^53) as more than the budget, not as an error', async () => {
+    const { admitter } = await world();
+    const who = principal(keyRecord({ budget: { usd: 100, period: 'daily' } }));
+    const err = await refusal(admitter.admit(ask(who, { maxOutputTokens: 2 ** 52 })));
+    expect(err).toMatchObject({ code: 'budget_exceeded', status: 429, retryAfterMs: undefined, message: expect.stringContaining('this request alone could cost more than that') });
+  });
+
   it('gives no Retry-After for a spent total budget', async () => {
     const { admitter } = await world();
     const who = principal(keyRecord({ budget: { usd: 0.001, period: 'total' } }));

@@ -217,8 +217,9 @@ export class Admitter {
         `${capitalize(view.label)} has a budget, and "${request.model}" has no known price, so its cost cannot be held to it. Configure a price for its targets (targets[].price) or set governance.unpriced_models: allow.`,
       );
     }
-    // USD per 1M tokens × tokens = micro-USD.
-    return Math.ceil(prompt * price.input + output * price.output);
+    // USD per 1M tokens × tokens = micro-USD. A max_tokens near 2^53 makes a cost no counter holds
+    // exactly: the largest one is still more than any budget, so the request is refused as such.
+    return Math.min(Math.ceil(prompt * price.input + output * price.output), Number.MAX_SAFE_INTEGER);
   }
 
   /** The levels a request belongs to, innermost first: key, team, org, end user (only those that exist), and their tenant. */

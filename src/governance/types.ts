@@ -133,3 +133,6 @@ export interface AuditEntry {
   before: unknown;
   after: unknown;
 }
+
+/** The most characters an end-user id may have: it keys budgets, limits, spend rows and log lines. */
+export const MAX_END_USER_LENGTH = 512;

@@ -14,8 +14,8 @@ export interface EntitySpec<T extends EntityTable, R extends { id: string }> {
   type: TargetType;
   /** The column referencing the parent entity, and the parent's name (a missing parent is a conflict). */
   parent?: { column: keyof R & string; type: TargetType };
-  /** What references this entity, for the message when it cannot be deleted. */
-  children?: string;
+  /** What references this entity, and how to free it of them, for the message when it cannot be deleted. */
+  children?: { what: string; remedy: string };
   /** Fields the audit log never keeps. */
   secret?: readonly (keyof R & string)[];
   toRow(record: R): Schema[T];
@@ -56,7 +56,7 @@ function policyFields(row: PolicyColumns): Policy & { created_at: number; update
 export const ORGS: EntitySpec<'orgs', OrgRecord> = {
   table: 'orgs',
   type: 'org',
-  children: 'teams',
+  children: { what: 'teams', remedy: 'delete them or move them to another org (PATCH /admin/teams/<id> with "org_id") first' },
   toRow: (r) => ({ id: r.id, name: r.name, ...policyColumns(r) }),
   fromRow: (row: OrgRow) => ({ id: row.id, name: row.name, ...policyFields(row) }),
 };
@@ -65,7 +65,7 @@ export const TEAMS: EntitySpec<'teams', TeamRecord> = {
   table: 'teams',
   type: 'team',
   parent: { column: 'org_id', type: 'org' },
-  children: 'keys',
+  children: { what: 'keys (revoked ones too: a revoked key keeps its spend history)', remedy: 'move them out (PATCH /admin/keys/<id> with "team_id": null or another team) first' },
   toRow: (r) => ({ id: r.id, name: r.name, org_id: r.org_id, ...policyColumns(r) }),
   fromRow: (row: TeamRow) => ({ id: row.id, name: row.name, org_id: row.org_id, ...policyFields(row) }),
 };

@@ -113,7 +113,7 @@ export class EntityRepo<T extends EntityTable, R extends { id: string; created_a
     const { type, parent, children } = this.spec;
     switch (constraintViolation(err)) {
       case 'foreign_key':
-        if (op === 'delete') return new ConflictError(`${type} '${id}' still has ${children ?? 'references'}; delete or move them first`);
+        if (op === 'delete') return new ConflictError(`${type} '${id}' still has ${children?.what ?? 'references'}; ${children?.remedy ?? 'remove them first'}`);
         return new ConflictError(`${parent?.type ?? 'parent'} '${String(parent && fields[parent.column])}' does not exist`);
       case 'unique':
         if (violationDetail(err).includes('key_hash')) return new ConflictError('another key already has this key_hash');

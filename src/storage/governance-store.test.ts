@@ -211,8 +211,8 @@ function runGovernanceStoreSuite(name: string, open: Open): void {
       const revision = await store.revision();
       const audited = (await store.listAudit()).length;
 
-      await expect(store.orgs.delete('o1', 'master')).rejects.toThrow(new ConflictError("org 'o1' still has teams; delete or move them first"));
-      await expect(store.teams.delete('t1', 'master')).rejects.toThrow(new ConflictError("team 't1' still has keys; delete or move them first"));
+      await expect(store.orgs.delete('o1', 'master')).rejects.toThrow(new ConflictError('org \'o1\' still has teams; delete them or move them to another org (PATCH /admin/teams/<id> with "org_id") first'));
+      await expect(store.teams.delete('t1', 'master')).rejects.toThrow(new ConflictError('team \'t1\' still has keys (revoked ones too: a revoked key keeps its spend history); move them out (PATCH /admin/keys/<id> with "team_id": null or another team) first'));
       await expect(store.teams.create(team('t2', 'nope'), 'master')).rejects.toThrow(new ConflictError("org 'nope' does not exist"));
       await expect(store.keys.update('k1', { team_id: 'nope' }, 'master')).rejects.toThrow(new ConflictError("team 'nope' does not exist"));
       await expect(store.orgs.create(org('o1'), 'master')).rejects.toThrow(new ConflictError("org 'o1' already exists"));

@@ -122,6 +122,27 @@ describe('admin API', () => {
     await admin('POST', '/teams', { name: 'child', org_id: org.id });
     const conflict = await admin('DELETE', `/orgs/${org.id}`);
     expect(conflict.status).toBe(409);
+
+    // A team whose only key is revoked: the message says how to free it.
+    const team = (await admin('POST', '/teams', { name: 'emptied' })).json as { id: string };
+    const { id: keyId } = await createKey({ name: 'gone', team_id: team.id });
+    expect((await admin('DELETE', `/keys/${keyId}`)).status).toBe(200);
+    const stillHas = await admin('DELETE', `/teams/${team.id}`);
+    expect(stillHas.status).toBe(409);
+    expect(stillHas.text).toContain('revoked ones too');
+    expect((await admin('PATCH', `/keys/${keyId}`, { team_id: null })).status).toBe(200);
+    expect((await admin('DELETE', `/teams/${team.id}`)).status).toBe(200);
+
+    // Query parameters are named as such; a value that is not true or false is not taken as false.
+    const badQuery = await admin('GET', '/audit?before_id=-1');
+    expect(badQuery.status).toBe(400);
+    expect((badQuery.json as { error: { message: string } }).error.message).toBe('Invalid query parameters: before_id: expected a number');
+    expect((await admin('GET', '/keys?include_revoked=yes')).status).toBe(400);
+    const backwards = await admin('GET', '/spend?from=2026-12-07&to=2026-12-01');
+    expect(backwards.status).toBe(400);
+    expect((backwards.json as { error: { message: string } }).error.message).toBe('from: 2026-12-07 is after to (2026-12-01).');
+    const twice = await admin('POST', '/keys', { name: 'k', limits: { rpm: 2 ** 60 } });
+    expect((twice.json as { error: { message: string } }).error.message.match(/limits\.rpm/g)).toHaveLength(1);
   });
 
   it('keeps an audit log of changes, without secrets or hashes', async () => {
@@ -254,8 +275,12 @@ describe('end users', () => {
     expect((refused as { param?: unknown }).param).toBe('user');
     const embeddings = await apiError(() => sdk(gateway, key).embeddings.create({ model: 'mock', input: 'x', user: long }));
     expect(embeddings.status).toBe(400);
-    // 512 characters is an id like any other.
+    // 512 characters is an id like any other, one that can be registered to get limits of its own.
     await ask(sdk(gateway, key), 'hello', { user: 'u'.repeat(512) });
+    expect((await admin('POST', '/users', { id: 'u'.repeat(512), limits: { rpm: 5 } })).status).toBe(201);
+    const tooLong = await admin('POST', '/users', { id: long });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.text).toContain('id');
   });
 });
 

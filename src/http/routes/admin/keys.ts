@@ -50,6 +50,9 @@ export function keyRoutes(app: FastifyInstance, { store, rotationGraceSeconds }:
 
   app.get('/keys', async (request: FastifyRequest<{ Querystring: { team_id?: string; include_revoked?: string } }>) => {
     const { team_id: teamId, include_revoked: includeRevoked } = request.query;
+    if (includeRevoked !== undefined && includeRevoked !== 'true' && includeRevoked !== 'false') {
+      throw new GatewayError('invalid_request', `include_revoked: expected true or false, got ${JSON.stringify(includeRevoked)}.`, { param: 'include_revoked' });
+    }
     const keys = (await store.keys.list()).filter((key) => (teamId === undefined || key.team_id === teamId) && (includeRevoked === 'true' || key.revoked_at === null));
     return { object: 'list', data: keys.map(present) };
   });

@@ -99,9 +99,10 @@ const DEFAULT_DAYS = 30;
 
 export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void {
   app.get('/spend', async (request) => {
-    const query = parseInput(spendQuery, request.query);
+    const query = parseInput(spendQuery, request.query, 'query parameters');
     const to = query.to ?? day(Date.now());
     const from = query.from ?? day(Date.parse(to) - (DEFAULT_DAYS - 1) * 86_400_000);
+    if (from > to) throw new GatewayError('invalid_request', `from: ${from} is after to (${to}).`, { param: 'from' });
     if (query.group_by === 'tag') {
       const filter = FILTERS.find((name) => query[name] !== undefined);
       if (filter) throw new GatewayError('invalid_request', `${filter}: spend per tag is kept per day and tag only, so it cannot be narrowed by ${filter}.`, { param: filter });
@@ -115,7 +116,7 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
   });
 
   app.get('/audit', async (request) => {
-    const query = parseInput(auditQuery, request.query);
+    const query = parseInput(auditQuery, request.query, 'query parameters');
     const entries = await store.listAudit(query);
     return { object: 'list', data: entries.map((entry) => presentAuditEntry(entry)), ...nextPage(entries, query.limit) };
   });
@@ -125,7 +126,7 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
     const { format, ...rest } = request.query as Record<string, unknown>;
     if (format === 'jsonl' || (format === undefined && /\bapplication\/(x-)?ndjson\b/.test(request.headers.accept ?? ''))) return exportLogs(rest, reply);
     if (format !== undefined && format !== 'json') throw new GatewayError('invalid_request', 'format: expected json or jsonl', { param: 'format' });
-    const { cursor, before_id, ...query } = parseInput(logsQuery, rest);
+    const { cursor, before_id, ...query } = parseInput(logsQuery, rest, 'query parameters');
     const rows = await store.listRequests({ ...toRequestQuery(query), before_id: cursor ?? before_id });
     const page = nextPage(rows, query.limit);
     return { object: 'list', data: rows.map(presentRow), ...page, next_cursor: page.next_before_id === undefined ? null : String(page.next_before_id) };
@@ -135,7 +136,7 @@ export function reportRoutes(app: FastifyInstance, store: GovernanceStore): void
   app.get('/logs/export', async (request, reply) => exportLogs(request.query, reply));
 
   async function exportLogs(input: unknown, reply: FastifyReply): Promise<FastifyReply> {
-    const { limit = Infinity, cursor, before_id, ...filters } = parseInput(exportQuery, input);
+    const { limit = Infinity, cursor, before_id, ...filters } = parseInput(exportQuery, input, 'query parameters');
     const query = toRequestQuery(filters);
     const first = await store.listRequests({ ...query, limit: Math.min(EXPORT_PAGE, limit), before_id: cursor ?? before_id });
     async function* lines(): AsyncGenerator<string> {

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../../../gateway/errors.js';
 import { formatIssue } from '../../../config/load.js';
-import { BUDGET_PERIODS, type KeyRecord, type Policy } from '../../../governance/types.js';
+import { BUDGET_PERIODS, MAX_END_USER_LENGTH, type KeyRecord, type Policy } from '../../../governance/types.js';
 
 const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 /** An ISO 8601 time (or day), or a Unix time in seconds or milliseconds; kept as epoch ms. */
@@ -48,15 +48,15 @@ const policyFields = {
 export const orgInput = z.strictObject({ name, ...policyFields });
 export const teamInput = z.strictObject({ name, org_id: z.string().min(1).nullable().optional(), ...policyFields });
 export const keyInput = z.strictObject({ name, team_id: z.string().min(1).nullable().optional(), ...policyFields });
-export const userInput = z.strictObject({ id: z.string().min(1).max(256), name: z.string().max(200).nullable().optional(), ...policyFields });
+export const userInput = z.strictObject({ id: z.string().min(1).max(MAX_END_USER_LENGTH), name: z.string().max(200).nullable().optional(), ...policyFields });
 export const rotateInput = z.strictObject({ grace_seconds: z.number().int().nonnegative().max(30 * 86_400).optional() });
 
-/** Parses `body` or throws a 400 naming every problem with its path. */
-export function parseInput<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+/** Parses `body` (or a query string's parameters) or throws a 400 naming every problem with its path, each once. */
+export function parseInput<T extends z.ZodType>(schema: T, body: unknown, what: 'request body' | 'query parameters' = 'request body'): z.output<T> {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
-  const problems = result.error.issues.map(formatIssue);
-  throw new GatewayError('invalid_request', `Invalid request body: ${problems.join('; ')}`, { param: result.error.issues[0]?.path.join('.') || null });
+  const problems = [...new Set(result.error.issues.map(formatIssue))];
+  throw new GatewayError('invalid_request', `Invalid ${what}: ${problems.join('; ')}`, { param: result.error.issues[0]?.path.join('.') || null });
 }
 
 type PolicyInput = { [K in keyof typeof policyFields]?: z.output<(typeof policyFields)[K]> };
