@@ -149,11 +149,18 @@ export function toOpenAIErrorBody(err: GatewayError, where: 'http' | 'stream' = 
   };
 }
 
-/** Anthropic's error body: `{"type":"error","error":{"type","message"}}`. */
-export function toAnthropicErrorBody(err: GatewayError): { type: 'error'; error: { type: string; message: string } } {
-  const type = err.code === 'upstream_client_error' ? (ANTHROPIC_TYPE_BY_STATUS[err.status] ?? err.spec.anthropicType) : err.spec.anthropicType;
+/**
+ * Anthropic's error body: `{"type":"error","error":{"type","message"}}`. In the error event that
+ * ends a stream, an Anthropic provider's own type goes on (`overloaded_error`), as on OpenAI's surface.
+ */
+export function toAnthropicErrorBody(err: GatewayError, where: 'http' | 'stream' = 'http'): { type: 'error'; error: { type: string; message: string } } {
+  let type = err.code === 'upstream_client_error' ? (ANTHROPIC_TYPE_BY_STATUS[err.status] ?? err.spec.anthropicType) : err.spec.anthropicType;
+  if (where === 'stream' && err.upstreamType !== undefined && ANTHROPIC_ERROR_TYPES.has(err.upstreamType)) type = err.upstreamType;
   return { type: 'error', error: { type, message: err.message } };
 }
+
+/** The error types of Anthropic's API (https://docs.anthropic.com/en/api/errors). */
+const ANTHROPIC_ERROR_TYPES = new Set(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'billing_error', 'request_too_large', 'rate_limit_error', 'api_error', 'timeout_error', 'overloaded_error']);
 
 /** An upstream 4xx passed on keeps its status; Anthropic's error type follows the status. */
 const ANTHROPIC_TYPE_BY_STATUS: Record<number, string> = {

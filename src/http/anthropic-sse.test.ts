@@ -84,10 +84,19 @@ describe('anthropicFrames', () => {
 describe('anthropicErrorFrame', () => {
   it('ends a stream with an error event the SDK raises as an APIError of that type', async () => {
     const error = new GatewayError('upstream_error', 'The upstream provider "oai" failed with HTTP 500.');
-    const frame = anthropicErrorFrame(error);
-    expect(frame).toBe('event: error\ndata: {"type":"error","error":{"type":"api_error","message":"The upstream provider \\"oai\\" failed with HTTP 500."}}\n\n');
+    const frame = anthropicErrorFrame(error, 'req-1');
+    expect(frame).toBe('event: error\ndata: {"type":"error","error":{"type":"api_error","message":"The upstream provider \\"oai\\" failed with HTTP 500."},"request_id":"req-1"}\n\n');
     const failure = await sdkEvents(sseText([chunk({ content: 'partial' })]).split('event: message_delta')[0] + frame).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(APIError);
     expect((failure as APIError).type).toBe('api_error');
+  });
+
+  it("keeps an Anthropic provider's own error type (overloaded_error), not another provider's", async () => {
+    const overloaded = new GatewayError('upstream_error', 'The upstream provider "ant" failed mid-stream (overloaded_error: Overloaded).', { upstreamType: 'overloaded_error' });
+    const frame = anthropicErrorFrame(overloaded, 'req-2');
+    const failure = await sdkEvents(sseText([chunk({ content: 'partial' })]).split('event: message_delta')[0] + frame).catch((e: unknown) => e);
+    expect((failure as APIError).type).toBe('overloaded_error');
+    const openai = new GatewayError('upstream_error', 'The upstream provider "oai" failed mid-stream.', { upstreamType: 'server_error' });
+    expect(anthropicErrorFrame(openai, 'req-3')).toContain('"type":"api_error"');
   });
 });

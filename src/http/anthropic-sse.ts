@@ -18,9 +18,9 @@ export function anthropicFrames(events: readonly StreamEvent[]): string {
   return text;
 }
 
-/** The `error` event that ends a stream which failed after its first event. */
-export function anthropicErrorFrame(error: GatewayError): string {
-  return `event: error\ndata: ${JSON.stringify(toAnthropicErrorBody(error))}\n\n`;
+/** The `error` event that ends a stream which failed after its first event; it names the request, as an HTTP error's body does. */
+export function anthropicErrorFrame(error: GatewayError, requestId: string): string {
+  return `event: error\ndata: ${JSON.stringify({ ...toAnthropicErrorBody(error, 'stream'), request_id: requestId })}\n\n`;
 }
 
 /**

@@ -67,7 +67,7 @@ export async function runStream(
   log: FastifyBaseLogger,
   observers: Observers,
   write: () => Promise<boolean>,
-  errorFrame: (error: GatewayError) => string,
+  errorFrame: (error: GatewayError, requestId: string) => string,
 ): Promise<void> {
   rc.status = 200;
   let completed = false;
@@ -87,7 +87,7 @@ export async function runStream(
       rc.status = error.status;
       sse.abort();
     } else {
-      await sse.frame(errorFrame(error));
+      await sse.frame(errorFrame(error, rc.requestId));
       sse.end(false);
     }
   } finally {

@@ -96,6 +96,27 @@ describe('encodeMessage', () => {
     expect(reported).toEqual(['broken', 'array']);
   });
 
+  it('takes arguments sent as the object itself, and reports other non-text arguments', () => {
+    const reported: string[] = [];
+    const calls = [
+      { id: 'c1', type: 'function', function: { name: 'object', arguments: { city: 'Paris' } } },
+      { id: 'c2', type: 'function', function: { name: 'number', arguments: 42 } },
+    ] as unknown as ChatMessage['tool_calls'];
+    const message = encodeMessage(completion({ tool_calls: calls }, 'tool_calls'), { model: 'smart', onInvalidToolInput: (name) => reported.push(name) });
+    expect(message.content.map((block) => (block.type === 'tool_use' ? block.input : null))).toEqual([{ city: 'Paris' }, {}]);
+    expect(reported).toEqual(['number']);
+  });
+
+  it('gives a tool call without an id (or with an empty one) an id of its own, unique in the message', () => {
+    const calls = [
+      { type: 'function', function: { name: 'a', arguments: '{}' } },
+      { id: '', type: 'function', function: { name: 'b', arguments: '{}' } },
+      { id: 'call_3', type: 'function', function: { name: 'c', arguments: '{}' } },
+    ] as unknown as ChatMessage['tool_calls'];
+    const message = encodeMessage(completion({ tool_calls: calls }, 'tool_calls'), { model: 'smart' });
+    expect(message.content.map((block) => (block.type === 'tool_use' ? block.id : null))).toEqual(['toolu_B9MBs8CjcvOU2jLn4n570S5qMJKcT_0', 'toolu_B9MBs8CjcvOU2jLn4n570S5qMJKcT_1', 'call_3']);
+  });
+
   it.each([
     ['stop', 'end_turn'],
     ['length', 'max_tokens'],

@@ -7,11 +7,12 @@
  * `tool_use.input`, which must be an object: the block gets `{}` and `onInvalidToolInput` is told,
  * so the route can log it. Failing the whole answer would throw away the rest of the reply.
  */
-import { toolUseId } from './tool-use-id.js';
+import { toolUseIdIn } from './tool-use-id.js';
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatChoice, ChatCompletion, ContentPart, FinishReason, ThinkingBlock, Usage } from '../../gateway/types.js';
 import type { AnthropicUsage, ContentBlock, Message, StopReason } from '../../providers/anthropic/api.js';
+import { isJsonObject } from '../../providers/upstream-json.js';
 
 export interface EncodeOptions {
   /** The model the client asked for (a group name), reported as `model`. */
@@ -42,17 +43,18 @@ export function encodeMessage(completion: ChatCompletion, options: EncodeOptions
   // OpenAI puts a refusal beside `content`, which is then null.
   if (typeof message.refusal === 'string' && message.refusal !== '') content.push({ type: 'text', text: message.refusal });
 
+  const id = messageId(completion.id);
   let toolUses = 0;
   for (const call of message.tool_calls ?? []) {
     const name = call.function?.name ?? '';
-    content.push({ type: 'tool_use', id: toolUseId(call), name, input: parseToolInput(call.function?.arguments, name, options) });
+    content.push({ type: 'tool_use', id: toolUseIdIn(id, toolUses, call), name, input: parseToolInput(call.function?.arguments, name, options) });
     toolUses += 1;
   }
 
   const stop = stopReasonOf(choice, options.stopSequences, toolUses > 0);
   const refused = typeof message.refusal === 'string' && message.refusal !== '';
   return {
-    id: messageId(completion.id),
+    id,
     type: 'message',
     role: 'assistant',
     model: options.model,
@@ -130,13 +132,17 @@ function textsOf(content: string | ContentPart[] | null | undefined): string[] {
   return texts;
 }
 
-function parseToolInput(args: string | undefined, name: string, options: EncodeOptions): unknown {
-  if (args === undefined || args.trim() === '') return {};
-  try {
-    const input: unknown = JSON.parse(args);
-    if (input !== null && typeof input === 'object' && !Array.isArray(input)) return input;
-  } catch {
-    // reported below
+function parseToolInput(args: unknown, name: string, options: EncodeOptions): unknown {
+  if (args == null || (typeof args === 'string' && args.trim() === '')) return {};
+  // Some servers send the arguments as the object itself, not as its JSON text.
+  if (isJsonObject(args)) return args;
+  if (typeof args === 'string') {
+    try {
+      const input: unknown = JSON.parse(args);
+      if (isJsonObject(input)) return input;
+    } catch {
+      // reported below
+    }
   }
   options.onInvalidToolInput?.(name);
   return {};

@@ -14,11 +14,12 @@
  *
  * `message_delta` waits for the end of the stream: the usage trailer comes after the finish reason.
  */
-import { toolUseId } from './tool-use-id.js';
+import { toolUseIdIn } from './tool-use-id.js';
 import { ToolCallIndexer } from '../../gateway/tool-call-index.js';
 import type { ChatCompletionChunk, ChunkChoice, FinishReason, ThinkingBlock, Usage } from '../../gateway/types.js';
 import type { ContentBlock, StreamEvent } from '../../providers/anthropic/api.js';
 import { anthropicUsage, messageId, stopReasonOf } from './encode-response.js';
+import { isJsonObject } from '../../providers/upstream-json.js';
 
 export interface StreamEncodeOptions {
   /** The model the client asked for (a group name), reported in `message_start`. */
@@ -152,10 +153,12 @@ export class MessageStreamEncoder {
       this.#toolBlocks.set(key, index);
       this.#open = 'tool';
       this.#openIndex = index;
-      const id = call.id ? toolUseId({ id: call.id, extra_content: call.extra_content }) : `toolu_${this.#id.slice(4)}_${index}`;
+      const id = toolUseIdIn(this.#id, index, call);
       out.push({ type: 'content_block_start', index, content_block: { type: 'tool_use', id, name: call.function?.name ?? '', input: {} } });
     }
-    const piece = call.function?.arguments;
+    // Some servers send the arguments as the object itself, not as its JSON text.
+    const raw: unknown = call.function?.arguments;
+    const piece = isJsonObject(raw) ? JSON.stringify(raw) : raw;
     if (typeof piece === 'string' && piece !== '') {
       out.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } });
     }

@@ -17,6 +17,15 @@ export function toolUseId(call: Pick<ToolCall, 'id'> & { extra_content?: unknown
   return `${call.id}${MARK}${Buffer.from(signature, 'utf8').toString('base64url')}`;
 }
 
+/**
+ * The `tool_use` id of the `index`th tool call of message `messageId`: a block must have one (the
+ * client sends it back with its `tool_result`), and some servers (llama.cpp, LocalAI, TGI builds)
+ * leave the call's id out or empty.
+ */
+export function toolUseIdIn(messageId: string, index: number, call: { id?: unknown; extra_content?: unknown }): string {
+  return typeof call.id === 'string' && call.id !== '' ? toolUseId({ id: call.id, extra_content: call.extra_content }) : `toolu_${messageId.slice(4)}_${index}`;
+}
+
 /** A `tool_use` id taken apart again: the tool call's own id, and the signature it carried. */
 export function splitToolUseId(id: string): { id: string; thoughtSignature: string | undefined } {
   const at = id.lastIndexOf(MARK);
