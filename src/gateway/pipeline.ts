@@ -85,7 +85,7 @@ export class Pipeline {
       if (json !== undefined) this.cache!.save(cachePlan!, this.entryMeta(flight), json);
       return completion;
     };
-    const key = this.coalesceKey(request, plan, cachePlan, rc.rawBody);
+    const key = this.coalesceKey(request, plan, cachePlan, rc.rawBody, directive);
     return key === undefined ? call(rc) : this.shared!.answer(key, rc, call);
   }
 
@@ -102,7 +102,7 @@ export class Pipeline {
       const chunks = await this.executor.chatStream(plan, request, flight);
       return cachePlan?.write ? this.storingChunks(chunks, cachePlan, flight, wholeCompletionJson) : chunks;
     };
-    const key = this.coalesceKey(request, plan, cachePlan, rc.rawBody);
+    const key = this.coalesceKey(request, plan, cachePlan, rc.rawBody, directive);
     return key === undefined ? start(rc) : this.shared!.stream(key, rc, start);
   }
 
@@ -211,12 +211,14 @@ export class Pipeline {
   /**
    * The key identical requests in flight share, when coalescing applies: `auto` coalesces only
    * requests whose answer would not differ anyway (temperature 0 or a seed, one choice); `always`
-   * every request of the group; `off` none. Requests that narrow routing are not coalesced.
+   * every request of the group; `off` none. Requests that narrow routing are not coalesced, nor
+   * those that asked the cache for nothing (bypass, no-store): such a request leading a shared call
+   * would keep the others' answer out of the cache, and it asked for an answer of its own.
    */
-  private coalesceKey(request: ChatRequest, plan: RoutePlan, cachePlan: CachePlan | undefined, rawBody: Buffer | undefined): string | undefined {
+  private coalesceKey(request: ChatRequest, plan: RoutePlan, cachePlan: CachePlan | undefined, rawBody: Buffer | undefined, directive: CacheDirective): string | undefined {
     const group = plan.group;
     // The plan's constraints: the request's headers and its key's regions alike.
-    if (!this.shared || group.coalesce === 'off' || isConstrained(plan.constraints)) return undefined;
+    if (!this.shared || group.coalesce === 'off' || !directive.write || isConstrained(plan.constraints)) return undefined;
     if (group.coalesce === 'auto' && !isDeterministic(request)) return undefined;
     if (cachePlan) return cachePlan.key;
     // One tenant for now; with virtual keys the tenant joins this key as the cache namespace does.

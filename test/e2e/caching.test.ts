@@ -344,6 +344,21 @@ describe('request coalescing', () => {
     expect(await concurrently('never', { temperature: 0 })).toBe(5);
   });
 
+  it('gives a bypass or no-store request a call of its own, so it cannot keep the others\' answer out of the cache', async () => {
+    upstream.inject({ kind: 'delay-headers', ms: 300 }, { times: 2 });
+    const question = fresh('Bypass leads.');
+    const bypassing = chat('cached', question, { temperature: 0 }, { 'cache-control': 'no-store' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const [bypassed, normal] = await Promise.all([bypassing, chat('cached', question, { temperature: 0 })]);
+    expect(bypassed.headers.get('x-switchyard-cache')).toBe('BYPASS');
+    expect(normal.headers.get('x-switchyard-cache')).toBe('MISS');
+    expect(normal.headers.get('x-switchyard-coalesced')).toBeNull();
+    expect(chatCalls()).toBe(2);
+    await waitForStore();
+    expect((await chat('cached', question, { temperature: 0 })).headers.get('x-switchyard-cache')).toBe('HIT');
+    expect(chatCalls()).toBe(2);
+  });
+
   it('lets the others finish when one coalesced client goes away', async () => {
     upstream.inject({ kind: 'delay-headers', ms: 400 });
     const question = fresh('Leave early.');
