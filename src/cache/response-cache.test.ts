@@ -107,16 +107,41 @@ describe('SemanticCache.query', () => {
       messages: [
         { role: 'system', content: 'S' },
         { role: 'user', content: 'first' },
-        { role: 'assistant', content: 'reply', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{"q":1}' } }] },
+        { role: 'assistant', content: 'reply' },
         { role: 'user', content: 'second' },
       ],
     };
     const query = semantic.query(request, 'ns', 'g', settings)!;
-    expect(query.text).toBe('assistant: reply\nassistant calls lookup({"q":1})\nuser: second');
+    expect(query.text).toBe('assistant: reply\nuser: second');
     const otherHistory = semantic.query({ ...request, messages: [{ role: 'system', content: 'S' }, { role: 'user', content: 'zeroth' }, ...request.messages.slice(2)] }, 'ns', 'g', settings)!;
     expect(otherHistory.text).toBe(query.text);
     expect(otherHistory.partition).not.toBe(query.partition);
     expect(semantic.query(request, 'other-ns', 'g', settings)!.partition).not.toBe(query.partition);
+  });
+
+  it('keeps tool calls and tool results out of the compared text: they are part of the partition, exactly', () => {
+    const turn = (celsius: number): ChatRequest => ({
+      model: 'g',
+      messages: [
+        { role: 'user', content: "What's the weather in Paris right now?" },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: `{"temperature_c": ${celsius}, "conditions": "sunny"}` },
+      ],
+    });
+    const warm = semantic.query(turn(21), 'ns', 'g', settings)!;
+    const cold = semantic.query(turn(-3), 'ns', 'g', settings)!;
+    expect(warm.text).toBe("user: What's the weather in Paris right now?");
+    expect(cold.text).toBe(warm.text);
+    expect(cold.partition).not.toBe(warm.partition);
+    expect(semantic.query(turn(21), 'ns', 'g', settings)!.partition).toBe(warm.partition);
+  });
+
+  it('matches only requests whose compared text has the same numbers, in any order', () => {
+    const ask = (content: string) => semantic.query({ model: 'g', messages: [{ role: 'user', content }] }, 'ns', 'g', settings)!.partition;
+    expect(ask('Is 5 ml of ibuprofen syrup safe for my 2 year old?')).not.toBe(ask('Is 15 ml of ibuprofen syrup safe for my 2 year old?'));
+    expect(ask('Transfer 100 dollars to savings')).not.toBe(ask('Transfer 900 dollars to savings'));
+    expect(ask('Book a table for 2 at 19:30, please')).toBe(ask('At 19:30, book a table for 2'));
+    expect(ask('What is the capital of France?')).toBe(ask('what is the capital of france'));
   });
 
   it('does not match requests whose compared messages carry images, or that have no text', () => {

@@ -79,19 +79,29 @@ export class SemanticCache {
   /** The query for a request, or undefined when it has no text to compare (or content text cannot stand for). */
   query(request: ChatRequest, namespace: string, group: string, settings: GroupSemanticConfig): SemanticQuery | undefined {
     const messages = request.messages;
-    const window: ChatMessage[] = [];
+    const compared: ChatMessage[] = [];
     const kept: ChatMessage[] = [];
+    let window = 0;
     for (let i = messages.length - 1; i >= 0; i--) {
       const message = messages[i]!;
-      if (!isInstruction(message) && window.length < settings.max_messages) window.push(message);
-      else kept.push(message);
+      // Tool calls and their results are data the answer is made of: matched exactly, never by
+      // meaning (and not counted in max_messages, so the question before them is still compared).
+      if (isInstruction(message) || isToolTurn(message) || window >= settings.max_messages) {
+        kept.push(message);
+        continue;
+      }
+      window++;
+      if (hasNonTextContent(message)) return undefined;
+      compared.push(message);
     }
-    if (window.length === 0 || window.some(hasNonTextContent)) return undefined;
-    window.reverse();
+    if (compared.length === 0) return undefined;
+    compared.reverse();
     kept.reverse();
-    const text = window.map(taggedText).join('\n');
+    const text = compared.map(taggedText).join('\n');
     if (text.trim() === '') return undefined;
-    const partition = chatCacheKey({ ...request, messages: kept }, { namespace, group, kind: 'chat' });
+    // Embeddings barely tell "5 ml" from "15 ml", or order 48213 from 48219: the numbers of the
+    // compared text must be the same (in any order) for two requests to match.
+    const partition = `${chatCacheKey({ ...request, messages: kept }, { namespace, group, kind: 'chat' })}#${numbersOf(text)}`;
     return { namespace, partition, text, threshold: settings.threshold, embedder: this.options.embedder(settings.embedder ?? this.options.defaultEmbedder) };
   }
 
@@ -191,9 +201,18 @@ export class SemanticCache {
   }
 }
 
-/** `role: text`, with an assistant's tool calls as `name(arguments)`. */
+/** A tool's result, or an assistant turn that calls tools. */
+function isToolTurn(message: ChatMessage): boolean {
+  return message.role === 'tool' || message.role === 'function' || (Array.isArray(message.tool_calls) && message.tool_calls.length > 0);
+}
+
+/** `role: text`. */
 function taggedText(message: ChatMessage): string {
-  let text = `${message.role}: ${messageText(message)}`;
-  for (const call of message.tool_calls ?? []) text += `\n${message.role} calls ${call.function?.name}(${call.function?.arguments})`;
-  return text;
+  return `${message.role}: ${messageText(message)}`;
+}
+
+/** The runs of digits in a text, sorted: "book a table for 2 at 19:30" → "19,2,30". */
+function numbersOf(text: string): string {
+  const numbers = text.match(/\d+/g);
+  return numbers ? numbers.sort().join(',') : '';
 }
