@@ -219,6 +219,16 @@ describe('parseConfigText: schema errors name the path', () => {
     expect(problemsOf(text)).toEqual(['models.smart.targets[1].provider: unknown provider "opnai" (did you mean "openai"?)']);
   });
 
+  it('reports a provider typo and what needs redis.url together with the file\'s other problems', () => {
+    const text = `${providers}server: { port: abc }\ngovernance: { limits: { backend: redis } }\ncache: { store: redis }\nmodels:\n  m:\n    targets: [ { provider: opnai, model: x } ]\n`;
+    expect(problemsOf(text)).toEqual([
+      expect.stringMatching(/^server\.port: /),
+      'models.m.targets[0].provider: unknown provider "opnai" (did you mean "openai"?)',
+      'governance.limits.backend: the redis limits backend needs redis.url',
+      'cache.store: the redis cache store needs redis.url',
+    ]);
+  });
+
   it('lists the known providers when nothing is close', () => {
     const text = `${providers}models:\n  m:\n    targets: [ { provider: anthropic, model: claude } ]\n`;
     expect(problemsOf(text)).toEqual(['models.m.targets[0].provider: unknown provider "anthropic" (known: openai, local)']);

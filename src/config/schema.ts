@@ -252,9 +252,6 @@ export const configSchema = configSchemaBase.superRefine((config, ctx) => {
   };
   for (const issue of referenceProblems(config)) ctx.addIssue({ code: 'custom', ...issue });
   checkCache(config, ctx, checkGroup);
-  if (config.governance.limits.backend === 'redis' && !config.redis.url) {
-    ctx.addIssue({ code: 'custom', path: ['governance', 'limits', 'backend'], message: 'the redis limits backend needs redis.url' });
-  }
   checkSharedTargets(config, ctx);
   for (const [id, provider] of Object.entries(config.providers)) {
     if (provider.type === 'openai-compatible' && !provider.base_url && !provider.preset) {
@@ -283,8 +280,8 @@ export interface ReferenceProblem {
 }
 
 /**
- * Targets naming a provider that is not configured, and fallbacks / routing rules naming a model
- * group that is not. It reads its input defensively, so it serves both the validated config (from
+ * Targets naming a provider that is not configured, fallbacks / routing rules naming a model
+ * group that is not, and a Redis store or limits backend without redis.url. It reads its input defensively, so it serves both the validated config (from
  * the schema's refinement) and the raw file when the schema failed elsewhere (the refinement does
  * not run then, and `config check` would otherwise report a typo in a provider name only once the
  * file's other problems are fixed). A provider or group that is configured but itself invalid still
@@ -314,6 +311,12 @@ export function referenceProblems(input: unknown): ReferenceProblem[] {
     }
   }
   asList(asRecord(root.routing)?.rules).forEach((rule, i) => checkGroup(asRecord(rule)?.route_to, ['routing', 'rules', i, 'route_to']));
+  // What needs Redis names redis.url (an empty value came out unset, like a missing one).
+  const redisUrl = asRecord(root.redis)?.url;
+  if (typeof redisUrl !== 'string' || redisUrl === '') {
+    if (asRecord(asRecord(root.governance)?.limits)?.backend === 'redis') problems.push({ path: ['governance', 'limits', 'backend'], message: 'the redis limits backend needs redis.url' });
+    if (asRecord(root.cache)?.store === 'redis') problems.push({ path: ['cache', 'store'], message: 'the redis cache store needs redis.url' });
+  }
   return problems;
 }
 
@@ -359,9 +362,6 @@ function checkSharedTargets(config: z.output<typeof configSchemaBase>, ctx: z.Re
 
 /** The redis store needs Redis; an embedder is `local`, a model group or `<provider>/<model>`. */
 function checkCache(config: z.output<typeof configSchemaBase>, ctx: z.RefinementCtx, checkGroup: (group: string, path: (string | number)[]) => void): void {
-  if (config.cache.store === 'redis' && !config.redis.url) {
-    ctx.addIssue({ code: 'custom', path: ['cache', 'store'], message: 'the redis cache store needs redis.url' });
-  }
   const checkEmbedder = (name: string, path: (string | number)[]): void => {
     if (name === 'local') return;
     const slash = name.indexOf('/');
