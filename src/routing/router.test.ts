@@ -144,6 +144,26 @@ describe('Router.chat', () => {
     expect((error as GatewayError).message).toContain('"gpt-5"');
     expect((error as GatewayError).message).toContain('Available models: smart, coder, cheap;');
     expect(rc.model).toBeUndefined();
+    // A virtual key may be held to some models: it is sent to GET /v1/models instead.
+    const keyed = context();
+    keyed.principal = { master: false, key: { id: 'k1' } as never, team: undefined, org: undefined };
+    expect(() => routerWith().chat(chat([{ role: 'user', content: 'hi' }], { model: 'gpt-5' }), keyed, NO_HINTS)).toThrow(
+      'The model "gpt-5" does not exist on this gateway. GET /v1/models lists the models this key may use; or address a provider directly as "<provider>/<model>".',
+    );
+  });
+
+  it('refuses a directly addressed model with an empty, "." or ".." path segment (it would leave the provider\'s URL path)', () => {
+    for (const model of ['a/..', 'a/../../projects/other/locations/x/publishers/google/models/m', 'a/./m', 'a/models//m', 'a/m/']) {
+      let error: unknown;
+      try {
+        routerWith().chat(chat([{ role: 'user', content: 'hi' }], { model }), context(), NO_HINTS);
+      } catch (err) {
+        error = err;
+      }
+      expect(error, model).toMatchObject({ code: 'invalid_request', status: 400, param: 'model' });
+    }
+    // Dots inside a segment are names like any other.
+    expect(routerWith().chat(chat([{ role: 'user', content: 'hi' }], { model: 'a/models/gemini-2.5..x' }), context(), NO_HINTS).group.name).toBe('a/models/gemini-2.5..x');
   });
 
   it('addresses a provider directly as <provider>/<model>, labelling the request <provider>/*', () => {

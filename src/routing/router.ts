@@ -53,9 +53,17 @@ export class Router {
   }
 
   #resolve(model: string, rc: RequestContext): ModelGroup {
+    const slash = model.indexOf('/');
+    if (slash > 0 && !this.models.group(model) && !isPlainPath(model.slice(slash + 1))) {
+      // Gemini, Vertex, Bedrock and Azure put the model in the URL path: `..` there would leave the
+      // provider's base path (or Vertex project) with the gateway's credentials.
+      throw new GatewayError('invalid_request', `The model "${model}" is not a model name: its path segments cannot be empty, "." or "..".`, { param: 'model' });
+    }
     const group = this.models.resolve(model);
     if (!group) {
-      throw new GatewayError('model_not_found', `The model "${model}" does not exist on this gateway. Available models: ${this.models.groupNames().join(', ') || '(none)'}; or address a provider directly as "<provider>/<model>".`, { param: 'model' });
+      // A virtual key may be held to some models: the list would show it the others.
+      const available = rc.principal?.key ? 'GET /v1/models lists the models this key may use' : `Available models: ${this.models.groupNames().join(', ') || '(none)'}`;
+      throw new GatewayError('model_not_found', `The model "${model}" does not exist on this gateway. ${available}; or address a provider directly as "<provider>/<model>".`, { param: 'model' });
     }
     rc.model = group.configured ? group.name : `${group.members[0]!.target.providerId}/*`;
     return group;
@@ -84,4 +92,10 @@ function ruleInput(request: ChatRequest, stream: boolean, prompt: PromptSize, hi
     metadata: hints.metadata,
     header: hints.header,
   };
+}
+
+/** A model name whose `/`-separated segments are all names: none empty, `.` or `..`. */
+function isPlainPath(model: string): boolean {
+  for (const segment of model.split('/')) if (segment === '' || segment === '.' || segment === '..') return false;
+  return true;
 }

@@ -5,7 +5,7 @@
  * thought signatures across a tool round trip, blocked prompts, truncated and garbled streams,
  * and embeddings (embedContent, batchEmbedContents, dimensions, base64).
  */
-import type { OpenAI } from 'openai';
+import { BadRequestError, type OpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeGemini } from '../fakes/gemini-upstream.js';
 import { embeddingValues } from '../fakes/gemini-wire.js';
@@ -62,6 +62,16 @@ describe('gemini provider: the wire', () => {
     expect(call.headers['x-goog-api-key']).toBe(fake.providerConfig().api_key);
     expect(call.headers.authorization).toBeUndefined();
     expect(fake.lastChatBody()).toEqual({ contents: [{ role: 'user', parts: [{ text: 'Hello' }] }], systemInstruction: { parts: [{ text: 'Answer in French.' }] } });
+  });
+
+  it('refuses a directly addressed model with ".." before anything is sent (it would leave the base path with the key)', async () => {
+    for (const model of ['gem/../../elsewhere/x', 'gem/models/..']) {
+      const error = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+      expect(error, model).toBeInstanceOf(BadRequestError);
+      const embedding = await client.embeddings.create({ model, input: 'x' }).catch((e: unknown) => e);
+      expect(embedding, model).toBeInstanceOf(BadRequestError);
+    }
+    expect(fake.calls).toHaveLength(0);
   });
 
   it('streams from :streamGenerateContent?alt=sse', async () => {
