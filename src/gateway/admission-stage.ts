@@ -61,8 +61,8 @@ export class AdmissionStage {
   }
 
   /** Whether the request's key, team and org may use `model` (GET /v1/models lists only those). */
-  mayUse(principal: Principal | undefined, model: string): boolean {
-    return principal === undefined || this.options.admitter.mayUse(principal, model);
+  mayUse(principal: Principal | undefined, model: string, direct = false): boolean {
+    return principal === undefined || this.options.admitter.mayUse(principal, model, direct);
   }
 
   /** Admits the request (or throws the 403 / 429 / 503 that says why) and arms its settlement. */
@@ -77,6 +77,7 @@ export class AdmissionStage {
         principal: rc.principal,
         endUser: rc.endUser,
         model: plan.group.name,
+        direct: !plan.group.configured,
         promptTokens: estimate.promptTokens,
         promptTokensBound: estimate.promptTokensBound,
         maxOutputTokens: estimate.maxOutputTokens,

@@ -66,8 +66,8 @@ export class Pipeline {
   }
 
   /** Whether the principal's levels allow the model (a group name or `<provider>/<model>`). */
-  mayUse(principal: RequestContext['principal'], model: string): boolean {
-    return this.admission?.mayUse(principal, model) ?? true;
+  mayUse(principal: RequestContext['principal'], model: string, direct = false): boolean {
+    return this.admission?.mayUse(principal, model, direct) ?? true;
   }
 
   /** A cache hit comes back as JSON text only (raw-json.ts `jsonTextOnly`): send it with `toJson`. */

@@ -79,7 +79,7 @@ async function world(setup: Setup = {}): Promise<World> {
 
 /** 100 prompt tokens and max_tokens 50 (150 tokens), at $2 / $8 per 1M tokens: 600 micro-USD at most. */
 function ask(who: Principal, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
-  return { principal: who, endUser: undefined, model: 'smart', promptTokens: () => 100, maxOutputTokens: 50, price: { input: 2, output: 8 }, ...extra };
+  return { principal: who, endUser: undefined, model: 'smart', direct: false, promptTokens: () => 100, maxOutputTokens: 50, price: { input: 2, output: 8 }, ...extra };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<GatewayError> {
@@ -116,16 +116,19 @@ const LABELS: [Level, string][] = [
 
 describe('modelMatches', () => {
   it.each([
-    ['smart', 'smart', true],
-    ['smart', 'smarter', false],
-    ['openai/*', 'openai/gpt-4o', true],
-    ['openai/*', 'openai/o1/preview', true],
-    ['openai/*', 'openaix/gpt-4o', false],
-    ['openai/*', 'smart', false],
-    ['openai/gpt-4o', 'openai/gpt-4o-mini', false],
-    ['*', 'anything/at-all', true],
-  ])('%s allows %s: %s', (allowed, model, expected) => {
-    expect(modelMatches(allowed, model)).toBe(expected);
+    ['smart', 'smart', false, true],
+    ['smart', 'smarter', false, false],
+    ['openai/*', 'openai/gpt-4o', true, true],
+    ['openai/*', 'openai/o1/preview', true, true],
+    ['openai/*', 'openaix/gpt-4o', true, false],
+    ['openai/*', 'smart', false, false],
+    // A configured group whose name starts with the provider's is not the provider addressed directly.
+    ['openai/*', 'openai/premium', false, false],
+    ['openai/premium', 'openai/premium', false, true],
+    ['openai/gpt-4o', 'openai/gpt-4o-mini', true, false],
+    ['*', 'anything/at-all', true, true],
+  ])('%s allows %s (direct: %s): %s', (allowed, model, direct, expected) => {
+    expect(modelMatches(allowed, model, direct)).toBe(expected);
   });
 });
 
@@ -186,8 +189,10 @@ describe('Admitter policies', () => {
     const models = { models: ['fast', 'anthropic/*'] };
     const who = principal(keyRecord(models), teamRecord({ models: ['*'] }), orgRecord({ models: ['fast', 'anthropic/*', 'smart'] }));
     await expect(admitter.admit(ask(who, { model: 'fast' }))).resolves.toBeUndefined();
-    await expect(admitter.admit(ask(who, { model: 'anthropic/claude-sonnet-4-5' }))).resolves.toBeUndefined();
+    await expect(admitter.admit(ask(who, { model: 'anthropic/claude-sonnet-4-5', direct: true }))).resolves.toBeUndefined();
     await expect(refusal(admitter.admit(ask(who, { model: 'smart' })))).resolves.toMatchObject({ message: expect.stringMatching(/^Key "ci-bot" may not use/) });
+    // A configured group named like the provider's models is not the provider addressed directly.
+    await expect(refusal(admitter.admit(ask(who, { model: 'anthropic/premium', direct: false })))).resolves.toMatchObject({ message: expect.stringMatching(/^Key "ci-bot" may not use the model "anthropic\/premium"/) });
   });
 
   it('allows no model at all with an empty list', async () => {

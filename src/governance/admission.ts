@@ -27,6 +27,8 @@ export interface AdmissionRequest {
   endUser: string | undefined;
   /** What the client asked for: a model group, or `<provider>/<model>`. */
   model: string;
+  /** `model` addresses a provider directly (not a configured group, even one named `<provider>/…`). */
+  direct: boolean;
   /** Prompt tokens, estimated, for token rate limits (reconciled with the real count afterwards). */
   promptTokens: () => number;
   /**
@@ -124,8 +126,8 @@ export class Admitter {
   }
 
   /** Whether every level of the principal may use `model` (for GET /v1/models). */
-  mayUse(principal: Principal, model: string): boolean {
-    for (const view of this.#levels(principal, undefined).views) if (view.allowed && !allowsModel(view.allowed, model)) return false;
+  mayUse(principal: Principal, model: string, direct = false): boolean {
+    for (const view of this.#levels(principal, undefined).views) if (view.allowed && !allowsModel(view.allowed, model, direct)) return false;
     return true;
   }
 
@@ -145,7 +147,7 @@ export class Admitter {
     const { views } = levels;
     if (views.length === 0) return undefined;
     const now = this.#now();
-    for (const view of views) checkPolicy(view, request.model, now);
+    for (const view of views) checkPolicy(view, request.model, request.direct, now);
     if (request.free) return undefined;
 
     // Worked out once per request, and only when some level counts tokens or has a budget.
@@ -275,27 +277,29 @@ function allowedModels(models: readonly string[]): NonNullable<LevelView['allowe
   return { names: new Set(models), prefixes: models.filter((entry) => entry.endsWith('/*')).map((entry) => entry.slice(0, -1)), any: models.includes('*') };
 }
 
-function allowsModel({ names, prefixes, any }: NonNullable<LevelView['allowed']>, model: string): boolean {
+/** An entry `<provider>/*` allows direct addressing of that provider only, not a configured group whose name starts so. */
+function allowsModel({ names, prefixes, any }: NonNullable<LevelView['allowed']>, model: string, direct: boolean): boolean {
   if (any || names.has(model)) return true;
+  if (!direct) return false;
   for (const prefix of prefixes) if (model.startsWith(prefix)) return true;
   return false;
 }
 
-function checkPolicy(view: LevelView, model: string, now: number): void {
+function checkPolicy(view: LevelView, model: string, direct: boolean, now: number): void {
   const { policy, label } = view;
   if (policy.blocked) throw new GatewayError('access_denied', `${capitalize(label)} is blocked. Ask your administrator.`);
   if (view.level !== 'key' && policy.expires_at !== null && policy.expires_at <= now) {
     throw new GatewayError('access_denied', `${capitalize(label)} expired at ${new Date(policy.expires_at).toISOString()}. Ask your administrator.`);
   }
-  if (view.allowed && !allowsModel(view.allowed, model)) {
+  if (view.allowed && !allowsModel(view.allowed, model, direct)) {
     const list = policy.models && policy.models.length > 0 ? policy.models.join(', ') : 'none';
     throw new GatewayError('model_not_allowed', `${capitalize(label)} may not use the model "${model}" (allowed: ${list}).`, { param: 'model' });
   }
 }
 
-/** An allowed-models entry: a name, `<provider>/*` for any model of a provider, or `*`. */
-export function modelMatches(allowed: string, model: string): boolean {
-  return allowsModel(allowedModels([allowed]), model);
+/** An allowed-models entry: a name, `<provider>/*` for any model of a provider addressed directly, or `*`. */
+export function modelMatches(allowed: string, model: string, direct: boolean): boolean {
+  return allowsModel(allowedModels([allowed]), model, direct);
 }
 
 /** The 429 (or 503) for a refused admission, naming the level, the limit and when to come back. */

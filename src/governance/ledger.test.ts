@@ -104,7 +104,7 @@ describe('Ledger.settle settles the ticket', () => {
     const admitter = new Admitter(undefined, limiter, { unpricedModels: 'deny', defaultMaxTokens: 4096, now: () => NOW });
     const principal: Principal = { master: false, key: { ...key, limits: { tpm: 2000 }, budget: { usd: 0.01, period: 'daily' } }, team: undefined, org: undefined };
     const rc = served({ principal });
-    const ticket = (await admitter.admit({ principal, endUser: undefined, model: 'smart', promptTokens: () => 1000, maxOutputTokens: 500, price: { input: 2.5, output: 10 } }))!;
+    const ticket = (await admitter.admit({ principal, endUser: undefined, model: 'smart', direct: false, promptTokens: () => 1000, maxOutputTokens: 500, price: { input: 2.5, output: 10 } }))!;
     expect(ticket.states.map((s) => s.remaining)).toEqual([500, 10_000 - 7500]);
     rc.ticket = ticket;
     return { admitter, rc, ticket, errors };
@@ -112,7 +112,7 @@ describe('Ledger.settle settles the ticket', () => {
 
   /** What is left of the tokens per minute and of the budget after reserving 1 more token at $1 / 1M. */
   async function left(admitter: Admitter, principal: Principal): Promise<number[]> {
-    const probe = await admitter.admit({ principal, endUser: undefined, model: 'smart', promptTokens: () => 1, maxOutputTokens: 0, price: { input: 1, output: 1 } });
+    const probe = await admitter.admit({ principal, endUser: undefined, model: 'smart', direct: false, promptTokens: () => 1, maxOutputTokens: 0, price: { input: 1, output: 1 } });
     return probe!.states.map((s) => s.remaining + 1);
   }
 

@@ -54,7 +54,8 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, observers, starte
   const getModel = async (request: FastifyRequest<{ Params: { '*': string } }>) => {
     const id = request.params['*'];
     // A model the key may not use is not shown, as in the list (and as OpenAI answers for models an account cannot see).
-    if (!pipeline.models.resolve(id) || !pipeline.mayUse(request.principal ?? undefined, id)) {
+    const group = pipeline.models.resolve(id);
+    if (!group || !pipeline.mayUse(request.principal ?? undefined, id, !group.configured)) {
       throw new GatewayError('model_not_found', `The model "${id}" does not exist on this gateway.`, { param: 'model' });
     }
     return model(id);
