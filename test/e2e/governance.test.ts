@@ -36,6 +36,8 @@ models:
     targets: [ { provider: late, model: mock, price: { input: ${PRICE}, output: ${PRICE} } } ]
   other:
     targets: [ { provider: free, model: mock } ]
+  demo/premium:
+    targets: [ { provider: free, model: mock } ]
 `);
 });
 
@@ -241,12 +243,20 @@ describe('virtual keys', () => {
     expect(error.message).toMatch(/expired/);
   });
 
+  it('with <provider>/* reach that provider directly, not a configured group named <provider>/...', async () => {
+    const { key } = await createKey({ name: 'demo-direct', models: ['demo/*'] });
+    const client = sdk(gateway, key);
+    await client.chat.completions.create({ model: 'demo/mock', messages: [{ role: 'user', content: 'x' }] });
+    expect(await apiError(() => client.chat.completions.create({ model: 'demo/premium', messages: [{ role: 'user', content: 'x' }] }))).toBeInstanceOf(PermissionDeniedError);
+    expect((await client.models.list()).data.map((m) => m.id)).not.toContain('demo/premium');
+  });
+
   it('are held to their allowed models and to blocks, at every level (403 naming the level)', async () => {
     const { key } = await createKey({ name: 'only-other', models: ['other'] });
     await sdk(gateway, key).chat.completions.create({ model: 'other', messages: [{ role: 'user', content: 'x' }] });
     const listed = await sdk(gateway, key).models.list();
     expect(listed.data.map((m) => m.id)).toEqual(['other']);
-    expect((await sdk(gateway, MASTER_KEY).models.list()).data.map((m) => m.id)).toEqual(['mock', 'slow', 'late', 'other']);
+    expect((await sdk(gateway, MASTER_KEY).models.list()).data.map((m) => m.id)).toEqual(['mock', 'slow', 'late', 'other', 'demo/premium']);
     // One model by id: the same view as the list (a model the key may not use is not found).
     expect((await sdk(gateway, key).models.retrieve('other')).id).toBe('other');
     expect(await apiError(() => sdk(gateway, key).models.retrieve('mock'))).toBeInstanceOf(NotFoundError);
