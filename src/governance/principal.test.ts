@@ -79,6 +79,15 @@ describe('Authenticator with the master key only', () => {
     expect(auth.isMaster({ 'x-api-key': 'sk-sy-other' })).toBe(false);
   });
 
+  it('judges a master key longer than what it memoizes every time alike', () => {
+    const long = `sk-${'x'.repeat(400)}`;
+    const withLong = new Authenticator(long, undefined);
+    for (let i = 0; i < 2; i++) {
+      expect(withLong.authenticate({ authorization: `Bearer ${long}` })).toBe(MASTER);
+      expect(() => withLong.authenticate({ authorization: `Bearer ${long}y` })).toThrow(GatewayError);
+    }
+  });
+
   it('rejects a request without a key: 401 invalid_api_key saying how to send one', () => {
     const error = rejection(auth, {});
     expect(error).toMatchObject({ code: 'invalid_api_key', status: 401, retryable: false });

@@ -33,6 +33,11 @@ export function clientKey(headers: IncomingHttpHeaders): string | undefined {
 
 /** Presented strings → their SHA-256, for the keys seen lately (hashing is the costliest step). */
 const MEMO_LIMIT = 10_000;
+/**
+ * Only strings up to this length are kept (a virtual key has 49 characters): with the entry limit,
+ * the memo stays under ~6 MB whatever strings clients send (10,000 of 15 KB each held 200 MB).
+ */
+const MEMO_MAX_LENGTH = 256;
 
 interface Presented {
   hash: string;
@@ -103,9 +108,11 @@ export class Authenticator {
     if (seen === undefined) {
       const hash = hashSecret(presented);
       seen = { hash, master: this.#master !== undefined && timingSafeEqual(Buffer.from(hash, 'hex'), this.#master) };
-      // An attacker's stream of random keys would fill the map: start over when it is full.
-      if (this.#seen.size >= MEMO_LIMIT) this.#seen.clear();
-      this.#seen.set(presented, seen);
+      if (presented.length <= MEMO_MAX_LENGTH) {
+        // An attacker's stream of random keys would fill the map: start over when it is full.
+        if (this.#seen.size >= MEMO_LIMIT) this.#seen.clear();
+        this.#seen.set(presented, seen);
+      }
     }
     return seen;
   }
