@@ -11,7 +11,7 @@ import type { Observers } from '../observability/observers.js';
 import type { Authenticator, Principal } from '../governance/principal.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes/admin/index.js';
 import { clientErrorHandler } from './client-errors.js';
-import { registerCors } from './cors.js';
+import { isForeignOrigin, registerCors } from './cors.js';
 import { registerJsonBodyParser } from './plugins/body.js';
 import { frameworkError, isAnthropicPath, registerErrorHandling } from './plugins/errors.js';
 import { requestIdOf } from './request-id.js';
@@ -109,6 +109,9 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     api.addHook('onRequest', (request, _reply, done) => {
       try {
         request.principal = authenticator.authenticate(request.headers);
+        if (authenticator.open && isForeignOrigin(request, config.server.cors.origins)) {
+          throw new GatewayError('access_denied', `This gateway has no auth, so requests from web pages of other origins (${String(request.headers.origin).slice(0, 200)}) are refused. List the origin in server.cors.origins, or set auth.master_key.`);
+        }
         done();
       } catch (err) {
         done(err as Error);

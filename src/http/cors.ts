@@ -49,3 +49,21 @@ export function registerCors(app: FastifyInstance, origins: readonly string[]): 
     return reply.code(204).send();
   });
 }
+
+/**
+ * Whether a request that changes something comes from a web page of another origin that CORS does
+ * not allow. A browser sends such a page's `text/plain` POST without a preflight (and without a
+ * key, which would need one): harmless where a key is needed, but on a gateway without auth any
+ * web site could spend its provider keys. Clients that are not browsers send no Origin.
+ */
+export function isForeignOrigin(request: FastifyRequest, origins: readonly string[]): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined || request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return false;
+  if (origins.includes('*') || origins.some((allowed) => allowed.toLowerCase() === origin.toLowerCase())) return false;
+  // The gateway's own origin (a page it is served with, behind the same host name).
+  try {
+    return new URL(origin).host !== request.headers.host;
+  } catch {
+    return true;
+  }
+}

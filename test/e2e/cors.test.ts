@@ -89,3 +89,38 @@ describe('CORS', () => {
     expect(none.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
+
+describe('a gateway without auth', () => {
+  let noAuth: Gateway;
+  let noAuthListed: Gateway;
+  beforeAll(async () => {
+    const config = (cors: string) => `
+server: { cors: ${cors} }
+providers: { demo: { type: mock } }
+models: { mock: { targets: [ { provider: demo, model: mock } ] } }
+`;
+    [noAuth, noAuthListed] = await Promise.all([startGateway(config('{}')), startGateway(config(`{ origins: ["${APP}"] }`))]);
+  });
+
+  const simplePost = (gateway: Gateway, origin?: string) =>
+    fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      // What a web page can send another origin without a preflight: text/plain, no key.
+      headers: { 'content-type': 'text/plain', ...(origin && { origin }) },
+      body: JSON.stringify({ model: 'mock', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+
+  it("refuses another origin's web page (a cross-site POST needs no preflight) and serves clients without an Origin", async () => {
+    const refused = await simplePost(noAuth, 'https://evil.example');
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'access_denied', message: expect.stringContaining('server.cors.origins') });
+    expect((await simplePost(noAuth)).status).toBe(200);
+    // Its own origin (a page served under the same host name) is not another.
+    expect((await simplePost(noAuth, noAuth.url)).status).toBe(200);
+  });
+
+  it('serves an origin listed in server.cors.origins', async () => {
+    expect((await simplePost(noAuthListed, APP)).status).toBe(200);
+    expect((await simplePost(noAuthListed, 'https://evil.example')).status).toBe(403);
+  });
+});
