@@ -121,7 +121,7 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     openaiRoutes(api, { pipeline, observers, startedAt: Math.floor(Date.now() / 1000), allowRoutingOverrides });
     anthropicRoutes(api, { pipeline, observers, allowRoutingOverrides });
     slaRoutes(api, observers.sla);
-    providerRoutes(api, { models: () => pipeline.models });
+    providerRoutes(api, { models: () => pipeline.models, mayUse: (principal, model, direct) => pipeline.mayUse(principal, model, direct) });
     cacheRoutes(api, { cache, inFlight: () => shared.inFlight, masterKeySet: authenticator.hasMasterKey });
   });
   if (admin) void app.register((scope) => adminRoutes(scope, admin), { prefix: '/admin' });

@@ -243,6 +243,16 @@ describe('virtual keys', () => {
     expect(error.message).toMatch(/expired/);
   });
 
+  it('see in GET /v1/providers only the targets and groups they may use', async () => {
+    const { key } = await createKey({ name: 'sees-other', models: ['other'] });
+    // A target another client reached by direct addressing.
+    await sdk(gateway, MASTER_KEY).chat.completions.create({ model: 'slow/private-finetune', messages: [{ role: 'user', content: 'x' }], max_tokens: 1 });
+    const seen = (await raw(gateway, '/v1/providers', { headers: { authorization: `Bearer ${key}` } })).json as { data: { id: string; targets: { model: string; groups: string[] }[] }[] };
+    expect(seen.data.flatMap((p) => p.targets.map((t) => [p.id, t.model, t.groups]))).toEqual([['free', 'mock', ['other']]]);
+    const all = (await raw(gateway, '/v1/providers', { headers: { authorization: `Bearer ${MASTER_KEY}` } })).json as typeof seen;
+    expect(all.data.flatMap((p) => p.targets.map((t) => `${p.id}/${t.model}`))).toContain('slow/private-finetune');
+  });
+
   it('with <provider>/* reach that provider directly, not a configured group named <provider>/...', async () => {
     const { key } = await createKey({ name: 'demo-direct', models: ['demo/*'] });
     const client = sdk(gateway, key);

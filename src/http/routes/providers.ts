@@ -4,24 +4,43 @@
  * percentiles, error rate, in-flight calls and limits, from the passive statistics every call
  * updates (and the active probes, when enabled).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../gateway/errors.js';
+import type { Principal } from '../../governance/principal.js';
 import type { ModelRegistry } from '../../routing/models.js';
 import type { RoutingTarget } from '../../routing/target.js';
 
-/** `models`: the registry in force (a configuration reload replaces it). */
-export function providerRoutes(app: FastifyInstance, { models: current }: { models: () => ModelRegistry }): void {
-  const list = async () => {
-    const models = current();
-    return { object: 'list', data: models.providerIds().map((id) => providerHealth(models, id)) };
+export interface ProviderRoutesOptions {
+  /** The registry in force (a configuration reload replaces it). */
+  models: () => ModelRegistry;
+  /** Whether the caller's key may use a group, or a provider's model addressed directly. */
+  mayUse: (principal: Principal | undefined, model: string, direct: boolean) => boolean;
+}
+
+/** What a caller sees of a target: a key held to some models sees only their targets and groups. */
+type Visibility = (target: RoutingTarget, groups: string[]) => string[] | undefined;
+
+export function providerRoutes(app: FastifyInstance, { models: current, mayUse }: ProviderRoutesOptions): void {
+  const visibility = (request: FastifyRequest): Visibility => {
+    const principal = request.principal ?? undefined;
+    if (!principal?.key) return (_target, groups) => groups;
+    return (target, groups) => {
+      const usable = groups.filter((group) => mayUse(principal, group, false));
+      const direct = groups.length === 0 && mayUse(principal, `${target.providerId}/${target.model}`, true);
+      return usable.length > 0 || direct ? usable : undefined;
+    };
   };
-  const one = async (request: { params: { id: string } }) => {
+  const list = async (request: FastifyRequest) => {
+    const models = current();
+    return { object: 'list', data: models.providerIds().map((id) => providerHealth(models, id, visibility(request))) };
+  };
+  const one = async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const models = current();
     const id = request.params.id;
     if (!models.providerIds().includes(id)) {
       throw new GatewayError('route_not_found', `No provider "${id}" on this gateway (known: ${models.providerIds().join(', ') || 'none'}).`);
     }
-    return providerHealth(models, id);
+    return providerHealth(models, id, visibility(request));
   };
   for (const prefix of ['/v1', '']) {
     app.get(`${prefix}/providers`, list);
@@ -31,18 +50,22 @@ export function providerRoutes(app: FastifyInstance, { models: current }: { mode
 
 type Status = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
 
-function providerHealth(models: ModelRegistry, id: string) {
+function providerHealth(models: ModelRegistry, id: string, visibility: Visibility) {
   const targets = models.targets().filter((t) => t.providerId === id);
-  const views = targets.map((target) => targetHealth(models, target));
+  const views = [];
+  for (const target of targets) {
+    const groups = visibility(target, models.groupsOf(target));
+    if (groups) views.push(targetHealth(target, groups));
+  }
   return { id, type: targets[0]?.provider.adapter.type ?? models.providerType(id), status: providerStatus(views.map((v) => v.status)), targets: views };
 }
 
-function targetHealth(models: ModelRegistry, target: RoutingTarget) {
+function targetHealth(target: RoutingTarget, groups: string[]) {
   const breaker = target.breaker?.snapshot();
   const stats = target.stats.snapshot();
   return {
     model: target.model,
-    groups: models.groupsOf(target),
+    groups,
     region: target.region ?? null,
     status: targetStatus(target, stats.requests, stats.errorRate),
     circuit_breaker: breaker ? snakeCase(breaker) : null,
