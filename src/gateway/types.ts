@@ -10,6 +10,11 @@ export interface ContentPart {
   [key: string]: unknown;
 }
 
+/**
+ * A function call. A custom tool's call (OpenAI's free-form tools) has `type: "custom"` and
+ * `custom: {name, input}` instead of `function`: only OpenAI-format targets take those
+ * (providers/function-tools.ts refuses them for the others).
+ */
 export interface ToolCall {
   id: string;
   type: 'function';
@@ -50,7 +55,14 @@ export interface ToolDefinition {
   [key: string]: unknown;
 }
 
-export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+/** OpenAI's: a mode, one function, one custom tool, or a subset of the tools (`allowed_tools`). */
+export type ToolChoice =
+  | 'none'
+  | 'auto'
+  | 'required'
+  | { type: 'function'; function: { name: string } }
+  | { type: 'custom'; custom: { name: string } }
+  | { type: 'allowed_tools'; allowed_tools: { mode: 'auto' | 'required'; tools: { type: string; function?: { name: string }; custom?: { name: string } }[] } };
 
 export interface ResponseFormat {
   type: 'text' | 'json_object' | 'json_schema';

@@ -89,7 +89,11 @@ function messageText(message: ChatMessage, measure: Measure): number {
   if (typeof content === 'string') size += measure(content);
   else if (Array.isArray(content)) for (const part of content) size += measureIfText(part.text, measure);
   if (message.tool_calls) {
-    for (const call of message.tool_calls) size += measureIfText(call.function.name, measure) + measureIfText(call.function.arguments, measure);
+    for (const call of message.tool_calls) {
+      // A custom tool's call (OpenAI) has `custom: {name, input}` where a function's has `function: {name, arguments}`.
+      const custom = call.custom as { name?: unknown; input?: unknown } | undefined;
+      size += measureIfText(call.function?.name ?? custom?.name, measure) + measureIfText(call.function?.arguments ?? custom?.input, measure);
+    }
   }
   if (message.thinking_blocks) for (const block of message.thinking_blocks) size += measureIfText(block.thinking, measure);
   return size;

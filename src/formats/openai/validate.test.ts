@@ -86,6 +86,17 @@ describe('validateChatRequest: valid requests', () => {
     expect(() => validateChatRequest({ model: 'm', messages: [user], tool_choice: choice })).not.toThrow();
   });
 
+  it("accepts OpenAI's custom tools: a custom or allowed_tools tool_choice, and a custom tool's call in the history", () => {
+    const custom = { type: 'custom', custom: { name: 'code_exec' } };
+    for (const tool_choice of [{ type: 'custom', custom: { name: 'code_exec' } }, { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'custom', custom: { name: 'code_exec' } }] } }]) {
+      expect(() => validateChatRequest({ model: 'm', messages: [user], tools: [custom], tool_choice })).not.toThrow();
+    }
+    const history = [user, { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'custom', custom: { name: 'code_exec', input: 'print(1)' } }] }, { role: 'tool', tool_call_id: 'call_1', content: '1' }];
+    expect(() => validateChatRequest({ model: 'm', messages: history, tools: [custom] })).not.toThrow();
+    expect(() => validateChatRequest({ model: 'm', messages: [user, { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'custom' }] }] })).toThrow(GatewayError);
+    expect(() => validateChatRequest({ model: 'm', messages: [user], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'sometimes', tools: [] } } })).toThrow(GatewayError);
+  });
+
   it('accepts the boundary values of n, temperature and top_p', () => {
     for (const extra of [{ n: 1 }, { n: 128 }, { temperature: 0 }, { temperature: 2 }, { top_p: 0 }, { top_p: 1 }]) {
       expect(() => validateChatRequest({ model: 'm', messages: [user], ...extra })).not.toThrow();
@@ -159,7 +170,7 @@ describe('validateChatRequest: invalid requests', () => {
   it('says what a bad tool_choice must be', () => {
     const error = errorOf(() => validateChatRequest({ model: 'm', messages: [user], tool_choice: 'always' }));
     expect(error.message).toBe(
-      `Invalid request: 'tool_choice' must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}.`,
+      `Invalid request: 'tool_choice' must be "none", "auto", "required", {"type": "function", "function": {"name": ...}}, {"type": "custom", "custom": {"name": ...}} or {"type": "allowed_tools", "allowed_tools": {...}}.`,
     );
   });
 

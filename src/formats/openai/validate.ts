@@ -13,7 +13,19 @@ const contentPart = z.looseObject({ type: z.string() });
 const message = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
   content: z.union([z.string(), z.array(contentPart), z.null()], { error: 'must be a string, an array of content parts, or null' }).optional(),
-  tool_calls: z.array(z.looseObject({ id: z.string(), type: z.string(), function: z.looseObject({ name: z.string(), arguments: z.string() }) })).optional(),
+  // A function call, or a custom tool's call (`{"type": "custom", "custom": {"name", "input"}}`).
+  tool_calls: z
+    .array(
+      z.discriminatedUnion(
+        'type',
+        [
+          z.looseObject({ id: z.string(), type: z.literal('function'), function: z.looseObject({ name: z.string(), arguments: z.string() }) }),
+          z.looseObject({ id: z.string(), type: z.literal('custom'), custom: z.looseObject({ name: z.string(), input: z.string() }) }),
+        ],
+        { error: 'must be {"id", "type": "function", "function": {"name", "arguments"}} or {"id", "type": "custom", "custom": {"name", "input"}}' },
+      ),
+    )
+    .optional(),
   tool_call_id: z.string().optional(),
   name: z.string().optional(),
 });
@@ -24,8 +36,13 @@ const tool = z.looseObject({
 });
 
 const toolChoice = z.union(
-  [z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string() }) })],
-  { error: 'must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}' },
+  [
+    z.enum(['none', 'auto', 'required']),
+    z.looseObject({ type: z.literal('custom'), custom: z.looseObject({ name: z.string() }) }),
+    z.looseObject({ type: z.literal('allowed_tools'), allowed_tools: z.looseObject({ mode: z.enum(['auto', 'required']), tools: z.array(z.looseObject({ type: z.string() })) }) }),
+    z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string() }) }),
+  ],
+  { error: 'must be "none", "auto", "required", {"type": "function", "function": {"name": ...}}, {"type": "custom", "custom": {"name": ...}} or {"type": "allowed_tools", "allowed_tools": {...}}' },
 );
 
 const responseFormat = z.looseObject({

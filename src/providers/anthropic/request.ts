@@ -11,6 +11,7 @@ import { effortThinking, thinksAdaptively } from './claude-models.js';
 import type { ChatMessage, ChatRequest, ToolChoice, ToolDefinition } from '../../gateway/types.js';
 import type { CacheControl, ContentBlockParam, MessageParam, MessagesRequest, TextBlockParam, ThinkingParam, ToolChoiceParam, ToolParam } from './api.js';
 import { convertAssistant, convertSystem, convertToolResult, convertUserContent } from './request-content.js';
+import { forcedFunction, requireFunctionTools } from '../function-tools.js';
 
 /**
  * JSON output. The Messages API version this provider targets (2023-06-01) has no JSON mode, so
@@ -39,6 +40,7 @@ export function buildMessagesRequest(request: ChatRequest, options: BuildOptions
   if (request.n != null && request.n > 1) {
     throw new GatewayError('invalid_request', 'Anthropic models return one choice per request: "n" must be 1 (or left out).', { param: 'n' });
   }
+  requireFunctionTools(request, 'Anthropic');
   const { system, messages } = convertMessages(request.messages);
   const tools = convertTools(request.tools);
   let toolChoice = convertToolChoice(request.tool_choice, tools.length > 0);
@@ -169,7 +171,8 @@ function convertToolChoice(choice: ToolChoice | null | undefined, hasTools: bool
   if (choice === 'auto') return { type: 'auto' };
   if (choice === 'required') return { type: 'any' };
   if (choice === 'none') return { type: 'none' };
-  if (typeof choice === 'object' && typeof choice.function?.name === 'string') return { type: 'tool', name: choice.function.name };
+  const name = forcedFunction(choice, 'Anthropic');
+  if (name !== undefined) return { type: 'tool', name };
   throw new GatewayError('invalid_request', 'tool_choice must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}.', { param: 'tool_choice' });
 }
 

@@ -21,6 +21,7 @@
 import { GatewayError } from '../../gateway/errors.js';
 import { effortThinking, thinksAdaptively, type EffortThinking } from '../anthropic/claude-models.js';
 import type { ChatMessage, ChatRequest, ContentPart, ToolDefinition } from '../../gateway/types.js';
+import { forcedFunction, requireFunctionTools } from '../function-tools.js';
 import type {
   BedrockCachePoint,
   BedrockContentBlock,
@@ -56,6 +57,7 @@ export function buildConverseRequest(request: ChatRequest, options: ConverseBuil
   if (request.n != null && request.n > 1) {
     throw new GatewayError('invalid_request', 'Amazon Bedrock returns one choice per request: n must be 1.', { param: 'n' });
   }
+  requireFunctionTools(request, 'Amazon Bedrock');
   const system: BedrockSystemBlock[] = [];
   const messages: BedrockMessage[] = [];
   let hasToolBlocks = false;
@@ -302,7 +304,7 @@ function buildToolConfig(request: ChatRequest, hasToolBlocks: boolean, thinking:
   } else if (choice === 'required') {
     toolConfig.toolChoice = { any: {} };
   } else if (typeof choice === 'object' && choice !== null) {
-    toolConfig.toolChoice = { tool: { name: choice.function.name } };
+    toolConfig.toolChoice = { tool: { name: forcedFunction(choice, 'Amazon Bedrock')! } };
   }
   return { toolConfig, jsonTool: jsonSchema ? JSON_TOOL_NAME : undefined };
 }

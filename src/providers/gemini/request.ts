@@ -17,8 +17,10 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall } from '../../gateway/types.js';
 import type { GeminiContent, GeminiFunctionDeclaration, GeminiGenerationConfig, GeminiPart, GeminiRequest, GeminiThinkingConfig } from './api.js';
 import { toGeminiThinking } from './thinking.js';
+import { forcedFunction, requireFunctionTools } from '../function-tools.js';
 
 export function buildGenerateContentRequest(request: ChatRequest, upstreamModel: string): GeminiRequest {
+  requireFunctionTools(request, 'Gemini');
   const { contents, system } = translateMessages(request.messages);
   const body: GeminiRequest = { contents };
   if (system.length > 0) {
@@ -232,7 +234,7 @@ function translateToolChoice(request: ChatRequest): GeminiRequest['toolConfig'] 
   if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
   if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
   if (choice === 'required') return { functionCallingConfig: { mode: 'ANY' } };
-  return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
+  return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [forcedFunction(choice, 'Gemini')!] } };
 }
 
 function translateGenerationConfig(request: ChatRequest, upstreamModel: string): GeminiGenerationConfig | undefined {

@@ -142,6 +142,19 @@ describe('planReply: tools', () => {
     expect(plain.finishReason).toBe('stop');
   });
 
+  it('calls function tools only: a custom tool is never chosen, and forcing one is a 400', () => {
+    const custom = { type: 'custom', custom: { name: 'code_exec' } };
+    expect(planReply(ask('hi', { tools: [custom], tool_choice: 'required' })).toolCalls).toEqual([]);
+    expect(planReply(ask('hi', { tools: [custom, time], tool_choice: 'required' })).toolCalls[0]!.function.name).toBe('get_time');
+    expect(() => planReply(ask('hi', { tools: [custom], tool_choice: { type: 'custom', custom: { name: 'code_exec' } } }))).toThrow(expect.objectContaining({ status: 400, param: 'tool_choice' }));
+  });
+
+  it('chooses among the tools allowed_tools leaves, in its mode', () => {
+    const allowed = (mode: 'auto' | 'required') => ({ type: 'allowed_tools' as const, allowed_tools: { mode, tools: [{ type: 'function', function: { name: 'get_time' } }] } });
+    expect(planReply(ask('hi', { tools: [weather, time], tool_choice: allowed('required') })).toolCalls[0]!.function.name).toBe('get_time');
+    expect(planReply(ask('use get_weather', { tools: [weather, time], tool_choice: allowed('auto') })).toolCalls).toEqual([]);
+  });
+
   it('never calls a tool with tool_choice "none"', () => {
     const reply = planReply(ask('use get_weather', { tools: [weather], tool_choice: 'none' }));
     expect(reply.toolCalls).toEqual([]);

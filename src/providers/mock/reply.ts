@@ -96,16 +96,27 @@ function replyText(request: ChatRequest): string {
   return text;
 }
 
-/** Which tool the mock calls, if any: forced by tool_choice, or named in the last user message. */
+/**
+ * Which function tool the mock calls, if any: forced by tool_choice, or named in the last user
+ * message (among those `allowed_tools` leaves). It calls function tools only, never custom ones.
+ */
 function chooseTool(request: ChatRequest): ToolDefinition | undefined {
-  const tools = request.tools ?? [];
-  const choice = request.tool_choice;
-  if (tools.length === 0 || choice === 'none') return undefined;
+  let tools = (request.tools ?? []).filter((t) => t.type === 'function' && typeof t.function?.name === 'string');
+  let choice = request.tool_choice;
+  if (choice === 'none') return undefined;
+  if (choice && typeof choice === 'object' && choice.type === 'allowed_tools') {
+    const allowed = new Set(choice.allowed_tools.tools.map((t) => t.function?.name));
+    tools = tools.filter((t) => allowed.has(t.function!.name));
+    choice = choice.allowed_tools.mode;
+  }
   if (choice && typeof choice === 'object') {
-    const named = tools.find((t) => t.function?.name === choice.function.name);
-    if (!named) throw new GatewayError('invalid_request', `tool_choice names the function "${choice.function.name}", which is not in 'tools'.`, { param: 'tool_choice' });
+    if (choice.type !== 'function') throw new GatewayError('invalid_request', 'The mock provider calls function tools only: it cannot be made to call a custom tool.', { param: 'tool_choice' });
+    const name = choice.function.name;
+    const named = tools.find((t) => t.function!.name === name);
+    if (!named) throw new GatewayError('invalid_request', `tool_choice names the function "${name}", which is not in 'tools'.`, { param: 'tool_choice' });
     return named;
   }
+  if (tools.length === 0) return undefined;
   if (choice === 'required') return tools[0];
   const last = request.messages[request.messages.length - 1];
   if (!last || last.role !== 'user') return undefined;
