@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../gateway/errors.js';
 import { isUsageOnlyChunk, type ChatCompletionChunk } from '../../gateway/types.js';
+import { toJson } from '../../gateway/raw-json.js';
 import { decodeChatStream } from './stream.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url));
@@ -215,6 +216,16 @@ describe('decodeChatStream: framing', () => {
     expect(await collect(whole(Buffer.from(noisy)))).toEqual(await collect(whole(Buffer.from(lf))));
   });
 
+  it('keeps no raw text for an event whose JSON spanned several data: lines (it is written out on one)', async () => {
+    const text = 'data: {"id":"c1","object":"chat.completion.chunk","model":"m",\ndata: "choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n';
+    const chunks = await collect(whole(Buffer.from(text)));
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]!.choices[0]!.delta.content).toBe('Hi');
+    expect(toJson(chunks[0]!)).toBe(JSON.stringify(chunks[0]));
+    const single = await collect(whole(Buffer.from('data: {"id":"c2","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')));
+    expect(toJson(single[0]!)).toBe('{"id":"c2","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}');
+  });
+
   it('skips events with empty data', async () => {
     const lf = fixture('stream-text.sse.txt').toString('utf8');
     expect(await collect(whole(Buffer.from(`data:\n\n${lf}`)))).toEqual(await collect(whole(Buffer.from(lf))));
@@ -247,11 +258,12 @@ describe('decodeChatStream: framing', () => {
   });
 
   it('sets choices to [] on a chunk that has none (lenient upstreams)', async () => {
-    const text = 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\ndata: [DONE]\n\n';
+    const answer = 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}\n\n';
+    const text = `${answer}data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\ndata: [DONE]\n\n`;
     const chunks = await collect(whole(Buffer.from(text)));
-    expect(chunks).toHaveLength(1);
-    expect(chunks[0]!.choices).toEqual([]);
-    expect(isUsageOnlyChunk(chunks[0]!)).toBe(true);
+    expect(chunks).toHaveLength(2);
+    expect(chunks[1]!.choices).toEqual([]);
+    expect(isUsageOnlyChunk(chunks[1]!)).toBe(true);
   });
 });
 
@@ -322,6 +334,13 @@ describe('decodeChatStream: Azure prompt annotations', () => {
     const { chunks, error } = await collectUntilError(whole(fixture('azure-stream-prompt-filter-error.sse.txt')));
     expect(chunks).toEqual([]);
     expect(error).toMatchObject({ code: 'upstream_error', retryable: true, upstreamType: 'server_error' });
+  });
+
+  it('fails, retryable, a stream of a role chunk and usage alone that ends at [DONE] (it answered nothing)', async () => {
+    const text = 'data: {"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\ndata: {"id":"c","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":0,"total_tokens":5}}\n\ndata: [DONE]\n\n';
+    const { chunks, error } = await collectUntilError(whole(Buffer.from(text)));
+    expect(chunks).toEqual([]);
+    expect(error).toMatchObject({ code: 'upstream_error', retryable: true });
   });
 
   it('fails a stream of held annotations alone that ends at [DONE]', async () => {

@@ -27,7 +27,9 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
     if (data === '') continue;
     const value = parseStreamEvent(data, provider);
     if ('error' in value && (value as OpenAIErrorBody).error) throw streamError(value as OpenAIErrorBody, provider);
-    const chunk = withRawJson(value as ChatCompletionChunk, data);
+    // The event's text goes out as it came, unless it spanned several `data:` lines (joined with
+    // newlines): one `data:` line must carry it, so it is written afresh.
+    const chunk = data.includes('\n') ? (value as ChatCompletionChunk) : withRawJson(value as ChatCompletionChunk, data);
     if (!Array.isArray(chunk.choices)) chunk.choices = [];
     else if (!chunk.choices.every(isSoundChoice)) {
       throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent a stream chunk whose choices are not all objects with a delta object.`, { provider });
@@ -56,9 +58,12 @@ function isSoundChoice(choice: unknown): boolean {
 /** A delta's fields that an opening chunk may carry, when empty: OpenAI sends `content: ""` and `refusal: null`. */
 const OPENING_DELTA_FIELDS = new Set(['role', 'content', 'refusal']);
 
-/** No output yet: no usage, and each choice only announces the role (no text, tool call or finish). */
+/**
+ * No output yet: each choice only announces the role (no text, tool call or finish). A usage
+ * chunk (no choices) is not output either: a stream of a role and usage alone answered nothing.
+ */
 function isOpening(chunk: ChatCompletionChunk): boolean {
-  if (chunk.usage != null) return false;
+  if (chunk.usage != null && chunk.choices.length > 0) return false;
   return chunk.choices.every((choice) => {
     if (choice.finish_reason != null || choice.logprobs != null) return false;
     for (const [field, value] of Object.entries(choice.delta ?? {})) {
