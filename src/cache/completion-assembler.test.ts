@@ -213,6 +213,22 @@ describe('CompletionAssembler: merging rules', () => {
     expect(assembler.result().choices[0]!.message.tool_calls).toStrictEqual([{ id: 'c1', type: 'custom', custom: { name: 'sql', input: 'SELECT 1' } }]);
   });
 
+  it("a custom tool call's input streamed in pieces is joined", () => {
+    const assembler = new CompletionAssembler();
+    assembler.push(chunk([{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'c1', type: 'custom' as 'function', custom: { name: 'sql', input: '' } }] }, finish_reason: null }]));
+    assembler.push(chunk([{ index: 0, delta: { tool_calls: [{ index: 0, custom: { input: 'SELECT ' } } as never] }, finish_reason: null }]));
+    assembler.push(chunk([{ index: 0, delta: { tool_calls: [{ index: 0, custom: { input: '1' } } as never] }, finish_reason: 'tool_calls' }]));
+    expect(assembler.result().choices[0]!.message.tool_calls).toStrictEqual([{ id: 'c1', type: 'custom', custom: { name: 'sql', input: 'SELECT 1' } }]);
+  });
+
+  it("an audio answer's data and transcript streamed in pieces are joined, its id and expiry kept", () => {
+    const assembler = new CompletionAssembler();
+    assembler.push(chunk([{ index: 0, delta: { role: 'assistant', content: null, audio: { id: 'audio_abc', transcript: 'Hello', data: 'AAAA', expires_at: 1800000000 } } as never, finish_reason: null }]));
+    assembler.push(chunk([{ index: 0, delta: { audio: { transcript: ' world', data: 'BBBB' } } as never, finish_reason: null }]));
+    assembler.push(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
+    expect((assembler.result().choices[0]!.message as { audio?: unknown }).audio).toStrictEqual({ id: 'audio_abc', transcript: 'Hello world', data: 'AAAABBBB', expires_at: 1800000000 });
+  });
+
   it('the legacy function_call is merged like a tool call', () => {
     const assembler = new CompletionAssembler();
     assembler.push(chunk([{ index: 0, delta: { role: 'assistant', content: null, function_call: { name: 'get', arguments: '' } }, finish_reason: null }]));

@@ -13,11 +13,12 @@
  * - `tool_calls`: merged by their `index` (a delta without one takes its position in the delta's
  *   array), in index order: `id` the first non-empty, `type` the first seen (`'function'` when
  *   none), `function.name` and `function.arguments` concatenated (OpenAI sends the name once; the
- *   Python SDK concatenates too), other members (e.g. a `custom` tool's input) the last value
- *   seen. The legacy `function_call` is merged like `function`.
- * - Any other delta member (`annotations`, `audio`, ...): the last non-null value seen (`null` when
- *   only `null` was). Such members are not merged piece by piece, so an answer with streamed audio
- *   is not reassembled faithfully.
+ *   Python SDK concatenates too), a `custom` tool call's `input` concatenated, other members the
+ *   last value seen. The legacy `function_call` is merged like `function`.
+ * - `audio`: `data` and `transcript` concatenated (as the SDKs join them), other members the last
+ *   non-null value seen.
+ * - Any other delta member (`annotations`, ...): the last non-null value seen (`null` when only
+ *   `null` was).
  * - `finish_reason`: the last non-null one. `logprobs`: the `content` and `refusal` arrays
  *   concatenated, other members the last value seen; `null` when only `null` was seen; absent
  *   when never seen.
@@ -205,7 +206,8 @@ export class CompletionAssembler {
           break;
         default: {
           const extras = (state.messageExtras ??= {});
-          if (value !== null || !(key in extras)) extras[key] = value;
+          if (key === 'audio' && isObject(value)) extras.audio = mergePieced(extras.audio, value, AUDIO_PIECES);
+          else if (value !== null || !(key in extras)) extras[key] = value;
         }
       }
     }
@@ -242,11 +244,32 @@ function mergeToolCalls(state: ChoiceState, deltas: ChunkToolCallDelta[]): void 
         case 'function':
           if (value != null && typeof value === 'object') mergeFunction((call.fn ??= { name: '', arguments: '', extras: undefined }), value as Record<string, unknown>);
           break;
-        default:
-          (call.extras ??= {})[key] = value;
+        default: {
+          const extras = (call.extras ??= {});
+          extras[key] = key === 'custom' && isObject(value) ? mergePieced(extras.custom, value, CUSTOM_PIECES) : value;
+        }
       }
     }
   }
+}
+
+/** Members streamed in pieces, as the SDKs join them: an audio answer's data and transcript, a custom tool call's input. */
+const AUDIO_PIECES: ReadonlySet<string> = new Set(['data', 'transcript']);
+const CUSTOM_PIECES: ReadonlySet<string> = new Set(['input']);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** `merged` (a fresh object, never a chunk's) with a delta's members: pieced ones appended, the rest the last non-null value. */
+function mergePieced(merged: unknown, delta: Record<string, unknown>, pieced: ReadonlySet<string>): Record<string, unknown> {
+  const into: Record<string, unknown> = isObject(merged) ? merged : {};
+  for (const key in delta) {
+    const value = delta[key];
+    if (pieced.has(key) && typeof value === 'string') into[key] = (typeof into[key] === 'string' ? into[key] : '') + value;
+    else if (value !== null || !(key in into)) into[key] = value;
+  }
+  return into;
 }
 
 function mergeFunction(fn: FunctionState, delta: Record<string, unknown>): void {
