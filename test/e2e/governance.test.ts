@@ -319,6 +319,8 @@ describe('limits', () => {
     expect(refused.status).toBe(429);
     expect(refused.message).toMatch(/Rate limit reached for team "rpm-team": 3 requests per minute/);
     expect(Number(refused.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // Waiting helps here: the SDKs may retry after Retry-After.
+    expect(refused.headers?.get('x-should-retry')).toBeNull();
     // The refusal carries OpenAI's headers too, for the tightest limit (the team's, used up).
     expect(refused.headers?.get('x-ratelimit-limit-requests')).toBe('3');
     expect(refused.headers?.get('x-ratelimit-remaining-requests')).toBe('0');
@@ -355,6 +357,7 @@ describe('limits', () => {
     const refused = await apiError(() => ask(client));
     expect(refused).toBeInstanceOf(RateLimitError);
     expect(refused.message).toMatch(/Budget reached for key "budget-again": \$0.1 daily/);
+    expect(refused.headers?.get('x-should-retry')).toBe('false');
   });
 
   it('refuse a request whose tokens can never fit the TPM, saying so', async () => {
@@ -362,6 +365,8 @@ describe('limits', () => {
     const error = await apiError(() => ask(sdk(gateway, key), 'hi', { max_tokens: 500 }));
     expect(error).toBeInstanceOf(RateLimitError);
     expect(error.message).toMatch(/allows 50 tokens per minute, and this request may use more/);
+    // No retry can change it: the SDKs are told not to retry.
+    expect(error.headers?.get('x-should-retry')).toBe('false');
   });
 
   it('hold a budget under 200 concurrent requests: settled spend never passes it, every refusal is a 429', async () => {

@@ -53,6 +53,9 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayE
   reply.headers(gatewayHeaders(rc));
   settle(rc, observers, request.log);
   if (error.retryAfterMs !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+  // The official SDKs retry 429s and 5xx on their own unless told not to: these a retry cannot
+  // change (a spent budget waits for its period's end, often hours away).
+  if (error.code === 'budget_exceeded' || (error.retryAfterMs === undefined && (error.code === 'rate_limit_exceeded' || error.code === 'not_cached'))) reply.header('x-should-retry', 'false');
   if (error.headers) reply.headers(error.headers);
   // Fastify closes the connection after rejecting a body it did not read; closing while the client
   // is still uploading resets the socket, and fetch (so the OpenAI SDKs) reports EPIPE instead of
