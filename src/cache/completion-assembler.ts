@@ -35,6 +35,7 @@
  * Round trip with `completionChunks` (and its normalisations): see replay.ts.
  */
 import { ToolCallIndexer } from '../gateway/tool-call-index.js';
+import { isJsonObject } from '../providers/upstream-json.js';
 import type {
   ChatChoice,
   ChatCompletion,
@@ -206,7 +207,7 @@ export class CompletionAssembler {
           break;
         default: {
           const extras = (state.messageExtras ??= {});
-          if (key === 'audio' && isObject(value)) extras.audio = mergePieced(extras.audio, value, AUDIO_PIECES);
+          if (key === 'audio' && isJsonObject(value)) extras.audio = mergePieced(extras.audio, value, AUDIO_PIECES);
           else if (value !== null || !(key in extras)) extras[key] = value;
         }
       }
@@ -246,7 +247,7 @@ function mergeToolCalls(state: ChoiceState, deltas: ChunkToolCallDelta[]): void 
           break;
         default: {
           const extras = (call.extras ??= {});
-          extras[key] = key === 'custom' && isObject(value) ? mergePieced(extras.custom, value, CUSTOM_PIECES) : value;
+          extras[key] = key === 'custom' && isJsonObject(value) ? mergePieced(extras.custom, value, CUSTOM_PIECES) : value;
         }
       }
     }
@@ -257,13 +258,9 @@ function mergeToolCalls(state: ChoiceState, deltas: ChunkToolCallDelta[]): void 
 const AUDIO_PIECES: ReadonlySet<string> = new Set(['data', 'transcript']);
 const CUSTOM_PIECES: ReadonlySet<string> = new Set(['input']);
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** `merged` (a fresh object, never a chunk's) with a delta's members: pieced ones appended, the rest the last non-null value. */
 function mergePieced(merged: unknown, delta: Record<string, unknown>, pieced: ReadonlySet<string>): Record<string, unknown> {
-  const into: Record<string, unknown> = isObject(merged) ? merged : {};
+  const into: Record<string, unknown> = isJsonObject(merged) ? merged : {};
   for (const key in delta) {
     const value = delta[key];
     if (pieced.has(key) && typeof value === 'string') into[key] = (typeof into[key] === 'string' ? into[key] : '') + value;
