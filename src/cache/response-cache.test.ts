@@ -142,6 +142,22 @@ describe('SemanticCache.query', () => {
     expect(ask('Transfer 100 dollars to savings')).not.toBe(ask('Transfer 900 dollars to savings'));
     expect(ask('Book a table for 2 at 19:30, please')).toBe(ask('At 19:30, book a table for 2'));
     expect(ask('What is the capital of France?')).toBe(ask('what is the capital of france'));
+    // Decimals and signs are part of a number, and any script's digits count.
+    expect(ask('Give 0.5 mg of epinephrine')).not.toBe(ask('Give 5.0 mg of epinephrine'));
+    expect(ask('Set the thermostat to -5 degrees')).not.toBe(ask('Set the thermostat to 5 degrees'));
+    expect(ask('部屋は５号室')).not.toBe(ask('部屋は９号室'));
+    // However many numbers a prompt holds, the partition stays short.
+    expect(ask(Array.from({ length: 10_000 }, (_, i) => String(i)).join(' ')).length).toBeLessThan(120);
+  });
+
+  it('keeps where the compared turns sit among tool turns, and legacy function calls exact', () => {
+    const question = (content: string) => ({ role: 'user' as const, content });
+    const call = { role: 'assistant' as const, content: null, tool_calls: [{ id: 'c1', type: 'function' as const, function: { name: 'f', arguments: '{}' } }] };
+    const result = { role: 'tool' as const, tool_call_id: 'c1', content: 'ok' };
+    const partition = (messages: ChatRequest['messages']) => semantic.query({ model: 'g', messages }, 'ns', 'g', settings)!.partition;
+    expect(partition([question('first'), call, result, question('second')])).not.toBe(partition([call, result, question('first'), question('second')]));
+    const legacy = (city: string) => partition([question('weather?'), { role: 'assistant', content: null, function_call: { name: 'get_weather', arguments: `{"city":"${city}"}` } } as never, { role: 'function', name: 'get_weather', content: 'sunny' }, question('and now?')]);
+    expect(legacy('Paris')).not.toBe(legacy('London'));
   });
 
   it('does not match requests whose compared messages carry images, or that have no text', () => {

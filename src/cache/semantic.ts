@@ -9,6 +9,7 @@
  * the cache store under their exact keys, so a vector whose answer expired or was deleted finds
  * nothing and is dropped. With Redis, vectors are also published to every instance (semantic-sync.ts).
  */
+import { hash } from 'node:crypto';
 import type { GroupSemanticConfig } from '../config/cache-schema.js';
 import { messageText } from '../gateway/message-text.js';
 import type { ChatMessage, ChatRequest } from '../gateway/types.js';
@@ -93,6 +94,9 @@ export class SemanticCache {
       window++;
       if (hasNonTextContent(message)) return undefined;
       compared.push(message);
+      // Where the compared turn was, among the exact ones: [question, call, result, question] is
+      // another conversation than [call, result, question, question].
+      kept.push({ role: message.role, content: COMPARED });
     }
     if (compared.length === 0) return undefined;
     compared.reverse();
@@ -101,7 +105,8 @@ export class SemanticCache {
     if (text.trim() === '') return undefined;
     // Embeddings barely tell "5 ml" from "15 ml", or order 48213 from 48219: the numbers of the
     // compared text must be the same (in any order) for two requests to match.
-    const partition = `${chatCacheKey({ ...request, messages: kept }, { namespace, group, kind: 'chat' })}#${numbersOf(text)}`;
+    const numbers = numbersOf(text);
+    const partition = chatCacheKey({ ...request, messages: kept }, { namespace, group, kind: 'chat' }) + (numbers === '' ? '' : `#${hash('sha256', numbers, 'base64url')}`);
     return { namespace, partition, text, threshold: settings.threshold, embedder: this.options.embedder(settings.embedder ?? this.options.defaultEmbedder) };
   }
 
@@ -201,18 +206,24 @@ export class SemanticCache {
   }
 }
 
-/** A tool's result, or an assistant turn that calls tools. */
+/** A tool's result, or an assistant turn that calls tools (or the legacy function). */
 function isToolTurn(message: ChatMessage): boolean {
-  return message.role === 'tool' || message.role === 'function' || (Array.isArray(message.tool_calls) && message.tool_calls.length > 0);
+  return message.role === 'tool' || message.role === 'function' || (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) || message.function_call != null;
 }
+
+/** The stand-in for a compared turn among the exact ones: it marks a position, its text is compared by meaning. */
+const COMPARED = '\u0000compared';
 
 /** `role: text`. */
 function taggedText(message: ChatMessage): string {
   return `${message.role}: ${messageText(message)}`;
 }
 
-/** The runs of digits in a text, sorted: "book a table for 2 at 19:30" → "19,2,30". */
+/**
+ * The numbers in a text with their sign and decimals, in any script's digits, sorted: "-5 °C",
+ * "0.5 mg" and "5.0 mg" are three numbers; "book a table for 2 at 19:30" → "19,2,30".
+ */
 function numbersOf(text: string): string {
-  const numbers = text.match(/\d+/g);
-  return numbers ? numbers.sort().join(',') : '';
+  const numbers = text.match(/[-+\u2212]?\p{Nd}+(?:[.,]\p{Nd}+)*/gu);
+  return numbers ? numbers.sort().join(' ') : '';
 }
