@@ -109,7 +109,7 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
     api.addHook('onRequest', (request, _reply, done) => {
       try {
         request.principal = authenticator.authenticate(request.headers);
-        if (authenticator.open && isForeignOrigin(request, config.server.cors.origins)) {
+        if (authenticator.open && isForeignOrigin(request, config.server.cors.origins, config.server.host)) {
           throw new GatewayError('access_denied', `This gateway has no auth, so requests from web pages of other origins (${String(request.headers.origin).slice(0, 200)}) are refused. List the origin in server.cors.origins, or set auth.master_key.`);
         }
         done();

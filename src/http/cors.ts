@@ -55,15 +55,29 @@ export function registerCors(app: FastifyInstance, origins: readonly string[]): 
  * not allow. A browser sends such a page's `text/plain` POST without a preflight (and without a
  * key, which would need one): harmless where a key is needed, but on a gateway without auth any
  * web site could spend its provider keys. Clients that are not browsers send no Origin.
+ *
+ * A page of the gateway's own origin (same host name, or the browser's `Sec-Fetch-Site:
+ * same-origin`) is let through only when the request's Host is this machine (`localhost`, a
+ * loopback address) or `server.host`: a site whose name an attacker re-points at 127.0.0.1 (DNS
+ * rebinding) is "same-origin" to the browser, but its Host names the attacker's domain.
  */
-export function isForeignOrigin(request: FastifyRequest, origins: readonly string[]): boolean {
+export function isForeignOrigin(request: FastifyRequest, origins: readonly string[], serverHost: string): boolean {
   const origin = request.headers.origin;
   if (origin === undefined || request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return false;
-  if (origins.includes('*') || origins.some((allowed) => allowed.toLowerCase() === origin.toLowerCase())) return false;
-  // The gateway's own origin (a page it is served with, behind the same host name).
+  const lower = origin.toLowerCase();
+  if (origins.includes('*') || origins.some((allowed) => allowed.toLowerCase() === lower)) return false;
+  const host = (request.headers.host ?? '').toLowerCase();
+  let sameOrigin = request.headers['sec-fetch-site'] === 'same-origin';
   try {
-    return new URL(origin).host !== request.headers.host;
+    sameOrigin ||= new URL(lower).host === host;
   } catch {
     return true;
   }
+  return !(sameOrigin && isOwnHost(host, serverHost));
+}
+
+/** A Host header naming this machine: localhost, a loopback address, or the configured listen host. */
+function isOwnHost(host: string, serverHost: string): boolean {
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(name) || name === '[::1]' || (serverHost !== '0.0.0.0' && serverHost !== '::' && name === serverHost.toLowerCase());
 }
