@@ -63,6 +63,12 @@ describe('ModelRegistry', () => {
     expect(group.members[0]!.target.model).toBe('meta-llama/Llama-3.3-70B-Instruct-Turbo');
   });
 
+  it('serves no directly addressed model with an empty, "." or ".." path segment, and keeps no target for it', () => {
+    const { models } = registry();
+    for (const name of ['openai/..', 'openai/../../x', 'openai/a//b', 'openai/./m', 'openai/m/']) expect(models.resolve(name), name).toBeUndefined();
+    expect(models.targets().some((target) => target.model.includes('..') || target.model.includes('//'))).toBe(false);
+  });
+
   it('lets a configured group whose name contains "/" win over direct addressing', () => {
     const group = registry().models.resolve('openai/gpt-4o')!;
     expect(group.configured).toBe(true);

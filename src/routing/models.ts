@@ -94,7 +94,7 @@ export class ModelRegistry {
     const group = this.#groups.get(model) ?? this.#direct.get(model);
     if (group) return group;
     const slash = model.indexOf('/');
-    if (slash <= 0 || slash === model.length - 1) return undefined;
+    if (slash <= 0 || slash === model.length - 1 || !isPlainPath(model.slice(slash + 1))) return undefined;
     const providerId = model.slice(0, slash);
     if (!this.#providers.has(providerId)) return undefined;
     const target = this.#target(providerId, model.slice(slash + 1));
@@ -216,4 +216,13 @@ function retryPolicy(defaults: Config['routing']['retry'], group: RetryConfig | 
 
 function hedgePolicy(hedge: HedgeConfig): HedgePolicy {
   return { delayMs: hedge.delay_ms, minDelayMs: hedge.min_delay_ms, maxExtra: hedge.max_extra };
+}
+
+/**
+ * A model name whose `/`-separated segments are all names: none empty, `.` or `..`. Gemini, Vertex,
+ * Bedrock and Azure put the model in the URL path, where `..` would leave the provider's base path.
+ */
+export function isPlainPath(model: string): boolean {
+  for (const segment of model.split('/')) if (segment === '' || segment === '.' || segment === '..') return false;
+  return true;
 }

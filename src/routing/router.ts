@@ -6,7 +6,7 @@ import type { RequestContext } from '../gateway/context.js';
 import { GatewayError } from '../gateway/errors.js';
 import { messageText } from '../gateway/message-text.js';
 import type { ChatRequest } from '../gateway/types.js';
-import type { ModelGroup, ModelRegistry } from './models.js';
+import { isPlainPath, type ModelGroup, type ModelRegistry } from './models.js';
 import { needsOf, PromptSize } from './needs.js';
 import { RoutePlan, type RouteConstraints } from './plan.js';
 import { compileRules, type CompiledRules, type RoutingRuleConfig, type RuleInput, type RuleMatch } from './rules.js';
@@ -55,8 +55,7 @@ export class Router {
   #resolve(model: string, rc: RequestContext): ModelGroup {
     const slash = model.indexOf('/');
     if (slash > 0 && !this.models.group(model) && !isPlainPath(model.slice(slash + 1))) {
-      // Gemini, Vertex, Bedrock and Azure put the model in the URL path: `..` there would leave the
-      // provider's base path (or Vertex project) with the gateway's credentials.
+      // Such a name is never served (it would leave a provider's URL path): say why, not "unknown".
       throw new GatewayError('invalid_request', `The model "${model}" is not a model name: its path segments cannot be empty, "." or "..".`, { param: 'model' });
     }
     const group = this.models.resolve(model);
@@ -92,10 +91,4 @@ function ruleInput(request: ChatRequest, stream: boolean, prompt: PromptSize, hi
     metadata: hints.metadata,
     header: hints.header,
   };
-}
-
-/** A model name whose `/`-separated segments are all names: none empty, `.` or `..`. */
-function isPlainPath(model: string): boolean {
-  for (const segment of model.split('/')) if (segment === '' || segment === '.' || segment === '..') return false;
-  return true;
 }

@@ -95,6 +95,8 @@ describe('validateChatRequest: valid requests', () => {
     expect(() => validateChatRequest({ model: 'm', messages: history, tools: [custom] })).not.toThrow();
     expect(() => validateChatRequest({ model: 'm', messages: [user, { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'custom' }] }] })).toThrow(GatewayError);
     expect(() => validateChatRequest({ model: 'm', messages: [user], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'sometimes', tools: [] } } })).toThrow(GatewayError);
+    // A function choice is of type "function": another type with a function object is none of the shapes.
+    expect(() => validateChatRequest({ model: 'm', messages: [user], tool_choice: { type: 'allowed_tools', function: { name: 'f' } } })).toThrow(GatewayError);
   });
 
   it('accepts the boundary values of n, temperature and top_p', () => {

@@ -40,7 +40,7 @@ const toolChoice = z.union(
     z.enum(['none', 'auto', 'required']),
     z.looseObject({ type: z.literal('custom'), custom: z.looseObject({ name: z.string() }) }),
     z.looseObject({ type: z.literal('allowed_tools'), allowed_tools: z.looseObject({ mode: z.enum(['auto', 'required']), tools: z.array(z.looseObject({ type: z.string() })) }) }),
-    z.looseObject({ type: z.string(), function: z.looseObject({ name: z.string() }) }),
+    z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string() }) }),
   ],
   { error: 'must be "none", "auto", "required", {"type": "function", "function": {"name": ...}}, {"type": "custom", "custom": {"name": ...}} or {"type": "allowed_tools", "allowed_tools": {...}}' },
 );

@@ -54,8 +54,9 @@ export function openaiRoutes(app: FastifyInstance, { pipeline, observers, starte
   const getModel = async (request: FastifyRequest<{ Params: { '*': string } }>) => {
     const id = request.params['*'];
     // A model the key may not use is not shown, as in the list (and as OpenAI answers for models an account cannot see).
-    const group = pipeline.models.resolve(id);
-    if (!group || !pipeline.mayUse(request.principal ?? undefined, id, !group.configured)) {
+    // Whether the key may use it first: resolving a provider's model keeps a target for it.
+    const direct = pipeline.models.group(id) === undefined;
+    if (!pipeline.mayUse(request.principal ?? undefined, id, direct) || !pipeline.models.resolve(id)) {
       throw new GatewayError('model_not_found', `The model "${id}" does not exist on this gateway.`, { param: 'model' });
     }
     return model(id);

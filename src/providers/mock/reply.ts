@@ -105,7 +105,7 @@ function chooseTool(request: ChatRequest): ToolDefinition | undefined {
   let choice = request.tool_choice;
   if (choice === 'none') return undefined;
   if (choice && typeof choice === 'object' && choice.type === 'allowed_tools') {
-    const allowed = new Set(choice.allowed_tools.tools.map((t) => t.function?.name));
+    const allowed = new Set((choice.allowed_tools?.tools ?? []).map((t) => t.function?.name));
     tools = tools.filter((t) => allowed.has(t.function!.name));
     choice = choice.allowed_tools.mode;
   }
