@@ -146,15 +146,41 @@ describe('MessageStreamEncoder', () => {
     expect(events.at(-2)).toMatchObject({ delta: { stop_reason: 'tool_use' } });
   });
 
-  it('sends a late piece of an earlier tool call with that call\'s block index', () => {
+  it('holds the later calls while the first streams, so interleaved pieces all come before their block\'s stop', () => {
     const events = encode([
       chunk({ tool_calls: [{ index: 0, id: 'a', function: { name: 'f', arguments: '{"x":' } }] }),
-      chunk({ tool_calls: [{ index: 1, id: 'b', function: { name: 'g', arguments: '{}' } }] }),
+      chunk({ tool_calls: [{ index: 1, id: 'b', function: { name: 'g', arguments: '{"y":' } }] }),
       chunk({ tool_calls: [{ index: 0, function: { arguments: '1}' } }] }),
+      chunk({ tool_calls: [{ index: 1, function: { arguments: '2}' } }] }),
       chunk({}, 'tool_calls'),
     ]);
-    const pieces = events.flatMap((e) => (e.type === 'content_block_delta' && e.delta.type === 'input_json_delta' ? [[e.index, e.delta.partial_json]] : []));
-    expect(pieces).toEqual([[0, '{"x":'], [1, '{}'], [0, '1}']]);
+    expect(events.map((e) => [e.type, 'index' in e ? e.index : null, e.type === 'content_block_delta' && e.delta.type === 'input_json_delta' ? e.delta.partial_json : null])).toEqual([
+      ['message_start', null, null],
+      ['content_block_start', 0, null],
+      ['content_block_delta', 0, '{"x":'],
+      ['content_block_delta', 0, '1}'],
+      ['content_block_stop', 0, null],
+      ['content_block_start', 1, null],
+      ['content_block_delta', 1, '{"y":2}'],
+      ['content_block_stop', 1, null],
+      ['message_delta', null, null],
+      ['message_stop', null, null],
+    ]);
+    expect(events[5]).toMatchObject({ content_block: { type: 'tool_use', id: 'b', name: 'g' } });
+  });
+
+  it('sends held calls before text that follows them', () => {
+    const events = encode([
+      chunk({ tool_calls: [{ index: 0, id: 'a', function: { name: 'f', arguments: '{}' } }] }),
+      chunk({ tool_calls: [{ index: 1, id: 'b', function: { name: 'g', arguments: '{}' } }] }),
+      chunk({ content: 'Done.' }),
+      chunk({}, 'stop'),
+    ]);
+    expect(events.filter((e) => e.type === 'content_block_start').map((e) => [e.index, (e as { content_block: { type: string } }).content_block.type])).toEqual([
+      [0, 'tool_use'],
+      [1, 'tool_use'],
+      [2, 'text'],
+    ]);
   });
 
   it('opens a tool_use block per call when the stream gives tool calls no index (a new id is a new call)', () => {

@@ -9,8 +9,11 @@
  *   `redacted_thinking` block of its own.
  * - `content` pieces → a `text` block (`text_delta`).
  * - each tool call (by its index) → a `tool_use` block opened with its id, name and empty input;
- *   argument pieces → `input_json_delta`. Providers send a call's pieces before the next call's;
- *   a piece for an earlier call that arrives anyway is sent with that call's block index.
+ *   argument pieces → `input_json_delta`. The first call of a run of calls streams as it comes;
+ *   the calls after it are held until that block closes (the answer ends, or text follows) and
+ *   then sent whole, each as its own block: some servers interleave parallel calls' pieces (a
+ *   piece for the first call after the second began), and a block's pieces must all come before
+ *   its `content_block_stop`.
  *
  * `message_delta` waits for the end of the stream: the usage trailer comes after the finish reason.
  */
@@ -42,6 +45,8 @@ export class MessageStreamEncoder {
   #thinkingSent = false;
   /** Canonical tool call index → its block index. */
   readonly #toolBlocks = new Map<number, number>();
+  /** Tool calls that began while another streams in the open block (canonical index → the call so far), in order. */
+  readonly #heldCalls = new Map<number, { id: unknown; extra: unknown; name: string; args: string }>();
   readonly #toolCallIndexer = new ToolCallIndexer();
   #finish: FinishReason | null = null;
   #matchedStop: unknown = undefined;
@@ -146,22 +151,34 @@ export class MessageStreamEncoder {
 
   #toolCall(call: NonNullable<ChunkChoice['delta']['tool_calls']>[number], out: StreamEvent[]): void {
     const key = this.#toolCallIndexer.indexOf(call);
-    let index = this.#toolBlocks.get(key);
-    if (index === undefined) {
-      this.#close(out);
-      index = this.#nextIndex++;
-      this.#toolBlocks.set(key, index);
-      this.#open = 'tool';
-      this.#openIndex = index;
-      const id = toolUseIdIn(this.#id, index, call);
-      out.push({ type: 'content_block_start', index, content_block: { type: 'tool_use', id, name: call.function?.name ?? '', input: {} } });
-    }
     // Some servers send the arguments as the object itself, not as its JSON text.
     const raw: unknown = call.function?.arguments;
-    const piece = isJsonObject(raw) ? JSON.stringify(raw) : raw;
-    if (typeof piece === 'string' && piece !== '') {
-      out.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } });
+    const piece = isJsonObject(raw) ? JSON.stringify(raw) : typeof raw === 'string' ? raw : '';
+    let index = this.#toolBlocks.get(key);
+    if (index === undefined) {
+      const held = this.#heldCalls.get(key);
+      if (held) {
+        held.name += call.function?.name ?? '';
+        held.args += piece;
+        return;
+      }
+      if (this.#open === 'tool') {
+        this.#heldCalls.set(key, { id: call.id, extra: call.extra_content, name: call.function?.name ?? '', args: piece });
+        return;
+      }
+      this.#close(out);
+      index = this.#openTool(key, call.id, call.extra_content, call.function?.name ?? '', out);
     }
+    if (piece !== '') out.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } });
+  }
+
+  #openTool(key: number, id: unknown, extra: unknown, name: string, out: StreamEvent[]): number {
+    const index = this.#nextIndex++;
+    this.#toolBlocks.set(key, index);
+    this.#open = 'tool';
+    this.#openIndex = index;
+    out.push({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: toolUseIdIn(this.#id, index, { id, extra_content: extra }), name, input: {} } });
+    return index;
   }
 
   #ensureOpen(kind: 'thinking' | 'text', out: StreamEvent[]): void {
@@ -180,5 +197,14 @@ export class MessageStreamEncoder {
     out.push({ type: 'content_block_stop', index: this.#openIndex });
     this.#open = 'none';
     this.#openIndex = -1;
+    // The calls held while that block streamed, each whole in a block of its own.
+    for (const [key, call] of this.#heldCalls) {
+      const index = this.#openTool(key, call.id, call.extra, call.name, out);
+      if (call.args !== '') out.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: call.args } });
+      out.push({ type: 'content_block_stop', index });
+      this.#open = 'none';
+      this.#openIndex = -1;
+    }
+    this.#heldCalls.clear();
   }
 }
