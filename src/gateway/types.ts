@@ -81,7 +81,7 @@ export interface ChatRequest {
   tools?: ToolDefinition[] | null;
   tool_choice?: ToolChoice | null;
   response_format?: ResponseFormat | null;
-  user?: string;
+  user?: string | null;
   [key: string]: unknown;
 }
 
@@ -161,9 +161,9 @@ export interface ChatCompletionChunk {
 export interface EmbeddingsRequest {
   model: string;
   input: string | string[] | number[] | number[][];
-  encoding_format?: 'float' | 'base64';
-  dimensions?: number;
-  user?: string;
+  encoding_format?: 'float' | 'base64' | null;
+  dimensions?: number | null;
+  user?: string | null;
   [key: string]: unknown;
 }
 

@@ -205,6 +205,12 @@ describe('validateEmbeddingsRequest', () => {
     expect(validateEmbeddingsRequest(body)).toBe(body);
   });
 
+  it('takes null for its optional fields, as leaving them out (as on chat)', () => {
+    const body = { model: 'e', input: 'x', encoding_format: null, dimensions: null, user: null };
+    expect(validateEmbeddingsRequest(body)).toBe(body);
+    expect(() => validateChatRequest({ model: 'm', messages: [user], user: null })).not.toThrow();
+  });
+
   it.each([
     ['missing input', 'input', { model: 'e' }],
     ['an empty input list', 'input', { model: 'e', input: [] }],
@@ -216,6 +222,9 @@ describe('validateEmbeddingsRequest', () => {
     ['missing model', 'model', { input: 'x' }],
     ['2,049 strings', 'input', { model: 'e', input: Array.from({ length: 2049 }, () => 'x') }],
     ['2,049 token arrays', 'input', { model: 'e', input: Array.from({ length: 2049 }, () => [1]) }],
+    ['a token id that is not a whole number', 'input', { model: 'e', input: [1.5] }],
+    ['a negative token id', 'input[0]', { model: 'e', input: [-1] }],
+    ['a token id past 2^53', 'input[0]', { model: 'e', input: [1e300] }],
   ])('rejects %s (param %s)', (_what, param, body) => {
     const error = errorOf(() => validateEmbeddingsRequest(body));
     expect(error).toMatchObject({ code: 'invalid_request', status: 400, param });

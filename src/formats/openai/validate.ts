@@ -65,8 +65,11 @@ const chatRequest = z.looseObject({
   tools: z.array(tool).nullish(),
   tool_choice: toolChoice.nullish(),
   response_format: responseFormat.nullish(),
-  user: z.string().optional(),
+  user: z.string().nullish(),
 });
+
+/** A token id: a whole number, 0 or more. */
+const tokenId = z.int().nonnegative();
 
 /** OpenAI's limit on the inputs of one embeddings request ("any array must be 2048 dimensions or less"). */
 export const MAX_EMBEDDING_INPUTS = 2048;
@@ -74,12 +77,13 @@ export const MAX_EMBEDDING_INPUTS = 2048;
 const embeddingsRequest = z
   .looseObject({
     model: modelName,
-    input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number()).min(1)).min(1)], {
-      error: 'must be a string, an array of strings, or token arrays (and not empty)',
+    input: z.union([z.string(), z.array(z.string()).min(1), z.array(tokenId).min(1), z.array(z.array(tokenId).min(1)).min(1)], {
+      error: 'must be a string, an array of strings, or token arrays (of whole numbers, 0 or more), and not empty',
     }),
-    encoding_format: z.enum(['float', 'base64']).optional(),
-    dimensions: positiveInt.optional(),
-    user: z.string().optional(),
+    // `null` for an optional field is the same as leaving it out, as on chat.
+    encoding_format: z.enum(['float', 'base64']).nullish(),
+    dimensions: positiveInt.nullish(),
+    user: z.string().nullish(),
   })
   .superRefine((body, ctx) => {
     // One token array is one input, however long; a list of strings or of token arrays is many.
