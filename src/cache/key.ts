@@ -134,6 +134,8 @@ function encodeMessagesField(key: string, value: unknown): string | undefined {
 function encodeEmbeddingsField(key: string, value: unknown): string | undefined {
   if (IGNORED_EMBEDDINGS.has(key)) return undefined;
   if (value === null && NULLABLE_EMBEDDINGS_FIELDS.has(key)) return undefined;
+  // `float` is what every embeddings API answers without the field: the same answer, one entry.
+  if (key === 'encoding_format' && value === 'float') return undefined;
   return encodeValue(value);
 }
 

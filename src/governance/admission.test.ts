@@ -365,8 +365,17 @@ describe('Admitter refusals', () => {
       code: 'rate_limit_exceeded',
       status: 429,
       retryAfterMs: undefined,
-      message: 'Team "ml" allows 100 tokens per minute, and this request may use more than that on its own (prompt plus max_tokens). Lower max_tokens or shorten the prompt.',
+      message: 'Team "ml" allows 100 tokens per minute, and this request may use more than that on its own (its prompt plus max_tokens). Lower max_tokens or shorten the prompt.',
     });
+  });
+
+  it('tells a request with no output (embeddings) to send less input, not to lower max_tokens', async () => {
+    const { admitter } = await world();
+    const who = principal(keyRecord({ limits: { tpm: 100 } }), teamRecord({ budget: { usd: 0.000001, period: 'daily' } }));
+    const tpm = await refusal(admitter.admit(ask(principal(keyRecord({ limits: { tpm: 100 } })), { promptTokens: () => 500, maxOutputTokens: 0 })));
+    expect(tpm.message).toBe('Key "ci-bot" allows 100 tokens per minute, and this request may use more than that on its own (its input). Send less input per request.');
+    const budget = await refusal(admitter.admit(ask(who, { promptTokens: () => 50, maxOutputTokens: 0 })));
+    expect(budget.message).toBe('Team "ml" has a budget of $0.000001 daily, and this request alone could cost more than that (its input at the model\'s price). Send less input per request.');
   });
 
   it('names the limit a request can never fit, not one that is only busy', async () => {

@@ -184,7 +184,7 @@ export class Admitter {
     if (rules.length === 0) return undefined;
 
     const admission = await this.limiter.acquire(LIMITS_TAG, rules);
-    if (!admission.admitted) throw refusal(admission, rules, meta, now);
+    if (!admission.admitted) throw refusal(admission, rules, meta, now, output > 0);
     return new Ticket(this.limiter, admission.lease, meta, admission.states);
   }
 
@@ -302,8 +302,11 @@ export function modelMatches(allowed: string, model: string, direct: boolean): b
   return allowsModel(allowedModels([allowed]), model, direct);
 }
 
-/** The 429 (or 503) for a refused admission, naming the level, the limit and when to come back. */
-function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule[], meta: RuleMeta[], now: number): GatewayError {
+/**
+ * The 429 (or 503) for a refused admission, naming the level, the limit and when to come back.
+ * `outputTokens`: whether the request may produce output (an embeddings request has no max_tokens to lower).
+ */
+function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule[], meta: RuleMeta[], now: number, outputTokens: boolean): GatewayError {
   // No retryAfterMs: some refusing rule can never pass. That one is the reason to give, not the
   // first refusing rule, which may only be busy (and would be explained as too small).
   const never = admission.retryAfterMs === null ? rules.findIndex(neverPasses) : -1;
@@ -313,6 +316,7 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
   const who = capitalize(rule.level.label);
   const retryAfterMs = admission.retryAfterMs ?? undefined;
   const retryText = retryAfterMs === undefined ? '' : ` Retry after ${Math.max(1, Math.ceil(retryAfterMs / 1000))}s.`;
+  const ownSize = outputTokens ? { what: 'its prompt plus max_tokens', remedy: 'Lower max_tokens or shorten the prompt.' } : { what: 'its input', remedy: 'Send less input per request.' };
   // As OpenAI's own 429s do, a rate-limit refusal carries the x-ratelimit-* headers.
   const headers: Record<string, string> = {};
   rateLimitHeaders(meta, admission.states, headers);
@@ -323,7 +327,7 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
     case 'tpd': {
       const per = rule.what === 'tpm' ? 'minute' : 'day';
       if (admission.retryAfterMs === null) {
-        return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} tokens per ${per}, and this request may use more than that on its own (prompt plus max_tokens). Lower max_tokens or shorten the prompt.`, { headers });
+        return new GatewayError('rate_limit_exceeded', `${who} allows ${state?.limit} tokens per ${per}, and this request may use more than that on its own (${ownSize.what}). ${ownSize.remedy}`, { headers });
       }
       return new GatewayError('rate_limit_exceeded', `Token rate limit reached for ${rule.level.label}: ${state?.limit} tokens per ${per}.${retryText}`, { retryAfterMs, headers });
     }
@@ -339,7 +343,7 @@ function refusal(admission: Extract<Admission, { admitted: false }>, rules: Rule
         // The request's own bound is over the whole budget: no reset makes room, so no Retry-After.
         return new GatewayError(
           'budget_exceeded',
-          `${who} has a budget of $${budget.usd} ${budget.period === 'total' ? 'in total' : budget.period}, and this request alone could cost more than that (its prompt plus max_tokens at the model's price). Lower max_tokens or shorten the prompt.`,
+          `${who} has a budget of $${budget.usd} ${budget.period === 'total' ? 'in total' : budget.period}, and this request alone could cost more than that (${ownSize.what} at the model's price). ${ownSize.remedy}`,
         );
       }
       return new GatewayError(

@@ -60,6 +60,7 @@ function unitVector(text: string, dimensions: number): number[] {
     norm += value * value;
   }
   const scale = 1 / Math.sqrt(norm);
-  for (let i = 0; i < dimensions; i++) vector[i] = vector[i]! * scale;
+  // float32 values, as a real model's are: the float and base64 answers then hold the same numbers.
+  for (let i = 0; i < dimensions; i++) vector[i] = Math.fround(vector[i]! * scale);
   return vector;
 }
