@@ -169,6 +169,38 @@ describe('Executor.chat', () => {
     expect(await outcomes(metrics)).toEqual({ 'a:upstream_client_error': 1 });
   });
 
+  describe("a target whose API cannot take the request (the adapter's invalid_request, nothing sent)", () => {
+    const untranslatable = (id: string): GatewayError => new GatewayError('invalid_request', `${id} returns one choice per request: "n" must be 1.`, { param: 'n' });
+
+    it('is skipped for the next target, without counting an attempt or blaming it', async () => {
+      const a = fake('a', { chat: () => Promise.reject(untranslatable('a')) });
+      const b = fake('b', { chat: async (_req, ctx) => completion(ctx.upstreamModel) });
+      const { executor, metrics, rc } = setup();
+      await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).resolves.toMatchObject({ model: 'b-model' });
+      expect(rc).toMatchObject({ attempts: 1, providerId: 'b' });
+      expect(await outcomes(metrics)).toEqual({ 'b:ok': 1 });
+    });
+
+    it('is the answer when no target takes the request, with no attempt counted and no retry pass', async () => {
+      const refused = untranslatable('a');
+      const a = fake('a', { chat: () => Promise.reject(refused) });
+      const plan = planFor([{ adapter: a }], { retry: { max_retries: 2, initial_backoff_ms: 5 } });
+      const { executor, rc } = setup();
+      await expect(executor.chat(plan, request, rc)).rejects.toBe(refused);
+      expect([a.contexts.length, rc.attempts]).toEqual([1, 0]);
+    });
+
+    it("gives way to a real upstream failure of another target as the answer, which is retried as usual", async () => {
+      const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
+      const b = fake('b', { chat: () => Promise.reject(untranslatable('b')) });
+      const plan = planFor([{ adapter: a }, { adapter: b }], { retry: { max_retries: 1, initial_backoff_ms: 5 } });
+      const { executor, rc } = setup();
+      await expect(executor.chat(plan, request, rc)).rejects.toMatchObject({ code: 'upstream_error', provider: 'a' });
+      // b is asked once: it would refuse again; a gets its retry pass.
+      expect([a.contexts.length, b.contexts.length, rc.attempts]).toEqual([2, 1, 2]);
+    });
+  });
+
   it('does not retry an unexpected (non-gateway) error', async () => {
     const bug = new TypeError("Cannot read properties of undefined (reading 'choices')");
     const a = fake('a', { chat: () => Promise.reject(bug) });

@@ -21,7 +21,7 @@ import { accountableUsage } from '../gateway/usage.js';
 import { retryWaitMs } from './backoff.js';
 import type { HedgePolicy } from './models.js';
 import type { Candidate, RoutePlan } from './plan.js';
-import { divertFor, isRefusal, shed } from './failures.js';
+import { divertFor, isRefusal, isTranslationRefusal, shed } from './failures.js';
 import { Race } from './race.js';
 import type { Permit } from './target-limiter.js';
 import { LimiterRefusal } from './target-limiter.js';
@@ -132,6 +132,8 @@ export class Executor {
     let retryAt: Map<RoutingTarget, number> | undefined;
     let eligibleSeen = false;
     let retries = 0;
+    /** The first target's refusal to translate the request: the answer if no target takes it. */
+    let translationRefusal: GatewayError | undefined;
     /** A content-policy refusal diverted to other groups: the answer if none of them gives one. */
     let refusal: { value: T; target: RoutingTarget } | undefined;
     try {
@@ -210,6 +212,16 @@ export class Executor {
             return outcome.value;
           }
           const error = outcome.error;
+          if (isTranslationRefusal(error)) {
+            // This target's API cannot take the request as it is (n > 1 on Anthropic, an image URL
+            // on Bedrock, ...): nothing was sent, so no attempt and no blame, and the next target
+            // may take it. Only when none does is the first such refusal the answer.
+            attempt.cancel(error);
+            rc.attempts -= 1;
+            translationRefusal ??= error;
+            (retryAt ??= new Map()).set(attempt.target, Infinity);
+            continue;
+          }
           attempt.failed(error);
           this.events.attemptFailed(rc, attempt.target, error, attempt.elapsedMs);
           lastError = error;
@@ -234,7 +246,7 @@ export class Executor {
         if (!eligibleSeen) throw performance.now() + RETRY_AT_SLACK_MS >= deadline ? deadlineError(policy.deadlineMs) : plan.nothingEligible();
         if (retries >= policy.maxRetries || lastError === undefined) {
           if (refusal) return this.#refusalAnswer(rc, refusal);
-          throw lastError ?? plan.nothingEligible();
+          throw lastError ?? translationRefusal ?? plan.nothingEligible();
         }
         const now = performance.now();
         const wait = retryWaitMs(policy, retries, soonest(retryAt, retryableNow, now), deadline, now, this.random);

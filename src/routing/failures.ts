@@ -17,6 +17,15 @@ export function divertFor(error: unknown, plan: RoutePlan): 'context_window' | '
   return undefined;
 }
 
+/**
+ * An adapter's refusal to translate a request for its API: the gateway's own validation passed
+ * it, so it is valid OpenAI (or Anthropic), and only this target lacks what it asks for. Adapters
+ * raise `invalid_request` before sending anything; an upstream's own 400 is `upstream_client_error`.
+ */
+export function isTranslationRefusal(error: unknown): error is GatewayError {
+  return isGatewayError(error) && error.code === 'invalid_request';
+}
+
 const CONTEXT_WINDOW_MESSAGE = /context.length|context window|maximum context|prompt is too long|too many tokens|input is too long|exceeds the maximum number of tokens/i;
 
 export function isContextWindowError(error: GatewayError): boolean {
