@@ -49,6 +49,21 @@ describe('withoutExtensions', () => {
     expect(request).toEqual(snapshot);
   });
 
+  it("drops a tool call's extra_content (a Gemini thought signature from an earlier turn), keeping the call", () => {
+    const call = { id: 'call_1', type: 'function' as const, function: { name: 'f', arguments: '{}' } };
+    const request: ChatRequest = {
+      model: 'm',
+      messages: [
+        { role: 'user', content: 'Weather?' },
+        { role: 'assistant', content: null, tool_calls: [{ ...call, extra_content: { google: { thought_signature: 'c2ln' } } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+      ],
+    };
+    const snapshot = structuredClone(request);
+    expect(withoutExtensions(request).messages[1]).toEqual({ role: 'assistant', content: null, tool_calls: [call] });
+    expect(request).toEqual(snapshot);
+  });
+
   it('copies only the messages that change', () => {
     const untouched = { role: 'user', content: 'plain' };
     const request: ChatRequest = { model: 'm', messages: [untouched, { role: 'assistant', content: 'x', reasoning_content: 'r' }] };
