@@ -145,6 +145,28 @@ describe('decodeGeminiStream: recorded Gemini streams', () => {
     expect(error).toMatchObject({ code: 'upstream_rate_limited', retryable: true, retryAfterMs: 2000 });
   });
 
+  it('sends nothing for events without output (no parts, an empty text part with a signature), so a failure after them still fails over', async () => {
+    const events = [
+      '{"candidates": [{"content": {"role": "model","parts": []},"index": 0}],"usageMetadata": {"promptTokenCount": 9,"totalTokenCount": 9},"responseId": "r1"}',
+      '{"candidates": [{"content": {"role": "model","parts": [{"text": "","thoughtSignature": "c2ln"}]},"index": 0}],"responseId": "r1"}',
+      '{"error": {"code": 503,"message": "The model is overloaded.","status": "UNAVAILABLE"}}',
+    ];
+    const { chunks, error } = await run(whole(text(events.map((event) => `data: ${event}\r\n\r\n`).join(''))));
+    expect(chunks).toEqual([]);
+    expect(error).toMatchObject({ code: 'upstream_error', retryable: true });
+  });
+
+  it('sends the role with the first output after events without any', async () => {
+    const events = [
+      '{"candidates": [{"content": {"role": "model","parts": []},"index": 0}],"responseId": "r1"}',
+      '{"candidates": [{"content": {"role": "model","parts": [{"text": "Hi"}]},"index": 0}],"responseId": "r1"}',
+      '{"candidates": [{"content": {"role": "model","parts": [{"text": "!"}]},"finishReason": "STOP","index": 0}],"responseId": "r1"}',
+    ];
+    const { chunks, error } = await run(whole(text(events.map((event) => `data: ${event}\r\n\r\n`).join(''))));
+    expect(error).toBeUndefined();
+    expect(chunks.map((chunk) => chunk.choices[0]!.delta)).toEqual([{ role: 'assistant', content: 'Hi' }, { content: '!' }]);
+  });
+
   it('treats an empty body, garbage and non-object events as 502s', async () => {
     for (const body of ['', 'data: {"candidates": [\r\n\r\n', 'data: 42\r\n\r\n', 'data: [1]\r\n\r\n']) {
       const { error } = await run(whole(text(body)));

@@ -69,13 +69,12 @@ export class GeminiStreamTranslator {
       state = { started: false, calls: 0, finished: false };
       this.#choices.set(index, state);
     }
-    const delta: ChunkChoice['delta'] = {};
+    // The role goes out with the choice's first output, not before: an event with nothing in it
+    // (no parts, or an empty text part carrying only a thought signature) sends no chunk, so a
+    // failure or a silence after it still fails over and the first-chunk timeout still applies.
+    const first = !state.started;
+    const delta: ChunkChoice['delta'] = first ? { role: 'assistant' } : {};
     let empty = true;
-    if (!state.started) {
-      delta.role = 'assistant';
-      state.started = true;
-      empty = false;
-    }
     let content: string | undefined;
     let reasoning: string | undefined;
     let toolCalls: ChunkToolCallDelta[] | undefined;
@@ -91,15 +90,13 @@ export class GeminiStreamTranslator {
         state.calls += 1;
       }
     }
-    if (content !== undefined) {
-      delta.content = content;
-      empty = false;
-    } else if (delta.role) {
-      delta.content = '';
+    if (content !== undefined || first) {
+      delta.content = content ?? '';
+      if (content) empty = false;
     }
     if (reasoning !== undefined) {
       delta.reasoning_content = reasoning;
-      empty = false;
+      if (reasoning) empty = false;
     }
     if (toolCalls) {
       delta.tool_calls = toolCalls;
@@ -109,11 +106,13 @@ export class GeminiStreamTranslator {
     const native = typeof candidate.finishReason === 'string' ? candidate.finishReason : undefined;
     if (!native) {
       if (empty) return undefined;
+      state.started = true;
       return logprobs ? { index, delta, finish_reason: null, logprobs } : { index, delta, finish_reason: null };
     }
     const failedCall = failedCallError(native, candidate.finishMessage, this.#provider);
     if (failedCall) throw failedCall;
     state.finished = true;
+    state.started = true;
     const finish = finishReasonOf(native, state.calls > 0);
     if (finish === 'content_filter') delta.refusal = filteredText(native, candidate.finishMessage);
     const choice: ChunkChoice = { index, delta, finish_reason: finish, native_finish_reason: native };
