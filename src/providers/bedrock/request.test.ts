@@ -202,6 +202,14 @@ describe('buildConverseRequest: parameters', () => {
     expect(body.inferenceConfig).toEqual({ maxTokens: 4096 + 2048 });
   });
 
+  it("gives thinking room on top of 4096 when neither the client nor default_max_tokens sets max tokens (Claude refuses a budget not below them)", () => {
+    const sonnet = { modelId: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' };
+    expect(build({ reasoning_effort: 'high' }, sonnet).body).toMatchObject({ additionalModelRequestFields: { thinking: { budget_tokens: 16384 } }, inferenceConfig: { maxTokens: 4096 + 16384 } });
+    expect(build({ thinking: { type: 'enabled', budget_tokens: 2048 } }, sonnet).body.inferenceConfig).toEqual({ maxTokens: 4096 + 2048 });
+    // Without thinking the model's own default stands.
+    expect(build({}, sonnet).body.inferenceConfig).toBeUndefined();
+  });
+
   it('turns reasoning_effort into Claude thinking as the Anthropic API does, and refuses an unknown effort for any model', () => {
     const sonnet = { defaultMaxTokens: 4096, modelId: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' };
     expect(build({ reasoning_effort: 'medium' }, sonnet).body).toMatchObject({ additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 4096 } }, inferenceConfig: { maxTokens: 4096 + 4096 } });

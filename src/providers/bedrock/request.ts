@@ -259,9 +259,17 @@ function thinkingRoom(thinking: Record<string, unknown> | undefined, fromEffort:
   return thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : 0;
 }
 
+/**
+ * Claude refuses a thinking budget that is not below max tokens, and the model's own default is
+ * no help: with thinking on and no max tokens from the client or the provider's
+ * `default_max_tokens`, the budget goes on top of this (the anthropic provider's default).
+ */
+const THINKING_BASE_MAX_TOKENS = 4096;
+
 function buildInferenceConfig(request: ChatRequest, options: ConverseBuildOptions, thinkingRoom: number): BedrockInferenceConfig | undefined {
   const config: BedrockInferenceConfig = {};
-  const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? (options.defaultMaxTokens === undefined ? undefined : options.defaultMaxTokens + thinkingRoom);
+  const base = options.defaultMaxTokens ?? (thinkingRoom > 0 ? THINKING_BASE_MAX_TOKENS : undefined);
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? (base === undefined ? undefined : base + thinkingRoom);
   if (maxTokens != null) config.maxTokens = maxTokens;
   // Claude's newest models refuse sampling parameters ("temperature is deprecated for this model").
   if (!thinksAdaptively(options.modelId ?? '')) {
