@@ -72,7 +72,7 @@ export function settle(rc: RequestContext, observers: Observers, log: FastifyBas
     prompt_tokens: usage?.prompt_tokens,
     completion_tokens: usage?.completion_tokens,
     cost_usd: rc.costUsd ?? undefined,
-    key_id: rc.principal?.key?.id ?? (rc.principal?.master ? 'master' : undefined),
+    key_id: keyIdOf(rc),
     end_user: rc.endUser,
     error: rc.error ? { code: rc.error.code, message: rc.error.message } : undefined,
     cache: rc.cache,
@@ -113,7 +113,7 @@ function traceSummary(rc: RequestContext, status: number): RequestSummary {
     stream: rc.stream,
     attempts: rc.attempts,
     costUsd: rc.costUsd,
-    keyId: rc.principal?.key?.id,
+    keyId: keyIdOf(rc),
   };
 }
 
@@ -126,4 +126,9 @@ function observeSla(rc: RequestContext, sla: SlaMonitor, model: string, provider
   const empty = rc.stream ? rc.streamedChars === 0 : rc.answerEmpty === true;
   const schema = rc.answerSchema ? checkJsonSchema(rc.answerSchema, rc.answerText ?? '') : undefined;
   sla.observeAnswer({ model, finishReasons, empty, schema: schema === undefined ? undefined : { valid: schema } });
+}
+
+/** Who sent the request, as the request log and spend name it: a virtual key's id, or `master`. */
+function keyIdOf(rc: RequestContext): string | undefined {
+  return rc.principal?.key?.id ?? (rc.principal?.master ? 'master' : undefined);
 }

@@ -143,6 +143,8 @@ routing:
       'switchyard.model_group': 'smart',
       'switchyard.provider_id': 'up_a',
       'switchyard.attempts': 1,
+      // The master key is named as the request log and spend name it.
+      'switchyard.key_id': 'master',
     });
     expect(answer.usage!.prompt_tokens).toBeGreaterThan(0);
     expect(answer.usage!.completion_tokens).toBeGreaterThan(0);
