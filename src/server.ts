@@ -175,8 +175,10 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       readiness.ready = false;
       stopProbes?.();
       const grace = config.server.shutdown_grace_ms;
+      const graceEndsAt = performance.now() + grace;
       const force = setTimeout(() => {
         logger.warn({ grace_ms: grace }, 'shutdown grace period over: closing remaining connections');
+        governance.admission.drains.endAll();
         app.server.closeAllConnections();
       }, grace);
       force.unref();
@@ -187,8 +189,13 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       await app.close();
       clearTimeout(force);
       clearInterval(idle);
-      // Connections cut at the end of the grace period settle a moment later (a billed stream may
-      // drain its upstream first): their spend rows and log entries must reach the writers below.
+      // Every connection is closed, but a billed request whose client left may still be reading its
+      // upstream for the usage (a drain): the rest of the grace period is its too, then it ends.
+      const left = graceEndsAt - performance.now();
+      if (left > 0) await observers.metrics.whenSettled(left);
+      governance.admission.drains.endAll();
+      // Connections cut at the end of the grace period settle a moment later: their spend rows and
+      // log entries must reach the writers below.
       await observers.metrics.whenSettled(SETTLE_WAIT_MS);
       await closeTransport();
       await cache.close();

@@ -10,7 +10,7 @@ import { LimiterUnavailableError } from '../governance/limits/limiter.js';
 import type { ModelGroup, ModelRegistry } from '../routing/models.js';
 import type { RoutePlan } from '../routing/plan.js';
 import type { RouteHints } from '../routing/router.js';
-import type { RequestContext } from './context.js';
+import { Drains, type RequestContext } from './context.js';
 import { GatewayError } from './errors.js';
 
 export interface AdmissionStageOptions {
@@ -30,6 +30,8 @@ export interface Estimate {
 
 export class AdmissionStage {
   readonly #prices = new WeakMap<ModelGroup, PriceBound | null>();
+  /** Billed requests whose client left, still reading for their usage (shutdown ends them). */
+  readonly drains = new Drains();
 
   constructor(
     /** The registry in force (a configuration reload replaces it). */
@@ -89,7 +91,10 @@ export class AdmissionStage {
       throw err;
     }
     // A billed request whose client leaves still runs to its real usage (within bounds).
-    if (rc.ticket || rc.principal.key) rc.drainMs = this.options.drainMs;
+    if (rc.ticket || rc.principal.key) {
+      rc.drainMs = this.options.drainMs;
+      rc.drains = this.drains;
+    }
   }
 
   /** The dearest price among every target the group may use (fallback groups included); undefined when one has none. */

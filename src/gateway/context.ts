@@ -75,6 +75,8 @@ export interface RequestContext {
    * be billed (0: it is aborted at once).
    */
   drainMs: number;
+  /** The gateway's drains, which shutdown ends (set with drainMs). */
+  drains: Drains | undefined;
   /** Counted in switchyard_in_flight_requests until settled. */
   inFlight: boolean;
   /** The request's span, when tracing is on. */
@@ -135,6 +137,7 @@ export function createRequestContext(requestId: string, route: RouteName, starte
     ledger: undefined,
     costUsd: undefined,
     drainMs: 0,
+    drains: undefined,
     inFlight: false,
     trace: undefined,
     responseJson: undefined,
@@ -156,10 +159,48 @@ export function createRequestContext(requestId: string, route: RouteName, starte
 export function closeClient(rc: RequestContext, reason?: GatewayError): void {
   if (rc.clientClosed) return;
   const closed = (rc.clientClosed = reason ?? new GatewayError('client_closed_request', 'The client closed the connection before the answer was complete.'));
-  if (rc.drainMs > 0) {
+  if (rc.drainMs > 0 && rc.drains?.over !== true) {
     // Billed requests run on to their real usage (the stream is read without being sent), within bounds.
-    setTimeout(() => rc.onClientClose?.(closed), rc.drainMs).unref();
+    const end = (): void => {
+      clearTimeout(timer);
+      rc.drains?.delete(end);
+      rc.drainMs = 0;
+      rc.onClientClose?.(closed);
+    };
+    const timer = setTimeout(end, rc.drainMs);
+    timer.unref();
+    rc.drains?.add(end);
     return;
   }
+  rc.drainMs = 0;
   rc.onClientClose?.(closed);
+}
+
+/**
+ * One gateway's drains: billed requests whose client left, still reading their upstream for the
+ * usage. Shutdown ends them once its grace period is over (billed on what they read), and a client
+ * leaving after that aborts its request at once, so the process exits within the grace period
+ * rather than up to governance.drain_timeout_ms after it.
+ */
+export class Drains {
+  readonly #running = new Set<() => void>();
+  #over = false;
+
+  /** Whether shutdown has ended the drains. */
+  get over(): boolean {
+    return this.#over;
+  }
+
+  add(end: () => void): void {
+    this.#running.add(end);
+  }
+
+  delete(end: () => void): void {
+    this.#running.delete(end);
+  }
+
+  endAll(): void {
+    this.#over = true;
+    for (const end of this.#running) end();
+  }
 }

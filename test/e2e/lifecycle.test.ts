@@ -13,6 +13,7 @@ import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-upstream.js';
 import { raw, sdk } from '../helpers/client.js';
+import { admin } from '../helpers/governance.js';
 import { runCli, startGateway, stopAllGateways, type Gateway } from '../helpers/gateway.js';
 
 let fake: FakeOpenAI;
@@ -178,6 +179,42 @@ describe('graceful shutdown', () => {
       expect(gateway.process.signalCode).toBe(second);
       expect(performance.now() - signalled).toBeLessThan(1500);
       await reading;
+    }
+  });
+
+  it("exits within the grace period when a billed stream's client is cut, ending its drain (not governance.drain_timeout_ms later)", async () => {
+    const database = join(dir, 'drain.db');
+    const masterKey = 'sk-master-drain-e2e';
+    const gateway = await startGateway(`
+server: { shutdown_grace_ms: 300 }
+auth: { master_key: ${masterKey} }
+storage: { url: "sqlite://${database}" }
+governance: { drain_timeout_ms: 30000 }
+providers:
+  slow: { type: mock, tokens_per_second: 2.5 }
+models:
+  slow-mock: { targets: [ { provider: slow, model: mock } ] }
+`);
+    const created = await admin(gateway, masterKey, 'POST', '/keys', { name: 'drained' });
+    expect(created.status, created.text).toBe(201);
+    const { key } = created.json as { key: string };
+    const requestId = `drain-at-shutdown-${Date.now()}`;
+    // A virtual key's stream is billed: when its client leaves, the gateway reads on for the usage.
+    const stream = await sdk(gateway, key).chat.completions.create({ model: 'slow-mock', messages: [{ role: 'user', content: PROMPT }], stream: true }, { headers: { 'x-request-id': requestId } });
+    const signalled = performance.now();
+    try {
+      for await (const _ of stream) gateway.process.kill('SIGTERM');
+    } catch {
+      // the connection was closed under the stream: expected
+    }
+    expect(await gateway.exited).toBe(0);
+    // The whole answer takes ~8 s at 2.5 tokens/s, the drain up to 30 s: the grace period bounds both.
+    expect(performance.now() - signalled).toBeLessThan(3000);
+    const sqlite = new BetterSqlite3(database, { readonly: true });
+    try {
+      expect(sqlite.prepare('select model, status from request_log where request_id = ?').all(requestId)).toEqual([{ model: 'slow-mock', status: 499 }]);
+    } finally {
+      sqlite.close();
     }
   });
 
