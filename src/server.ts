@@ -27,6 +27,7 @@ import { SlaMonitor } from './observability/sla/monitor.js';
 import { createTracing, TracingEnvironmentError } from './observability/tracing.js';
 import { buildProviders } from './providers/registry.js';
 import { closeTransport, configureTransport } from './providers/transport.js';
+import { shutdownStep } from './shutdown-step.js';
 import { preloadCatalogue } from './routing/catalog.js';
 import { RoutingMetrics } from './routing/events.js';
 import { Executor } from './routing/executor.js';
@@ -36,6 +37,10 @@ import { Router } from './routing/router.js';
 
 /** After the grace period, how long shutdown waits for cut requests to be settled before flushing. */
 const SETTLE_WAIT_MS = 5_000;
+/** How long each later step of shutdown (closing a store, exporting the last spans) may take. */
+const TEARDOWN_STEP_MS = 3_000;
+/** Governance's step: the spend writer's 5 s for the database, then its own bounded closes. */
+const GOVERNANCE_CLOSE_MS = 12_000;
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -197,12 +202,15 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       // Connections cut at the end of the grace period settle a moment later: their spend rows and
       // log entries must reach the writers below.
       await observers.metrics.whenSettled(SETTLE_WAIT_MS);
-      await closeTransport();
-      await cache.close();
+      // Each step bounded: a store that stopped answering must not keep the process from exiting.
+      const warn = (what: string, ms: number): void => logger.warn({ step: what, waited_ms: ms }, 'shutdown: a step did not finish in time; going on without it');
+      await shutdownStep('upstream connections', closeTransport, TEARDOWN_STEP_MS, warn);
+      await shutdownStep('cache', () => cache.close(), TEARDOWN_STEP_MS, warn);
       stopRetention?.();
-      await sla.stop();
-      await governance.close();
-      await tracing?.shutdown();
+      await shutdownStep('SLA monitor', () => sla.stop(), TEARDOWN_STEP_MS, warn);
+      // Its spend writer gives up on the database after 5 s and keeps what is left in the spill file.
+      await shutdownStep('governance', () => governance.close(warn), GOVERNANCE_CLOSE_MS, warn);
+      if (tracing) await shutdownStep('tracing', () => tracing.shutdown(), TEARDOWN_STEP_MS, warn);
       logger.info('switchyard stopped');
       await logStream.end();
     })();

@@ -12,6 +12,7 @@ import { openDatabase, redactUrl } from '../storage/database.js';
 import { GovernanceStore } from '../storage/governance-store.js';
 import { SpendWriter, type SpendWriterStats } from '../storage/spend-writer.js';
 import { isDataError } from '../storage/errors.js';
+import { shutdownStep } from '../shutdown-step.js';
 import type { RowQueue } from '../observability/request-recorder.js';
 import { throttledLog, type ThrottledReport } from '../observability/throttled-log.js';
 import { Admitter } from './admission.js';
@@ -38,8 +39,12 @@ export interface Governance {
   /** Where the data lives, password redacted (for the banner). */
   storageUrl: string;
   limiterBackend: 'memory' | 'redis';
-  close(): Promise<void>;
+  /** Flushes the spend rows, then closes the stores, each within a bound (`warn` says which was cut). */
+  close(warn?: (what: string, ms: number) => void): Promise<void>;
 }
+
+/** How long closing the limits store or the database may take at shutdown. */
+const STORE_CLOSE_MS = 3_000;
 
 export interface GovernanceDeps {
   /** The registry in force (a configuration reload replaces it). */
@@ -91,11 +96,11 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
     rows: writer,
     storageUrl: redactUrl(storageUrl),
     limiterBackend,
-    async close() {
+    async close(warn = () => undefined) {
       directory.stop();
       await writer.close(5_000);
-      await limiter.close();
-      await database.close();
+      await shutdownStep('limits store', () => limiter.close(), STORE_CLOSE_MS, warn);
+      await shutdownStep('database', () => database.close(), STORE_CLOSE_MS, warn);
     },
   };
 }

@@ -46,3 +46,22 @@ export function isDataError(err: unknown): boolean {
   if (/^2[23][0-9A-Z]{3}$/.test(code)) return true;
   return code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG' || code === 'SQLITE_RANGE';
 }
+
+/**
+ * Whether a failure says the database cannot be reached or answer now (rather than that the query
+ * is wrong): pg's own connection failures (refused, reset, terminated, the pool's connect timeout,
+ * the query timeout of a server that stopped answering), PostgreSQL's SQLSTATE classes 08
+ * (connection exception) and 57P (operator intervention: shutdown, crash, starting up), and
+ * SQLite's busy, locked, I/O, full and cannot-open results. The admin API answers these with a 503.
+ */
+export function isStorageUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = e?.code;
+  if (typeof code === 'string') {
+    if (/^(08[0-9A-Z]{3}|57P0[1-4])$/.test(code)) return true;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EPIPE') return true;
+    if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/.test(code)) return true;
+  }
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /^(Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/.test(message);
+}

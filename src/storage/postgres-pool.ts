@@ -7,6 +7,14 @@ import pg from 'pg';
 
 /** Connecting (TCP plus the PostgreSQL handshake) gives up after this long. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * A query whose answer has not come after this long fails (pg's client-side query_timeout). A
+ * server that stops answering without closing its connections (paused, a network partition that
+ * drops packets) would otherwise hold admin requests, directory polls and shutdown forever. The
+ * gateway's own queries take milliseconds; the connection stays, and serves again if the server
+ * comes back.
+ */
+const QUERY_TIMEOUT_MS = 15_000;
 const POOL_SIZE = 10;
 const INT8_OID = 20;
 
@@ -15,6 +23,7 @@ export function createPool(url: string, schema: string | undefined, onError: ((e
     connectionString: url,
     max: POOL_SIZE,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
     // bigint columns (epoch ms, counters, ids) arrive as numbers; only this pool parses them so,
     // other pg users in the process keep the default strings. All of them stay below 2^53.
     types: { getTypeParser: (oid, format) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) },

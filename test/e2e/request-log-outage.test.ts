@@ -16,9 +16,9 @@
  *   the database).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, sdk } from '../helpers/client.js';
@@ -291,6 +291,41 @@ describe.skipIf(!DATABASE_URL)('request log on PostgreSQL when the answer to a c
   }, 60_000);
 });
 
+describe.skipIf(!DATABASE_URL)('PostgreSQL that stops answering', () => {
+  let setup: BehindProxy | undefined;
+
+  beforeAll(async () => {
+    setup = await gatewayBehindProxy('sy_e2e_hang');
+  });
+
+  afterAll(() => stopBehindProxy(setup));
+
+  it('keeps serving, and on SIGTERM exits 0 within its bounds with the unwritten rows in the spill file', async () => {
+    const { proxy, gateway } = setup!;
+    const client = sdk(gateway, MASTER_KEY);
+    // The pool holds a connection (the directory's poll and the spend writer use it).
+    expect((await admin(gateway, MASTER_KEY, 'GET', '/keys')).status).toBe(200);
+    proxy.hang();
+    const ids = requestIds('pg-hang', 5);
+    for (const id of ids) {
+      const { response } = await client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: `request ${id}` }] }, { headers: { 'x-request-id': id } }).withResponse();
+      expect(response.status).toBe(200);
+    }
+    const signalled = Date.now();
+    gateway.process.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+    // The spend writer's 5 s for the database, then the database's close cut at 3 s (it hung forever before).
+    expect(Date.now() - signalled).toBeLessThan(12_000);
+    const messages = gateway.logs().map((line) => `${String(line.msg)} ${String(line.step ?? '')}`);
+    expect(messages).toContain('shutdown: a step did not finish in time; going on without it database');
+    expect(messages).toContain('switchyard stopped ');
+    // Nothing lost: the rows the database never took wait in the spill file for the next start.
+    const spilled = await readFile(join(dirname(gateway.configPath), 'data', 'spend-spill.jsonl'), 'utf8');
+    for (const id of ids) expect(spilled).toContain(id);
+    proxy.restore();
+  }, 30_000);
+});
+
 describe('request log on SQLite while another process holds the write lock', () => {
   const N = 100;
   const LOCK_MS = 500;
@@ -347,6 +382,21 @@ describe('request log on SQLite while another process holds the write lock', () 
     expect(after).toMatchObject({ dropped: 0, queued: 0 });
     expect(after.written).toBe(N);
   }, 60_000);
+
+  it("answers an admin write that cannot get the database with 503 service_unavailable, saying so (not a 500)", async () => {
+    const holder = new BetterSqlite3(file, { timeout: 10_000 });
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      const created = await admin(gateway, MASTER_KEY, 'POST', '/keys', { name: 'while-locked' });
+      expect(created.status, created.text).toBe(503);
+      expect(created.json).toMatchObject({ error: { code: 'service_unavailable', type: 'api_error', message: expect.stringContaining('The database (storage.url) is unavailable') } });
+      expect(created.headers.get('retry-after')).toBe('5');
+    } finally {
+      holder.exec('COMMIT');
+      holder.close();
+    }
+    expect((await admin(gateway, MASTER_KEY, 'POST', '/keys', { name: 'after-the-lock' })).status).toBe(201);
+  });
 
   it('answers requests while the lock is held: logging never waits on the database', () => {
     expect(result, 'the load above ran').toBeDefined();

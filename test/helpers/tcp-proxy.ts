@@ -1,7 +1,9 @@
 /**
  * A TCP proxy on 127.0.0.1 (random port) in front of a real service (PostgreSQL), to stage an
  * outage: `cut()` drops every open connection and resets each new one at once (the service looks
- * down to its clients), `restore()` forwards again on the same port. `loseNextCommitAnswer()`
+ * down to its clients), `restore()` forwards again on the same port. `hang()` stages the quieter
+ * one, a server that stops answering (paused, or packets dropped): connections stay open and
+ * nothing passes either way until `restore()`. `loseNextCommitAnswer()`
  * stages the ambiguous failure: PostgreSQL commits a transaction, and the connection is reset
  * before its answer reaches the client.
  */
@@ -20,6 +22,9 @@ export class TcpProxy {
   readonly #target: { host: string; port: number };
   readonly #sockets = new Set<Socket>();
   #cut = false;
+  #hung = false;
+  /** What the hung connections held back, each pair's in order, passed on at restore(). */
+  readonly #heldBack: (() => void)[] = [];
 
   private constructor(server: Server, target: { host: string; port: number }) {
     this.#server = server;
@@ -59,9 +64,16 @@ export class TcpProxy {
     this.#loseCommitAnswer = true;
   }
 
-  /** The outage ends: new connections are forwarded again. */
+  /** The server stops answering: connections stay open, and nothing passes until restore(). */
+  hang(): void {
+    this.#hung = true;
+  }
+
+  /** The outage ends: new connections are forwarded again (and what a hang held back goes on). */
   restore(): void {
     this.#cut = false;
+    this.#hung = false;
+    for (const pass of this.#heldBack.splice(0)) pass();
   }
 
   async close(): Promise<void> {
@@ -91,6 +103,10 @@ export class TcpProxy {
     upstream.on('error', teardown).on('close', teardown);
     let dropAnswer = false;
     client.on('data', (chunk: Buffer) => {
+      if (this.#hung) {
+        this.#heldBack.push(() => upstream.write(chunk));
+        return;
+      }
       if (this.#loseCommitAnswer && chunk.includes(COMMIT_MESSAGE)) {
         this.#loseCommitAnswer = false;
         dropAnswer = true;
@@ -98,6 +114,10 @@ export class TcpProxy {
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (this.#hung) {
+        this.#heldBack.push(() => client.write(chunk));
+        return;
+      }
       if (!dropAnswer) {
         client.write(chunk);
         return;

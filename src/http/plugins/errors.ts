@@ -11,7 +11,7 @@ import { createRequestContext, type RouteName } from '../../gateway/context.js';
 import { gatewayHeaders } from '../headers.js';
 import { startTrace } from '../reply.js';
 import { closedWithAnswer } from '../client-errors.js';
-import { ConflictError, NotFoundError } from '../../storage/errors.js';
+import { ConflictError, NotFoundError, isStorageUnavailable } from '../../storage/errors.js';
 
 /** The refusals of the JSON body parser (plugins/body.ts), made once the whole body was read. */
 const BODY_PARSER_CODES: ReadonlySet<string> = new Set(['invalid_json', 'invalid_encoding', 'unsupported_media_type', 'invalid_request']);
@@ -113,6 +113,9 @@ function fromFastifyError(err: FastifyError | GatewayError, request: FastifyRequ
   // The admin API's storage errors: their messages name the entity and are meant for the operator.
   if (err instanceof NotFoundError) return new GatewayError('not_found', err.message);
   if (err instanceof ConflictError) return new GatewayError('conflict', err.message);
+  if (isStorageUnavailable(err)) {
+    return new GatewayError('service_unavailable', 'The database (storage.url) is unavailable right now; requests to models are still served. Retry shortly.', { retryAfterMs: 5000, cause: err });
+  }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new GatewayError('request_too_large', 'The request body is larger than this gateway accepts (server.body_limit).');
