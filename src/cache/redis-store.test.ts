@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COMPRESS_MIN_BYTES, RedisStore, decodeEntry, encodeEntry, escapeGlob } from './redis-store.js';
 import { runStoreSuite } from './store-suite.js';
 import { closedPort } from '../../test/helpers/ports.js';
+import { TcpProxy as HangingProxy } from '../../test/helpers/tcp-proxy.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 if (!REDIS_URL) console.warn('[redis-store.test] REDIS_URL is not set: the tests against a real Redis are skipped.');
@@ -164,6 +165,36 @@ describe.skipIf(!REDIS_URL)('RedisStore against a real Redis', () => {
       expect(store.healthy).toBe(true);
       expect((await store.stats()).entries).toBe(20);
     }));
+
+  it('skips a Redis that stopped answering after one command timed out, until a PING is answered again', async () => {
+    const proxy = await HangingProxy.start({ host: new URL(url).hostname, port: Number(new URL(url).port || 6379) });
+    const proxied = new URL(url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    const store = new RedisStore({ url: proxied.href, keyPrefix: newPrefix(), onError: () => {}, commandTimeoutMs: 200, probeDelayMs: 50 });
+    try {
+      await store.set('ns:k', Buffer.from('v'), MINUTE);
+      proxy.hang();
+      const first = performance.now();
+      expect(await store.get('ns:k')).toBeUndefined();
+      expect(performance.now() - first).toBeGreaterThanOrEqual(150);
+      expect(store.healthy).toBe(false);
+      // The connection still looks ready; the store no longer waits on it.
+      const rest = performance.now();
+      for (let i = 0; i < 20; i++) expect(await store.get('ns:k')).toBeUndefined();
+      await store.set('ns:other', Buffer.from('v'), MINUTE);
+      expect(performance.now() - rest).toBeLessThan(150);
+
+      proxy.restore();
+      await vi.waitFor(() => expect(store.healthy).toBe(true), { timeout: 5_000, interval: 20 });
+      expect((await store.get('ns:k'))?.value.toString()).toBe('v');
+    } finally {
+      proxy.restore();
+      await store.clear();
+      await store.close();
+      await proxy.close();
+    }
+  });
 
   it('degrades to misses while the connection is cut, then recovers', async () => {
     const proxy = await TcpProxy.start(new URL(url));

@@ -55,14 +55,19 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** Clock in epoch ms, for `storedAt` / `expiresAt`. Default `Date.now`. */
   now?: () => number;
+  /** After a failed get or set, how long until the PING that may end the skipping. Default 1 s. */
+  probeDelayMs?: number;
 }
 
 /**
  * Redis cache store. Connects on first use; that first call waits for the connection (at most
  * `connectTimeoutMs`). Afterwards, whenever the connection is down, `get` resolves undefined and
  * `set` resolves at once, without queueing, while ioredis reconnects in the background (backoff
- * 50 ms · attempt, at most 2 s). `delete`, `deleteNamespace`, `clear` and `stats` are maintenance
- * calls and reject instead, so an admin request can say it failed.
+ * 50 ms · attempt, at most 2 s). A Redis that stops answering keeps its connection "ready": after
+ * a `get` or `set` fails (a command timeout, say), the following ones skip Redis too until a PING,
+ * sent in the background a second later (and again after each failed one), is answered, so an
+ * outage costs one request its timeout, not every request. `delete`, `deleteNamespace`, `clear`
+ * and `stats` are maintenance calls and reject instead, so an admin request can say it failed.
  */
 export class RedisStore implements CacheStore {
   readonly kind = 'redis';
@@ -71,11 +76,17 @@ export class RedisStore implements CacheStore {
   private readonly onError: ((err: Error) => void) | undefined;
   private readonly now: () => number;
   private initialConnect: Promise<void> | undefined;
+  /** A get or set failed: requests skip Redis until a background PING is answered. */
+  private failing = false;
+  private probe: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly probeDelayMs: number;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     this.onError = options.onError;
     this.now = options.now ?? Date.now;
+    this.probeDelayMs = options.probeDelayMs ?? 1000;
     this.client = new Redis(options.url, {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -88,34 +99,47 @@ export class RedisStore implements CacheStore {
 
   /** True while the connection is ready; false before first use, during an outage and after close. */
   get healthy(): boolean {
-    return this.client.status === 'ready';
+    return this.client.status === 'ready' && !this.failing;
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    if (!(await this.ready())) return undefined;
+    if (!(await this.usable())) return undefined;
+    let frame: Buffer | null;
     try {
-      const frame = await this.client.getBuffer(this.prefix + key);
-      if (frame === null) return undefined;
+      frame = await this.client.getBuffer(this.prefix + key);
+    } catch (err) {
+      this.commandFailed(err);
+      return undefined;
+    }
+    if (frame === null) return undefined;
+    try {
       const entry = await decodeEntry(frame);
       return isExpired(entry, this.now()) ? undefined : entry;
     } catch (err) {
+      // An unreadable value is that entry's problem, not Redis's: a miss.
       this.report(err);
       return undefined;
     }
   }
 
   async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    if (!(await this.ready())) return;
+    if (!(await this.usable())) return;
     if (!isStorableTtl(ttlMs)) {
-      await this.client.unlink(this.prefix + key).catch((err: unknown) => this.report(err));
+      await this.client.unlink(this.prefix + key).catch((err: unknown) => this.commandFailed(err));
+      return;
+    }
+    let frame: Buffer;
+    try {
+      const storedAt = this.now();
+      frame = await encodeEntry(value, storedAt, storedAt + ttlMs);
+    } catch (err) {
+      this.report(err);
       return;
     }
     try {
-      const storedAt = this.now();
-      const frame = await encodeEntry(value, storedAt, storedAt + ttlMs);
       await this.client.set(this.prefix + key, frame, 'PX', Math.ceil(ttlMs));
     } catch (err) {
-      this.report(err);
+      this.commandFailed(err);
     }
   }
 
@@ -170,7 +194,10 @@ export class RedisStore implements CacheStore {
   }
 
   async close(): Promise<void> {
-    if (this.client.status === 'ready') {
+    this.closed = true;
+    clearTimeout(this.probe);
+    this.probe = undefined;
+    if (this.client.status === 'ready' && !this.failing) {
       try {
         await this.client.quit();
         return;
@@ -179,6 +206,36 @@ export class RedisStore implements CacheStore {
       }
     }
     this.client.disconnect();
+  }
+
+  /** For get and set: ready, and not skipping Redis after a failed command. */
+  private usable(): boolean | Promise<boolean> {
+    return this.failing ? false : this.ready();
+  }
+
+  /** A get or set failed: skip Redis until a PING a moment later is answered. */
+  private commandFailed(err: unknown): void {
+    this.report(err);
+    this.failing = true;
+    this.probeLater();
+  }
+
+  private probeLater(): void {
+    if (this.probe || this.closed) return;
+    this.probe = setTimeout(() => {
+      this.client.ping().then(
+        () => {
+          this.probe = undefined;
+          this.failing = false;
+        },
+        (err: unknown) => {
+          this.probe = undefined;
+          this.report(err);
+          this.probeLater();
+        },
+      );
+    }, this.probeDelayMs);
+    this.probe.unref();
   }
 
   /** Ready now, or after the lazy first connection; false (at once) during any later outage. */
