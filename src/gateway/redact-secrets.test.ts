@@ -10,6 +10,15 @@ describe('redactSecrets', () => {
     expect(redactSecrets('a **bold** word and ***')).toBe('a **bold** word and ***');
   });
 
+  it('takes time in proportion to the text: a megabyte of letters (an upstream echoing a huge field) is no stall', () => {
+    // The masked-echo search was quadratic: 100,000 letters took ~10 s, a megabyte would take hours.
+    const letters = 'x'.repeat(1_000_000);
+    const started = performance.now();
+    expect(redactSecrets(`unknown tool ${letters}`)).toBe(`unknown tool ${letters}`);
+    expect(redactSecrets(`${letters}****${letters}`)).toBe('[redacted]');
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
   it('masks a registered key that has no known shape (Groq, Together, a password), wherever it appears', () => {
     const groq = secret('gsk_ABCDEFghijkl1234567890MNOP');
     const together = secret('3f1a9c0e5b7d2468ace13579bdf02468ace13579bdf02468ace13579bdf0246a');
