@@ -34,13 +34,55 @@ export function parseStreamEvent(data: string, provider: string): JsonObject {
 
 const NOT_JSON = Symbol('not JSON');
 
+/**
+ * Upstream JSON nested deeper than this is refused as unreadable: JSON.stringify of it (a tool
+ * call's arguments, an answer stored in the cache) would overflow the stack, a 500. Real answers
+ * nest a few dozen levels at most.
+ */
+export const MAX_UPSTREAM_JSON_DEPTH = 512;
+
 function tryParse(text: string): unknown {
+  if (nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) return NOT_JSON;
   try {
     return JSON.parse(text);
   } catch {
     return NOT_JSON;
   }
 }
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit` (brackets inside strings do not
+ * count). Text shorter than two brackets a level cannot (nearly every answer and stream event: no
+ * work); else the brackets are counted with native searches, and only more of them than `limit`
+ * lead to the walk.
+ */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  if (text.length <= 2 * limit) return false;
+  let brackets = 0;
+  for (let at = text.indexOf('{'); at >= 0 && brackets <= limit; at = text.indexOf('{', at + 1)) brackets++;
+  for (let at = text.indexOf('['); at >= 0 && brackets <= limit; at = text.indexOf('[', at + 1)) brackets++;
+  if (brackets <= limit) return false;
+  let depth = 0;
+  for (let at = 0; at < text.length; at++) {
+    const char = text.charCodeAt(at);
+    if (char === QUOTE) {
+      // Past the string: a backslash escapes the character after it.
+      for (at++; at < text.length && text.charCodeAt(at) !== QUOTE; at++) if (text.charCodeAt(at) === BACKSLASH) at++;
+    } else if (char === OPEN_BRACE || char === OPEN_BRACKET) {
+      if (++depth > limit) return true;
+    } else if (char === CLOSE_BRACE || char === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 
 function unreadable(provider: string, what: string): GatewayError {
   return new GatewayError('upstream_error', `The upstream provider "${provider}" ${what}.`, { provider });

@@ -88,12 +88,15 @@ describe('encodeMessage', () => {
           { id: 'c1', type: 'function', function: { name: 'broken', arguments: '{"location": "Par' } },
           { id: 'c2', type: 'function', function: { name: 'array', arguments: '[1,2]' } },
           { id: 'c3', type: 'function', function: { name: 'empty', arguments: '' } },
+          // Encoding 5,000 levels again would overflow the stack.
+          { id: 'c4', type: 'function', function: { name: 'deep', arguments: `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}` } },
         ],
       }, 'tool_calls'),
       { model: 'smart', onInvalidToolInput: (name) => reported.push(name) },
     );
-    expect(message.content.map((block) => (block.type === 'tool_use' ? block.input : null))).toEqual([{}, {}, {}]);
-    expect(reported).toEqual(['broken', 'array']);
+    expect(message.content.map((block) => (block.type === 'tool_use' ? block.input : null))).toEqual([{}, {}, {}, {}]);
+    expect(reported).toEqual(['broken', 'array', 'deep']);
+    expect(() => JSON.stringify(message)).not.toThrow();
   });
 
   it('takes arguments sent as the object itself, and reports other non-text arguments', () => {

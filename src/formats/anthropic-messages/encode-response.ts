@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../gateway/errors.js';
 import type { ChatChoice, ChatCompletion, ContentPart, FinishReason, ThinkingBlock, Usage } from '../../gateway/types.js';
 import type { AnthropicUsage, ContentBlock, Message, StopReason } from '../../providers/anthropic/api.js';
-import { isJsonObject } from '../../providers/upstream-json.js';
+import { MAX_UPSTREAM_JSON_DEPTH, isJsonObject, nestsDeeperThan } from '../../providers/upstream-json.js';
 
 export interface EncodeOptions {
   /** The model the client asked for (a group name), reported as `model`. */
@@ -138,7 +138,8 @@ function parseToolInput(args: unknown, name: string, options: EncodeOptions): un
   if (isJsonObject(args)) return args;
   if (typeof args === 'string') {
     try {
-      const input: unknown = JSON.parse(args);
+      // Arguments nested past any real tool's are refused like broken JSON (encoding them again would overflow the stack).
+      const input: unknown = nestsDeeperThan(args, MAX_UPSTREAM_JSON_DEPTH) ? undefined : JSON.parse(args);
       if (isJsonObject(input)) return input;
     } catch {
       // reported below

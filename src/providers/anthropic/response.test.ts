@@ -98,6 +98,10 @@ describe('parseMessage and toChatCompletion: bad upstream data', () => {
     ['not JSON', '<html>oops</html>', 'not valid JSON'],
     ['no content array', '{"type":"message","content":"hi"}', 'not an Anthropic message'],
     ['an array', '[]', 'not an Anthropic message'],
+    // A native /v1/messages answer is passed on, but the gateway reads its blocks' types first.
+    ['a null content block', '{"type":"message","role":"assistant","content":[null],"usage":{"input_tokens":1,"output_tokens":1}}', 'a malformed content block'],
+    ['a block without a type', '{"type":"message","role":"assistant","content":[{"text":"hi"}]}', 'a malformed content block'],
+    ['tool input nested 5,000 levels', `{"type":"message","content":[{"type":"tool_use","id":"t","name":"f","input":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}]}`, 'not valid JSON'],
   ])('%s → 502 upstream_error', (_name, text, message) => {
     const err = (() => {
       try {

@@ -15,6 +15,8 @@ function badAnswer(provider: string, what: string): GatewayError {
 export function parseMessage(text: string, provider: string): Message {
   const value = parseResponseJson(text, provider);
   if (!isObject(value) || !Array.isArray(value.content)) throw badAnswer(provider, 'a response that is not an Anthropic message');
+  // Every block is read by its type (answer checks, translation, a native client's SDK).
+  if (!value.content.every((block) => isObject(block) && typeof block.type === 'string')) throw badAnswer(provider, 'a message with a malformed content block');
   return value as Message;
 }
 

@@ -13,6 +13,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { GatewayError } from '../../gateway/errors.js';
+import { MAX_UPSTREAM_JSON_DEPTH, nestsDeeperThan } from '../upstream-json.js';
 
 /** One decoded message: its type headers and its payload bytes. */
 export interface EventStreamMessage {
@@ -140,7 +141,8 @@ export function parsePayload(message: EventStreamMessage, provider: string): Rec
   const { payload } = message;
   try {
     // Buffer's UTF-8 decoding (no copy: a view on the same bytes) is several times cheaper per call than TextDecoder's.
-    const value: unknown = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
+    const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
+    const value: unknown = nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH) ? undefined : JSON.parse(text);
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
   } catch {
     // fall through

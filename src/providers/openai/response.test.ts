@@ -69,6 +69,24 @@ describe('parseJsonBody', () => {
     });
   });
 
+  it.each([
+    ['null', '[null]'],
+    ['a number', '5'],
+    ['a call whose function is a string', '[{"id": "c", "type": "function", "function": "f"}]'],
+  ])('rejects tool_calls of %s as a retryable upstream_error (502), not a crash further on', (_what, calls) => {
+    expect(failure(`{"choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": ${calls}}, "finish_reason": "tool_calls"}]}`, 'choices')).toMatchObject({
+      code: 'upstream_error',
+      retryable: true,
+      message: 'The upstream provider "vllm" returned a chat completion whose tool_calls are not a list of objects.',
+    });
+  });
+
+  it('rejects JSON nested deeper than any answer (5,000 levels: encoding it again would overflow the stack) as unreadable', () => {
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const text = `{"choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": {"a": ${deep}}}}]}}]}`;
+    expect(failure(text, 'choices')).toMatchObject({ code: 'upstream_error', retryable: true, message: 'The upstream provider "vllm" returned a response that is not valid JSON.' });
+  });
+
   it('gives a choice without a message (a filtered answer from some servers) an empty assistant message', () => {
     const completion = parseJsonBody<ChatCompletion>('{"choices": [{"index": 0, "finish_reason": "content_filter"}]}', 'vllm', 'choices');
     expect(completion.choices[0]!.message).toEqual({ role: 'assistant', content: null });

@@ -3,7 +3,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import { withRawJson } from '../../gateway/raw-json.js';
 import type { OpenAIErrorBody } from './api.js';
 import { upstreamStatusError, type HeaderValue, type UpstreamErrorDetail } from '../upstream-errors.js';
-import { isJsonObject as isObject } from '../upstream-json.js';
+import { MAX_UPSTREAM_JSON_DEPTH, isJsonObject as isObject, nestsDeeperThan } from '../upstream-json.js';
 
 
 /**
@@ -14,6 +14,7 @@ import { isJsonObject as isObject } from '../upstream-json.js';
 export function parseJsonBody<T>(text: string, provider: string, list: 'choices' | 'data'): T {
   let value: unknown;
   try {
+    if (nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) throw new RangeError('nested too deeply');
     value = JSON.parse(text);
   } catch {
     throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned a response that is not valid JSON.`, { provider });
@@ -28,12 +29,22 @@ export function parseJsonBody<T>(text: string, provider: string, list: 'choices'
       if (!isObject(choice) || (choice.message !== undefined && !isObject(choice.message))) {
         throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned a chat completion whose choices are not all objects with a message.`, { provider });
       }
+      if (choice.message !== undefined && !hasSoundToolCalls(choice.message)) {
+        throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned a chat completion whose tool_calls are not a list of objects.`, { provider });
+      }
       choice.message ??= { role: 'assistant', content: null };
     }
   }
   return withRawJson(value as T & object, text);
 }
 
+
+/** A message's or delta's `tool_calls`, when present, is a list of objects whose `function`, when present, is an object. */
+export function hasSoundToolCalls(message: Record<string, unknown>): boolean {
+  const calls = message.tool_calls;
+  if (calls == null) return true;
+  return Array.isArray(calls) && calls.every((call) => isObject(call) && (call.function == null || isObject(call.function)));
+}
 
 /** An upstream error status with an OpenAI-style error body → GatewayError. */
 export function upstreamHttpError(status: number, bodyText: string, headers: Record<string, HeaderValue>, provider: string): GatewayError {

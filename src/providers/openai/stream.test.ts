@@ -163,6 +163,11 @@ describe('decodeChatStream: failures', () => {
     expect(error).toMatchObject({ code: 'upstream_error', retryable: true, message: 'The upstream provider "openai" sent a stream chunk whose choices are not all objects with a delta object.' });
   });
 
+  it('fails a chunk whose tool_calls are not objects as a retryable upstream_error, not a crash further on', async () => {
+    const { error } = await collectUntilError(whole(Buffer.from('data: {"choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[null]},"finish_reason":null}]}\n\n')));
+    expect(error).toMatchObject({ code: 'upstream_error', retryable: true, message: 'The upstream provider "openai" sent a stream chunk whose tool_calls are not a list of objects.' });
+  });
+
   it('fails a stream cut off before any finish_reason, after yielding what arrived', async () => {
     const { chunks, error } = await collectUntilError(whole(fixture('stream-truncated.sse.txt')));
     expect(contentOf(chunks)).toBe('Bonjour ! こんにちは');

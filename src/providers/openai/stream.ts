@@ -5,7 +5,7 @@ import type { ChatCompletionChunk } from '../../gateway/types.js';
 import { readSse } from '../sse.js';
 import { isJsonObject, parseStreamEvent } from '../upstream-json.js';
 import type { OpenAIErrorBody } from './api.js';
-import { streamError } from './response.js';
+import { hasSoundToolCalls, streamError } from './response.js';
 
 export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provider: string): AsyncGenerator<ChatCompletionChunk> {
   let finished = false;
@@ -33,6 +33,8 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
     if (!Array.isArray(chunk.choices)) chunk.choices = [];
     else if (!chunk.choices.every(isSoundChoice)) {
       throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent a stream chunk whose choices are not all objects with a delta object.`, { provider });
+    } else if (!chunk.choices.every((choice) => choice.delta == null || hasSoundToolCalls(choice.delta as Record<string, unknown>))) {
+      throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent a stream chunk whose tool_calls are not a list of objects.`, { provider });
     }
     if (!output) {
       if (isOpening(chunk)) {
@@ -54,6 +56,7 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
 function isSoundChoice(choice: unknown): boolean {
   return isJsonObject(choice) && (choice.delta == null || isJsonObject(choice.delta));
 }
+
 
 /** A delta's fields that an opening chunk may carry, when empty: OpenAI sends `content: ""` and `refusal: null`. */
 const OPENING_DELTA_FIELDS = new Set(['role', 'content', 'refusal']);
