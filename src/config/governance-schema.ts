@@ -14,6 +14,12 @@ export const governanceSchema = z
   .strictObject({
     /** How often each instance polls the database for changes made elsewhere (keys, teams, orgs, users). */
     refresh_interval_ms: positiveMillis.default(5_000),
+    /**
+     * How often the spend recorded in the current budget periods is read again (0: only when keys,
+     * teams or orgs change): it is the floor a budget counter starts from when it starts again
+     * (Redis restarted empty, the in-memory fallback during a Redis outage).
+     */
+    spend_refresh_interval_ms: millis.default(30_000),
     limits: z
       .strictObject({
         /** Where limit and budget counters live; default: redis when redis.url is set, else memory. */

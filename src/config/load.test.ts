@@ -107,6 +107,7 @@ describe('parseConfigText: defaults', () => {
       },
       governance: {
         refresh_interval_ms: 5000,
+        spend_refresh_interval_ms: 30000,
         limits: { on_redis_error: 'open', redis_timeout_ms: 250 },
         unpriced_models: 'deny',
         default_max_tokens: 4096,

@@ -55,6 +55,7 @@ interface World {
   admitter: Admitter;
   limiter: RecordingLimiter;
   clock: { now: number };
+  directory: Directory;
 }
 
 /** A directory over in-test records (end users, recorded spend) sharing the admitter's clock. */
@@ -74,7 +75,7 @@ async function world(setup: Setup = {}): Promise<World> {
   directory.stop();
   const limiter = new RecordingLimiter(now);
   const admitter = new Admitter(directory, limiter, { unpricedModels: 'deny', defaultMaxTokens: 4096, now, ...setup.options });
-  return { admitter, limiter, clock };
+  return { admitter, limiter, clock, directory };
 }
 
 /** 100 prompt tokens and max_tokens 50 (150 tokens), at $2 / $8 per 1M tokens: 600 micro-USD at most. */
@@ -497,6 +498,19 @@ describe('Admitter budget seeds', () => {
       expect.objectContaining({ key: 'user:u1\u0000key:k9:budget:d2026-12-06', seed: 3000 }),
       expect.objectContaining({ key: 'user:u1\u0000key:k8:budget:d2026-12-06', seed: 0 }),
     ]);
+  });
+
+  it('takes the recorded spend read again as the new floor (a counter that starts again, after Redis lost it, starts there)', async () => {
+    const key = keyRecord({ budget: { usd: 1, period: 'daily' } });
+    const setup: Setup = { spend: { 'key:2026-12-06': { k1: 0.25 } }, keys: [key] };
+    const { admitter, limiter, directory } = await world(setup);
+    const who = principal(key);
+    await admitted(admitter, ask(who));
+    // Spend recorded since (this instance's rows, or another's), read by the periodic refresh.
+    setup.spend = { 'key:2026-12-06': { k1: 0.75 } };
+    await directory.refreshSpend();
+    await admitted(admitter, ask(who));
+    expect(limiter.calls.map((call) => call.rules[0])).toEqual([expect.objectContaining({ seed: 250_000 }), expect.objectContaining({ seed: 750_000 })]);
   });
 
   it('starts a period that began after the directory loaded at 0', async () => {

@@ -64,7 +64,7 @@ interface LevelView {
   /** What each kind of rule of this level stands for. */
   metas: { rpm: RuleMeta; tpm: RuleMeta; tpd: RuleMeta; parallel: RuleMeta };
   /** The budget's counter for the period last seen: its key, limit, expiry, seed and meta. */
-  budgetPeriod: { startsAt: number; endsAt: number; windowId: string; key: string; limit: number; expiresAt: number; seed: number; meta: RuleMeta } | undefined;
+  budgetPeriod: { startsAt: number; endsAt: number; windowId: string; key: string; limit: number; expiresAt: number; seed: number; seedGeneration: number; meta: RuleMeta } | undefined;
   /** `models` as exact names and `<provider>/` prefixes (undefined: any model). */
   allowed: { names: ReadonlySet<string>; prefixes: readonly string[]; any: boolean } | undefined;
   /** The id its spend is recorded under: the record's, or for an end user, theirs within the tenant. */
@@ -191,9 +191,16 @@ export class Admitter {
   /** The budget's counter for the period containing `now`, made once per record and period. */
   #budgetPeriod(view: LevelView, budget: Budget, now: number): NonNullable<LevelView['budgetPeriod']> {
     const period = view.budgetPeriod;
-    if (period !== undefined && now < period.endsAt && now >= period.startsAt) return period;
+    const generation = this.directory?.spendGeneration ?? 0;
+    if (period !== undefined && now < period.endsAt && now >= period.startsAt) {
+      // The seed is the spend recorded as of the directory's last read of it.
+      if (period.seedGeneration !== generation) {
+        period.seed = spendMicros(this.directory?.recordedSpend(view.level, view.spendId, period.windowId) ?? 0);
+        period.seedGeneration = generation;
+      }
+      return period;
+    }
     const window = periodWindow(budget.period, now);
-    // The seed is the spend recorded when the directory loaded.
     return (view.budgetPeriod = {
       startsAt: window.startsAt,
       endsAt: window.endsAt,
@@ -202,6 +209,7 @@ export class Admitter {
       limit: toMicros(budget.usd),
       expiresAt: Number.isFinite(window.endsAt) ? window.endsAt + COUNTER_GRACE_MS : FOREVER,
       seed: spendMicros(this.directory?.recordedSpend(view.level, view.spendId, window.id) ?? 0),
+      seedGeneration: generation,
       meta: { level: view, what: 'budget', budget, endsAt: window.endsAt },
     });
   }

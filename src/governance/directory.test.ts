@@ -340,4 +340,20 @@ describe('Directory recorded spend', () => {
     expect(directory.recordedSpend('team', 't1', 'd2026-12-07')).toBe(0.25);
     expect(directory.recordedSpend('team', 't1', 'd2026-12-06')).toBe(0);
   });
+
+  it('reads the spend again without a reload when asked (spend moves no revision), sharing a read in progress', async () => {
+    const source = budgeted();
+    const { directory } = await started(source);
+    running = directory;
+    const generation = directory.spendGeneration;
+    const queries = source.spendQueries.length;
+    source.spend['key:total'] = { k1: 4.5 };
+    await Promise.all([directory.refreshSpend(), directory.refreshSpend()]);
+    expect(directory.recordedSpend('key', 'k1', 'total')).toBe(4.5);
+    expect(directory.spendGeneration).toBeGreaterThan(generation);
+    // The second call, made during the first read, asked for one more read: two in all, not three.
+    expect(source.spendQueries.length - queries).toBe(2 * 5);
+    // The records stay as loaded.
+    expect(directory.key('k1')).toBeDefined();
+  });
 });

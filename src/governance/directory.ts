@@ -22,6 +22,12 @@ export interface DirectorySource {
 
 export interface DirectoryOptions {
   refreshIntervalMs: number;
+  /**
+   * How often the recorded spend (budget counters' floor) is read again though nothing else
+   * changed; 0: only with a reload. Spend does not move the revision, and a counter that starts
+   * again (Redis restarted empty, the in-memory fallback during a Redis outage) starts from it.
+   */
+  spendRefreshIntervalMs?: number;
   onError: (err: unknown) => void;
   now?: () => number;
 }
@@ -44,7 +50,11 @@ const EMPTY: Snapshot = { revision: -1, byHash: new Map(), byPreviousHash: new M
 export class Directory {
   #snapshot: Snapshot = EMPTY;
   #timer: NodeJS.Timeout | undefined;
+  #spendTimer: NodeJS.Timeout | undefined;
   #loading: { revision: number; done: Promise<void> } | undefined;
+  #spendGeneration = 0;
+  #spendRefresh: Promise<void> | undefined;
+  #spendAgain = false;
   readonly #now: () => number;
 
   constructor(
@@ -59,10 +69,55 @@ export class Directory {
     await this.#load(await this.source.revision());
     this.#timer = setInterval(() => void this.refresh(), this.options.refreshIntervalMs);
     this.#timer.unref();
+    const spendMs = this.options.spendRefreshIntervalMs ?? 0;
+    if (spendMs > 0) {
+      this.#spendTimer = setInterval(() => void this.refreshSpend(), spendMs);
+      this.#spendTimer.unref();
+    }
   }
 
   stop(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#spendTimer);
+  }
+
+  /** Moves whenever the recorded spend was read again: budget counters then take their floor afresh. */
+  get spendGeneration(): number {
+    return this.#spendGeneration;
+  }
+
+  /**
+   * Reads the recorded spend again, for the records loaded (a reload reads it too). Calls during a
+   * read share it, and one more read follows for them; never rejects.
+   */
+  refreshSpend(): Promise<void> {
+    if (this.#spendRefresh) {
+      this.#spendAgain = true;
+      return this.#spendRefresh;
+    }
+    const refresh = (async () => {
+      try {
+        do {
+          this.#spendAgain = false;
+          const snapshot = this.#snapshot;
+          const spend = await this.#budgetSpend([
+            ['org', [...snapshot.orgs.values()]],
+            ['team', [...snapshot.teams.values()]],
+            ['key', [...snapshot.keys.values()]],
+            ['user', [...snapshot.users.values()]],
+          ]);
+          // Any read of the recorded spend is a floor: it replaces the last one, records kept.
+          this.#snapshot = { ...this.#snapshot, spend };
+          this.#spendGeneration++;
+        } while (this.#spendAgain);
+      } catch (err) {
+        this.options.onError(err);
+      } finally {
+        this.#spendRefresh = undefined;
+      }
+    })();
+    this.#spendRefresh = refresh;
+    return refresh;
   }
 
   /** Reloads if the database changed since the last load; never rejects. */
@@ -105,7 +160,7 @@ export class Directory {
     return this.#snapshot.users.get(id);
   }
 
-  /** Spend recorded for a level in a budget period as of the last load (0 for a period that began since). */
+  /** Spend recorded for a level in a budget period as of the last read (0 for a period that began since). */
   recordedSpend(level: Level, id: string, periodId: string): number {
     return this.#snapshot.spend.get(`${level}:${id}:${periodId}`) ?? 0;
   }
@@ -153,6 +208,7 @@ export class Directory {
       users: new Map(users.map((u) => [u.id, u])),
       spend,
     };
+    this.#spendGeneration++;
   }
 
   /** Spend so far in the current period of every budget, one query per level and period in use. */

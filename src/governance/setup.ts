@@ -63,6 +63,7 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
 
   const directory = new Directory(store, {
     refreshIntervalMs: settings.refresh_interval_ms,
+    spendRefreshIntervalMs: settings.spend_refresh_interval_ms,
     onError: (err) => throttled('directory', err, 'could not reload keys, teams and orgs from the database; the last ones loaded stay in force'),
   });
   await directory.start();
@@ -78,13 +79,16 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
     flushIntervalMs: settings.spend.flush_interval_ms,
     onError: (err) => throttled('spend', err, 'could not write spend rows to the database; they are kept and retried'),
     onSpill: (rows) => spilled.inc(rows),
+    // Spend recorded only now (kept in the spill file through an outage, maybe by the last process) raises the budgets' floor.
+    onWrittenBack: () => void directory.refreshSpend(),
     onDrop: (rows) => dropped.inc(rows),
     isDataError,
   });
   registerWriterMetrics(writer, registers);
 
   const limiterBackend = settings.limits.backend ?? (config.redis.url ? 'redis' : 'memory');
-  const limiter = await createLimiter(config, limiterBackend, registry, throttled);
+  // When Redis stops or starts answering again, budget counters start over from the recorded spend: read it afresh.
+  const limiter = await createLimiter(config, limiterBackend, registry, throttled, () => void directory.refreshSpend());
   const admitter = new Admitter(directory, limiter, { unpricedModels: settings.unpriced_models, defaultMaxTokens: settings.default_max_tokens });
   const ledger = new Ledger((providerId, model) => models().knownTarget(providerId, model)?.info.price);
 
@@ -131,7 +135,7 @@ function registerWriterMetrics(writer: SpendWriter, registers: Registry[]): void
   total('switchyard_request_log_write_failures_total', 'Batched request-log writes that failed (the rows are kept and retried).', (stats) => stats.failures);
 }
 
-async function createLimiter(config: Config, backend: 'memory' | 'redis', registry: Registry, report: ThrottledReport): Promise<Limiter> {
+async function createLimiter(config: Config, backend: 'memory' | 'redis', registry: Registry, report: ThrottledReport, onAvailability: () => void): Promise<Limiter> {
   // Registered with either backend, so dashboards and alerts find it (0 without Redis).
   const fallbacks = new Counter({ name: 'switchyard_limiter_fallbacks_total', help: `Admissions decided without Redis (on_redis_error: ${config.governance.limits.on_redis_error}).`, registers: [registry] });
   const local = new MemoryLimiter({ onError: (err) => report('limits', err, 'a limit reservation could not be settled') });
@@ -143,6 +147,7 @@ async function createLimiter(config: Config, backend: 'memory' | 'redis', regist
   const redisLimiter = new RedisLimiter(client, { timeoutMs: settings.redis_timeout_ms, onError: (err) => report('limits', err, 'a limit reservation could not be settled in Redis') });
   const limiter = new FallbackLimiter(redisLimiter, local, {
     policy: settings.on_redis_error,
+    onAvailability,
     onFallback: (err) => {
       fallbacks.inc();
       report('limits-fallback', err, settings.on_redis_error === 'open' ? 'Redis is unreachable: limits are enforced per instance until it is back' : 'Redis is unreachable: requests are refused (governance.limits.on_redis_error: closed)');

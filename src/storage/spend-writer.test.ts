@@ -256,7 +256,8 @@ describe('SpendWriter spill file', () => {
     const sink = new TestSink();
     sink.down = true;
     let spilled = 0;
-    const w = writer(sink, { maxQueue: 4, batchSize: 2, flushIntervalMs: 5, onSpill: (n) => (spilled += n) });
+    let writtenBack = 0;
+    const w = writer(sink, { maxQueue: 4, batchSize: 2, flushIntervalMs: 5, onSpill: (n) => (spilled += n), onWrittenBack: (n) => (writtenBack += n) });
     for (let i = 0; i < 20; i++) w.enqueue(row(i));
     await vi.waitFor(async () => expect(await spilledIds()).toEqual(ids(4, 20)));
     expect(spilled).toBe(16);
@@ -266,6 +267,8 @@ describe('SpendWriter spill file', () => {
     await vi.waitFor(() => expect(sink.ids).toEqual(ids(0, 20)));
     await w.flush();
     expect(sink.ids).toEqual(ids(0, 20));
+    // Said as they reach the database (budgets read the recorded spend again then).
+    expect(writtenBack).toBe(16);
     expect(spillFilesGone()).toBe(true);
     expect(w.stats()).toMatchObject({ queued: 0, spilled: 0, written: 20 });
 

@@ -43,6 +43,8 @@ export interface SpendWriterOptions {
   onError?: (err: unknown) => void;
   /** Rows that reached the spill file. */
   onSpill?: (rows: number) => void;
+  /** Rows of the spill file that reached the database. */
+  onWrittenBack?: (rows: number) => void;
   /** Rows lost: only when the spill file could not be written either (or a row is not JSON), or the database refuses the row itself. */
   onDrop?: (rows: number) => void;
   /** Whether a failed write was refused for its values, which no retry cures: then the batch goes row by row (row-by-row.ts). */
@@ -277,6 +279,7 @@ export class SpendWriter {
     this.pendingIngest = null;
     this.onDisk = Math.max(0, this.onDisk - batch.lines);
     this.ingestOffset = batch.end;
+    this.hook(this.options.onWrittenBack, batch.rows.length);
     await this.fileOp(() => this.files.saveOffset(batch.end)).catch((err: unknown) => this.report(err));
   }
 

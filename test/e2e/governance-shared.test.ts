@@ -104,6 +104,7 @@ storage: { url: "${url.toString()}" }
 redis: { url: "${REDIS_URL}" }
 governance:
   refresh_interval_ms: 200
+  spend_refresh_interval_ms: 200
   spend: { flush_interval_ms: 50 }
   limits: { backend: redis, on_redis_error: closed }
 ${MODELS}`;
@@ -118,7 +119,7 @@ ${MODELS}`;
     const redis = new Redis(REDIS_URL!);
     try {
       for (const { id } of keys) {
-        const stale = await redis.keys(`switchyard:limits:{key:${id}}:*`);
+        const stale = await redis.keys(`switchyard:limits:{limits}:key:${id}:*`);
         if (stale.length > 0) await redis.del(...stale);
       }
     } finally {
@@ -236,6 +237,53 @@ ${MODELS}`;
     expect(fromA?.cost_usd).toBeCloseTo(spent, 9);
     expect(fromB).toEqual(fromA);
   });
+});
+
+describe.skipIf(!REDIS_URL || !DATABASE_URL)('a budget whose counter Redis lost', () => {
+  // Counters start again from the recorded spend, which each instance reads again every
+  // spend_refresh_interval_ms (spend moves no revision, so a reload alone would not read it).
+  it('starts again from the spend recorded since: a spent budget stays spent when Redis restarts empty', async () => {
+    const database = await createScratchDatabase(DATABASE_URL!, 'sy_e2e_lost');
+    try {
+      const gateway = await startGateway(`
+auth: { master_key: ${MASTER_KEY} }
+storage: { url: "${database.url.toString()}" }
+redis: { url: "${REDIS_URL}" }
+governance:
+  spend_refresh_interval_ms: 200
+  spend: { flush_interval_ms: 50 }
+  limits: { backend: redis }
+${MODELS}`);
+      const { id, key } = await createKey(gateway, { name: 'lost-counter', budget: { usd: 0.2, period: 'daily' } });
+      const ask = () => client(gateway, key).chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'spend a little' }], max_tokens: 20 });
+      let served = 0;
+      for (;;) {
+        const error = await ask().then(() => undefined, (err: unknown) => err);
+        if (error === undefined) served++;
+        else {
+          expect(error).toBeInstanceOf(RateLimitError);
+          break;
+        }
+      }
+      expect(served).toBeGreaterThan(2);
+      // Redis restarted empty: every counter of this key is gone.
+      const redis = new Redis(REDIS_URL!);
+      try {
+        const counters = await redis.keys(`switchyard:limits:{limits}:key:${id}:*`);
+        expect(counters.length).toBeGreaterThan(0);
+        await redis.del(...counters);
+      } finally {
+        redis.disconnect();
+      }
+      // The spend rows are written (50 ms) and read again (200 ms).
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      const after = await Promise.allSettled(Array.from({ length: 5 }, () => ask()));
+      expect(after.map((result) => (result.status === 'rejected' && result.reason instanceof RateLimitError ? 'refused' : result.status))).toEqual(Array(5).fill('refused'));
+      await gateway.stop();
+    } finally {
+      await database.drop();
+    }
+  }, 60_000);
 });
 
 describe('a limiter whose Redis cannot be reached', () => {

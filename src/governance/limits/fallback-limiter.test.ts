@@ -103,6 +103,26 @@ describe('FallbackLimiter with Redis down', () => {
     expect(harness.fallbacks).toHaveLength(7);
   });
 
+  it('says once when the primary stops answering and once when it answers again', async () => {
+    const local = new MemoryLimiter();
+    let down = true;
+    const primary = new MemoryLimiter();
+    const flaky = { acquire: (tag: string, rules: Rule[]) => (down ? Promise.reject(new LimiterUnavailableError('Redis is down')) : primary.acquire(tag, rules)), settle: primary.settle.bind(primary), close: () => primary.close() };
+    const changes: boolean[] = [];
+    let now = 0;
+    const limiter = new FallbackLimiter(flaky, local, { policy: 'open', recheckMs: 10, now: () => now, onAvailability: (available) => changes.push(available) });
+    open.push({ limiter });
+    await limiter.acquire('org-1', []);
+    now += 10;
+    await limiter.acquire('org-1', []);
+    expect(changes).toEqual([false]);
+    down = false;
+    now += 10;
+    await limiter.acquire('org-1', []);
+    await limiter.acquire('org-1', []);
+    expect(changes).toEqual([false, true]);
+  });
+
   it('does not hide malformed rules behind the fallback', async () => {
     const { limiter, fallbacks } = use('open');
     await expect(limiter.acquire('org-1', [{ kind: 'rate', key: 'rpm', limit: 0, windowMs: MINUTE, amount: 1 }])).rejects.toThrow(RangeError);

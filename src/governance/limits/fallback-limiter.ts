@@ -16,6 +16,12 @@ export interface FallbackLimiterOptions {
   policy: 'open' | 'closed';
   /** Called for every acquire the primary could not answer, with why. Must not throw. */
   onFallback?: (err: LimiterUnavailableError) => void;
+  /**
+   * Called when the primary stops answering (false) and when it answers again (true), once each
+   * way: counters kept meanwhile elsewhere, or lost with a restarted Redis, start again from the
+   * recorded spend, which is then worth reading afresh. Must not throw.
+   */
+  onAvailability?: (available: boolean) => void;
   /** After a failure, how long acquires skip the primary before asking it again. Default 1 s. */
   recheckMs?: number;
   /** Milliseconds, for the recheck window. Default `Date.now`. */
@@ -25,6 +31,7 @@ export interface FallbackLimiterOptions {
 export class FallbackLimiter implements Limiter {
   private readonly policy: 'open' | 'closed';
   private readonly onFallback: ((err: LimiterUnavailableError) => void) | undefined;
+  private readonly onAvailability: ((available: boolean) => void) | undefined;
   private readonly recheckMs: number;
   private readonly now: () => number;
   /** Leases the local limiter issued; every other lease is the primary's. */
@@ -41,6 +48,7 @@ export class FallbackLimiter implements Limiter {
   ) {
     this.policy = options.policy;
     this.onFallback = options.onFallback;
+    this.onAvailability = options.onAvailability;
     this.recheckMs = options.recheckMs ?? 1_000;
     this.now = options.now ?? Date.now;
   }
@@ -50,11 +58,15 @@ export class FallbackLimiter implements Limiter {
     if (failure === undefined || this.now() >= this.skipPrimaryUntil) {
       try {
         const admission = await this.primary.acquire(tag, rules);
-        this.lastFailure = undefined;
+        if (this.lastFailure !== undefined) {
+          this.lastFailure = undefined;
+          this.availability(true);
+        }
         return admission;
       } catch (err) {
         // Malformed rules are the caller's bug, not an outage: no fallback hides them.
         if (!(err instanceof LimiterUnavailableError)) throw err;
+        if (this.lastFailure === undefined) this.availability(false);
         failure = this.lastFailure = err;
         this.skipPrimaryUntil = this.now() + this.recheckMs;
       }
@@ -72,6 +84,14 @@ export class FallbackLimiter implements Limiter {
 
   async close(): Promise<void> {
     await Promise.all([this.primary.close(), this.local.close()]);
+  }
+
+  private availability(available: boolean): void {
+    try {
+      this.onAvailability?.(available);
+    } catch {
+      // A throwing callback must not change the policy's answer.
+    }
   }
 
   private notify(err: LimiterUnavailableError): void {
