@@ -405,6 +405,12 @@ describe('cache operations', () => {
     expect((both.json as { error: { message: string } }).error.message).toMatch(/either namespace or key/);
     expect((await raw(gateway, '/v1/cache?key=nohash', { method: 'DELETE' })).status).toBe(400);
     expect((await raw(gateway, '/v1/cache?namespace=', { method: 'DELETE' })).status).toBe(400);
+    // A misspelt parameter is refused, not read as "delete everything".
+    const before = ((await raw(gateway, '/v1/cache/stats')).json as { entries: number }).entries;
+    const typo = await raw(gateway, '/v1/cache?namespce=shared', { method: 'DELETE' });
+    expect(typo.status).toBe(400);
+    expect(typo.json).toMatchObject({ error: { param: 'namespce', message: expect.stringMatching(/^Unknown query parameter "namespce"/) } });
+    expect(((await raw(gateway, '/v1/cache/stats')).json as { entries: number }).entries).toBe(before);
   });
 
   it('exposes cache metrics', async () => {

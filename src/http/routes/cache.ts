@@ -39,6 +39,9 @@ export function cacheRoutes(app: FastifyInstance, { cache, inFlight, masterKeySe
   };
 
   const remove = async (request: FastifyRequest<{ Querystring: Record<string, unknown> }>) => {
+    // A misspelt parameter must not widen the deletion to the whole cache.
+    const unknown = Object.keys(request.query).find((name) => name !== 'namespace' && name !== 'key');
+    if (unknown !== undefined) throw new GatewayError('invalid_request', `Unknown query parameter "${unknown}": DELETE /v1/cache takes namespace or key (or neither, to clear everything).`, { param: unknown });
     const { namespace, key } = request.query;
     for (const [name, value] of [['namespace', namespace], ['key', key]] as const) {
       if (value !== undefined && (typeof value !== 'string' || value === '')) {
