@@ -51,7 +51,8 @@ export function settle(rc: RequestContext, observers: Observers, log: FastifyBas
   rc.trace?.end(traceSummary(rc, status));
   // A stream that failed after its 200 went out carries the error: its level is the error's.
   const severity = rc.error && status === 200 ? rc.error.status : status;
-  const level = severity >= 500 ? 'error' : severity >= 400 ? 'warn' : 'info';
+  // A 504 not_cached (Cache-Control: only-if-cached and nothing stored) is the client's own ask, not a failure of the gateway's.
+  const level = severity >= 500 && rc.error?.code !== 'not_cached' ? 'error' : severity >= 400 ? 'warn' : 'info';
   // Building the line costs more than the metrics; skip it when the level is off (e.g. LOG_LEVEL=warn).
   if (!isEnabled(log, level)) return;
 

@@ -6,7 +6,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { OpenAI } from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeAnthropic } from '../fakes/anthropic-upstream.js';
 import { FakeOpenAI, OPENAI_ERRORS } from '../fakes/openai-upstream.js';
 import { apiError, raw, sdk, type Chunk } from '../helpers/client.js';
@@ -178,6 +178,13 @@ describe('exact cache', () => {
     const notCached = await apiError(() => chat('cached', fresh('never asked'), {}, { 'cache-control': 'only-if-cached' }));
     expect(notCached.status).toBe(504);
     expect(notCached.message).toMatch(/only-if-cached/);
+    // The client asked for nothing but the cache: logged as a warning, not as the gateway's error.
+    const line = await vi.waitFor(() => {
+      const found = gateway.logs().find((entry) => entry.request_id === notCached.headers?.get('x-request-id'));
+      if (!found) throw new Error('no log line yet');
+      return found;
+    });
+    expect(line.level).toBe(40);
     expect((await chat('cached', question, {}, { 'cache-control': 'only-if-cached' })).headers.get('x-switchyard-cache')).toBe('HIT');
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await chat('cached', question, {}, { 'cache-control': 'max-age=60' })).headers.get('x-switchyard-cache')).toBe('HIT');

@@ -147,6 +147,12 @@ describe('decodeMessagesStream: errors and bad streams', () => {
       'never started',
     ],
     ['a bad index', 'data: {"type":"message_start","message":{"id":"m","model":"x"}}\n\ndata: {"type":"content_block_start","index":"0","content_block":{"type":"text","text":""}}\n\n', 'valid block index'],
+    // The SSE event name says what it is; the data's own type is missing: no "undefined" in the message.
+    [
+      'a bad index in an event whose data has no type',
+      'data: {"type":"message_start","message":{"id":"m","model":"x"}}\n\nevent: content_block_delta\ndata: {"index":"zero","delta":{"type":"text_delta","text":"x"}}\n\n',
+      'sent a content block event without a valid block index',
+    ],
     [
       'a tool_use without a name',
       'data: {"type":"message_start","message":{"id":"m","model":"x"}}\n\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","input":{}}}\n\n',

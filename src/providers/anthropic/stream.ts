@@ -214,7 +214,7 @@ export class AnthropicStreamTranslator {
 
   #index(event: Json): number {
     const index = event.index;
-    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 10_000) throw this.#bad(`a "${String(event.type)}" event without a valid block index`);
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 10_000) throw this.#bad(typeof event.type === 'string' ? `a "${event.type}" event without a valid block index` : 'a content block event without a valid block index');
     return index;
   }
 
