@@ -16,6 +16,8 @@ import { newRequestId, requestIdOf } from './request-id.js';
 interface ClientError extends Error {
   code?: string;
   reason?: string;
+  /** The bytes the parser stopped in (a Buffer, for a parse error): they usually hold the request line. */
+  rawPacket?: unknown;
 }
 
 /** The response in flight on the socket, if Node has made one (headers parsed, body pending). */
@@ -45,7 +47,8 @@ export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLog
     const response = socket._httpMessage;
     // Writing a second status line into a response already under way would corrupt it.
     if (socket.writable && !response?.headersSent) {
-      const body = JSON.stringify(isAnthropicPath(response?.req?.url ?? '') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error));
+      // Before the headers were parsed there is no request, but the request line says the API.
+      const body = JSON.stringify(isAnthropicPath(response?.req?.url ?? requestPathIn(err.rawPacket)) ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error));
       // The request's id when its headers were read (a 408 mid-body), else a new one to quote.
       const requestId = response?.req ? requestIdOf(response.req) : newRequestId();
       socket.write(
@@ -57,12 +60,18 @@ export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLog
   };
 }
 
+/** The path of the request line at the start of `packet` ('' when it does not start with one). */
+export function requestPathIn(packet: unknown): string {
+  if (!Buffer.isBuffer(packet)) return '';
+  return /^[A-Z]{3,10} (\S{1,2048}) HTTP\//.exec(packet.toString('latin1', 0, Math.min(packet.length, 2100)))?.[1] ?? '';
+}
+
 export function gatewayErrorOf(err: ClientError, requestTimeoutMs: number): GatewayError {
   switch (err.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new GatewayError('request_timeout', `The request did not arrive in full within ${requestTimeoutMs} ms (server.request_timeout_ms); the connection is closed.`);
     case 'HPE_HEADER_OVERFLOW':
-      return new GatewayError('headers_too_large', `The request headers are larger than the server accepts (${maxHeaderSize} bytes in all; Node.js --max-http-header-size).`);
+      return new GatewayError('headers_too_large', `The request headers are larger than this gateway accepts (${maxHeaderSize} bytes in all): send fewer or shorter headers.`);
     default: {
       const what = err.reason ?? err.code ?? 'unreadable request';
       return new GatewayError('invalid_http', `Malformed HTTP request: ${what.replace(/\.$/, '')}. The connection is closed.`);

@@ -458,6 +458,15 @@ describe('requests the HTTP parser rejects', () => {
     expect(body.error.message).toContain('16384 bytes');
   });
 
+  it("answers these on /v1/messages in Anthropic's error shape, the path read from the request line", async () => {
+    const big = parse(await rawExchange(gateway, `POST /v1/messages HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(big.status).toBe(431);
+    expect(big.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('16384 bytes') } });
+    const framing = parse(await rawExchange(gateway, 'POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n'));
+    expect(framing.status).toBe(400);
+    expect(framing.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringMatching(/^Malformed HTTP request: /) } });
+  });
+
   it('keeps serving afterwards', async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toContain('gpt');
