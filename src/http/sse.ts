@@ -6,10 +6,13 @@
 import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { mergeHeaders, type HeaderRecord } from '../providers/headers.js';
 
+/**
+ * No `connection` header: Node writes `keep-alive` or `close` itself from the request (a client's
+ * `Connection: close`, HTTP/1.0), and a fixed `keep-alive` kept such clients' connections open.
+ */
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
-  connection: 'keep-alive',
   'x-accel-buffering': 'no',
 } as const;
 
@@ -58,9 +61,8 @@ export class SseWriter {
   start(headers: readonly Readonly<HeaderRecord>[], trailers?: { names: string[]; values: () => Record<string, string> }): void {
     const all = mergeHeaders<OutgoingHttpHeader | undefined>(SSE_HEADERS, ...headers);
     // An HTTP/1.0 client (nginx's default towards upstreams) gets no chunked encoding: the stream
-    // ends when the connection closes, so no keep-alive, and no trailers (only chunked bodies have them).
+    // ends when the connection closes, and no trailers (only chunked bodies have them).
     const chunked = this.res.useChunkedEncodingByDefault;
-    if (!chunked) delete all.connection;
     if (trailers && chunked) {
       this.#trailers = trailers.values;
       all.trailer = trailers.names.join(', ');

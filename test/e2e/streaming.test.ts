@@ -215,6 +215,20 @@ describe('a client that leaves while uploading', () => {
   });
 });
 
+describe('a client that sends Connection: close', () => {
+  it('gets its stream with connection: close, and the connection closed after data: [DONE]', async () => {
+    const body = JSON.stringify({ model: 'gpt', stream: true, messages: [{ role: 'user', content: 'then hang up' }] });
+    // rawExchange resolves when the gateway closes the connection: it would wait for the keep-alive timeout if the gateway kept it.
+    const started = performance.now();
+    const answer = await rawExchange(gateway, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const head = answer.slice(0, answer.indexOf('\r\n\r\n')).toLowerCase();
+    expect(head).toContain('connection: close');
+    expect(head).not.toContain('keep-alive');
+    expect(answer).toContain('data: [DONE]');
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+});
+
 describe('an HTTP/1.0 client (nginx talks to its upstreams so by default)', () => {
   it('gets the stream unchunked, without keep-alive or trailers, ended by closing the connection, and the request is logged', async () => {
     const body = JSON.stringify({ model: 'gpt', stream: true, messages: [{ role: 'user', content: 'over HTTP/1.0' }] });

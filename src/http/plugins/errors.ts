@@ -113,9 +113,6 @@ function fromFastifyError(err: FastifyError | GatewayError, request: FastifyRequ
   // The admin API's storage errors: their messages name the entity and are meant for the operator.
   if (err instanceof NotFoundError) return new GatewayError('not_found', err.message);
   if (err instanceof ConflictError) return new GatewayError('conflict', err.message);
-  if (isStorageUnavailable(err)) {
-    return new GatewayError('service_unavailable', 'The database (storage.url) is unavailable right now; requests to models are still served. Retry shortly.', { retryAfterMs: 5000, cause: err });
-  }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new GatewayError('request_too_large', 'The request body is larger than this gateway accepts (server.body_limit).');
@@ -137,6 +134,10 @@ function fromFastifyError(err: FastifyError | GatewayError, request: FastifyRequ
   const status = err.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     return new GatewayError('invalid_request', err.message, { status });
+  }
+  // An admin route's database failing (Fastify's own errors, the client's, were settled above).
+  if (status === undefined && isStorageUnavailable(err)) {
+    return new GatewayError('service_unavailable', 'The database (storage.url) is unavailable right now; requests to models are still served. Retry shortly.', { retryAfterMs: 5000, cause: err });
   }
   return asGatewayError(err);
 }
