@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { streamedChars, streamedTokens } from './streamed-text.js';
+import { answerChars, streamedChars, streamedTokens } from './streamed-text.js';
 
 describe('streamedChars', () => {
   it('counts OpenAI chunks: content, reasoning and tool call arguments of every choice', () => {
@@ -31,5 +31,21 @@ describe('streamedTokens', () => {
     expect(streamedTokens(1)).toBe(1);
     expect(streamedTokens(8)).toBe(2);
     expect(streamedTokens(9)).toBe(3);
+  });
+});
+
+describe('answerChars', () => {
+  it("counts a whole answer's text as a stream's would be counted", () => {
+    const completion = {
+      choices: [
+        { message: { content: 'Hello', reasoning_content: 'abc', tool_calls: [{ function: { arguments: '{"a":1}' } }] } },
+        { message: { content: null } },
+      ],
+    };
+    expect(answerChars(completion)).toBe(5 + 3 + 7);
+    const message = { content: [{ type: 'text', text: 'Hi!' }, { type: 'thinking', thinking: 'hm' }, { type: 'tool_use', input: { a: 1 } }] };
+    expect(answerChars(message)).toBe(3 + 2 + '{"a":1}'.length);
+    expect(answerChars(null)).toBe(0);
+    expect(answerChars({ choices: [null] })).toBe(0);
   });
 });

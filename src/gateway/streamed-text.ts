@@ -36,3 +36,29 @@ function length(value: unknown): number {
 export function streamedTokens(chars: number): number {
   return Math.ceil(chars / 4);
 }
+
+interface AnswerLike {
+  choices?: { message?: { content?: unknown; reasoning_content?: unknown; tool_calls?: { function?: { arguments?: unknown } }[] } }[];
+  content?: { text?: unknown; thinking?: unknown; input?: unknown }[];
+}
+
+/**
+ * How much text a whole answer carries (characters), as streamedChars counts a stream's: a chat
+ * completion's content, reasoning and tool call arguments, or an Anthropic message's text,
+ * thinking and tool inputs. For an estimate when the provider's own counts are broken.
+ */
+export function answerChars(answer: unknown): number {
+  const value = answer as AnswerLike | null;
+  let chars = 0;
+  if (Array.isArray(value?.choices)) {
+    for (const choice of value.choices) {
+      const message = choice?.message;
+      if (!message) continue;
+      chars += length(message.content) + length(message.reasoning_content);
+      if (Array.isArray(message.tool_calls)) for (const call of message.tool_calls) chars += length(call?.function?.arguments);
+    }
+  } else if (Array.isArray(value?.content)) {
+    for (const block of value.content) chars += length(block?.text) + length(block?.thinking) + (block?.input === undefined ? 0 : length(JSON.stringify(block.input)));
+  }
+  return chars;
+}

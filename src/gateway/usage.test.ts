@@ -20,4 +20,16 @@ describe('accountableUsage', () => {
     // Cached tokens are part of the prompt: never more than it.
     expect(accountableUsage({ prompt_tokens: -1, completion_tokens: 1, total_tokens: 0, prompt_tokens_details: { cached_tokens: 50 } })?.prompt_tokens_details).toEqual({ cached_tokens: 0 });
   });
+
+  it("replaces a broken prompt or completion count with the gateway's estimate, when it has one (a broken count must not make a request free)", () => {
+    const estimate = () => ({ prompt_tokens: 40, completion_tokens: 7 });
+    const bad = { prompt_tokens: -1e9, completion_tokens: 'x', total_tokens: 1e308 } as unknown as Usage;
+    expect(accountableUsage(bad, estimate)).toEqual({ prompt_tokens: 40, completion_tokens: 7, total_tokens: 47 });
+    // Only the broken count is replaced; a fractional one is rounded, not estimated.
+    expect(accountableUsage({ prompt_tokens: 12.6, completion_tokens: -3, total_tokens: 0 }, estimate)).toEqual({ prompt_tokens: 13, completion_tokens: 7, total_tokens: 20 });
+    // Sound usage never asks for the estimate.
+    let asked = false;
+    accountableUsage({ prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 }, () => ((asked = true), { prompt_tokens: 0, completion_tokens: 0 }));
+    expect(asked).toBe(false);
+  });
 });

@@ -5,7 +5,7 @@
  */
 import type { RequestContext } from '../gateway/context.js';
 import { noteAnswer, noteStreamItem } from '../gateway/answer-notes.js';
-import { streamedChars } from '../gateway/streamed-text.js';
+import { answerChars, streamedChars, streamedTokens } from '../gateway/streamed-text.js';
 import type { Usage } from '../gateway/types.js';
 import { accountableUsage } from '../gateway/usage.js';
 import type { Attempt } from './attempt.js';
@@ -13,7 +13,7 @@ import type { Attempt } from './attempt.js';
 /** A whole answer arrived: its usage is the request's. */
 export async function answered<T extends { usage?: Usage | null }>(answer: Promise<T>, rc: RequestContext): Promise<T> {
   const result = await answer;
-  rc.usage = accountableUsage(result.usage);
+  rc.usage = accountableUsage(result.usage, () => ({ prompt_tokens: rc.estimatePrompt?.() ?? 0, completion_tokens: streamedTokens(answerChars(result)) }));
   noteAnswer(rc, result);
   return result;
 }
@@ -42,7 +42,7 @@ async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncI
   try {
     let result = first;
     while (!result.done) {
-      if (result.value.usage) rc.usage = accountableUsage(result.value.usage);
+      if (result.value.usage) rc.usage = accountableUsage(result.value.usage, () => ({ prompt_tokens: rc.estimatePrompt?.() ?? 0, completion_tokens: streamedTokens(rc.streamedChars) }));
       else rc.streamedChars += streamedChars(result.value);
       noteStreamItem(rc, result.value);
       yield result.value;
