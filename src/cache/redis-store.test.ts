@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COMPRESS_MIN_BYTES, RedisStore, decodeEntry, encodeEntry, escapeGlob } from './redis-store.js';
 import { runStoreSuite } from './store-suite.js';
@@ -193,6 +193,23 @@ describe.skipIf(!REDIS_URL)('RedisStore against a real Redis', () => {
       await store.clear();
       await store.close();
       await proxy.close();
+    }
+  });
+
+  it('keeps reading from a Redis that refuses a write with an error (a full Redis under noeviction): it is answering', async () => {
+    const prefix = newPrefix();
+    const store = new RedisStore({ url, keyPrefix: prefix, onError: () => {} });
+    try {
+      await store.set('ns:k', Buffer.from('v'), MINUTE);
+      const refusing = vi.spyOn(Redis.prototype, 'set').mockRejectedValueOnce(new ReplyError('OOM command not allowed when used memory > maxmemory.'));
+      await store.set('ns:other', Buffer.from('w'), MINUTE);
+      expect(refusing).toHaveBeenCalled();
+      refusing.mockRestore();
+      expect(store.healthy).toBe(true);
+      expect((await store.get('ns:k'))?.value.toString()).toBe('v');
+    } finally {
+      await store.clear();
+      await store.close();
     }
   });
 

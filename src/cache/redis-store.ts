@@ -5,7 +5,7 @@
  */
 import { promisify } from 'node:util';
 import { brotliCompress, brotliCompressSync, brotliDecompress, brotliDecompressSync, constants as zlib, type BrotliOptions } from 'node:zlib';
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { isExpired, isKeyInNamespace, isStorableTtl, type CacheEntry, type CacheStore, type CacheStoreStats } from './store.js';
 
 /** Default key prefix: every key this store writes starts with it. */
@@ -64,9 +64,9 @@ export interface RedisStoreOptions {
  * `connectTimeoutMs`). Afterwards, whenever the connection is down, `get` resolves undefined and
  * `set` resolves at once, without queueing, while ioredis reconnects in the background (backoff
  * 50 ms · attempt, at most 2 s). A Redis that stops answering keeps its connection "ready": after
- * a `get` or `set` fails (a command timeout, say), the following ones skip Redis too until a PING,
- * sent in the background a second later (and again after each failed one), is answered, so an
- * outage costs one request its timeout, not every request. `delete`, `deleteNamespace`, `clear`
+ * a `get` or `set` fails for want of an answer (a command timeout), the following ones skip Redis
+ * too until a PING, sent in the background a second later (and again after each failed one), is
+ * answered, so an outage costs the requests of its first command timeout, not every request. `delete`, `deleteNamespace`, `clear`
  * and `stats` are maintenance calls and reject instead, so an admin request can say it failed.
  */
 export class RedisStore implements CacheStore {
@@ -213,9 +213,14 @@ export class RedisStore implements CacheStore {
     return this.failing ? false : this.ready();
   }
 
-  /** A get or set failed: skip Redis until a PING a moment later is answered. */
+  /**
+   * A get or set failed. A reply error (a full Redis refusing writes under `noeviction`, say) is
+   * Redis answering: reported, nothing more. Anything else (a command timeout, a lost connection)
+   * means Redis is not answering: skip it until a PING a moment later is answered.
+   */
   private commandFailed(err: unknown): void {
     this.report(err);
+    if (err instanceof ReplyError) return;
     this.failing = true;
     this.probeLater();
   }

@@ -16,6 +16,9 @@ describe('redactSecrets', () => {
     const started = performance.now();
     expect(redactSecrets(`unknown tool ${letters}`)).toBe(`unknown tool ${letters}`);
     expect(redactSecrets(`${letters}****${letters}`)).toBe('[redacted]');
+    // A key shape followed by a long run of dots and then a letter (each match's trailing dots were found by a regex).
+    const dots = '.'.repeat(200_000);
+    expect(redactSecrets(`sk_${dots}x and key-abcd${dots}`)).toBe(`[redacted] and [redacted]${dots}`);
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 

@@ -35,7 +35,7 @@ export function secretHeaders<T extends Record<string, string> | undefined>(head
 export function redactSecrets(text: string): string {
   return maskKnown(text)
     // A key's dots are part of it (masked echoes: `sk-abc...xyz`); a sentence's full stop after it is not.
-    .replace(/\b(?:sk|pk|rk|key|api[-_]?key)[-_][A-Za-z0-9_*.\-…]{4,}/gi, (key) => `[redacted]${/\.+$/.exec(key)?.[0] ?? ''}`)
+    .replace(/\b(?:sk|pk|rk|key|api[-_]?key)[-_][A-Za-z0-9_*.\-…]{4,}/gi, (key) => `[redacted]${trailingDots(key)}`)
     // A masked echo of some key (`gsk***********MNOP`): its visible ends are still part of a key.
     // Tried only where a run of key characters starts: from every position of a long run, the
     // greedy scan for the stars made the search quadratic (100,000 letters held the event loop 10 s).
@@ -47,7 +47,17 @@ export function redactSecrets(text: string): string {
 function maskKnown(text: string): string {
   if (known.size === 0) return text;
   knownPattern ??= buildPattern();
-  return text.replace(knownPattern, (match) => `[redacted]${/\.+$/.exec(match)?.[0] ?? ''}`);
+  return text.replace(knownPattern, (match) => `[redacted]${trailingDots(match)}`);
+}
+
+/**
+ * The full stops a match ends with (a sentence's, not the key's), counted from the end: a regular
+ * expression for them retried from every dot of a long run, quadratic in a client's echoed text.
+ */
+function trailingDots(match: string): string {
+  let start = match.length;
+  while (start > 0 && match.charCodeAt(start - 1) === 0x2e) start--;
+  return match.slice(start);
 }
 
 /** The known secrets whole (longest first, so none is masked by a shorter one's match), then their echoes. */

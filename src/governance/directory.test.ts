@@ -87,10 +87,21 @@ class ArraySource implements DirectorySource {
     return this.rev;
   }
 
+  /** Makes the spend reads made until `stop()` wait until `release()` (a slow aggregate); later ones answer at once. */
+  holdSpend(): { stop: () => void; release: () => void } {
+    let open!: () => void;
+    this.#spendGate = new Promise((resolve) => (open = resolve));
+    return { stop: () => (this.#spendGate = undefined), release: () => open() };
+  }
+
+  #spendGate: Promise<void> | undefined;
+
   async spendTotals(level: Level, sinceDay: string | null): Promise<Map<string, number>> {
     const what = `${level}:${sinceDay ?? 'total'}`;
     this.spendQueries.push(what);
-    return new Map(Object.entries(this.spend[what] ?? {}));
+    const answer = new Map(Object.entries(this.spend[what] ?? {}));
+    await this.#spendGate;
+    return answer;
   }
 }
 
@@ -355,5 +366,41 @@ describe('Directory recorded spend', () => {
     expect(source.spendQueries.length - queries).toBe(2 * 5);
     // The records stay as loaded.
     expect(directory.key('k1')).toBeDefined();
+  });
+
+  it('gathers the calls of refreshSpendSoon within a second into one read', async () => {
+    const source = budgeted();
+    const { directory } = await started(source);
+    running = directory;
+    const queries = source.spendQueries.length;
+    vi.useFakeTimers();
+    try {
+      for (let i = 0; i < 5; i++) directory.refreshSpendSoon();
+      await vi.advanceTimersByTimeAsync(999);
+      expect(source.spendQueries.length).toBe(queries);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(source.spendQueries.length - queries).toBe(5);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('lets a reload that finished during a spend read win: the older read does not replace its spend', async () => {
+    const source = budgeted();
+    const { directory } = await started(source);
+    running = directory;
+    const slow = source.holdSpend();
+    const refreshing = directory.refreshSpend();
+    slow.stop();
+    // Meanwhile the team's budget moves to a monthly period, and a reload reads its spend.
+    source.teams = [teamRecord('t1', { budget: { usd: 10, period: 'monthly' } })];
+    source.spend['team:2026-12-01'] = { t1: 9.5 };
+    source.rev = 2;
+    await directory.refresh();
+    expect(directory.recordedSpend('team', 't1', 'm2026-12')).toBe(9.5);
+    // Now the older read lands.
+    slow.release();
+    await refreshing;
+    expect(directory.recordedSpend('team', 't1', 'm2026-12')).toBe(9.5);
   });
 });

@@ -10,6 +10,9 @@ import type { BudgetPeriod, KeyRecord, OrgRecord, TeamRecord, UserRecord } from 
 
 export type Level = 'key' | 'team' | 'org' | 'user';
 
+/** How long refreshSpendSoon waits, gathering the calls that come meanwhile. */
+const SPEND_SOON_MS = 1_000;
+
 /** What the directory reads (GovernanceStore provides it). */
 export interface DirectorySource {
   listOrgs(): Promise<OrgRecord[]>;
@@ -55,6 +58,7 @@ export class Directory {
   #spendGeneration = 0;
   #spendRefresh: Promise<void> | undefined;
   #spendAgain = false;
+  #spendSoon: NodeJS.Timeout | undefined;
   readonly #now: () => number;
 
   constructor(
@@ -79,11 +83,23 @@ export class Directory {
   stop(): void {
     clearInterval(this.#timer);
     clearInterval(this.#spendTimer);
+    clearTimeout(this.#spendSoon);
+    this.#spendSoon = undefined;
   }
 
   /** Moves whenever the recorded spend was read again: budget counters then take their floor afresh. */
   get spendGeneration(): number {
     return this.#spendGeneration;
+  }
+
+  /** Reads the recorded spend again within a second: what comes in bursts (spill batches written back) makes one read. */
+  refreshSpendSoon(): void {
+    if (this.#spendSoon) return;
+    this.#spendSoon = setTimeout(() => {
+      this.#spendSoon = undefined;
+      void this.refreshSpend();
+    }, SPEND_SOON_MS);
+    this.#spendSoon.unref();
   }
 
   /**
@@ -106,8 +122,10 @@ export class Directory {
             ['key', [...snapshot.keys.values()]],
             ['user', [...snapshot.users.values()]],
           ]);
-          // Any read of the recorded spend is a floor: it replaces the last one, records kept.
-          this.#snapshot = { ...this.#snapshot, spend };
+          // A reload that finished meanwhile read the spend too, for its newer records (a budget
+          // moved to another period, say): this older read must not replace it.
+          if (this.#snapshot !== snapshot) continue;
+          this.#snapshot = { ...snapshot, spend };
           this.#spendGeneration++;
         } while (this.#spendAgain);
       } catch (err) {

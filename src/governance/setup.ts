@@ -61,9 +61,12 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
   });
   const store = new GovernanceStore(database, { requestLog: config.request_log.enabled });
 
+  const limiterBackend = settings.limits.backend ?? (config.redis.url ? 'redis' : 'memory');
   const directory = new Directory(store, {
     refreshIntervalMs: settings.refresh_interval_ms,
-    spendRefreshIntervalMs: settings.spend_refresh_interval_ms,
+    // Counters in memory never start again while the process runs: only Redis's can (lost, or
+    // counted elsewhere during an outage). And a large SQLite rollup read blocks the event loop.
+    spendRefreshIntervalMs: limiterBackend === 'redis' ? settings.spend_refresh_interval_ms : 0,
     onError: (err) => throttled('directory', err, 'could not reload keys, teams and orgs from the database; the last ones loaded stay in force'),
   });
   await directory.start();
@@ -80,13 +83,12 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
     onError: (err) => throttled('spend', err, 'could not write spend rows to the database; they are kept and retried'),
     onSpill: (rows) => spilled.inc(rows),
     // Spend recorded only now (kept in the spill file through an outage, maybe by the last process) raises the budgets' floor.
-    onWrittenBack: () => void directory.refreshSpend(),
+    onWrittenBack: () => directory.refreshSpendSoon(),
     onDrop: (rows) => dropped.inc(rows),
     isDataError,
   });
   registerWriterMetrics(writer, registers);
 
-  const limiterBackend = settings.limits.backend ?? (config.redis.url ? 'redis' : 'memory');
   // When Redis stops or starts answering again, budget counters start over from the recorded spend: read it afresh.
   const limiter = await createLimiter(config, limiterBackend, registry, throttled, () => void directory.refreshSpend());
   const admitter = new Admitter(directory, limiter, { unpricedModels: settings.unpriced_models, defaultMaxTokens: settings.default_max_tokens });

@@ -179,6 +179,8 @@ describe('Executor.chat', () => {
       await expect(executor.chat(group({ adapter: a }, { adapter: b }), request, rc)).resolves.toMatchObject({ model: 'b-model' });
       expect(rc).toMatchObject({ attempts: 1, providerId: 'b' });
       expect(await outcomes(metrics)).toEqual({ 'b:ok': 1 });
+      // Not a failover either: b is the first target that could take the request.
+      expect((await metrics.failovers.get()).values.reduce((sum, v) => sum + v.value, 0)).toBe(0);
     });
 
     it('is the answer when no target takes the request, with no attempt counted and no retry pass', async () => {

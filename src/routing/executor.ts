@@ -218,6 +218,8 @@ export class Executor {
             // may take it. Only when none does is the first such refusal the answer.
             attempt.cancel(error);
             rc.attempts -= 1;
+            // Nor is the next target a failover, unless a real attempt failed before.
+            triedThisPass -= 1;
             translationRefusal ??= error;
             (retryAt ??= new Map()).set(attempt.target, Infinity);
             continue;
