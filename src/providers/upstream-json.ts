@@ -2,6 +2,7 @@
  * An upstream's JSON read defensively, the same way for every provider: anything that is not a
  * JSON object is an upstream failure (502 `upstream_error`, retryable), never a TypeError later.
  */
+import { nestingDepth } from '../gateway/client-json.js';
 import { GatewayError } from '../gateway/errors.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -61,28 +62,9 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
   let brackets = 0;
   for (let at = text.indexOf('{'); at >= 0 && brackets <= limit; at = text.indexOf('{', at + 1)) brackets++;
   for (let at = text.indexOf('['); at >= 0 && brackets <= limit; at = text.indexOf('[', at + 1)) brackets++;
-  if (brackets <= limit) return false;
-  let depth = 0;
-  for (let at = 0; at < text.length; at++) {
-    const char = text.charCodeAt(at);
-    if (char === QUOTE) {
-      // Past the string: a backslash escapes the character after it.
-      for (at++; at < text.length && text.charCodeAt(at) !== QUOTE; at++) if (text.charCodeAt(at) === BACKSLASH) at++;
-    } else if (char === OPEN_BRACE || char === OPEN_BRACKET) {
-      if (++depth > limit) return true;
-    } else if (char === CLOSE_BRACE || char === CLOSE_BRACKET) {
-      depth--;
-    }
-  }
-  return false;
+  // Rare (a long answer of many small objects, or garbage): the client body's walk, on a copy.
+  return brackets > limit && nestingDepth(Buffer.from(text, 'utf8')) > limit;
 }
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 
 function unreadable(provider: string, what: string): GatewayError {
   return new GatewayError('upstream_error', `The upstream provider "${provider}" ${what}.`, { provider });

@@ -41,9 +41,8 @@ export interface SpendWriterOptions {
   retry?: { initialMs?: number; maxMs?: number };
   /** Every failure (sink, spill file, corrupt spill line). Called as often as they happen. */
   onError?: (err: unknown) => void;
-  /** Rows that reached the spill file. */
+  /** Rows that reached the spill file (onSpill), and rows of it written back to the database (onWrittenBack). */
   onSpill?: (rows: number) => void;
-  /** Rows of the spill file that reached the database. */
   onWrittenBack?: (rows: number) => void;
   /** Rows lost: only when the spill file could not be written either (or a row is not JSON), or the database refuses the row itself. */
   onDrop?: (rows: number) => void;
