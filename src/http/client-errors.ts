@@ -47,13 +47,15 @@ export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLog
     const response = socket._httpMessage;
     // Writing a second status line into a response already under way would corrupt it.
     if (socket.writable && !response?.headersSent) {
-      // Before the headers were parsed there is no request, but the request line says the API.
-      const body = JSON.stringify(isAnthropicPath(response?.req?.url ?? requestPathIn(err.rawPacket)) ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error));
       // The request's id when its headers were read (a 408 mid-body), else a new one to quote.
       const requestId = response?.req ? requestIdOf(response.req) : newRequestId();
+      // Before the headers were parsed there is no request, but the request line says the API.
+      // Anthropic's errors name the request in the body and a request-id header, as other /v1/messages errors do.
+      const anthropic = isAnthropicPath(response?.req?.url ?? requestPathIn(err.rawPacket));
+      const body = JSON.stringify(anthropic ? { ...toAnthropicErrorBody(error), request_id: requestId } : toOpenAIErrorBody(error));
       socket.write(
         `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
-          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n${anthropic ? `Request-Id: ${requestId}\r\n` : ''}Connection: close\r\n\r\n${body}`,
       );
     }
     socket.destroy();

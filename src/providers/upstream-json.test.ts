@@ -17,8 +17,8 @@ describe('nestsDeeperThan', () => {
 
 describe('parsing upstream JSON', () => {
   it(`refuses JSON nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels as unreadable (502), in answers and stream events`, () => {
-    expect(() => parseResponseJson(`{"a":${nested(5000)}}`, 'up')).toThrow(/"up" returned a response that is not valid JSON/);
-    expect(() => parseStreamEvent(`{"a":${nested(5000)}}`, 'up')).toThrow(/"up" sent a stream event that is not valid JSON/);
+    expect(() => parseResponseJson(`{"a":${nested(5000)}}`, 'up')).toThrow(/"up" returned JSON nested deeper than 512 levels/);
+    expect(() => parseStreamEvent(`{"a":${nested(5000)}}`, 'up')).toThrow(/"up" sent a stream event nested deeper than 512 levels/);
     expect(parseResponseJson(`{"a":${nested(100)}}`, 'up')).toBeTypeOf('object');
   });
 });

@@ -15,6 +15,7 @@ export function isJsonObject(value: unknown): value is JsonObject {
 export function parseResponseJson(text: string, provider: string): unknown {
   const value = tryParse(text);
   if (value === NOT_JSON) throw unreadable(provider, 'returned a response that is not valid JSON');
+  if (value === TOO_DEEP) throw unreadable(provider, `returned JSON nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels`);
   return value;
 }
 
@@ -29,11 +30,13 @@ export function parseResponseBody(text: string, provider: string): JsonObject {
 export function parseStreamEvent(data: string, provider: string): JsonObject {
   const value = tryParse(data);
   if (value === NOT_JSON) throw unreadable(provider, 'sent a stream event that is not valid JSON');
+  if (value === TOO_DEEP) throw unreadable(provider, `sent a stream event nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels`);
   if (!isJsonObject(value)) throw unreadable(provider, 'sent an unexpected stream event');
   return value;
 }
 
 const NOT_JSON = Symbol('not JSON');
+const TOO_DEEP = Symbol('nested too deeply');
 
 /**
  * Upstream JSON nested deeper than this is refused as unreadable: JSON.stringify of it (a tool
@@ -43,7 +46,7 @@ const NOT_JSON = Symbol('not JSON');
 export const MAX_UPSTREAM_JSON_DEPTH = 512;
 
 function tryParse(text: string): unknown {
-  if (nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) return NOT_JSON;
+  if (nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) return TOO_DEEP;
   try {
     return JSON.parse(text);
   } catch {

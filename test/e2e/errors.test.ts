@@ -462,6 +462,10 @@ describe('requests the HTTP parser rejects', () => {
     const big = parse(await rawExchange(gateway, `POST /v1/messages HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
     expect(big.status).toBe(431);
     expect(big.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('16384 bytes') } });
+    // Named as Anthropic's API names a request: request_id in the body, a request-id header.
+    const id = /\r\nrequest-id: ([^\r]+)\r\n/.exec(`${big.headers}\r\n`)?.[1];
+    expect(id).toBeDefined();
+    expect((big.body as unknown as { request_id: string }).request_id).toBe(id);
     const framing = parse(await rawExchange(gateway, 'POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n'));
     expect(framing.status).toBe(400);
     expect(framing.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringMatching(/^Malformed HTTP request: /) } });

@@ -101,7 +101,7 @@ describe('parseMessage and toChatCompletion: bad upstream data', () => {
     // A native /v1/messages answer is passed on, but the gateway reads its blocks' types first.
     ['a null content block', '{"type":"message","role":"assistant","content":[null],"usage":{"input_tokens":1,"output_tokens":1}}', 'a malformed content block'],
     ['a block without a type', '{"type":"message","role":"assistant","content":[{"text":"hi"}]}', 'a malformed content block'],
-    ['tool input nested 5,000 levels', `{"type":"message","content":[{"type":"tool_use","id":"t","name":"f","input":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}]}`, 'not valid JSON'],
+    ['tool input nested 5,000 levels', `{"type":"message","content":[{"type":"tool_use","id":"t","name":"f","input":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}]}`, 'nested deeper than 512 levels'],
   ])('%s → 502 upstream_error', (_name, text, message) => {
     const err = (() => {
       try {

@@ -84,7 +84,7 @@ describe('parseJsonBody', () => {
   it('rejects JSON nested deeper than any answer (5,000 levels: encoding it again would overflow the stack) as unreadable', () => {
     const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
     const text = `{"choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": {"a": ${deep}}}}]}}]}`;
-    expect(failure(text, 'choices')).toMatchObject({ code: 'upstream_error', retryable: true, message: 'The upstream provider "vllm" returned a response that is not valid JSON.' });
+    expect(failure(text, 'choices')).toMatchObject({ code: 'upstream_error', retryable: true, message: 'The upstream provider "vllm" returned JSON nested deeper than 512 levels.' });
   });
 
   it('gives a choice without a message (a filtered answer from some servers) an empty assistant message', () => {

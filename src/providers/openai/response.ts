@@ -12,9 +12,11 @@ import { MAX_UPSTREAM_JSON_DEPTH, isJsonObject as isObject, nestsDeeperThan } fr
  * an answer to pass on.
  */
 export function parseJsonBody<T>(text: string, provider: string, list: 'choices' | 'data'): T {
+  if (nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) {
+    throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned JSON nested deeper than ${MAX_UPSTREAM_JSON_DEPTH} levels.`, { provider });
+  }
   let value: unknown;
   try {
-    if (nestsDeeperThan(text, MAX_UPSTREAM_JSON_DEPTH)) throw new RangeError('nested too deeply');
     value = JSON.parse(text);
   } catch {
     throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned a response that is not valid JSON.`, { provider });
