@@ -66,8 +66,9 @@ export interface RedisStoreOptions {
  * 50 ms · attempt, at most 2 s). A Redis that stops answering keeps its connection "ready": after
  * a `get` or `set` fails for want of an answer (a command timeout), the following ones skip Redis
  * too until a PING, sent in the background a second later (and again after each failed one), is
- * answered, so an outage costs the requests of its first command timeout, not every request. `delete`, `deleteNamespace`, `clear`
- * and `stats` are maintenance calls and reject instead, so an admin request can say it failed.
+ * answered, so an outage costs the requests of its first command timeout, not every request.
+ * `delete`, `deleteNamespace`, `clear` and `stats` are maintenance calls and reject instead, so an
+ * admin request can say it failed.
  */
 export class RedisStore implements CacheStore {
   readonly kind = 'redis';

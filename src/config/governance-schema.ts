@@ -15,9 +15,10 @@ export const governanceSchema = z
     /** How often each instance polls the database for changes made elsewhere (keys, teams, orgs, users). */
     refresh_interval_ms: positiveMillis.default(5_000),
     /**
-     * How often the spend recorded in the current budget periods is read again (0: only when keys,
-     * teams or orgs change): it is the floor a budget counter starts from when it starts again
-     * (Redis restarted empty, the in-memory fallback during a Redis outage).
+     * With limits in Redis, how often the spend recorded in the current budget periods is read
+     * again: the floor a budget counter starts from when it starts again (Redis restarted empty,
+     * the in-memory fallback during a Redis outage). 0: only on the events that read it anyway
+     * (keys, teams or orgs changed, Redis stopped or came back, spilled spend written back).
      */
     spend_refresh_interval_ms: millis.default(30_000),
     limits: z

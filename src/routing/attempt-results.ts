@@ -13,9 +13,14 @@ import type { Attempt } from './attempt.js';
 /** A whole answer arrived: its usage is the request's. */
 export async function answered<T extends { usage?: Usage | null }>(answer: Promise<T>, rc: RequestContext): Promise<T> {
   const result = await answer;
-  rc.usage = accountableUsage(result.usage, () => ({ prompt_tokens: rc.estimatePrompt?.() ?? 0, completion_tokens: streamedTokens(answerChars(result)) }));
+  rc.usage = accountableUsage(result.usage, () => estimatedUsage(rc, answerChars(result)));
   noteAnswer(rc, result);
   return result;
+}
+
+/** The gateway's own counts, for an upstream whose usage counts are broken: the prompt's estimate, and the answer text's. */
+function estimatedUsage(rc: RequestContext, answerTextChars: number): { prompt_tokens: number; completion_tokens: number } {
+  return { prompt_tokens: rc.estimatePrompt?.() ?? 0, completion_tokens: streamedTokens(answerTextChars) };
 }
 
 /**
@@ -42,7 +47,7 @@ async function* timedStream<T extends { usage?: Usage | null }>(iterator: AsyncI
   try {
     let result = first;
     while (!result.done) {
-      if (result.value.usage) rc.usage = accountableUsage(result.value.usage, () => ({ prompt_tokens: rc.estimatePrompt?.() ?? 0, completion_tokens: streamedTokens(rc.streamedChars) }));
+      if (result.value.usage) rc.usage = accountableUsage(result.value.usage, () => estimatedUsage(rc, rc.streamedChars));
       else rc.streamedChars += streamedChars(result.value);
       noteStreamItem(rc, result.value);
       yield result.value;

@@ -33,7 +33,7 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
     if (!Array.isArray(chunk.choices)) chunk.choices = [];
     else if (!chunk.choices.every(isSoundChoice)) {
       throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent a stream chunk whose choices are not all objects with a delta object.`, { provider });
-    } else if (!chunk.choices.every((choice) => choice.delta == null || hasSoundToolCalls(choice.delta as Record<string, unknown>))) {
+    } else if (!chunk.choices.every(hasSoundDeltaToolCalls)) {
       throw new GatewayError('upstream_error', `The upstream provider "${provider}" sent a stream chunk whose tool_calls are not a list of objects.`, { provider });
     }
     if (!output) {
@@ -50,6 +50,11 @@ export async function* decodeChatStream(body: AsyncIterable<Uint8Array>, provide
   // Some compatible servers omit `[DONE]`; a stream that reached a finish_reason is complete.
   if (finished) return;
   throw new GatewayError('upstream_error', `The upstream provider "${provider}" ended the stream before it was complete.`, { provider });
+}
+
+/** A (sound) choice's delta has no tool_calls, or a list of objects. */
+function hasSoundDeltaToolCalls(choice: ChatCompletionChunk['choices'][number]): boolean {
+  return choice.delta == null || hasSoundToolCalls(choice.delta as Record<string, unknown>);
 }
 
 /** Everything downstream reads a chunk's choices as objects whose `delta`, when present, is an object. */
