@@ -796,7 +796,9 @@ describe('Executor: retries', () => {
   it('gives up when the client leaves during a backoff', async () => {
     const a = fake('a', { chat: () => Promise.reject(retryable('a')) });
     const plan = planFor([{ adapter: a }], { retry: { max_retries: 3, initial_backoff_ms: 10_000 } });
-    const { executor, rc } = setup();
+    const { metrics, rc } = setup();
+    // Full jitter draws the wait from [0, 10 s): a fixed draw of half, so the backoff cannot end before the client leaves.
+    const executor = new Executor(metrics, () => 0.5);
     const run = executor.chat(plan, request, rc);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const gone = new GatewayError('client_closed_request', 'gone');
