@@ -74,8 +74,10 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
   const registers = [registry];
   const spilled = new Counter({ name: 'switchyard_request_log_rows_spilled_total', help: 'Request-log rows written to the spill file because the database was unavailable and the queue was full (written back later).', registers });
   const dropped = new Counter({ name: 'switchyard_request_log_rows_dropped_total', help: 'Request-log rows lost: the database and the spill file both failed, or the database refused the row itself.', registers });
+  // Behind: a whole batch waits after the one being written (the queue counts that one too).
+  const behind = (): boolean => writer.stats().queued >= 2 * settings.spend.batch_size;
   const writer = new SpendWriter({
-    write: (rows, batchId) => store.writeSpend(rows, batchId),
+    write: (rows, batchId) => store.writeSpend(rows, batchId, behind),
     spillPath: settings.spend.spill_path,
     maxQueue: settings.spend.max_queue,
     batchSize: settings.spend.batch_size,

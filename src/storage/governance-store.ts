@@ -74,14 +74,15 @@ export class GovernanceStore {
 
   /**
    * Records a batch of requests and adds them to the daily rollups, in one transaction; a batch
-   * id written before is skipped (the retry of a write whose commit answer was lost).
+   * id written before is skipped (the retry of a write whose commit answer was lost). `behind`:
+   * whether the writer is falling behind (on SQLite the request-log insert then stops pacing).
    */
-  writeSpend(rows: readonly SpendRow[], batchId: string): Promise<void> {
+  writeSpend(rows: readonly SpendRow[], batchId: string, behind?: () => boolean): Promise<void> {
     // Old batch ids go at most once a minute, in the batch's own transaction (a few rows each time).
     const now = Date.now();
     const prune = now - this.lastPrune >= 60_000;
     if (prune) this.lastPrune = now;
-    return writeSpend(this.database.db, rows, this.requestLog, { id: batchId, prune });
+    return writeSpend(this.database.db, rows, this.requestLog, { id: batchId, prune, behind });
   }
 
   /** Rolled-up spend per group over whole UTC days; `tag` groups ignore every filter but the dates. */

@@ -26,9 +26,33 @@ describe('RequestLogInserter on SQLite', () => {
     const request = spendRows(Date.UTC(2026, 2, 1));
     const rows = Array.from({ length: 503 }, () => request());
     // A budget of 0: a turn after every statement (50 of 10 rows, 3 of 1), before the first and after the last.
-    const turns = await turnsDuring(() => writeSpend(database.db, rows, new RequestLogInserter(database, { turnMs: 0 }), { id: randomUUID() }));
+    const turns = await turnsDuring(() => writeSpend(database.db, rows, new RequestLogInserter(database, { turnMs: 0, pauseMs: 0 }), { id: randomUUID() }));
     expect(turns).toBeGreaterThanOrEqual(53 + 2);
     const written = await listRequests(database, { limit: 1_000 });
     expect(written.map((row) => row.request_id).sort()).toEqual(rows.map((row) => row.request_id).sort());
+  });
+
+  it('pauses between slices while the writer keeps up, and stops pausing once it is behind', async () => {
+    const request = spendRows(Date.UTC(2026, 2, 2));
+    const inserter = new RequestLogInserter(database, { turnMs: 0, pauseMs: 150 });
+    const timed = async (behind: () => boolean): Promise<number> => {
+      const rows = Array.from({ length: 3 }, () => request());
+      const start = performance.now();
+      await writeSpend(database.db, rows, inserter, { id: randomUUID(), behind });
+      const ms = performance.now() - start;
+      const written = await listRequests(database, { limit: 1_000 });
+      expect(written.map((row) => row.request_id)).toEqual(expect.arrayContaining(rows.map((row) => row.request_id)));
+      return ms;
+    };
+    // Three 1-row statements, each followed by a pause: 450 ms.
+    expect(await timed(() => false)).toBeGreaterThanOrEqual(440);
+    // Behind from the start: no pause at all.
+    expect(await timed(() => true)).toBeLessThan(300);
+    // Behind after the first pause: asked again before each one.
+    let asked = 0;
+    const ms = await timed(() => ++asked > 1);
+    expect(asked).toBe(3);
+    expect(ms).toBeGreaterThanOrEqual(140);
+    expect(ms).toBeLessThan(440);
   });
 });

@@ -3,7 +3,7 @@
  * spend writer and read newest first by GET /admin/logs.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './database.js';
 import type { SpendRow } from '../governance/types.js';
@@ -79,38 +79,51 @@ const PG_RECORD = sql.raw(COLUMNS.map(([name, type]) => `${name} ${type}`).join(
 /** SQLite: the sizes of the prepared multi-row inserts a batch is cut into, largest first. */
 const SQLITE_STATEMENT_ROWS = [10, 1] as const;
 /**
- * SQLite runs on the event loop, so the insert hands it back to other callbacks whenever it has
- * held it this long (checked after each statement), and also before its first statement and after
- * its last, which separates it from the transaction's other statements. A 500-row batch took
- * 3-7 ms in one go, and every request in flight waited that long; at c=1, a request waiting on a
- * 1 ms slice still went over the p99 budget.
+ * SQLite runs on the event loop, so the insert is cut into slices: it hands the loop back whenever
+ * it has held it this long (checked after each 10-row statement, ~80 µs), and also before its
+ * first statement and after its last, which separates it from the transaction's other statements.
  */
-const SQLITE_TURN_MS = 0.25;
+const SQLITE_SLICE_MS = 0.1;
+/**
+ * Between slices the insert waits this long, unless the writer is behind. A request crosses the
+ * event loop four times or so (its body, the upstream call, the answer, the reply) in well under
+ * a millisecond; slices back to back (a 500-row batch is ~4 ms of them) met every crossing of the
+ * requests of those milliseconds, and at c=1 each of five or six requests in a row lost about
+ * 1 ms: every 500 requests, a burst over the p99 budget. Paced, a request meets one slice at most.
+ */
+const SQLITE_PAUSE_MS = 1;
 
 /**
  * How a batch of request rows is inserted. Building a statement with Kysely, a bound value per
  * column per row, cost the gateway 30-60 µs of CPU per row; these cost a few µs.
  * - SQLite: prepared statements on Kysely's own connection (so inside its transaction), reused
- *   across batches, each inserting 10 rows or 1, yielding to the event loop every SQLITE_TURN_MS.
- *   Other queries wait meanwhile: Kysely holds its one connection for the transaction.
+ *   across batches, each inserting 10 rows or 1, in slices of SQLITE_SLICE_MS paced SQLITE_PAUSE_MS
+ *   apart. Other queries wait meanwhile (a 500-row batch takes ~30 ms so): Kysely holds its one
+ *   connection for the transaction.
  * - PostgreSQL: the batch as ONE parameter, its rows' JSON, unpacked by jsonb_to_recordset.
  */
 export class RequestLogInserter {
   readonly #statements = new Map<number, BetterSqlite3.Statement>();
   readonly #turnMs: number;
+  readonly #pauseMs: number;
 
-  /** `turnMs`: how long a SQLite insert may hold the event loop at a time (default SQLITE_TURN_MS). */
+  /**
+   * SQLite: `turnMs`, how long an insert may hold the event loop at a time (default
+   * SQLITE_SLICE_MS); `pauseMs`, the wait between two slices when not `behind` (SQLITE_PAUSE_MS).
+   */
   constructor(
     private readonly database: Database,
-    { turnMs = SQLITE_TURN_MS }: { turnMs?: number } = {},
+    { turnMs = SQLITE_SLICE_MS, pauseMs = SQLITE_PAUSE_MS }: { turnMs?: number; pauseMs?: number } = {},
   ) {
     this.#turnMs = turnMs;
+    this.#pauseMs = pauseMs;
   }
 
-  async insert(trx: Transaction<Schema>, rows: readonly SpendRow[]): Promise<void> {
+  /** `behind`: whether the writer has more rows waiting than it keeps up with paced (SQLite then inserts with no pause). */
+  async insert(trx: Transaction<Schema>, rows: readonly SpendRow[], behind: () => boolean = notBehind): Promise<void> {
     const sqlite = this.database.sqlite;
     if (sqlite) {
-      await this.#insertSqlite(sqlite, rows);
+      await this.#insertSqlite(sqlite, rows, behind);
       return;
     }
     // jsonb refuses the escapes JSON.stringify writes for NUL and lone surrogates (see postgres-text.ts).
@@ -118,7 +131,7 @@ export class RequestLogInserter {
     await sql`insert into request_log (${sql.raw(NAMES)}) select ${PG_FIELDS} from jsonb_to_recordset(${json}::jsonb) as r(${PG_RECORD})`.execute(trx);
   }
 
-  async #insertSqlite(sqlite: BetterSqlite3.Database, rows: readonly SpendRow[]): Promise<void> {
+  async #insertSqlite(sqlite: BetterSqlite3.Database, rows: readonly SpendRow[], behind: () => boolean): Promise<void> {
     await nextTurn();
     let turnStart = performance.now();
     let i = 0;
@@ -128,7 +141,7 @@ export class RequestLogInserter {
         for (let j = i; j < i + size; j++) pushValues(values, rows[j]!);
         this.#statement(sqlite, size).run(values);
         if (performance.now() - turnStart >= this.#turnMs) {
-          await nextTurn();
+          await (this.#pauseMs > 0 && !behind() ? pause(this.#pauseMs) : nextTurn());
           turnStart = performance.now();
         }
       }
@@ -146,6 +159,8 @@ export class RequestLogInserter {
     return statement;
   }
 }
+
+const notBehind = (): boolean => false;
 
 /** A row's values in COLUMNS order (SQLite: tags as JSON text). */
 function pushValues(values: unknown[], row: SpendRow): unknown[] {

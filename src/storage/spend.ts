@@ -61,6 +61,8 @@ export interface SpendBatch {
   id: string;
   /** Also prune the ids older than SPEND_BATCH_ID_TTL_MS, in the same transaction. */
   prune?: boolean;
+  /** Whether the writer is falling behind: the request-log insert then stops pacing itself (request-log.ts). */
+  behind?: () => boolean;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function writeSpend(db: Kysely<Schema>, rows: readonly SpendRow[], 
     const slash = batch.id.lastIndexOf('/');
     if (slash > 0 && (await trx.selectFrom('spend_batches').select('id').where('id', '=', batch.id.slice(0, slash)).executeTakeFirst())) return;
     if (batch.prune) await trx.deleteFrom('spend_batches').where('at', '<', now - SPEND_BATCH_ID_TTL_MS).execute();
-    await requestLog?.insert(trx, rows);
+    await requestLog?.insert(trx, rows, batch.behind);
     await upsertDaily(trx, daily);
     await upsertTags(trx, tags);
   });
