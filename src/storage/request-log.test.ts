@@ -55,4 +55,29 @@ describe('RequestLogInserter on SQLite', () => {
     expect(ms).toBeGreaterThanOrEqual(140);
     expect(ms).toBeLessThan(440);
   });
+
+  it('stops pausing for the rest of a batch once a pause found the event loop saturated', async () => {
+    const request = spendRows(Date.UTC(2026, 2, 3));
+    const rows = Array.from({ length: 3 }, () => request());
+    // Other work fills every turn of the loop while the insert runs.
+    let busy = true;
+    const spin = (): void => {
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+      if (busy) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const start = performance.now();
+    try {
+      await writeSpend(database.db, rows, new RequestLogInserter(database, { turnMs: 0, pauseMs: 150 }), { id: randomUUID(), behind: () => false });
+    } finally {
+      busy = false;
+    }
+    const ms = performance.now() - start;
+    // The first pause only (three without the loop's load: 450 ms).
+    expect(ms).toBeGreaterThanOrEqual(140);
+    expect(ms).toBeLessThan(440);
+    const written = await listRequests(database, { limit: 1_000 });
+    expect(written.map((row) => row.request_id)).toEqual(expect.arrayContaining(rows.map((row) => row.request_id)));
+  });
 });
