@@ -9,8 +9,11 @@
  * each slow request is put down to a GC that overlapped it, else to an event-loop gap, else to
  * neither (the machine, or a stall shorter than the gap detector sees).
  *
- * `npm run build && node bench/c1-tail.mjs [--seconds=10] [--rounds=2] [--gap-ms=2.5] [--dist=dist]
- *  [--b-dist=DIR] [--b-config=YAML] [--b-flags=...]`
+ * Each run's first --warmup seconds are left out (a new client connection, and a gateway idle
+ * since its last run, are slow for a second or so; npm run bench warms up likewise).
+ *
+ * `npm run build && node bench/c1-tail.mjs [--seconds=10] [--rounds=2] [--warmup=2] [--gap-ms=2.5]
+ *  [--dist=dist] [--b-dist=DIR] [--b-config=YAML] [--b-flags=...]`
  * - --b-dist: a second build, run as `switchyard-b` in the same rounds;
  * - --b-config: YAML at the top of `switchyard-b`'s config, e.g. `request_log: { enabled: false }`
  *   (each of its one-line top-level keys replaces the base config's line);
@@ -25,9 +28,10 @@ import { parseArgs } from 'node:util';
 import { BENCH_MESSAGES } from './lib/bodies.mjs';
 import { freePort, onJsonLines, pinningAvailable, spawnGateway, spawnNode, startListener, stopChild, waitForHttp } from './lib/proc.mjs';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '2' }, dist: { type: 'string', default: 'dist' }, 'b-dist': { type: 'string' }, 'b-config': { type: 'string', default: '' }, 'b-flags': { type: 'string', default: '' }, 'gap-ms': { type: 'string', default: '2.5' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '2' }, dist: { type: 'string', default: 'dist' }, 'b-dist': { type: 'string' }, 'b-config': { type: 'string', default: '' }, 'b-flags': { type: 'string', default: '' }, 'gap-ms': { type: 'string', default: '2.5' }, warmup: { type: 'string', default: '2' } } });
 process.env.BENCH_GAP_MS = values['gap-ms'];
 const SECONDS = Number(values.seconds);
+const WARMUP_MS = Number(values.warmup) * 1000;
 const ROUNDS = Number(values.rounds);
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const bench = (file) => fileURLToPath(new URL(file, import.meta.url));
@@ -60,14 +64,15 @@ try {
 
   const targets = { ...Object.fromEntries(Object.entries(gateways).map(([name, gateway]) => [name, gateway.origin])), bare: bare.origin, direct: upstream.origin };
   for (const origin of Object.values(targets)) await runClient(origin, 5, join(dir, 'warm-up.json'));
-  console.log(`c=1 for ${SECONDS} s per run, ${ROUNDS} round(s); gateway on core ${GATEWAY_CORE}, client and mock upstream on core ${LOAD_CORE}\n`);
-  console.log('run          requests   p50 ms   p99 ms   over threshold   of which: GC   loop gap   neither');
+  console.log(`c=1 for ${SECONDS} s per run after ${values.warmup} s of warm-up, ${ROUNDS} round(s); gateway on core ${GATEWAY_CORE}, client and mock upstream on core ${LOAD_CORE}\n`);
+  console.log('run            requests   p50 ms   p99 ms   over threshold   of which: GC   loop gap   neither');
   for (let round = 1; round <= ROUNDS; round++) {
     const runs = {};
     for (const [name, origin] of Object.entries(targets)) {
       const file = join(dir, `${name}-${round}.json`);
-      await runClient(origin, SECONDS, file);
-      runs[name] = JSON.parse(readFileSync(file, 'utf8'));
+      await runClient(origin, SECONDS + WARMUP_MS / 1000, file);
+      const samples = JSON.parse(readFileSync(file, 'utf8'));
+      runs[name] = samples.filter(([start]) => start >= samples[0][0] + WARMUP_MS);
     }
     const threshold = quantile(runs.direct.map(([, ms]) => ms), 0.99) + 1;
     const events = {};
@@ -155,8 +160,9 @@ function row(name, samples, threshold, events) {
     const gap = slow.filter(([start, ms]) => !overlaps(events.gcs, start, ms) && overlaps(events.gaps, start, ms));
     cause = `${share(gc.length).padStart(14)}${share(gap.length).padStart(11)}${share(slow.length - gc.length - gap.length).padStart(10)}`;
   }
-  return `${name.padEnd(12)}${String(samples.length).padStart(9)}${quantile(latencies, 0.5).toFixed(3).padStart(9)}${quantile(latencies, 0.99).toFixed(3).padStart(9)}${share(slow.length).padStart(17)}${cause}`;
+  return `${name.padEnd(14)}${String(samples.length).padStart(9)}${quantile(latencies, 0.5).toFixed(3).padStart(9)}${quantile(latencies, 0.99).toFixed(3).padStart(9)}${share(slow.length).padStart(17)}${cause}`;
 }
+
 
 function quantile(values, q) {
   const sorted = [...values].sort((a, b) => a - b);
