@@ -105,6 +105,33 @@ describe('readNativeStream: recorded Anthropic streams', () => {
     expect((await run('event: message_start\ndata: {"type":"message_start"}\n\n')).error?.message).toContain('without a message');
   });
 
+  it('refuses a content block event a client SDK cannot use, and forwards nothing of it', async () => {
+    const [start, blockStart] = fixture('stream-text.sse.txt').split('\n\n') as [string, string];
+    const opened = `${start}\n\n${blockStart}\n\n`;
+    const delta = (json: string): string => `event: content_block_delta\ndata: ${json}\n\n`;
+    const cases: [string, string][] = [
+      [delta('{"type":"content_block_delta","index":0,"delta":"hi"}'), 'without a delta'],
+      [delta('{"type":"content_block_delta","index":0,"delta":{"type":"text_delta"}}'), 'whose text_delta has no "text" text'],
+      [delta('{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":{}}}'), 'whose input_json_delta has no "partial_json" text'],
+      [delta('{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":"x"}}'), 'for a block that never started'],
+      [delta('{"type":"content_block_delta","delta":{"type":"text_delta","text":"x"}}'), 'without a block index'],
+      ['event: content_block_stop\ndata: {"type":"content_block_stop","index":"0"}\n\n', 'without a block index'],
+      ['event: content_block_start\ndata: {"type":"content_block_start","index":1}\n\n', 'without a content_block'],
+    ];
+    for (const [bad, message] of cases) {
+      // After a good delta (output: no failover), the bad event is thrown, not yielded.
+      const good = delta('{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}');
+      const { events, error } = await run(`${opened}${good}${bad}`);
+      expect(error?.message).toContain(message);
+      expect(error?.status).toBe(502);
+      expect(events.at(-1)?.data).toContain('"text":"Hi"');
+    }
+    // Delta types this code does not know pass as they are.
+    const future = delta('{"type":"content_block_delta","index":0,"delta":{"type":"future_delta","anything":1}}');
+    const { events } = await run(`${opened}${future}`);
+    expect(events.at(-1)?.data).toContain('future_delta');
+  });
+
   it('forwards event types it does not know, and stops reading at message_stop', async () => {
     const text = fixture('stream-text.sse.txt').replace('event: ping\n', 'event: future_event\ndata: {"type":"future_event","x":1}\n\nevent: ping\n');
     const { events, error } = await run(`${text}event: ping\ndata: {"type":"ping"}\n\n`);
