@@ -74,8 +74,7 @@ export async function createGovernance(config: Config, storageUrl: string, { mod
   const registers = [registry];
   const spilled = new Counter({ name: 'switchyard_request_log_rows_spilled_total', help: 'Request-log rows written to the spill file because the database was unavailable and the queue was full (written back later).', registers });
   const dropped = new Counter({ name: 'switchyard_request_log_rows_dropped_total', help: 'Request-log rows lost: the database and the spill file both failed, or the database refused the row itself.', registers });
-  // Behind: a whole batch waits after the one being written (the queue counts that one too).
-  const behind = (): boolean => writer.stats().queued >= 2 * settings.spend.batch_size;
+  const behind = (): boolean => writerIsBehind(writer.stats(), settings.spend);
   const writer = new SpendWriter({
     write: (rows, batchId) => store.writeSpend(rows, batchId, behind),
     spillPath: settings.spend.spill_path,
@@ -165,4 +164,13 @@ async function createLimiter(config: Config, backend: 'memory' | 'redis', regist
       client.disconnect();
     },
   };
+}
+
+/**
+ * Whether the spend writer is behind (the SQLite request-log insert then stops pacing itself): a
+ * whole batch waits after the one being written (the queue counts that one too), or rows wait in
+ * the spill file (while they do, new rows join them there, not the queue).
+ */
+export function writerIsBehind({ queued, spilled }: SpendWriterStats, { batch_size, max_queue }: { batch_size: number; max_queue: number }): boolean {
+  return spilled > 0 || queued >= Math.min(2 * batch_size, max_queue);
 }

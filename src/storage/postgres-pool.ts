@@ -14,7 +14,12 @@ const CONNECT_TIMEOUT_MS = 5_000;
  * gateway's own queries take milliseconds.
  */
 const QUERY_TIMEOUT_MS = 15_000;
-/** TCP keep-alive probes start after a connection was silent this long, so a dead peer is found. */
+/**
+ * TCP keep-alive probes start after a connection was silent this long (the system's probe
+ * interval and count then decide when a dead peer is given up: minutes on Linux's defaults).
+ * Idle connections are closed after 10 s anyway (pg-pool's idleTimeoutMillis); a query waiting
+ * on a silent server ends at QUERY_TIMEOUT_MS.
+ */
 const KEEP_ALIVE_DELAY_MS = 10_000;
 const POOL_SIZE = 10;
 const INT8_OID = 20;
@@ -45,7 +50,9 @@ Connection.prototype.query = function (this: Connection, ...args: unknown[]): un
 } as typeof pg.Client.prototype.query;
 
 function closeIfTimedOut(connection: Connection, err: unknown): void {
-  // end() drops a connection with a query still on it at once (pg destroys the socket).
+  // end() drops a connection with a query still on it at once (pg destroys the socket). In a
+  // transaction, Kysely then throws its rollback's error ("Client was closed and is not
+  // queryable"), which storage/errors.ts counts as the database unavailable, as the timeout.
   if (err instanceof Error && err.message === READ_TIMEOUT) connection.end().catch(() => undefined);
 }
 

@@ -34,7 +34,7 @@ describe('RequestLogInserter on SQLite', () => {
 
   it('pauses between slices while the writer keeps up, and stops pausing once it is behind', async () => {
     const request = spendRows(Date.UTC(2026, 2, 2));
-    const inserter = new RequestLogInserter(database, { turnMs: 0, pauseMs: 150 });
+    const inserter = new RequestLogInserter(database, { turnMs: 0, pauseMs: 150, maxPacedMs: Infinity });
     const timed = async (behind: () => boolean): Promise<number> => {
       const rows = Array.from({ length: 3 }, () => request());
       const start = performance.now();
@@ -69,7 +69,7 @@ describe('RequestLogInserter on SQLite', () => {
     setImmediate(spin);
     const start = performance.now();
     try {
-      await writeSpend(database.db, rows, new RequestLogInserter(database, { turnMs: 0, pauseMs: 150 }), { id: randomUUID(), behind: () => false });
+      await writeSpend(database.db, rows, new RequestLogInserter(database, { turnMs: 0, pauseMs: 150, maxPacedMs: Infinity }), { id: randomUUID(), behind: () => false });
     } finally {
       busy = false;
     }
@@ -77,6 +77,19 @@ describe('RequestLogInserter on SQLite', () => {
     // The first pause only (three without the loop's load: 450 ms).
     expect(ms).toBeGreaterThanOrEqual(140);
     expect(ms).toBeLessThan(440);
+    const written = await listRequests(database, { limit: 1_000 });
+    expect(written.map((row) => row.request_id)).toEqual(expect.arrayContaining(rows.map((row) => row.request_id)));
+  });
+
+  it('stops pausing once the insert has run maxPacedMs (the write lock is held meanwhile)', async () => {
+    const request = spendRows(Date.UTC(2026, 2, 4));
+    const rows = Array.from({ length: 5 }, () => request());
+    const start = performance.now();
+    await writeSpend(database.db, rows, new RequestLogInserter(database, { turnMs: 0, pauseMs: 100, maxPacedMs: 150 }), { id: randomUUID(), behind: () => false });
+    const ms = performance.now() - start;
+    // Pauses after the first two statements (at ~0 and ~100 ms), none after ~150 ms: five uncapped would be 500 ms.
+    expect(ms).toBeGreaterThanOrEqual(190);
+    expect(ms).toBeLessThan(390);
     const written = await listRequests(database, { limit: 1_000 });
     expect(written.map((row) => row.request_id)).toEqual(expect.arrayContaining(rows.map((row) => row.request_id)));
   });

@@ -98,32 +98,40 @@ const SQLITE_PAUSE_MS = 1;
  * lasts a whole busy turn, a paced batch ~100 ms, and its rows wait in memory that long.
  */
 const BUSY_LOOP = 0.8;
+/**
+ * A batch's transaction holds SQLite's write lock, and another process on the same file waits
+ * 20 ms for it (database.ts) before its write fails busy: pacing stops once the insert has run
+ * this long, and the rest of the batch goes back to back (~2 ms of a 500-row batch at c=1).
+ */
+const MAX_PACED_MS = 15;
 
 /**
  * How a batch of request rows is inserted. Building a statement with Kysely, a bound value per
  * column per row, cost the gateway 30-60 µs of CPU per row; these cost a few µs.
  * - SQLite: prepared statements on Kysely's own connection (so inside its transaction), reused
  *   across batches, each inserting 10 rows or 1, in slices of SQLITE_SLICE_MS paced SQLITE_PAUSE_MS
- *   apart. Other queries wait meanwhile (a 500-row batch takes ~30 ms so): Kysely holds its one
- *   connection for the transaction.
+ *   apart for up to MAX_PACED_MS. Other queries wait meanwhile (up to ~20 ms for a 500-row batch):
+ *   Kysely holds its one connection for the transaction.
  * - PostgreSQL: the batch as ONE parameter, its rows' JSON, unpacked by jsonb_to_recordset.
  */
 export class RequestLogInserter {
   readonly #statements = new Map<number, BetterSqlite3.Statement>();
   readonly #turnMs: number;
   readonly #pauseMs: number;
+  readonly #maxPacedMs: number;
 
   /**
    * SQLite: `turnMs`, how long an insert may hold the event loop at a time (default
    * SQLITE_SLICE_MS); `pauseMs`, the wait between two slices when not `behind` and the loop is
-   * not saturated (SQLITE_PAUSE_MS).
+   * not saturated (SQLITE_PAUSE_MS), during the insert's first `maxPacedMs` (MAX_PACED_MS).
    */
   constructor(
     private readonly database: Database,
-    { turnMs = SQLITE_SLICE_MS, pauseMs = SQLITE_PAUSE_MS }: { turnMs?: number; pauseMs?: number } = {},
+    { turnMs = SQLITE_SLICE_MS, pauseMs = SQLITE_PAUSE_MS, maxPacedMs = MAX_PACED_MS }: { turnMs?: number; pauseMs?: number; maxPacedMs?: number } = {},
   ) {
     this.#turnMs = turnMs;
     this.#pauseMs = pauseMs;
+    this.#maxPacedMs = maxPacedMs;
   }
 
   /** `behind`: whether the writer has more rows waiting than it keeps up with paced (SQLite then inserts with no pause). */
@@ -142,6 +150,7 @@ export class RequestLogInserter {
     await nextTurn();
     let turnStart = performance.now();
     let paced = true;
+    const pacedUntil = turnStart + this.#maxPacedMs;
     let i = 0;
     for (const size of SQLITE_STATEMENT_ROWS) {
       for (; i + size <= rows.length; i += size) {
@@ -149,7 +158,7 @@ export class RequestLogInserter {
         for (let j = i; j < i + size; j++) pushValues(values, rows[j]!);
         this.#statement(sqlite, size).run(values);
         if (performance.now() - turnStart >= this.#turnMs) {
-          if (paced && this.#pauseMs > 0 && !behind()) {
+          if (paced && this.#pauseMs > 0 && performance.now() < pacedUntil && !behind()) {
             const before = performance.eventLoopUtilization();
             await pause(this.#pauseMs);
             paced = performance.eventLoopUtilization(before).utilization < BUSY_LOOP;
