@@ -58,7 +58,7 @@ function closeIfTimedOut(connection: Connection, err: unknown): void {
 
 export function createPool(url: string, schema: string | undefined, onError: ((err: Error) => void) | undefined, options: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
-    Client: Connection as unknown as typeof pg.Client,
+    Client: Connection,
     connectionString: url,
     max: options.max ?? POOL_SIZE,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,

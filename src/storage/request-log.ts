@@ -91,11 +91,12 @@ const SQLITE_SLICE_MS = 0.1;
  */
 const SQLITE_HURRIED_SLICE_MS = 0.25;
 /**
- * Between slices the insert waits this long, unless the writer is behind. A request crosses the
- * event loop four times or so (its body, the upstream call, the answer, the reply) in well under
- * a millisecond; slices back to back (a 500-row batch is ~4 ms of them) met every crossing of the
- * requests of those milliseconds, and at c=1 each of five or six requests in a row lost about
- * 1 ms: every 500 requests, a burst over the p99 budget. Paced, a request meets one slice at most.
+ * Between slices the insert waits this long, unless hurried or past MAX_PACED_MS. A request
+ * crosses the event loop four times or so (its body, the upstream call, the answer, the reply) in
+ * well under a millisecond; slices back to back (a 500-row batch is ~4 ms of them) met every
+ * crossing of the requests of those milliseconds, and at c=1 each of five or six requests in a
+ * row lost about 1 ms: every 500 requests, a burst over the p99 budget. Paced, a request meets
+ * one slice at most.
  */
 const SQLITE_PAUSE_MS = 1;
 /**

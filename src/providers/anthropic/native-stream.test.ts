@@ -127,9 +127,12 @@ describe('readNativeStream: recorded Anthropic streams', () => {
       expect(events.at(-1)?.data).toContain('"text":"Hi"');
     }
     // Delta types this code does not know pass as they are.
-    const future = delta('{"type":"content_block_delta","index":0,"delta":{"type":"future_delta","anything":1}}');
-    const { events } = await run(`${opened}${future}`);
-    expect(events.at(-1)?.data).toContain('future_delta');
+    for (const type of ['future_delta', 'toString']) {
+      const future = delta(`{"type":"content_block_delta","index":0,"delta":{"type":"${type}","anything":1}}`);
+      const { events, error } = await run(`${opened}${future}`);
+      expect(error?.message).not.toContain('content_block_delta');
+      expect(events.at(-1)?.data).toContain(type);
+    }
   });
 
   it('forwards event types it does not know, and stops reading at message_stop', async () => {

@@ -19,7 +19,12 @@ import type { AnthropicUsage } from './api.js';
 import { mergeUsage, streamError, toUsage } from './response.js';
 
 /** The text field of each delta type an SDK appends (other types, future ones too, pass as they are). */
-const DELTA_TEXT: Readonly<Record<string, string>> = { text_delta: 'text', input_json_delta: 'partial_json', thinking_delta: 'thinking', signature_delta: 'signature' };
+const DELTA_TEXT: ReadonlyMap<string, string> = new Map([
+  ['text_delta', 'text'],
+  ['input_json_delta', 'partial_json'],
+  ['thinking_delta', 'thinking'],
+  ['signature_delta', 'signature'],
+]);
 
 /**
  * What is wrong with a content block event, if anything. Anthropic's SDKs find a delta's block by
@@ -39,7 +44,7 @@ function blockProblem(type: string, value: JsonObject, started: Set<number>): st
   if (type === 'content_block_stop') return undefined;
   const delta = value.delta;
   if (!isObject(delta) || typeof delta.type !== 'string') return 'a content_block_delta event without a delta';
-  const field = DELTA_TEXT[delta.type];
+  const field = DELTA_TEXT.get(delta.type);
   return field !== undefined && typeof delta[field] !== 'string' ? `a content_block_delta event whose ${delta.type} has no "${field}" text` : undefined;
 }
 
