@@ -4,10 +4,14 @@
  * the gateway's core, it shows how much of the gateway's "added" latency is the extra process hop
  * and Node's HTTP stack on this machine, rather than the gateway's own work.
  *
- * Run: node bench/bare-proxy.mjs --upstream=http://127.0.0.1:PORT [--port=0]
+ * Run: node bench/bare-proxy.mjs --upstream=http://127.0.0.1:PORT [--port=0] [--busy-poll-us=N]
+ * (`--busy-poll-us`: the gateway's busy polling, src/busy-poll.ts, reduced to its core, so that
+ * `npm run bench -- --busy-poll=N` compares like with like.)
  * Prints {"event":"listening","port":N} on stdout.
  */
 import { createServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers';
 import { Pool } from 'undici';
 
 const flag = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -49,6 +53,27 @@ const server = createServer((req, res) => {
     );
   });
 });
+const busyPollMs = Number(flag('busy-poll-us', '0')) / 1000;
+if (busyPollMs > 0) {
+  let until = 0;
+  let lastTurn = 0;
+  let spinning = false;
+  const turn = () => {
+    const now = performance.now();
+    if (now - lastTurn > 0.02) until = now + busyPollMs;
+    lastTurn = now;
+    if (now < until) setImmediate(turn);
+    else spinning = false;
+  };
+  server.on('request', () => {
+    until = performance.now() + busyPollMs;
+    if (!spinning) {
+      spinning = true;
+      lastTurn = performance.now();
+      setImmediate(turn);
+    }
+  });
+}
 server.keepAliveTimeout = 120_000;
 server.headersTimeout = 0;
 server.requestTimeout = 0;

@@ -14,6 +14,7 @@ import { Pipeline } from './gateway/pipeline.js';
 import { SharedCalls } from './gateway/shared-calls.js';
 import { createGovernance, DEFAULT_STORAGE_URL, type Governance } from './governance/setup.js';
 import { buildApp } from './http/app.js';
+import { BusyPoll } from './busy-poll.js';
 import type { Readiness } from './http/routes/ops.js';
 import { Metrics } from './observability/metrics.js';
 import type { Observers } from './observability/observers.js';
@@ -165,6 +166,8 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const admin = { store: governance.store, directory: governance.directory, authenticator, rotationGraceSeconds: config.governance.rotation_grace, reload: options.reloadConfig ? reload : undefined };
   const app = buildApp({ config, pipeline, cache, shared, observers, logger, readiness, authenticator, admin });
 
+  const busyPoll = config.server.busy_poll_us > 0 ? new BusyPoll(config.server.busy_poll_us) : undefined;
+  busyPoll?.watch(app.server);
   await app.listen({ host: config.server.host, port: config.server.port });
   readiness.ready = true;
   const address = app.server.address();
@@ -192,6 +195,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
       const idle = setInterval(() => app.server.closeIdleConnections(), 100);
       idle.unref();
       await app.close();
+      busyPoll?.stop();
       clearTimeout(force);
       clearInterval(idle);
       // Every connection is closed, but a billed request whose client left may still be reading its

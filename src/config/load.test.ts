@@ -61,7 +61,7 @@ describe('parseConfigText: YAML', () => {
   it('accepts an empty file and a file of comments as the all-defaults configuration', () => {
     for (const text of ['', '# nothing configured yet\n']) {
       const { config, warnings } = parseConfigText(text, 'empty.yaml', {});
-      expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 10 * 1024 * 1024, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000, cors: { origins: [] } });
+      expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 10 * 1024 * 1024, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000, busy_poll_us: 0, cors: { origins: [] } });
       expect(config.providers).toEqual({});
       expect(config.models).toEqual({});
       expect(warnings).toEqual([]);
@@ -74,7 +74,7 @@ describe('parseConfigText: defaults', () => {
     const { config, source } = parseConfigText('{}', 'defaults.yaml', {});
     expect(source).toBe('defaults.yaml');
     expect(config).toEqual({
-      server: { host: '0.0.0.0', port: 8080, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000, cors: { origins: [] } },
+      server: { host: '0.0.0.0', port: 8080, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000, busy_poll_us: 0, cors: { origins: [] } },
       auth: {},
       // Unset: DATABASE_URL at start-up, else sqlite://./data/switchyard.db (governance/setup.ts).
       storage: {},
@@ -124,7 +124,7 @@ describe('parseConfigText: defaults', () => {
 
   it('fills the defaults of a partly given section', () => {
     const { config } = parseConfigText('server:\n  port: 9000\nupstream:\n  timeouts:\n    total_ms: 0\n', 't.yaml', {});
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 9000, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000, cors: { origins: [] } });
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 9000, body_limit: 10_485_760, shutdown_grace_ms: 10_000, request_timeout_ms: 300_000, busy_poll_us: 0, cors: { origins: [] } });
     expect(config.upstream.timeouts).toEqual({ connect_ms: 10_000, first_byte_ms: 120_000, total_ms: 0 });
   });
 
@@ -151,6 +151,16 @@ describe('parseConfigText: defaults', () => {
     expect(problemsOf('server:\n  body_limit: huge\n')).toEqual([
       'server.body_limit: expected a byte size such as 10485760, "512kb" or "10mb"',
     ]);
+  });
+
+  it('reads server.busy_poll_us in µs, 0 (off) by default, and rejects what is not a whole number of µs from 0 to 100000', () => {
+    expect(parseConfigText('server:\n  busy_poll_us: 300\n', 't.yaml', {}).config.server.busy_poll_us).toBe(300);
+    expect(parseConfigText('server:\n  busy_poll_us: "${BP:-250}"\n', 't.yaml', {}).config.server.busy_poll_us).toBe(250);
+    for (const given of ['-1', '1.5', '100001', 'fast']) {
+      const problems = problemsOf(`server:\n  busy_poll_us: ${given}\n`);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^server\.busy_poll_us: /);
+    }
   });
 
   it('accepts numeric strings for numbers (what interpolation produces)', () => {

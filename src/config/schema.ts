@@ -185,6 +185,8 @@ const configSchemaBase = z.strictObject({
       shutdown_grace_ms: millis.default(10_000),
       /** How long a client may take to send a whole request, headers and body (Node's own default; Fastify turns it off). */
       request_timeout_ms: positiveMillis.default(300_000),
+      /** Busy polling: how long (µs) the event loop keeps polling after work instead of sleeping; 0: off (src/busy-poll.ts). */
+      busy_poll_us: numeric(z.number().int().min(0).max(100_000)).default(0),
       /** Browser clients: the origins allowed (`https://app.example.com`, or `*` for any); none: CORS off. */
       cors: z
         .strictObject({

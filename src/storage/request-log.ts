@@ -9,6 +9,7 @@ import type { Database } from './database.js';
 import type { SpendRow } from '../governance/types.js';
 import { pageSize } from './paging.js';
 import { jsonForJsonb } from './postgres-text.js';
+import { loopBusyShare, loopSample } from '../busy-poll.js';
 import type { Selectable } from 'kysely';
 import type { NewRequestLogRow, RequestLogTable, Schema } from './schema.js';
 
@@ -171,9 +172,9 @@ export class RequestLogInserter {
         if (now - turnStart < (this.#turnMs ?? (hurried ? SQLITE_HURRIED_SLICE_MS : SQLITE_SLICE_MS))) continue;
         hurried ||= behind();
         if (!hurried && this.#pauseMs > 0 && now < pacedUntil) {
-          const before = performance.eventLoopUtilization();
+          const before = loopSample();
           await pause(this.#pauseMs);
-          hurried = performance.eventLoopUtilization(before).utilization >= BUSY_LOOP;
+          hurried = loopBusyShare(before) >= BUSY_LOOP;
         } else {
           await nextTurn();
         }

@@ -1,0 +1,97 @@
+/**
+ * Busy polling (`server.busy_poll_us`, off by default). For a short window after each request
+ * arrives and after each reply, the event loop keeps turning (one `setImmediate` per turn, so libuv polls its sockets
+ * without blocking) instead of sleeping in epoll. The next socket event, an upstream's answer or a
+ * client's next request, is then picked up at once, where a sleeping core must first be woken:
+ * on a virtual machine that costs tens of µs per event, and a proxied request waits on two such
+ * events. HAProxy's `busy-polling` trades CPU for latency the same way.
+ *
+ * The price is CPU: the core stays busy for up to the window after each request and reply, so at
+ * moderate load the process shows near 100% of a core. It is for latency-sensitive deployments
+ * on dedicated cores, not for containers with CPU quotas (the spinning uses up the quota).
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+/** A turn that came later than this after the last had work in between (callbacks ran), not just the spin. */
+const WORK_GAP_MS = 0.05;
+
+/** Time the event loop spent spinning with nothing to do, since start-up (one loop per process). */
+let spunMs = 0;
+
+export class BusyPoll {
+  readonly #windowMs: number;
+  #until = 0;
+  #lastTurn = 0;
+  #spinning = false;
+  #stopped = false;
+
+  constructor(windowUs: number) {
+    this.#windowMs = windowUs / 1000;
+  }
+
+  /** Work arrived or was finished (a request, its reply): keep the loop awake for the window from now. */
+  readonly touch = (): void => {
+    if (this.#stopped) return;
+    const now = performance.now();
+    this.#until = now + this.#windowMs;
+    if (this.#spinning) return;
+    this.#spinning = true;
+    this.#lastTurn = now;
+    setImmediate(this.#turn);
+  };
+
+  /** Keeps the loop awake from each request's arrival (its upstream may answer soon) and after its reply (for the client's next request). */
+  watch(server: Server): void {
+    server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+      this.touch();
+      response.once('finish', this.touch);
+    });
+  }
+
+  /** Whether the loop is being kept awake now. */
+  get spinning(): boolean {
+    return this.#spinning;
+  }
+
+  /** No more spinning (shutdown): at most the turn already queued runs. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  readonly #turn = (): void => {
+    const now = performance.now();
+    const gap = now - this.#lastTurn;
+    this.#lastTurn = now;
+    // Only touches extend the window: a long gap between turns (callbacks ran, or the thread was
+    // preempted or collecting garbage) is too common to tell work from, and would spin for ever.
+    if (gap <= WORK_GAP_MS) spunMs += gap;
+    if (now < this.#until && !this.#stopped) setImmediate(this.#turn);
+    else this.#spinning = false;
+  };
+}
+
+/** A point to measure the event loop's load from (`loopBusyShare`). */
+export interface LoopSample {
+  readonly elu: EventLoopUtilization;
+  readonly spunMs: number;
+}
+
+type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
+
+export function loopSample(): LoopSample {
+  return { elu: performance.eventLoopUtilization(), spunMs };
+}
+
+/**
+ * The share of the time since `before` that the event loop spent on work, 0 to 1: its
+ * utilization, less the time busy polling spun with nothing to do (the loop counts spinning as
+ * active). A turn that waited longer than WORK_GAP_MS counts as work whatever held it up (a
+ * preempted thread too), so a loop that spun reads a little high; a saturated loop does not
+ * spin, and reads right.
+ */
+export function loopBusyShare(before: LoopSample): number {
+  const { idle, active } = performance.eventLoopUtilization(before.elu);
+  const elapsed = idle + active;
+  if (elapsed <= 0) return 0;
+  return Math.max(0, active - (spunMs - before.spunMs)) / elapsed;
+}
