@@ -12,6 +12,13 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
+/**
+ * How long each turn waits in a plain loop before the next poll. Every turn allocates an
+ * Immediate (~250 bytes): a turn per µs made a scavenge every ~4,000 turns, and doubled the
+ * gateway's scavenges at c=1 (docs/benchmarks.md). A 5 µs turn allocates a fifth as much, and an
+ * event that arrives during it waits 2.5 µs on average.
+ */
+const TURN_MS = 0.005;
 /** A turn that came later than this after the last had work in between (callbacks ran), not just the spin. */
 const WORK_GAP_MS = 0.05;
 
@@ -25,8 +32,11 @@ export class BusyPoll {
   #spinning = false;
   #stopped = false;
 
+  readonly #turnIterations: number;
+
   constructor(windowUs: number) {
     this.#windowMs = windowUs / 1000;
+    this.#turnIterations = iterationsFor(TURN_MS);
   }
 
   /** Work arrived or was finished (a request, its reply): keep the loop awake for the window from now. */
@@ -59,6 +69,7 @@ export class BusyPoll {
   }
 
   readonly #turn = (): void => {
+    wait(this.#turnIterations);
     const now = performance.now();
     const gap = now - this.#lastTurn;
     this.#lastTurn = now;
@@ -68,6 +79,24 @@ export class BusyPoll {
     if (now < this.#until && !this.#stopped) setImmediate(this.#turn);
     else this.#spinning = false;
   };
+}
+
+let sink = 0;
+
+/** A loop that allocates nothing (a clock read would: performance.now() makes an array each time). */
+function wait(iterations: number): void {
+  for (let i = 0; i < iterations; i++) sink = (sink + i) | 0;
+}
+
+/** How many iterations of `wait` take about `ms`, timed once it is compiled. */
+function iterationsFor(ms: number): number {
+  const probe = 10_000;
+  for (let i = 0; i < 50; i++) wait(probe);
+  const start = performance.now();
+  for (let i = 0; i < 10; i++) wait(probe);
+  const perIteration = (performance.now() - start) / (10 * probe);
+  // A preempted measurement errs short: shorter turns, more allocation, never more delay.
+  return Math.min(1_000_000, Math.max(100, Math.round(ms / Math.max(perIteration, 1e-9))));
 }
 
 /** A point to measure the event loop's load from (`loopBusyShare`). */
