@@ -133,11 +133,11 @@ function parseOptions() {
     process.exit(0);
   }
   const env = process.env;
-  const number = (name, flag, envName, fallback, { integer = false, min = 0 } = {}) => {
+  const number = (name, flag, envName, fallback, { integer = false, min = 0, max = Infinity } = {}) => {
     const raw = flag ?? env[envName];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) throw new BenchError(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min} (got ${JSON.stringify(raw)})`);
+    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) throw new BenchError(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}${max < Infinity ? ` and <= ${max}` : ''} (got ${JSON.stringify(raw)})`);
     return value;
   };
   const only = values.only ?? (env.BENCH_ONLY || undefined);
@@ -158,7 +158,7 @@ function parseOptions() {
     log,
     logLevel: env.LOG_LEVEL || 'info',
     chunkDelayMs: number('chunk-delay-ms', values['chunk-delay-ms'], 'BENCH_CHUNK_DELAY_MS', 0),
-    busyPollUs: number('busy-poll', values['busy-poll'], 'BENCH_BUSY_POLL_US', 0, { integer: true }),
+    busyPollUs: number('busy-poll', values['busy-poll'], 'BENCH_BUSY_POLL_US', 0, { integer: true, max: 100_000 }),
     profile: flagOrEnv(values.profile, 'BENCH_PROFILE'),
     portkey: flagOrEnv(values.portkey, 'BENCH_PORTKEY'),
     bare: !values['skip-bare'] && env.BENCH_BARE !== '0',

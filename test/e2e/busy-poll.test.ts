@@ -48,8 +48,9 @@ describe('busy polling (server.busy_poll_us)', () => {
     const afterRequest = cpuTicks(pid);
     await sleep(500);
     const idle = cpuTicks(pid);
-    // ~10 ticks spinning after the request and ~10 after its reply, overlapping: at least 8, at most 40.
-    expect(afterRequest - before).toBeGreaterThanOrEqual(8);
+    // ~10 ticks spinning after the request and its reply (windows that overlap), fewer when other
+    // processes take the core meanwhile; without busy polling a request costs 1 tick or none.
+    expect(afterRequest - before).toBeGreaterThanOrEqual(4);
     expect(afterRequest - before).toBeLessThanOrEqual(40);
     // Idle: the spin is over (a tick or two of timers and scheduling noise at most).
     expect(idle - afterRequest).toBeLessThanOrEqual(3);
