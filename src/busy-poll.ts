@@ -1,21 +1,22 @@
 /**
  * Busy polling (`server.busy_poll_us`, off by default). For a short window after each request
- * arrives and after each reply, the event loop keeps turning (one `setImmediate` per turn, so libuv polls its sockets
- * without blocking) instead of sleeping in epoll. The next socket event, an upstream's answer or a
- * client's next request, is then picked up at once, where a sleeping core must first be woken:
- * on a virtual machine that costs tens of µs per event, and a proxied request waits on two such
- * events. HAProxy's `busy-polling` trades CPU for latency the same way.
+ * arrives and after each reply, the event loop keeps turning (one `setImmediate` per turn, so
+ * libuv polls its sockets without blocking) instead of sleeping in epoll. The next socket event,
+ * an upstream's answer or a client's next request, is then picked up at once, where a sleeping
+ * core must first be woken: on a virtual machine that costs tens of µs per event, and a proxied
+ * request waits on two such events. HAProxy's `busy-polling` trades CPU for latency the same way.
  *
- * The price is CPU: the core stays busy for up to the window after each request and reply, so at
- * moderate load the process shows near 100% of a core. It is for latency-sensitive deployments
- * on dedicated cores, not for containers with CPU quotas (the spinning uses up the quota).
+ * The price is CPU: each request keeps the core busy for up to about twice the window, so once
+ * requests come about as often as the window the process shows near 100% of a core. It is for
+ * latency-sensitive deployments on dedicated cores, not for containers with CPU quotas (the
+ * spinning uses up the quota).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /**
  * How long each turn waits in a plain loop before the next poll. Every turn allocates an
  * Immediate (~250 bytes): a turn per µs made a scavenge every ~4,000 turns, and doubled the
- * gateway's scavenges at c=1 (docs/benchmarks.md). A 5 µs turn allocates a fifth as much, and an
+ * gateway's scavenges at c=1 (docs/benchmarks.md, "Busy polling"). A 5 µs turn allocates a fifth as much, and an
  * event that arrives during it waits 2.5 µs on average.
  */
 const TURN_MS = 0.005;
@@ -27,12 +28,11 @@ let spunMs = 0;
 
 export class BusyPoll {
   readonly #windowMs: number;
+  readonly #turnIterations: number;
   #until = 0;
   #lastTurn = 0;
   #spinning = false;
   #stopped = false;
-
-  readonly #turnIterations: number;
 
   constructor(windowUs: number) {
     this.#windowMs = windowUs / 1000;

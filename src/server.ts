@@ -264,6 +264,7 @@ function printBanner(url: string, source: string, config: Config, models: ModelR
     `    metrics          ${config.metrics.enabled ? `${url}/metrics` : 'off'}`,
     `    tracing          ${tracing ? 'on (OpenTelemetry, OTLP/HTTP)' : 'off'}`,
     `    request log      ${config.request_log.enabled ? `on${config.request_log.bodies ? ', with redacted bodies' : ''}${config.request_log.retention_days > 0 ? `, kept ${config.request_log.retention_days} days` : ''}` : 'off'}`,
+    ...(config.server.busy_poll_us > 0 ? [`    busy polling     ${config.server.busy_poll_us} µs after each request and reply (a busy core while requests come)`] : []),
     '',
   ];
   process.stderr.write(lines.join('\n') + '\n');

@@ -30,6 +30,10 @@ function cpuTicks(pid: number): number {
 }
 
 describe('busy polling (server.busy_poll_us)', () => {
+  it('says so in the start-up banner', () => {
+    expect(gateway.stderr()).toContain('busy polling     100000 µs after each request and reply');
+  });
+
   it('answers chat completions, plain and streamed, as without it', async () => {
     const answer = await client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'Hello' }] });
     expect(answer.choices[0]!.message.content).toBe('This is a mock reply. You said: Hello');
