@@ -5,13 +5,11 @@
  * and Node's HTTP stack on this machine, rather than the gateway's own work.
  *
  * Run: node bench/bare-proxy.mjs --upstream=http://127.0.0.1:PORT [--port=0] [--busy-poll-us=N]
- * (`--busy-poll-us`: the gateway's busy polling, src/busy-poll.ts, reduced to its core, so that
+ * (`--busy-poll-us`: the gateway's busy polling, src/busy-poll.ts from build/, so that
  * `npm run bench -- --busy-poll=N` compares like with like.)
  * Prints {"event":"listening","port":N} on stdout.
  */
 import { createServer } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import { setImmediate } from 'node:timers';
 import { Pool } from 'undici';
 
 const flag = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -53,35 +51,11 @@ const server = createServer((req, res) => {
     );
   });
 });
-const busyPollMs = Number(flag('busy-poll-us', '0')) / 1000;
-if (busyPollMs > 0) {
-  // As src/busy-poll.ts: awake for the window after each request and each reply; each turn first
-  // waits ~5 µs in a loop that allocates nothing.
-  let sink = 0;
-  const wait = (iterations) => {
-    for (let i = 0; i < iterations; i++) sink = (sink + i) | 0;
-  };
-  for (let i = 0; i < 50; i++) wait(10_000);
-  const start = performance.now();
-  for (let i = 0; i < 10; i++) wait(10_000);
-  const turnIterations = Math.max(100, Math.round(0.005 / ((performance.now() - start) / 100_000)));
-  let until = 0;
-  let spinning = false;
-  const turn = () => {
-    wait(turnIterations);
-    if (performance.now() < until) setImmediate(turn);
-    else spinning = false;
-  };
-  const touch = () => {
-    until = performance.now() + busyPollMs;
-    if (spinning) return;
-    spinning = true;
-    setImmediate(turn);
-  };
-  server.on('request', (_req, res) => {
-    touch();
-    res.once('finish', touch);
-  });
+const busyPollUs = Number(flag('busy-poll-us', '0'));
+if (busyPollUs > 0) {
+  // The gateway's own busy polling (tsc's output of src/busy-poll.ts; npm run bench builds it).
+  const { BusyPoll } = await import('../build/busy-poll.js');
+  new BusyPoll(busyPollUs).watch(server);
 }
 server.keepAliveTimeout = 120_000;
 server.headersTimeout = 0;
