@@ -139,6 +139,29 @@ describe('SpendWriter batching', () => {
     await vi.waitFor(() => expect(sink.ids).toEqual(ids(0, 2)));
   });
 
+  it('leaves the rows that arrived during a write for a full batch or the interval, not a small batch of their own', async () => {
+    const sink = new TestSink();
+    const w = writer(sink, { batchSize: 4 });
+    let arriving = 2;
+    sink.during = () => {
+      while (arriving > 0) w.enqueue(row(6 - arriving--));
+    };
+    for (let i = 0; i < 4; i++) w.enqueue(row(i));
+    await vi.waitFor(() => expect(sink.ids).toEqual(ids(0, 4)));
+    // Rows 4 and 5 arrived while the first batch was being written; they wait.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(sink.calls).toHaveLength(1);
+    expect(w.stats().queued).toBe(2);
+    w.enqueue(row(6));
+    w.enqueue(row(7));
+    await vi.waitFor(() => expect(sink.ids).toEqual(ids(0, 8)));
+    expect(sink.batches.map((b) => b.length)).toEqual([4, 4]);
+    // flush() writes a partial batch at once.
+    w.enqueue(row(8));
+    await w.flush();
+    expect(sink.batches.map((b) => b.length)).toEqual([4, 4, 1]);
+  });
+
   it('keeps one write in flight, however many flushes are asked for', async () => {
     const sink = new TestSink();
     const w = writer(sink, { batchSize: 2, flushIntervalMs: 1 });
@@ -159,7 +182,8 @@ describe('SpendWriter when the sink fails', () => {
     const sink = new TestSink();
     sink.failures = 3;
     const errors: unknown[] = [];
-    const w = writer(sink, { batchSize: 2, onError: (err) => errors.push(err) });
+    // The fifth row is a partial batch: the interval writes it.
+    const w = writer(sink, { batchSize: 2, flushIntervalMs: 10, onError: (err) => errors.push(err) });
     for (let i = 0; i < 5; i++) w.enqueue(row(i));
     await vi.waitFor(() => expect(sink.ids).toEqual(ids(0, 5)));
     expect(w.stats()).toEqual({ queued: 0, spilled: 0, written: 5, failures: 3 });
@@ -179,7 +203,7 @@ describe('SpendWriter when the sink fails', () => {
       written.push({ ids: rows.map((r) => r.request_id), batchId });
     };
     const dropped: number[] = [];
-    const w = writer(sink, { batchSize: 5, isDataError: (err) => (err as { code?: string }).code === '22021', onDrop: (n) => dropped.push(n) });
+    const w = writer(sink, { batchSize: 5, flushIntervalMs: 10, isDataError: (err) => (err as { code?: string }).code === '22021', onDrop: (n) => dropped.push(n) });
     for (let i = 0; i < 7; i++) w.enqueue(row(i));
     await vi.waitFor(() => expect(written.flatMap((b) => b.ids)).toEqual(['r0', 'r1', 'r3', 'r4', 'r5', 'r6']));
     expect(dropped).toEqual([1]);
@@ -193,7 +217,7 @@ describe('SpendWriter when the sink fails', () => {
   it('retries a batch as it was, under the same id, though more rows arrived meanwhile; every batch has its own id', async () => {
     const sink = new TestSink();
     sink.failures = 2;
-    const w = writer(sink, { batchSize: 3 });
+    const w = writer(sink, { batchSize: 3, flushIntervalMs: 10 });
     w.enqueue(row(0));
     w.enqueue(row(1));
     await expect(w.flush()).rejects.toThrow('database unavailable');

@@ -21,6 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SpendRow } from '../governance/types.js';
 import { RetryTimer } from './retry-timer.js';
+import { RowQueue } from './row-queue.js';
 import { RowByRow } from './row-by-row.js';
 import { SpillFiles, spillLines, type SpillBatch } from './spill-files.js';
 
@@ -70,9 +71,12 @@ export class SpendWriter {
 
   /** With isDataError: how a batch the database refused for its values is written instead. */
   private readonly rowByRow: RowByRow | undefined;
-  /** The queue is queue[head..]; the head moves instead of shifting, so dequeuing is O(1). */
-  private queue: SpendRow[] = [];
-  private head = 0;
+  /**
+   * Rows become due (written even as a partial batch) at each tick of the interval, flush() and
+   * close(); the rest wait for a full batch, so that steady load does not commit a few dozen rows
+   * at a time, each commit's fixed cost and rewritten pages paid again.
+   */
+  private readonly queue = new RowQueue<SpendRow>();
   /** The batch at the head of the queue once sent: retried as it is, under its id, until accepted. */
   private pendingQueued: { id: string; rows: SpendRow[] } | null = null;
   /** True while any row waits on the spill side: new rows then go there too, keeping the order. */
@@ -111,7 +115,7 @@ export class SpendWriter {
     const isDataError = options.isDataError;
     this.rowByRow = isDataError && new RowByRow({ write: this.sink, isDataError, onWritten: () => this.written++, onRefused: (err) => this.dropped(1, err) });
     this.retry = new RetryTimer(options.retry?.initialMs ?? 500, options.retry?.maxMs ?? 30_000, () => this.kick());
-    this.interval = setInterval(() => this.kick(), options.flushIntervalMs ?? 1_000);
+    this.interval = setInterval(() => this.kick(true), options.flushIntervalMs ?? 1_000);
     this.interval.unref();
     // Startup, not the request path: knowing now keeps new rows behind the older spilled ones.
     this.spillActive = this.files.leftBehind();
@@ -145,7 +149,7 @@ export class SpendWriter {
    */
   async flush(): Promise<void> {
     this.retry.cancel();
-    while (!this.stopped && this.hasWork()) await this.drain();
+    while (!this.stopped && this.hasWork()) await this.drain(true);
     await this.fileChain;
   }
 
@@ -169,7 +173,7 @@ export class SpendWriter {
   }
 
   private get queued(): number {
-    return this.queue.length - this.head;
+    return this.queue.length;
   }
 
   private hasWork(): boolean {
@@ -188,9 +192,7 @@ export class SpendWriter {
     await Promise.race([this.drainQueue(), expired]);
     clearTimeout(timer);
     this.stopped = true;
-    const left = this.queue.slice(this.head);
-    this.queue = [];
-    this.head = 0;
+    const left = this.queue.takeAll();
     this.pendingQueued = null;
     if (left.length > 0) this.spill(left);
     await this.fileChain;
@@ -200,7 +202,7 @@ export class SpendWriter {
     try {
       // The first round joins a loop already running (it stops after its current batch).
       do {
-        await this.drain();
+        await this.drain(true);
       } while (!this.stopped && this.queued > 0);
     } catch {
       // Reported inside drain(); what is left goes to the spill file.
@@ -216,13 +218,16 @@ export class SpendWriter {
     this.soon.unref();
   }
 
-  private kick(): void {
+  /** `due`: what is queued now is written, even as a partial batch. */
+  private kick(due = false): void {
+    if (due) this.queue.markDue();
     if (this.closeStarted || this.retry.pending || this.current || !this.hasWork()) return;
     this.drain().catch(() => undefined); // reported and rescheduled inside drain()
   }
 
-  /** The one write loop: joins the running one if there is one. */
-  private drain(): Promise<void> {
+  /** The one write loop: joins the running one if there is one. `due`: what is queued now is written. */
+  private drain(due = false): Promise<void> {
+    if (due) this.queue.markDue();
     if (!this.current) {
       // Deferred a microtask, so `current` is set before the sink can be called.
       this.current = Promise.resolve()
@@ -244,7 +249,8 @@ export class SpendWriter {
 
   private async drainLoop(): Promise<void> {
     while (!this.stopped) {
-      if (this.queued > 0) await this.writeQueued();
+      // Queued rows are older than any spilled ones: with a spill waiting they all go first.
+      if (this.pendingQueued || this.queued >= this.batchSize || (this.queued > 0 && (this.queue.due || this.spillActive))) await this.writeQueued();
       else if (this.spillActive && !this.closeStarted) await this.writeSpilled();
       else return;
     }
@@ -252,19 +258,12 @@ export class SpendWriter {
 
   private async writeQueued(): Promise<void> {
     // Rows only join the queue's tail and leave its head here, so the pinned batch stays its head.
-    this.pendingQueued ??= { id: randomUUID(), rows: this.queue.slice(this.head, this.head + this.batchSize) };
+    this.pendingQueued ??= { id: randomUUID(), rows: this.queue.peek(this.batchSize) };
     const { id, rows } = this.pendingQueued;
     await this.send(rows, id);
     if (this.stopped) return; // close() gave up waiting and already spilled these rows
     this.pendingQueued = null;
-    this.head += rows.length;
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head >= 1_024 && this.head * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
+    this.queue.drop(rows.length);
   }
 
   private async writeSpilled(): Promise<void> {
@@ -357,6 +356,7 @@ export class SpendWriter {
           // Disk is empty and the rows still in memory are the newest: they join the queue and
           // new rows use the queue again. No await since the check, so none can slip past.
           for (const row of this.spillBuffer) this.queue.push(row);
+          this.queue.markDue();
           this.spillBuffer = [];
           this.spillActive = false;
           this.onDisk = 0;
