@@ -7,7 +7,14 @@ import { ConfigError, validateConfig, type LoadedConfig } from './load.js';
 import type { Config } from './schema.js';
 
 /** The settings the embedded default takes from the environment, by the variable they come from. */
-const FROM_ENV: Record<string, string> = { 'auth.master_key': 'SWITCHYARD_MASTER_KEY', 'storage.url': 'DATABASE_URL', 'redis.url': 'REDIS_URL' };
+const FROM_ENV: Record<string, string> = {
+  'auth.master_key': 'SWITCHYARD_MASTER_KEY',
+  'storage.url': 'DATABASE_URL',
+  'redis.url': 'REDIS_URL',
+  'providers.openai.api_key': 'OPENAI_API_KEY',
+  'providers.anthropic.api_key': 'ANTHROPIC_API_KEY',
+  'providers.gemini.api_key': 'GEMINI_API_KEY',
+};
 
 export function embeddedDefault(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const providers: Record<string, unknown> = { mock: { type: 'mock' } };

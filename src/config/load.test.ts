@@ -568,8 +568,18 @@ describe('parseConfigText: problems in words', () => {
     ['an unknown option', 'logging: { level: loud }', 'logging.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"'],
     ['a union of a literal and a number', 'providers: { p: { type: mock } }\nmodels: { m: { targets: [ { provider: p, model: x } ], hedge: { delay_ms: soon } } }', 'models.m.hedge.delay_ms: expected "p95" or a number, got "soon"'],
     ['a value of neither accepted type', 'server: { body_limit: true }', 'server.body_limit: expected a number or a string, got true'],
-    ['a bad URL', 'providers: { p: { type: openai, base_url: nope } }', 'providers.p.base_url: expected a URL such as https://example.com, got "nope"'],
+    ['a bad URL', 'providers: { p: { type: openai, base_url: nope } }', 'providers.p.base_url: expected an http(s) URL such as https://api.example.com/v1, got "nope"'],
+    // "localhost:8000/v1" parses as a URL of scheme "localhost:", which no request can use.
+    ['a URL without its scheme', 'providers: { p: { type: openai-compatible, base_url: "localhost:8000/v1" } }', 'providers.p.base_url: expected an http(s) URL, got "localhost:8000/v1" (did you mean "http://localhost:8000/v1"?)'],
+    ['a URL of another scheme', 'providers: { p: { type: anthropic, base_url: "ftp://10.0.0.1/v1" } }', 'providers.p.base_url: expected an http(s) URL such as https://api.example.com/v1, got "ftp://10.0.0.1/v1"'],
+    ['a key with a secret file\'s trailing newline', 'providers: { p: { type: openai, api_key: "sk-abc\\n" } }', 'providers.p.api_key: contains a line break, which an HTTP header cannot carry (a trailing newline from a secret file?)'],
+    ['a header value with a control character', 'providers: { p: { type: gemini, headers: { x-a: "a\\u0001b" } } }', 'providers.p.headers.x-a: contains a control or non-Latin-1 character, which an HTTP header cannot carry'],
+    ['a header name with a space', 'providers: { p: { type: openai, headers: { "x a": b } } }', 'providers.p.headers["x a"]: is not a valid HTTP header name (letters, digits and !#$%&\'*+-.^_`|~ only)'],
+    ['a region that is not one', 'providers: { p: { type: bedrock, region: "us east 1" } }', 'providers.p.region: expected an AWS region such as us-east-1 or eu-central-1'],
     ['a list where a mapping belongs', 'server: [1, 2]', 'server: expected a mapping (key: value pairs), got a list'],
+    ['a list where a mapping of names belongs', 'models: [a, b]', 'models: expected a mapping (key: value pairs), got a list'],
+    ['a number in hexadecimal', 'server: { port: "0x50" }', 'server.port: expected a number, got "0x50"'],
+    ['a number with an exponent', 'governance: { default_max_tokens: "1e3" }', 'governance.default_max_tokens: expected a number, got "1e3"'],
   ])('%s', (_what, text, problem) => {
     expect(problemsOf(text)).toEqual([problem]);
   });

@@ -321,6 +321,7 @@ const TYPE_NAMES: Record<string, string> = {
   nan: 'NaN',
   boolean: 'true or false',
   object: 'a mapping (key: value pairs)',
+  record: 'a mapping (key: value pairs)',
   array: 'a list',
   null: 'an empty value',
   date: 'a date',

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { cacheSchema } from './cache-schema.js';
 import { governanceSchema } from './governance-schema.js';
 import { modelGroupSchema, routingSchema } from './routing-schema.js';
-import { boolean, byteSize, millis, numeric, positiveMillis } from './values.js';
+import { boolean, byteSize, headersSchema, headerValue, httpUrl, millis, numeric, positiveMillis, unsetIfEmpty } from './values.js';
 import { metricsSchema, requestLogSchema } from './observability-schema.js';
 import { checkSlaReferences, slaSchema } from './sla-schema.js';
 import { tracingSchema } from './tracing-schema.js';
@@ -21,14 +21,12 @@ export const timeoutsSchema = z.strictObject({
   total_ms: millis.optional(),
 });
 
-const headersSchema = z.record(z.string(), z.string());
-
 const openaiProvider = z.strictObject({
   type: z.literal('openai'),
-  api_key: z.string().optional(),
-  base_url: z.url().optional(),
-  organization: z.string().optional(),
-  project: z.string().optional(),
+  api_key: headerValue.optional(),
+  base_url: httpUrl.optional(),
+  organization: headerValue.optional(),
+  project: headerValue.optional(),
   headers: headersSchema.optional(),
   timeouts: timeoutsSchema.optional(),
 });
@@ -38,8 +36,8 @@ export const OPENAI_COMPATIBLE_PRESETS = ['vllm', 'ollama', 'together', 'groq', 
 const openaiCompatibleProvider = z.strictObject({
   type: z.literal('openai-compatible'),
   preset: z.enum(OPENAI_COMPATIBLE_PRESETS).optional(),
-  base_url: z.url().optional(),
-  api_key: z.string().optional(),
+  base_url: httpUrl.optional(),
+  api_key: headerValue.optional(),
   headers: headersSchema.optional(),
   timeouts: timeoutsSchema.optional(),
   /** Ask the upstream for `stream_options.include_usage` so usage is always captured. */
@@ -57,10 +55,10 @@ const mockProvider = z.strictObject({
 const anthropicProvider = z.strictObject({
   type: z.literal('anthropic'),
   /** Defaults to the ANTHROPIC_API_KEY env var. */
-  api_key: z.string().optional(),
-  base_url: z.url().default('https://api.anthropic.com'),
+  api_key: headerValue.optional(),
+  base_url: httpUrl.default('https://api.anthropic.com'),
   /** The `anthropic-version` header. */
-  anthropic_version: z.string().default('2023-06-01'),
+  anthropic_version: headerValue.default('2023-06-01'),
   /** Sent as `max_tokens` when the client gives none (Anthropic requires it). */
   default_max_tokens: numeric(z.number().int().positive()).default(4096),
   headers: headersSchema.optional(),
@@ -70,8 +68,8 @@ const anthropicProvider = z.strictObject({
 const geminiProvider = z.strictObject({
   type: z.literal('gemini'),
   /** Defaults to the GEMINI_API_KEY env var (or GOOGLE_API_KEY). */
-  api_key: z.string().optional(),
-  base_url: z.url().default('https://generativelanguage.googleapis.com/v1beta'),
+  api_key: headerValue.optional(),
+  base_url: httpUrl.default('https://generativelanguage.googleapis.com/v1beta'),
   headers: headersSchema.optional(),
   timeouts: timeoutsSchema.optional(),
 });
@@ -79,13 +77,13 @@ const geminiProvider = z.strictObject({
 const bedrockProvider = z.strictObject({
   type: z.literal('bedrock'),
   /** Defaults to AWS_REGION, then AWS_DEFAULT_REGION. */
-  region: z.string().optional(),
+  region: unsetIfEmpty(z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'expected an AWS region such as us-east-1 or eu-central-1').optional()),
   /** Credentials default to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. */
-  access_key_id: z.string().optional(),
-  secret_access_key: z.string().optional(),
-  session_token: z.string().optional(),
+  access_key_id: headerValue.optional(),
+  secret_access_key: headerValue.optional(),
+  session_token: headerValue.optional(),
   /** Overrides https://bedrock-runtime.<region>.amazonaws.com (VPC endpoints, tests). */
-  base_url: z.url().optional(),
+  base_url: httpUrl.optional(),
   /** Sent as inferenceConfig.maxTokens when the client gives none. */
   default_max_tokens: numeric(z.number().int().positive()).optional(),
   headers: headersSchema.optional(),
@@ -107,9 +105,9 @@ const vertexProvider = z.strictObject({
   /** The same JSON inline (e.g. ${VERTEX_SA_JSON}). */
   credentials_json: z.string().optional(),
   /** Overrides https://{location}-aiplatform.googleapis.com (private endpoints, proxies, tests). */
-  base_url: z.url().optional(),
+  base_url: httpUrl.optional(),
   /** Overrides the key's token_uri (https://oauth2.googleapis.com/token). */
-  token_url: z.url().optional(),
+  token_url: httpUrl.optional(),
   headers: headersSchema.optional(),
   timeouts: timeoutsSchema.optional(),
 });
@@ -119,9 +117,9 @@ export const AZURE_API_STYLES = ['deployments', 'v1'] as const;
 const azureProvider = z.strictObject({
   type: z.literal('azure'),
   /** The resource endpoint, e.g. https://my-resource.openai.azure.com */
-  base_url: z.url(),
+  base_url: httpUrl,
   /** Defaults to the AZURE_OPENAI_API_KEY env var; sent as the `api-key` header. */
-  api_key: z.string().optional(),
+  api_key: headerValue.optional(),
   /** `deployments`: /openai/deployments/<target model>/...?api-version=; `v1`: /openai/v1/... */
   api_style: z.enum(AZURE_API_STYLES).default('deployments'),
   api_version: z.string().min(1).default('2024-10-21'),

@@ -5,10 +5,9 @@
  * any other OpenTelemetry SDK.
  */
 import { z } from 'zod';
-import { boolean, millis, numeric } from './values.js';
+import { boolean, millis, numeric, unsetIfEmpty } from './values.js';
 
 /** `${VAR:-}` interpolates to ''; an empty value counts as not set, like elsewhere in the file. */
-const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
 
 export const tracingSchema = z
   .strictObject({

@@ -10,6 +10,8 @@ import type { SlaMonitor } from '../observability/sla/monitor.js';
 import type { RequestSummary } from '../observability/tracing.js';
 import type { CacheStatus } from '../cache/response-cache.js';
 import type { RequestContext } from './context.js';
+import type { GatewayError } from './errors.js';
+import { redactSecrets } from './redact-secrets.js';
 
 const NO_REASONS: readonly string[] = [];
 
@@ -75,7 +77,7 @@ export function settle(rc: RequestContext, observers: Observers, log: FastifyBas
     cost_usd: rc.costUsd ?? undefined,
     key_id: keyIdOf(rc),
     end_user: rc.endUser,
-    error: rc.error ? { code: rc.error.code, message: rc.error.message } : undefined,
+    error: rc.error ? { code: rc.error.code, message: rc.error.message, cause: transportCause(rc.error) } : undefined,
     cache: rc.cache,
     cache_similarity: rc.cacheSimilarity,
     coalesced: rc.coalesced,
@@ -85,6 +87,20 @@ export function settle(rc: RequestContext, observers: Observers, log: FastifyBas
     trace_id: rc.trace?.traceId,
   };
   log[level](entry, level === 'info' ? 'request completed' : 'request failed');
+}
+
+/**
+ * For the operator: what kept the gateway from an upstream, in the system's or undici's words
+ * (`ECONNREFUSED: connect ECONNREFUSED 10.0.0.7:8000`, `UND_ERR_INVALID_ARG: invalid header
+ * value`), which the client's message ("could not be reached") leaves out. Only errors with a
+ * code: a parse error's message may quote the upstream's text.
+ */
+function transportCause(error: GatewayError): string | undefined {
+  if (error.code !== 'upstream_error' && error.code !== 'upstream_timeout') return undefined;
+  const cause = error.cause;
+  const code = (cause as { code?: unknown } | null | undefined)?.code;
+  if (!(cause instanceof Error) || typeof code !== 'string') return undefined;
+  return redactSecrets(`${code}: ${cause.message}`).slice(0, 300);
 }
 
 /** pino's level check (Fastify's logger type does not declare it); other loggers always log. */

@@ -6,6 +6,7 @@
 import { ConfigError } from '../config/load.js';
 import { secret, secretHeaders } from '../gateway/redact-secrets.js';
 import { GOOGLE_PROJECT_ID, type Config, type ProviderConfig } from '../config/schema.js';
+import { headerValueProblem } from '../config/values.js';
 import { MockAdapter } from './mock/adapter.js';
 import { OpenAIAdapter } from './openai/adapter.js';
 import { PRESETS } from './openai/presets.js';
@@ -35,6 +36,7 @@ export async function buildProviders(config: Config, env: NodeJS.ProcessEnv = pr
 /** Each key is registered as a secret where it is read (`secret`), so error messages that quote it are masked (gateway/redact-secrets.ts). */
 async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv, source: string): Promise<ProviderAdapter> {
   if ('headers' in config) secretHeaders(config.headers);
+  const orEnv = (key: string, configured: string | undefined, ...names: string[]): string | undefined => configuredOrEnv({ id, key, source }, configured, env, names);
   switch (config.type) {
     case 'mock':
       return new MockAdapter({ id, latencyMs: config.latency_ms, tokensPerSecond: config.tokens_per_second });
@@ -46,7 +48,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
         id,
         type: 'openai',
         baseUrl: config.base_url ?? 'https://api.openai.com/v1',
-        apiKey: secret(config.api_key ?? env.OPENAI_API_KEY),
+        apiKey: secret(orEnv('api_key', config.api_key, 'OPENAI_API_KEY')),
         headers,
         streamUsage: true,
       });
@@ -57,7 +59,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
         id,
         type: 'openai-compatible',
         baseUrl: config.base_url ?? preset?.baseUrl ?? '',
-        apiKey: secret(config.api_key ?? (preset?.apiKeyEnv ? env[preset.apiKeyEnv] : undefined)),
+        apiKey: secret(orEnv('api_key', config.api_key, ...(preset?.apiKeyEnv ? [preset.apiKeyEnv] : []))),
         headers: config.headers ?? {},
         streamUsage: config.stream_usage ?? true,
       });
@@ -75,7 +77,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
           config.api_style === 'deployments'
             ? (operation, model) => `${base}/openai/deployments/${encodeURIComponent(model)}/${operation}?api-version=${version}`
             : undefined,
-        apiKey: secret(config.api_key ?? env.AZURE_OPENAI_API_KEY),
+        apiKey: secret(orEnv('api_key', config.api_key, 'AZURE_OPENAI_API_KEY')),
         authHeader: 'api-key',
         headers: config.headers ?? {},
         streamUsage: config.stream_usage ?? true,
@@ -86,7 +88,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
       return new AnthropicAdapter({
         id,
         baseUrl: config.base_url,
-        apiKey: secret(config.api_key ?? env.ANTHROPIC_API_KEY),
+        apiKey: secret(orEnv('api_key', config.api_key, 'ANTHROPIC_API_KEY')),
         anthropicVersion: config.anthropic_version,
         defaultMaxTokens: config.default_max_tokens,
         headers: config.headers ?? {},
@@ -94,7 +96,7 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
     }
     case 'gemini': {
       const { GeminiAdapter } = await import('./gemini/adapter.js');
-      return new GeminiAdapter({ id, baseUrl: config.base_url, apiKey: secret(config.api_key ?? env.GEMINI_API_KEY ?? env.GOOGLE_API_KEY), headers: config.headers ?? {} });
+      return new GeminiAdapter({ id, baseUrl: config.base_url, apiKey: secret(orEnv('api_key', config.api_key, 'GEMINI_API_KEY', 'GOOGLE_API_KEY')), headers: config.headers ?? {} });
     }
     case 'vertex': {
       const project = config.project || env.GOOGLE_CLOUD_PROJECT;
@@ -119,12 +121,13 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
     }
     case 'bedrock': {
       const { BedrockAdapter } = await import('./bedrock/adapter.js');
-      const accessKeyId = config.access_key_id ?? env.AWS_ACCESS_KEY_ID;
-      const secretAccessKey = secret(config.secret_access_key ?? env.AWS_SECRET_ACCESS_KEY);
-      const sessionToken = secret(config.session_token ?? (config.access_key_id ? undefined : env.AWS_SESSION_TOKEN));
+      const accessKeyId = orEnv('access_key_id', config.access_key_id, 'AWS_ACCESS_KEY_ID');
+      const secretAccessKey = secret(orEnv('secret_access_key', config.secret_access_key, 'AWS_SECRET_ACCESS_KEY'));
+      // The environment's session token belongs with the environment's key pair only.
+      const sessionToken = secret(orEnv('session_token', config.session_token, ...(config.access_key_id ? [] : ['AWS_SESSION_TOKEN'])));
       return new BedrockAdapter({
         id,
-        region: config.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        region: orEnv('region', config.region, 'AWS_REGION', 'AWS_DEFAULT_REGION') ?? 'us-east-1',
         credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined,
         baseUrl: config.base_url,
         defaultMaxTokens: config.default_max_tokens,
@@ -132,4 +135,21 @@ async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.Proc
       });
     }
   }
+}
+
+/**
+ * A provider's setting, else the first of these environment variables that is set. An empty value
+ * (an unset ${VAR}) counts as not set. The file's values passed the schema; a variable's is
+ * checked here, since each of these is sent in a header (or, for a region, in the host name).
+ */
+export function configuredOrEnv(where: { id: string; key: string; source: string }, configured: string | undefined, env: NodeJS.ProcessEnv, names: string[]): string | undefined {
+  if (configured) return configured;
+  for (const name of names) {
+    const value = env[name];
+    if (!value) continue;
+    const problem = headerValueProblem(value);
+    if (problem) throw new ConfigError(where.source, [`providers.${where.id}.${where.key}: the environment variable ${name} ${problem}`]);
+    return value;
+  }
+  return undefined;
 }

@@ -355,6 +355,10 @@ describe('upstream errors', () => {
     expect(JSON.stringify(error.error)).not.toContain(port);
     expect(JSON.stringify(error.error)).not.toContain('127.0.0.1');
     await failure(client.chat.completions.create({ ...hello, model: 'unreachable', stream: true }), InternalServerError, 502);
+    // The operator's log line has what the client's message leaves out: the system's own words.
+    await expect.poll(() => gateway.logs().filter((line) => line.model === 'unreachable' && line.status === 502).length).toBe(2);
+    const logged = gateway.logs().find((line) => line.model === 'unreachable' && line.status === 502);
+    expect((logged?.error as { cause?: string } | undefined)?.cause).toMatch(new RegExp(`^ECONNREFUSED: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
   });
 
   it('answers a reset connection with 502', async () => {
