@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactSecrets, secret, secretHeaders } from './redact-secrets.js';
+import { redactSecrets, secret, secretHeaders, upstreamAddress } from './redact-secrets.js';
 
 describe('redactSecrets', () => {
   it('masks key-shaped words without being told about them', () => {
@@ -52,5 +52,15 @@ describe('redactSecrets', () => {
   it('masks a key with regular-expression characters in it', () => {
     secret('a+b*c?d(e)[f]{g}|h^i$j.k\\l');
     expect(redactSecrets('x a+b*c?d(e)[f]{g}|h^i$j.k\\l y')).toBe('x [redacted] y');
+  });
+
+  it("masks a registered upstream's address: its URL with the path that follows, and its host:port", () => {
+    upstreamAddress('http://10.9.8.7:47201/v1');
+    expect(redactSecrets('Bad request at http://10.9.8.7:47201/v1/chat/completions (see docs).')).toBe('Bad request at [upstream] (see docs).');
+    expect(redactSecrets('connect ECONNREFUSED 10.9.8.7:47201')).toBe('connect ECONNREFUSED [upstream]');
+    // Other hosts, and a longer host that merely contains it, stay.
+    expect(redactSecrets('see https://platform.openai.com/docs and 110.9.8.7:47201x')).toBe('see https://platform.openai.com/docs and 110.9.8.7:47201x');
+    upstreamAddress('not a url');
+    upstreamAddress(undefined);
   });
 });

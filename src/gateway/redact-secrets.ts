@@ -31,8 +31,29 @@ export function secretHeaders<T extends Record<string, string> | undefined>(head
   return headers;
 }
 
-/** Masks every known secret and everything that looks like an API key. */
+const upstreams = new Set<string>();
+let upstreamPattern: RegExp | null = null;
+
+/**
+ * Registers a provider's base URL: the address of an upstream is internal (DESIGN.md §4), and an
+ * upstream's message that quotes it (`... at http://10.0.0.7:8000/v1/chat/completions`) is masked.
+ */
+export function upstreamAddress(url: string | undefined): void {
+  if (!URL.canParse(url ?? '')) return;
+  const { origin, host, port } = new URL(url!);
+  // The origin with whatever path follows it; host:port alone where the URL names a port.
+  const forms = [`${escapeRegex(origin)}[^\\s"'<>,]*`, ...(port ? [`(?<![\\w.-])${escapeRegex(host)}(?![\\w])`] : [])];
+  for (const form of forms) if (!upstreams.has(form)) upstreams.add(form);
+  upstreamPattern = null;
+}
+
+/** For clients: masks every known secret, every registered upstream address and everything that looks like an API key. */
 export function redactSecrets(text: string): string {
+  return redactKeys(maskUpstreams(text));
+}
+
+/** For the operator's log: masks the keys only (known ones, and anything shaped like one). */
+export function redactKeys(text: string): string {
   return maskKnown(text)
     // A key's dots are part of it (masked echoes: `sk-abc...xyz`); a sentence's full stop after it is not.
     .replace(/\b(?:sk|pk|rk|key|api[-_]?key)[-_][A-Za-z0-9_*.\-…]{4,}/gi, (key) => `[redacted]${trailingDots(key)}`)
@@ -42,6 +63,12 @@ export function redactSecrets(text: string): string {
     .replace(/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]*\*{4,}[A-Za-z0-9_-]*/g, '[redacted]')
     .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, '[redacted]') // Google API keys
     .replace(/\b(?:AKIA|ASIA)[0-9A-Z]{12,}/g, '[redacted]'); // AWS access key ids
+}
+
+function maskUpstreams(text: string): string {
+  if (upstreams.size === 0) return text;
+  upstreamPattern ??= new RegExp([...upstreams].join('|'), 'gi');
+  return text.replace(upstreamPattern, '[upstream]');
 }
 
 function maskKnown(text: string): string {

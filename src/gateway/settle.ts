@@ -11,7 +11,7 @@ import type { RequestSummary } from '../observability/tracing.js';
 import type { CacheStatus } from '../cache/response-cache.js';
 import type { RequestContext } from './context.js';
 import type { GatewayError } from './errors.js';
-import { redactSecrets } from './redact-secrets.js';
+import { redactKeys } from './redact-secrets.js';
 
 const NO_REASONS: readonly string[] = [];
 
@@ -100,7 +100,7 @@ function transportCause(error: GatewayError): string | undefined {
   const cause = error.cause;
   const code = (cause as { code?: unknown } | null | undefined)?.code;
   if (!(cause instanceof Error) || typeof code !== 'string') return undefined;
-  return redactSecrets(`${code}: ${cause.message}`).slice(0, 300);
+  return redactKeys(`${code}: ${cause.message}`).slice(0, 300);
 }
 
 /** pino's level check (Fastify's logger type does not declare it); other loggers always log. */

@@ -97,8 +97,12 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
   // Node answers an Expect other than 100-continue with a bare 417 unless asked: in the API's shape instead.
   app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const error = new GatewayError('expectation_failed', `Unsupported Expect header "${String(req.headers.expect).slice(0, 100)}": only 100-continue is supported.`);
-    const body = JSON.stringify(isAnthropicPath(req.url ?? '') ? toAnthropicErrorBody(error) : toOpenAIErrorBody(error));
-    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-request-id': requestIdOf(req), connection: 'close' }).end(body);
+    const requestId = requestIdOf(req);
+    // Anthropic's errors name the request in the body and a request-id header, as other /v1/messages errors do.
+    const anthropic = isAnthropicPath(req.url ?? '');
+    const body = JSON.stringify(anthropic ? { ...toAnthropicErrorBody(error), request_id: requestId } : toOpenAIErrorBody(error));
+    const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-request-id': requestId, ...(anthropic ? { 'request-id': requestId } : {}), connection: 'close' };
+    res.writeHead(417, headers).end(body);
   });
   registerCors(app, config.server.cors.origins);
   registerJsonBodyParser(app);

@@ -4,7 +4,7 @@
  * configured, so a gateway that does not use them does not carry them in memory.
  */
 import { ConfigError } from '../config/load.js';
-import { secret, secretHeaders } from '../gateway/redact-secrets.js';
+import { secret, secretHeaders, upstreamAddress } from '../gateway/redact-secrets.js';
 import { GOOGLE_PROJECT_ID, type Config, type ProviderConfig } from '../config/schema.js';
 import { headerValueProblem } from '../config/values.js';
 import { MockAdapter } from './mock/adapter.js';
@@ -36,6 +36,7 @@ export async function buildProviders(config: Config, env: NodeJS.ProcessEnv = pr
 /** Each key is registered as a secret where it is read (`secret`), so error messages that quote it are masked (gateway/redact-secrets.ts). */
 async function buildAdapter(id: string, config: ProviderConfig, env: NodeJS.ProcessEnv, source: string): Promise<ProviderAdapter> {
   if ('headers' in config) secretHeaders(config.headers);
+  if ('base_url' in config) upstreamAddress(config.base_url);
   const orEnv = (key: string, configured: string | undefined, ...names: string[]): string | undefined => configuredOrEnv({ id, key, source }, configured, env, names);
   switch (config.type) {
     case 'mock':

@@ -340,6 +340,16 @@ describe('upstream errors', () => {
     expect(JSON.stringify(error.error)).not.toContain('upstreamsecret');
   });
 
+  it("masks the upstream's own address in its error message (DESIGN.md §4: no upstream URL reaches the client)", async () => {
+    const upstream = OPENAI_ERRORS.serverError();
+    const { host } = new URL(fake.baseURL);
+    upstream.body.error.message = `Bad request at ${fake.baseURL}/chat/completions, node ${host}`;
+    fake.inject({ kind: 'http-error', error: upstream });
+    const error = await failure(client.chat.completions.create(hello), InternalServerError, 502);
+    expect(error.message).toContain('Bad request at [upstream], node [upstream]');
+    expect(JSON.stringify(error.error)).not.toContain(host);
+  });
+
   it("answers an error event before any stream output with the same 502 as an HTTP 5xx: the gateway's type and code, the provider's message", async () => {
     fake.inject({ kind: 'stream-error', afterChunks: 0, error: { error: { message: 'Upstream exploded early', type: 'server_error', param: null, code: 'boom' } } });
     const error = await failure(client.chat.completions.create({ ...hello, stream: true }), InternalServerError, 502);
@@ -413,6 +423,11 @@ describe('requests the HTTP parser rejects', () => {
     expect(status).toBe(417);
     expect(headers).toContain('x-request-id: expect-foo\r\n');
     expect(body.error).toMatchObject({ code: 'expectation_failed', type: 'invalid_request_error', message: 'Unsupported Expect header "foo": only 100-continue is supported.' });
+    // On /v1/messages: Anthropic's shape, naming the request in a request-id header and the body.
+    const messages = parse(await rawExchange(gateway, 'POST /v1/messages HTTP/1.1\r\nHost: x\r\nExpect: nope\r\nx-request-id: expect-nope\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'));
+    expect(messages.status).toBe(417);
+    expect(messages.headers).toMatch(/(^|\r\n)request-id: expect-nope\r\n/);
+    expect(messages.body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' }, request_id: 'expect-nope' });
   });
 
   it("answers a malformed percent-escape or an over-long path segment in the API's error shape, not Fastify's", async () => {
