@@ -45,6 +45,7 @@ export function settle(rc: RequestContext, observers: Observers, log: FastifyBas
       costUsd: rc.costUsd,
       team: rc.principal?.team?.id,
       refusal: errorCode !== undefined && REFUSAL_CODES.has(errorCode) ? errorCode : undefined,
+      streamError: errorCode !== undefined && status === 200 ? errorCode : undefined,
     },
     rc.inFlight,
   );

@@ -30,6 +30,8 @@ export interface RequestOutcome {
   team?: string;
   /** The error code of a governance refusal (401, 403, 429, 503 from admission). */
   refusal?: string;
+  /** The error code of a streamed answer that failed after its 200 went out (its status label stays 200). */
+  streamError?: string;
 }
 
 export interface MetricsOptions {
@@ -101,6 +103,12 @@ export class Metrics {
     name: 'switchyard_refusals_total',
     help: 'Requests refused by keys, limits and budgets, by error code and model group.',
     labelNames: ['code', 'model'] as const,
+    registers: [this.registry],
+  });
+  readonly streamErrors = new BoundCounter({
+    name: 'switchyard_stream_errors_total',
+    help: 'Streamed answers that failed after their 200 went out (ended with an error event; switchyard_requests_total counts them under status 200), by route, model group, provider and error code.',
+    labelNames: ['route', 'model', 'provider', 'code'] as const,
     registers: [this.registry],
   });
   /** Requests begun and not yet settled, by route; streams open. Read when scraped. */
@@ -212,6 +220,7 @@ export class Metrics {
     if (outcome.overheadMs !== undefined) series.overhead.observe(outcome.overheadMs / 1000);
     if (outcome.firstTokenMs !== undefined) series.firstToken.observe(outcome.firstTokenMs / 1000);
     if (outcome.refusal !== undefined) this.refusals.labels(outcome.refusal, model).inc();
+    if (outcome.streamError !== undefined) this.streamErrors.labels(route, model, provider, outcome.streamError).inc();
     const usage = outcome.usage;
     const cost = outcome.costUsd;
     if (usage === undefined && !cost) return;

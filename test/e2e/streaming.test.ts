@@ -105,6 +105,9 @@ describe('upstream failure mid-stream', () => {
     const failed = () => gateway.logs().filter((l) => l.status === 200 && (l.error as { message?: string } | undefined)?.message?.includes('"oai"'));
     await expect.poll(() => failed().length).toBeGreaterThan(0);
     for (const line of failed()) expect(line).toMatchObject({ level: 50, msg: 'request failed' });
+    // /metrics tells it from a good stream: status 200 in the requests, and a stream error.
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/^switchyard_stream_errors_total\{route="chat",model="gpt",provider="oai",code="upstream_error"\} [1-9]/m);
   });
 
   it('fails over when the stream errors before its first chunk (nothing was sent yet)', async () => {

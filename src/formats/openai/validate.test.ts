@@ -83,7 +83,8 @@ describe('validateChatRequest: valid requests', () => {
   });
 
   it.each(['none', 'auto', 'required'])('accepts tool_choice "%s"', (choice) => {
-    expect(() => validateChatRequest({ model: 'm', messages: [user], tool_choice: choice })).not.toThrow();
+    const tools = [{ type: 'function', function: { name: 'f' } }];
+    expect(() => validateChatRequest({ model: 'm', messages: [user], tools, tool_choice: choice })).not.toThrow();
   });
 
   it("accepts OpenAI's custom tools: a custom or allowed_tools tool_choice, and a custom tool's call in the history", () => {
@@ -97,6 +98,13 @@ describe('validateChatRequest: valid requests', () => {
     expect(() => validateChatRequest({ model: 'm', messages: [user], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'sometimes', tools: [] } } })).toThrow(GatewayError);
     // A function choice is of type "function": another type with a function object is none of the shapes.
     expect(() => validateChatRequest({ model: 'm', messages: [user], tool_choice: { type: 'allowed_tools', function: { name: 'f' } } })).toThrow(GatewayError);
+  });
+
+  it('accepts stop as a string or a list, a seed beyond 2^53, and tool_choice "auto" or "none" without tools', () => {
+    for (const extra of [{ stop: 'END' }, { stop: ['a', 'b'] }, { stop: null }, { seed: 2 ** 63 }, { seed: -7 }, { tool_choice: 'auto' }, { tool_choice: 'none' }]) {
+      const body = { model: 'm', messages: [user], ...extra };
+      expect(validateChatRequest(body)).toBe(body);
+    }
   });
 
   it('accepts the boundary values of n, temperature and top_p', () => {
@@ -161,6 +169,13 @@ describe('validateChatRequest: invalid requests', () => {
     ['tool_choice without function name', 'tool_choice', { model: 'm', messages: [user], tool_choice: { type: 'function', function: {} } }],
     ['response_format of type "xml"', 'response_format.type', { model: 'm', messages: [user], response_format: { type: 'xml' } }],
     ['user as a number', 'user', { model: 'm', messages: [user], user: 12 }],
+    ['stop as a number', 'stop', { model: 'm', messages: [user], stop: 123 }],
+    ['a stop sequence that is not a string', 'stop', { model: 'm', messages: [user], stop: ['end', 7] }],
+    ['seed as a string', 'seed', { model: 'm', messages: [user], seed: 'abc' }],
+    ['a fractional seed', 'seed', { model: 'm', messages: [user], seed: 1.5 }],
+    ['a function tool without its function', 'tools[0].function', { model: 'm', messages: [user], tools: [{ type: 'function' }] }],
+    ['tool_choice "required" without tools', 'tool_choice', { model: 'm', messages: [user], tool_choice: 'required' }],
+    ['a named tool_choice with an empty tools list', 'tool_choice', { model: 'm', messages: [user], tools: [], tool_choice: { type: 'function', function: { name: 'f' } } }],
   ])('rejects %s (param %s)', (_what, param, body) => {
     const error = errorOf(() => validateChatRequest(body));
     expect(error.code).toBe('invalid_request');

@@ -30,10 +30,13 @@ const message = z.looseObject({
   name: z.string().optional(),
 });
 
-const tool = z.looseObject({
-  type: z.string(),
-  function: z.looseObject({ name: z.string().min(1), parameters: z.looseObject({}).optional() }).optional(),
-});
+const tool = z
+  .looseObject({
+    type: z.string(),
+    function: z.looseObject({ name: z.string().min(1), parameters: z.looseObject({}).optional() }).optional(),
+  })
+  // A function tool without its function is nothing any provider can call (or translate).
+  .refine((value) => value.type !== 'function' || value.function !== undefined, { path: ['function'], message: 'is required for a tool of type "function" ({"name": ..., "parameters": {...}})' });
 
 const toolChoice = z.union(
   [
@@ -52,21 +55,36 @@ const responseFormat = z.looseObject({
 
 const positiveInt = z.int().positive();
 
-const chatRequest = z.looseObject({
-  model: modelName,
-  messages: z.array(message).min(1, 'must contain at least one message'),
-  stream: z.boolean().nullish(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
-  n: z.int().min(1).max(128).nullish(),
-  max_tokens: positiveInt.nullish(),
-  max_completion_tokens: positiveInt.nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  tools: z.array(tool).nullish(),
-  tool_choice: toolChoice.nullish(),
-  response_format: responseFormat.nullish(),
-  user: z.string().nullish(),
-});
+/** A seed is a whole number; beyond 2^53 too (the client's bytes go upstream as written), which z.int() would refuse. */
+const seed = z.number().refine(Number.isInteger, 'must be a whole number');
+
+const chatRequest = z
+  .looseObject({
+    model: modelName,
+    messages: z.array(message).min(1, 'must contain at least one message'),
+    stream: z.boolean().nullish(),
+    stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+    n: z.int().min(1).max(128).nullish(),
+    max_tokens: positiveInt.nullish(),
+    max_completion_tokens: positiveInt.nullish(),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    tools: z.array(tool).nullish(),
+    tool_choice: toolChoice.nullish(),
+    response_format: responseFormat.nullish(),
+    user: z.string().nullish(),
+    // Read when a request is translated for Anthropic, Gemini or Bedrock (stop sequences, seed).
+    stop: z.union([z.string(), z.array(z.string())], { error: 'must be a string or an array of strings' }).nullish(),
+    seed: seed.nullish(),
+  })
+  .superRefine((body, ctx) => {
+    // As OpenAI answers: a tool must be required or named only where there are tools.
+    const choice = body.tool_choice;
+    const forcing = choice === 'required' || (typeof choice === 'object' && choice !== null);
+    if (forcing && !(Array.isArray(body.tools) && body.tools.length > 0)) {
+      ctx.addIssue({ code: 'custom', path: ['tool_choice'], message: "requires tools: list the tools it may call in 'tools'" });
+    }
+  });
 
 /** A token id: a whole number, 0 or more. */
 const tokenId = z.int().nonnegative();
