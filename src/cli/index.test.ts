@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeCliError, runCli, UsageError } from './index.js';
+import { ConfigError } from '../config/load.js';
 
 describe('runCli arguments', () => {
   it('refuses arguments start does not take, instead of ignoring them', async () => {
@@ -25,7 +26,7 @@ describe('runCli arguments', () => {
     await expect(runCli(['config', 'chek', 'a.yaml'], {})).rejects.toThrow('unknown config subcommand: chek (expected check FILE, or reload)');
   });
 
-  it('checks the environment start reads with a file: PORT, LOG_LEVEL and DATABASE_URL', async () => {
+  it('checks the environment start reads with a file: PORT, HOST, LOG_LEVEL, DATABASE_URL and the OTEL_* endpoints', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sy-cli-'));
     const file = join(dir, 'ok.yaml');
     await writeFile(file, 'server: { port: 18095 }\n');
@@ -33,6 +34,9 @@ describe('runCli arguments', () => {
       await expect(runCli(['config', 'check', file], { PORT: '0x50' })).rejects.toThrow(/PORT: expected a port number/);
       await expect(runCli(['config', 'check', file], { LOG_LEVEL: 'loud' })).rejects.toThrow(/LOG_LEVEL: expected one of/);
       await expect(runCli(['config', 'check', file], { DATABASE_URL: 'mysql://u:pw@x/db' })).rejects.toThrow(/DATABASE_URL \(storage\.url\): expected sqlite:/);
+      await expect(runCli(['config', 'check', file], { HOST: 'bad host!' })).rejects.toThrow(/HOST: expected an IP address/);
+      await expect(runCli(['config', 'check', file], { OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://x:4317' })).rejects.toThrow('OTEL_EXPORTER_OTLP_ENDPOINT: expected an http(s) URL, got "grpc://x:4317"');
+      await expect(runCli(['config', 'check', file], { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'notaurl' })).rejects.toThrow(ConfigError);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

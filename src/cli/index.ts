@@ -62,11 +62,17 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     const path = file ?? values.config;
     if (!path) throw new UsageError('config check needs a FILE');
     const loaded = await loadConfigFile(path, env);
-    // What start checks beyond the file: HOST, PORT, LOG_LEVEL and DATABASE_URL, and the providers
-    // (a vertex provider's project, from the environment too).
-    withEnvOverrides(loaded.config, env);
+    // What start checks beyond the file: HOST, PORT, LOG_LEVEL and DATABASE_URL, the OTEL_*
+    // endpoints tracing would use, and the providers (keys and a vertex project from the environment too).
+    const config = withEnvOverrides(loaded.config, env);
+    const { resolveTracing, TracingEnvironmentError } = await import('../observability/tracing.js');
+    try {
+      resolveTracing(config.tracing, env);
+    } catch (err) {
+      throw err instanceof TracingEnvironmentError ? new ConfigError('environment', [err.message]) : err;
+    }
     const { buildProviders } = await import('../providers/registry.js');
-    await buildProviders(loaded.config, env, path);
+    await buildProviders(config, env, path);
     for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
     const { providers, models } = loaded.config;
     process.stdout.write(`${path}: OK (${Object.keys(providers).length} providers, ${Object.keys(models).length} model groups)\n`);

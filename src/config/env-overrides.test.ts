@@ -30,4 +30,14 @@ describe('withEnvOverrides', () => {
     expect(withEnvOverrides(fromFile(), {}).storage.url).toBeUndefined();
     expect(problemsOf(() => withEnvOverrides(fromFile(), { DATABASE_URL: 'mysql://u:pw@x/db' }))).toEqual([expect.stringMatching(/^DATABASE_URL \(storage\.url\): expected sqlite:/)]);
   });
+
+  it('takes HOST as an IP address or a host name; anything else is named before the start tries to listen', () => {
+    for (const good of ['0.0.0.0', '::', '127.0.0.1', '::1', 'localhost', 'gateway.internal', 'my-host-1']) {
+      expect(withEnvOverrides(fromFile(), { HOST: good }).server.host).toBe(good);
+    }
+    for (const bad of ['bad host!', 'http://x', '-lead', 'a..b']) {
+      expect(problemsOf(() => withEnvOverrides(fromFile(), { HOST: bad }))).toEqual([`HOST: expected an IP address (0.0.0.0, ::, 127.0.0.1) or a host name, got ${JSON.stringify(bad)}`]);
+    }
+    expect(problemsOf(() => fromFile({ server: { host: 'bad host!' } }))).toEqual(['server.host: expected an IP address (0.0.0.0, ::, 127.0.0.1) or a host name']);
+  });
 });

@@ -5,6 +5,7 @@
  */
 import { ConfigError } from './load.js';
 import { LOG_LEVELS, STORAGE_URL, type Config } from './schema.js';
+import { isListenHost, LISTEN_HOST_EXPECTED } from './values.js';
 
 export function withEnvOverrides(config: Config, env: NodeJS.ProcessEnv): Config {
   const problems: string[] = [];
@@ -26,6 +27,7 @@ export function withEnvOverrides(config: Config, env: NodeJS.ProcessEnv): Config
     if (STORAGE_URL.pattern.test(env.DATABASE_URL)) storage = { ...storage, url: env.DATABASE_URL };
     else problems.push(`DATABASE_URL (storage.url): ${STORAGE_URL.expected}`);
   }
+  if (env.HOST && !isListenHost(env.HOST)) problems.push(`HOST: ${LISTEN_HOST_EXPECTED}, got ${JSON.stringify(env.HOST)}`);
   if (problems.length > 0) throw new ConfigError('environment', problems);
   return { ...config, server: { ...config.server, host: env.HOST || config.server.host, port }, logging: { level }, storage };
 }

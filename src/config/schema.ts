@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { cacheSchema } from './cache-schema.js';
 import { governanceSchema } from './governance-schema.js';
 import { modelGroupSchema, routingSchema } from './routing-schema.js';
-import { boolean, byteSize, headersSchema, headerValue, httpUrl, millis, numeric, positiveMillis, unsetIfEmpty } from './values.js';
+import { boolean, byteSize, headersSchema, headerValue, httpUrl, isListenHost, LISTEN_HOST_EXPECTED, millis, numeric, positiveMillis, unsetIfEmpty } from './values.js';
 import { metricsSchema, requestLogSchema } from './observability-schema.js';
 import { checkSlaReferences, slaSchema } from './sla-schema.js';
 import { tracingSchema } from './tracing-schema.js';
@@ -175,7 +175,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 const configSchemaBase = z.strictObject({
   server: z
     .strictObject({
-      host: z.string().default('0.0.0.0'),
+      host: z.string().refine(isListenHost, LISTEN_HOST_EXPECTED).default('0.0.0.0'),
       port: numeric(z.number().int().min(0).max(65535)).default(8080),
       /** Largest request body accepted; larger ones get 413. */
       body_limit: byteSize.default(10 * 1024 * 1024),

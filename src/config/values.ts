@@ -1,4 +1,5 @@
 /** Value schemas shared by the configuration's parts. */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const BYTE_SIZE = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i;
@@ -72,3 +73,11 @@ export const httpUrl = z.url({
     return `expected an http(s) URL such as https://api.example.com/v1, got ${got}`;
   },
 });
+
+const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** An address to listen on: an IPv4 or IPv6 address, or a host name (resolved when the gateway starts). */
+export function isListenHost(value: string): boolean {
+  return isIP(value) !== 0 || HOST_NAME.test(value);
+}
+export const LISTEN_HOST_EXPECTED = 'expected an IP address (0.0.0.0, ::, 127.0.0.1) or a host name';

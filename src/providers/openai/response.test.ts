@@ -59,6 +59,15 @@ describe('parseJsonBody', () => {
   });
 
   it.each([
+    ['an error object', '{"error": {"message": "model is overloaded", "type": "server_error"}}'],
+    ['an error string', '{"error": "model is overloaded"}'],
+  ])("passes on the message of a 200 that carries %s instead of an answer, as a retryable upstream_error", (_what, text) => {
+    const error = failure(text, 'choices');
+    expect(error).toMatchObject({ code: 'upstream_error', status: 502, retryable: true, provider: 'vllm' });
+    expect((error as Error).message).toBe('The upstream provider "vllm" answered 200 with an error: model is overloaded');
+  });
+
+  it.each([
     ['null, number and string choices', '{"choices": [null, 5, "x"]}'],
     ['a message that is a string', '{"choices": [{"index": 0, "message": "hello", "finish_reason": "stop"}]}'],
   ])('rejects %s as a retryable upstream_error (502), not a crash further on', (_what, text) => {

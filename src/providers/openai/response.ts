@@ -23,7 +23,12 @@ export function parseJsonBody<T>(text: string, provider: string, list: 'choices'
   }
   const items = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[list] : undefined;
   const kind = list === 'choices' ? 'a chat completion' : 'an embeddings list';
-  if (!Array.isArray(items)) throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned JSON that is not ${kind} (no "${list}" array).`, { provider });
+  if (!Array.isArray(items)) {
+    // Some servers answer a failure with a 200 and an error body: its message is the useful part.
+    const error = isObject(value) && (isObject(value.error) || typeof value.error === 'string') ? readErrorDetail(value as OpenAIErrorBody).message?.slice(0, 1000) : undefined;
+    if (error) throw new GatewayError('upstream_error', `The upstream provider "${provider}" answered 200 with an error: ${error}`, { provider });
+    throw new GatewayError('upstream_error', `The upstream provider "${provider}" returned JSON that is not ${kind} (no "${list}" array).`, { provider });
+  }
   if (list === 'choices') {
     // Each choice must be an object with a message object: everything downstream reads them so.
     // A choice without one (a filtered answer from some servers) gets an empty assistant message.
