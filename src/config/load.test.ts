@@ -310,6 +310,14 @@ describe('parseConfigText: interpolation', () => {
     expect(parseConfigText('providers:\n  o: { type: openai, api_key: "a$${b" }\n', 'x.yaml', {}).config.providers.o).toMatchObject({ api_key: 'a${b' });
   });
 
+  it("reports the file's other problems beside a ${ that starts no reference", () => {
+    const text = 'auth: { master_key: "${KEY" }\nproviders: { openai: { type: openai } }\nmodels: { m: { targets: [ { provider: opnai, model: x } ] } }\n';
+    expect(problemsOf(text)).toEqual([
+      'auth.master_key: the value has a ${ that starts no ${NAME} or ${NAME:-default} reference (write $${ for a literal ${)',
+      'models.m.targets[0].provider: unknown provider "opnai" (did you mean "openai"?)',
+    ]);
+  });
+
   it("never quotes a header's value back: headers carry credentials", () => {
     expect(problemsOf('providers:\n  o: { type: openai, headers: { x-secret: 555666777888 } }\ntracing: { headers: { authorization: 777888999 } }\n')).toEqual([
       'providers.o.headers.x-secret: expected a string, got a number',

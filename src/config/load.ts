@@ -68,13 +68,19 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
   for (const key of Object.keys(raw)) if (key.startsWith('x-')) delete (raw as Record<string, unknown>)[key];
   const { value, missing, unset, malformed } = interpolate(raw, env);
   if (malformed.length > 0) {
-    throw new ConfigError(
-      source,
-      malformed.map(({ path, text }) => {
-        const shown = isSecretPath(path) ? 'the value' : JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
-        return `${formatPath(path)}: ${shown} has a \${ that starts no \${NAME} or \${NAME:-default} reference (write $\${ for a literal \${)`;
-      }),
-    );
+    const places = malformed.map(({ path }) => formatPath(path));
+    const problems = malformed.map(({ path, text }, i) => {
+      const shown = isSecretPath(path) ? 'the value' : JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
+      return `${places[i]}: ${shown} has a \${ that starts no \${NAME} or \${NAME:-default} reference (write $\${ for a literal \${)`;
+    });
+    // The rest of the file's problems too, all at once, as without the bad reference.
+    try {
+      validateConfig(value, source, unset);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems.filter((problem) => !places.some((place) => [':', '.', '['].some((next) => problem.startsWith(place + next)))));
+    }
+    throw new ConfigError(source, problems);
   }
   const warnings = missing.map((name) => `environment variable ${name} is not set; its value is empty`);
   return { config: validateConfig(value, source, unset), source, warnings: [...warnings, ...notYetInEffect(raw)] };
