@@ -28,9 +28,10 @@ interface SocketWithResponse extends Socket {
 export type ClientErrorHandler = (err: ClientError, socket: Socket) => void;
 
 /**
- * What the gateway answered on a socket it then closed itself because the request took too long
- * (408): a request whose body was being read there fails as "aborted", which is the gateway's
- * doing, not the client's, and is recorded as this answer rather than as a 499.
+ * What the gateway answered on a socket it then closed itself (a 408 for a request that took too
+ * long, a 400 for a malformed chunk in a body): a request whose body was being read there fails
+ * as "aborted", which is the gateway's doing, not the client's, and is recorded as this answer
+ * rather than as a 499.
  */
 export const closedWithAnswer = new WeakMap<Socket, GatewayError>();
 
@@ -41,9 +42,9 @@ export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLog
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const error = gatewayErrorOf(err, requestTimeoutMs);
     log.debug({ code: err.code, status: error.status }, 'client error: request rejected before routing');
-    // Only the timeout is the gateway's own decision about a request still arriving; an
-    // unexpected end of the body (HPE_INVALID_EOF_STATE) is a client that left, booked as 499.
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') closedWithAnswer.set(socket, error);
+    // The answer is the outcome of a request whose body was being read; but an unexpected end of
+    // the body (HPE_INVALID_EOF_STATE) is a client that left, booked as 499.
+    if (err.code !== 'HPE_INVALID_EOF_STATE') closedWithAnswer.set(socket, error);
     const response = socket._httpMessage;
     // Writing a second status line into a response already under way would corrupt it.
     if (socket.writable && !response?.headersSent) {

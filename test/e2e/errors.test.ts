@@ -4,6 +4,7 @@
  * own provider key: 502), upstream 5xx / refused / reset / garbage (502), upstream timeout (504).
  * Errors use OpenAI's shape, the SDK raises the matching class, and nothing is ever a 500.
  */
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import OpenAI, { APIError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -466,6 +467,22 @@ describe('requests the HTTP parser rejects', () => {
     expect(body.error.type).toBe('invalid_request_error');
     expect(body.error.message).toMatch(/^Malformed HTTP request: /);
     expect(body.error.message).toContain(reason);
+  });
+
+  it('records a request refused for a bad chunk in its body as the 400 it got, not as a client that left (499)', async () => {
+    const answer = parse(await rawExchange(gateway, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nx-request-id: bad-chunk-1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\nzz\r\n'));
+    expect(answer.status).toBe(400);
+    await expect.poll(() => gateway.logs().find((line) => line.request_id === 'bad-chunk-1')).toBeDefined();
+    expect(gateway.logs().find((line) => line.request_id === 'bad-chunk-1')).toMatchObject({ status: 400, error: { code: 'invalid_http' } });
+  });
+
+  it('still records a client that closes its connection in the middle of its body as a client that left (499)', async () => {
+    const { port, hostname } = new URL(gateway.url);
+    const socket = connect(Number(port), hostname);
+    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nx-request-id: left-mid-body-1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await expect.poll(() => gateway.logs().find((line) => line.request_id === 'left-mid-body-1')).toMatchObject({ status: 499, error: { code: 'client_closed_request' } });
   });
 
   it('answers headers over 16 KB with a 431 headers_too_large', async () => {

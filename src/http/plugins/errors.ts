@@ -126,7 +126,7 @@ function fromFastifyError(err: FastifyError | GatewayError, request: FastifyRequ
   // Fastify's 400 for a body whose stream ended with "aborted": the client left while uploading.
   // (Not any ECONNRESET: a database connection reset in an admin route is not the client's doing.)
   if (err.code === 'ECONNRESET' && err.statusCode === 400) {
-    // Unless the gateway closed it, having answered already (the request timed out): that answer is the outcome.
+    // Unless the gateway closed it, having answered already (a timeout, a malformed chunk): that answer is the outcome.
     const answered = closedWithAnswer.get(request.raw.socket);
     if (answered) return answered;
     return new GatewayError('client_closed_request', 'The client closed the connection before the whole request had arrived.');
