@@ -45,6 +45,8 @@ interface CacheScope {
 /** An answer served from the cache. */
 export interface CacheHit {
   status: 'HIT' | 'SEMANTIC_HIT';
+  /** The served entry's key: the request's own for an exact hit, the similar request's for a semantic one. */
+  key: string;
   meta: EntryMeta;
   /** The answer's JSON text as first sent. */
   json: string;
@@ -147,7 +149,7 @@ export class ResponseCache {
     const started = performance.now();
     const exact = await this.read(plan.key, plan.maxAgeMs);
     this.metrics.lookup('exact', exact !== undefined, (performance.now() - started) / 1000);
-    if (exact) return this.served({ ...exact, status: 'HIT' });
+    if (exact) return this.served({ ...exact, status: 'HIT', key: plan.key });
     const query = plan.semantic?.();
     return query && this.semantic ? this.semanticLookup(plan, query, this.semantic) : undefined;
   }
@@ -159,7 +161,7 @@ export class ResponseCache {
       const match = await semantic.search(query);
       if (match) {
         const entry = await this.read(match.key, plan.maxAgeMs);
-        if (entry) hit = { ...entry, status: 'SEMANTIC_HIT', similarity: match.similarity };
+        if (entry) hit = { ...entry, status: 'SEMANTIC_HIT', key: match.key, similarity: match.similarity };
         else semantic.forget(match.key);
       }
     } catch (err) {
@@ -210,7 +212,7 @@ export class ResponseCache {
   }
 
   /** The entry under `key` as a hit, if it is there, young enough and readable. */
-  private async read(key: string, maxAgeMs: number): Promise<Omit<CacheHit, 'status'> | undefined> {
+  private async read(key: string, maxAgeMs: number): Promise<Omit<CacheHit, 'status' | 'key'> | undefined> {
     let entry;
     try {
       entry = await this.store.get(key);

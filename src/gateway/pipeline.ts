@@ -200,6 +200,8 @@ export class Pipeline {
   /** Fills the request's context from a hit; returns the answer's JSON text. */
   private served(hit: CacheHit, rc: RequestContext): string {
     rc.cache = hit.status;
+    // The entry served, which DELETE /v1/cache?key= removes (a semantic hit's is another request's).
+    rc.cacheKey = hit.key;
     rc.cacheAgeSeconds = hit.ageSeconds;
     rc.cacheSimilarity = hit.similarity;
     rc.providerId = hit.meta.provider;

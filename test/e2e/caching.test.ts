@@ -282,6 +282,11 @@ describe('semantic cache', () => {
     expect(Number(near.headers.get('x-switchyard-cache-similarity'))).toBeGreaterThanOrEqual(0.9);
     expect(near.completion).toEqual(original.completion);
     expect(chatCalls()).toBe(1);
+    // Its key is the entry it was served, which DELETE removes: the next near-duplicate misses.
+    const key = near.headers.get('x-switchyard-cache-key')!;
+    expect(key).toBe(original.headers.get('x-switchyard-cache-key'));
+    expect((await raw(gateway, `/v1/cache?key=${encodeURIComponent(key)}`, { method: 'DELETE' })).json).toMatchObject({ deleted: 1 });
+    expect((await chat('similar', `What is the capital city of France ? (topic ${topic})`)).headers.get('x-switchyard-cache')).toBe('MISS');
   });
 
   it('does not match an unrelated question, nor the same question under another system prompt', async () => {
