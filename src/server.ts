@@ -25,7 +25,7 @@ import { RequestRecorder } from './observability/request-recorder.js';
 import { startRetention } from './observability/retention.js';
 import { throttledLog } from './observability/throttled-log.js';
 import { SlaMonitor } from './observability/sla/monitor.js';
-import { createTracing, TracingEnvironmentError } from './observability/tracing.js';
+import { createTracing } from './observability/tracing.js';
 import { buildProviders } from './providers/registry.js';
 import { closeTransport, configureTransport } from './providers/transport.js';
 import { shutdownStep } from './shutdown-step.js';
@@ -99,9 +99,7 @@ export async function startGateway(loaded: LoadedConfig, env: NodeJS.ProcessEnv 
   const storageUrl = config.storage.url ?? DEFAULT_STORAGE_URL;
   const governance = await createGovernance(config, storageUrl, { models: () => pipeline.models, registry: metrics.registry, logger });
   const exportFailed = throttledLog(logger, 'warn');
-  const tracing = await createTracing(config.tracing, env, { onExportError: (err) => exportFailed('traces', err, 'could not export traces to the OpenTelemetry collector; spans of that batch are dropped') }).catch((err: unknown) => {
-    throw err instanceof TracingEnvironmentError ? new ConfigError('environment', [err.message]) : err;
-  });
+  const tracing = await createTracing(config.tracing, env, { onExportError: (err) => exportFailed('traces', err, 'could not export traces to the OpenTelemetry collector; spans of that batch are dropped') });
   const sla = new SlaMonitor(config.sla, { registry: metrics.registry, logger });
   sla.start();
   const recorder = new RequestRecorder(governance.rows, { enabled: config.request_log.enabled, bodies: config.request_log.bodies, maxBodyBytes: config.request_log.max_body_bytes });

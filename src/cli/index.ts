@@ -65,12 +65,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     // What start checks beyond the file: HOST, PORT, LOG_LEVEL and DATABASE_URL, the OTEL_*
     // endpoints tracing would use, and the providers (keys and a vertex project from the environment too).
     const config = withEnvOverrides(loaded.config, env);
-    const { resolveTracing, TracingEnvironmentError } = await import('../observability/tracing.js');
-    try {
-      resolveTracing(config.tracing, env);
-    } catch (err) {
-      throw err instanceof TracingEnvironmentError ? new ConfigError('environment', [err.message]) : err;
-    }
+    const { resolveTracing } = await import('../observability/tracing.js');
+    resolveTracing(config.tracing, env);
     const { buildProviders } = await import('../providers/registry.js');
     await buildProviders(config, env, path);
     for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);

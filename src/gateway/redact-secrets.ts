@@ -39,12 +39,13 @@ let upstreamPattern: RegExp | null = null;
  * upstream's message that quotes it (`... at http://10.0.0.7:8000/v1/chat/completions`) is masked.
  */
 export function upstreamAddress(url: string | undefined): void {
-  if (!URL.canParse(url ?? '')) return;
-  const { origin, host, port } = new URL(url!);
+  if (url === undefined || !URL.canParse(url)) return;
+  const { origin, host, port } = new URL(url);
+  const before = upstreams.size;
   // The origin with whatever path follows it; host:port alone where the URL names a port.
-  const forms = [`${escapeRegex(origin)}[^\\s"'<>,]*`, ...(port ? [`(?<![\\w.-])${escapeRegex(host)}(?![\\w])`] : [])];
-  for (const form of forms) if (!upstreams.has(form)) upstreams.add(form);
-  upstreamPattern = null;
+  upstreams.add(`${escapeRegex(origin)}[^\\s"'<>,]*`);
+  if (port) upstreams.add(`(?<![\\w.-])${escapeRegex(host)}(?![\\w])`);
+  if (upstreams.size !== before) upstreamPattern = null;
 }
 
 /** For clients: masks every known secret, every registered upstream address and everything that looks like an API key. */

@@ -2,7 +2,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, toAnthropicErrorBody, toOpenAIErrorBody } from '../gateway/errors.js';
+import { GatewayError } from '../gateway/errors.js';
 import type { RequestContext } from '../gateway/context.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import type { Pipeline } from '../gateway/pipeline.js';
@@ -13,7 +13,7 @@ import { adminRoutes, type AdminRoutesOptions } from './routes/admin/index.js';
 import { clientErrorHandler } from './client-errors.js';
 import { isForeignOrigin, registerCors } from './cors.js';
 import { registerJsonBodyParser } from './plugins/body.js';
-import { frameworkError, isAnthropicPath, registerErrorHandling } from './plugins/errors.js';
+import { frameworkError, isAnthropicPath, registerErrorHandling, shapedErrorBody } from './plugins/errors.js';
 import { requestIdOf } from './request-id.js';
 import { anthropicRoutes } from './routes/anthropic.js';
 import { cacheRoutes } from './routes/cache.js';
@@ -98,9 +98,8 @@ export function buildApp({ config, pipeline, cache, shared, observers, logger, r
   app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const error = new GatewayError('expectation_failed', `Unsupported Expect header "${String(req.headers.expect).slice(0, 100)}": only 100-continue is supported.`);
     const requestId = requestIdOf(req);
-    // Anthropic's errors name the request in the body and a request-id header, as other /v1/messages errors do.
     const anthropic = isAnthropicPath(req.url ?? '');
-    const body = JSON.stringify(anthropic ? { ...toAnthropicErrorBody(error), request_id: requestId } : toOpenAIErrorBody(error));
+    const body = JSON.stringify(shapedErrorBody(error, requestId, anthropic));
     const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-request-id': requestId, ...(anthropic ? { 'request-id': requestId } : {}), connection: 'close' };
     res.writeHead(417, headers).end(body);
   });

@@ -8,8 +8,8 @@
 import { STATUS_CODES, maxHeaderSize, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { GatewayError, toAnthropicErrorBody, toOpenAIErrorBody } from '../gateway/errors.js';
-import { isAnthropicPath } from './plugins/errors.js';
+import { GatewayError } from '../gateway/errors.js';
+import { isAnthropicPath, shapedErrorBody } from './plugins/errors.js';
 import { newRequestId, requestIdOf } from './request-id.js';
 
 /** What Node gives the `clientError` listener: llhttp's errors carry a code and a reason. */
@@ -53,7 +53,7 @@ export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLog
       // Before the headers were parsed there is no request, but the request line says the API.
       // Anthropic's errors name the request in the body and a request-id header, as other /v1/messages errors do.
       const anthropic = isAnthropicPath(response?.req?.url ?? requestPathIn(err.rawPacket));
-      const body = JSON.stringify(anthropic ? { ...toAnthropicErrorBody(error), request_id: requestId } : toOpenAIErrorBody(error));
+      const body = JSON.stringify(shapedErrorBody(error, requestId, anthropic));
       socket.write(
         `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
           `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n${anthropic ? `Request-Id: ${requestId}\r\n` : ''}Connection: close\r\n\r\n${body}`,

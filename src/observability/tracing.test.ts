@@ -6,7 +6,8 @@ import { parseTraceParent } from '@opentelemetry/core';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tracingSchema, type TracingSettings } from '../config/tracing-schema.js';
-import { createTracing, resolveTracing, TracingEnvironmentError, type Tracing } from './tracing.js';
+import { ConfigError } from '../config/load.js';
+import { createTracing, resolveTracing, type Tracing } from './tracing.js';
 
 const settings = (input: Record<string, unknown> = {}): TracingSettings => tracingSchema.parse(input);
 const CLIENT_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -65,7 +66,7 @@ describe('tracing settings', () => {
     expect(issues({ endpoint: 'ftp://collector/v1/traces' })).toEqual(['endpoint']);
     expect(issues({ export_timeout_ms: 0 })).toEqual(['export_timeout_ms']);
     expect(issues({ exporter: 'zipkin' })).toEqual(['']);
-    expect(() => resolveTracing(settings(), { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(TracingEnvironmentError);
+    expect(() => resolveTracing(settings(), { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(ConfigError);
     expect(() => resolveTracing(settings(), { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT: expected an http\(s\) URL/);
   });
 

@@ -10,6 +10,7 @@
  */
 // Type-only: erased at compile time, so it loads nothing.
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { ConfigError } from '../config/load.js';
 import type { TracingSettings } from '../config/tracing-schema.js';
 
 export type TracedRoute = 'chat' | 'embeddings' | 'messages' | 'count_tokens' | 'other';
@@ -168,11 +169,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
-/** An OTEL_* environment variable the tracing settings cannot use (the start-up reports it as a config error). */
-export class TracingEnvironmentError extends Error {
-  override readonly name = 'TracingEnvironmentError';
-}
-
 function checkedUrl(value: string, name: string): string {
   let url: URL | undefined;
   try {
@@ -180,6 +176,6 @@ function checkedUrl(value: string, name: string): string {
   } catch {
     url = undefined;
   }
-  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new TracingEnvironmentError(`${name}: expected an http(s) URL, got ${JSON.stringify(value)}`);
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new ConfigError('environment', [`${name}: expected an http(s) URL, got ${JSON.stringify(value)}`]);
   return value;
 }

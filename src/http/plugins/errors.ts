@@ -67,17 +67,20 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayE
   return sendShaped(request, reply, error);
 }
 
-/** The error in the surface's own shape: Anthropic's on the Messages API, OpenAI's elsewhere. */
+/**
+ * An error's body in the surface's own shape: Anthropic's on the Messages API, which names the
+ * request in `request_id` (and in a `request-id` header, the SDKs' error.requestID, which the
+ * caller sets), OpenAI's elsewhere.
+ */
+export function shapedErrorBody(error: GatewayError, requestId: string, anthropic: boolean): object {
+  return anthropic ? { ...toAnthropicErrorBody(error), request_id: requestId } : toOpenAIErrorBody(error);
+}
+
+/** The error in the surface's own shape (shapedErrorBody). */
 function sendShaped(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
-  let body: object;
-  if (isAnthropicPath(request.url)) {
-    // Anthropic's API names the request in a `request-id` header (the SDKs' error.requestID) and
-    // in the body's `request_id`.
-    reply.header('request-id', request.id);
-    body = { ...toAnthropicErrorBody(error), request_id: request.id };
-  } else {
-    body = toOpenAIErrorBody(error);
-  }
+  const anthropic = isAnthropicPath(request.url);
+  if (anthropic) reply.header('request-id', request.id);
+  const body = shapedErrorBody(error, request.id, anthropic);
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);
 }
 
